@@ -1,0 +1,3 @@
+from claimback.cli import main
+
+main()

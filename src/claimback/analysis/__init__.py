@@ -1,0 +1,1 @@
+"""Analysis: usage, failure classes, outage windows, loss, quota and pricing."""

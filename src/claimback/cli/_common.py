@@ -1,0 +1,102 @@
+"""Options and helpers shared by many commands (DESIGN §10)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+import click
+
+from claimback.errors import BadInput
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def db_option(func: F) -> F:
+    return click.option(
+        "--db", "db", metavar="PATH|URL", envvar="CLAIMBACK_DB", default=None,
+        help="Ledger to use: a SQLite file or a postgresql:// URL (env CLAIMBACK_DB; default: the "
+        "ledger in your user data dir).",
+    )(func)
+
+
+def source_option(func: F) -> F:
+    return click.option(
+        "--source", "sources", metavar="PATH", multiple=True, type=click.Path(path_type=str),
+        help="Transcript directory or file to read instead of the defaults (repeatable). Defaults: "
+        "every dir in CLAUDE_CONFIG_DIR, else ~/.config/claude/projects and ~/.claude/projects.",
+    )(func)
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys) instead of tables.")(func)
+
+
+def demo_option(func: F) -> F:
+    return click.option(
+        "--demo", is_flag=True,
+        help="Run on the built-in founding-outage scenario, in a temporary ledger (yours is untouched).",
+    )(func)
+
+
+def no_ingest_option(func: F) -> F:
+    return click.option(
+        "--no-ingest", is_flag=True, help="Report on the ledger as it is, without reading new transcript lines first.",
+    )(func)
+
+
+def range_options(func: F) -> F:
+    func = click.option("--until", metavar="DATE", default=None,
+                        help="Last day to include (YYYY-MM-DD, YYYYMMDD, or 7d for 7 days ago).")(func)
+    func = click.option("--since", metavar="DATE", default=None,
+                        help="First day to include (YYYY-MM-DD, YYYYMMDD, or 7d for 7 days ago).")(func)
+    return func
+
+
+def parse_day(value: str | None, option: str) -> date | None:
+    """Dates as ccusage takes them (YYYYMMDD), ISO, or relative (`7d`, `2w`)."""
+    if value is None:
+        return None
+    text = value.strip().lower()
+    try:
+        if text.endswith(("d", "w")) and text[:-1].isdigit():
+            days = int(text[:-1]) * (7 if text.endswith("w") else 1)
+            return (datetime.now(timezone.utc) - timedelta(days=days)).date()
+        if len(text) == 8 and text.isdigit():
+            return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        raise BadInput(f"{option} {value!r} is not a date (use YYYY-MM-DD, YYYYMMDD or 7d)") from None
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def stderr_is_terminal() -> bool:
+    return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+
+
+@contextmanager
+def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int, int, str], None] | None]:
+    """A rich progress bar on a terminal; nothing at all when output is piped."""
+    if not enabled or not stderr_is_terminal():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    with Progress(TextColumn(label), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                  TextColumn("{task.description}"), console=console, transient=True) as bar:
+        task = bar.add_task("", total=None)
+
+        def update(done: int, total: int, name: str) -> None:
+            bar.update(task, completed=done, total=total, description=name[-40:])
+
+        yield update

@@ -1,0 +1,320 @@
+"""Incremental ingest of transcript files into the ledger (DESIGN §3.1, §4).
+
+Per file we remember (device, inode, size, mtime, byte offset of the last consumed line, hash of the
+first 4 KiB, parser state). Unchanged files are skipped without opening; grown files are read from the
+offset; replaced or shrunk files are re-read whole, which is safe because every row has a stable key.
+Rows and the file's new offset are committed in one transaction, so a crash never stores half a file's
+progress.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from claimback.config import machine_id as local_machine_id
+from claimback.ledger.store import Ledger, utc_now_iso
+from claimback.sources.discovery import TranscriptFile, iter_transcripts
+from claimback.sources.transcripts import (
+    FAILURE_COLUMNS,
+    PROMPT_COLUMNS,
+    REQUEST_COLUMNS,
+    TASK_COLUMNS,
+    FileState,
+    ParseBatch,
+    TranscriptParser,
+)
+
+FLUSH_ROWS = 20_000
+HEAD_BYTES = 4096
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+@dataclass
+class IngestSummary:
+    files_seen: int = 0
+    files_read: int = 0
+    files_unchanged: int = 0
+    bytes_read: int = 0
+    lines_read: int = 0
+    new_requests: int = 0
+    new_failures: dict[str, int] = field(default_factory=dict)
+    new_tasks: int = 0
+    new_prompts: int = 0
+    lines_skipped: dict[str, int] = field(default_factory=dict)
+    unreadable: list[str] = field(default_factory=list)
+    partial_lines_left: int = 0
+    seconds: float = 0.0
+    ledger: str = ""
+    roots: list[str] = field(default_factory=list)
+
+
+def _insert(columns: tuple[str, ...], table: str, conflict: str) -> str:
+    cols = columns + ("machine_id",)
+    marks = ", ".join("?" for _ in cols)
+    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks}) ON CONFLICT {conflict}"
+
+
+_REQUEST_TOTAL = "{t}.input_tokens + {t}.output_tokens + {t}.cache_creation_tokens + {t}.cache_read_tokens"
+_UPSERT_REQUEST = _insert(
+    REQUEST_COLUMNS, "requests",
+    "(request_key) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in REQUEST_COLUMNS[1:])
+    + f" WHERE {_REQUEST_TOTAL.format(t='excluded')} > {_REQUEST_TOTAL.format(t='requests')}",
+)
+_INSERT_FAILURE = _insert(FAILURE_COLUMNS, "failures", "(failure_key) DO NOTHING")
+_INSERT_TASK = _insert(TASK_COLUMNS, "tasks", "(tool_use_id) DO NOTHING")
+_INSERT_PROMPT = _insert(PROMPT_COLUMNS, "prompts", "(prompt_key) DO NOTHING")
+_UPDATE_RESULT = (
+    "UPDATE tasks SET agent_id = COALESCE(?, agent_id), result_ts = ?, result_status = ?, "
+    "result_is_error = ?, result_error = ?, result_total_tokens = ? WHERE tool_use_id = ?"
+)
+_EARLIEST = "CASE WHEN {t}.{c} IS NULL OR excluded.{c} < {t}.{c} THEN excluded.{c} ELSE {t}.{c} END"
+_LATEST = "CASE WHEN {t}.{c} IS NULL OR excluded.{c} > {t}.{c} THEN excluded.{c} ELSE {t}.{c} END"
+_UPSERT_SESSION = (
+    "INSERT INTO sessions (session_id, project, cwd, first_ts, last_ts, cc_version, machine_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET "
+    "project = COALESCE(sessions.project, excluded.project), "
+    "cwd = COALESCE(excluded.cwd, sessions.cwd), "
+    f"first_ts = {_EARLIEST.format(t='sessions', c='first_ts')}, "
+    f"last_ts = {_LATEST.format(t='sessions', c='last_ts')}, "
+    "cc_version = COALESCE(excluded.cc_version, sessions.cc_version)"
+)
+_UPSERT_AGENT = (
+    "INSERT INTO agents (agent_id, session_id, file_path, first_ts, last_ts, prompt_hash, last_event, "
+    "last_event_ts, machine_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET "
+    "session_id = COALESCE(excluded.session_id, agents.session_id), file_path = excluded.file_path, "
+    f"first_ts = {_EARLIEST.format(t='agents', c='first_ts')}, "
+    f"last_ts = {_LATEST.format(t='agents', c='last_ts')}, "
+    "prompt_hash = COALESCE(agents.prompt_hash, excluded.prompt_hash), "
+    "last_event = excluded.last_event, last_event_ts = excluded.last_event_ts"
+)
+_UPSERT_FILE = (
+    "INSERT INTO files (machine_id, path, kind, session_id, agent_id, device, inode, size, mtime_ns, "
+    "byte_offset, head_hash, lines_read, lines_skipped, state, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (machine_id, path) DO UPDATE SET "
+    "kind = excluded.kind, session_id = excluded.session_id, agent_id = excluded.agent_id, "
+    "device = excluded.device, inode = excluded.inode, size = excluded.size, "
+    "mtime_ns = excluded.mtime_ns, byte_offset = excluded.byte_offset, head_hash = excluded.head_hash, "
+    "lines_read = excluded.lines_read, lines_skipped = excluded.lines_skipped, state = excluded.state, "
+    "updated_at = excluded.updated_at"
+)
+
+# A subagent file may replay the parent's last message (same message.id, another requestId): the
+# parent's copy is the request, the replay is not a new one.
+_DROP_SIDECHAIN_REPLAYS = (
+    "DELETE FROM requests WHERE is_sidechain = 1 AND message_id IS NOT NULL AND EXISTS ("
+    "SELECT 1 FROM requests AS parent WHERE parent.message_id = requests.message_id "
+    "AND parent.is_sidechain = 0 AND parent.request_key <> requests.request_key)"
+)
+
+# Link launches to runs: by the agent id the parent's tool_result names, else by the run whose first
+# prompt is the launch's prompt, first started at or after the launch.
+_LINK_TASKS = (
+    "UPDATE tasks SET agent_id = (SELECT a.agent_id FROM agents AS a WHERE a.session_id = tasks.session_id "
+    "AND a.prompt_hash = tasks.prompt_hash AND a.first_ts >= tasks.launched_ts "
+    "AND a.agent_id NOT IN (SELECT t2.agent_id FROM tasks AS t2 WHERE t2.agent_id IS NOT NULL) "
+    "ORDER BY a.first_ts LIMIT 1) WHERE agent_id IS NULL AND prompt_hash IS NOT NULL"
+)
+# A run is judged by its own file first: Claude Code has told parents "completed" for killed runs.
+_TASK_OUTCOMES = (
+    "UPDATE tasks SET outcome = CASE "
+    "WHEN (SELECT a.last_event FROM agents AS a WHERE a.agent_id = tasks.agent_id) "
+    "     IN ('final_error', 'retry') THEN 'killed' "
+    "WHEN (SELECT a.last_event FROM agents AS a WHERE a.agent_id = tasks.agent_id) = 'interrupt' "
+    "     THEN 'interrupted' "
+    "WHEN result_ts IS NULL THEN 'no_result' "
+    "WHEN result_error LIKE '[Request interrupted%' THEN 'interrupted' "
+    "WHEN result_error LIKE '%API Error%' THEN 'killed' "
+    "WHEN result_is_error = 1 OR result_status IN ('failed', 'error', 'killed') THEN 'failed' "
+    "ELSE 'completed' END"
+)
+
+
+def _head_hash(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read(HEAD_BYTES)).hexdigest()[:32]
+
+
+def _file_key(path: str) -> str:
+    return hashlib.sha256(path.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+class _Writer:
+    """Buffers parsed rows and commits them together with the files' new offsets."""
+
+    def __init__(self, ledger: Ledger, machine: str) -> None:
+        self.ledger = ledger
+        self.machine = machine
+        self.batches: list[ParseBatch] = []
+        self.file_rows: list[tuple] = []
+        self.session_rows: list[tuple] = []
+        self.agent_rows: list[tuple] = []
+        self.pending_rows = 0
+
+    def add(self, batch: ParseBatch, file_row: tuple, session_row: tuple | None,
+            agent_row: tuple | None) -> None:
+        self.batches.append(batch)
+        self.file_rows.append(file_row)
+        if session_row:
+            self.session_rows.append(session_row)
+        if agent_row:
+            self.agent_rows.append(agent_row)
+        self.pending_rows += batch.size() + 1
+        if self.pending_rows >= FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.file_rows:
+            return
+        m = (self.machine,)
+        db = self.ledger
+        with db.transaction():
+            for batch in self.batches:
+                db.executemany(_UPSERT_REQUEST, (row + m for row in batch.requests.values()))
+                db.executemany(_INSERT_FAILURE, (row + m for row in batch.failures))
+                db.executemany(_INSERT_TASK, (row + m for row in batch.tasks))
+                db.executemany(_UPDATE_RESULT, ((r[1], r[2], r[3], r[4], r[5], r[6], r[0])
+                                                for r in batch.results))
+                db.executemany(_INSERT_PROMPT, (row + m for row in batch.prompts))
+            db.executemany(_UPSERT_SESSION, self.session_rows)
+            db.executemany(_UPSERT_AGENT, self.agent_rows)
+            db.executemany(_UPSERT_FILE, self.file_rows)
+        self.batches.clear()
+        self.file_rows.clear()
+        self.session_rows.clear()
+        self.agent_rows.clear()
+        self.pending_rows = 0
+
+
+def _failure_counts(ledger: Ledger) -> Counter:
+    return Counter({row["failure_class"]: row["n"] for row in ledger.rows(
+        "SELECT failure_class, COUNT(*) AS n FROM failures GROUP BY failure_class")})
+
+
+def ingest(
+    ledger: Ledger,
+    roots: Iterable[Path],
+    *,
+    progress: ProgressFn | None = None,
+    machine: str | None = None,
+) -> IngestSummary:
+    """Bring the ledger up to date with every transcript under `roots`."""
+    started = time.perf_counter()
+    machine = machine or local_machine_id()
+    roots = list(roots)
+    summary = IngestSummary(ledger=ledger.location, roots=[str(r) for r in roots])
+    known = {row["path"]: row for row in ledger.rows(
+        "SELECT path, device, inode, size, mtime_ns, byte_offset, head_hash, lines_read, lines_skipped, "
+        "state FROM files WHERE machine_id = ?", (machine,))}
+    requests_before = ledger.scalar("SELECT COUNT(*) FROM requests")
+    failures_before = _failure_counts(ledger)
+    tasks_before = ledger.scalar("SELECT COUNT(*) FROM tasks")
+    prompts_before = ledger.scalar("SELECT COUNT(*) FROM prompts")
+    skipped: Counter = Counter()
+
+    work: list[tuple[TranscriptFile, os.stat_result, dict | None]] = []
+    for tfile in iter_transcripts(roots):
+        summary.files_seen += 1
+        try:
+            st = os.stat(tfile.path)
+        except OSError:
+            summary.unreadable.append(str(tfile.path))
+            continue
+        previous = known.get(str(tfile.path))
+        if (previous is not None and previous["size"] == st.st_size
+                and previous["mtime_ns"] == st.st_mtime_ns and previous["inode"] == st.st_ino
+                and previous["device"] == st.st_dev):
+            summary.files_unchanged += 1
+            continue
+        work.append((tfile, st, previous))
+
+    total_bytes = sum(st.st_size for _, st, _ in work)
+    done_bytes = 0
+    writer = _Writer(ledger, machine)
+    for tfile, st, previous in work:
+        path_text = str(tfile.path)
+        try:
+            head = _head_hash(tfile.path)
+        except OSError:
+            summary.unreadable.append(path_text)
+            continue
+        resume = (previous is not None and previous["head_hash"] == head
+                  and previous["inode"] == st.st_ino and st.st_size >= previous["byte_offset"])
+        offset = previous["byte_offset"] if resume else 0
+        state = FileState.from_json(previous["state"]) if resume else FileState()
+        lines_read = previous["lines_read"] if resume else 0
+        lines_skipped = previous["lines_skipped"] if resume else 0
+        parser = TranscriptParser(path_text, _file_key(path_text), tfile.session_id, tfile.agent_id, state)
+        file_start = offset
+
+        def emit(final: bool) -> None:
+            nonlocal lines_read, lines_skipped
+            parser.finish()
+            batch = parser.batch
+            lines_read += batch.lines
+            skipped_here = sum(batch.skipped.values())
+            lines_skipped += skipped_here
+            skipped.update(batch.skipped)
+            summary.lines_read += batch.lines
+            file_row = (machine, path_text, tfile.kind, state.session_id, tfile.agent_id, st.st_dev,
+                        st.st_ino, st.st_size if final else -1, st.st_mtime_ns, offset, head,
+                        lines_read, lines_skipped, state.to_json(), utc_now_iso())
+            session_row = None
+            if state.session_id and state.first_ts:
+                session_row = (state.session_id, tfile.project, state.cwd, state.first_ts, state.last_ts,
+                               state.version, machine)
+            agent_row = None
+            if tfile.agent_id and state.first_ts:
+                agent_row = (tfile.agent_id, state.session_id, path_text, state.first_ts, state.last_ts,
+                             state.agent_prompt_hash, state.last_event, state.last_event_ts, machine)
+            writer.add(batch, file_row, session_row, agent_row)
+            parser.batch = ParseBatch()
+
+        try:
+            with open(tfile.path, "rb") as handle:
+                handle.seek(offset)
+                for line in handle:
+                    if not line.endswith(b"\n"):
+                        summary.partial_lines_left += 1  # Claude Code is still writing it
+                        break
+                    parser.feed(line, offset)
+                    offset += len(line)
+                    if parser.batch.size() >= FLUSH_ROWS:
+                        emit(final=False)
+        except OSError:
+            summary.unreadable.append(path_text)
+        emit(final=True)
+        summary.files_read += 1
+        summary.bytes_read += offset - file_start
+        done_bytes += st.st_size
+        if progress:
+            progress(done_bytes, total_bytes, tfile.path.name)
+    writer.flush()
+
+    if work:
+        with ledger.transaction():
+            ledger.execute(_DROP_SIDECHAIN_REPLAYS)
+            ledger.execute(_LINK_TASKS)
+            ledger.execute(_TASK_OUTCOMES)
+        with ledger.transaction():
+            ledger.execute(
+                "INSERT INTO machines (machine_id, first_seen, last_seen) VALUES (?, ?, ?) "
+                "ON CONFLICT (machine_id) DO UPDATE SET last_seen = excluded.last_seen",
+                (machine, utc_now_iso(), utc_now_iso()))
+
+    summary.new_requests = ledger.scalar("SELECT COUNT(*) FROM requests") - requests_before
+    after = _failure_counts(ledger)
+    summary.new_failures = {k: after[k] - failures_before.get(k, 0) for k in sorted(after)
+                            if after[k] - failures_before.get(k, 0)}
+    summary.new_tasks = ledger.scalar("SELECT COUNT(*) FROM tasks") - tasks_before
+    summary.new_prompts = ledger.scalar("SELECT COUNT(*) FROM prompts") - prompts_before
+    summary.lines_skipped = dict(skipped.most_common())
+    summary.seconds = round(time.perf_counter() - started, 3)
+    return summary

@@ -1,0 +1,112 @@
+"""Ordered schema migrations, shared by SQLite and PostgreSQL.
+
+Rules: a migration, once released, is never edited; new changes append a new entry. Types are the
+portable subset both engines read the same way (TEXT, BIGINT, DOUBLE PRECISION). Booleans are 0/1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+_ROW_ORIGIN = "origin TEXT NOT NULL DEFAULT 'transcript', machine_id TEXT NOT NULL DEFAULT ''"
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "initial ledger",
+        (
+            """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)""",
+            """CREATE TABLE machines (
+                machine_id TEXT PRIMARY KEY, user_label TEXT, host_hash TEXT,
+                first_seen TEXT, last_seen TEXT)""",
+            """CREATE TABLE files (
+                machine_id TEXT NOT NULL, path TEXT NOT NULL, kind TEXT NOT NULL,
+                session_id TEXT, agent_id TEXT, device BIGINT, inode BIGINT, size BIGINT,
+                mtime_ns BIGINT, byte_offset BIGINT NOT NULL DEFAULT 0, head_hash TEXT,
+                lines_read BIGINT NOT NULL DEFAULT 0, lines_skipped BIGINT NOT NULL DEFAULT 0,
+                state TEXT, updated_at TEXT,
+                PRIMARY KEY (machine_id, path))""",
+            """CREATE TABLE sessions (
+                session_id TEXT PRIMARY KEY, project TEXT, cwd TEXT, first_ts TEXT, last_ts TEXT,
+                cc_version TEXT, """ + _ROW_ORIGIN + ")",
+            """CREATE TABLE requests (
+                request_key TEXT PRIMARY KEY, message_id TEXT, request_id TEXT, session_id TEXT,
+                agent_id TEXT, is_sidechain BIGINT NOT NULL DEFAULT 0, ts TEXT NOT NULL, model TEXT,
+                input_tokens BIGINT NOT NULL DEFAULT 0, output_tokens BIGINT NOT NULL DEFAULT 0,
+                cache_creation_tokens BIGINT NOT NULL DEFAULT 0,
+                cache_creation_1h_tokens BIGINT NOT NULL DEFAULT 0,
+                cache_read_tokens BIGINT NOT NULL DEFAULT 0,
+                speed TEXT, service_tier TEXT, duration_ms BIGINT, cost_usd DOUBLE PRECISION,
+                stop_reason TEXT, turn_id TEXT, file_path TEXT, file_offset BIGINT, """
+            + _ROW_ORIGIN
+            + ")",
+            "CREATE INDEX requests_ts ON requests (ts)",
+            "CREATE INDEX requests_session ON requests (session_id, ts)",
+            "CREATE INDEX requests_message ON requests (message_id)",
+            """CREATE TABLE failures (
+                failure_key TEXT PRIMARY KEY, kind TEXT NOT NULL, session_id TEXT, agent_id TEXT,
+                is_sidechain BIGINT NOT NULL DEFAULT 0, ts TEXT NOT NULL, status BIGINT,
+                error_type TEXT, error_code TEXT, request_id TEXT, message TEXT,
+                failure_class TEXT NOT NULL, signature TEXT, attempt BIGINT, max_attempts BIGINT,
+                retry_in_ms DOUBLE PRECISION, model TEXT, turn_id TEXT, file_path TEXT,
+                file_offset BIGINT, """
+            + _ROW_ORIGIN
+            + ")",
+            "CREATE INDEX failures_ts ON failures (ts)",
+            "CREATE INDEX failures_session ON failures (session_id, ts)",
+            """CREATE TABLE agents (
+                agent_id TEXT PRIMARY KEY, session_id TEXT, file_path TEXT, first_ts TEXT,
+                last_ts TEXT, prompt_hash TEXT, last_event TEXT, last_event_ts TEXT, """
+            + _ROW_ORIGIN
+            + ")",
+            """CREATE TABLE tasks (
+                tool_use_id TEXT PRIMARY KEY, session_id TEXT, tool_name TEXT, agent_id TEXT,
+                parent_agent_id TEXT, launched_ts TEXT, subagent_type TEXT, description TEXT,
+                prompt_hash TEXT, prompt_len BIGINT, model TEXT, turn_id TEXT, result_ts TEXT,
+                result_status TEXT, result_is_error BIGINT, result_error TEXT,
+                result_total_tokens BIGINT, outcome TEXT, file_path TEXT, file_offset BIGINT, """
+            + _ROW_ORIGIN
+            + ")",
+            "CREATE INDEX tasks_session ON tasks (session_id, launched_ts)",
+            """CREATE TABLE prompts (
+                prompt_key TEXT PRIMARY KEY, session_id TEXT, agent_id TEXT,
+                is_sidechain BIGINT NOT NULL DEFAULT 0, ts TEXT NOT NULL, text_hash TEXT NOT NULL,
+                text_len BIGINT NOT NULL, file_path TEXT, file_offset BIGINT, """
+            + _ROW_ORIGIN
+            + ")",
+            "CREATE INDEX prompts_hash ON prompts (text_hash)",
+            """CREATE TABLE incidents (
+                incident_id TEXT PRIMARY KEY, name TEXT, status TEXT, impact TEXT,
+                created_at TEXT, updated_at TEXT, resolved_at TEXT, impact_start TEXT,
+                impact_end TEXT, components TEXT, models TEXT, shortlink TEXT, url TEXT,
+                source TEXT, fetched_at TEXT, raw TEXT)""",
+            """CREATE TABLE incident_updates (
+                update_id TEXT PRIMARY KEY, incident_id TEXT NOT NULL, status TEXT, body TEXT,
+                created_at TEXT, display_at TEXT)""",
+            "CREATE INDEX incident_updates_incident ON incident_updates (incident_id)",
+            """CREATE TABLE quota_snapshots (
+                machine_id TEXT NOT NULL, ts TEXT NOT NULL, session_id TEXT, account TEXT,
+                five_hour_pct DOUBLE PRECISION, five_hour_resets_at TEXT,
+                seven_day_pct DOUBLE PRECISION, seven_day_resets_at TEXT, model TEXT,
+                PRIMARY KEY (machine_id, ts))""",
+            """CREATE TABLE ingest_runs (
+                started_at TEXT NOT NULL, machine_id TEXT NOT NULL, finished_at TEXT,
+                files_seen BIGINT, files_read BIGINT, new_requests BIGINT, new_failures BIGINT,
+                lines_skipped BIGINT, PRIMARY KEY (machine_id, started_at))""",
+        ),
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL,
+    claimback_version TEXT NOT NULL)"""

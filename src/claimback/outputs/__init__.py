@@ -1,0 +1,1 @@
+"""Outputs: terminal tables, JSON, and the claim packet."""

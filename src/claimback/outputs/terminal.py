@@ -1,0 +1,54 @@
+"""Rich rendering for the terminal. Library functions return data; this module only draws it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from claimback.ledger.ingest import IngestSummary
+
+
+def console() -> Console:
+    return Console(highlight=False)
+
+
+def fmt_int(value: int | float | None) -> str:
+    return "-" if value is None else f"{int(value):,}"
+
+
+def fmt_usd(value: float | None) -> str:
+    return "unknown" if value is None else f"${value:,.2f}"
+
+
+def render_ingest_summary(summary: IngestSummary) -> None:
+    out = console()
+    out.print(
+        f"Ingested {summary.files_read:,} of {summary.files_seen:,} files "
+        f"({summary.files_unchanged:,} unchanged, {summary.bytes_read / 1e6:,.1f} MB) "
+        f"in {summary.seconds:.2f}s into {summary.ledger}"
+    )
+    out.print(f"  new requests: {summary.new_requests:,}   new subagent launches: {summary.new_tasks:,}   "
+              f"new prompts: {summary.new_prompts:,}")
+    if summary.new_failures:
+        parts = ", ".join(f"{cls} {n:,}" for cls, n in summary.new_failures.items())
+        out.print(f"  new failures by class: {parts}")
+    else:
+        out.print("  new failures: none")
+    if summary.lines_skipped:
+        parts = ", ".join(f"{reason} {n:,}" for reason, n in summary.lines_skipped.items())
+        out.print(f"  lines skipped: {parts}")
+    if summary.partial_lines_left:
+        out.print(f"  {summary.partial_lines_left} partial last line(s) left for the next run (still being written)")
+    for path in summary.unreadable[:5]:
+        out.print(f"  [yellow]unreadable:[/] {path}")
+
+
+def simple_table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for i, name in enumerate(columns):
+        table.add_column(name, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*[str(c) for c in row])
+    return table

@@ -1,0 +1,1 @@
+"""Sources: Claude Code transcripts, Anthropic's status page, statusline snapshots, OpenTelemetry."""

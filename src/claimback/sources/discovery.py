@@ -1,0 +1,95 @@
+"""Where Claude Code keeps transcripts (DESIGN §3.1), and which file is which."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from claimback.errors import BadInput
+
+
+@dataclass(frozen=True)
+class TranscriptFile:
+    path: Path
+    kind: str  # "session" | "subagent"
+    project: str  # the project slug directory under projects/
+    session_id: str | None  # known from the layout; old-layout subagent files learn it from records
+    agent_id: str | None
+
+
+def _projects_dir(root: Path) -> Path:
+    """A root may be a config dir holding `projects/`, or a `projects/` dir (or any dir) itself."""
+    candidate = root / "projects"
+    return candidate if candidate.is_dir() else root
+
+
+def default_roots() -> list[Path]:
+    """Roots from CLAUDE_CONFIG_DIR (comma list), else both default locations that exist."""
+    configured = os.environ.get("CLAUDE_CONFIG_DIR", "").strip()
+    if configured:
+        roots = []
+        for part in (p.strip() for p in configured.split(",")):
+            if not part:
+                continue
+            root = Path(part).expanduser()
+            if not root.is_dir():
+                raise BadInput(
+                    f"transcript root {root} (from CLAUDE_CONFIG_DIR) does not exist or is not a "
+                    "directory; fix CLAUDE_CONFIG_DIR or pass --source PATH"
+                )
+            roots.append(_projects_dir(root))
+        return roots
+    home = Path.home()
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    return [p for p in (xdg / "claude" / "projects", home / ".claude" / "projects") if p.is_dir()]
+
+
+def resolve_roots(sources: Iterable[str | os.PathLike[str]] = (), *, include_defaults: bool = True
+                  ) -> list[Path]:
+    roots: list[Path] = []
+    for source in sources:
+        path = Path(source).expanduser()
+        if not path.exists():
+            raise BadInput(f"--source {path} does not exist (CLAUDE_CONFIG_DIR is not consulted for --source)")
+        if not os.access(path, os.R_OK):
+            raise BadInput(f"--source {path} is not readable")
+        roots.append(_projects_dir(path) if path.is_dir() else path)
+    if include_defaults and not roots:
+        roots = default_roots()
+    seen: set[Path] = set()
+    unique = []
+    for root in roots:
+        key = root.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(root)
+    return unique
+
+
+def classify_path(path: Path, root: Path) -> TranscriptFile:
+    name = path.name
+    parent = path.parent
+    if name.startswith("agent-"):
+        agent_id = name[len("agent-"):-len(".jsonl")]
+        if parent.name == "subagents":  # projects/<slug>/<session>/subagents/agent-<id>.jsonl
+            session_dir = parent.parent
+            return TranscriptFile(path, "subagent", session_dir.parent.name, session_dir.name, agent_id)
+        return TranscriptFile(path, "subagent", parent.name, None, agent_id)  # older flat layout
+    project = parent.name if parent != root.parent else root.name
+    return TranscriptFile(path, "session", project, path.stem, None)
+
+
+def iter_transcripts(roots: Iterable[Path]) -> Iterator[TranscriptFile]:
+    """Every `*.jsonl` under the roots, recursively, without following directory symlinks."""
+    for root in roots:
+        if root.is_file():
+            if root.suffix == ".jsonl":
+                yield classify_path(root, root.parent)
+            continue
+        for dirpath, dirnames, filenames in os.walk(root, onerror=None):
+            dirnames.sort()
+            for filename in sorted(filenames):
+                if filename.endswith(".jsonl"):
+                    yield classify_path(Path(dirpath) / filename, root)

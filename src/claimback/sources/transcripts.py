@@ -1,0 +1,518 @@
+"""Streaming parser for Claude Code transcript lines (DESIGN §3.1).
+
+One `TranscriptParser` reads one file from a byte offset. It turns the few record kinds that matter
+(requests, failed attempts, final API errors, interruptions, subagent launches and their results,
+prompts) into plain row tuples for the ledger. Everything else is skipped cheaply: raw-byte prefilters
+decide which lines are worth decoding, and msgspec decodes only the declared fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import msgspec
+
+from claimback.analysis.classify import INTERRUPT_MARKERS, classify, normalize_signature
+
+SYNTHETIC_MODEL = "<synthetic>"
+TASK_TOOLS = frozenset({"Task", "Agent"})
+Number = int | float
+
+
+class CacheCreation(msgspec.Struct):
+    ephemeral_5m_input_tokens: Number | None = None
+    ephemeral_1h_input_tokens: Number | None = None
+
+
+class Usage(msgspec.Struct):
+    input_tokens: Number | None = None
+    output_tokens: Number | None = None
+    cache_creation_input_tokens: Number | None = None
+    cache_read_input_tokens: Number | None = None
+    cache_creation: CacheCreation | None = None
+    speed: str | None = None
+    service_tier: str | None = None
+
+
+class Message(msgspec.Struct):
+    id: str | None = None
+    model: str | None = None
+    role: str | None = None
+    content: msgspec.Raw = msgspec.Raw(b"null")
+    usage: Usage | None = None
+    stop_reason: str | None = None
+
+
+class Record(msgspec.Struct):
+    type: str | None = None
+    subtype: str | None = None
+    uuid: str | None = None
+    sessionId: str | None = None
+    agentId: str | None = None
+    isSidechain: bool | None = None
+    isMeta: bool | None = None
+    timestamp: str | None = None
+    requestId: str | None = None
+    message: Message | None = None
+    isApiErrorMessage: bool | None = None
+    error: msgspec.Raw = msgspec.Raw(b"null")
+    apiErrorStatus: int | None = None
+    retryAttempt: int | None = None
+    maxRetries: int | None = None
+    retryInMs: Number | None = None
+    toolUseResult: msgspec.Raw = msgspec.Raw(b"null")
+    costUSD: Number | None = None
+    requestDuration: Number | None = None
+    cwd: str | None = None
+    version: str | None = None
+
+
+_decode_record = msgspec.json.Decoder(Record).decode
+_decode_any = msgspec.json.Decoder().decode
+
+# Which raw lines deserve a decode. Compact JSON (what Claude Code writes) never contains these byte
+# strings inside a string value, because quotes there are escaped.
+_USAGE = b'"usage":'
+_API_ERROR_FLAG = b'"isApiErrorMessage":true'
+_API_ERROR_SUBTYPE = b'"api_error"'
+_TOOL_RESULT = b'"tool_result"'
+_USER = b'"type":"user"'
+_INTERRUPT = b"[Request interrupted"
+
+_STATUS_IN_TEXT = re.compile(r"API Error:\s*(\d{3})\b")
+_TYPE_IN_TEXT = re.compile(r'"type"\s*:\s*"([a-z_]+_error)"')
+_COMMAND_PREFIXES = ("<command-", "<local-command", "<bash-", "<user-memory-input", "Caveat: ")
+
+
+def normalize_prompt(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def prompt_hash(text: str) -> str:
+    return hashlib.sha256(normalize_prompt(text).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def normalize_ts(value: str | None) -> str | None:
+    """ISO-8601 in UTC with milliseconds and `Z`: sortable as text, comparable across sources."""
+    if not value:
+        return None
+    if len(value) == 24 and value[-1] == "Z" and value[10] == "T" and value[19] == ".":
+        return value
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    parsed = parsed.astimezone(timezone.utc)
+    if not 1990 <= parsed.year <= 2200:
+        return None
+    return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
+
+
+def _count(value: Number | None) -> int:
+    if value is None:
+        return 0
+    number = int(value)
+    if number < 0:
+        raise ValueError("negative token count")
+    return number
+
+
+@dataclass
+class FileState:
+    """What a parser must remember between incremental runs of one file."""
+
+    turn_id: str | None = None
+    model: str | None = None
+    session_id: str | None = None
+    pending_tasks: list[str] = field(default_factory=list)
+    last_event: str | None = None
+    last_event_ts: str | None = None
+    agent_prompt_hash: str | None = None
+    first_ts: str | None = None
+    last_ts: str | None = None
+    cwd: str | None = None
+    version: str | None = None
+
+    def to_json(self) -> str:
+        return msgspec.json.encode(self.__dict__).decode()
+
+    @classmethod
+    def from_json(cls, text: str | None) -> FileState:
+        if not text:
+            return cls()
+        try:
+            data = msgspec.json.decode(text)
+            return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        except (msgspec.DecodeError, TypeError, AttributeError):
+            return cls()
+
+
+# Row layouts, in the column order `ledger.ingest` inserts them.
+REQUEST_COLUMNS = (
+    "request_key", "message_id", "request_id", "session_id", "agent_id", "is_sidechain", "ts", "model",
+    "input_tokens", "output_tokens", "cache_creation_tokens", "cache_creation_1h_tokens",
+    "cache_read_tokens", "speed", "service_tier", "duration_ms", "cost_usd", "stop_reason", "turn_id",
+    "file_path", "file_offset",
+)
+FAILURE_COLUMNS = (
+    "failure_key", "kind", "session_id", "agent_id", "is_sidechain", "ts", "status", "error_type",
+    "error_code", "request_id", "message", "failure_class", "signature", "attempt", "max_attempts",
+    "retry_in_ms", "model", "turn_id", "file_path", "file_offset",
+)
+TASK_COLUMNS = (
+    "tool_use_id", "session_id", "tool_name", "parent_agent_id", "launched_ts", "subagent_type",
+    "description", "prompt_hash", "prompt_len", "model", "turn_id", "file_path", "file_offset",
+)
+RESULT_COLUMNS = (
+    "tool_use_id", "agent_id", "result_ts", "result_status", "result_is_error", "result_error",
+    "result_total_tokens",
+)
+PROMPT_COLUMNS = (
+    "prompt_key", "session_id", "agent_id", "is_sidechain", "ts", "text_hash", "text_len",
+    "file_path", "file_offset",
+)
+
+
+@dataclass
+class ParseBatch:
+    requests: dict[str, tuple] = field(default_factory=dict)
+    failures: list[tuple] = field(default_factory=list)
+    tasks: list[tuple] = field(default_factory=list)
+    results: list[tuple] = field(default_factory=list)
+    prompts: list[tuple] = field(default_factory=list)
+    skipped: Counter = field(default_factory=Counter)
+    lines: int = 0
+
+    def size(self) -> int:
+        return len(self.requests) + len(self.failures) + len(self.tasks) + len(self.prompts)
+
+
+def _request_total(row: tuple) -> int:
+    return row[8] + row[9] + row[10] + row[12]
+
+
+class TranscriptParser:
+    """Parses the lines of one transcript file; call `feed` per complete line, read `batch`."""
+
+    def __init__(self, file_path: str, file_key: str, session_id: str | None, agent_id: str | None,
+                 state: FileState) -> None:
+        self.file_path = file_path
+        self.file_key = file_key  # short stable id of the file, for rows that carry no id of their own
+        self.default_session = session_id
+        self.file_agent_id = agent_id
+        self.state = state
+        if state.session_id is None:
+            state.session_id = session_id
+        self.batch = ParseBatch()
+        self._pending = set(state.pending_tasks)
+
+    # -- the hot loop ------------------------------------------------------------------------------
+    def feed(self, line: bytes, offset: int) -> None:
+        self.batch.lines += 1
+        if _TOOL_RESULT in line:
+            if not (_INTERRUPT in line or (self._pending and self._mentions_pending(line))):
+                return
+        elif not (_USAGE in line or _API_ERROR_SUBTYPE in line or _API_ERROR_FLAG in line or _USER in line):
+            if not line.strip():
+                return
+            # Cheap checks said "nothing we need"; still count lines that are not JSON at all.
+            if line.lstrip()[:1] != b"{":
+                self.batch.skipped["malformed JSON"] += 1
+            return
+        try:
+            record = _decode_record(line)
+        except msgspec.ValidationError:
+            self.batch.skipped["wrong field types"] += 1
+            return
+        except msgspec.DecodeError:
+            self.batch.skipped[self._decode_error_reason(line)] += 1
+            return
+        try:
+            self._handle(record, offset)
+        except (ValueError, TypeError, OverflowError, msgspec.DecodeError, msgspec.ValidationError):
+            self.batch.skipped["invalid values"] += 1
+
+    def _mentions_pending(self, line: bytes) -> bool:
+        return any(tool_id.encode() in line for tool_id in self._pending)
+
+    @staticmethod
+    def _decode_error_reason(line: bytes) -> str:
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            return "invalid UTF-8"
+        return "malformed JSON"
+
+    # -- record kinds ------------------------------------------------------------------------------
+    def _handle(self, rec: Record, offset: int) -> None:
+        ts = normalize_ts(rec.timestamp)
+        kind = rec.type
+        if kind not in ("assistant", "user", "system") and not (rec.message and rec.message.usage):
+            return  # summary, progress, file-history-snapshot, ... never matter
+        if ts is None:
+            self.batch.skipped["missing or invalid timestamp"] += 1
+            return
+        st = self.state
+        if rec.sessionId:
+            st.session_id = rec.sessionId
+        if st.first_ts is None or ts < st.first_ts:
+            st.first_ts = ts
+        if st.last_ts is None or ts > st.last_ts:
+            st.last_ts = ts
+        if rec.cwd:
+            st.cwd = rec.cwd
+        if rec.version:
+            st.version = rec.version
+        if kind == "system":
+            if rec.subtype == "api_error":
+                self._retry_failure(rec, ts, offset)
+            return
+        msg = rec.message
+        if msg is None:
+            return
+        if kind == "user" or (msg.role == "user" and msg.usage is None):
+            self._user(rec, msg, ts, offset)
+            return
+        if rec.isApiErrorMessage:
+            self._final_failure(rec, msg, ts, offset)
+        if msg.usage is not None and msg.model != SYNTHETIC_MODEL:
+            self._request(rec, msg, msg.usage, ts, offset)
+        if msg.content is not None and msg.model != SYNTHETIC_MODEL:
+            raw = bytes(msg.content)
+            if b'"tool_use"' in raw and (b'"Task"' in raw or b'"Agent"' in raw):
+                self._task_launches(rec, raw, ts, offset)
+
+    def _agent(self, rec: Record) -> str | None:
+        return rec.agentId or self.file_agent_id
+
+    def _request(self, rec: Record, msg: Message, usage: Usage, ts: str, offset: int) -> None:
+        if usage.input_tokens is None or usage.output_tokens is None:
+            self.batch.skipped["usage without input/output tokens"] += 1
+            return
+        cache_5m = cache_1h = None
+        if usage.cache_creation is not None:
+            cache_5m = usage.cache_creation.ephemeral_5m_input_tokens
+            cache_1h = usage.cache_creation.ephemeral_1h_input_tokens
+        if cache_5m is not None or cache_1h is not None:
+            cache_write = _count(cache_5m) + _count(cache_1h)
+            if cache_write == 0:
+                cache_write = _count(usage.cache_creation_input_tokens)
+        else:
+            cache_write = _count(usage.cache_creation_input_tokens)
+        if msg.id and rec.requestId:
+            key = f"{msg.id}:{rec.requestId}"
+        else:
+            key = f"@{self.file_key}:{offset}"
+        if msg.model:
+            self.state.model = msg.model
+        row = (
+            key, msg.id, rec.requestId, self.state.session_id, self._agent(rec),
+            1 if rec.isSidechain else 0, ts, msg.model,
+            _count(usage.input_tokens), _count(usage.output_tokens), cache_write, _count(cache_1h),
+            _count(usage.cache_read_input_tokens), usage.speed, usage.service_tier,
+            int(rec.requestDuration) if rec.requestDuration is not None else None,
+            float(rec.costUSD) if rec.costUSD is not None else None, msg.stop_reason,
+            self.state.turn_id, self.file_path, offset,
+        )
+        previous = self.batch.requests.get(key)
+        if previous is None or _request_total(row) > _request_total(previous):
+            self.batch.requests[key] = row
+        self._event("request", ts)
+
+    def _event(self, name: str, ts: str) -> None:
+        if self.state.last_event_ts is None or ts >= self.state.last_event_ts:
+            self.state.last_event = name
+            self.state.last_event_ts = ts
+
+    def _failure(self, rec: Record, kind: str, ts: str, offset: int, *, status: int | None,
+                 error_type: str | None, code: str | None, request_id: str | None,
+                 text: str | None, attempt: int | None = None, max_attempts: int | None = None,
+                 retry_in_ms: float | None = None, failure_class: str | None = None) -> None:
+        key = rec.uuid or f"@{self.file_key}:{offset}"
+        cls = failure_class or classify(status, error_type, code, text)
+        message = (text or "")[:300] or None
+        self.batch.failures.append((
+            key, kind, self.state.session_id, self._agent(rec), 1 if rec.isSidechain else 0, ts,
+            status, error_type, code, request_id, message, cls,
+            normalize_signature(text, status, error_type, code), attempt, max_attempts, retry_in_ms,
+            self.state.model, self.state.turn_id, self.file_path, offset,
+        ))
+        self._event("interrupt" if kind == "interrupt" else ("retry" if kind == "retry" else "final_error"), ts)
+
+    def _retry_failure(self, rec: Record, ts: str, offset: int) -> None:
+        error = _decode_any(rec.error) if rec.error is not None else None
+        status = error_type = code = request_id = text = None
+        if isinstance(error, dict):
+            status = _as_int(error.get("status"))
+            request_id = _as_str(error.get("requestID") or error.get("request_id"))
+            cause = error.get("cause")
+            if isinstance(cause, dict):
+                code = _as_str(cause.get("code"))
+                text = _as_str(cause.get("message"))
+            error_type, inner_text = _api_error_type(error.get("error"))
+            text = inner_text or _as_str(error.get("message")) or text
+            if text is None and code:
+                text = code
+        elif isinstance(error, str):
+            text = error
+        self._failure(rec, "retry", ts, offset, status=status, error_type=error_type, code=code,
+                      request_id=request_id, text=text, attempt=rec.retryAttempt,
+                      max_attempts=rec.maxRetries,
+                      retry_in_ms=float(rec.retryInMs) if rec.retryInMs is not None else None)
+
+    def _final_failure(self, rec: Record, msg: Message, ts: str, offset: int) -> None:
+        text = _first_text(msg.content)
+        error_field = None
+        if rec.error is not None:
+            value = _decode_any(rec.error)
+            error_field = value if isinstance(value, str) else None
+        status = rec.apiErrorStatus
+        if status is None and text:
+            found = _STATUS_IN_TEXT.search(text)
+            status = int(found.group(1)) if found else None
+        found_type = _TYPE_IN_TEXT.search(text) if text else None
+        error_type = found_type.group(1) if found_type else None
+        if text and any(marker in text for marker in INTERRUPT_MARKERS):
+            self._failure(rec, "interrupt", ts, offset, status=None, error_type=None, code=None,
+                          request_id=None, text=text, failure_class="interrupt")
+            return
+        field_type = error_field if error_field and error_field != "unknown" else None
+        cls = classify(status, error_type or field_type, None, text)
+        self._failure(rec, "final", ts, offset, status=status, error_type=error_type or error_field,
+                      code=None, request_id=rec.requestId, text=text, failure_class=cls)
+
+    def _user(self, rec: Record, msg: Message, ts: str, offset: int) -> None:
+        if msg.content is None:
+            return
+        content = _decode_any(msg.content)
+        texts: list[str] = []
+        if isinstance(content, str):
+            texts.append(content)
+        elif isinstance(content, list):
+            for block in content:
+                if not isinstance(block, dict):
+                    continue
+                btype = block.get("type")
+                if btype == "text" and isinstance(block.get("text"), str):
+                    texts.append(block["text"])
+                elif btype == "tool_result":
+                    self._tool_result(rec, block, ts)
+        for text in texts:
+            stripped = text.lstrip()
+            if stripped.startswith("[Request interrupted"):
+                self._failure(rec, "interrupt", ts, offset, status=None, error_type=None, code=None,
+                              request_id=None, text=stripped[:120], failure_class="interrupt")
+                return
+        if rec.isMeta or not texts or any(isinstance(b, dict) and b.get("type") == "tool_result"
+                                          for b in (content if isinstance(content, list) else ())):
+            return
+        text = "\n".join(texts)
+        if not text.strip() or text.lstrip().startswith(_COMMAND_PREFIXES):
+            return
+        key = rec.uuid or f"@{self.file_key}:{offset}"
+        digest = prompt_hash(text)
+        self.batch.prompts.append((
+            key, self.state.session_id, self._agent(rec), 1 if rec.isSidechain else 0, ts, digest,
+            len(text), self.file_path, offset,
+        ))
+        self.state.turn_id = key
+        if self.file_agent_id and self.state.agent_prompt_hash is None:
+            self.state.agent_prompt_hash = digest
+
+    def _task_launches(self, rec: Record, raw: bytes, ts: str, offset: int) -> None:
+        content = _decode_any(raw)
+        if not isinstance(content, list):
+            return
+        for block in content:
+            if not (isinstance(block, dict) and block.get("type") == "tool_use"
+                    and block.get("name") in TASK_TOOLS and isinstance(block.get("id"), str)):
+                continue
+            tool_input = block.get("input") if isinstance(block.get("input"), dict) else {}
+            prompt = tool_input.get("prompt") if isinstance(tool_input.get("prompt"), str) else ""
+            self.batch.tasks.append((
+                block["id"], self.state.session_id, block["name"], self._agent(rec), ts,
+                _as_str(tool_input.get("subagent_type")), _as_str(tool_input.get("description")),
+                prompt_hash(prompt) if prompt else None, len(prompt), self.state.model,
+                self.state.turn_id, self.file_path, offset,
+            ))
+            self._pending.add(block["id"])
+
+    def _tool_result(self, rec: Record, block: dict[str, Any], ts: str) -> None:
+        tool_id = block.get("tool_use_id")
+        if not isinstance(tool_id, str) or tool_id not in self._pending:
+            return
+        self._pending.discard(tool_id)
+        result = _decode_any(rec.toolUseResult) if rec.toolUseResult is not None else None
+        status = agent_id = None
+        total = None
+        error_text = None
+        if isinstance(result, dict):
+            status = _as_str(result.get("status"))
+            agent_id = _as_str(result.get("agentId"))
+            total = _as_int(result.get("totalTokens"))
+            error_text = _as_str(result.get("error"))
+        elif isinstance(result, str):
+            error_text = result
+        body = _first_text(block.get("content"))
+        # Keep only error texts (never a subagent's summary, which may quote user code).
+        candidates = [t for t in (error_text, body) if t]
+        result_error = next((t[:300] for t in candidates
+                             if t.lstrip().startswith(("API Error", "[Request interrupted", "Error:"))
+                             or "API Error:" in t[:200]), None)
+        self.batch.results.append((
+            tool_id, agent_id, ts, status, 1 if block.get("is_error") else 0, result_error, total,
+        ))
+
+    def finish(self) -> None:
+        self.state.pending_tasks = sorted(self._pending)
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _as_str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _api_error_type(body: Any) -> tuple[str | None, str | None]:
+    """Dig `{"type":"error","error":{"type":"overloaded_error","message":...}}` at any depth."""
+    depth = 0
+    while isinstance(body, dict) and depth < 4:
+        inner = body.get("error")
+        if isinstance(inner, dict):
+            body = inner
+            depth += 1
+            continue
+        etype = _as_str(body.get("type"))
+        return (etype if etype != "error" else None), _as_str(body.get("message"))
+    if isinstance(body, str):
+        return None, body
+    return None, None
+
+
+def _first_text(content: Any) -> str | None:
+    if isinstance(content, msgspec.Raw):
+        content = _decode_any(content)
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        for block in content:
+            if isinstance(block, dict) and isinstance(block.get("text"), str):
+                return block["text"]
+            if isinstance(block, str):
+                return block
+    return None
