@@ -1,8 +1,14 @@
-"""Failure classes (DESIGN §5): one table of rules, first match wins.
+"""Failure classes (DESIGN §5): one table of rules, unit-tested on real error strings.
 
 A failure is described by what Claude Code recorded: the HTTP status, the API's `error.type`, the
-network `cause.code`, the final record's `error` field, and the message text. Fields beat text; text
-patterns are the fallback for records that carry nothing else (old versions, pasted errors).
+network `cause.code`, the final record's `error` field, and the message text. The decision runs in three
+tiers, first match wins:
+
+1. *decisive phrases* — a few texts that name their cause whatever the status says (a Bedrock "model
+   identifier is invalid" arrives as HTTP 400, "credit balance is too low" as a 400 invalid_request, a
+   Vertex data-sharing refusal as a 403): they must not be filed under the status's generic class;
+2. *fields* — status, error type and network code (given, or read out of the text when missing);
+3. *text patterns* — the fallback for records that carry nothing else (old versions, pasted errors).
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ MODEL_PROVIDER = "model_provider"
 LOCAL_RUNTIME = "local_runtime"
 DEPLOYMENT_CONFIG = "deployment_config"
 UNKNOWN = "unknown"
+# Not a failure class: the user stopped the turn. The parser stores these as kind='interrupt'.
+INTERRUPT = "interrupt"
 
 CLASSES = (OUTAGE, QUOTA_RATE, AUTH, MODEL_PROVIDER, LOCAL_RUNTIME, DEPLOYMENT_CONFIG, UNKNOWN)
 
@@ -65,7 +73,7 @@ CLASS_INFO: dict[str, FailureClassInfo] = {
     DEPLOYMENT_CONFIG: FailureClassInfo(
         DEPLOYMENT_CONFIG,
         "The provider settings are inconsistent (Bedrock, Vertex or a custom base URL).",
-        "CLAUDE_CODE_USE_BEDROCK/VERTEX, region, project or ANTHROPIC_BASE_URL set wrongly.",
+        "CLAUDE_CODE_USE_BEDROCK/VERTEX, region, project, model id or ANTHROPIC_BASE_URL set wrongly.",
         "Run `claimback doctor` and check the provider section; unset what you do not use.",
     ),
     UNKNOWN: FailureClassInfo(
@@ -73,6 +81,13 @@ CLASS_INFO: dict[str, FailureClassInfo] = {
         "claimback does not recognise this error.",
         "Unknown.",
         "Run `claimback doctor` and keep the normalized signature when you report it.",
+    ),
+    INTERRUPT: FailureClassInfo(
+        INTERRUPT,
+        "The turn was stopped on this machine (Esc, Ctrl-C, or a cancelled tool call).",
+        "A user interrupt; during an outage, often the user giving up on a hung request.",
+        "Nothing to fix. If it was a hung request during an outage, `claimback resume` lists the "
+        "work to re-run.",
     ),
 }
 
@@ -96,45 +111,93 @@ def _rule(cls: str, statuses=(), error_types=(), codes=(), text: str | None = No
     )
 
 
-# Order matters: specific signals first (deployment settings, auth, quota) so that a generic word such
-# as "error" in the text never wins over a field.
+# Tier 1: phrases that name their cause, whatever status or type came with them.
+DECISIVE: tuple[Rule, ...] = (
+    _rule(DEPLOYMENT_CONFIG, text=r"provided model identifier is invalid|PublisherModelConfig|"
+          r"data sharing to be enabled|aiplatform\.|could not load credentials|inference.profile|"
+          r"security token included in the request is invalid|ANTHROPIC_VERTEX_PROJECT_ID|"
+          r"CLOUD_ML_REGION|ANTHROPIC_BASE_URL"),
+    _rule(QUOTA_RATE, text=r"credit balance (?:is )?too low|usage limit reached|hit your (?:\w+ )?limit|"
+          r"(?:session|weekly|5-hour|opus) limit|limit will reset|out of extra usage"),
+    _rule(MODEL_PROVIDER, text=r"prompt is too long|output token maximum|exceed context limit|"
+          r"issue with the selected model|violate (?:our )?usage policy|content filtering policy"),
+)
+
+# Tier 2 (fields) and tier 3 (text). Order matters: specific signals first (deployment settings, auth,
+# quota) so that a generic word such as "error" in the text never wins over a field.
 RULES: tuple[Rule, ...] = (
-    _rule(DEPLOYMENT_CONFIG, text=r"bedrock|vertex|aws credentials|could not load credentials|"
-          r"ANTHROPIC_BASE_URL|base.?url|region .* not (?:supported|enabled)|"
-          r"project .* not (?:found|enabled)|inference profile"),
+    _rule(DEPLOYMENT_CONFIG, text=r"\bbedrock\b|\bvertex\b|aws credentials|base.?url|"
+          r"region .* not (?:supported|enabled)|project .* not (?:found|enabled)"),
     _rule(AUTH, statuses=(401, 403), error_types=("authentication_error", "permission_error",
-          "authentication_failed", "oauth_org_not_allowed"),
-          text=r"/login|invalid (?:x-)?api[ -]?key|oauth token (?:has )?expired|authentication|"
-          r"not authorized|permission denied|forbidden|credit balance is too low"),
+          "authentication_failed", "oauth_org_not_allowed", "forbidden"),
+          text=r"/login|invalid (?:x-)?api[ -]?key|missing api key|oauth token (?:has )?(?:expired|"
+          r"been revoked)|authenticat|not authorized|permission denied|forbidden|"
+          r"request not allowed|organization has been disabled"),
     _rule(QUOTA_RATE, statuses=(429, 402), error_types=("rate_limit_error", "rate_limit",
           "billing_error", "quota_exceeded"),
-          text=r"usage limit|session limit|weekly limit|hit your .*limit|rate.?limit|"
-          r"limit reached|resets \d|billing|quota"),
-    _rule(LOCAL_RUNTIME, codes=("ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "FAILEDTOOPENSOCKET",
-          "CERT_HAS_EXPIRED", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "SELF_SIGNED_CERT_IN_CHAIN",
+          text=r"usage limit|rate.?limit|limit reached|resets \d|billing|quota|add funds|"
+          r"too many requests"),
+    _rule(LOCAL_RUNTIME, codes=("ECONNREFUSED", "CONNECTIONREFUSED", "ENOTFOUND", "EAI_AGAIN",
+          "FAILEDTOOPENSOCKET", "CERT_HAS_EXPIRED", "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+          "UNABLE_TO_GET_ISSUER_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "SELF_SIGNED_CERT_IN_CHAIN",
           "DEPTH_ZERO_SELF_SIGNED_CERT", "ERR_TLS_CERT_ALTNAME_INVALID", "ENETUNREACH",
-          "EHOSTUNREACH", "ERR_PROXY_CONNECTION_FAILED"),
+          "EHOSTUNREACH", "ERR_PROXY_CONNECTION_FAILED", "ERR_SSL_WRONG_VERSION_NUMBER",
+          "CERTIFICATEVERIFYFAILED"),
           text=r"connectionrefused|connection refused|failedtoopensocket|unable to connect|"
-          r"getaddrinfo|enotfound|eai_again|self[- ]signed certificate|certificate|"
-          r"unable to verify|ssl|tls|proxy|network is unreachable|unable to get local issuer"),
+          r"getaddrinfo|enotfound|eai_again|self[- ]signed certificate|certificate|unable_to_get_issuer|"
+          r"unable to verify|\bssl\b|\btls\b|proxy|network is unreachable|unable to get local issuer"),
     _rule(OUTAGE, statuses=(500, 502, 503, 504, 520, 522, 524, 529),
           error_types=("overloaded_error", "api_error", "server_error", "timeout_error"),
           codes=("ECONNRESET", "ETIMEDOUT", "EPIPE", "UND_ERR_SOCKET", "ECONNABORTED",
                  "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"),
           text=r"overloaded|internal server error|\b5\d\d\b|stream idle timeout|"
           r"connection lost mid-response|econnreset|socket hang up|connection error|"
-          r"request timed out|timed? ?out|service unavailable|bad gateway|gateway timeout|"
-          r"upstream connect error|server_error|api_error|terminated|other side closed"),
+          r"socket connection was closed|request timed out|timed? ?out|service unavailable|"
+          r"bad gateway|gateway timeout|upstream connect error|server_error|api_error|terminated|"
+          r"other side closed"),
     _rule(MODEL_PROVIDER, statuses=(400, 404, 413, 422),
           error_types=("invalid_request_error", "invalid_request", "not_found_error",
                        "request_too_large"),
-          text=r"prompt is too long|max_output_tokens|maximum context|context (?:length|window)|"
+          text=r"max_output_tokens|max_tokens|maximum context|context (?:length|window|limit)|"
           r"model .*(?:not found|does not exist|not available)|not_found_error|invalid model|"
-          r"invalid_request|refus|content filter|output blocked|too large"),
+          r"unknown model|invalid_request|refus|content filter|output blocked|too large"),
 )
 
 # Texts that say "the user stopped it", not "the API failed".
 INTERRUPT_MARKERS = ("[Request interrupted by user", "Request was aborted", "[Request interrupted")
+
+# Reading fields out of a pasted or recorded message: `API Error: 529 …`, `API Error (529 {…})`,
+# `API Error (claude-opus-4-6): 400 …`, `Error: 400 {…}`, `"status":529`, `HTTP 503`, `status code 403`.
+_STATUS_IN_TEXT = re.compile(
+    r"(?:API Error(?:\s*\((?![1-5]\d\d\b)[^)]{1,80}\))?|\bError|\bHTTP|status(?: code)?|"
+    r"Error code|Repeated)[\s:=(\"']{0,4}([1-5]\d\d)\b", re.IGNORECASE)
+_LEADING_STATUS = re.compile(r"^\s*([1-5]\d\d)\s+(?:\{|[A-Z])")
+_TYPE_IN_TEXT = re.compile(r'"type"\s*:\s*"([a-z_]+_error|forbidden)"')
+_CODE_IN_TEXT = re.compile(
+    r"\b(E[A-Z]{3,}[A-Z_]*|UND_ERR_[A-Z_]+|ERR_[A-Z_]+|(?:UNABLE|SELF|DEPTH|CERT)_[A-Z_]+|"
+    r"ConnectionRefused|FailedToOpenSocket|CertificateVerifyFailed)\b")
+_NOT_CODES = frozenset({"ERROR", "EOF", "ENV"})
+
+
+def extract_fields(text: str | None) -> tuple[int | None, str | None, str | None]:
+    """(status, error type, network code) named inside an error message, when it names them."""
+    if not text:
+        return None, None, None
+    status = None
+    found = _STATUS_IN_TEXT.search(text) or _LEADING_STATUS.search(text)
+    if found:
+        status = int(found.group(1))
+    found_type = _TYPE_IN_TEXT.search(text)
+    code = None
+    for match in _CODE_IN_TEXT.finditer(text):
+        if match.group(1).upper() not in _NOT_CODES:
+            code = match.group(1)
+            break
+    return status, (found_type.group(1) if found_type else None), code
+
+
+def is_interrupt(text: str | None) -> bool:
+    return bool(text) and text.lstrip().startswith(INTERRUPT_MARKERS)
 
 
 def classify(
@@ -143,8 +206,24 @@ def classify(
     code: str | None = None,
     text: str | None = None,
 ) -> str:
-    """The failure class of one failure. Any argument may be missing."""
+    """The failure class of one failure. Any argument may be missing.
+
+    Returns one of CLASSES, or INTERRUPT when the text is Claude Code's own interruption marker.
+    """
+    if is_interrupt(text):
+        return INTERRUPT
+    if text:
+        for rule in DECISIVE:
+            if rule.text is not None and rule.text.search(text):
+                return rule.failure_class
+        if status is None or error_type is None or code is None:
+            t_status, t_type, t_code = extract_fields(text)
+            status = status if status is not None else t_status
+            error_type = error_type or t_type
+            code = code or t_code
     etype = (error_type or "").lower()
+    if etype == "unknown":
+        etype = ""  # the record's `error` field says "unknown": no information, fall through to text
     ecode = (code or "").upper()
     # Fields first, across all rules, then text: a 529 whose text mentions "proxy" is still an outage.
     for rule in RULES:
@@ -155,33 +234,63 @@ def classify(
         if ecode and ecode in rule.codes:
             return rule.failure_class
     if text:
-        # "unknown" from the record's `error` field carries no information; fall through to text.
         for rule in RULES:
             if rule.text is not None and rule.text.search(text):
                 return rule.failure_class
     return UNKNOWN
 
 
+# Normalization: what varies between two occurrences of the same error (ids, times, numbers, paths,
+# secrets) becomes a placeholder; what identifies the error (words, HTTP status, model names) stays.
+_PROTECT = re.compile(
+    r"\b(?:(?:us|eu|apac|global)\.)?(?:anthropic\.)?claude-[a-z0-9][\w.:\[\]-]*"  # model names
+    r"|(?<=API Error: )[1-5]\d\d\b|(?<=API Error \()[1-5]\d\d\b|(?<=\): )[1-5]\d\d\b"
+    r"|(?<=Error: )[1-5]\d\d\b|^[1-5]\d\d\b|(?<=HTTP )[1-5]\d\d\b|(?<=Repeated )[1-5]\d\d\b"
+    r"|(?<=status code )[1-5]\d\d\b|(?<=\"status\":)[1-5]\d\d\b|(?<=\"code\":)[1-5]\d\d\b"
+    r"|(?<=Error code: )[1-5]\d\d\b",
+    re.IGNORECASE,
+)
 _NORMALIZERS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\bsk-ant-[A-Za-z0-9_-]+|\bsk-[A-Za-z0-9_-]{16,}"), "<secret>"),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 <secret>"),
+    (re.compile(r"https?://[^\s\"'<>)\]]+"), "<url>"),
+    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "<email>"),
     (re.compile(r"\b(?:req|msg|toolu|srvtoolu)_[A-Za-z0-9]+"), "<id>"),
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
     (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"), "<time>"),
     (re.compile(r"\b\d{1,2}(?::\d{2})?\s?(?:am|pm)\b", re.I), "<time>"),
-    (re.compile(r"\(([A-Za-z]+/[A-Za-z_]+)\)"), "(<tz>)"),
-    (re.compile(r"(?:[A-Za-z]:)?(?:[/\\][\w.@~-]+){2,}"), "<path>"),
-    (re.compile(r"https?://[^\s\"')]+"), "<url>"),
+    (re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?\b"), "<time>"),
+    (re.compile(r"\((?:[A-Za-z]+/[A-Za-z_+-]+(?:/[A-Za-z_]+)?|UTC|GMT)\)"), "(<tz>)"),
+    (re.compile(r"(?:[A-Za-z]:)?(?:[/\\][\w.@~$-]+){2,}"), "<path>"),
     (re.compile(r"\|\d{9,}"), "|<epoch>"),
-    (re.compile(r"\b[0-9a-f]{16,}\b", re.I), "<hex>"),
-    (re.compile(r"(?<![\w<])\d{4,}(?![\w>])"), "<n>"),
+    (re.compile(r"\b[0-9a-f]*\d[0-9a-f]*[a-f][0-9a-f]*\b|\b[0-9a-f]*[a-f][0-9a-f]*\d[0-9a-f]*\b", re.I),
+     "<hex>"),
+    (re.compile(r"\d+(?:[.,]\d+)*"), "<n>"),
     (re.compile(r"\s+"), " "),
 )
+_HEX_MIN = 12  # shorter mixed tokens ("v1", "4o") are words, not ids
 
-_STATUS_CODES_KEPT = re.compile(r"\b[1-5]\d\d\b")
+
+def _normalize_body(body: str) -> str:
+    protected: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        protected.append(match.group(0))
+        return "\x00" + chr(0xE000 + len(protected) - 1) + "\x00"  # no digits: survives <n>
+
+    body = _PROTECT.sub(keep, body)
+    for pattern, replacement in _NORMALIZERS:
+        if replacement == "<hex>":
+            body = pattern.sub(lambda m: "<hex>" if len(m.group(0)) >= _HEX_MIN else m.group(0), body)
+        else:
+            body = pattern.sub(replacement, body)
+    return re.sub("\x00(.)\x00", lambda m: protected[ord(m.group(1)) - 0xE000], body)
 
 
 def normalize_signature(text: str | None, status: int | None = None, error_type: str | None = None,
                         code: str | None = None) -> str:
-    """A stable signature: ids, numbers, times and paths stripped, so repeats of one error group."""
+    """A stable signature: ids, numbers, times, paths and secrets stripped, so repeats of one error
+    group together. HTTP status codes and model names are kept: they tell errors apart."""
     parts = []
     if status is not None:
         parts.append(str(status))
@@ -189,10 +298,7 @@ def normalize_signature(text: str | None, status: int | None = None, error_type:
         parts.append(error_type)
     if code:
         parts.append(code)
-    body = (text or "").strip()
-    for pattern, replacement in _NORMALIZERS:
-        body = pattern.sub(replacement, body)
-    body = body.strip()[:160]
+    body = _normalize_body((text or "").strip()).strip()[:160]
     if body:
         parts.append(body)
     return " | ".join(parts) if parts else "<empty>"
