@@ -52,3 +52,28 @@ def simple_table(title: str | None, columns: list[str], rows: list[list[Any]]) -
     for row in rows:
         table.add_row(*[str(c) for c in row])
     return table
+
+
+def render_audit(report: Any) -> None:
+    out = console()
+    title = "claimback audit" + (" — DEMO data (the founding outage scenario)" if report.demo else "")
+    out.print(f"[bold]{title}[/]  period {report.period_start} → {report.period_end} (UTC days)")
+    if report.ingest is not None:
+        s = report.ingest
+        out.print(f"ledger {report.ledger}: {s.files_read:,} files read, {s.new_requests:,} new requests, "
+                  f"{sum(s.new_failures.values()):,} new failures")
+    for note in report.notes:
+        out.print(f"[yellow]note:[/] {note}")
+    classes = sorted({c for day in report.days for c in day.failures})
+    rows = [[d.date, fmt_int(d.requests), fmt_int(d.total_tokens)] + [fmt_int(d.failures.get(c, 0)) for c in classes]
+            for d in report.days]
+    out.print(simple_table("Usage and failures per day", ["day", "requests", "tokens"]
+                           + [f"{c} failures" for c in classes], rows))
+    if report.killed_tasks:
+        rows = [[(t.launched_at or "")[:16].replace("T", " "), t.description or "-", t.subagent_type or "-",
+                 t.outcome + ("" if not t.parent_was_told else f" (parent told: {t.parent_was_told})"),
+                 fmt_int(t.tokens), (t.session_id or "")[:8]] for t in report.killed_tasks]
+        out.print(simple_table("Subagent tasks killed by API failures", ["launched (UTC)", "task", "type",
+                                                                        "outcome", "tokens burned", "session"], rows))
+    else:
+        out.print("No subagent task was killed by an API failure in this period.")

@@ -1,0 +1,116 @@
+"""The main job: ingest → outages → loss → claim packet, as one pipeline function.
+
+`run_audit` returns plain data; the CLI renders it. Each stage reads the ledger the previous stage
+filled, so the same function serves the demo and the user's own logs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from claimback.ledger.ingest import IngestSummary
+from claimback.workspace import Workspace
+
+KILLED_OUTCOMES = ("killed", "no_result")
+_TOTAL = "input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens"
+
+
+@dataclass
+class DayUsage:
+    date: str
+    requests: int
+    total_tokens: int
+    failures: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class KilledTask:
+    tool_use_id: str
+    session_id: str | None
+    agent_id: str | None
+    description: str | None
+    subagent_type: str | None
+    launched_at: str | None
+    ended_at: str | None
+    outcome: str
+    parent_was_told: str | None  # what the parent's tool_result said ("completed", "failed", none)
+    tokens: int
+    requests: int
+
+
+@dataclass
+class AuditReport:
+    demo: bool
+    ledger: str
+    period_start: str
+    period_end: str
+    ingest: IngestSummary | None
+    days: list[DayUsage]
+    killed_tasks: list[KilledTask]
+    windows: list[Any] = field(default_factory=list)
+    loss: Any = None
+    packet: Any = None
+    notes: list[str] = field(default_factory=list)
+
+
+def default_period(ws: Workspace, since: date | None, until: date | None) -> tuple[date, date]:
+    """The 7 days ending at the last recorded activity (or today), unless the user says otherwise."""
+    if until is None:
+        last = ws.ledger.scalar("SELECT MAX(ts) FROM requests")
+        last_failure = ws.ledger.scalar("SELECT MAX(ts) FROM failures")
+        latest = max(filter(None, (last, last_failure)), default=None)
+        until = date.fromisoformat(latest[:10]) if latest else datetime.now(timezone.utc).date()
+    if since is None:
+        since = until - timedelta(days=6)
+    return since, until
+
+
+def usage_by_day(ws: Workspace, since: date, until: date) -> list[DayUsage]:
+    start, end = since.isoformat(), (until + timedelta(days=1)).isoformat()
+    days: dict[str, DayUsage] = {}
+    for row in ws.ledger.rows(
+        f"SELECT substr(ts, 1, 10) AS day, COUNT(*) AS n, SUM({_TOTAL}) AS tokens FROM requests "
+        "WHERE ts >= ? AND ts < ? GROUP BY substr(ts, 1, 10) ORDER BY day", (start, end)):
+        days[row["day"]] = DayUsage(row["day"], row["n"], int(row["tokens"] or 0))
+    for row in ws.ledger.rows(
+        "SELECT substr(ts, 1, 10) AS day, failure_class, COUNT(*) AS n FROM failures "
+        "WHERE ts >= ? AND ts < ? GROUP BY substr(ts, 1, 10), failure_class", (start, end)):
+        day = days.setdefault(row["day"], DayUsage(row["day"], 0, 0))
+        day.failures[row["failure_class"]] = row["n"]
+    return [days[d] for d in sorted(days)]
+
+
+def killed_tasks(ws: Workspace, since: date, until: date) -> list[KilledTask]:
+    start, end = since.isoformat(), (until + timedelta(days=1)).isoformat()
+    rows = ws.ledger.rows(
+        "SELECT t.tool_use_id, t.session_id, t.agent_id, t.description, t.subagent_type, t.launched_ts, "
+        "t.outcome, t.result_status, t.result_ts, a.last_event_ts, "
+        f"(SELECT COALESCE(SUM({_TOTAL}), 0) FROM requests AS r WHERE r.agent_id = t.agent_id) AS tokens, "
+        "(SELECT COUNT(*) FROM requests AS r WHERE r.agent_id = t.agent_id) AS n "
+        "FROM tasks AS t LEFT JOIN agents AS a ON a.agent_id = t.agent_id "
+        "WHERE t.outcome IN (?, ?) AND t.launched_ts >= ? AND t.launched_ts < ? "
+        "ORDER BY t.launched_ts DESC, t.tool_use_id", (*KILLED_OUTCOMES, start, end))
+    return [
+        KilledTask(r["tool_use_id"], r["session_id"], r["agent_id"], r["description"], r["subagent_type"],
+                   r["launched_ts"], r["last_event_ts"] or r["result_ts"], r["outcome"], r["result_status"],
+                   int(r["tokens"]), int(r["n"]))
+        for r in rows
+    ]
+
+
+def run_audit(ws: Workspace, since: date | None = None, until: date | None = None) -> AuditReport:
+    since, until = default_period(ws, since, until)
+    report = AuditReport(
+        demo=ws.demo,
+        ledger="(temporary demo ledger)" if ws.demo else ws.ledger.location,
+        period_start=since.isoformat(),
+        period_end=until.isoformat(),
+        ingest=ws.ingest_summary,
+        days=usage_by_day(ws, since, until),
+        killed_tasks=killed_tasks(ws, since, until),
+    )
+    if not ws.roots and not ws.demo:
+        report.notes.append("no transcript directory found: reporting on the ledger as it is")
+    return report

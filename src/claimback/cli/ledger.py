@@ -1,0 +1,73 @@
+"""`claimback ledger info|export|vacuum`: the store itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import msgspec
+
+from claimback.cli import main
+from claimback.cli._common import db_option, json_option, print_json
+
+
+@main.group()
+def ledger() -> None:
+    """Inspect, export or compact the ledger (the durable store of your evidence)."""
+
+
+@ledger.command("info")
+@db_option
+@json_option
+def info(db: str | None, as_json: bool) -> None:
+    """Where the ledger is, how big, its schema version and what it holds."""
+    from claimback.ledger import open_ledger
+    from claimback.ledger.info import ledger_info
+    from claimback.outputs.terminal import console, fmt_int, simple_table
+
+    with open_ledger(db) as store:
+        data = ledger_info(store)
+    if as_json:
+        print_json(msgspec.to_builtins(data))
+        return
+    out = console()
+    size = "-" if data.size_bytes is None else f"{data.size_bytes / 1e6:,.2f} MB"
+    out.print(f"ledger {data.location} ({data.backend}, schema {data.schema_version}/{data.schema_latest}, {size})")
+    out.print(f"activity {data.first_activity or '-'} → {data.last_activity or '-'}; last ingest {data.last_ingest or 'never'}")
+    out.print(simple_table(None, ["table", "rows"], [[t, fmt_int(n)] for t, n in data.rows.items()]))
+
+
+@ledger.command("export")
+@db_option
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True,
+              help="Export format: one JSON object per line, {\"table\": ..., \"row\": {...}}.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file instead of stdout.")
+def export(db: str | None, fmt: str, out: Path | None) -> None:
+    """Export every table of the ledger (a full, re-importable backup of the evidence)."""
+    from claimback.errors import BadInput
+    from claimback.ledger import open_ledger
+    from claimback.ledger.info import export_jsonl
+
+    if out is not None and out.exists():
+        raise BadInput(f"{out} already exists; choose another --out")
+    with open_ledger(db) as store:
+        count = export_jsonl(store, out)
+    if out is not None:
+        click.echo(f"exported {count:,} rows to {out}", err=True)
+
+
+@ledger.command("vacuum")
+@db_option
+@json_option
+def vacuum_cmd(db: str | None, as_json: bool) -> None:
+    """Compact the ledger file (checkpoint the WAL and rebuild)."""
+    from claimback.ledger import open_ledger
+    from claimback.ledger.info import vacuum
+
+    with open_ledger(db) as store:
+        before, after = vacuum(store)
+    if as_json:
+        print_json({"size_before": before, "size_after": after})
+    else:
+        click.echo(f"vacuumed: {before or 0:,} → {after or 0:,} bytes")

@@ -1,0 +1,111 @@
+"""Real-shaped Claude Code transcript records for tests (see ../shared/examples/transcript-records.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+SESSION = "58ef7597-0000-4000-8000-000000000001"
+
+
+def line(record: dict[str, Any]) -> str:
+    return json.dumps(record, separators=(",", ":")) + "\n"
+
+
+def assistant(msg_id: str, req_id: str | None, ts: str, *, inp: int = 3, out: int = 100, cw: int = 0,
+              cr: int = 0, model: str = "claude-opus-4-6", session: str = SESSION, sidechain: bool = False,
+              agent_id: str | None = None, content: list | None = None, uuid: str | None = None,
+              cache_1h: int | None = None) -> dict[str, Any]:
+    usage: dict[str, Any] = {"input_tokens": inp, "cache_creation_input_tokens": cw,
+                             "cache_read_input_tokens": cr, "output_tokens": out, "service_tier": "standard"}
+    if cache_1h is not None:
+        usage["cache_creation"] = {"ephemeral_5m_input_tokens": cw - cache_1h, "ephemeral_1h_input_tokens": cache_1h}
+    record: dict[str, Any] = {
+        "parentUuid": None, "isSidechain": sidechain, "userType": "external", "cwd": "/home/u/app",
+        "sessionId": session, "version": "2.1.150", "type": "assistant", "timestamp": ts,
+        "uuid": uuid or f"u-{msg_id}-{ts}",
+        "message": {"id": msg_id, "type": "message", "role": "assistant", "model": model,
+                    "content": content or [{"type": "text", "text": "ok"}], "stop_reason": "end_turn",
+                    "usage": usage},
+    }
+    if req_id is not None:
+        record["requestId"] = req_id
+    if agent_id:
+        record["agentId"] = agent_id
+    return record
+
+
+def user_prompt(text: str, ts: str, *, session: str = SESSION, uuid: str | None = None,
+                sidechain: bool = False, agent_id: str | None = None) -> dict[str, Any]:
+    record = {"parentUuid": None, "isSidechain": sidechain, "type": "user", "sessionId": session,
+              "timestamp": ts, "uuid": uuid or f"p-{ts}", "message": {"role": "user", "content": text}}
+    if agent_id:
+        record["agentId"] = agent_id
+    return record
+
+
+def retry(ts: str, attempt: int, *, status: int | None = 529, code: str | None = None, session: str = SESSION,
+          agent_id: str | None = None, uuid: str | None = None) -> dict[str, Any]:
+    if code:
+        error: dict[str, Any] = {"cause": {"code": code, "path": "https://api.anthropic.com/v1/messages"}}
+    else:
+        error = {"status": status, "headers": {}, "requestID": f"req_retry_{attempt}",
+                 "error": {"type": "error", "error": {"type": "overloaded_error" if status == 529 else "api_error",
+                                                      "message": "Overloaded"}}}
+    record = {"type": "system", "subtype": "api_error", "level": "error", "sessionId": session,
+              "timestamp": ts, "uuid": uuid or f"r-{ts}-{attempt}", "error": error, "retryInMs": 1000.0,
+              "retryAttempt": attempt, "maxRetries": 10, "isSidechain": agent_id is not None}
+    if agent_id:
+        record["agentId"] = agent_id
+    return record
+
+
+def final_error(ts: str, text: str, *, error: str | None = "server_error", status: int | None = 500,
+                session: str = SESSION, agent_id: str | None = None) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "type": "assistant", "timestamp": ts, "sessionId": session, "uuid": f"e-{ts}",
+        "isSidechain": agent_id is not None, "isApiErrorMessage": True,
+        "message": {"id": f"synthetic-{ts}", "model": "<synthetic>", "role": "assistant", "type": "message",
+                    "content": [{"type": "text", "text": text}],
+                    "usage": {"input_tokens": 0, "output_tokens": 0, "cache_creation_input_tokens": 0,
+                              "cache_read_input_tokens": 0}},
+    }
+    if error:
+        record["error"] = error
+    if status:
+        record["apiErrorStatus"] = status
+    if agent_id:
+        record["agentId"] = agent_id
+    return record
+
+
+def agent_launch(msg_id: str, req_id: str, ts: str, tool_id: str, prompt: str, *, description: str = "Review",
+                 session: str = SESSION) -> dict[str, Any]:
+    return assistant(msg_id, req_id, ts, session=session, content=[
+        {"type": "tool_use", "id": tool_id, "name": "Agent",
+         "input": {"description": description, "subagent_type": "reviewer", "prompt": prompt}}])
+
+
+def task_result(tool_id: str, ts: str, *, status: str, agent_id: str | None, is_error: bool, text: str,
+                session: str = SESSION) -> dict[str, Any]:
+    result: dict[str, Any] = {"status": status}
+    if agent_id:
+        result["agentId"] = agent_id
+    return {"type": "user", "sessionId": session, "timestamp": ts, "uuid": f"tr-{tool_id}",
+            "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_id,
+                                                      "is_error": is_error, "content": text}]},
+            "toolUseResult": result}
+
+
+def write(path: Path, records: list[dict[str, Any] | str | bytes], mode: str = "w") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, mode + "b") as handle:
+        for record in records:
+            if isinstance(record, bytes):
+                handle.write(record)
+            elif isinstance(record, str):
+                handle.write(record.encode())
+            else:
+                handle.write(line(record).encode())
+    return path

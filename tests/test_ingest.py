@@ -1,0 +1,311 @@
+"""Ingest: discovery, dedup, failures, tasks, incremental state and bad input, on real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from claimback.cli import main
+from claimback.ledger import open_ledger
+from claimback.ledger.ingest import ingest
+from records import (
+    SESSION,
+    agent_launch,
+    assistant,
+    final_error,
+    line,
+    retry,
+    task_result,
+    user_prompt,
+    write,
+)
+
+T0 = "2026-05-15T00:58:12.345Z"
+
+
+def ts(minute: int, second: int = 0) -> str:
+    return f"2026-05-15T01:{minute:02d}:{second:02d}.000Z"
+
+
+@pytest.fixture
+def projects(tmp_path: Path) -> Path:
+    return tmp_path / "claude" / "projects"
+
+
+def run_ingest(tmp_path: Path, projects: Path):
+    ledger = open_ledger(tmp_path / "ledger.sqlite3")
+    try:
+        return ingest(ledger, [projects], machine="test"), ledger
+    except Exception:
+        ledger.close()
+        raise
+
+
+def totals(ledger) -> dict:
+    return ledger.rows("SELECT COUNT(*) AS n, SUM(input_tokens) AS i, SUM(output_tokens) AS o, "
+                       "SUM(cache_creation_tokens) AS cw, SUM(cache_read_tokens) AS cr FROM requests")[0]
+
+
+def test_streamed_lines_count_once_with_the_largest_usage(tmp_path, projects):
+    # Claude Code writes one line per content block; some versions grow output_tokens on later lines.
+    write(projects / "app" / f"{SESSION}.jsonl", [
+        assistant("msg_1", "req_1", ts(0), out=10),
+        assistant("msg_1", "req_1", ts(0), out=250),
+        assistant("msg_1", "req_1", ts(0), out=250),
+        assistant("msg_2", "req_2", ts(1), out=40, cw=100, cr=900),
+    ])
+    summary, ledger = run_ingest(tmp_path, projects)
+    assert summary.new_requests == 2
+    assert totals(ledger) == {"n": 2, "i": 6, "o": 290, "cw": 100, "cr": 900}
+
+
+def test_requests_without_ids_are_all_kept_and_reingest_is_idempotent(tmp_path, projects):
+    write(projects / "app" / f"{SESSION}.jsonl", [
+        assistant("msg_1", None, ts(0), out=7), assistant("msg_1", None, ts(0), out=7),
+    ])
+    summary, ledger = run_ingest(tmp_path, projects)
+    assert summary.new_requests == 2  # no requestId: no key to deduplicate on (ccusage counts both too)
+    ledger.execute("DELETE FROM files")  # forget the ingest state: a full re-read must add nothing
+    again = ingest(ledger, [projects], machine="test")
+    assert again.new_requests == 0 and totals(ledger)["n"] == 2
+
+
+def test_one_h_cache_writes_are_summed(tmp_path, projects):
+    write(projects / "app" / f"{SESSION}.jsonl", [assistant("m", "r", ts(0), cw=5000, cache_1h=3000)])
+    _, ledger = run_ingest(tmp_path, projects)
+    row = ledger.rows("SELECT cache_creation_tokens, cache_creation_1h_tokens FROM requests")[0]
+    assert row == {"cache_creation_tokens": 5000, "cache_creation_1h_tokens": 3000}
+
+
+def test_subagent_replay_of_parent_message_is_not_a_new_request(tmp_path, projects):
+    write(projects / "app" / f"{SESSION}.jsonl", [assistant("msg_parent", "req_a", ts(0), out=300)])
+    write(projects / "app" / SESSION / "subagents" / "agent-abc.jsonl", [
+        assistant("msg_parent", "req_b", ts(0), out=300, sidechain=True, agent_id="abc"),
+        assistant("msg_child", "req_c", ts(1), out=50, sidechain=True, agent_id="abc"),
+    ])
+    _, ledger = run_ingest(tmp_path, projects)
+    keys = {r["request_key"] for r in ledger.rows("SELECT request_key FROM requests")}
+    assert keys == {"msg_parent:req_a", "msg_child:req_c"}
+
+
+def test_both_subagent_layouts_are_found(tmp_path, projects):
+    write(projects / "app" / SESSION / "subagents" / "agent-new.jsonl",
+          [assistant("m1", "r1", ts(0), sidechain=True, agent_id="new")])
+    write(projects / "app" / "agent-old.jsonl",
+          [assistant("m2", "r2", ts(1), sidechain=True, agent_id="old")])
+    _, ledger = run_ingest(tmp_path, projects)
+    rows = ledger.rows("SELECT agent_id, session_id FROM agents ORDER BY agent_id")
+    assert rows == [{"agent_id": "new", "session_id": SESSION}, {"agent_id": "old", "session_id": SESSION}]
+    kinds = {r["kind"] for r in ledger.rows("SELECT kind FROM files")}
+    assert kinds == {"subagent"}
+
+
+def test_claude_config_dir_comma_list_and_config_dir_form(tmp_path, monkeypatch):
+    first = tmp_path / "cfg1"
+    second = tmp_path / "cfg2" / "projects"
+    write(first / "projects" / "a" / "s1.jsonl", [assistant("m1", "r1", ts(0))])
+    write(second / "b" / "s2.jsonl", [assistant("m2", "r2", ts(1))])
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", f"{first},{second}")
+    result = CliRunner().invoke(main, ["ingest", "--json", "--db", str(tmp_path / "l.db")])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["new_requests"] == 2
+
+
+def test_default_roots_xdg_and_dot_claude(tmp_path):
+    home = Path(os.environ["HOME"])
+    write(home / ".config" / "claude" / "projects" / "a" / "s1.jsonl", [assistant("m1", "r1", ts(0))])
+    write(home / ".claude" / "projects" / "b" / "s2.jsonl", [assistant("m2", "r2", ts(1))])
+    result = CliRunner().invoke(main, ["ingest", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["new_requests"] == 2
+
+
+def test_failures_are_recorded_per_attempt_and_final_with_classes(tmp_path, projects):
+    write(projects / "app" / f"{SESSION}.jsonl", [
+        user_prompt("fix the bug", ts(0)),
+        assistant("m1", "r1", ts(0, 5)),
+        retry(ts(1), 1, status=529),
+        retry(ts(2), 2, code="ECONNRESET"),
+        final_error(ts(3), 'API Error: 500 {"type":"error","error":{"type":"api_error","message":"Internal server error"}}'),
+        final_error(ts(4), "You've hit your session limit · resets 9:50pm (Asia/Saigon)", error="rate_limit", status=429),
+        final_error(ts(5), "Claude AI usage limit reached|1736503200", error=None, status=None),
+        user_prompt("[Request interrupted by user for tool use]", ts(6)),
+        # A user pasting an error is not a failure:
+        user_prompt("why do I get API Error: 529 Overloaded?", ts(7)),
+    ])
+    summary, ledger = run_ingest(tmp_path, projects)
+    rows = ledger.rows("SELECT kind, failure_class, status, error_type, error_code, attempt FROM failures ORDER BY ts")
+    assert [(r["kind"], r["failure_class"]) for r in rows] == [
+        ("retry", "outage"), ("retry", "outage"), ("final", "outage"), ("final", "quota_rate"),
+        ("final", "quota_rate"), ("interrupt", "interrupt")]
+    assert rows[0]["status"] == 529 and rows[0]["error_type"] == "overloaded_error" and rows[0]["attempt"] == 1
+    assert rows[1]["error_code"] == "ECONNRESET"
+    assert summary.new_failures == {"interrupt": 1, "outage": 3, "quota_rate": 2}
+    assert ledger.scalar("SELECT COUNT(*) FROM prompts") == 2
+
+
+def test_prompts_store_hash_and_length_never_text(tmp_path, projects):
+    secret = "deploy with sk-ant-api03-" + "A" * 40
+    write(projects / "app" / f"{SESSION}.jsonl", [user_prompt(secret, ts(0))])
+    _, ledger = run_ingest(tmp_path, projects)
+    ledger.close()
+    raw = (tmp_path / "ledger.sqlite3").read_bytes()
+    for extra in (tmp_path / "ledger.sqlite3-wal",):
+        if extra.exists():
+            raw += extra.read_bytes()
+    assert b"sk-ant-api03" not in raw and b"deploy with" not in raw
+
+
+def test_killed_subagent_reported_completed_is_still_killed(tmp_path, projects):
+    prompt = "Review the change against docs/spec.md"
+    write(projects / "app" / f"{SESSION}.jsonl", [
+        user_prompt("refactor", ts(0)),
+        agent_launch("m1", "r1", ts(0, 10), "toolu_A", prompt),
+        agent_launch("m2", "r2", ts(0, 11), "toolu_B", "Write tests"),
+        agent_launch("m3", "r3", ts(0, 12), "toolu_C", "Audit migration"),
+        task_result("toolu_A", ts(9), status="completed", agent_id="killed1", is_error=False,
+                    text="API Error: 500 Internal server error"),
+        task_result("toolu_B", ts(9, 30), status="completed", agent_id="fine1", is_error=False, text="All good"),
+    ])
+    sub = projects / "app" / SESSION / "subagents"
+    write(sub / "agent-killed1.jsonl", [
+        user_prompt(prompt, ts(0, 15), sidechain=True, agent_id="killed1"),
+        assistant("mk", "rk", ts(1), out=900, cr=40000, sidechain=True, agent_id="killed1"),
+        retry(ts(2), 1, agent_id="killed1"),
+        final_error(ts(8), "API Error: 500 Internal server error", agent_id="killed1"),
+    ])
+    write(sub / "agent-fine1.jsonl", [
+        user_prompt("Write tests", ts(0, 15), sidechain=True, agent_id="fine1"),
+        retry(ts(1), 1, agent_id="fine1"),
+        assistant("mf", "rf", ts(3), out=50, sidechain=True, agent_id="fine1"),
+    ])
+    # The third run never returned and names no agent id: linked through its first prompt.
+    write(sub / "agent-lost1.jsonl", [
+        user_prompt("Audit migration", ts(0, 16), sidechain=True, agent_id="lost1"),
+        assistant("ml", "rl", ts(1), out=20, sidechain=True, agent_id="lost1"),
+        retry(ts(4), 1, agent_id="lost1"),
+    ])
+    _, ledger = run_ingest(tmp_path, projects)
+    outcomes = {r["tool_use_id"]: (r["agent_id"], r["outcome"])
+                for r in ledger.rows("SELECT tool_use_id, agent_id, outcome FROM tasks")}
+    assert outcomes == {"toolu_A": ("killed1", "killed"), "toolu_B": ("fine1", "completed"),
+                        "toolu_C": ("lost1", "killed")}
+
+
+def test_incremental_append_and_partial_last_line(tmp_path, projects):
+    path = write(projects / "app" / f"{SESSION}.jsonl", [assistant("m1", "r1", ts(0))])
+    summary, ledger = run_ingest(tmp_path, projects)
+    assert summary.new_requests == 1
+    # Claude Code is mid-write: a line without its newline must wait for the next run.
+    partial = line(assistant("m2", "r2", ts(1), out=77))
+    write(path, [partial[:-20]], mode="a")
+    second = ingest(ledger, [projects], machine="test")
+    assert second.new_requests == 0 and second.partial_lines_left == 1
+    write(path, [partial[-20:], assistant("m3", "r3", ts(2))], mode="a")
+    third = ingest(ledger, [projects], machine="test")
+    assert third.new_requests == 2
+    assert totals(ledger)["n"] == 3
+    unchanged = ingest(ledger, [projects], machine="test")
+    assert unchanged.files_unchanged == 1 and unchanged.files_read == 0
+
+
+def test_truncated_or_replaced_file_is_reread_without_double_counting(tmp_path, projects):
+    path = write(projects / "app" / f"{SESSION}.jsonl",
+                 [assistant("m1", "r1", ts(0)), assistant("m2", "r2", ts(1)), assistant("m3", "r3", ts(2))])
+    _, ledger = run_ingest(tmp_path, projects)
+    write(path, [assistant("m1", "r1", ts(0))])  # shrunk (rewritten)
+    ingest(ledger, [projects], machine="test")
+    path.unlink()
+    write(path, [assistant("m1", "r1", ts(0)), assistant("m4", "r4", ts(3)), assistant("m5", "r5", ts(4)),
+                 assistant("m6", "r6", ts(5))])  # replaced, larger
+    summary = ingest(ledger, [projects], machine="test")
+    assert summary.new_requests == 3
+    assert totals(ledger)["n"] == 6  # evidence already recorded is kept
+
+
+def test_bad_lines_are_counted_skipped_and_valid_entries_kept(tmp_path, projects):
+    good = [assistant(f"m{i}", f"r{i}", ts(i)) for i in range(5)]
+    bad_type = assistant("mx", "rx", ts(6))
+    bad_type["message"]["usage"]["input_tokens"] = "many"
+    null_usage = assistant("my", "ry", ts(7))
+    null_usage["message"]["usage"] = None
+    negative = assistant("mz", "rz", ts(8), out=-5)
+    huge_line = assistant("mh", "rh", ts(9), content=[{"type": "text", "text": "x" * (20 * 1024 * 1024)}])
+    write(projects / "app" / f"{SESSION}.jsonl", [
+        good[0], '{"type":"assistant","message":{"usage":{"input_tokens":3,\n', good[1], b'{"type":"assistant","message":{"usage":{"input_tokens":\xff}}\n',
+        line(bad_type), good[2], line(null_usage), '{"type":"queue-operation","operation":"enqueue"}\n',
+        '{"type":"summary","summary":"x","leafUuid":"u"}\n', line(negative), line(huge_line), good[3], "\n",
+        '{"type":"assistant","message":{"usage":{"input_tokens":1,"output_tokens":2}}}\n',  # no timestamp
+        good[4],
+    ])
+    summary, ledger = run_ingest(tmp_path, projects)
+    assert summary.new_requests == 6  # the five good ones and the 20 MB line
+    skipped = summary.lines_skipped
+    assert skipped["malformed JSON"] == 1
+    assert skipped["invalid UTF-8"] == 1
+    assert skipped["wrong field types"] == 1
+    assert skipped["invalid values"] == 1
+    assert skipped["missing or invalid timestamp"] == 1
+
+
+def test_missing_root_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "nope"))
+    result = CliRunner().invoke(main, ["ingest"])
+    assert result.exit_code == 2
+    assert "CLAUDE_CONFIG_DIR" in result.output and str(tmp_path / "nope") in result.output
+    assert "Traceback" not in result.output
+    result = CliRunner().invoke(main, ["ingest", "--source", str(tmp_path / "missing")])
+    assert result.exit_code == 2 and "does not exist" in result.output
+    result = CliRunner().invoke(main, ["ingest"], env={"CLAUDE_CONFIG_DIR": ""})
+    assert result.exit_code == 2 and "no Claude Code transcripts found" in result.output
+
+
+def test_unwritable_ledger_is_a_clear_error(tmp_path, projects):
+    write(projects / "a" / "s.jsonl", [assistant("m", "r", ts(0))])
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = CliRunner().invoke(main, ["ingest", "--source", str(projects), "--db", str(blocker / "l.db")])
+    assert result.exit_code == 1 and "cannot create the ledger directory" in result.output
+    assert "Traceback" not in result.output
+    if os.geteuid() != 0:  # permission bits do not stop root
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        result = CliRunner().invoke(main, ["ingest", "--source", str(projects), "--db", str(locked / "l.db")])
+        assert result.exit_code == 1 and "not writable" in result.output
+
+
+def test_ledger_path_that_is_a_directory_or_garbage_is_a_clear_error(tmp_path, projects):
+    write(projects / "a" / "s.jsonl", [assistant("m", "r", ts(0))])
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not sqlite" * 100)
+    result = CliRunner().invoke(main, ["ingest", "--source", str(projects), "--db", str(garbage)])
+    assert result.exit_code == 1 and "claimback: error" in result.output and "Traceback" not in result.output
+    assert garbage.read_bytes() == b"this is not sqlite" * 100
+
+
+def test_newer_ledger_is_refused_untouched(tmp_path, projects):
+    write(projects / "a" / "s.jsonl", [assistant("m", "r", ts(0))])
+    db = tmp_path / "l.db"
+    open_ledger(db).close()
+    conn = sqlite3.connect(db)
+    conn.execute("INSERT INTO schema_migrations VALUES (999, 'future', '2030-01-01', '9.0')")
+    conn.commit()
+    conn.close()
+    result = CliRunner().invoke(main, ["ingest", "--source", str(projects), "--db", str(db)])
+    assert result.exit_code == 1 and "newer claimback" in result.output
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0] == 0
+
+
+def test_summary_is_printed_and_piped_output_has_no_progress_bar(tmp_path, projects):
+    write(projects / "a" / "s.jsonl", [assistant("m", "r", ts(0)), "garbage\n"])
+    result = CliRunner().invoke(main, ["ingest", "--source", str(projects)])
+    assert result.exit_code == 0
+    assert "new requests: 1" in result.output and "malformed JSON 1" in result.output
+    assert "\r" not in result.output
