@@ -1,3 +1,3 @@
-from claimback.cli import main
+from claimback.entry import main
 
 main()

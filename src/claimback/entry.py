@@ -1,0 +1,24 @@
+"""The `claimback` console script.
+
+`claimback hook EVENT` runs inside Claude Code for every hooked event, so it is dispatched here,
+before the click CLI (and its rich/httpx-using modules) is imported: the hook path loads only the
+standard library and `claimback.prevent`. Everything else goes to `claimback.cli.main`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "hook":
+        from claimback.prevent.hook import run
+
+        sys.exit(run(sys.argv[2:]))
+    from claimback.cli import main as cli_main
+
+    cli_main(prog_name="claimback")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,298 @@
+"""`claimback hook <event>`: the Claude Code hook runtime (DESIGN §7).
+
+Claude Code runs this as a separate process for every hooked event and waits for it, so it must be
+fast (p95 ≤ 60 ms process to exit, see benchmarks/hook_latency.py). `claimback.entry` dispatches
+here before click, rich or httpx are imported; this module itself imports only the standard library
+and `claimback.prevent.signals`.
+
+Contract (Claude Code hooks): the event's JSON arrives on stdin (session_id, transcript_path, cwd,
+hook_event_name, and per event tool_name/tool_input, prompt, source, error...). We always exit 0 and
+speak through JSON on stdout:
+- PreToolUse (matcher Agent|Task): `hookSpecificOutput.permissionDecision = "deny"` with a reason;
+- UserPromptSubmit: `decision = "block"` with a reason, or a warning (`systemMessage` for the user,
+  `additionalContext` for the model);
+- SessionStart: a warning the same way;
+- StopFailure: output is ignored; the failure is recorded at once for the next hook call.
+It fails open: any error, a missing or corrupt cache, a slow disk → allow (no output), exit 0, and
+the decision log says why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from claimback.prevent import signals
+
+EVENTS = ("PreToolUse", "UserPromptSubmit", "SessionStart", "StopFailure")
+GUARDED_TOOLS = ("Agent", "Task")
+LOG_NAME = "decisions.jsonl"
+LOG_ROTATE_BYTES = 1024 * 1024
+# Stop reading subagent tails after this much of our own time: a slow disk must not hold a launch.
+READ_BUDGET_S = 0.040
+RANK = {"off": 0, "warn": 1, "block": 2}
+
+
+def decision_log_path(data_dir: str) -> str:
+    return os.path.join(signals.guard_dir(data_dir), LOG_NAME)
+
+
+def override_path(data_dir: str) -> str:
+    return os.path.join(signals.guard_dir(data_dir), "override.json")
+
+
+def run(argv: list[str]) -> int:
+    """Entry point for `claimback hook EVENT`. Always returns 0 (fail open)."""
+    t0 = time.perf_counter()
+    record: dict[str, Any] = {"event": argv[0] if argv else None, "decision": "allow"}
+    output: dict[str, Any] | None = None
+    data_dir = None
+    try:
+        _config_dir, data_dir, cache_dir = signals.fast_dirs()
+        output = handle(argv, record, data_dir, cache_dir, t0)
+    except BaseException as exc:  # noqa: BLE001 - fail open on anything, even KeyboardInterrupt
+        record["decision"] = "allow"
+        record["error"] = _describe_error(exc)
+        output = None
+    if output is not None:
+        try:
+            sys.stdout.write(json.dumps(output, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
+    record["ms"] = round((time.perf_counter() - t0) * 1000, 2)
+    if data_dir is not None:
+        log_decision(data_dir, record)
+    return 0
+
+
+def _describe_error(exc: BaseException) -> str:
+    # OSError messages carry full paths; keep the type and errno only (privacy rule).
+    if isinstance(exc, OSError):
+        return f"{type(exc).__name__} errno={exc.errno}"
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+def _read_stdin() -> dict[str, Any]:
+    try:
+        if sys.stdin is None or sys.stdin.isatty():
+            return {}
+        raw = sys.stdin.buffer.read()
+    except (OSError, ValueError):
+        return {}
+    if not raw.strip():
+        return {}
+    payload = json.loads(raw)
+    return payload if isinstance(payload, dict) else {}
+
+
+def _env_mode() -> str | None:
+    value = os.environ.get("CLAIMBACK_GUARD", "").strip().lower()
+    if value in ("off", "0", "false", "no", "disable", "disabled"):
+        return "off"
+    if value in ("warn", "block"):
+        return value
+    return None
+
+
+def _override_active(data_dir: str, now: float) -> float | None:
+    try:
+        with open(override_path(data_dir), "rb") as fh:
+            until = json.loads(fh.read()).get("until")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return until if isinstance(until, (int, float)) and until > now else None
+
+
+def handle(argv: list[str], record: dict[str, Any], data_dir: str, cache_dir: str,
+           t0: float) -> dict[str, Any] | None:
+    payload = _read_stdin()
+    event = (argv[0] if argv else None) or payload.get("hook_event_name")
+    record["event"] = event
+    if isinstance(payload.get("session_id"), str):
+        record["session"] = payload["session_id"]
+    if event not in EVENTS:
+        record["why"] = "unknown event"
+        return None
+    env_mode = _env_mode()
+    if env_mode == "off":
+        record.update(decision="off", why="CLAIMBACK_GUARD=off")
+        return None
+    now = time.time()
+    until = _override_active(data_dir, now)
+    if until is not None:
+        record.update(decision="off", why=f"claimback guard off until {signals.iso(until)}")
+        return None
+    config_dir = signals.fast_dirs()[0]
+    policy, note = signals.load_policy(config_dir, data_dir)
+    if note:
+        record["note"] = note
+    key = signals.EVENT_KEYS[event]
+    mode = str(policy.get(key, "off")).lower()
+
+    if event == "StopFailure":
+        if mode == "off":
+            record.update(decision="off", why="policy")
+            return None
+        record_stop_failure(data_dir, payload, now, record)
+        return None
+
+    if mode not in RANK or mode == "off":
+        record.update(decision="off", why="policy")
+        return None
+    if env_mode == "warn":
+        mode = "warn"
+    extra_models: list[str] = []
+    if event == "PreToolUse":
+        tool = payload.get("tool_name")
+        if tool not in GUARDED_TOOLS:
+            record["why"] = "tool not guarded"
+            return None
+        tool_input = payload.get("tool_input")
+        if isinstance(tool_input, dict) and isinstance(tool_input.get("model"), str):
+            extra_models.append(tool_input["model"])  # the subagent may run on another model
+    assessment = signals.assess(
+        policy=policy, cache_dir=cache_dir, data_dir=data_dir,
+        transcript_path=payload.get("transcript_path"), extra_models=extra_models, now=now,
+        deadline=t0 + READ_BUDGET_S,
+    )
+    maybe_refresh(cache_dir, assessment["cache_age"], policy, now, record)
+    record["incidents"] = [i.get("id") for i in assessment["incidents"]]
+    record["failures"] = assessment["failures"] + assessment["stop_failures"]
+    if assessment["cache_problem"]:
+        record["cache"] = assessment["cache_problem"]
+    if assessment["tail_skipped"]:
+        record["note"] = "read budget exceeded; subagent tails skipped"
+    level = assessment["level"]
+    if level is None:
+        record["why"] = "no active outage"
+        return None
+    if level == "monitoring":
+        mode = min(mode, str(policy.get("monitoring", "warn")).lower(), key=lambda m: RANK.get(m, 0))
+        if mode == "off":
+            record.update(decision="allow", why="incident in monitoring; policy allows")
+            return None
+    what = signals.describe(assessment, now)
+    record["why"] = "status page" if assessment["incidents"] else "burst in logs"
+    if assessment["incidents"] and assessment["burst"]:
+        record["why"] = "status page + burst in logs"
+    return render(event, mode, what, record)
+
+
+def _override_hint() -> str:
+    return ("To launch anyway the user can run `claimback guard off --for 30m` (or start Claude Code "
+            "with CLAIMBACK_GUARD=off, or set pre_tool_use = \"warn\" under [guard] in claimback's "
+            "config.toml).")
+
+
+def render(event: str, mode: str, what: str, record: dict[str, Any]) -> dict[str, Any]:
+    if event == "PreToolUse":
+        if mode == "block":
+            record["decision"] = "deny"
+            reason = (f"claimback guard paused this subagent launch: {what}. A subagent started during "
+                      f"an outage is likely to die mid-run and burn quota. Do not retry the launch until "
+                      f"the outage clears; tell the user. {_override_hint()}")
+            return {
+                "hookSpecificOutput": {
+                    "hookEventName": "PreToolUse",
+                    "permissionDecision": "deny",
+                    "permissionDecisionReason": reason,
+                },
+                "systemMessage": f"claimback guard: subagent launch paused — {what}. "
+                                 "Override: `claimback guard off --for 30m`.",
+            }
+        record["decision"] = "warn"
+        return {"systemMessage": f"claimback guard: {what}. Subagents launched now may die mid-run."}
+    if event == "UserPromptSubmit" and mode == "block":
+        record["decision"] = "block"
+        return {"decision": "block",
+                "reason": f"claimback guard held this prompt: {what}. Retry when it clears, or run "
+                          "`claimback guard off --for 30m` to send prompts anyway."}
+    record["decision"] = "warn"
+    return {
+        "systemMessage": f"claimback guard: {what}. Long tasks and subagents may fail and burn quota.",
+        "hookSpecificOutput": {
+            "hookEventName": event,
+            "additionalContext": (f"Note from claimback: {what}. Avoid launching subagents or long "
+                                  "multi-step work until it clears; prefer short steps."),
+        },
+    }
+
+
+def record_stop_failure(data_dir: str, payload: dict[str, Any], now: float, record: dict[str, Any]) -> None:
+    """Append the failure at once: the fastest local outage signal (no ledger, no lock)."""
+    details = payload.get("error_details")
+    if not isinstance(details, str):
+        details = payload.get("last_assistant_message") if isinstance(payload.get("last_assistant_message"), str) else None
+    cls = signals.classify_stop_failure(payload.get("error"), details)
+    line = {"ts": signals.iso(now), "session": payload.get("session_id"),
+            "error": payload.get("error") if isinstance(payload.get("error"), str) else None,
+            "class": cls}
+    _append(signals.stop_failure_path(data_dir), line)
+    record.update(decision="record", why=f"StopFailure {line['error'] or 'unknown'} ({cls})")
+
+
+def maybe_refresh(cache_dir: str, cache_age: float | None, policy: dict[str, Any], now: float,
+                  record: dict[str, Any]) -> None:
+    """Start a detached refresh of the status cache when it is older than `refresh_seconds`.
+
+    A marker file's mtime limits attempts to one per interval, so an unreachable status server costs
+    one background process a minute, never a wait on the hot path.
+    """
+    interval = float(policy.get("refresh_seconds", 60))
+    if cache_age is not None and cache_age < interval:
+        return
+    marker = os.path.join(cache_dir, "status", ".guard-refresh")
+    try:
+        if now - os.stat(marker).st_mtime < interval:
+            return
+    except OSError:
+        pass
+    os.makedirs(os.path.dirname(marker), exist_ok=True)
+    with open(marker, "wb"):
+        pass
+    os.utime(marker, (now, now))
+    import subprocess  # only when a refresh is due (~3 ms)
+
+    kwargs: dict[str, Any] = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL,
+                              "stderr": subprocess.DEVNULL, "close_fds": True}
+    if os.name == "nt":  # pragma: no cover - Windows
+        kwargs["creationflags"] = 0x00000008 | 0x00000200  # DETACHED_PROCESS | NEW_PROCESS_GROUP
+    else:
+        kwargs["start_new_session"] = True
+    subprocess.Popen([sys.executable, "-m", "claimback.prevent.refresh"], **kwargs)
+    record["refresh"] = "started"
+
+
+def _append(path: str, obj: dict[str, Any]) -> None:
+    data = (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_size > LOG_ROTATE_BYTES:
+            os.replace(path, path[:-len(".jsonl")] + ".1.jsonl")
+        os.write(fd, data)  # one write of one line: concurrent hooks do not interleave
+    finally:
+        os.close(fd)
+
+
+def log_decision(data_dir: str, record: dict[str, Any]) -> None:
+    record = {"ts": signals.iso(time.time()), **record}
+    try:
+        _append(decision_log_path(data_dir), record)
+    except OSError:
+        pass  # a read-only data dir must not break Claude Code
+
+
+def main() -> None:  # `python -m claimback.prevent.hook EVENT`
+    sys.exit(run(sys.argv[1:]))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

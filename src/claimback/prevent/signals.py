@@ -1,0 +1,580 @@
+"""Outage signals for the guard hook, preflight and `guard status` (DESIGN §7).
+
+This module is on the hook's hot path (p95 budget 60 ms, process to exit), so it imports only the
+standard library modules that `json` already pulls in, and reads small, bounded amounts of data:
+the cached `unresolved.json` (status-cache contract in COMMON.md), the last 64 KiB of the current
+transcript, and the tail of the StopFailure log. It never touches the network and never imports
+click, rich, httpx, platformdirs or tomllib unless it must (see `load_policy`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+APP = "claimback"
+
+# Policy defaults; `[guard]` in config.toml overrides any of them.
+DEFAULT_POLICY: dict[str, Any] = {
+    "pre_tool_use": "block",          # block | warn | off  (subagent launches: Agent|Task)
+    "user_prompt_submit": "warn",     # block | warn | off
+    "session_start": "warn",          # warn | off
+    "stop_failure": "record",         # record | off
+    "components": ["Claude API", "Claude Code"],
+    "min_impact": "minor",            # none | minor | major | critical
+    "monitoring": "warn",             # an incident in "monitoring" (fix applied): block | warn | off
+    "burst_failures": 3,              # outage-class failures within the window that make a burst
+    "burst_window_minutes": 10,
+    "stop_failures": 1,               # outage-class StopFailure records within the window
+    "recovery_successes": 3,          # successful requests after the last failure: burst is over
+    "max_cache_age_minutes": 15,      # older incident data is not trusted (fail open)
+    "refresh_seconds": 60,            # background refresh when the cache is older than this
+}
+
+EVENT_KEYS = {
+    "PreToolUse": "pre_tool_use",
+    "UserPromptSubmit": "user_prompt_submit",
+    "SessionStart": "session_start",
+    "StopFailure": "stop_failure",
+}
+
+IMPACT_RANK = {"none": 0, "maintenance": 0, "minor": 1, "major": 2, "critical": 3}
+OPEN_STATUSES = {"investigating", "identified", "monitoring", "in_progress", "verifying", "scheduled"}
+
+# Fields that mark an outage-class failure (same facts as analysis.classify's OUTAGE rule; this copy
+# avoids importing that module, with its regexes, on every hook call — classify() is the fallback for
+# records that carry text only).
+OUTAGE_STATUSES = {500, 502, 503, 504, 520, 522, 524, 529}
+OUTAGE_TYPES = {"overloaded_error", "api_error", "server_error", "timeout_error"}
+OUTAGE_CODES = {"ECONNRESET", "ETIMEDOUT", "EPIPE", "UND_ERR_SOCKET", "ECONNABORTED",
+                "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"}
+NOT_OUTAGE_TYPES = {"rate_limit", "rate_limit_error", "authentication_failed", "authentication_error",
+                    "permission_error", "billing_error", "invalid_request", "invalid_request_error",
+                    "max_output_tokens", "not_found_error"}
+
+TAIL_BYTES = 64 * 1024
+SUBAGENT_TAIL_BYTES = 16 * 1024
+MAX_SUBAGENT_FILES = 8
+
+
+# ---------------------------------------------------------------- directories (no platformdirs)
+
+def _xdg(var: str, default: str) -> str:
+    value = os.environ.get(var, "")
+    return value if os.path.isabs(value) else os.path.join(os.path.expanduser("~"), default)
+
+
+def fast_dirs() -> tuple[str, str, str]:
+    """(config, data, cache) dirs, equal to `claimback.config`'s, without importing platformdirs.
+
+    platformdirs costs ~12 ms to import; on Linux its user dirs are the XDG rule below (tested to
+    agree). Elsewhere we pay for the import rather than guess.
+    """
+    home = os.environ.get("CLAIMBACK_HOME")
+    if home:
+        home = os.path.expanduser(home)
+        return os.path.join(home, "config"), os.path.join(home, "data"), os.path.join(home, "cache")
+    if sys.platform.startswith("linux"):
+        return (os.path.join(_xdg("XDG_CONFIG_HOME", ".config"), APP),
+                os.path.join(_xdg("XDG_DATA_HOME", os.path.join(".local", "share")), APP),
+                os.path.join(_xdg("XDG_CACHE_HOME", ".cache"), APP))
+    import platformdirs
+
+    return (platformdirs.user_config_dir(APP), platformdirs.user_data_dir(APP),
+            platformdirs.user_cache_dir(APP))
+
+
+def guard_dir(data_dir: str) -> str:
+    return os.path.join(data_dir, "guard")
+
+
+# ---------------------------------------------------------------- time helpers
+
+def parse_ts(value: Any) -> float | None:
+    """ISO-8601 (with Z or offset) → epoch seconds; None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        text = value.replace("Z", "+00:00") if value.endswith("Z") else value
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
+        f"{int((epoch % 1) * 1000):03d}Z"
+
+
+def hhmm(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%H:%M UTC")
+
+
+def ago(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 90:
+        return f"{seconds} s ago"
+    if seconds < 90 * 60:
+        return f"{seconds // 60} min ago"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min ago"
+
+
+# ---------------------------------------------------------------- policy
+
+def _coerce_policy(raw: dict[str, Any]) -> dict[str, Any]:
+    policy = dict(DEFAULT_POLICY)
+    for key, value in raw.items():
+        key = EVENT_KEYS.get(key, key)
+        if key in DEFAULT_POLICY and type(value) is type(DEFAULT_POLICY[key]):
+            policy[key] = value
+        elif key in DEFAULT_POLICY and isinstance(DEFAULT_POLICY[key], int) and isinstance(value, float):
+            policy[key] = value
+    return policy
+
+
+def load_policy(config_dir: str, data_dir: str) -> tuple[dict[str, Any], str | None]:
+    """The `[guard]` policy and a note when the config file could not be used.
+
+    tomllib costs ~10 ms to import, so the parsed policy is cached as JSON next to the decision log,
+    keyed by the config file's mtime and size; the TOML is parsed only after it changes.
+    """
+    path = os.path.join(config_dir, "config.toml")
+    try:
+        st = os.stat(path)
+    except OSError:
+        return dict(DEFAULT_POLICY), None
+    cache_path = os.path.join(guard_dir(data_dir), "policy-cache.json")
+    key = [st.st_mtime_ns, st.st_size]
+    try:
+        with open(cache_path, "rb") as fh:
+            cached = json.loads(fh.read())
+        if cached.get("key") == key:
+            return _coerce_policy(cached.get("guard") or {}), cached.get("note")
+    except (OSError, ValueError, AttributeError):
+        pass
+    note = None
+    guard: dict[str, Any] = {}
+    try:
+        import tomllib
+
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+        guard = raw.get("guard") or {}
+        if not isinstance(guard, dict):
+            guard, note = {}, "[guard] in config.toml is not a table; defaults used"
+    except Exception as exc:  # noqa: BLE001 - a broken config must not break the hook
+        note = f"config.toml unreadable ({type(exc).__name__}); guard defaults used"
+    try:
+        os.makedirs(guard_dir(data_dir), exist_ok=True)
+        write_atomic(cache_path, json.dumps({"key": key, "guard": guard, "note": note}).encode())
+    except OSError:
+        pass
+    return _coerce_policy(guard), note
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- status cache
+
+def status_cache_paths(cache_dir: str) -> tuple[str, str]:
+    base = os.path.join(cache_dir, "status")
+    return os.path.join(base, "unresolved.json"), os.path.join(base, "unresolved.meta.json")
+
+
+def read_status_cache(cache_dir: str) -> tuple[list[dict[str, Any]] | None, float | None, str | None]:
+    """(unresolved incidents, fetched_at epoch, problem). Missing or corrupt → (None, None, why).
+
+    Falls back to summary.json (which also lists unresolved incidents) when it is the fresher file.
+    """
+    best: tuple[list[dict[str, Any]] | None, float | None, str | None] = (None, None, "no status cache")
+    base = os.path.join(cache_dir, "status")
+    for name in ("unresolved", "summary"):
+        body_path = os.path.join(base, f"{name}.json")
+        meta_path = os.path.join(base, f"{name}.meta.json")
+        try:
+            with open(meta_path, "rb") as fh:
+                meta = json.loads(fh.read())
+            fetched = parse_ts(meta.get("fetched_at"))
+            with open(body_path, "rb") as fh:
+                body = json.loads(fh.read())
+            incidents = body.get("incidents")
+            if fetched is None or not isinstance(incidents, list):
+                raise ValueError("bad shape")
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError, AttributeError, TypeError):
+            if best[0] is None:
+                best = (None, None, f"corrupt status cache ({name})")
+            continue
+        if best[1] is None or fetched > best[1]:
+            best = ([i for i in incidents if isinstance(i, dict)], fetched, None)
+    return best
+
+
+# ---------------------------------------------------------------- models
+
+_FAMILY_AFTER = re.compile(r"(opus|sonnet|haiku)[-_ ]?(\d{1,2})(?:[-._](\d{1,2}))?(?!\d)")
+_FAMILY_BEFORE = re.compile(r"claude-(\d{1,2})(?:[-.](\d{1,2}))?-(opus|sonnet|haiku)")
+_INCIDENT_MODEL = re.compile(r"\b(opus|sonnet|haiku)(?:\s+(\d{1,2}(?:\.\d{1,2})?))?", re.IGNORECASE)
+
+
+def model_key(model: str | None) -> tuple[str, str | None] | None:
+    """`claude-opus-4-6-20260101` → ('opus', '4.6'); `sonnet` → ('sonnet', None); unknown → None."""
+    if not model or not isinstance(model, str):
+        return None
+    text = model.lower()
+    match = _FAMILY_BEFORE.search(text)
+    if match:
+        version = match.group(1) + (f".{match.group(2)}" if match.group(2) else "")
+        return match.group(3), version
+    match = _FAMILY_AFTER.search(text)
+    if match:
+        version = match.group(2) + (f".{match.group(3)}" if match.group(3) else "")
+        return match.group(1), version
+    for family in ("opus", "sonnet", "haiku"):
+        if family in text:
+            return family, None
+    return None
+
+
+def incident_models(name: str) -> list[tuple[str, str | None]]:
+    """Models named in an incident title ("Elevated errors on Opus 4.6 and Sonnet 4.5")."""
+    return [(m.group(1).lower(), m.group(2)) for m in _INCIDENT_MODEL.finditer(name or "")]
+
+
+def _models_overlap(incident: list[tuple[str, str | None]], used: list[tuple[str, str | None]]) -> bool:
+    for family, version in incident:
+        for ufamily, uversion in used:
+            if family != ufamily:
+                continue
+            if version is None or uversion is None or uversion == version or uversion.startswith(version + "."):
+                return True
+    return False
+
+
+# ---------------------------------------------------------------- incidents
+
+_OTHER_PRODUCT = re.compile(r"claude\.ai|console|platform\.claude|claude for chrome|cowork|mobile|"
+                            r"desktop app|web app|billing page|login to claude\.ai", re.IGNORECASE)
+_OUR_PRODUCT = re.compile(r"claude code|\bapi\b|anthropic api|messages|models?\b|opus|sonnet|haiku",
+                          re.IGNORECASE)
+
+
+def classify_incident(incident: dict[str, Any], policy: dict[str, Any],
+                      used_models: list[tuple[str, str | None]]) -> str | None:
+    """Why an unresolved incident matters to this session, or None when it does not.
+
+    Returns 'active' (investigating/identified) or 'monitoring'. Components win over the title;
+    many incidents list no components, then the title decides. An incident naming only models this
+    session does not use is not relevant (the founding incident named "some models").
+    """
+    status = str(incident.get("status") or "").lower()
+    if status and status not in OPEN_STATUSES:
+        return None
+    if status == "scheduled":
+        return None
+    impact = str(incident.get("impact") or "none").lower()
+    if IMPACT_RANK.get(impact, 1) < IMPACT_RANK.get(str(policy["min_impact"]).lower(), 1):
+        return None
+    name = str(incident.get("name") or "")
+    components = [str(c.get("name") or "") for c in incident.get("components") or [] if isinstance(c, dict)]
+    wanted = [str(w).lower() for w in policy["components"]]
+    if components:
+        if not any(w in c.lower() for c in components for w in wanted):
+            return None
+    elif _OTHER_PRODUCT.search(name) and not _OUR_PRODUCT.search(name):
+        return None
+    named = incident_models(name)
+    if named and used_models and not _models_overlap(named, used_models):
+        return None
+    return "monitoring" if status == "monitoring" else "active"
+
+
+def incident_since(incident: dict[str, Any]) -> float | None:
+    return parse_ts(incident.get("started_at")) or parse_ts(incident.get("created_at"))
+
+
+# ---------------------------------------------------------------- transcript tail
+
+def _read_tail(path: str, size_limit: int) -> list[bytes]:
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        start = max(0, size - size_limit)
+        fh.seek(start)
+        data = fh.read(size_limit)
+    lines = data.split(b"\n")
+    if start > 0:
+        lines = lines[1:]  # the first line is cut in the middle
+    return lines
+
+
+def _failure_fields(rec: dict[str, Any]) -> tuple[int | None, str | None, str | None, str | None]:
+    """(status, error type, cause code, text) of a failure record (retry or final)."""
+    if rec.get("type") == "system":
+        err = rec.get("error") if isinstance(rec.get("error"), dict) else {}
+        status = err.get("status") if isinstance(err.get("status"), int) else None
+        etype = None
+        inner = err.get("error")
+        while isinstance(inner, dict):  # {"error":{"type":"error","error":{"type":"overloaded_error"}}}
+            if isinstance(inner.get("type"), str) and inner.get("type") != "error":
+                etype = inner["type"]
+            inner = inner.get("error")
+        cause = err.get("cause") if isinstance(err.get("cause"), dict) else {}
+        code = cause.get("code") if isinstance(cause.get("code"), str) else None
+        text = err.get("message") if isinstance(err.get("message"), str) else None
+        return status, etype, code, text
+    status = rec.get("apiErrorStatus") if isinstance(rec.get("apiErrorStatus"), int) else None
+    etype = rec.get("error") if isinstance(rec.get("error"), str) else None
+    text = None
+    msg = rec.get("message")
+    if isinstance(msg, dict) and isinstance(msg.get("content"), list):
+        for block in msg["content"]:
+            if isinstance(block, dict) and isinstance(block.get("text"), str):
+                text = block["text"][:500]
+                break
+    return status, etype, None, text
+
+
+def is_outage_failure(status: int | None, etype: str | None, code: str | None, text: str | None) -> bool:
+    if status is not None:
+        if status in OUTAGE_STATUSES:
+            return True
+        if 400 <= status < 500:
+            return False
+    if etype:
+        low = etype.lower()
+        if low in OUTAGE_TYPES:
+            return True
+        if low in NOT_OUTAGE_TYPES:
+            return False
+    if code:
+        return code.upper() in OUTAGE_CODES
+    if text:
+        from claimback.analysis.classify import OUTAGE, classify  # only for text-only records
+
+        return classify(status=status, error_type=etype, text=text) == OUTAGE
+    return False
+
+
+def scan_lines(lines: list[bytes], since: float, out: dict[str, Any]) -> None:
+    """Add outage failures (epochs ≥ since), successful request times and the last model to `out`."""
+    for line in lines:
+        if not line:
+            continue
+        failure = b'"api_error"' in line or b'"isApiErrorMessage":true' in line \
+            or b'"isApiErrorMessage": true' in line
+        if not failure and b'"usage"' not in line:
+            continue  # cheap prefilter: most lines are tool results and text
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(rec, dict):
+            continue
+        ts = parse_ts(rec.get("timestamp"))
+        if failure and (rec.get("subtype") == "api_error" or rec.get("isApiErrorMessage") is True):
+            if ts is not None and ts >= since and is_outage_failure(*_failure_fields(rec)):
+                out["failures"].append(ts)
+            continue
+        msg = rec.get("message")
+        if rec.get("type") == "assistant" and isinstance(msg, dict) and isinstance(msg.get("usage"), dict):
+            model = msg.get("model")
+            if isinstance(model, str) and model and model != "<synthetic>":
+                if rec.get("isSidechain") is not True:
+                    out["model"] = model
+                if ts is not None:
+                    out["successes"].append(ts)
+
+
+def transcript_signals(transcript_path: str | None, now: float, window_s: float,
+                       deadline: float | None = None) -> dict[str, Any]:
+    """Outage failures in the last `window_s` seconds of the session and its recent subagent files.
+
+    Reads at most 64 KiB of the main transcript and 16 KiB of each of the 8 newest subagent files
+    changed within the window (subagents die first in an outage: the founding case). Past
+    `deadline` (a `time.perf_counter()` value) it stops reading: a slow disk must not hold the hook.
+    """
+    out: dict[str, Any] = {"failures": [], "successes": [], "model": None, "files": 0, "skipped": False}
+    if not transcript_path or not isinstance(transcript_path, str):
+        return out
+    since = now - window_s
+    try:
+        scan_lines(_read_tail(transcript_path, TAIL_BYTES), since, out)
+        out["files"] += 1
+    except OSError:
+        return out
+    sub_dir = os.path.join(transcript_path[:-6] if transcript_path.endswith(".jsonl") else transcript_path,
+                           "subagents")
+    try:
+        entries = [e for e in os.scandir(sub_dir) if e.name.endswith(".jsonl")]
+    except OSError:
+        entries = []
+    recent = []
+    for entry in entries:
+        try:
+            mtime = entry.stat().st_mtime
+        except OSError:
+            continue
+        if mtime >= since:
+            recent.append((mtime, entry.path))
+    recent.sort(reverse=True)
+    for _, path in recent[:MAX_SUBAGENT_FILES]:
+        if deadline is not None and time.perf_counter() > deadline:
+            out["skipped"] = True
+            break
+        try:
+            scan_lines(_read_tail(path, SUBAGENT_TAIL_BYTES), since, out)
+            out["files"] += 1
+        except OSError:
+            continue
+    return out
+
+
+# ---------------------------------------------------------------- StopFailure records
+
+def stop_failure_path(data_dir: str) -> str:
+    return os.path.join(guard_dir(data_dir), "stop-failures.jsonl")
+
+
+def classify_stop_failure(error: Any, details: Any) -> str:
+    """Failure class of a StopFailure hook input (`error` is Claude Code's short error kind)."""
+    etype = error if isinstance(error, str) else None
+    text = details if isinstance(details, str) else None
+    if etype == "server_error":
+        return "outage"
+    if etype in ("rate_limit", "billing_error"):
+        return "quota_rate"
+    if etype == "authentication_failed":
+        return "auth"
+    if etype in ("invalid_request", "max_output_tokens"):
+        return "model_provider"
+    if text:
+        from claimback.analysis.classify import classify
+
+        return classify(error_type=None if etype == "unknown" else etype, text=text)
+    return "unknown"
+
+
+def recent_stop_failures(data_dir: str, now: float, window_s: float) -> list[dict[str, Any]]:
+    """Outage-class StopFailure records of any session in the window (newest last)."""
+    out: list[dict[str, Any]] = []
+    try:
+        lines = _read_tail(stop_failure_path(data_dir), 16 * 1024)
+    except OSError:
+        return out
+    for line in lines:
+        if not line:
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict) and rec.get("class") == "outage":
+            ts = parse_ts(rec.get("ts"))
+            if ts is not None and now - window_s <= ts <= now + 60:
+                out.append(rec)
+    return out
+
+
+# ---------------------------------------------------------------- the assessment
+
+def assess(
+    *,
+    policy: dict[str, Any],
+    cache_dir: str,
+    data_dir: str,
+    transcript_path: str | None = None,
+    extra_models: list[str] | None = None,
+    now: float | None = None,
+    deadline: float | None = None,
+) -> dict[str, Any]:
+    """Everything the guard knows right now, as plain data (shared by hook, status and preflight).
+
+    Keys: incidents (relevant, each with id/name/impact/status/since/shortlink/level), ignored
+    (count of unresolved incidents judged not relevant), cache_age (s or None), cache_problem,
+    failures (outage-class failures in window: transcript + StopFailure), burst (bool),
+    session_model, level ('block' when something active, 'monitoring', or None).
+    """
+    now = time.time() if now is None else now
+    window_s = float(policy["burst_window_minutes"]) * 60
+    tail = transcript_signals(transcript_path, now, window_s, deadline)
+    used: list[tuple[str, str | None]] = []
+    for model in [tail["model"], *(extra_models or [])]:
+        key = model_key(model)
+        if key:
+            used.append(key)
+    incidents, fetched, problem = read_status_cache(cache_dir)
+    cache_age = None if fetched is None else max(0.0, now - fetched)
+    relevant: list[dict[str, Any]] = []
+    ignored = 0
+    if incidents is not None and cache_age is not None:
+        if cache_age > float(policy["max_cache_age_minutes"]) * 60:
+            problem = f"status cache is {int(cache_age // 60)} min old (not trusted)"
+        else:
+            for inc in incidents:
+                level = classify_incident(inc, policy, used)
+                if level is None:
+                    ignored += 1
+                    continue
+                relevant.append({
+                    "id": inc.get("id"), "name": inc.get("name"), "impact": inc.get("impact"),
+                    "status": inc.get("status"), "since": incident_since(inc),
+                    "shortlink": inc.get("shortlink"), "level": level,
+                })
+    stops = recent_stop_failures(data_dir, now, window_s)
+    failures = sorted(tail["failures"])
+    last_failure = max([*failures, *(parse_ts(s.get("ts")) or 0 for s in stops)], default=None)
+    recovered = False
+    if last_failure is not None:
+        after = sum(1 for s in tail["successes"] if s > last_failure)
+        recovered = after >= int(policy["recovery_successes"])
+    burst = not recovered and (
+        len(failures) + len(stops) >= int(policy["burst_failures"])
+        or (int(policy["stop_failures"]) > 0 and len(stops) >= int(policy["stop_failures"]))
+    )
+    level = None
+    if any(i["level"] == "active" for i in relevant) or burst:
+        level = "block"
+    elif relevant:
+        level = "monitoring"
+    return {
+        "incidents": relevant, "ignored": ignored, "cache_age": cache_age, "cache_problem": problem,
+        "failures": len(failures), "stop_failures": len(stops), "first_failure": failures[0] if failures else None,
+        "last_failure": last_failure, "recovered": recovered, "burst": burst,
+        "session_model": tail["model"], "level": level,
+        "window_minutes": policy["burst_window_minutes"], "tail_skipped": tail["skipped"],
+    }
+
+
+def describe(assessment: dict[str, Any], now: float | None = None) -> str:
+    """One human sentence naming what the guard saw (incident name, since when; or the burst)."""
+    now = time.time() if now is None else now
+    parts = []
+    for inc in assessment["incidents"][:2]:
+        since = inc.get("since")
+        when = f"since {hhmm(since)} ({ago(now - since)})" if since else "time unknown"
+        link = f"; {inc['shortlink']}" if inc.get("shortlink") else ""
+        status = f", {inc['status']}" if inc.get("status") else ""
+        parts.append(f"Anthropic reports \"{inc.get('name')}\" ({inc.get('impact') or 'impact unknown'}"
+                     f"{status}, {when}{link})")
+    if assessment["burst"]:
+        n = assessment["failures"] + assessment["stop_failures"]
+        last = assessment.get("last_failure")
+        tail = f", last at {hhmm(last)}" if last else ""
+        parts.append(f"your own Claude Code logs show {n} outage-class API failures (5xx/529/overloaded) "
+                     f"in the last {assessment.get('window_minutes', 10)} min{tail}")
+    return "; ".join(parts) if parts else "no active outage"
