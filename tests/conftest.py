@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,3 +18,45 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
     monkeypatch.setenv("CLAIMBACK_STATUS_URL", "http://127.0.0.1:9")  # never the real network
     return home
+
+
+# -- ledger backends: every ledger test runs on SQLite and on a throwaway PostgreSQL --------------------
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """A PostgreSQL server for this test session (CLAIMBACK_TEST_PG_URL, else initdb + pg_ctl)."""
+    import os
+
+    pytest.importorskip("psycopg", reason="psycopg not installed (pip install 'claimback[postgres]')")
+    import _pg
+
+    if os.environ.get("CLAIMBACK_TEST_PG_URL"):
+        yield os.environ["CLAIMBACK_TEST_PG_URL"]
+        return
+    bindir = _pg.find_pg_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries not found (apt-get install postgresql, or set "
+                    "CLAIMBACK_TEST_PG_URL)")
+    try:
+        cluster = _pg.start_cluster(bindir)
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    try:
+        yield cluster.url()
+    finally:
+        _pg.remove_cluster(cluster)
+
+
+@pytest.fixture
+def pg_url(pg_server_url: str) -> str:
+    """A fresh, empty PostgreSQL database for one test."""
+    import _pg
+
+    return _pg.create_database(pg_server_url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A ledger target for one test: a new SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "ledger.sqlite3")
+    return request.getfixturevalue("pg_url")

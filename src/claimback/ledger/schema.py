@@ -103,9 +103,23 @@ MIGRATIONS: tuple[Migration, ...] = (
                 lines_skipped BIGINT, PRIMARY KEY (machine_id, started_at))""",
         ),
     ),
+    Migration(
+        6,
+        "team ledger: request-id lookups for OTel dedup",
+        (
+            # OTel events are matched to transcript rows by the Anthropic request id (both ways).
+            "CREATE INDEX requests_request_id ON requests (request_id)",
+            "CREATE INDEX failures_request_id ON failures (request_id)",
+            # Team reports group every row by machine.
+            "CREATE INDEX requests_machine ON requests (machine_id, ts)",
+            "CREATE INDEX failures_machine ON failures (machine_id, ts)",
+        ),
+    ),
 )
 
-LATEST_VERSION = MIGRATIONS[-1].version
+# Versions are handed out to parallel work, so they may land out of order: the latest is the highest,
+# and a ledger is migrated by the set of versions it lacks, not by "everything above its maximum".
+LATEST_VERSION = max(m.version for m in MIGRATIONS)
 
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL,

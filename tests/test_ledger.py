@@ -1,0 +1,212 @@
+"""The ledger on both backends (SQLite file and a throwaway PostgreSQL): migrations, refusal of a newer
+ledger, idempotent and incremental ingest, bulk loading. `ledger_db` runs each test once per backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from claimback.demo import build_demo
+from claimback.errors import LedgerError
+from claimback.ledger import open_ledger, schema, store
+from claimback.ledger.ingest import ingest
+from records import SESSION, assistant, final_error, retry, user_prompt, write
+
+TABLES = ("requests", "failures", "tasks", "prompts", "sessions", "agents", "files")
+
+
+def counts(ledger: store.Ledger) -> dict[str, int]:
+    return {t: int(ledger.scalar(f"SELECT COUNT(*) FROM {t}")) for t in TABLES}
+
+
+def token_totals(ledger: store.Ledger) -> dict[str, Any]:
+    row = ledger.rows("SELECT COUNT(*) AS n, SUM(input_tokens) AS i, SUM(output_tokens) AS o, "
+                      "SUM(cache_creation_tokens) AS cw, SUM(cache_read_tokens) AS cr FROM requests")[0]
+    return {k: int(v or 0) for k, v in row.items()}
+
+
+@pytest.fixture(scope="module")
+def demo_projects(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_demo(tmp_path_factory.mktemp("demo")).projects_dir
+
+
+def test_migrates_an_empty_ledger_to_the_latest_schema(ledger_db):
+    with open_ledger(ledger_db) as ledger:
+        assert ledger.applied_versions() == {m.version for m in schema.MIGRATIONS}
+        assert ledger.schema_version() == schema.LATEST_VERSION
+        assert counts(ledger) == dict.fromkeys(TABLES, 0)
+    # Re-opening applies nothing.
+    with open_ledger(ledger_db) as ledger:
+        assert ledger.migrate() == []
+
+
+def test_migrates_a_populated_ledger_written_by_the_previous_schema(ledger_db, demo_projects, monkeypatch):
+    # A ledger made by a claimback that knew only migration 1, holding real ingested rows.
+    first_only = tuple(m for m in schema.MIGRATIONS if m.version == 1)
+    monkeypatch.setattr(store, "MIGRATIONS", first_only)
+    monkeypatch.setattr(store, "LATEST_VERSION", 1)
+    with open_ledger(ledger_db) as old:
+        ingest(old, [demo_projects], machine="m-old")
+        before, tokens_before = counts(old), token_totals(old)
+        assert old.applied_versions() == {1}
+    monkeypatch.undo()
+
+    with open_ledger(ledger_db) as ledger:
+        assert ledger.applied_versions() == {m.version for m in schema.MIGRATIONS}
+        assert counts(ledger) == before and token_totals(ledger) == tokens_before
+        assert before["requests"] > 100 and before["failures"] > 10
+        # The new migration's indexes answer the queries they exist for.
+        some_id = ledger.scalar("SELECT request_id FROM requests WHERE request_id IS NOT NULL LIMIT 1")
+        assert ledger.scalar("SELECT COUNT(*) FROM requests WHERE request_id = ?", (some_id,)) == 1
+        # And ingesting again on the new schema adds nothing.
+        summary = ingest(ledger, [demo_projects], machine="m-old")
+        assert summary.files_unchanged == summary.files_seen and counts(ledger) == before
+
+
+def test_refuses_a_ledger_written_by_a_newer_claimback(ledger_db):
+    with open_ledger(ledger_db) as ledger:
+        with ledger.transaction():
+            ledger.execute("INSERT INTO schema_migrations (version, name, applied_at, claimback_version) "
+                           "VALUES (?, ?, ?, ?)", (999, "from the future", "2030-01-01T00:00:00.000Z", "9.0"))
+    with pytest.raises(LedgerError, match="newer claimback.*schema 999"):
+        open_ledger(ledger_db)
+
+
+def test_a_missing_middle_migration_is_applied_even_when_a_later_one_is_present(ledger_db, monkeypatch):
+    # Versions are handed out to parallel work and can land out of order: 1 and 6 applied, 3 arrives.
+    late = schema.Migration(3, "late arrival", ("CREATE TABLE late_arrival (k TEXT PRIMARY KEY)",))
+    with open_ledger(ledger_db) as ledger:
+        assert 3 not in ledger.applied_versions()
+    monkeypatch.setattr(store, "MIGRATIONS", schema.MIGRATIONS + (late,))
+    with open_ledger(ledger_db) as ledger:
+        assert 3 in ledger.applied_versions()
+        assert ledger.scalar("SELECT COUNT(*) FROM late_arrival") == 0
+
+
+def test_ingest_is_idempotent(ledger_db, demo_projects):
+    with open_ledger(ledger_db) as ledger:
+        first = ingest(ledger, [demo_projects], machine="m1")
+        after_first, tokens = counts(ledger), token_totals(ledger)
+        assert first.new_requests == after_first["requests"] > 0
+        again = ingest(ledger, [demo_projects], machine="m1")
+        assert again.files_read == 0 and again.new_requests == 0
+        assert counts(ledger) == after_first
+        # Forgetting the file state forces a full re-read: still no duplicate rows.
+        with ledger.transaction():
+            ledger.execute("DELETE FROM files")
+        reread = ingest(ledger, [demo_projects], machine="m1")
+        assert reread.files_read == first.files_read and reread.new_requests == 0
+        assert counts(ledger) == after_first and token_totals(ledger) == tokens
+
+
+def test_incremental_append_reads_only_new_complete_lines(ledger_db, tmp_path):
+    projects = tmp_path / "projects"
+    # Longer than the 4 KiB head that identifies a file, as real sessions are after a turn or two.
+    path = write(projects / "app" / f"{SESSION}.jsonl", [
+        user_prompt("Refactor the parser", "2026-05-15T00:50:00.000Z"),
+        assistant("msg_1", "req_1", "2026-05-15T00:50:10.000Z", out=120, cr=4000,
+                  content=[{"type": "text", "text": "x" * 5000}]),
+    ])
+    with open_ledger(ledger_db) as ledger:
+        ingest(ledger, [projects], machine="m1")
+        assert token_totals(ledger)["n"] == 1
+        # Claude Code appends: two retries, a final error, and a half-written line.
+        write(path, [
+            retry("2026-05-15T01:06:20.000Z", 1),
+            retry("2026-05-15T01:06:40.000Z", 2),
+            final_error("2026-05-15T01:07:30.000Z", "API Error: 500 Internal server error"),
+            assistant("msg_2", "req_2", "2026-05-15T01:40:00.000Z", out=77),
+            '{"type":"assistant","partial',
+        ], mode="a")
+        summary = ingest(ledger, [projects], machine="m1")
+        assert summary.partial_lines_left == 1
+        assert summary.new_requests == 1
+        assert summary.new_failures == {"outage": 3}
+        offset = ledger.scalar("SELECT byte_offset FROM files WHERE machine_id = ?", ("m1",))
+        assert offset == path.stat().st_size - len('{"type":"assistant","partial')
+        # The writer finishes the line: it is read once, nothing else again.
+        write(path, ['"}\n'], mode="a")
+        summary = ingest(ledger, [projects], machine="m1")
+        assert summary.lines_read == 1 and summary.new_requests == 0
+        assert ledger.scalar("SELECT COUNT(*) FROM failures") == 3
+
+
+def test_text_postgres_cannot_hold_and_sql_percent_literals_round_trip(ledger_db, tmp_path):
+    # A NUL inside a message (SQLite keeps it, PostgreSQL text cannot) and LIKE patterns with % in
+    # the post-ingest SQL must both work.
+    projects = tmp_path / "projects"
+    write(projects / "app" / f"{SESSION}.jsonl", [
+        assistant("msg_1", "req_1", "2026-05-15T00:50:10.000Z"),
+        final_error("2026-05-15T01:07:30.000Z", "API Error: 500 bad\u0000byte"),
+    ])
+    with open_ledger(ledger_db) as ledger:
+        ingest(ledger, [projects], machine="m1")
+        message = ledger.scalar("SELECT message FROM failures")
+        assert message.startswith("API Error: 500 bad") and message.endswith("byte")
+        assert ledger.scalar("SELECT COUNT(*) FROM failures WHERE message LIKE ?", ("API Error%",)) == 1
+
+
+def test_bulk_upsert_keeps_the_statement_semantics(ledger_db):
+    # Large batches take the bulk path on PostgreSQL (COPY + INSERT ... SELECT); a key repeated inside
+    # one DO UPDATE batch falls back to row-by-row. The result must equal row-by-row semantics.
+    upsert = ("INSERT INTO sessions (session_id, project, cwd, first_ts, last_ts, cc_version, machine_id) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET "
+              "last_ts = CASE WHEN excluded.last_ts > sessions.last_ts THEN excluded.last_ts "
+              "ELSE sessions.last_ts END")
+    rows = [(f"s{i:04d}", "p", None, "2026-05-01T00:00:00.000Z", f"2026-05-01T00:{i % 60:02d}:00.000Z",
+             "2.1", "m") for i in range(300)]
+    repeated = rows + [("s0001", "p", None, "2026-05-01T00:00:00.000Z", "2026-05-02T00:00:00.000Z", "2.1", "m")]
+    with open_ledger(ledger_db) as ledger:
+        with ledger.transaction():
+            ledger.executemany(upsert, rows)
+        with ledger.transaction():
+            ledger.executemany(upsert, repeated)
+        assert ledger.scalar("SELECT COUNT(*) FROM sessions") == 300
+        assert ledger.scalar("SELECT last_ts FROM sessions WHERE session_id = ?", ("s0001",)) \
+            == "2026-05-02T00:00:00.000Z"
+        assert ledger.scalar("SELECT last_ts FROM sessions WHERE session_id = ?", ("s0059",)) \
+            == "2026-05-01T00:59:00.000Z"
+        # DO NOTHING with duplicates inside the batch keeps the first copy, as row-by-row would.
+        insert = ("INSERT INTO prompts (prompt_key, session_id, ts, text_hash, text_len, machine_id) "
+                  "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (prompt_key) DO NOTHING")
+        with ledger.transaction():
+            ledger.executemany(insert, [(f"k{i % 100}", "s", "2026-05-01T00:00:00.000Z", "h", i, "m")
+                                        for i in range(250)])
+        assert ledger.scalar("SELECT COUNT(*) FROM prompts") == 100
+
+
+def test_a_failed_write_rolls_back_and_the_ledger_stays_usable(ledger_db):
+    with open_ledger(ledger_db) as ledger:
+        insert = ("INSERT INTO prompts (prompt_key, session_id, ts, text_hash, text_len, machine_id) "
+                  "VALUES (?, ?, ?, ?, ?, ?)")
+        rows = [(f"k{i}", "s", "2026-05-01T00:00:00.000Z", "h", i, "m") for i in range(120)]
+        with pytest.raises(Exception):
+            with ledger.transaction():
+                ledger.executemany(insert, rows)
+                ledger.executemany(insert, rows[:60])  # primary-key violation, no ON CONFLICT
+        assert ledger.scalar("SELECT COUNT(*) FROM prompts") == 0
+        with ledger.transaction():
+            ledger.executemany(insert, rows)
+        assert ledger.scalar("SELECT COUNT(*) FROM prompts") == 120
+
+
+def test_sqlite_and_postgresql_hold_the_same_rows(tmp_path, pg_url, demo_projects):
+    results = []
+    for target in (str(tmp_path / "ledger.sqlite3"), pg_url):
+        with open_ledger(target) as ledger:
+            ingest(ledger, [demo_projects], machine="m1")
+            results.append((counts(ledger), token_totals(ledger), ledger.rows(
+                "SELECT failure_class, kind, COUNT(*) AS n FROM failures GROUP BY failure_class, kind "
+                "ORDER BY failure_class, kind"), ledger.rows(
+                "SELECT tool_use_id, outcome, agent_id FROM tasks ORDER BY tool_use_id")))
+    sqlite_result, pg_result = results
+    assert sqlite_result == pg_result
+
+
+def test_postgres_url_password_is_never_shown(pg_server_url):
+    bad = pg_server_url.replace("claimback@", "claimback:s3cret@").rsplit("/", 1)[0] + "/no_such_db"
+    with pytest.raises(LedgerError) as info:
+        open_ledger(bad)
+    assert "s3cret" not in str(info.value)
