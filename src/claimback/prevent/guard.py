@@ -1,0 +1,601 @@
+"""`claimback guard`: put claimback's hooks into Claude Code's settings, take them out, report.
+
+Claude Code reads hooks from JSON settings files (user, project, local scope):
+
+    {"hooks": {"PreToolUse": [{"matcher": "Agent|Task",
+                               "hooks": [{"type": "command", "command": "...", "timeout": 10}]}]}}
+
+Rules kept here (DESIGN §7, issue 7):
+- a merge, never a rewrite: unknown keys, other tools' hooks and key order stay; claimback's entries
+  are recognised by their command (`… claimback hook EVENT`), so installing twice changes nothing;
+- invalid JSON (or a shape we cannot merge into) → refuse with a clear error, file untouched;
+- before any write: a timestamped backup in claimback's data dir; the write itself is atomic
+  (temp file in the same directory, fsync, rename, original mode kept);
+- uninstall removes only what claimback added. The original bytes are kept in the install state, so
+  when nothing else changed since the install the file comes back byte for byte (or is removed
+  again when claimback created it). When the user edited it meanwhile, only claimback's entries (and
+  containers claimback created that are now empty) are removed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from claimback.errors import BadInput, ClaimbackError
+from claimback.prevent import hook as hook_runtime
+from claimback.prevent import signals
+
+SCOPES = ("user", "project", "local")
+HOOK_EVENTS: tuple[tuple[str, str | None], ...] = (
+    ("PreToolUse", "Agent|Task"),
+    ("UserPromptSubmit", None),
+    ("SessionStart", None),
+    ("StopFailure", None),
+)
+HOOK_TIMEOUT_S = 10  # Claude Code's per-hook timeout (seconds); the hook itself answers in ~30 ms
+_OUR_HOOK = re.compile(r"claimback(?:\.exe)?['\"]?\s+hook\s+(\w+)")
+_OUR_STATUSLINE = re.compile(r"claimback(?:\.exe)?['\"]?\s+statusline\b")
+
+
+# ------------------------------------------------------------------------------- paths
+
+
+def user_settings_path() -> Path:
+    """`<first CLAUDE_CONFIG_DIR entry>/settings.json`, else `~/.claude/settings.json`."""
+    value = os.environ.get("CLAUDE_CONFIG_DIR", "")
+    for entry in value.split(","):
+        entry = entry.strip()
+        if entry:
+            base = Path(entry).expanduser()
+            if base.name == "projects":  # a projects dir given directly (DESIGN §3.1)
+                base = base.parent
+            return base / "settings.json"
+    return Path.home() / ".claude" / "settings.json"
+
+
+def settings_path(scope: str, project_dir: str | os.PathLike[str] | None = None) -> Path:
+    if scope not in SCOPES:
+        raise BadInput(f"unknown scope {scope!r} (use user, project or local)")
+    if scope == "user":
+        return user_settings_path()
+    root = Path(project_dir) if project_dir else Path.cwd()
+    name = "settings.json" if scope == "project" else "settings.local.json"
+    return root.absolute() / ".claude" / name
+
+
+def display_path(path: Path | str) -> str:
+    """Home replaced by ~ (privacy rule: no full home paths in output)."""
+    text = str(path)
+    home = str(Path.home())
+    if home and home != "/" and (text == home or text.startswith(home + os.sep)):
+        return "~" + text[len(home):]
+    return text
+
+
+def claimback_command() -> str:
+    """How Claude Code should start claimback: the script next to this interpreter when present
+    (the hook must run this very install, whatever PATH Claude Code has), else `python -m claimback`."""
+    here = Path(sys.executable).parent
+    for name in ("claimback", "claimback.exe"):
+        candidate = here / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return shlex.quote(str(candidate))
+    found = shutil.which("claimback")
+    if found:
+        return shlex.quote(found)
+    return f"{shlex.quote(sys.executable)} -m claimback"
+
+
+def hook_command(event: str, prefix: str | None = None) -> str:
+    return f"{prefix or claimback_command()} hook {event}"
+
+
+def _state_path() -> Path:
+    return Path(signals.guard_dir(signals.fast_dirs()[1])) / "installs.json"
+
+
+def _load_states() -> dict[str, Any]:
+    try:
+        data = json.loads(_state_path().read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_states(states: dict[str, Any]) -> None:
+    path = _state_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, json.dumps(states, indent=1).encode("utf-8"), mode=0o600)
+
+
+# ------------------------------------------------------------------------------- file handling
+
+
+def _atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
+    tmp = path.with_name(f".{path.name}.claimback-{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def parse_settings(raw: bytes | None, path: Path) -> dict[str, Any]:
+    """The settings object, or BadInput naming what is wrong (the file is never touched)."""
+    if raw is None:
+        return {}
+    where = display_path(path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadInput(f"{where} is not UTF-8 text; claimback left it untouched") from None
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"{where} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+                       "fix it (Claude Code cannot read it either) and run again — claimback left it "
+                       "untouched") from None
+    except ValueError as exc:
+        raise BadInput(f"{where}: {exc}; claimback left it untouched") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"{where} holds JSON but not an object at the top; claimback left it untouched")
+    hooks = data.get("hooks")
+    if hooks is not None and not isinstance(hooks, dict):
+        raise BadInput(f"{where}: \"hooks\" is not an object; claimback left the file untouched")
+    for event, _ in HOOK_EVENTS:
+        groups = (hooks or {}).get(event)
+        if groups is not None and not isinstance(groups, list):
+            raise BadInput(f"{where}: hooks.{event} is not a list; claimback left the file untouched")
+    status = data.get("statusLine")
+    if status is not None and not isinstance(status, dict):
+        raise BadInput(f"{where}: \"statusLine\" is not an object; claimback left the file untouched")
+    return data
+
+
+def _indent_of(raw: bytes | None) -> str | int:
+    """Keep the file's indentation style when we must re-serialise it (2 spaces when unknown)."""
+    if raw:
+        for line in raw.decode("utf-8", "replace").splitlines()[1:]:
+            stripped = line.lstrip(" \t")
+            if stripped and len(stripped) < len(line):
+                lead = line[: len(line) - len(stripped)]
+                return "\t" if lead.startswith("\t") else len(lead)
+    return 2
+
+
+def _serialise(data: dict[str, Any], raw: bytes | None) -> bytes:
+    text = json.dumps(data, indent=_indent_of(raw), ensure_ascii=False)
+    newline = "\r\n" if raw and b"\r\n" in raw else "\n"
+    if newline != "\n":
+        text = text.replace("\n", newline)
+    if raw is None or raw.endswith((b"\n", b"\r")) or not raw.strip():
+        text += newline
+    return text.encode("utf-8")
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _backup(path: Path, raw: bytes, scope: str) -> Path:
+    folder = Path(signals.guard_dir(signals.fast_dirs()[1])) / "backups"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    tag = _sha(str(path).encode())[:8]
+    target = folder / f"{scope}-{tag}-{path.name}.{stamp}.bak"
+    n = 1
+    while target.exists():
+        n += 1
+        target = folder / f"{scope}-{tag}-{path.name}.{stamp}-{n}.bak"
+    target.write_bytes(raw)
+    return target
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise BadInput(f"{display_path(path)} is a directory, not a settings file") from None
+    except OSError as exc:
+        raise ClaimbackError(f"cannot read {display_path(path)}: {exc.strerror}") from None
+
+
+# ------------------------------------------------------------------------------- merge logic
+
+
+def _is_ours(hook: Any) -> str | None:
+    if isinstance(hook, dict) and isinstance(hook.get("command"), str):
+        match = _OUR_HOOK.search(hook["command"])
+        if match:
+            return match.group(1)
+    return None
+
+
+def _statusline_is_ours(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("command"), str) \
+        and bool(_OUR_STATUSLINE.search(value["command"]))
+
+
+def installed_events(data: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+    hooks = data.get("hooks") if isinstance(data.get("hooks"), dict) else {}
+    for event, groups in hooks.items():
+        for group in groups if isinstance(groups, list) else []:
+            for hook in (group.get("hooks") if isinstance(group, dict) else None) or []:
+                if _is_ours(hook) and event not in found:
+                    found.append(event)
+    return found
+
+
+def _merge(data: dict[str, Any], prefix: str, statusline: bool,
+           state: dict[str, Any]) -> bool:
+    """Add or update claimback's hooks in `data` (in place). True when anything changed."""
+    changed = False
+    if "hooks" not in data:
+        data["hooks"] = {}
+        state.setdefault("created", {})["hooks"] = True
+    hooks = data["hooks"]
+    for event, matcher in HOOK_EVENTS:
+        wanted = hook_command(event, prefix)
+        if event not in hooks:
+            hooks[event] = []
+            state.setdefault("created", {}).setdefault("events", []).append(event)
+        present = False
+        for group in hooks[event]:
+            for hook in (group.get("hooks") if isinstance(group, dict) else None) or []:
+                if _is_ours(hook) == event:
+                    present = True
+                    if hook.get("command") != wanted:
+                        hook["command"] = wanted  # claimback moved (new venv): follow it
+                        changed = True
+        if not present:
+            group: dict[str, Any] = {}
+            if matcher:
+                group["matcher"] = matcher
+            group["hooks"] = [{"type": "command", "command": wanted, "timeout": HOOK_TIMEOUT_S}]
+            hooks[event].append(group)
+            changed = True
+    if statusline:
+        wanted = f"{prefix} statusline"
+        current = data.get("statusLine")
+        if _statusline_is_ours(current):
+            if current.get("command") != wanted:
+                current["command"] = wanted
+                changed = True
+        else:
+            state["statusline"] = {"had": "statusLine" in data, "previous": current}
+            new: dict[str, Any] = {"type": "command", "command": wanted}
+            if isinstance(current, dict) and "padding" in current:
+                new["padding"] = current["padding"]
+            data["statusLine"] = new
+            changed = True
+    return changed
+
+
+def _remove(data: dict[str, Any], state: dict[str, Any] | None) -> bool:
+    """Remove claimback's hooks (and containers it created that are now empty). True if changed."""
+    changed = False
+    created = (state or {}).get("created", {})
+    hooks = data.get("hooks")
+    if isinstance(hooks, dict):
+        for event in list(hooks):
+            groups = hooks[event]
+            if not isinstance(groups, list):
+                continue
+            kept_groups = []
+            event_changed = False
+            for group in groups:
+                inner = group.get("hooks") if isinstance(group, dict) else None
+                if isinstance(inner, list) and any(_is_ours(h) for h in inner):
+                    rest = [h for h in inner if not _is_ours(h)]
+                    event_changed = True
+                    if not rest:
+                        continue  # the group held only claimback's hook: claimback added it
+                    group["hooks"] = rest
+                kept_groups.append(group)
+            if not event_changed:
+                continue
+            changed = True
+            hooks[event] = kept_groups
+            if not kept_groups and (event in created.get("events", []) or state is None):
+                del hooks[event]
+        if not hooks and (created.get("hooks") or state is None) and changed:
+            del data["hooks"]
+    if _statusline_is_ours(data.get("statusLine")):
+        previous = ((state or {}).get("statusline") or {})
+        if previous.get("had"):
+            data["statusLine"] = previous.get("previous")
+        else:
+            del data["statusLine"]
+        changed = True
+    return changed
+
+
+# ------------------------------------------------------------------------------- API
+
+
+@dataclass
+class InstallResult:
+    scope: str
+    path: str
+    changed: bool
+    created_file: bool
+    events: list[str]
+    statusline: bool
+    backup: str | None
+    command: str
+    message: str
+
+
+def install(scope: str = "user", *, statusline: bool = False,
+            project_dir: str | os.PathLike[str] | None = None, command: str | None = None) -> InstallResult:
+    """Merge claimback's hooks into the scope's settings file (idempotent)."""
+    path = settings_path(scope, project_dir)
+    prefix = command or claimback_command()
+    raw = _read(path)
+    data = parse_settings(raw, path)
+    states = _load_states()
+    key = str(path)
+    state = states.get(key)
+    already = bool(state) and raw is not None and installed_events(data) != []
+    work_state: dict[str, Any] = dict(state) if already and state else {
+        "scope": scope, "existed": raw is not None,
+        "original": base64.b64encode(raw).decode("ascii") if raw is not None else None,
+        "created_dir": not path.parent.exists(),
+    }
+    changed = _merge(data, prefix, statusline, work_state)
+    events = installed_events(data)
+    if not changed:
+        return InstallResult(scope, display_path(path), False, False, events,
+                             _statusline_is_ours(data.get("statusLine")), None, prefix,
+                             f"claimback guard is already installed in {display_path(path)}; nothing changed")
+    backup = _backup(path, raw, scope) if raw is not None else None
+    body = _serialise(data, raw)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o7777 if raw is not None else None
+    _atomic_write(path, body, mode=mode)
+    work_state.update(written_sha256=_sha(body), installed_at=signals.iso(time.time()), scope=scope)
+    states[key] = work_state
+    _save_states(states)
+    what = "created" if raw is None else "updated"
+    return InstallResult(scope, display_path(path), True, raw is None, events,
+                         _statusline_is_ours(data.get("statusLine")),
+                         display_path(backup) if backup else None, prefix,
+                         f"claimback guard installed: {what} {display_path(path)} "
+                         f"({', '.join(events)}{', statusLine' if statusline else ''})")
+
+
+@dataclass
+class UninstallResult:
+    scope: str
+    path: str
+    changed: bool
+    restored_exactly: bool
+    removed_file: bool
+    backup: str | None
+    message: str
+
+
+def uninstall(scope: str = "user", *, project_dir: str | os.PathLike[str] | None = None) -> UninstallResult:
+    """Remove only what claimback added; restore the original bytes when nothing else changed."""
+    path = settings_path(scope, project_dir)
+    where = display_path(path)
+    raw = _read(path)
+    states = _load_states()
+    key = str(path)
+    state = states.get(key)
+    if raw is None:
+        states.pop(key, None)
+        _save_states(states)
+        return UninstallResult(scope, where, False, False, False, None, f"{where} does not exist; nothing to remove")
+    original = base64.b64decode(state["original"]) if state and state.get("original") is not None else None
+    if state and _sha(raw) == state.get("written_sha256"):
+        # Nothing changed since our install: put the file back exactly as it was.
+        backup = _backup(path, raw, scope)
+        if state.get("existed") and original is not None:
+            _atomic_write(path, original, mode=path.stat().st_mode & 0o7777)
+            removed = False
+        else:
+            path.unlink()
+            removed = True
+            if state.get("created_dir"):
+                try:
+                    path.parent.rmdir()  # only when empty
+                except OSError:
+                    pass
+        states.pop(key, None)
+        _save_states(states)
+        return UninstallResult(scope, where, True, True, removed, display_path(backup),
+                               f"claimback guard removed: {where} "
+                               f"{'deleted (claimback had created it)' if removed else 'restored byte for byte'}")
+    data = parse_settings(raw, path)
+    if not _remove(data, state):
+        states.pop(key, None)
+        _save_states(states)
+        return UninstallResult(scope, where, False, False, False, None,
+                               f"claimback guard is not installed in {where}; nothing changed")
+    backup = _backup(path, raw, scope)
+    exact = False
+    if original is not None:
+        try:
+            exact = json.loads(original.decode("utf-8") or "{}") == data
+        except ValueError:
+            exact = False
+    if not data and state and not state.get("existed"):
+        path.unlink()
+        states.pop(key, None)
+        _save_states(states)
+        return UninstallResult(scope, where, True, True, True, display_path(backup),
+                               f"claimback guard removed: {where} deleted (claimback had created it)")
+    body = original if exact and original is not None else _serialise(data, raw)
+    _atomic_write(path, body, mode=path.stat().st_mode & 0o7777)
+    states.pop(key, None)
+    _save_states(states)
+    return UninstallResult(scope, where, True, exact, False, display_path(backup),
+                           f"claimback guard removed from {where}"
+                           + (" (restored byte for byte)" if exact else " (other changes kept)"))
+
+
+def previous_statusline_command(scope: str = "user",
+                                project_dir: str | os.PathLike[str] | None = None) -> str | None:
+    """The statusline command that `guard install --statusline` replaced, for the wrapper to chain."""
+    state = _load_states().get(str(settings_path(scope, project_dir))) or {}
+    previous = (state.get("statusline") or {}).get("previous")
+    if isinstance(previous, dict) and isinstance(previous.get("command"), str):
+        return previous["command"]
+    return None
+
+
+# ------------------------------------------------------------------------------- status / log / override
+
+
+@dataclass
+class ScopeStatus:
+    scope: str
+    path: str
+    exists: bool
+    events: list[str]
+    missing: list[str]
+    statusline: bool
+    problem: str | None = None
+
+
+@dataclass
+class GuardStatus:
+    scopes: list[ScopeStatus]
+    installed: bool
+    env_override: str | None
+    paused_until: str | None
+    policy: dict[str, Any]
+    policy_note: str | None
+    outage: str
+    level: str | None
+    incidents: list[dict[str, Any]]
+    cache_age_s: float | None
+    cache_problem: str | None
+    decision_log: str
+    recent: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def status(project_dir: str | os.PathLike[str] | None = None) -> GuardStatus:
+    config_dir, data_dir, cache_dir = signals.fast_dirs()
+    scopes: list[ScopeStatus] = []
+    for scope in SCOPES:
+        path = settings_path(scope, project_dir)
+        raw = _read(path)
+        try:
+            data = parse_settings(raw, path)
+            events = installed_events(data)
+            sl = _statusline_is_ours(data.get("statusLine"))
+            problem = None
+        except BadInput as exc:
+            events, sl, problem = [], False, str(exc)
+        missing = [e for e, _ in HOOK_EVENTS if e not in events] if events else []
+        scopes.append(ScopeStatus(scope, display_path(path), raw is not None, events, missing, sl, problem))
+    policy, note = signals.load_policy(config_dir, data_dir)
+    assessment = signals.assess(policy=policy, cache_dir=cache_dir, data_dir=data_dir)
+    now = time.time()
+    until = hook_runtime._override_active(data_dir, now)
+    env = os.environ.get("CLAIMBACK_GUARD") or None
+    return GuardStatus(
+        scopes=scopes, installed=any(s.events for s in scopes), env_override=env,
+        paused_until=signals.iso(until) if until else None, policy=policy, policy_note=note,
+        outage=signals.describe(assessment, now), level=assessment["level"],
+        incidents=assessment["incidents"], cache_age_s=assessment["cache_age"],
+        cache_problem=assessment["cache_problem"],
+        decision_log=display_path(hook_runtime.decision_log_path(data_dir)),
+        recent=read_log(5),
+    )
+
+
+def read_log(limit: int = 20) -> list[dict[str, Any]]:
+    """The newest `limit` hook decisions, oldest first (from the JSONL decision log)."""
+    data_dir = signals.fast_dirs()[1]
+    path = Path(hook_runtime.decision_log_path(data_dir))
+    rows: list[dict[str, Any]] = []
+    for candidate in (path.with_name("decisions.1.jsonl"), path):
+        try:
+            lines = candidate.read_bytes().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(rec, dict):
+                rows.append(rec)
+    return rows[-limit:] if limit > 0 else rows
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
+
+
+def parse_duration(text: str) -> float:
+    """`30m`, `2h`, `1d`, `90s`; a bare number means minutes."""
+    match = _DURATION.match(text or "")
+    if not match:
+        raise BadInput(f"--for {text!r} is not a duration (use 30m, 2h, 1d)")
+    value = float(match.group(1))
+    unit = (match.group(2) or "m").lower()
+    seconds = value * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+    if seconds <= 0 or seconds > 30 * 86400:
+        raise BadInput("--for must be between 1 second and 30 days")
+    return seconds
+
+
+def pause(duration: str) -> str:
+    """Let subagent launches and prompts through until now + duration (`guard off --for`)."""
+    seconds = parse_duration(duration)
+    data_dir = signals.fast_dirs()[1]
+    path = Path(hook_runtime.override_path(data_dir))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    until = time.time() + seconds
+    _atomic_write(path, json.dumps({"until": until, "set_at": time.time()}).encode())
+    return signals.iso(until)
+
+
+def resume_guard() -> bool:
+    """End a pause early (`guard on`). True when a pause was active."""
+    path = Path(hook_runtime.override_path(signals.fast_dirs()[1]))
+    try:
+        path.unlink()
+        return True
+    except FileNotFoundError:
+        return False
