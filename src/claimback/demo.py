@@ -323,7 +323,7 @@ def build_demo(root: Path) -> DemoScenario:
     for i, (tid, (_, _, prompt, tokens)) in enumerate(zip(tool_ids, TASKS)):
         agents.append(_killed_subagent(projects, rng, main_a, tid, launched, prompt, tokens,
                                        _at(f"2026-05-15T01:0{6 + i}:2{i}Z"),
-                                       attempts=5, final_at=finals[i]))
+                                       attempts=3, final_at=finals[i]))
     # The parent hears: failed (with the error), "completed" (the misreport), and nothing at all.
     main_a.task_result(finals[0] + timedelta(seconds=3), tool_ids[0], content=f"API Error: 500 {INTERNAL}",
                        is_error=True, result={"status": "failed", "agentId": agents[0].agent_id,
@@ -334,9 +334,9 @@ def build_demo(root: Path) -> DemoScenario:
                                                "content": [{"type": "text", "text": f"API Error: 500 {INTERNAL}"}]})
     # The parent's own turn then fails while waiting on the third reviewer.
     t = _at("2026-05-15T01:39:30Z")
-    for attempt in range(1, 5):
-        main_a.retry(t, attempt, status=529 if attempt != 3 else 500)
-        t += timedelta(seconds=40 * attempt)
+    for attempt in range(1, 4):
+        main_a.retry(t, attempt, status=529 if attempt != 2 else 500)
+        t += timedelta(seconds=50 * attempt)
     main_a.final_error(t, "API Error: 529 Overloaded. This is a server-side issue, usually temporary — try "
                        "again in a moment. If it persists, check https://status.claude.com.",
                        error="server_error", status=529)
@@ -345,7 +345,7 @@ def build_demo(root: Path) -> DemoScenario:
     # Session C: a second terminal whose long cached context is cut by a dropped stream.
     sid_c = _session_id(rng)
     side = _Writer(projects / PROJECT_SLUG / f"{sid_c}.jsonl", sid_c, rng)
-    side.context = 64_000
+    side.context = 27_000
     t = _at("2026-05-15T00:44:10Z")
     side.prompt(t, "Profile the PDF renderer and cut its memory use.")
     for _ in range(5):
@@ -356,9 +356,9 @@ def build_demo(root: Path) -> DemoScenario:
     side.request(t + timedelta(seconds=40), cache_write=2_200, output=3_900, stop_reason=None)  # partial output
     side.final_error(t + timedelta(seconds=95), "API Error: Connection lost mid-response. The response above "
                      "may be incomplete.", error="server_error", status=None)
-    t = _at("2026-05-15T01:50:05Z")
+    t = _at("2026-05-15T01:47:05Z")
     side.prompt(t, "Try again: apply the streaming writer change.")
-    for attempt, minutes in enumerate((3, 9, 16, 23, 30, 36), start=1):
+    for attempt, minutes in enumerate((4, 12, 20, 28, 36), start=1):
         side.retry(t + timedelta(minutes=minutes), attempt, status=529 if attempt % 2 else 500)
     side.final_error(_at("2026-05-15T02:31:02Z"), f"API Error: 529 {OVERLOADED}", error="server_error", status=529)
     # Back after recovery: the 5-minute cache expired, so the whole context is written again.
@@ -391,7 +391,7 @@ def build_demo(root: Path) -> DemoScenario:
 
     snapshots = []
     for ts, five, seven in (("2026-05-15T00:30:05.000Z", 22.0, 71.0), ("2026-05-15T01:00:10.000Z", 41.0, 74.0),
-                            ("2026-05-15T01:40:00.000Z", 77.0, 80.0), ("2026-05-15T02:40:30.000Z", 96.0, 83.0),
+                            ("2026-05-15T01:40:00.000Z", 77.0, 80.0), ("2026-05-15T02:40:30.000Z", 9.0, 83.0),
                             ("2026-05-15T03:20:00.000Z", 31.0, 86.0)):
         snapshots.append({"ts": ts, "session_id": sid_a, "five_hour_pct": five,
                           "five_hour_resets_at": "2026-05-15T02:30:00.000Z" if ts < "2026-05-15T02:30" else

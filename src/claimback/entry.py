@@ -15,6 +15,10 @@ def main() -> None:
         from claimback.prevent.hook import run
 
         sys.exit(run(sys.argv[2:]))
+    if len(sys.argv) > 1 and sys.argv[1] == "statusline" and not {"-h", "--help"} & set(sys.argv[2:]):
+        from claimback.sources.statusline import run as statusline
+
+        sys.exit(statusline(sys.argv[2:]))
     from claimback.cli import main as cli_main
 
     cli_main(prog_name="claimback")

@@ -77,3 +77,49 @@ def render_audit(report: Any) -> None:
                                                                         "outcome", "tokens burned", "session"], rows))
     else:
         out.print("No subagent task was killed by an API failure in this period.")
+
+
+CATEGORY_LABELS = {
+    "killed_subagents": "killed subagent work",
+    "partial_responses": "partial responses",
+    "abandoned_turns": "abandoned turns",
+    "cache_rebuild": "cache rebuild",
+    "failed_attempt_exposure": "failed-attempt exposure",
+}
+
+
+def render_loss(report: Any) -> None:
+    out = console()
+    if not report.windows:
+        for note in report.notes:
+            out.print(note)
+        return
+    for window in report.windows:
+        out.print(f"\n[bold]{window.id}[/]  {window.headline}")
+        rows = []
+        for key, label in CATEGORY_LABELS.items():
+            figure = window.loss[key]
+            count = figure.attempts if key == "failed_attempt_exposure" else figure.requests
+            unit = "attempts" if key == "failed_attempt_exposure" else "requests"
+            rows.append([label, figure.basis, fmt_int(figure.tokens), fmt_usd(figure.usd), f"{count:,} {unit}"])
+        rows.append(["total measured", "measured", fmt_int(window.measured_tokens), fmt_usd(window.usd_measured), ""])
+        rows.append(["total estimated", "estimated", fmt_int(window.estimated_tokens), fmt_usd(window.usd_estimated), ""])
+        out.print(simple_table(None, ["category", "basis", "tokens", "USD (API prices)", "evidence"], rows))
+        quota = window.quota
+        if quota is not None:
+            seven = "-" if quota.seven_day_delta_pct is None else f"{quota.seven_day_delta_pct:g} %"
+            five = "-" if quota.five_hour_delta_pct is None else f"{quota.five_hour_delta_pct:g} %"
+            reset = quota.weekly_reset_at or "unknown"
+            line = f"quota ({quota.basis}): weekly Δ {seven}, 5-hour Δ {five}; weekly reset {reset}"
+            if quota.hours_to_reset is not None:
+                line += f" ({quota.hours_to_reset:g} h after the window)"
+            if quota.plan_value_usd is not None:
+                line += f"; plan value ≈ ${quota.plan_value_usd:,.2f} of your {quota.plan} plan"
+            out.print(line)
+            for note in quota.notes:
+                out.print(f"  [dim]note: {note}[/]")
+        if window.unpriced_models:
+            out.print(f"  [yellow]no price for {', '.join(window.unpriced_models)}: USD is a lower bound[/]")
+    totals = report.totals
+    out.print(f"\nAll windows: {totals['measured_tokens']:,} tokens measured, {totals['estimated_tokens']:,} "
+              f"estimated; {fmt_usd(totals['usd_measured'])} measured at API prices.")

@@ -1,0 +1,484 @@
+"""Loss attribution (DESIGN §5): what each outage window cost, measured apart from estimated.
+
+Five categories per window. Each lost request is counted in at most one category, in this order:
+
+1. killed_subagents (measured): every request of a subagent run that an outage killed — its Task/Agent
+   call ended in an error, was interrupted, or never returned, and its last failure lies in the window.
+2. partial_responses (measured): the request whose stream died mid-response (final failure with no HTTP
+   status, or a "connection lost mid-response" / "stream idle timeout" / socket reset), in the window.
+3. abandoned_turns (measured): the requests of a main-session turn that ended in an outage failure in
+   the window and whose prompt the user re-submitted later (same normalized-text hash).
+4. cache_rebuild (measured tokens, attributed): the first request after the window in each session that
+   was active around it, when the gap exceeded the cache TTL (5 min; 1 h if 1-h cache writes were used):
+   its cache writes, up to the prompt size cached before the window.
+5. failed_attempt_exposure (estimated): for each outage-class failed attempt in the window, the prompt
+   size (input + cache read + cache write) of the last successful request of the same session/agent.
+   Whether failed attempts count against a quota is not public; this figure is labelled estimated.
+
+Redo work after the window (re-launched tasks, re-submitted prompts) is evidence, never extra loss.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
+
+from claimback.ledger.store import Ledger
+
+MEASURED = "measured"
+ESTIMATED = "estimated"
+CATEGORIES = ("killed_subagents", "partial_responses", "abandoned_turns", "cache_rebuild")
+EXPOSURE = "failed_attempt_exposure"
+
+KILLED_TASK_OUTCOMES = ("killed", "no_result", "interrupted")
+MID_STREAM_MARKERS = ("mid-response", "stream idle timeout", "partial response", "ECONNRESET", "socket hang up",
+                      "terminated", "other side closed")
+CACHE_TTL_5M = timedelta(minutes=5)
+CACHE_TTL_1H = timedelta(hours=1)
+ACTIVE_BEFORE = timedelta(hours=1)  # a session counts as "active around the window" if used this close
+PARTIAL_LOOKBACK = timedelta(minutes=15)
+AFTER_WINDOW = timedelta(hours=12)  # how far past a window re-submissions and cache rebuilds are sought
+
+
+class WindowLike(Protocol):
+    id: str
+    start: str
+    end: str
+
+
+CostFn = Callable[[dict[str, Any]], "float | None"]
+
+
+@dataclass
+class LostRequest:
+    request_key: str
+    request_id: str | None
+    ts: str
+    session_id: str | None
+    agent_id: str | None
+    model: str | None
+    tokens: int
+    usd: float | None
+    category: str
+    basis: str
+
+
+@dataclass
+class ExposedAttempt:
+    failure_key: str
+    ts: str
+    session_id: str | None
+    agent_id: str | None
+    model: str | None
+    status: int | None
+    error_type: str | None
+    request_id: str | None
+    tokens: int
+    usd: float | None
+
+
+@dataclass
+class CategoryFigure:
+    tokens: int = 0
+    usd: float | None = 0.0
+    basis: str = MEASURED
+    requests: int = 0
+    request_ids: list[str] = field(default_factory=list)
+    usd_complete: bool = True  # False when a model had no price: the USD figure is then a lower bound
+
+
+@dataclass
+class ExposureFigure:
+    tokens: int = 0
+    usd: float | None = 0.0
+    basis: str = ESTIMATED
+    attempts: int = 0
+    usd_complete: bool = True
+
+
+@dataclass
+class Breakdown:
+    key: str
+    measured_tokens: int = 0
+    estimated_tokens: int = 0
+    usd_measured: float | None = 0.0
+    usd_estimated: float | None = 0.0
+
+
+@dataclass
+class WindowLoss:
+    window_id: str
+    start: str
+    end: str
+    loss: dict[str, Any]
+    measured_tokens: int
+    estimated_tokens: int
+    usd_measured: float | None
+    usd_estimated: float | None
+    by_session: list[Breakdown]
+    by_model: list[Breakdown]
+    lost_requests: list[LostRequest]
+    exposed_attempts: list[ExposedAttempt]
+    # All usage recorded by the sessions the window touched, from 2 h before it to 12 h after: the pool
+    # every measured category draws from, so their sum can never exceed it.
+    scope_total_tokens: int
+    unpriced_models: list[str] = field(default_factory=list)
+
+
+def _parse(ts: str) -> datetime:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _tokens(row: dict[str, Any]) -> int:
+    return int(row["input_tokens"] + row["output_tokens"] + row["cache_creation_tokens"] + row["cache_read_tokens"])
+
+
+def _prompt_size(row: dict[str, Any]) -> int:
+    return int(row["input_tokens"] + row["cache_read_tokens"] + row["cache_creation_tokens"])
+
+
+def _add_usd(total: float | None, value: float | None) -> float | None:
+    if value is None:
+        return total  # unpriced: tokens still counted, USD flagged incomplete by the caller
+    return (total or 0.0) + value
+
+
+_REQUEST_COLUMNS = ("request_key, message_id, request_id, session_id, agent_id, is_sidechain, ts, model, "
+                    "input_tokens, output_tokens, cache_creation_tokens, cache_creation_1h_tokens, "
+                    "cache_read_tokens, speed, cost_usd, turn_id")
+
+
+class _WindowData:
+    """The rows one window needs, loaded once."""
+
+    def __init__(self, ledger: Ledger, window: WindowLike) -> None:
+        self.start, self.end = window.start, window.end
+        lo = _iso(_parse(window.start) - ACTIVE_BEFORE - CACHE_TTL_1H)
+        hi = _iso(_parse(window.end) + AFTER_WINDOW)
+        self.failures = ledger.rows(
+            "SELECT failure_key, kind, session_id, agent_id, ts, status, error_type, error_code, request_id, "
+            "message, failure_class, model, turn_id FROM failures WHERE ts >= ? AND ts <= ? "
+            "AND failure_class = 'outage' ORDER BY ts", (window.start, window.end))
+        sessions = sorted({f["session_id"] for f in self.failures if f["session_id"]})
+        active = ledger.rows("SELECT DISTINCT session_id FROM requests WHERE ts >= ? AND ts <= ?",
+                             (_iso(_parse(window.start) - ACTIVE_BEFORE), window.end))
+        sessions = sorted(set(sessions) | {r["session_id"] for r in active if r["session_id"]})
+        self.sessions = sessions
+        self.requests: list[dict[str, Any]] = []
+        for chunk in _chunks(sessions, 400):
+            marks = ", ".join("?" for _ in chunk)
+            self.requests += ledger.rows(
+                f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE session_id IN ({marks}) AND ts >= ? AND ts <= ? "
+                "ORDER BY ts", (*chunk, lo, hi))
+        self.scope_total = sum(_tokens(r) for r in self.requests)
+        self.tasks = ledger.rows(
+            "SELECT t.tool_use_id, t.session_id, t.agent_id, t.outcome, t.result_ts, t.launched_ts, "
+            "t.description FROM tasks AS t WHERE t.outcome IN (?, ?, ?) AND t.agent_id IS NOT NULL "
+            "AND t.launched_ts <= ?", (*KILLED_TASK_OUTCOMES, window.end))
+        self.agent_failures = {
+            r["agent_id"]: r for r in ledger.rows(
+                "SELECT agent_id, MAX(ts) AS last_ts FROM failures WHERE agent_id IS NOT NULL "
+                "AND failure_class IN ('outage', 'interrupt') GROUP BY agent_id")}
+        self.prompts = ledger.rows(
+            "SELECT prompt_key, session_id, ts, text_hash FROM prompts WHERE is_sidechain = 0 AND ts >= ? "
+            "AND ts <= ? ORDER BY ts", (lo, hi))
+
+
+def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
+    return [items[i:i + size] for i in range(0, len(items), size)] or []
+
+
+def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = None) -> WindowLoss:
+    """The loss of one outage window, every figure traceable to request ids or failure records."""
+    data = _WindowData(ledger, window)
+    price: CostFn = cost or (lambda row: None)
+    taken: dict[str, str] = {}  # request_key -> category
+    lost: list[LostRequest] = []
+    unpriced: set[str] = set()
+
+    def take(row: dict[str, Any], category: str, tokens: int | None = None, priced_row: dict | None = None) -> None:
+        if row["request_key"] in taken:
+            return
+        taken[row["request_key"]] = category
+        usd = price(priced_row or row)
+        if usd is None and row["model"]:
+            unpriced.add(row["model"])
+        lost.append(LostRequest(row["request_key"], row["request_id"], row["ts"], row["session_id"],
+                                row["agent_id"], row["model"], _tokens(row) if tokens is None else tokens, usd,
+                                category, MEASURED))
+
+    by_agent: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_stream: dict[tuple[str | None, str | None], list[dict[str, Any]]] = defaultdict(list)
+    for row in data.requests:
+        if row["agent_id"]:
+            by_agent[row["agent_id"]].append(row)
+        by_stream[(row["session_id"], row["agent_id"])].append(row)
+
+    # 1. Killed subagent work.
+    for task in data.tasks:
+        last_failure = data.agent_failures.get(task["agent_id"])
+        ended = last_failure["last_ts"] if last_failure else task["result_ts"]
+        if ended is None or not (data.start <= ended <= data.end):
+            continue
+        for row in by_agent.get(task["agent_id"], []):
+            if row["ts"] <= ended:
+                take(row, "killed_subagents")
+
+    # 2. Partial responses: the request whose stream died under it.
+    for failure in data.failures:
+        text = (failure["message"] or "") + " " + (failure["error_code"] or "")
+        mid_stream = (failure["kind"] == "final" and failure["status"] is None) or any(
+            marker.lower() in text.lower() for marker in MID_STREAM_MARKERS)
+        if not mid_stream:
+            continue
+        stream = by_stream.get((failure["session_id"], failure["agent_id"]), [])
+        earlier = [r for r in stream if r["ts"] <= failure["ts"]
+                   and _parse(failure["ts"]) - _parse(r["ts"]) <= PARTIAL_LOOKBACK
+                   and (failure["turn_id"] is None or r["turn_id"] == failure["turn_id"])]
+        if earlier:
+            take(earlier[-1], "partial_responses")
+
+    # 3. Abandoned turns: a main-session turn ended by the outage, whose prompt was re-submitted later.
+    prompt_by_key = {p["prompt_key"]: p for p in data.prompts}
+    ended_turns: dict[str, dict[str, Any]] = {}
+    for failure in data.failures:
+        if failure["agent_id"] is None and failure["kind"] == "final" and failure["turn_id"]:
+            ended_turns[failure["turn_id"]] = failure
+    for turn_id, failure in ended_turns.items():
+        prompt = prompt_by_key.get(turn_id)
+        if prompt is None:
+            continue
+        resubmitted = any(p["text_hash"] == prompt["text_hash"] and p["ts"] > failure["ts"]
+                          and p["prompt_key"] != turn_id for p in data.prompts)
+        if not resubmitted:
+            continue
+        later_success = any(r["turn_id"] == turn_id and r["ts"] > failure["ts"] and r["agent_id"] is None
+                            for r in data.requests)
+        if later_success:
+            continue
+        for row in data.requests:
+            if row["turn_id"] == turn_id and row["agent_id"] is None and row["ts"] <= failure["ts"]:
+                take(row, "abandoned_turns")
+
+    # 4. Cache rebuild: the first request after the window, when the cache had expired meanwhile.
+    window_start, window_end = _parse(data.start), _parse(data.end)
+    for (session_id, agent_id), stream in by_stream.items():
+        before = [r for r in stream if r["ts"] <= data.end]
+        after = [r for r in stream if r["ts"] > data.end]
+        if not before or not after:
+            continue
+        last = before[-1]
+        if _parse(last["ts"]) < window_start - ACTIVE_BEFORE:
+            continue
+        first = after[0]
+        ttl = CACHE_TTL_1H if any(r["cache_creation_1h_tokens"] for r in before) else CACHE_TTL_5M
+        if _parse(first["ts"]) - _parse(last["ts"]) <= ttl or first["cache_creation_tokens"] <= 0:
+            continue
+        cached_before = max(_prompt_size(r) for r in before[-3:])
+        rebuilt = min(int(first["cache_creation_tokens"]), cached_before)
+        if rebuilt <= 0:
+            continue
+        priced = dict(first, input_tokens=0, output_tokens=0, cache_read_tokens=0, cache_creation_tokens=rebuilt,
+                      cache_creation_1h_tokens=min(first["cache_creation_1h_tokens"], rebuilt))
+        take(first, "cache_rebuild", tokens=rebuilt, priced_row=priced)
+
+    # 5. Failed-attempt exposure (estimated).
+    exposed: list[ExposedAttempt] = []
+    for failure in data.failures:
+        if failure["kind"] not in ("retry", "final"):
+            continue
+        stream = by_stream.get((failure["session_id"], failure["agent_id"]), [])
+        previous = [r for r in stream if r["ts"] < failure["ts"]]
+        if not previous:
+            continue
+        last_ok = previous[-1]
+        size = _prompt_size(last_ok)
+        usd = price(dict(last_ok, output_tokens=0))
+        exposed.append(ExposedAttempt(failure["failure_key"], failure["ts"], failure["session_id"],
+                                      failure["agent_id"], last_ok["model"], failure["status"],
+                                      failure["error_type"], failure["request_id"], size, usd))
+        if usd is None and last_ok["model"]:
+            unpriced.add(last_ok["model"])
+
+    return _summarize(window, lost, exposed, data.scope_total, sorted(unpriced))
+
+
+def _summarize(window: WindowLike, lost: list[LostRequest], exposed: list[ExposedAttempt], scope_total: int,
+               unpriced: list[str]) -> WindowLoss:
+    figures = {name: CategoryFigure() for name in CATEGORIES}
+    sessions: dict[str, Breakdown] = {}
+    models: dict[str, Breakdown] = {}
+    for item in lost:
+        figure = figures[item.category]
+        figure.tokens += item.tokens
+        figure.requests += 1
+        figure.request_ids.append(item.request_id or item.request_key)
+        if item.usd is None:
+            figure.usd_complete = False
+        figure.usd = _add_usd(figure.usd, item.usd)
+        for key, table in ((item.session_id or "-", sessions), (item.model or "-", models)):
+            entry = table.setdefault(key, Breakdown(key))
+            entry.measured_tokens += item.tokens
+            entry.usd_measured = _add_usd(entry.usd_measured, item.usd)
+    exposure = ExposureFigure()
+    for attempt in exposed:
+        exposure.tokens += attempt.tokens
+        exposure.attempts += 1
+        if attempt.usd is None:
+            exposure.usd_complete = False
+        exposure.usd = _add_usd(exposure.usd, attempt.usd)
+        for key, table in ((attempt.session_id or "-", sessions), (attempt.model or "-", models)):
+            entry = table.setdefault(key, Breakdown(key))
+            entry.estimated_tokens += attempt.tokens
+            entry.usd_estimated = _add_usd(entry.usd_estimated, attempt.usd)
+    for figure in figures.values():
+        if figure.requests and not figure.usd_complete and figure.usd == 0.0:
+            figure.usd = None
+    if exposure.attempts and not exposure.usd_complete and exposure.usd == 0.0:
+        exposure.usd = None
+    measured = sum(f.tokens for f in figures.values())
+    usd_measured: float | None = sum(f.usd or 0.0 for f in figures.values())
+    if any(f.requests and f.usd is None for f in figures.values()):
+        usd_measured = None
+    loss: dict[str, Any] = dict(figures)
+    loss[EXPOSURE] = exposure
+    return WindowLoss(
+        window_id=window.id, start=window.start, end=window.end, loss=loss, measured_tokens=measured,
+        estimated_tokens=exposure.tokens, usd_measured=usd_measured,
+        usd_estimated=exposure.usd, by_session=sorted(sessions.values(), key=lambda b: -(b.measured_tokens + b.estimated_tokens)),
+        by_model=sorted(models.values(), key=lambda b: -(b.measured_tokens + b.estimated_tokens)),
+        lost_requests=sorted(lost, key=lambda r: r.ts), exposed_attempts=exposed,
+        scope_total_tokens=scope_total, unpriced_models=unpriced,
+    )
+
+
+@dataclass
+class WindowReport:
+    """One outage window with its loss and quota impact: the unit the headline, packet and JSON share."""
+
+    id: str
+    start: str
+    end: str
+    confirmed_by: str
+    incidents: list[dict[str, Any]]
+    loss: dict[str, Any]
+    quota: Any
+    measured_tokens: int
+    estimated_tokens: int
+    usd_measured: float | None
+    usd_estimated: float | None
+    by_session: list[Breakdown]
+    by_model: list[Breakdown]
+    scope_total_tokens: int
+    unpriced_models: list[str]
+    headline: str
+    lost_requests: list[LostRequest]
+    exposed_attempts: list[ExposedAttempt]
+
+
+@dataclass
+class LossReport:
+    windows: list[WindowReport]
+    totals: dict[str, Any]
+    pricing: str
+    notes: list[str] = field(default_factory=list)
+
+
+def request_pricer(table: Any) -> CostFn:
+    """Adapts a `PricingTable` to the row-based cost function the attribution uses."""
+
+    def cost(row: dict[str, Any]) -> float | None:
+        return table.request_cost(row["model"], int(row["input_tokens"]), int(row["output_tokens"]),
+                                  int(row["cache_creation_tokens"]), int(row["cache_creation_1h_tokens"]),
+                                  int(row["cache_read_tokens"]), row.get("speed"))
+
+    return cost
+
+
+def _incident_dicts(window: Any) -> list[dict[str, Any]]:
+    incidents = getattr(window, "incidents", None) or []
+    out = []
+    for incident in incidents:
+        if isinstance(incident, dict):
+            out.append(incident)
+        else:
+            out.append({k: getattr(incident, k, None) for k in ("id", "name", "url", "impact", "source")})
+    return out
+
+
+def _fmt_tokens(n: int) -> str:
+    return f"{n:,}"
+
+
+def _hm(ts: str) -> str:
+    return ts[11:16]
+
+
+def headline(report: WindowReport) -> str:
+    """One sentence a user can repeat to support, every figure labelled by its basis."""
+    when = f"{report.start[:10]} {_hm(report.start)}–{_hm(report.end)} UTC"
+    names = ", ".join(f"incident {i.get('id')}" for i in report.incidents if i.get("id"))
+    source = {"both": "confirmed by your logs", "statuspage": "status page only; your logs show no errors",
+              "logs": "seen in your logs; no official incident"}.get(report.confirmed_by, report.confirmed_by)
+    context = f"{names}, {source}" if names else source
+    parts = [f"{when} ({context}): {_fmt_tokens(report.measured_tokens)} tokens lost, measured"]
+    measured_parts = [f"{k.replace('_', ' ')} {_fmt_tokens(report.loss[k].tokens)}"
+                      for k in CATEGORIES if report.loss[k].tokens]
+    if measured_parts:
+        parts[0] += f" ({', '.join(measured_parts)})"
+    parts.append(f"plus {_fmt_tokens(report.estimated_tokens)} tokens exposed by "
+                 f"{report.loss[EXPOSURE].attempts} failed attempts, estimated")
+    if report.usd_measured is not None:
+        usd = f"~${report.usd_measured:,.2f} at API prices"
+        if report.usd_estimated:
+            usd += f" (+${report.usd_estimated:,.2f} estimated)"
+        parts.append(usd)
+    else:
+        parts.append("USD unknown (unpriced model)")
+    quota = report.quota
+    if quota is not None and quota.share_of_week_pct is not None:
+        text = f"{quota.share_of_week_pct:g} % of your weekly quota ({quota.basis})"
+        if quota.hours_to_reset is not None:
+            text += f", {quota.hours_to_reset:g} h before your weekly reset"
+        parts.append(text)
+    return "; ".join(parts) + "."
+
+
+def build_loss_report(ledger: Ledger, windows: Sequence[Any], *, pricing: Any, plan: str | None = None,
+                      weekly_reset: str | None = None) -> LossReport:
+    from claimback.analysis.quota import quota_impact
+
+    cost = request_pricer(pricing)
+    reports = []
+    for window in windows:
+        loss = attribute_window(ledger, window, cost)
+        quota = quota_impact(ledger, window.start, window.end, loss.measured_tokens + loss.estimated_tokens,
+                             plan=plan, weekly_reset=weekly_reset)
+        report = WindowReport(
+            id=window.id, start=window.start, end=window.end,
+            confirmed_by=getattr(window, "confirmed_by", "logs"), incidents=_incident_dicts(window),
+            loss=loss.loss, quota=quota, measured_tokens=loss.measured_tokens,
+            estimated_tokens=loss.estimated_tokens, usd_measured=loss.usd_measured,
+            usd_estimated=loss.usd_estimated, by_session=loss.by_session, by_model=loss.by_model,
+            scope_total_tokens=loss.scope_total_tokens, unpriced_models=loss.unpriced_models, headline="",
+            lost_requests=loss.lost_requests, exposed_attempts=loss.exposed_attempts)
+        report.headline = headline(report)
+        reports.append(report)
+    usd_measured: float | None = sum(r.usd_measured or 0.0 for r in reports)
+    if any(r.usd_measured is None for r in reports):
+        usd_measured = None
+    totals = {
+        "measured_tokens": sum(r.measured_tokens for r in reports),
+        "estimated_tokens": sum(r.estimated_tokens for r in reports),
+        "usd_measured": usd_measured,
+        "usd_estimated": sum(r.usd_estimated or 0.0 for r in reports),
+    }
+    notes = [] if reports else ["no outage window in this period: nothing was lost to an outage"]
+    return LossReport(reports, totals, pricing.describe() if hasattr(pricing, "describe") else "", notes)

@@ -1,0 +1,42 @@
+"""Outage windows plus their loss, for one workspace: what `loss`, `audit` and `claim` share."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+from claimback.analysis.loss import LossReport, build_loss_report
+from claimback.analysis.pricing import PricingTable
+from claimback.config import load_config
+from claimback.errors import BadInput
+from claimback.workspace import Workspace
+
+
+def _bound(day: date | None, end: bool) -> str | None:
+    if day is None:
+        return None
+    moment = datetime.combine(day + timedelta(days=1) if end else day, time(0), timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def find_outage_windows(ws: Workspace, since: date | None, until: date | None, offline: bool) -> list[Any]:
+    from claimback.analysis.outages import find_windows
+
+    return find_windows(ws.ledger, since=since, until=until, offline=offline)
+
+
+def loss_for_workspace(ws: Workspace, *, since: date | None = None, until: date | None = None,
+                       window_id: str | None = None, plan: str | None = None, pricing_file: str | None = None,
+                       offline: bool = False, windows: list[Any] | None = None) -> LossReport:
+    config = load_config()
+    pricing = PricingTable.load(pricing_file or config.pricing_file)
+    if windows is None:
+        windows = find_outage_windows(ws, since, until, offline)
+    if window_id is not None:
+        chosen = [w for w in windows if w.id == window_id]
+        if not chosen:
+            known = ", ".join(w.id for w in windows[:10]) or "none in this period"
+            raise BadInput(f"no outage window {window_id!r} (known: {known}); see `claimback outages`")
+        windows = chosen
+    return build_loss_report(ws.ledger, windows, pricing=pricing, plan=plan or config.plan,
+                             weekly_reset=config.weekly_reset)
