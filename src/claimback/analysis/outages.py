@@ -1,0 +1,601 @@
+"""Outage windows (DESIGN §5): status-page incidents joined with error bursts in the user's own logs.
+
+Public API (what `loss`, `claim`, `resume` and `audit` consume)::
+
+    find_windows(ledger, since=None, until=None, offline=False, *, refresh=False, sync=True,
+                 demo=False, timeout=3.0) -> list[OutageWindow]
+    outages_report(...same arguments...) -> OutagesReport      # windows + where the incident data came from
+    get_window(windows, key) -> OutageWindow | None            # by window id or by incident id
+    current_status(ledger, offline=False, refresh=False) -> CurrentStatus   # `claimback status`
+    incident_relevance(incident) -> Relevance
+
+`since`/`until` accept a `date` (whole UTC days, `until` inclusive), a `datetime`, or an ISO string.
+With neither given, windows are sought over the span of the ledger's own activity (requests and
+failures). Unless `offline` (or `sync=False`), the status page is consulted first (3 s budget, then the
+cache, the ledger, the bundled archive: see `claimback.sources.statuspage`); network faults never raise.
+
+A window is the union of overlapping intervals of two kinds:
+
+* a **relevant incident**: its stated impact window (parsed from update text) or else
+  created_at → resolved_at, when it has error impact on Claude Code's request path: components
+  "Claude API" / "Claude Code", a name naming the API, models or Claude Code, or a claude.ai incident
+  about login/auth. Incidents naming models ("Elevated errors on Claude Opus 4.6") are model-specific:
+  they count only where a session of the ledger used that model family inside the interval. Notices
+  without error impact, other products (Cowork, connectors, desktop app, …) and quality notices are
+  ignored.
+* a **detected burst**: ≥ 3 outage-class failures (any sessions and subagents) each ≤ 10 min after the
+  previous one's end, where a failure's end is its timestamp plus the retry wait Claude Code announced
+  (`retryInMs`): the client was still inside the outage while it waited. quota_rate (429/limits),
+  auth and the other classes never start a burst.
+
+Each `OutageWindow` (all times ISO-8601 UTC strings, sortable):
+
+* `window_id` — `YYYYMMDD-HHMM` of the start (UTC); stable for the same ledger contents; `-2`, `-3`
+  suffixes on a clash.
+* `start`, `end` — the merged interval; `logs_start`/`logs_end` (first failure, last failure + its
+  retry wait) and `statuspage_start`/`statuspage_end` give each side's own view (None when absent).
+* `confirmed_by` — "statuspage", "logs" or "both".
+* `incident_ids`, `incidents` (`IncidentRef`: id, name, link, impact, source, interval and its basis,
+  scope "all"/"models", model families, components).
+* `sessions` — sessions with outage-class failures in the window, plus (for status-page windows)
+  sessions with requests in the window that the incident applies to; `sessions_failed` only the
+  former; `agents_failed` — subagent ids with outage-class failures in the window.
+* `models` (model ids seen in those sessions inside the window), `model_families`.
+* `failures_by_class` — every failure in the window by class (interrupts included, so a reader sees
+  429s next to the outage without them making it); `outage_failures` — the outage-class count.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+from claimback.ledger.store import Ledger, utc_now_iso
+from claimback.sources.incident_text import (
+    families,
+    has_error_impact,
+    mentions_api_surface,
+    mentions_login,
+    model_family,
+)
+from claimback.sources.statuspage import (
+    DEFAULT_TIMEOUT,
+    Incident,
+    StatusSync,
+    age_seconds,
+    describe_age,
+    ledger_incidents,
+    parse_iso,
+    read_cache,
+    sync_status,
+    to_iso,
+)
+
+BURST_MIN_FAILURES = 3
+BURST_MAX_GAP = timedelta(minutes=10)
+OPEN_END_GUESS = timedelta(hours=1)  # an incident with no end anywhere: assume an hour, say so
+OUTAGE = "outage"
+OPEN_STATUSES = ("investigating", "identified", "monitoring", "in_progress", "verifying")
+
+# Products that share words with Claude Code or the API but not its request path. A name is judged on
+# what remains after these phrases are removed ("…claude.ai, Claude Code, Claude Cowork and the API").
+_OTHER_SURFACES = re.compile(
+    r"claude code (?:on the web|in slack|review|code review|ide extension|desktop)|code review|"
+    r"ide extension|(?:claude(?:\.ai)?|the) desktop(?: app(?:lication)?s?)?|desktop app(?:lication)?s?|"
+    r"cowork(?: remote| on windows)?|claude for (?:microsoft )?office(?: 365)?|office add-in|"
+    r"(?:google )?connectors?|mcp (?:apps|servers|calls)|vaults?(?: and credentials)?|credentials to vaults|"
+    r"google (?:drive|play)(?: subscriptions)?|github(?: operation| access)?|share links|subscriptions?|"
+    r"billing(?: related)?|credit purchases|usage credits|sign-ups|workspace creation|\bresearch\b|"
+    r"status\.claude\.com|file operations|uploading (?:files|documents)|container creation|claude tag|"
+    r"dispatch sessions|structured outputs|usage and analytics(?: admin api endpoints)?|model picker|"
+    r"platform\.claude\.com|claude for government",
+    re.IGNORECASE,
+)
+_QUALITY = re.compile(r"\bquality\b", re.IGNORECASE)
+# Features Claude Code's requests do not depend on, or local defects that burn no tokens.
+_FEATURE_ONLY = re.compile(r"structured outputs|crash\w* on startup|\bbatch(?:es)?\b|files api|"
+                           r"admin api|usage credits|model picker", re.IGNORECASE)
+
+
+# -- data --------------------------------------------------------------------------------------------
+@dataclass
+class Relevance:
+    relevant: bool
+    scope: str  # "all" | "models" | "none"
+    model_families: list[str]
+    reason: str
+
+
+@dataclass
+class IncidentRef:
+    incident_id: str
+    name: str | None
+    link: str
+    impact: str | None
+    status: str | None
+    source: str  # live | import | archive | demo
+    start: str
+    end: str
+    basis: str  # "stated impact window" | "created → resolved" | "open (ongoing)" | ...
+    scope: str
+    model_families: list[str]
+    components: list[str]
+    confidence: str | None = None
+
+
+@dataclass
+class OutageWindow:
+    window_id: str
+    start: str
+    end: str
+    confirmed_by: str  # statuspage | logs | both
+    incident_ids: list[str] = field(default_factory=list)
+    incidents: list[IncidentRef] = field(default_factory=list)
+    logs_start: str | None = None
+    logs_end: str | None = None
+    statuspage_start: str | None = None
+    statuspage_end: str | None = None
+    sessions: list[str] = field(default_factory=list)
+    sessions_failed: list[str] = field(default_factory=list)
+    agents_failed: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    model_families: list[str] = field(default_factory=list)
+    failures_by_class: dict[str, int] = field(default_factory=dict)
+    outage_failures: int = 0
+    duration_minutes: float = 0.0
+
+    @property
+    def links(self) -> list[str]:
+        return [i.link for i in self.incidents]
+
+
+@dataclass
+class DataSource:
+    origin: str  # live | cache | ledger | archive | demo | none
+    note: str
+    fetched_at: str | None
+    age_seconds: float | None
+    faults: list[str] = field(default_factory=list)
+
+
+@dataclass
+class OutagesReport:
+    since: str | None
+    until: str | None
+    windows: list[OutageWindow]
+    data_source: DataSource
+    incidents_considered: int
+    incidents_relevant: int
+    incidents: list[Incident] = field(default_factory=list)  # for the export / `outages import`
+
+
+# -- relevance ---------------------------------------------------------------------------------------
+def incident_relevance(incident: Incident) -> Relevance:
+    """Does this incident touch Claude Code's requests, and for which models?"""
+    name = incident.name or ""
+    first_bodies = " ".join(u.body for u in sorted(incident.updates, key=lambda u: u.created_at or "")[:2])
+    if (incident.impact or "") == "maintenance":
+        return Relevance(False, "none", [], "scheduled maintenance")
+    if _QUALITY.search(name):
+        return Relevance(False, "none", [], "output-quality notice, no error impact")
+    if _FEATURE_ONLY.search(name):
+        return Relevance(False, "none", [], "a feature or defect that burns no Claude Code requests")
+    if not (has_error_impact(name) or (not name and has_error_impact(first_bodies))):
+        return Relevance(False, "none", [], "notice without error impact")
+    comps = [c.lower() for c in (incident.components or [])]
+    comp_api = any("claude api" in c or "api.anthropic.com" in c for c in comps)
+    comp_code = any(c.startswith("claude code") for c in comps)
+    comp_ai = any(c.startswith("claude.ai") for c in comps)
+    rest = _OTHER_SURFACES.sub(" ", name)
+    fams = families(incident.models)
+    other = rest != name
+    if other and not (mentions_api_surface(rest) or fams or "claude.ai" in rest.lower() and mentions_login(rest)):
+        return Relevance(False, "none", [], "another product, not Claude Code's requests")
+    if fams:
+        return Relevance(True, "models", fams, "model-specific incident")
+    if comp_api or comp_code:
+        return Relevance(True, "all", [], "component Claude API / Claude Code")
+    if mentions_api_surface(rest):
+        return Relevance(True, "all", [], "API, models or Claude Code named")
+    if (comp_ai or "claude.ai" in name.lower() or "log" in name.lower()) and mentions_login(name + " " + first_bodies):
+        return Relevance(True, "all", [], "claude.ai login (Claude Code signs in through it)")
+    if comp_ai or "claude.ai" in name.lower():
+        return Relevance(False, "none", [], "claude.ai only (not login)")
+    return Relevance(False, "none", [], "no component or model that Claude Code uses")
+
+
+def incident_interval(incident: Incident, now: datetime | None = None) -> tuple[datetime, datetime, str] | None:
+    """(start, end, basis) in UTC, or None when the incident has no usable time at all."""
+    now = now or datetime.now(timezone.utc)
+    start = parse_iso(incident.impact_start)
+    end = parse_iso(incident.impact_end)
+    basis = "stated impact window"
+    if start is None:
+        start = parse_iso(incident.created_at)
+        basis = "created → resolved" if end is None else "created → stated end"
+    elif end is None:
+        basis = "stated start → resolved"
+    if start is None:
+        return None
+    if end is None:
+        end = parse_iso(incident.resolved_at)
+    if end is None:
+        if (incident.status or "") in OPEN_STATUSES and incident.source == "live":
+            end, basis = now, "open (ongoing)"
+        else:
+            end, basis = start + OPEN_END_GUESS, basis.replace("resolved", "unknown end (+1 h assumed)")
+    if end < start:
+        end = start
+    return start, end, basis
+
+
+# -- bursts ------------------------------------------------------------------------------------------
+@dataclass
+class _Failure:
+    ts: datetime
+    end: datetime
+    session_id: str | None
+    agent_id: str | None
+    model: str | None
+    failure_class: str
+
+
+@dataclass
+class _Interval:
+    start: datetime
+    end: datetime
+    incidents: list[IncidentRef] = field(default_factory=list)
+    failures: list[_Failure] = field(default_factory=list)
+    from_logs: bool = False
+
+
+def detect_bursts(failures: Sequence[_Failure]) -> list[_Interval]:
+    """Runs of ≥ 3 outage-class failures, each ≤ 10 min after the previous one's end (ts + retry wait)."""
+    out: list[_Interval] = []
+    run: list[_Failure] = []
+    run_end: datetime | None = None
+    for f in sorted((f for f in failures if f.failure_class == OUTAGE), key=lambda f: f.ts):
+        if run and run_end is not None and f.ts - run_end > BURST_MAX_GAP:
+            if len(run) >= BURST_MIN_FAILURES:
+                out.append(_Interval(run[0].ts, run_end, failures=list(run), from_logs=True))
+            run = []
+            run_end = None
+        run.append(f)
+        run_end = f.end if run_end is None else max(run_end, f.end)
+    if len(run) >= BURST_MIN_FAILURES and run_end is not None:
+        out.append(_Interval(run[0].ts, run_end, failures=list(run), from_logs=True))
+    return out
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+def _bound(value: date | datetime | str | None, *, end: bool) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return to_iso(value)
+    if isinstance(value, date):
+        moment = datetime.combine(value + timedelta(days=1) if end else value, time(0), tzinfo=timezone.utc)
+        return to_iso(moment - timedelta(milliseconds=1) if end else moment)
+    text = str(value)
+    if len(text) == 10:
+        return _bound(date.fromisoformat(text), end=end)
+    return to_iso(text)
+
+
+def _activity_span(ledger: Ledger) -> tuple[str | None, str | None]:
+    lo = [v for v in (ledger.scalar("SELECT MIN(ts) FROM requests"), ledger.scalar("SELECT MIN(ts) FROM failures")) if v]
+    hi = [v for v in (ledger.scalar("SELECT MAX(ts) FROM requests"), ledger.scalar("SELECT MAX(ts) FROM failures")) if v]
+    return (min(lo) if lo else None, max(hi) if hi else None)
+
+
+def _load_failures(ledger: Ledger, since: str | None, until: str | None) -> list[_Failure]:
+    sql = "SELECT ts, session_id, agent_id, retry_in_ms, model, failure_class FROM failures"
+    params: list[Any] = []
+    where = []
+    if since:
+        where.append("ts >= ?")
+        params.append(since)
+    if until:
+        where.append("ts <= ?")
+        params.append(until)
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    out = []
+    for r in ledger.rows(sql + " ORDER BY ts", params):
+        ts = parse_iso(r["ts"])
+        if ts is None:
+            continue
+        wait = r["retry_in_ms"] or 0.0
+        end = ts + timedelta(milliseconds=min(float(wait), 10 * 60_000)) if wait and wait > 0 else ts
+        out.append(_Failure(ts, end, r["session_id"], r["agent_id"], r["model"], r["failure_class"]))
+    return out
+
+
+def _session_models(ledger: Ledger, start: datetime, end: datetime) -> dict[str, set[str]]:
+    """Model ids each session used in [start, end] (requests), for model-specific matching."""
+    out: dict[str, set[str]] = {}
+    for r in ledger.rows("SELECT session_id, model FROM requests WHERE ts >= ? AND ts <= ? "
+                         "GROUP BY session_id, model", (to_iso(start), to_iso(end))):
+        if r["session_id"] and r["model"]:
+            out.setdefault(r["session_id"], set()).add(r["model"])
+    return out
+
+
+def _stable_ids(intervals: list[_Interval]) -> list[str]:
+    ids: list[str] = []
+    for iv in intervals:
+        base = iv.start.strftime("%Y%m%d-%H%M")
+        wid, n = base, 1
+        while wid in ids:
+            n += 1
+            wid = f"{base}-{n}"
+        ids.append(wid)
+    return ids
+
+
+# -- the main entry points ---------------------------------------------------------------------------
+def outages_report(
+    ledger: Ledger,
+    since: date | datetime | str | None = None,
+    until: date | datetime | str | None = None,
+    offline: bool = False,
+    *,
+    refresh: bool = False,
+    sync: bool = True,
+    demo: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> OutagesReport:
+    """Windows plus the provenance of the incident data (see the module docstring)."""
+    if sync:
+        status = sync_status(ledger, offline=offline, refresh=refresh, timeout=timeout, demo=demo)
+    else:
+        status = StatusSync("ledger", None, None, "status page: not consulted; incidents as stored in the ledger")
+    source = DataSource(status.origin, status.note, status.fetched_at, status.age_seconds, status.faults)
+
+    lo, hi = _bound(since, end=False), _bound(until, end=True)
+    if lo is None and hi is None:
+        lo, hi = _activity_span(ledger)
+        if lo is None:  # an empty ledger: the last 30 days
+            now = datetime.now(timezone.utc)
+            lo, hi = to_iso(now - timedelta(days=30)), to_iso(now)
+    now = datetime.now(timezone.utc)
+
+    incidents = ledger_incidents(ledger, lo, hi)
+    intervals: list[_Interval] = []
+    relevant_n = 0
+    # Failures are read with an hour of margin so a burst straddling the range edge keeps its shape.
+    margin = timedelta(hours=1)
+    f_lo = to_iso(parse_iso(lo) - margin) if lo else None
+    f_hi = to_iso(parse_iso(hi) + margin) if hi else None
+    failures = _load_failures(ledger, f_lo, f_hi)
+
+    for inc in incidents:
+        rel = incident_relevance(inc)
+        if not rel.relevant:
+            continue
+        span = incident_interval(inc, now)
+        if span is None:
+            continue
+        start, end, basis = span
+        if rel.scope == "models":
+            used = _session_models(ledger, start, end)
+            hit = {s for s, models in used.items() if {model_family(m) for m in models} & set(rel.model_families)}
+            hit |= {f.session_id for f in failures if start <= f.ts <= end and f.session_id
+                    and model_family(f.model) in rel.model_families}
+            if not hit:
+                continue  # the user did not use that model then: not their outage
+        relevant_n += 1
+        raw = inc.raw or {}
+        ref = IncidentRef(inc.incident_id, inc.name, inc.link, inc.impact, inc.status, inc.source, to_iso(start),
+                          to_iso(end), basis, rel.scope, rel.model_families, list(inc.components or []),
+                          raw.get("confidence") if isinstance(raw.get("confidence"), str) else None)
+        intervals.append(_Interval(start, end, incidents=[ref]))
+
+    for burst in detect_bursts(failures):
+        if (hi and to_iso(burst.start) > hi) or (lo and to_iso(burst.end) < lo):
+            continue
+        intervals.append(burst)
+
+    merged: list[_Interval] = []
+    for iv in sorted(intervals, key=lambda i: (i.start, i.end)):
+        if merged and iv.start <= merged[-1].end:
+            cur = merged[-1]
+            cur.end = max(cur.end, iv.end)
+            cur.incidents += iv.incidents
+            cur.failures += iv.failures
+            cur.from_logs = cur.from_logs or iv.from_logs
+        else:
+            merged.append(_Interval(iv.start, iv.end, list(iv.incidents), list(iv.failures), iv.from_logs))
+
+    windows = [_describe(ledger, iv, wid) for iv, wid in zip(merged, _stable_ids(merged))]
+    return OutagesReport(lo, hi, windows, source, len(incidents), relevant_n, incidents)
+
+
+def _describe(ledger: Ledger, iv: _Interval, window_id: str) -> OutageWindow:
+    start_iso, end_iso = to_iso(iv.start), to_iso(iv.end)
+    rows = ledger.rows("SELECT session_id, agent_id, is_sidechain, model, failure_class FROM failures "
+                       "WHERE ts >= ? AND ts <= ?", (start_iso, end_iso))
+    by_class = Counter(r["failure_class"] for r in rows)
+    outage_rows = [r for r in rows if r["failure_class"] == OUTAGE]
+    sessions_failed = sorted({r["session_id"] for r in outage_rows if r["session_id"]})
+    agents_failed = sorted({r["agent_id"] for r in outage_rows if r["agent_id"] and r["is_sidechain"]})
+    used = _session_models(ledger, iv.start, iv.end)
+    sessions = set(sessions_failed)
+    if iv.incidents:
+        scoped = [i for i in iv.incidents if i.scope == "models"]
+        if len(scoped) == len(iv.incidents):
+            wanted = {f for i in scoped for f in i.model_families}
+            sessions |= {s for s, models in used.items() if {model_family(m) for m in models} & wanted}
+        else:
+            sessions |= set(used)
+    models = sorted({m for s in sessions for m in used.get(s, ())} |
+                    {r["model"] for r in outage_rows if r["model"] and r["model"] != "<synthetic>"})
+    fams = sorted({f for f in (model_family(m) for m in models) if f})
+    logs = bool(outage_rows) and (iv.from_logs or len(outage_rows) >= BURST_MIN_FAILURES)
+    confirmed = "both" if (iv.incidents and logs) else ("statuspage" if iv.incidents else "logs")
+    logs_start = to_iso(min(f.ts for f in iv.failures)) if iv.failures else None
+    logs_end = to_iso(max(f.end for f in iv.failures)) if iv.failures else None
+    if not iv.failures and logs:
+        stamps = ledger.rows("SELECT MIN(ts) AS a, MAX(ts) AS b FROM failures WHERE failure_class = ? AND "
+                             "ts >= ? AND ts <= ?", (OUTAGE, start_iso, end_iso))[0]
+        logs_start, logs_end = stamps["a"], stamps["b"]
+    incs = sorted(iv.incidents, key=lambda i: i.start)
+    return OutageWindow(
+        window_id=window_id, start=start_iso, end=end_iso, confirmed_by=confirmed,
+        incident_ids=[i.incident_id for i in incs], incidents=incs,
+        logs_start=logs_start, logs_end=logs_end,
+        statuspage_start=min((i.start for i in incs), default=None),
+        statuspage_end=max((i.end for i in incs), default=None),
+        sessions=sorted(sessions), sessions_failed=sessions_failed, agents_failed=agents_failed,
+        models=models, model_families=fams, failures_by_class=dict(sorted(by_class.items())),
+        outage_failures=len(outage_rows), duration_minutes=round((iv.end - iv.start).total_seconds() / 60, 1),
+    )
+
+
+def find_windows(
+    ledger: Ledger,
+    since: date | datetime | str | None = None,
+    until: date | datetime | str | None = None,
+    offline: bool = False,
+    *,
+    refresh: bool = False,
+    sync: bool = True,
+    demo: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> list[OutageWindow]:
+    """The outage windows of the ledger, oldest first (see the module docstring for the fields)."""
+    return outages_report(ledger, since, until, offline, refresh=refresh, sync=sync, demo=demo,
+                          timeout=timeout).windows
+
+
+def get_window(windows: Sequence[OutageWindow], key: str) -> OutageWindow | None:
+    """A window by its id, or the window holding incident `key`."""
+    for w in windows:
+        if w.window_id == key:
+            return w
+    for w in windows:
+        if key in w.incident_ids:
+            return w
+    return None
+
+
+def export_payload(report: OutagesReport) -> dict[str, Any]:
+    """`outages --json`: stable keys; `claimback outages import` reads the `incidents` back."""
+    from dataclasses import asdict
+
+    incidents = []
+    for inc in report.incidents:
+        incidents.append({
+            "incident_id": inc.incident_id, "name": inc.name, "status": inc.status, "impact": inc.impact,
+            "created_at": inc.created_at, "updated_at": inc.updated_at, "resolved_at": inc.resolved_at,
+            "impact_start": inc.impact_start, "impact_end": inc.impact_end, "components": inc.components,
+            "models": inc.models, "shortlink": inc.shortlink, "url": inc.url, "source": inc.source,
+            "updates": [{"update_id": u.update_id, "status": u.status, "body": u.body,
+                         "created_at": u.created_at, "display_at": u.display_at} for u in inc.updates],
+        })
+    return {
+        "claimback": "outages", "format_version": 1, "generated_at": utc_now_iso(),
+        "since": report.since, "until": report.until,
+        "data_source": asdict(report.data_source),
+        "incidents_considered": report.incidents_considered, "incidents_relevant": report.incidents_relevant,
+        "windows": [dict(asdict(w), links=w.links) for w in report.windows],
+        "incidents": incidents,
+    }
+
+
+# -- `claimback status` ------------------------------------------------------------------------------
+@dataclass
+class ComponentState:
+    name: str
+    status: str
+
+
+@dataclass
+class ActiveIncident:
+    incident_id: str
+    name: str | None
+    status: str | None
+    impact: str | None
+    started_at: str | None
+    link: str
+    scope: str
+    model_families: list[str]
+    latest_update: str | None
+
+
+@dataclass
+class CurrentStatus:
+    checked_at: str
+    affected: bool  # an unresolved incident or a degraded component touches Claude Code now
+    indicator: str | None  # Statuspage's overall indicator: none | minor | major | critical
+    description: str | None
+    components: list[ComponentState]
+    incidents: list[ActiveIncident]
+    data_source: DataSource
+    ignored: int = 0  # unresolved incidents that do not touch Claude Code
+
+
+_STATUS_COMPONENTS = ("claude api", "api.anthropic.com", "claude code", "claude.ai")
+
+
+def current_status(ledger: Ledger, offline: bool = False, refresh: bool = False,
+                   timeout: float = DEFAULT_TIMEOUT) -> CurrentStatus:
+    """Unresolved incidents that affect Claude Code now, and how old that knowledge is."""
+    status = sync_status(ledger, offline=offline, refresh=refresh, timeout=timeout)
+    source = DataSource(status.origin, status.note, status.fetched_at, status.age_seconds, status.faults)
+    summary = status.summary if isinstance(status.summary, dict) else None
+    unresolved = status.unresolved
+    if unresolved is None:
+        # No live or cached feed: the ledger's last word on incidents still open (possibly stale).
+        unresolved = [i for i in ledger_incidents(ledger) if (i.status or "") in OPEN_STATUSES and i.source == "live"
+                      and not i.resolved_at]
+        if unresolved:
+            source.note += " (open incidents as last seen; they may have been resolved since)"
+    active, ignored = [], 0
+    for inc in unresolved:
+        rel = incident_relevance(inc)
+        if not rel.relevant:
+            ignored += 1
+            continue
+        latest = max(inc.updates, key=lambda u: u.created_at or "", default=None)
+        active.append(ActiveIncident(inc.incident_id, inc.name, inc.status, inc.impact, inc.created_at, inc.link,
+                                     rel.scope, rel.model_families, latest.body[:300] if latest else None))
+    components: list[ComponentState] = []
+    if summary:
+        for comp in summary.get("components") or []:
+            if isinstance(comp, dict) and isinstance(comp.get("name"), str) and \
+                    comp["name"].lower().startswith(_STATUS_COMPONENTS):
+                components.append(ComponentState(comp["name"], str(comp.get("status") or "unknown")))
+    indicator = description = None
+    if summary and isinstance(summary.get("status"), dict):
+        indicator = summary["status"].get("indicator")
+        description = summary["status"].get("description")
+    degraded = any(c.status not in ("operational", "unknown") and not c.name.lower().startswith("claude.ai")
+                   for c in components)
+    return CurrentStatus(utc_now_iso(), bool(active) or degraded, indicator, description, components, active,
+                         source, ignored)
+
+
+def status_payload(status: CurrentStatus) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(status)
+
+
+def cache_age_note() -> str:
+    """One line for doctor/preflight: how old the cached unresolved incidents are."""
+    cached = read_cache("unresolved")
+    if cached is None:
+        return "no cached status-page data"
+    return f"status-page cache fetched {describe_age(age_seconds(cached.fetched_at))}"
+
+
+def windows_json(windows: Sequence[OutageWindow]) -> str:
+    from dataclasses import asdict
+
+    return json.dumps([asdict(w) for w in windows], indent=2)

@@ -1,0 +1,102 @@
+"""Terminal rendering of outage windows and of the current status (data in, text out)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from claimback.analysis.outages import CurrentStatus, DataSource, OutagesReport, OutageWindow
+
+SHORT_LABEL = {"both": "both", "statuspage": "status", "logs": "logs"}
+CONFIRMED_LABEL = {"both": "status page + your logs", "statuspage": "status page", "logs": "your logs"}
+
+
+def _hm(ts: str | None) -> str:
+    return f"{ts[:10]} {ts[11:16]}" if ts else "-"
+
+
+def _span(start: str | None, end: str | None) -> str:
+    if not start:
+        return "-"
+    if end and end[:10] == start[:10]:
+        return f"{_hm(start)}–{end[11:16]}"
+    return f"{_hm(start)} → {_hm(end)}"
+
+
+def _source_line(out: Console, source: DataSource) -> None:
+    style = "yellow" if source.origin not in ("live", "demo") else "dim"
+    out.print(f"[{style}]Incident data: {source.note}[/{style}]")
+
+
+def render_outages(report: OutagesReport, verbose: bool = False) -> None:
+    out = Console(highlight=False)
+    period = f"{(report.since or '?')[:10]} to {(report.until or '?')[:10]}"
+    if not report.windows:
+        out.print(f"No outage windows from {period} ({report.incidents_considered} incidents checked).")
+        _source_line(out, report.data_source)
+        return
+    from rich import box
+
+    table = Table(title=f"Outage windows, {period} (UTC)", title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False, collapse_padding=True)
+    table.add_column("Window", no_wrap=True)
+    table.add_column("Span (UTC)", no_wrap=True)
+    table.add_column("Confirmed", no_wrap=True)
+    table.add_column("Incidents", no_wrap=True)
+    table.add_column("Fails", justify="right", no_wrap=True)
+    table.add_column("Sess.", justify="right", no_wrap=True)
+    for w in report.windows:
+        table.add_row(w.window_id, _span(w.start, w.end)[5:], SHORT_LABEL.get(w.confirmed_by, w.confirmed_by),
+                      " ".join(w.incident_ids) or "-", str(w.outage_failures), str(len(w.sessions)))
+    out.print(table)
+    for w in report.windows:
+        if w.confirmed_by == "statuspage" and not verbose:
+            continue
+        _render_detail(out, w)
+    _source_line(out, report.data_source)
+    if not verbose and any(w.confirmed_by == "statuspage" for w in report.windows):
+        out.print("[dim]Status-page-only windows: the incident overlapped your active period but your logs "
+                  "show no burst of failures. `--json` has every field.[/dim]")
+
+
+def _render_detail(out: Console, w: OutageWindow) -> None:
+    out.print(f"\n[bold]{w.window_id}[/bold]  {_span(w.start, w.end)} UTC, confirmed by "
+              f"{CONFIRMED_LABEL.get(w.confirmed_by, w.confirmed_by)}")
+    for i in w.incidents:
+        scope = f" (models: {', '.join(i.model_families)})" if i.scope == "models" else ""
+        out.print(f"  incident {i.incident_id} [{i.source}] {i.name or ''}{scope}")
+        out.print(f"    {_span(i.start, i.end)} ({i.basis})")
+        out.print(f"    {i.link}", soft_wrap=True)
+    if w.logs_start:
+        out.print(f"  your logs: {w.outage_failures} outage-class failures {_span(w.logs_start, w.logs_end)}")
+    if w.sessions:
+        out.print(f"  sessions: {', '.join(s[:8] for s in w.sessions)}"
+                  + (f"  (with failures: {', '.join(s[:8] for s in w.sessions_failed)})" if w.sessions_failed else ""))
+    if w.agents_failed:
+        out.print(f"  subagents hit: {', '.join(w.agents_failed)}")
+    if w.models:
+        out.print(f"  models: {', '.join(w.models)}")
+
+
+def render_status(status: CurrentStatus) -> None:
+    out = Console(highlight=False)
+    if status.affected:
+        out.print("[bold red]Claude Code is affected by an incident right now.[/bold red]")
+    elif status.indicator is None and not status.incidents and status.data_source.origin not in ("live", "cache"):
+        out.print("[yellow]Current status unknown: no live or cached status-page data.[/yellow]")
+    else:
+        out.print("[green]No open incident affects Claude Code.[/green]")
+    if status.description:
+        out.print(f"Status page: {status.description} (indicator: {status.indicator})")
+    for c in status.components:
+        colour = "green" if c.status == "operational" else "yellow"
+        out.print(f"  [{colour}]{c.name}: {c.status}[/{colour}]")
+    for i in status.incidents:
+        scope = f" — models: {', '.join(i.model_families)}" if i.scope == "models" else ""
+        out.print(f"  [bold]{i.name}[/bold] ({i.status}, impact {i.impact}, since {_hm(i.started_at)} UTC){scope}")
+        if i.latest_update:
+            out.print(f"    {i.latest_update}")
+        out.print(f"    {i.link}")
+    if status.ignored:
+        out.print(f"[dim]{status.ignored} other open incident(s) do not touch Claude Code.[/dim]")
+    _source_line(out, status.data_source)
