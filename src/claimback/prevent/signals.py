@@ -226,9 +226,18 @@ def read_status_cache(cache_dir: str) -> tuple[list[dict[str, Any]] | None, floa
 
 # ---------------------------------------------------------------- models
 
-_FAMILY_AFTER = re.compile(r"(opus|sonnet|haiku)[-_ ]?(\d{1,2})(?:[-._](\d{1,2}))?(?!\d)")
-_FAMILY_BEFORE = re.compile(r"claude-(\d{1,2})(?:[-.](\d{1,2}))?-(opus|sonnet|haiku)")
-_INCIDENT_MODEL = re.compile(r"\b(opus|sonnet|haiku)(?:\s+(\d{1,2}(?:\.\d{1,2})?))?", re.IGNORECASE)
+# Model families: the known ones, and any "Claude <Name> <version>" (new families appear: Mythos, Fable).
+KNOWN_FAMILIES = ("opus", "sonnet", "haiku", "mythos", "fable")
+_KNOWN = "|".join(KNOWN_FAMILIES)
+_NOT_FAMILY = {"code", "api", "app", "apps", "ai", "desktop", "console", "platform", "for", "on", "and",
+               "in", "web", "mobile", "cowork", "chrome", "enterprise", "team", "max", "pro"}
+_ID_NEW = re.compile(r"claude-([a-z]+)-(\d{1,2})(?:[-.](\d{1,2}))?(?!\d)")
+_ID_OLD = re.compile(r"claude-(\d{1,2})(?:[-.](\d{1,2}))?-([a-z]+)")
+_TITLE_KNOWN = re.compile(rf"\b({_KNOWN})(?:\s+(\d{{1,2}}(?:\.\d{{1,2}})?)(?![.\d]))?", re.IGNORECASE)
+_TITLE_CLAUDE = re.compile(r"\bclaude\s+([a-z]+)\s+(\d{1,2}(?:\.\d{1,2})?)(?![.\d])", re.IGNORECASE)
+_TITLE_VERSION_ONLY = re.compile(rf"\b({_KNOWN})\s+\d{{1,2}}(?:\.\d{{1,2}})?\s+and\s+(\d{{1,2}}(?:\.\d{{1,2}})?)(?![.\d])",
+                                 re.IGNORECASE)
+_ANY_MODEL = re.compile(r"\b(?:other|all|some|most|multiple|several|many)\s+models\b", re.IGNORECASE)
 
 
 def model_key(model: str | None) -> tuple[str, str | None] | None:
@@ -236,23 +245,43 @@ def model_key(model: str | None) -> tuple[str, str | None] | None:
     if not model or not isinstance(model, str):
         return None
     text = model.lower()
-    match = _FAMILY_BEFORE.search(text)
+    match = _ID_OLD.search(text)
     if match:
         version = match.group(1) + (f".{match.group(2)}" if match.group(2) else "")
         return match.group(3), version
-    match = _FAMILY_AFTER.search(text)
-    if match:
+    match = _ID_NEW.search(text)
+    if match and match.group(1) not in _NOT_FAMILY:
         version = match.group(2) + (f".{match.group(3)}" if match.group(3) else "")
         return match.group(1), version
-    for family in ("opus", "sonnet", "haiku"):
+    for family in KNOWN_FAMILIES:
         if family in text:
             return family, None
     return None
 
 
-def incident_models(name: str) -> list[tuple[str, str | None]]:
-    """Models named in an incident title ("Elevated errors on Opus 4.6 and Sonnet 4.5")."""
-    return [(m.group(1).lower(), m.group(2)) for m in _INCIDENT_MODEL.finditer(name or "")]
+def incident_models(name: str) -> list[tuple[str, str | None]] | None:
+    """Models named in an incident title ("Elevated errors on Opus 4.6 and Sonnet 4.5").
+
+    [] when it names none; None when it names some and also "other models" (so any model counts).
+    """
+    name = name or ""
+    if _ANY_MODEL.search(name):
+        return None
+    found: list[tuple[str, str | None]] = []
+    for m in _TITLE_CLAUDE.finditer(name):
+        family = m.group(1).lower()
+        if family not in _NOT_FAMILY:
+            found.append((family, m.group(2)))
+    for m in _TITLE_KNOWN.finditer(name):
+        found.append((m.group(1).lower(), m.group(2)))
+    for m in _TITLE_VERSION_ONLY.finditer(name):  # "Opus 4.6 and 4.5"
+        found.append((m.group(1).lower(), m.group(2)))
+    unique: list[tuple[str, str | None]] = []
+    for item in found:
+        if item not in unique:
+            unique.append(item)
+    # ("opus", None) adds nothing when ("opus", "4.6") is there
+    return [u for u in unique if u[1] is not None or not any(o[0] == u[0] and o[1] for o in unique)]
 
 
 def _models_overlap(incident: list[tuple[str, str | None]], used: list[tuple[str, str | None]]) -> bool:
