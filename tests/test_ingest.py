@@ -309,3 +309,19 @@ def test_summary_is_printed_and_piped_output_has_no_progress_bar(tmp_path, proje
     assert result.exit_code == 0
     assert "new requests: 1" in result.output and "malformed JSON 1" in result.output
     assert "\r" not in result.output
+
+
+def test_odd_types_in_descriptive_fields_do_not_cost_the_record(tmp_path, projects):
+    request = assistant("m1", "r1", ts(0))
+    request.update(isSidechain="no", requestDuration="slow", costUSD=None, cwd=42, version=["2"])
+    failure = final_error(ts(1), "API Error: 529 Overloaded", status=None)
+    failure["apiErrorStatus"] = "529"
+    old_retry = {"type": "system", "subtype": "api_error", "level": "error", "sessionId": SESSION,
+                 "timestamp": ts(2), "uuid": "old-retry", "retryAttempt": 2.0, "maxRetries": "10",
+                 "content": "API Error (529 Overloaded) · Retrying in 5 seconds… (attempt 2/10)"}
+    write(projects / "app" / f"{SESSION}.jsonl", [request, failure, old_retry])
+    summary, ledger = run_ingest(tmp_path, projects)
+    assert summary.new_requests == 1 and not summary.lines_skipped
+    rows = ledger.rows("SELECT kind, status, failure_class, attempt FROM failures ORDER BY ts")
+    assert rows == [{"kind": "final", "status": 529, "failure_class": "outage", "attempt": None},
+                    {"kind": "retry", "status": None, "failure_class": "outage", "attempt": 2}]

@@ -53,23 +53,26 @@ class Record(msgspec.Struct):
     subtype: str | None = None
     uuid: str | None = None
     sessionId: str | None = None
-    agentId: str | None = None
-    isSidechain: bool | None = None
-    isMeta: bool | None = None
     timestamp: str | None = None
     requestId: str | None = None
     message: Message | None = None
-    isApiErrorMessage: bool | None = None
+    # Fields below only describe a record; a wrong type in one of them must not cost the whole record
+    # (and the request or failure in it), so they are decoded as-is and coerced where used.
+    agentId: Any = None
+    isSidechain: Any = None
+    isMeta: Any = None
+    isApiErrorMessage: Any = None
     error: msgspec.Raw = msgspec.Raw(b"null")
-    apiErrorStatus: int | None = None
-    retryAttempt: int | None = None
-    maxRetries: int | None = None
-    retryInMs: Number | None = None
+    apiErrorStatus: Any = None
+    retryAttempt: Any = None
+    maxRetries: Any = None
+    retryInMs: Any = None
     toolUseResult: msgspec.Raw = msgspec.Raw(b"null")
-    costUSD: Number | None = None
-    requestDuration: Number | None = None
-    cwd: str | None = None
-    version: str | None = None
+    content: msgspec.Raw = msgspec.Raw(b"null")
+    costUSD: Any = None
+    requestDuration: Any = None
+    cwd: Any = None
+    version: Any = None
 
 
 _decode_record = msgspec.json.Decoder(Record).decode
@@ -266,9 +269,9 @@ class TranscriptParser:
             st.first_ts = ts
         if st.last_ts is None or ts > st.last_ts:
             st.last_ts = ts
-        if rec.cwd:
+        if isinstance(rec.cwd, str) and rec.cwd:
             st.cwd = rec.cwd
-        if rec.version:
+        if isinstance(rec.version, str) and rec.version:
             st.version = rec.version
         if kind == "system":
             if rec.subtype == "api_error":
@@ -280,7 +283,7 @@ class TranscriptParser:
         if kind == "user" or (msg.role == "user" and msg.usage is None):
             self._user(rec, msg, ts, offset)
             return
-        if rec.isApiErrorMessage:
+        if rec.isApiErrorMessage is True:
             self._final_failure(rec, msg, ts, offset)
         if msg.usage is not None and msg.model != SYNTHETIC_MODEL:
             self._request(rec, msg, msg.usage, ts, offset)
@@ -290,7 +293,7 @@ class TranscriptParser:
                 self._task_launches(rec, raw, ts, offset)
 
     def _agent(self, rec: Record) -> str | None:
-        return rec.agentId or self.file_agent_id
+        return _as_str(rec.agentId) or self.file_agent_id
 
     def _request(self, rec: Record, msg: Message, usage: Usage, ts: str, offset: int) -> None:
         if usage.input_tokens is None or usage.output_tokens is None:
@@ -314,11 +317,10 @@ class TranscriptParser:
             self.state.model = msg.model
         row = (
             key, msg.id, rec.requestId, self.state.session_id, self._agent(rec),
-            1 if rec.isSidechain else 0, ts, msg.model,
+            1 if rec.isSidechain is True else 0, ts, msg.model,
             _count(usage.input_tokens), _count(usage.output_tokens), cache_write, _count(cache_1h),
             _count(usage.cache_read_input_tokens), usage.speed, usage.service_tier,
-            int(rec.requestDuration) if rec.requestDuration is not None else None,
-            float(rec.costUSD) if rec.costUSD is not None else None, msg.stop_reason,
+            _as_int(_as_number(rec.requestDuration)), _as_number(rec.costUSD), msg.stop_reason,
             self.state.turn_id, self.file_path, offset,
         )
         previous = self.batch.requests.get(key)
@@ -339,7 +341,7 @@ class TranscriptParser:
         cls = failure_class or classify(status, error_type, code, text)
         message = (text or "")[:300] or None
         self.batch.failures.append((
-            key, kind, self.state.session_id, self._agent(rec), 1 if rec.isSidechain else 0, ts,
+            key, kind, self.state.session_id, self._agent(rec), 1 if rec.isSidechain is True else 0, ts,
             status, error_type, code, request_id, message, cls,
             normalize_signature(text, status, error_type, code), attempt, max_attempts, retry_in_ms,
             self.state.model, self.state.turn_id, self.file_path, offset,
@@ -363,9 +365,9 @@ class TranscriptParser:
         elif isinstance(error, str):
             text = error
         self._failure(rec, "retry", ts, offset, status=status, error_type=error_type, code=code,
-                      request_id=request_id, text=text, attempt=rec.retryAttempt,
-                      max_attempts=rec.maxRetries,
-                      retry_in_ms=float(rec.retryInMs) if rec.retryInMs is not None else None)
+                      request_id=request_id, text=text or _first_text(rec.content),
+                      attempt=_as_int(rec.retryAttempt), max_attempts=_as_int(rec.maxRetries),
+                      retry_in_ms=_as_number(rec.retryInMs))
 
     def _final_failure(self, rec: Record, msg: Message, ts: str, offset: int) -> None:
         text = _first_text(msg.content)
@@ -373,7 +375,7 @@ class TranscriptParser:
         if rec.error is not None:
             value = _decode_any(rec.error)
             error_field = value if isinstance(value, str) else None
-        status = rec.apiErrorStatus
+        status = _as_int(rec.apiErrorStatus)
         if status is None and text:
             found = _STATUS_IN_TEXT.search(text)
             status = int(found.group(1)) if found else None
@@ -410,7 +412,7 @@ class TranscriptParser:
                 self._failure(rec, "interrupt", ts, offset, status=None, error_type=None, code=None,
                               request_id=None, text=stripped[:120], failure_class="interrupt")
                 return
-        if rec.isMeta or not texts or any(isinstance(b, dict) and b.get("type") == "tool_result"
+        if rec.isMeta is True or not texts or any(isinstance(b, dict) and b.get("type") == "tool_result"
                                           for b in (content if isinstance(content, list) else ())):
             return
         text = "\n".join(texts)
@@ -419,7 +421,7 @@ class TranscriptParser:
         key = rec.uuid or f"@{self.file_key}:{offset}"
         digest = prompt_hash(text)
         self.batch.prompts.append((
-            key, self.state.session_id, self._agent(rec), 1 if rec.isSidechain else 0, ts, digest,
+            key, self.state.session_id, self._agent(rec), 1 if rec.isSidechain is True else 0, ts, digest,
             len(text), self.file_path, offset,
         ))
         self.state.turn_id = key
@@ -479,9 +481,17 @@ def _as_int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
+    if isinstance(value, float) and value == value and abs(value) < 2**62:
+        return int(value)
     if isinstance(value, str) and value.isdigit():
         return int(value)
     return None
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
 
 
 def _as_str(value: Any) -> str | None:
