@@ -1,0 +1,270 @@
+"""`claimback guard install|uninstall|status`: merging into real Claude Code settings files.
+
+The round trips run the real CLI in a subprocess with a sandbox HOME; the byte-for-byte checks
+compare the file with the exact bytes written before the install.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from claimback.errors import BadInput
+from claimback.prevent import guard
+
+# A settings file as people have them: 4-space indent, other tools' hooks on the same events,
+# unknown keys, non-ASCII text, no newline at the end.
+EXISTING = """{
+    "$schema": "https://json.schemastore.org/claude-code-settings.json",
+    "model": "opus",
+    "permissions": {"allow": ["Bash(npm test:*)"], "deny": ["Read(./.env)"]},
+    "hooks": {
+        "PreToolUse": [
+            {"matcher": "Bash", "hooks": [{"type": "command", "command": "~/bin/check-bash.sh"}]}
+        ],
+        "Stop": [{"hooks": [{"type": "command", "command": "notify-send 'fertig ✓'"}]}]
+    },
+    "statusLine": {"type": "command", "command": "~/.claude/statusline.sh", "padding": 0},
+    "cleanupPeriodDays": 90,
+    "zUnknownKey": {"nested": [1, 2, 3]}
+}"""
+
+
+def cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full = dict(os.environ)
+    full.update(env or {})
+    return subprocess.run([sys.executable, "-m", "claimback", *args], capture_output=True, text=True,
+                          cwd=cwd, env=full, timeout=60)
+
+
+def user_settings() -> Path:
+    return Path(os.environ["HOME"]) / ".claude" / "settings.json"
+
+
+def our_commands(data: dict[str, Any]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for event, groups in data.get("hooks", {}).items():
+        for group in groups:
+            for hook in group.get("hooks", []):
+                if " hook " in hook.get("command", "") and "claimback" in hook["command"]:
+                    out.setdefault(event, []).append(hook["command"])
+    return out
+
+
+def test_install_uninstall_round_trip_restores_bytes(isolated_home: Path) -> None:
+    path = user_settings()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(EXISTING.encode("utf-8"))
+    os.chmod(path, 0o640)
+
+    proc = cli("guard", "install", "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["changed"] and result["events"] == ["PreToolUse", "UserPromptSubmit", "SessionStart", "StopFailure"]
+    data = json.loads(path.read_text(encoding="utf-8"))
+    original = json.loads(EXISTING)
+    assert list(data) == list(original)  # key order kept
+    for key in ("$schema", "model", "permissions", "statusLine", "cleanupPeriodDays", "zUnknownKey"):
+        assert data[key] == original[key]
+    assert data["hooks"]["Stop"] == original["hooks"]["Stop"]
+    assert data["hooks"]["PreToolUse"][0] == original["hooks"]["PreToolUse"][0]  # other hooks first, untouched
+    ours = data["hooks"]["PreToolUse"][1]
+    assert ours["matcher"] == "Agent|Task" and ours["hooks"][0]["command"].endswith(" hook PreToolUse")
+    assert set(our_commands(data)) == {"PreToolUse", "UserPromptSubmit", "SessionStart", "StopFailure"}
+    assert path.read_text(encoding="utf-8").startswith('{\n    "$schema"')  # the file's indent kept
+    assert (path.stat().st_mode & 0o777) == 0o640
+    backups = list((isolated_home / "data" / "guard" / "backups").iterdir())
+    assert len(backups) == 1 and backups[0].read_bytes() == EXISTING.encode("utf-8")
+
+    installed = path.read_bytes()
+    proc = cli("guard", "install")  # idempotent
+    assert proc.returncode == 0 and "already installed" in proc.stdout
+    assert path.read_bytes() == installed
+
+    proc = cli("guard", "uninstall")
+    assert proc.returncode == 0, proc.stderr
+    assert "byte for byte" in proc.stdout
+    assert path.read_bytes() == EXISTING.encode("utf-8")
+    assert (path.stat().st_mode & 0o777) == 0o640
+    proc = cli("guard", "uninstall")
+    assert "not installed" in proc.stdout and path.read_bytes() == EXISTING.encode("utf-8")
+
+
+def test_done_when_sandbox_install_deny_uninstall(isolated_home: Path, tmp_path: Path) -> None:
+    """Issue 7's acceptance: install, a simulated active incident denies an Agent launch, uninstall
+    restores the settings byte for byte."""
+    path = user_settings()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(EXISTING.encode("utf-8"))
+    assert cli("guard", "install").returncode == 0
+    settings = json.loads(path.read_text(encoding="utf-8"))
+    command = settings["hooks"]["PreToolUse"][1]["hooks"][0]["command"]
+
+    now = datetime.now(timezone.utc)
+    status = isolated_home / "cache" / "status"
+    status.mkdir(parents=True)
+    (status / "unresolved.json").write_text(json.dumps({"incidents": [{
+        "id": "8z7l5zcy0v3b", "name": "Elevated error rates on requests to some models",
+        "status": "identified", "impact": "major",
+        "created_at": (now - timedelta(minutes=20)).isoformat(), "shortlink": "https://stspg.io/8z7l5zcy0v3b",
+        "components": [{"name": "Claude API (api.anthropic.com)"}, {"name": "Claude Code"}]}]}))
+    (status / "unresolved.meta.json").write_text(json.dumps({"url": "x", "fetched_at": now.isoformat()}))
+
+    # Run the hook exactly as Claude Code would: the installed command line, through a shell.
+    payload = {"session_id": "s1", "transcript_path": str(tmp_path / "none.jsonl"), "cwd": str(tmp_path),
+               "hook_event_name": "PreToolUse", "tool_name": "Agent",
+               "tool_input": {"description": "x", "prompt": "y", "subagent_type": "general-purpose"}}
+    proc = subprocess.run(command, shell=True, input=json.dumps(payload), capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0
+    out = json.loads(proc.stdout)["hookSpecificOutput"]
+    assert out["permissionDecision"] == "deny"
+    assert "Elevated error rates on requests to some models" in out["permissionDecisionReason"]
+
+    assert cli("guard", "uninstall").returncode == 0
+    assert path.read_bytes() == EXISTING.encode("utf-8")
+
+
+def test_user_edits_after_install_are_kept_on_uninstall(isolated_home: Path) -> None:
+    path = user_settings()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(EXISTING.encode("utf-8"))
+    guard.install("user")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["theme"] = "dark"
+    data["hooks"]["PreToolUse"].append({"matcher": "Write", "hooks": [{"type": "command", "command": "fmt"}]})
+    path.write_text(json.dumps(data, indent=4), encoding="utf-8")
+
+    result = guard.uninstall("user")
+    assert result.changed and not result.restored_exactly
+    after = json.loads(path.read_text(encoding="utf-8"))
+    assert after["theme"] == "dark"
+    assert [g["matcher"] for g in after["hooks"]["PreToolUse"]] == ["Bash", "Write"]
+    assert our_commands(after) == {}
+    assert "UserPromptSubmit" not in after["hooks"]  # containers claimback created are gone
+    assert after["hooks"]["Stop"] == json.loads(EXISTING)["hooks"]["Stop"]
+
+
+def test_reformatted_but_equal_file_is_restored_exactly(isolated_home: Path) -> None:
+    path = user_settings()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(EXISTING.encode("utf-8"))
+    guard.install("user")
+    # Another tool rewrote the file (same content, other formatting): the original bytes come back.
+    path.write_text(json.dumps(json.loads(path.read_text(encoding="utf-8"))), encoding="utf-8")
+    result = guard.uninstall("user")
+    assert result.restored_exactly and path.read_bytes() == EXISTING.encode("utf-8")
+
+
+def test_missing_file_is_created_and_removed_again(isolated_home: Path) -> None:
+    path = user_settings()
+    assert not path.parent.exists()
+    result = guard.install("user")
+    assert result.created_file and path.exists()
+    assert set(our_commands(json.loads(path.read_text()))) == {"PreToolUse", "UserPromptSubmit", "SessionStart", "StopFailure"}
+    result = guard.uninstall("user")
+    assert result.removed_file and not path.exists() and not path.parent.exists()
+
+
+@pytest.mark.parametrize("scope,name", [("project", "settings.json"), ("local", "settings.local.json")])
+def test_project_and_local_scopes(isolated_home: Path, tmp_path: Path, scope: str, name: str) -> None:
+    project = tmp_path / "repo"
+    (project / ".claude").mkdir(parents=True)
+    target = project / ".claude" / name
+    original = b'{"hooks": {"PostToolUse": [{"matcher": "Edit", "hooks": [{"type": "command", "command": "ruff"}]}]}}\n'
+    target.write_bytes(original)
+    proc = cli("guard", "install", "--scope", scope, cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert "PreToolUse" in json.loads(target.read_text())["hooks"]
+    assert not user_settings().exists()
+    status = json.loads(cli("guard", "status", "--json", cwd=project).stdout)
+    by_scope = {s["scope"]: s for s in status["scopes"]}
+    assert by_scope[scope]["events"] == ["PreToolUse", "UserPromptSubmit", "SessionStart", "StopFailure"]
+    assert by_scope["user"]["events"] == [] and status["installed"] is True
+    proc = cli("guard", "uninstall", "--scope", scope, "--project-dir", str(project))
+    assert proc.returncode == 0 and target.read_bytes() == original
+
+
+def test_claude_config_dir_first_entry_is_the_user_scope(isolated_home: Path, tmp_path: Path) -> None:
+    first, second = tmp_path / "cfg-a", tmp_path / "cfg-b"
+    env = {"CLAUDE_CONFIG_DIR": f"{first},{second}"}
+    proc = cli("guard", "install", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert (first / "settings.json").exists() and not (second / "settings.json").exists()
+    assert not user_settings().exists()
+    assert cli("guard", "uninstall", env=env).returncode == 0
+    assert not (first / "settings.json").exists()
+
+
+@pytest.mark.parametrize("content,needle", [
+    (b'{"model": "opus",, }', "not valid JSON (line 1"),
+    (b'{\n  "hooks": {"PreToolUse": [}\n}', "not valid JSON (line 2"),
+    (b'["a list"]', "not an object"),
+    (b'{"hooks": []}', '"hooks" is not an object'),
+    (b'{"hooks": {"PreToolUse": {"matcher": "x"}}}', "hooks.PreToolUse is not a list"),
+    (b'{"a": 1, "a": 2}', "duplicate key"),
+    (b'\xff\xfe{}', "not UTF-8"),
+])
+def test_invalid_settings_are_refused_untouched(isolated_home: Path, content: bytes, needle: str) -> None:
+    path = user_settings()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    before = path.stat().st_mtime_ns
+    proc = cli("guard", "install")
+    assert proc.returncode == 2
+    assert needle in proc.stderr and "untouched" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert path.read_bytes() == content and path.stat().st_mtime_ns == before
+    assert not (isolated_home / "data" / "guard" / "installs.json").exists()
+    assert cli("guard", "uninstall").returncode == 2 and path.read_bytes() == content
+
+
+def test_statusline_wraps_and_restores_the_previous_command(isolated_home: Path) -> None:
+    path = user_settings()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(EXISTING.encode("utf-8"))
+    result = guard.install("user", statusline=True)
+    assert result.statusline
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["statusLine"]["command"].endswith(" statusline") and data["statusLine"]["padding"] == 0
+    assert guard.previous_statusline_command("user") == "~/.claude/statusline.sh"
+    guard.uninstall("user")
+    assert path.read_bytes() == EXISTING.encode("utf-8")
+
+
+def test_moved_install_updates_commands_in_place(isolated_home: Path) -> None:
+    path = user_settings()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(EXISTING.encode("utf-8"))
+    guard.install("user", command="/old/venv/bin/claimback")
+    result = guard.install("user", command="/new/venv/bin/claimback")
+    assert result.changed
+    commands = our_commands(json.loads(path.read_text(encoding="utf-8")))
+    assert all(c[0].startswith("/new/venv/bin/claimback hook ") and len(c) == 1 for c in commands.values())
+    guard.uninstall("user")
+    assert path.read_bytes() == EXISTING.encode("utf-8")
+
+
+def test_status_and_log_commands(isolated_home: Path) -> None:
+    assert cli("guard", "install").returncode == 0
+    proc = cli("guard", "status")
+    assert proc.returncode == 0 and "PreToolUse" in proc.stdout and "would allow" in proc.stdout
+    subprocess.run([sys.executable, "-m", "claimback", "hook", "SessionStart"], input="{}", text=True,
+                   capture_output=True, timeout=30)
+    rows = json.loads(cli("guard", "log", "--json").stdout)
+    assert rows and rows[-1]["event"] == "SessionStart" and rows[-1]["decision"] == "allow"
+    assert "SessionStart" in cli("guard", "log").stdout
+
+
+def test_parse_duration() -> None:
+    assert guard.parse_duration("30m") == 1800
+    assert guard.parse_duration("2h") == 7200
+    assert guard.parse_duration("45") == 2700
+    with pytest.raises(BadInput):
+        guard.parse_duration("soon")
