@@ -19,6 +19,7 @@ from pathlib import Path
 
 from claimback.config import machine_id as local_machine_id
 from claimback.ledger.store import Ledger, utc_now_iso
+from claimback.ledger.team import drop_otel_duplicates, register_machine
 from claimback.sources.discovery import TranscriptFile, iter_transcripts
 from claimback.sources.transcripts import (
     FAILURE_COLUMNS,
@@ -107,11 +108,18 @@ _UPSERT_FILE = (
 )
 
 # A subagent file may replay the parent's last message (same message.id, another requestId): the
-# parent's copy is the request, the replay is not a new one.
+# parent's copy is the request, the replay is not a new one. The rule is ccusage 20's, established by
+# experiment (docs/benchmarks.md, "Deduplication"): within one session (the records' sessionId), a
+# sidechain row whose message.id also has a main-thread row is dropped, whatever its size; among
+# sidechain rows of one message with no main-thread row, only the largest stays (ties: earliest, then
+# smallest key). Rows of other sessions never count as the parent.
 _DROP_SIDECHAIN_REPLAYS = (
     "DELETE FROM requests WHERE is_sidechain = 1 AND message_id IS NOT NULL AND EXISTS ("
-    "SELECT 1 FROM requests AS parent WHERE parent.message_id = requests.message_id "
-    "AND parent.is_sidechain = 0 AND parent.request_key <> requests.request_key)"
+    "SELECT 1 FROM requests AS other WHERE other.message_id = requests.message_id "
+    "AND other.session_id = requests.session_id AND other.request_key <> requests.request_key "
+    f"AND (other.is_sidechain = 0 OR {_REQUEST_TOTAL.format(t='other')} > {_REQUEST_TOTAL.format(t='requests')} "
+    f"OR ({_REQUEST_TOTAL.format(t='other')} = {_REQUEST_TOTAL.format(t='requests')} "
+    "AND (other.ts < requests.ts OR (other.ts = requests.ts AND other.request_key < requests.request_key)))))"
 )
 
 # Link launches to runs: by the agent id the parent's tool_result names, else by the run whose first
@@ -303,11 +311,9 @@ def ingest(
             ledger.execute(_DROP_SIDECHAIN_REPLAYS)
             ledger.execute(_LINK_TASKS)
             ledger.execute(_TASK_OUTCOMES)
+            drop_otel_duplicates(ledger)  # telemetry rows that these transcript rows now record
         with ledger.transaction():
-            ledger.execute(
-                "INSERT INTO machines (machine_id, first_seen, last_seen) VALUES (?, ?, ?) "
-                "ON CONFLICT (machine_id) DO UPDATE SET last_seen = excluded.last_seen",
-                (machine, utc_now_iso(), utc_now_iso()))
+            register_machine(ledger, machine)  # machine id + user label (ledger/team.py)
 
     summary.new_requests = ledger.scalar("SELECT COUNT(*) FROM requests") - requests_before
     after = _failure_counts(ledger)

@@ -1,0 +1,459 @@
+"""Usage reports from the ledger: daily, per session, and 5-hour billing blocks (ccusage's reports).
+
+The ledger's `requests` table already holds each request once (ingest deduplicates), so a report is a
+grouped sum. Daily and session reports aggregate in SQL (per UTC hour — or minute for zones with a
+non-whole-hour offset — model and speed), then fold the buckets into local days in Python: an unchanged
+re-run reads a few thousand group rows, not every request. Costs stay exact under aggregation because the
+tiered price is linear in (tokens, tokens beyond 200k) — see `pricing.TokenSums`.
+
+Key names of the plain data mirror ccusage's JSON so `to_ccusage_json` is a direct mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from claimback.analysis.pricing import PricingTable, TokenSums, choose_cost
+from claimback.errors import BadInput
+from claimback.ledger.store import Ledger
+
+BLOCK_HOURS = 5
+_T = 200_000
+
+
+def resolve_timezone(name: str | None) -> tzinfo | None:
+    """None = the machine's local zone (honours TZ), like ccusage's default."""
+    if not name:
+        return None
+    if name.upper() in ("UTC", "Z"):
+        return timezone.utc
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadInput(f"unknown timezone {name!r} (use an IANA name such as UTC or Europe/Berlin)") from None
+
+
+def _local(dt: datetime, tz: tzinfo | None) -> datetime:
+    return dt.astimezone(tz) if tz is not None else dt.astimezone()
+
+
+def _bucket_chars(tz: tzinfo | None) -> int:
+    """13 = group by UTC hour; 16 = by minute, needed where the offset is not a whole hour (+05:30)."""
+    year = datetime.now(timezone.utc).year
+    for month in (1, 7):
+        probe = _local(datetime(year, month, 1, 12, tzinfo=timezone.utc), tz)
+        offset = probe.utcoffset() or timedelta(0)
+        if offset.total_seconds() % 3600:
+            return 16
+    return 13
+
+
+def _utc_bound(day: date, tz: tzinfo | None) -> str:
+    if tz is None:
+        start = datetime.combine(day, time()).astimezone()
+    else:
+        start = datetime.combine(day, time(), tzinfo=tz)
+    return start.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _parse_bucket(text: str) -> datetime:
+    if len(text) == 13:
+        text += ":00"
+    return datetime.strptime(text[:16], "%Y-%m-%dT%H:%M").replace(tzinfo=timezone.utc)
+
+
+def _parse_ts(text: str) -> datetime:
+    return datetime.strptime(text[:23], "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc)
+
+
+# -- plain data ------------------------------------------------------------------------------------
+@dataclass
+class ModelBreakdown:
+    modelName: str
+    inputTokens: int = 0
+    outputTokens: int = 0
+    cacheCreationTokens: int = 0
+    cacheReadTokens: int = 0
+    cost: float = 0.0
+    requests: int = 0
+    unpricedRequests: int = 0
+
+
+@dataclass
+class UsageRow:
+    """One day or one session (the `key`)."""
+
+    key: str
+    inputTokens: int = 0
+    outputTokens: int = 0
+    cacheCreationTokens: int = 0
+    cacheReadTokens: int = 0
+    totalCost: float = 0.0
+    requests: int = 0
+    unpricedRequests: int = 0
+    models: dict[str, ModelBreakdown] = field(default_factory=dict)
+    # sessions only
+    lastActivity: str | None = None
+    firstActivity: str | None = None
+    projectPath: str | None = None
+    versions: list[str] = field(default_factory=list)
+
+    @property
+    def totalTokens(self) -> int:
+        return self.inputTokens + self.outputTokens + self.cacheCreationTokens + self.cacheReadTokens
+
+    @property
+    def modelsUsed(self) -> list[str]:
+        return sorted(self.models)
+
+    @property
+    def modelBreakdowns(self) -> list[ModelBreakdown]:
+        return sorted(self.models.values(), key=lambda m: (-m.cost, m.modelName))
+
+    def add(self, model: str, inp: int, out: int, cw: int, cr: int, cost: float | None, n: int) -> None:
+        self.inputTokens += inp
+        self.outputTokens += out
+        self.cacheCreationTokens += cw
+        self.cacheReadTokens += cr
+        self.requests += n
+        m = self.models.get(model)
+        if m is None:
+            m = self.models[model] = ModelBreakdown(model)
+        m.inputTokens += inp
+        m.outputTokens += out
+        m.cacheCreationTokens += cw
+        m.cacheReadTokens += cr
+        m.requests += n
+        if cost is None:
+            self.unpricedRequests += n
+            m.unpricedRequests += n
+        else:
+            self.totalCost += cost
+            m.cost += cost
+
+
+@dataclass
+class Block:
+    """A 5-hour billing block as ccusage defines it (or the gap between two)."""
+
+    id: str
+    startTime: str
+    endTime: str
+    actualEndTime: str | None
+    isActive: bool
+    isGap: bool
+    entries: int
+    inputTokens: int = 0
+    outputTokens: int = 0
+    cacheCreationTokens: int = 0
+    cacheReadTokens: int = 0
+    costUSD: float = 0.0
+    unpricedRequests: int = 0
+    models: list[str] = field(default_factory=list)
+    breakdown: dict[str, ModelBreakdown] = field(default_factory=dict)
+
+    @property
+    def totalTokens(self) -> int:
+        return self.inputTokens + self.outputTokens + self.cacheCreationTokens + self.cacheReadTokens
+
+
+@dataclass
+class UsageReport:
+    kind: str  # daily | session | blocks
+    rows: list[UsageRow]
+    blocks: list[Block]
+    totals: UsageRow
+    timezone: str
+    mode: str
+    pricing: str
+    since: str | None
+    until: str | None
+    unpriced_models: list[str]
+    demo: bool = False
+
+
+# -- queries ---------------------------------------------------------------------------------------
+_SUMS = (
+    "SUM(input_tokens), SUM(output_tokens), SUM(cache_creation_tokens), SUM(cache_creation_1h_tokens), "
+    "SUM(cache_read_tokens), "
+    f"SUM(CASE WHEN input_tokens > {_T} THEN input_tokens - {_T} ELSE 0 END), "
+    f"SUM(CASE WHEN output_tokens > {_T} THEN output_tokens - {_T} ELSE 0 END), "
+    f"SUM(CASE WHEN cache_creation_tokens - cache_creation_1h_tokens > {_T} "
+    f"THEN cache_creation_tokens - cache_creation_1h_tokens - {_T} ELSE 0 END), "
+    f"SUM(CASE WHEN cache_creation_1h_tokens > {_T} THEN cache_creation_1h_tokens - {_T} ELSE 0 END), "
+    f"SUM(CASE WHEN cache_read_tokens > {_T} THEN cache_read_tokens - {_T} ELSE 0 END), "
+    "SUM(cost_usd), COUNT(*)"
+)
+_HAS_COST = "CASE WHEN cost_usd IS NULL THEN 0 ELSE 1 END"
+
+
+def _where(since: date | None, until: date | None, tz: tzinfo | None) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if since is not None:
+        clauses.append("ts >= ?")
+        params.append(_utc_bound(since, tz))
+    if until is not None:
+        clauses.append("ts < ?")
+        params.append(_utc_bound(until + timedelta(days=1), tz))
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+class _Pricer:
+    def __init__(self, table: PricingTable, mode: str) -> None:
+        self.table = table
+        self.mode = mode
+        self.unpriced: set[str] = set()
+
+    def group_cost(self, model: str | None, speed: str | None, has_cost: int, sums: tuple) -> float | None:
+        """Cost of one SQL group: sums = (in, out, cw, cw1h, cr, 5 excesses, recorded_cost, n)."""
+        recorded = sums[10] if has_cost else None
+        calculated = None
+        if self.mode != "display" and (self.mode == "calculate" or not has_cost):
+            tokens = TokenSums(sums[0], sums[1], max(sums[2] - sums[3], 0), sums[3], sums[4],
+                               sums[5], sums[6], sums[7], sums[8], sums[9])
+            calculated = self.table.cost_of(model, tokens, speed)
+        cost = choose_cost(self.mode, calculated, recorded)
+        if cost is None:
+            self.unpriced.add(model or "unknown")
+        return cost
+
+
+def display_model(model: str | None, speed: str | None) -> str:
+    name = model or "unknown"
+    return f"{name}-fast" if speed == "fast" else name
+
+
+def _ints(values: Iterable[Any]) -> tuple:
+    return tuple(int(v or 0) for v in values)
+
+
+def daily_usage(ledger: Ledger, *, since: date | None = None, until: date | None = None,
+                tz_name: str | None = None, mode: str = "auto", pricing: PricingTable | None = None) -> UsageReport:
+    tz = resolve_timezone(tz_name)
+    table = pricing or PricingTable.bundled()
+    pricer = _Pricer(table, mode)
+    chars = _bucket_chars(tz)
+    where, params = _where(since, until, tz)
+    sql = (f"SELECT substr(ts, 1, {chars}), model, speed, {_HAS_COST}, {_SUMS} FROM requests{where} "
+           f"GROUP BY substr(ts, 1, {chars}), model, speed, {_HAS_COST}")
+    days: dict[str, UsageRow] = {}
+    day_of: dict[str, str] = {}
+    for bucket, model, speed, has_cost, *rest in ledger.execute(sql, params):
+        sums = _ints(rest[:10]) + (float(rest[10] or 0.0), int(rest[11]))
+        day = day_of.get(bucket)
+        if day is None:
+            day = day_of[bucket] = _local(_parse_bucket(bucket), tz).date().isoformat()
+        row = days.get(day)
+        if row is None:
+            row = days[day] = UsageRow(day)
+        cost = pricer.group_cost(model, speed, has_cost, sums)
+        row.add(display_model(model, speed), sums[0], sums[1], sums[2], sums[4], cost, sums[11])
+    rows = [days[d] for d in sorted(days)]
+    return _report("daily", rows, [], tz_name, mode, table, since, until, pricer)
+
+
+def session_usage(ledger: Ledger, *, since: date | None = None, until: date | None = None,
+                  tz_name: str | None = None, mode: str = "auto",
+                  pricing: PricingTable | None = None) -> UsageReport:
+    tz = resolve_timezone(tz_name)
+    table = pricing or PricingTable.bundled()
+    pricer = _Pricer(table, mode)
+    where, params = _where(since, until, tz)
+    sql = (f"SELECT session_id, model, speed, {_HAS_COST}, {_SUMS}, MIN(ts), MAX(ts) FROM requests{where} "
+           f"GROUP BY session_id, model, speed, {_HAS_COST}")
+    sessions: dict[str, UsageRow] = {}
+    for session_id, model, speed, has_cost, *rest in ledger.execute(sql, params):
+        sums = _ints(rest[:10]) + (float(rest[10] or 0.0), int(rest[11]))
+        key = session_id or "unknown"
+        row = sessions.get(key)
+        if row is None:
+            row = sessions[key] = UsageRow(key)
+        row.add(display_model(model, speed), sums[0], sums[1], sums[2], sums[4],
+                pricer.group_cost(model, speed, has_cost, sums), sums[11])
+        first, last = rest[12], rest[13]
+        if row.firstActivity is None or first < row.firstActivity:
+            row.firstActivity = first
+        if row.lastActivity is None or last > row.lastActivity:
+            row.lastActivity = last
+    if sessions:
+        info = {r["session_id"]: r for r in ledger.rows("SELECT session_id, project, cc_version FROM sessions")}
+        for key, row in sessions.items():
+            meta = info.get(key)
+            if meta:
+                row.projectPath = meta["project"]
+                row.versions = [meta["cc_version"]] if meta["cc_version"] else []
+    rows = sorted(sessions.values(), key=lambda r: (r.lastActivity or "", r.key))
+    return _report("session", rows, [], tz_name, mode, table, since, until, pricer)
+
+
+def block_usage(ledger: Ledger, *, since: date | None = None, until: date | None = None,
+                tz_name: str | None = None, mode: str = "auto", pricing: PricingTable | None = None,
+                now: datetime | None = None) -> UsageReport:
+    """ccusage's blocks: a block starts at the hour of its first request and lasts 5 h; a request more
+    than 5 h after the block start or after the previous request opens a new block; a pause longer
+    than 5 h between blocks shows as a gap block. since/until select blocks by their start day."""
+    tz = resolve_timezone(tz_name)
+    table = pricing or PricingTable.bundled()
+    pricer = _Pricer(table, mode)
+    now = now or datetime.now(timezone.utc)
+    span = timedelta(hours=BLOCK_HOURS)
+    sql = ("SELECT ts, model, speed, input_tokens, output_tokens, cache_creation_tokens, "
+           "cache_creation_1h_tokens, cache_read_tokens, cost_usd FROM requests ORDER BY ts")
+    blocks: list[Block] = []
+    current: Block | None = None
+    start = last = None
+
+    def close() -> None:
+        if current is not None:
+            end = start + span
+            current.isActive = (now - last) < span and now < end
+            current.models = sorted(current.breakdown)
+            blocks.append(current)
+
+    for ts, model, speed, inp, out, cw, cw1h, cr, recorded in ledger.execute(sql):
+        when = _parse_ts(ts)
+        if current is None or when - start > span or when - last > span:
+            close()
+            if current is not None and when - last > span:
+                gap_start = last + span
+                blocks.append(Block(id=f"gap-{_iso(gap_start)}", startTime=_iso(gap_start), endTime=_iso(when),
+                                    actualEndTime=None, isActive=False, isGap=True, entries=0))
+            start = when.replace(minute=0, second=0, microsecond=0)
+            current = Block(id=_iso(start), startTime=_iso(start), endTime=_iso(start + span),
+                            actualEndTime=None, isActive=False, isGap=False, entries=0)
+        last = when
+        current.actualEndTime = _iso(when)
+        current.entries += 1
+        inp, out, cw, cw1h, cr = (int(v or 0) for v in (inp, out, cw, cw1h, cr))
+        calculated = None
+        if mode != "display" and (mode == "calculate" or recorded is None):
+            calculated = table.request_cost(model, inp, out, cw, cw1h, cr, speed)
+        cost = choose_cost(mode, calculated, recorded)
+        current.inputTokens += inp
+        current.outputTokens += out
+        current.cacheCreationTokens += cw
+        current.cacheReadTokens += cr
+        name = display_model(model, speed)
+        mb = current.breakdown.get(name)
+        if mb is None:
+            mb = current.breakdown[name] = ModelBreakdown(name)
+        mb.inputTokens += inp
+        mb.outputTokens += out
+        mb.cacheCreationTokens += cw
+        mb.cacheReadTokens += cr
+        mb.requests += 1
+        if cost is None:
+            pricer.unpriced.add(model or "unknown")
+            current.unpricedRequests += 1
+            mb.unpricedRequests += 1
+        else:
+            current.costUSD += cost
+            mb.cost += cost
+    close()
+    if since is not None or until is not None:
+        def keep(b: Block) -> bool:
+            day = _local(datetime.fromisoformat(b.startTime.replace("Z", "+00:00")), tz).date()
+            return (since is None or day >= since) and (until is None or day <= until)
+        blocks = [b for b in blocks if keep(b)]
+    totals = UsageRow("total")
+    for b in blocks:
+        for mb in b.breakdown.values():
+            totals.add(mb.modelName, mb.inputTokens, mb.outputTokens, mb.cacheCreationTokens,
+                       mb.cacheReadTokens, None if mb.unpricedRequests == mb.requests else mb.cost, mb.requests)
+    totals.totalCost = sum(b.costUSD for b in blocks)
+    totals.unpricedRequests = sum(b.unpricedRequests for b in blocks)
+    report = _report("blocks", [], blocks, tz_name, mode, table, since, until, pricer)
+    report.totals = totals
+    return report
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def _report(kind: str, rows: list[UsageRow], blocks: list[Block], tz_name: str | None, mode: str,
+            table: PricingTable, since: date | None, until: date | None, pricer: _Pricer) -> UsageReport:
+    totals = UsageRow("total")
+    for row in rows:
+        for mb in row.models.values():
+            totals.add(mb.modelName, mb.inputTokens, mb.outputTokens, mb.cacheCreationTokens,
+                       mb.cacheReadTokens, None, mb.requests)
+        totals.totalCost += row.totalCost
+    totals.unpricedRequests = sum(r.unpricedRequests for r in rows)
+    for name, mb in totals.models.items():
+        mb.cost = sum(r.models[name].cost for r in rows if name in r.models)
+        mb.unpricedRequests = sum(r.models[name].unpricedRequests for r in rows if name in r.models)
+    return UsageReport(
+        kind=kind, rows=rows, blocks=blocks, totals=totals,
+        timezone=tz_name or "local", mode=mode, pricing=table.describe(),
+        since=since.isoformat() if since else None, until=until.isoformat() if until else None,
+        unpriced_models=sorted(pricer.unpriced),
+    )
+
+
+def usage_report(ledger: Ledger, kind: str, **options: Any) -> UsageReport:
+    if kind == "daily":
+        return daily_usage(ledger, **options)
+    if kind == "session":
+        return session_usage(ledger, **options)
+    if kind == "blocks":
+        return block_usage(ledger, **options)
+    raise BadInput(f"unknown usage report {kind!r} (daily, session or blocks)")
+
+
+# -- ccusage-compatible JSON -----------------------------------------------------------------------
+def _breakdowns(models: Iterable[ModelBreakdown]) -> list[dict[str, Any]]:
+    return [{"modelName": m.modelName, "inputTokens": m.inputTokens, "outputTokens": m.outputTokens,
+             "cacheCreationTokens": m.cacheCreationTokens, "cacheReadTokens": m.cacheReadTokens,
+             "cost": m.cost} for m in models]
+
+
+def _token_fields(row: UsageRow) -> dict[str, Any]:
+    return {"inputTokens": row.inputTokens, "outputTokens": row.outputTokens,
+            "cacheCreationTokens": row.cacheCreationTokens, "cacheReadTokens": row.cacheReadTokens,
+            "totalTokens": row.totalTokens, "totalCost": row.totalCost}
+
+
+def to_ccusage_json(report: UsageReport) -> dict[str, Any]:
+    """The report with ccusage's key names (scripts written for ccusage read it unchanged); claimback's
+    additions (`unpricedRequests`, `claimback`) are extra keys those scripts ignore."""
+    totals = _token_fields(report.totals)
+    totals["unpricedRequests"] = report.totals.unpricedRequests
+    meta = {"timezone": report.timezone, "mode": report.mode, "pricing": report.pricing,
+            "since": report.since, "until": report.until, "unpricedModels": report.unpriced_models,
+            "demo": report.demo}
+    if report.kind == "daily":
+        daily = []
+        for row in report.rows:
+            item = {"date": row.key, **_token_fields(row), "modelsUsed": row.modelsUsed,
+                    "modelBreakdowns": _breakdowns(row.modelBreakdowns), "unpricedRequests": row.unpricedRequests}
+            daily.append(item)
+        return {"daily": daily, "totals": totals, "claimback": meta}
+    if report.kind == "session":
+        sessions = []
+        for row in report.rows:
+            # ISO-8601 UTC instants, as ccusage 20 prints them (ccusage 18 printed the local date).
+            sessions.append({"sessionId": row.key, **_token_fields(row), "firstActivity": row.firstActivity,
+                             "lastActivity": row.lastActivity,
+                             "modelsUsed": row.modelsUsed, "modelBreakdowns": _breakdowns(row.modelBreakdowns),
+                             "projectPath": row.projectPath or "Unknown Project", "versions": row.versions,
+                             "unpricedRequests": row.unpricedRequests})
+        return {"sessions": sessions, "totals": totals, "claimback": meta}
+    blocks = []
+    for b in report.blocks:
+        blocks.append({
+            "id": b.id, "startTime": b.startTime, "endTime": b.endTime, "actualEndTime": b.actualEndTime,
+            "isActive": b.isActive, "isGap": b.isGap, "entries": b.entries,
+            "tokenCounts": {"inputTokens": b.inputTokens, "outputTokens": b.outputTokens,
+                            "cacheCreationInputTokens": b.cacheCreationTokens,
+                            "cacheReadInputTokens": b.cacheReadTokens},
+            "totalTokens": b.totalTokens, "costUSD": b.costUSD, "models": b.models,
+            "modelBreakdowns": _breakdowns(sorted(b.breakdown.values(), key=lambda m: (-m.cost, m.modelName))),
+            "unpricedRequests": b.unpricedRequests,
+        })
+    return {"blocks": blocks, "totals": totals, "claimback": meta}
