@@ -207,16 +207,25 @@ def test_cli_prompt_shows_text_but_ledger_never_stores_it(projects: Path, tmp_pa
         assert secret_text.encode() not in raw
 
 
-def test_window_without_outages_module_is_bad_input(ledger) -> None:
-    try:
-        import claimback.analysis.outages  # noqa: F401
-    except ImportError:
-        from claimback.errors import BadInput
+def test_unknown_window_is_bad_input(ledger) -> None:
+    from claimback.errors import BadInput
 
-        with pytest.raises(BadInput):
-            build_resume(ledger, window_id="w1")
-    else:
-        pytest.skip("outage windows exist; covered by the window test")
+    with pytest.raises(BadInput):
+        build_resume(ledger, window_id="no-such-window")
+
+
+def test_demo_window_filter() -> None:
+    pytest.importorskip("claimback.demo")
+    pytest.importorskip("claimback.analysis.outages")
+    runner = CliRunner()
+    inside = json.loads(runner.invoke(main, ["resume", "--demo", "--json", "--window", "20260515-0018"]).output)
+    assert len(inside["tasks"]) == 3 and inside["window"]["id"] == "20260515-0018"
+    by_incident = json.loads(runner.invoke(main, ["resume", "--demo", "--json", "--window", "8z7l5zcy0v3b"]).output)
+    assert by_incident["window"]["id"] == "20260515-0018"
+    earlier = json.loads(runner.invoke(main, ["resume", "--demo", "--json", "--window", "20260508-0949"]).output)
+    assert earlier["tasks"] == [] and earlier["turns"] == []
+    bad = runner.invoke(main, ["resume", "--demo", "--window", "nope"])
+    assert bad.exit_code == 2 and "20260515-0018" in bad.output
 
 
 def test_demo_resume_prompt_lists_the_three_relaunched_tasks() -> None:

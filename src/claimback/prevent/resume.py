@@ -174,33 +174,20 @@ def read_user_prompt(path: str | None, offset: int | None) -> tuple[str | None, 
 
 
 def _window_bounds(ledger: Ledger, window_id: str) -> dict[str, Any]:
-    """Start/end of an outage window from `claimback.analysis.outages`, when that module exists."""
+    """Start/end of an outage window (`claimback outages`), computed offline from the ledger."""
     try:
-        from claimback.analysis import outages  # written by the outages work; optional here
+        from claimback.analysis.outages import find_windows, get_window
     except ImportError:
-        raise BadInput("--window needs outage windows, which this build of claimback does not have yet; "
+        raise BadInput("--window needs outage windows, which this build of claimback does not have; "
                        "use --session instead") from None
-    finder = None
-    for name in ("find_windows", "outage_windows", "detect_windows", "windows"):
-        candidate = getattr(outages, name, None)
-        if callable(candidate):
-            finder = candidate
-            break
-    if finder is None:
-        raise BadInput("--window: the outages module offers no window list; use --session instead")
-    found = finder(ledger)
-    windows = getattr(found, "windows", found)
-    known = []
-    for window in windows or ():
-        data = window if isinstance(window, dict) else getattr(window, "__dict__", {})
-        wid = str(data.get("window_id") or data.get("id") or "")
-        known.append(wid)
-        if wid == window_id:
-            start = data.get("start") or data.get("start_ts")
-            end = data.get("end") or data.get("end_ts")
-            return {"id": wid, "start": str(start), "end": str(end)}
-    hint = ", ".join(k for k in known[:8] if k) or "none found"
-    raise BadInput(f"no outage window {window_id!r} (known: {hint}); see `claimback outages`")
+    # Offline: resume never waits on the network; the ledger keeps every incident fetched before.
+    windows = find_windows(ledger, offline=True)
+    window = get_window(windows, window_id)
+    if window is None:
+        known = ", ".join(w.window_id for w in windows[-8:]) or "none found"
+        raise BadInput(f"no outage window {window_id!r} (known: {known}); see `claimback outages`")
+    return {"id": window.window_id, "start": window.start, "end": window.end,
+            "incident_ids": list(window.incident_ids), "confirmed_by": window.confirmed_by}
 
 
 def _in_window(ts: str | None, window: dict[str, Any] | None) -> bool:
