@@ -39,7 +39,8 @@ Each `OutageWindow` (all times ISO-8601 UTC strings, sortable):
   scope "all"/"models", model families, components).
 * `sessions` — sessions with outage-class failures in the window, plus (for status-page windows)
   sessions with requests in the window that the incident applies to; `sessions_failed` only the
-  former; `agents_failed` — subagent ids with outage-class failures in the window.
+  former; `agents_failed` — subagent ids with outage-class failures in the window; `user_affected`
+  — whether any of your outage-class failures fall inside (status-page-only windows often have none).
 * `models` (model ids seen in those sessions inside the window), `model_families`.
 * `failures_by_class` — every failure in the window by class (interrupts included, so a reader sees
   429s next to the outage without them making it); `outage_failures` — the outage-class count.
@@ -127,6 +128,14 @@ class IncidentRef:
     components: list[str]
     confidence: str | None = None
 
+    @property
+    def id(self) -> str:
+        return self.incident_id
+
+    @property
+    def url(self) -> str:
+        return self.link
+
 
 @dataclass
 class OutageWindow:
@@ -148,10 +157,15 @@ class OutageWindow:
     failures_by_class: dict[str, int] = field(default_factory=dict)
     outage_failures: int = 0
     duration_minutes: float = 0.0
+    user_affected: bool = False  # any outage-class failure of yours inside the window
 
     @property
     def links(self) -> list[str]:
         return [i.link for i in self.incidents]
+
+    @property
+    def id(self) -> str:  # the name `analysis.loss.WindowLike` uses
+        return self.window_id
 
 
 @dataclass
@@ -338,6 +352,13 @@ def _stable_ids(intervals: list[_Interval]) -> list[str]:
     return ids
 
 
+def is_demo_ledger(ledger: Ledger) -> bool:
+    """The `--demo` workspace's temporary ledger: never send it to the network."""
+    if ledger.scalar("SELECT value FROM meta WHERE key = 'demo'") in ("1", "true"):
+        return True
+    return ledger.dialect == "sqlite" and ledger.location.endswith("demo-ledger.sqlite3")
+
+
 # -- the main entry points ---------------------------------------------------------------------------
 def outages_report(
     ledger: Ledger,
@@ -351,6 +372,7 @@ def outages_report(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> OutagesReport:
     """Windows plus the provenance of the incident data (see the module docstring)."""
+    demo = demo or is_demo_ledger(ledger)
     if sync:
         status = sync_status(ledger, offline=offline, refresh=refresh, timeout=timeout, demo=demo)
     else:
@@ -453,7 +475,7 @@ def _describe(ledger: Ledger, iv: _Interval, window_id: str) -> OutageWindow:
         statuspage_end=max((i.end for i in incs), default=None),
         sessions=sorted(sessions), sessions_failed=sessions_failed, agents_failed=agents_failed,
         models=models, model_families=fams, failures_by_class=dict(sorted(by_class.items())),
-        outage_failures=len(outage_rows), duration_minutes=round((iv.end - iv.start).total_seconds() / 60, 1),
+        outage_failures=len(outage_rows), user_affected=bool(outage_rows), duration_minutes=round((iv.end - iv.start).total_seconds() / 60, 1),
     )
 
 

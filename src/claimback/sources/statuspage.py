@@ -234,9 +234,11 @@ def _decode(name: str, body: bytes) -> tuple[Any, str | None]:
     if name == "history":
         try:
             text = body.decode("utf-8")
-            ET.fromstring(text)
+            root = ET.fromstring(text)
         except (UnicodeDecodeError, ET.ParseError):
             return None, "history feed is not valid XML"
+        if root.tag not in (f"{ATOM_NS}feed", "rss"):
+            return None, "history feed is not Atom or RSS (an HTML page?)"
         return text, None
     head = body.lstrip()[:1]
     if head == b"<":
