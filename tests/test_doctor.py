@@ -311,3 +311,20 @@ def test_doctor_demo() -> None:
     classes = {f["failure_class"]: f for f in data["failures"]}
     assert classes["outage"]["count"] >= 10 and "quota_rate" in classes
     assert data["demo"] is True and data["ledger"]["rows"]["requests"] > 0
+
+
+def test_verify_probe_through_preflight_against_a_local_api(tmp_path: Path, httpserver) -> None:
+    """With an API key, `verify --probe` re-runs the CI preflight's one-token request: here against a
+    local HTTP server standing in for the API, first failing with 529, then answering."""
+    pytest.importorskip("claimback.prevent.preflight")
+    led = open_ledger(tmp_path / "l.sqlite3")
+    _seed(led, _iso(datetime.now(timezone.utc) - timedelta(hours=2)), None)
+    env = {"PATH": "", "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": httpserver.url_for("/").rstrip("/")}
+    httpserver.expect_oneshot_request("/v1/messages", method="POST").respond_with_json(
+        {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, status=529)
+    down = verify(led, [], probe=True, env=env, ingest_first=False)
+    assert down.gone is False and "still failing" in down.verdict
+    httpserver.expect_oneshot_request("/v1/messages", method="POST").respond_with_json(
+        {"id": "msg_1", "type": "message", "content": [], "usage": {"input_tokens": 1, "output_tokens": 1}})
+    up = verify(led, [], probe=True, env=env, ingest_first=False)
+    assert up.gone is True and any(c.name.startswith("preflight") for c in up.checks)

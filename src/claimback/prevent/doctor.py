@@ -610,19 +610,23 @@ _RELEVANT_COMPONENTS = ("claude api", "claude code", "api.anthropic.com", "claud
 
 
 def _read_cached(name: str) -> tuple[Any, dict[str, Any] | None]:
+    """One cached status payload, offline only (never fetches). Missing or corrupt → (None, None)."""
+    try:
+        from claimback.sources.statuspage import read_cache
+    except ImportError:
+        read_cache = None
+    if read_cache is not None:
+        cached = read_cache(name)
+        return (cached.data, cached.meta) if cached is not None else (None, None)
     from claimback.config import cache_dir
 
     base = cache_dir() / "status"
     try:
         body = json.loads((base / f"{name}.json").read_text(encoding="utf-8"))
+        meta = json.loads((base / f"{name}.meta.json").read_text(encoding="utf-8"))
     except (OSError, ValueError, UnicodeDecodeError):
         return None, None
-    try:
-        meta = json.loads((base / f"{name}.meta.json").read_text(encoding="utf-8"))
-        meta = meta if isinstance(meta, dict) else None
-    except (OSError, ValueError, UnicodeDecodeError):
-        meta = None
-    return body, meta
+    return body, meta if isinstance(meta, dict) else None
 
 
 def current_incidents() -> tuple[list[dict[str, Any]] | None, str | None]:
@@ -720,6 +724,24 @@ def _probe(env: dict[str, str]) -> Check:
     return Check("probe", False, f"failed ({cls}): {normalize_signature(output)[:120]}")
 
 
+_PREFLIGHT_OK = {"ok": True, "fail": False, "outage": False, "warn": None, "skip": None}
+
+
+def _preflight_checks(env: dict[str, str], probe: bool) -> list[Check] | None:
+    """The CI preflight's checks (status from the cache only; the probe when asked), or None when this
+    build has no preflight or its interface is not the one expected."""
+    try:
+        from claimback.prevent.preflight import run_preflight
+    except ImportError:
+        return None
+    try:
+        report = run_preflight(do_probe=probe, environ=env, fetch_status=False)
+        return [Check(c.name if c.name == "probe" else f"preflight {c.name}", _PREFLIGHT_OK.get(c.status),
+                      f"{c.status}: {c.summary}") for c in report.checks]
+    except (TypeError, AttributeError, ValueError, OSError) as exc:  # another helper's module: fail soft
+        return [Check("preflight", None, f"preflight could not run ({type(exc).__name__})")]
+
+
 def verify(ledger: Ledger, roots: list[Path] | None = None, *, probe: bool = False,
            env: dict[str, str] | None = None, ingest_first: bool = True) -> VerifyReport:
     """Re-run the smallest checks and say whether the last failure's signature is gone."""
@@ -746,23 +768,24 @@ def verify(ledger: Ledger, roots: list[Path] | None = None, *, probe: bool = Fal
         if repeats:
             checks.append(Check("recent repeats", False, f"{repeats} failure(s) with this signature in the "
                                 "last 15 minutes"))
-    claude = find_claude(env)
-    checks.append(Check("claude", claude.found and not claude.error,
-                        claude.version or claude.error or "found"))
-    incidents, fetched = current_incidents()
-    if incidents is None:
-        checks.append(Check("status page", None, "no cached status data (run `claimback status`)"))
+    pre = _preflight_checks(env, probe)
+    if pre is None:
+        # No CI preflight in this build: the checks that exist here.
+        claude = find_claude(env)
+        checks.append(Check("claude", claude.found and not claude.error, claude.version or claude.error or "found"))
+        incidents, _fetched = current_incidents()
+        if incidents is None:
+            checks.append(Check("status page", None, "no cached status data (run `claimback status`)"))
+        else:
+            relevant = [i for i in incidents if _relevant(i)]
+            checks.append(Check("status page", not relevant, "no open incident" if not relevant else
+                                "open: " + "; ".join(str(i.get("name")) for i in relevant[:3])))
     else:
-        relevant = [i for i in incidents if _relevant(i)]
-        checks.append(Check("status page", not relevant, "no open incident" if not relevant else
-                            "open: " + "; ".join(str(i.get("name")) for i in relevant[:3])))
-    try:
-        from claimback.prevent import preflight  # noqa: F401  (the CI gate, when present)
-        have_preflight = True
-    except ImportError:
-        have_preflight = False
-    if probe:
-        checks.append(_probe(env))
+        checks.extend(pre)
+    probe_check = next((c for c in checks if c.name == "probe"), None)
+    if probe and (probe_check is None or probe_check.ok is None):
+        # The preflight probe needs an API key; a subscription login is probed with a one-line `claude -p`.
+        checks = [c for c in checks if c.name != "probe"] + [_probe(env)]
     probe_check = next((c for c in checks if c.name == "probe"), None)
     if signature is None:
         gone, verdict = None, "no failure recorded in the ledger: nothing to verify"
@@ -777,5 +800,5 @@ def verify(ledger: Ledger, roots: list[Path] | None = None, *, probe: bool = Fal
     else:
         gone = None
         verdict = ("cannot tell yet: no request since the failure. Re-run the smallest failing action "
-                   + ("(`claimback preflight --probe`)" if have_preflight else "(`claimback doctor verify --probe`)"))
+                   + "(`claimback doctor verify --probe`, a one-line request that costs a few tokens)")
     return VerifyReport(signature, cls, last_ts, checks, gone, verdict)
