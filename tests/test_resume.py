@@ -243,3 +243,37 @@ def test_demo_resume_prompt_lists_the_three_relaunched_tasks() -> None:
     assert "Spec review" in text and "re-launched" in text and "Nothing to re-run" in text
     forced = CliRunner().invoke(main, ["resume", "--demo", "--prompt", "--all"]).output
     assert "claude --resume " in forced and "Audit migration 0042" in forced
+
+
+def test_unanswered_and_interrupted_launches(tmp_path: Path) -> None:
+    """A launch that never got a result and has no run file (older Claude Code), ended by the parent's
+    outage errors; and a run the user interrupted while it was stuck retrying 529s."""
+    root = tmp_path / "projects"
+    e = "aaaa00000000000e"
+    _write(root / SLUG / f"{SID}.jsonl", [
+        prompt("2026-05-15T01:00:00.000Z", "Check both modules."),
+        launch("2026-05-15T01:01:00.000Z", "n1", [("toolu_N", "Lost one", "Explore", PROMPT_C),
+                                                  ("toolu_I", "Stuck one", "Explore", PROMPT_D)]),
+        retry("2026-05-15T01:10:00.000Z", 1),
+        retry("2026-05-15T01:12:00.000Z", 2),
+        final("2026-05-15T01:15:00.000Z", "API Error: 529 Overloaded", status=529),
+    ])
+    _agent(root, e, [prompt("2026-05-15T01:01:02.000Z", PROMPT_D, e),
+                     request("2026-05-15T01:02:00.000Z", "e1", tokens=3_000, agent=e),
+                     retry("2026-05-15T01:05:00.000Z", 1, agent=e),
+                     {**_base("2026-05-15T01:08:00.000Z", e), "type": "user",
+                      "message": {"role": "user", "content": [{"type": "text",
+                                                               "text": "[Request interrupted by user]"}]}}])
+    led = open_ledger(tmp_path / "l.sqlite3")
+    ingest(led, [root], machine="test")
+    report = build_resume(led, with_prompts=True)
+    by_id = {t.tool_use_id: t for t in report.tasks}
+    assert set(by_id) == {"toolu_N", "toolu_I"}
+    assert by_id["toolu_N"].outcome == "no_result" and by_id["toolu_N"].parent_reported == "none"
+    assert by_id["toolu_N"].ended_ts == "2026-05-15T01:15:00.000Z"
+    assert by_id["toolu_I"].outcome == "interrupted" and by_id["toolu_I"].tokens_burned == 3_000
+    assert all(t.status == "pending" for t in report.tasks)
+    assert report.turns[0].status == "pending"
+    assert PROMPT_C in report.plans[0].prompt and PROMPT_D in report.plans[0].prompt
+    assert "Check both modules." in report.plans[0].prompt
+    led.close()
