@@ -23,9 +23,12 @@ import json
 import os
 import sys
 import time
-from typing import Any
 
 from claimback.prevent import signals
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~2 ms on the hook path
+if TYPE_CHECKING:
+    from typing import Any
 
 EVENTS = ("PreToolUse", "UserPromptSubmit", "SessionStart", "StopFailure")
 GUARDED_TOOLS = ("Agent", "Task")
