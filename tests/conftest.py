@@ -17,6 +17,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("CLAIMBACK_DB", raising=False)
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
     monkeypatch.setenv("CLAIMBACK_STATUS_URL", "http://127.0.0.1:9")  # never the real network
+    monkeypatch.chdir(tmp_path)  # commands that write into the current directory (claim packets) stay in tmp
     return home
 
 

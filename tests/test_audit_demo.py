@@ -27,8 +27,10 @@ def test_audit_demo_shows_the_three_killed_subagents():
 def test_demo_is_deterministic_and_never_touches_the_users_ledger(isolated_home):
     first = CliRunner().invoke(main, ["audit", "--demo", "--json"])
     second = CliRunner().invoke(main, ["audit", "--demo", "--json"])
-    strip = lambda out: {k: v for k, v in json.loads(out).items() if k != "ingest"}  # noqa: E731
+    # The packet differs by design: a second run writes a second folder (…-2) with a new generation time.
+    strip = lambda out: {k: v for k, v in json.loads(out).items() if k not in ("ingest", "packet")}  # noqa: E731
     assert strip(first.output) == strip(second.output)
+    assert json.loads(first.output)["packet"]["dir"] != json.loads(second.output)["packet"]["dir"]
     assert not (isolated_home / "data" / "ledger.sqlite3").exists()
 
 

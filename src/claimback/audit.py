@@ -100,7 +100,8 @@ def killed_tasks(ws: Workspace, since: date, until: date) -> list[KilledTask]:
     ]
 
 
-def run_audit(ws: Workspace, since: date | None = None, until: date | None = None) -> AuditReport:
+def run_audit(ws: Workspace, since: date | None = None, until: date | None = None, *, packet: bool = True,
+              out_dir: str | None = None, force: bool = False, offline: bool = False) -> AuditReport:
     since, until = default_period(ws, since, until)
     report = AuditReport(
         demo=ws.demo,
@@ -113,4 +114,14 @@ def run_audit(ws: Workspace, since: date | None = None, until: date | None = Non
     )
     if not ws.roots and not ws.demo:
         report.notes.append("no transcript directory found: reporting on the ledger as it is")
+    # Outages → loss → claim packet: the same functions `claimback loss` and `claimback claim` use.
+    from claimback.analysis.report import loss_for_workspace
+    from claimback.claim import outage_windows, write_claim_packet
+
+    windows, originals = outage_windows(ws, since, until, offline)
+    report.windows = list(originals.values())
+    report.loss = loss_for_workspace(ws, since=since, until=until, offline=offline or ws.demo, windows=windows)
+    if packet:
+        report.packet = write_claim_packet(ws, report.loss, originals, out_dir=out_dir, force=force,
+                                           since=since, until=until)
     return report

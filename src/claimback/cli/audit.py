@@ -25,14 +25,21 @@ from claimback.cli._common import (
 @source_option
 @db_option
 @no_ingest_option
+@click.option("--out", "out_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Folder for the claim packet (default: ./claimback-packet-<date>, or -demo-2026-05-15).")
+@click.option("--no-packet", is_flag=True, help="Do not write the claim packet.")
+@click.option("--force", is_flag=True, help="Overwrite the packet files in an existing --out folder.")
+@click.option("--offline", is_flag=True, help="Do not contact the status page; use the cache, ledger and archive.")
 @json_option
 def audit(demo: bool, since: str | None, until: str | None, sources: tuple[str, ...], db: str | None,
-          no_ingest: bool, as_json: bool) -> None:
+          no_ingest: bool, out_dir: str | None, no_packet: bool, force: bool, offline: bool, as_json: bool) -> None:
     """Ingest your Claude Code logs, then show what outages cost you.
 
     Reads new transcript lines into the ledger, then reports the period's usage, failures by class
-    and the subagent tasks that API failures killed. Without --since/--until the period is the 7 days
-    ending at your last recorded activity. `--demo` runs the founding-outage scenario instead.
+    and the subagent tasks that API failures killed, finds the outage windows, prints what each cost
+    you, and ends by writing the claim packet (see `claimback claim --help`) and printing its path.
+    Without --since/--until the period is the 7 days ending at your last recorded activity. `--demo`
+    runs the founding-outage scenario instead (its packet still lands in the current directory).
     """
     from claimback.audit import run_audit
     from claimback.outputs.terminal import render_audit
@@ -41,8 +48,25 @@ def audit(demo: bool, since: str | None, until: str | None, sources: tuple[str, 
     since_day, until_day = parse_day(since, "--since"), parse_day(until, "--until")
     with progress_bar("ingest", enabled=not as_json) as progress:
         with open_workspace(db, sources, demo=demo, run_ingest=not no_ingest, progress=progress) as ws:
-            report = run_audit(ws, since_day, until_day)
+            report = run_audit(ws, since_day, until_day, packet=not no_packet, out_dir=out_dir, force=force,
+                               offline=offline)
     if as_json:
         print_json(msgspec.to_builtins(report))
+        return
+    render_audit(report)
+    from claimback.outputs.evidence import is_affected
+
+    originals = {w.window_id: w for w in report.windows}
+    hit = [w for w in report.loss.windows if is_affected(w, originals.get(w.id))]
+    click.echo("")
+    if hit:
+        click.echo("Outage windows that touched your sessions:")
+        for window in hit:
+            click.echo(f"- {window.id}: {window.headline}")
     else:
-        render_audit(report)
+        click.echo("No outage touched your Claude Code sessions in this period: nothing to claim.")
+    others = len(report.loss.windows) - len(hit)
+    if others:
+        click.echo(f"({others} other status-page incident window(s) in the period touched none of your sessions.)")
+    if report.packet is not None:
+        click.echo(f"\nclaim packet: {report.packet.dir}")

@@ -1,0 +1,354 @@
+"""The claim packet's one data model: a versioned evidence dict built from a LossReport and ledger rows.
+
+`report.html`, `report.md`, `evidence.json`, `evidence.csv` and `message.txt` are all rendered from the
+dict `build_evidence` returns, so they cannot disagree. The dict is already redacted: renderers never see
+a raw path, user name, host name or error text. Its shape is documented in docs/evidence-schema.md; any
+change to a key's meaning bumps SCHEMA_VERSION.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from claimback.analysis.loss import CATEGORIES, EXPOSURE, LossReport, WindowReport
+from claimback.ledger.store import Ledger
+from claimback.outputs.redact import Redactor
+
+SCHEMA_VERSION = "1"
+BIN_MINUTES = 10
+CHART_MARGIN = timedelta(hours=2)  # context shown around a window in its timeline
+MAX_CHART_SPAN = timedelta(days=3)  # a longer window is charted from its start, so bins stay readable
+CATEGORY_LABELS = {
+    "killed_subagents": "Killed subagent work",
+    "partial_responses": "Partial responses",
+    "abandoned_turns": "Abandoned turns",
+    "cache_rebuild": "Cache rebuild",
+    EXPOSURE: "Failed-attempt exposure",
+}
+CSV_COLUMNS = ("record", "window_id", "time_utc", "session_id", "agent_id", "request_id", "model", "status",
+               "error_type", "class", "tokens", "category", "basis")
+_TOTAL_SQL = "input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens"
+
+
+def parse_ts(ts: str) -> datetime:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def utc_label(ts: str | None) -> str:
+    return "" if not ts else parse_ts(ts).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def local_label(ts: str | None, tz: Any = None) -> str:
+    """The same moment on the user's clock (the machine's local time zone unless `tz` is given)."""
+    if not ts:
+        return ""
+    moment = parse_ts(ts).astimezone(tz) if tz is not None else parse_ts(ts).astimezone()
+    offset = moment.strftime("%z")
+    offset = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
+    name = moment.tzname() or ""
+    return f"{moment:%Y-%m-%d %H:%M} {name} ({offset})" if name and not name.startswith(("UTC", "+", "-")) \
+        else f"{moment:%Y-%m-%d %H:%M} {offset}"
+
+
+def is_affected(window: WindowReport, original: Any = None) -> bool:
+    """Did this window touch the user: loss in their logs, or failures there?"""
+    if window.measured_tokens or window.estimated_tokens:
+        return True
+    flag = getattr(original, "user_affected", None)
+    if flag is not None:
+        return bool(flag)
+    return window.confirmed_by in ("logs", "both")
+
+
+def _incidents(window: WindowReport, original: Any) -> list[dict[str, Any]]:
+    out = []
+    refs = getattr(original, "incidents", None) or window.incidents
+    for ref in refs:
+        get = (lambda k, ref=ref: ref.get(k)) if isinstance(ref, dict) else (lambda k, ref=ref: getattr(ref, k, None))
+        out.append({
+            "id": get("incident_id") or get("id"),
+            "name": get("name"),
+            "url": get("link") or get("url"),
+            "impact": get("impact"),
+            "status": get("status"),
+            "source": get("source"),
+            "start": get("start"),
+            "end": get("end"),
+            "time_basis": get("basis"),
+        })
+    return out
+
+
+def _figure(name: str, figure: Any) -> dict[str, Any]:
+    data = {
+        "category": name,
+        "label": CATEGORY_LABELS[name],
+        "basis": figure.basis,
+        "tokens": int(figure.tokens),
+        "usd": None if figure.usd is None else round(float(figure.usd), 4),
+        "usd_complete": bool(getattr(figure, "usd_complete", True)),
+    }
+    if name == EXPOSURE:
+        data["attempts"] = int(figure.attempts)
+    else:
+        data["requests"] = int(figure.requests)
+        data["request_ids"] = list(figure.request_ids)
+    return data
+
+
+def _quota(quota: Any) -> dict[str, Any] | None:
+    if quota is None:
+        return None
+    keys = ("basis", "share_of_week_pct", "seven_day_delta_pct", "five_hour_delta_pct", "p90_week_tokens",
+            "weekly_reset_at", "reset_source", "hours_to_reset", "plan", "plan_value_usd")
+    data = {k: getattr(quota, k, None) for k in keys}
+    data["notes"] = list(getattr(quota, "notes", []) or [])
+    return data
+
+
+def _round_usd(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 4)
+
+
+def _failures(ledger: Ledger, window: WindowReport, redactor: Redactor) -> list[dict[str, Any]]:
+    exposure = {a.failure_key: a for a in window.exposed_attempts}
+    rows = ledger.rows(
+        "SELECT failure_key, kind, session_id, agent_id, ts, status, error_type, error_code, request_id, message, "
+        "failure_class, model, attempt, max_attempts FROM failures WHERE ts >= ? AND ts <= ? ORDER BY ts, failure_key",
+        (window.start, window.end))
+    out = []
+    for row in rows:
+        exposed = exposure.get(row["failure_key"])
+        out.append({
+            "ts": row["ts"],
+            "session_id": row["session_id"],
+            "agent_id": row["agent_id"],
+            "request_id": row["request_id"],
+            "model": row["model"],
+            "status": row["status"],
+            "error_type": row["error_type"],
+            "error_code": redactor.text(row["error_code"]),
+            "class": row["failure_class"],
+            "kind": row["kind"],
+            "attempt": row["attempt"],
+            "max_attempts": row["max_attempts"],
+            "message": redactor.text(row["message"]),
+            "exposure_tokens": exposed.tokens if exposed else None,
+            "exposure_usd": _round_usd(exposed.usd) if exposed else None,
+        })
+    return out
+
+
+def _lost(window: WindowReport) -> list[dict[str, Any]]:
+    return [{
+        "ts": r.ts, "request_id": r.request_id, "request_key": r.request_key, "session_id": r.session_id,
+        "agent_id": r.agent_id, "model": r.model, "tokens": int(r.tokens), "usd": _round_usd(r.usd),
+        "category": r.category, "basis": r.basis,
+    } for r in window.lost_requests]
+
+
+def _tasks(ledger: Ledger, agent_ids: Iterable[str], redactor: Redactor) -> list[dict[str, Any]]:
+    agents = sorted(set(agent_ids))
+    if not agents:
+        return []
+    marks = ", ".join("?" for _ in agents)
+    rows = ledger.rows(
+        "SELECT tool_use_id, session_id, agent_id, subagent_type, description, launched_ts, outcome, result_status "
+        f"FROM tasks WHERE agent_id IN ({marks}) ORDER BY launched_ts, tool_use_id", tuple(agents))
+    return [{
+        "tool_use_id": r["tool_use_id"], "session_id": r["session_id"], "agent_id": r["agent_id"],
+        "subagent_type": r["subagent_type"], "launched_at": r["launched_ts"], "outcome": r["outcome"],
+        "parent_was_told": r["result_status"], "description": redactor.task_text(r["description"]),
+    } for r in rows]
+
+
+def _sessions(ledger: Ledger, session_ids: Iterable[str], redactor: Redactor) -> list[dict[str, Any]]:
+    ids = sorted({s for s in session_ids if s})
+    if not ids:
+        return []
+    marks = ", ".join("?" for _ in ids)
+    rows = {r["session_id"]: r for r in ledger.rows(
+        f"SELECT session_id, project, cwd, cc_version FROM sessions WHERE session_id IN ({marks})", tuple(ids))}
+    out = []
+    for sid in ids:
+        row = rows.get(sid, {})
+        # The project slug is the cwd with separators replaced: one label for both, from the cwd when known.
+        place = row.get("cwd") or row.get("project")
+        out.append({"session_id": sid, "project": redactor.project(place),
+                    "claude_code_version": row.get("cc_version")})
+    return out
+
+
+def _floor(moment: datetime) -> datetime:
+    return moment.replace(minute=moment.minute - moment.minute % BIN_MINUTES, second=0, microsecond=0)
+
+
+def _timeline(ledger: Ledger, window: WindowReport, all_windows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    start, end = parse_ts(window.start), parse_ts(window.end)
+    lo = _floor(start - CHART_MARGIN)
+    hi = _floor(min(end, start + MAX_CHART_SPAN) + CHART_MARGIN) + timedelta(minutes=BIN_MINUTES)
+    step = timedelta(minutes=BIN_MINUTES)
+    count = int((hi - lo) / step)
+    bins = [{"start": iso(lo + i * step), "tokens": 0, "requests": 0, "failures": 0, "outage_failures": 0}
+            for i in range(count)]
+
+    def index(ts: str) -> int | None:
+        i = int((parse_ts(ts) - lo) / step)
+        return i if 0 <= i < count else None
+
+    for row in ledger.rows(f"SELECT ts, {_TOTAL_SQL} AS tokens FROM requests WHERE ts >= ? AND ts < ?",
+                           (iso(lo), iso(hi))):
+        i = index(row["ts"])
+        if i is not None:
+            bins[i]["tokens"] += int(row["tokens"] or 0)
+            bins[i]["requests"] += 1
+    for row in ledger.rows("SELECT ts, failure_class FROM failures WHERE ts >= ? AND ts < ? AND kind <> ?",
+                           (iso(lo), iso(hi), "interrupt")):
+        i = index(row["ts"])
+        if i is not None:
+            bins[i]["failures"] += 1
+            if row["failure_class"] == "outage":
+                bins[i]["outage_failures"] += 1
+    quota = [{"ts": r["ts"], "seven_day_pct": r["seven_day_pct"], "five_hour_pct": r["five_hour_pct"]}
+             for r in ledger.rows("SELECT ts, seven_day_pct, five_hour_pct FROM quota_snapshots WHERE ts >= ? "
+                                  "AND ts < ? ORDER BY ts", (iso(lo), iso(hi)))]
+    bands = [{"window_id": w["id"], "start": w["start"], "end": w["end"],
+              "label": ", ".join(filter(None, (f"{i['id']} {i['name'] or ''}".strip() for i in w["incidents"])))
+              or "errors in your logs"}
+             for w in all_windows if w["start"] < iso(hi) and w["end"] > iso(lo)]
+    return {"bin_minutes": BIN_MINUTES, "start": iso(lo), "end": iso(hi), "bins": bins, "quota": quota,
+            "bands": bands}
+
+
+def build_evidence(ledger: Ledger, report: LossReport, *, originals: dict[str, Any] | None = None,
+                   redactor: Redactor | None = None, since: str | None = None, until: str | None = None,
+                   demo: bool = False, selected: str | None = None, generated_at: str | None = None,
+                   tz: Any = None) -> dict[str, Any]:
+    """The packet's evidence. `originals` maps window id → the outage window object (for log/status times);
+    `selected` is the window the user asked for (kept even if it touched none of their sessions)."""
+    from claimback import __version__
+
+    originals = originals or {}
+    redactor = redactor or Redactor()
+    now = generated_at or iso(datetime.now(timezone.utc))
+    affected, unaffected = [], []
+    for window in report.windows:
+        original = originals.get(window.id)
+        base = {"id": window.id, "start": window.start, "end": window.end, "confirmed_by": window.confirmed_by,
+                "incidents": _incidents(window, original)}
+        if is_affected(window, original) or window.id == selected:
+            affected.append((window, original, base))
+        else:
+            unaffected.append(base)
+
+    bands_source = [b for _, _, b in affected] + unaffected
+    windows = []
+    for window, original, base in affected:
+        failures = _failures(ledger, window, redactor)
+        lost = _lost(window)
+        killed_agents = [r["agent_id"] for r in lost if r["category"] == "killed_subagents" and r["agent_id"]]
+        session_ids = [f["session_id"] for f in failures] + [r["session_id"] for r in lost]
+        outage_failures = [f for f in failures if f["class"] == "outage"]
+        statuses = sorted({f["status"] for f in outage_failures if f["status"] is not None})
+        windows.append({
+            **base,
+            "start_local": local_label(window.start, tz),
+            "end_local": local_label(window.end, tz),
+            "duration_minutes": round((parse_ts(window.end) - parse_ts(window.start)).total_seconds() / 60, 1),
+            "logs_start": getattr(original, "logs_start", None) or (failures[0]["ts"] if failures else None),
+            "logs_end": getattr(original, "logs_end", None) or (failures[-1]["ts"] if failures else None),
+            "statuspage_start": getattr(original, "statuspage_start", None),
+            "statuspage_end": getattr(original, "statuspage_end", None),
+            "headline": window.headline,
+            "loss": {name: _figure(name, window.loss[name]) for name in (*CATEGORIES, EXPOSURE)},
+            "measured_tokens": int(window.measured_tokens),
+            "estimated_tokens": int(window.estimated_tokens),
+            "usd_measured": _round_usd(window.usd_measured),
+            "usd_estimated": _round_usd(window.usd_estimated),
+            "unpriced_models": list(window.unpriced_models),
+            "scope_total_tokens": int(window.scope_total_tokens),
+            "quota": _quota(window.quota),
+            "failure_counts": {
+                "total": len(failures), "outage": len(outage_failures),
+                "retries": sum(1 for f in outage_failures if f["kind"] == "retry"),
+                "final": sum(1 for f in outage_failures if f["kind"] == "final"),
+                "statuses": statuses,
+            },
+            "failures": failures,
+            "lost_requests": lost,
+            "killed_tasks": _tasks(ledger, killed_agents, redactor),
+            "sessions": _sessions(ledger, session_ids, redactor),
+            "by_session": [{"session_id": b.key, "measured_tokens": b.measured_tokens,
+                            "estimated_tokens": b.estimated_tokens} for b in window.by_session],
+            "by_model": [{"model": b.key, "measured_tokens": b.measured_tokens,
+                          "estimated_tokens": b.estimated_tokens} for b in window.by_model],
+            "timeline": _timeline(ledger, window, bands_source),
+        })
+
+    usd_measured: float | None = sum(w["usd_measured"] or 0.0 for w in windows)
+    if any(w["usd_measured"] is None for w in windows):
+        usd_measured = None
+    totals = {
+        "windows": len(windows),
+        "measured_tokens": sum(w["measured_tokens"] for w in windows),
+        "estimated_tokens": sum(w["estimated_tokens"] for w in windows),
+        "usd_measured": None if usd_measured is None else round(usd_measured, 4),
+        "usd_estimated": round(sum(w["usd_estimated"] or 0.0 for w in windows), 4),
+        "failures": sum(len(w["failures"]) for w in windows),
+        "outage_failures": sum(w["failure_counts"]["outage"] for w in windows),
+        "lost_requests": sum(len(w["lost_requests"]) for w in windows),
+        "killed_tasks": sum(len(w["killed_tasks"]) for w in windows),
+    }
+    notes = list(report.notes)
+    if not windows:
+        notes.append("No outage touched your Claude Code sessions in this period: there is no loss to claim.")
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generator": {"name": "claimback", "version": __version__, "generated_at": now},
+        "demo": demo,
+        "period": {"since": since, "until": until},
+        "timezone": {"local_example": local_label(now, tz)},
+        "redaction": {
+            "paths": "included" if redactor.include_paths else "hashed",
+            "task_text": "included" if redactor.include_text else "omitted",
+            "prompts_and_responses": "never stored",
+            "secrets": "scrubbed; every file scanned before the manifest is written",
+        },
+        "pricing": report.pricing,
+        "outage_found": bool(windows),
+        "totals": totals,
+        "windows": windows,
+        "other_windows": unaffected,
+        "notes": notes,
+    }
+
+
+def csv_rows(evidence: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per failure and per lost request, in time order within each window."""
+    rows: list[dict[str, Any]] = []
+    for window in evidence["windows"]:
+        items: list[tuple[str, int, dict[str, Any]]] = []
+        for f in window["failures"]:
+            exposed = f["exposure_tokens"] is not None
+            items.append((f["ts"], 0, {
+                "record": "failure", "window_id": window["id"], "time_utc": f["ts"], "session_id": f["session_id"],
+                "agent_id": f["agent_id"], "request_id": f["request_id"], "model": f["model"],
+                "status": f["status"], "error_type": f["error_type"], "class": f["class"],
+                "tokens": f["exposure_tokens"] if exposed else None,
+                "category": EXPOSURE if exposed else None, "basis": "estimated" if exposed else None,
+            }))
+        for r in window["lost_requests"]:
+            items.append((r["ts"], 1, {
+                "record": "lost_request", "window_id": window["id"], "time_utc": r["ts"],
+                "session_id": r["session_id"], "agent_id": r["agent_id"], "request_id": r["request_id"] or r["request_key"],
+                "model": r["model"], "status": None, "error_type": None, "class": None, "tokens": r["tokens"],
+                "category": r["category"], "basis": r["basis"],
+            }))
+        rows += [item for _, _, item in sorted(items, key=lambda t: (t[0], t[1]))]
+    return rows

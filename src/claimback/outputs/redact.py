@@ -1,0 +1,93 @@
+"""Redaction for anything that leaves the machine (the claim packet first of all).
+
+By default: secrets scrubbed, the home directory, user name and host name replaced, and project paths and
+names replaced by stable short hashes (the same project gets the same label in every packet, so a support
+agent can still tell two projects apart). `include_paths` keeps paths and names as they are; secrets are
+scrubbed whatever the options.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import re
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from claimback.outputs.secrets import scrub
+
+# An absolute POSIX path of two or more parts, or a Windows drive path: how a project path shows up in an
+# API error message or a cwd.
+_POSIX_PATH = re.compile(r"(?<![\w:/.~])~?/(?:[\w.@+\-]+/)+[\w.@+\-]*")
+_WINDOWS_PATH = re.compile(r"\b[A-Za-z]:\\(?:[^\\\s\"'<>|]+\\)*[^\\\s\"'<>|]*")
+# System locations that identify nobody and help read an error ("/usr/lib/node_modules/...").
+_NEUTRAL_PREFIXES = ("/usr/", "/lib/", "/bin/", "/etc/", "/opt/homebrew/", "/v1/", "/api/")
+
+
+def short_hash(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:8]
+
+
+def project_label(value: str | None) -> str | None:
+    """A stable stand-in for a project path or name."""
+    if not value:
+        return value
+    return f"project-{short_hash(value.rstrip('/'))}"
+
+
+@dataclass
+class Redactor:
+    include_paths: bool = False
+    include_text: bool = False
+    home: str = field(default_factory=lambda: str(Path.home()))
+    user: str = field(default_factory=lambda: _safe(getpass.getuser))
+    host: str = field(default_factory=lambda: _safe(socket.gethostname))
+    extra_homes: tuple[str, ...] = ()  # e.g. the home directory recorded in someone else's transcripts
+
+    def project(self, value: str | None) -> str | None:
+        """A project path (cwd) or Claude Code project slug."""
+        if value is None or self.include_paths:
+            return value
+        return project_label(value)
+
+    def text(self, value: str | None) -> str | None:
+        """Free text we keep (API error messages): secrets scrubbed, paths, user and host replaced."""
+        if value is None:
+            return None
+        return self._places(scrub(value))
+
+    def _places(self, value: str) -> str:
+        """Home directory, paths, user name and host name replaced (unless the user opted in to paths)."""
+        if self.include_paths:
+            return value
+        for home in sorted({h for h in (self.home, *self.extra_homes) if h and h != "/"}, key=len,
+                           reverse=True):
+            value = value.replace(home.rstrip("/"), "~")
+        value = _POSIX_PATH.sub(self._path, value)
+        value = _WINDOWS_PATH.sub(lambda m: project_label(m.group(0)) or "", value)
+        for name, label in ((self.user, "<user>"), (self.host, "<host>")):
+            if name and len(name) >= 3 and name != "root":  # "root" names nobody and is an English word
+                value = re.sub(rf"(?<![\w.-]){re.escape(name)}(?![\w-])", label, value)
+        return value
+
+    def _path(self, match: re.Match[str]) -> str:
+        path = match.group(0)
+        if path.startswith(_NEUTRAL_PREFIXES):
+            return path
+        return f"<path:{short_hash(path.rstrip('/'))}>"
+
+    def task_text(self, value: str | None) -> str | None:
+        """Task descriptions: user-written text, left out unless the user opted in. Not secret-scrubbed on
+        purpose: what the user chose to include is written as it is, and a key in it makes the final scan
+        abort the packet rather than silently alter their words."""
+        if not self.include_text or value is None:
+            return None
+        return self._places(value)
+
+
+def _safe(getter: object) -> str:
+    try:
+        return str(getter())  # type: ignore[operator]
+    except Exception:  # noqa: BLE001 - no user name or host name is a fine answer here
+        return ""
