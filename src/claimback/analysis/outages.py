@@ -99,7 +99,7 @@ _OTHER_SURFACES = re.compile(
 )
 _QUALITY = re.compile(r"\bquality\b", re.IGNORECASE)
 # Features Claude Code's requests do not depend on, or local defects that burn no tokens.
-_FEATURE_ONLY = re.compile(r"structured outputs|crash\w* on startup|\bbatch(?:es)?\b|files api|"
+_FEATURE_ONLY = re.compile(r"structured outputs|crash\w* on startup|json parse error|\bbatch(?:es)?\b|files api|"
                            r"admin api|usage credits|model picker", re.IGNORECASE)
 
 

@@ -249,9 +249,9 @@ _ERROR_WORDS = re.compile(
     r"not responding|unresponsive|connectivity|crash|issues?\b|impacted|problems?\b|spike",
     re.IGNORECASE,
 )
-_LOGIN_WORDS = re.compile(r"log\s?-?in|sign-?in|auth|oauth|sso\b|credentials? for claude code", re.IGNORECASE)
+_LOGIN_WORDS = re.compile(r"log(?:ging)?\s?-?in|sign-?in|auth|oauth|sso\b|credentials? for claude code", re.IGNORECASE)
 _API_WORDS = re.compile(
-    r"\bapi\b|\bmodels?\b|requests?\b|claude services|claude code\b|all products|anthropic console", re.IGNORECASE)
+    r"\bapi\b|\bmodels?\b|requests?\b|claude services|claude code\b|all products", re.IGNORECASE)
 # Products that share a name with Claude Code or the API but not its request path.
 _OTHER_SURFACE = re.compile(
     r"on the web|in slack|code review|ide extension|desktop|cowork|office|connectors?\b|\bmcp\b|vaults?\b|"
