@@ -107,9 +107,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         6,
         "team ledger: request-id lookups for OTel dedup",
         (
-            # OTel events are matched to transcript rows by the Anthropic request id (both ways).
+            # OTel events are matched to transcript rows by the Anthropic request id (both ways); the
+            # partial indexes find the (few) telemetry rows without scanning the transcript ones.
             "CREATE INDEX requests_request_id ON requests (request_id)",
             "CREATE INDEX failures_request_id ON failures (request_id)",
+            "CREATE INDEX requests_otel ON requests (request_id) WHERE origin = 'otel'",
+            "CREATE INDEX failures_otel ON failures (session_id, ts) WHERE origin = 'otel'",
             # Team reports group every row by machine.
             "CREATE INDEX requests_machine ON requests (machine_id, ts)",
             "CREATE INDEX failures_machine ON failures (machine_id, ts)",

@@ -1,0 +1,109 @@
+"""Who wrote which rows in a shared ledger, and keeping telemetry and transcript rows from double-counting.
+
+Every row carries `machine_id` (a random id kept in the machine's data dir, `config.machine_id()`). The
+person behind a machine is a *user label* kept once per machine in `machines.user_label`; reports join
+rows to it, so relabelling a machine relabels its history (one place to fix a typo, and no label
+column to fill on millions of rows).
+
+Label resolution, first that is set: `--user` on a team command, `CLAIMBACK_USER`, `user_label` in
+config.toml, the OS login name. An explicit label (the first three) replaces the stored one; the OS login
+name only fills a machine that has none, so a label chosen once is not undone by a later plain ingest.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import socket
+
+from claimback.ledger.store import Ledger, utc_now_iso
+
+
+def resolve_user_label(explicit: str | None = None) -> tuple[str, bool]:
+    """(label, explicitly chosen?)."""
+    if explicit and explicit.strip():
+        return explicit.strip(), True
+    env = os.environ.get("CLAIMBACK_USER", "").strip()
+    if env:
+        return env, True
+    try:
+        from claimback.config import load_config
+
+        configured = load_config().user_label
+    except Exception:  # a broken config file must not stop an ingest; `doctor` reports it
+        configured = None
+    if isinstance(configured, str) and configured.strip():
+        return configured.strip(), True
+    try:
+        return getpass.getuser(), False
+    except Exception:  # no login name (some containers): still a usable, honest label
+        return "unknown", False
+
+
+def host_hash() -> str:
+    """Tells machines apart in a report without storing the host name."""
+    return hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:12]
+
+
+def register_machine(ledger: Ledger, machine_id: str, label: str | None = None, *,
+                     explicit: bool | None = None, local: bool = True) -> str:
+    """Record (or refresh) a machine and its user label; returns the label now stored. One upsert:
+    atomic on its own, or part of the caller's transaction."""
+    if label is None:
+        label, chosen = resolve_user_label()
+    else:
+        chosen = True if explicit is None else explicit
+    now = utc_now_iso()
+    label_rule = ("excluded.user_label" if chosen
+                  else "COALESCE(machines.user_label, excluded.user_label)")
+    statement = (
+        "INSERT INTO machines (machine_id, user_label, host_hash, first_seen, last_seen) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (machine_id) DO UPDATE SET "
+        f"user_label = {label_rule}, host_hash = COALESCE(excluded.host_hash, machines.host_hash), "
+        "last_seen = excluded.last_seen"
+    )
+    # A machine known only from telemetry has no host of ours to hash.
+    ledger.execute(statement, (machine_id, label, host_hash() if local else None, now, now))
+    return str(ledger.scalar("SELECT user_label FROM machines WHERE machine_id = ?", (machine_id,)))
+
+
+# Telemetry and transcripts describe the same API calls. The transcript row wins (it has the message id,
+# the turn and the file offset as evidence); an OTel row is dropped once a transcript row with the same
+# Anthropic request id exists. An OTel "retries exhausted" record has no request id: it matches the
+# transcript's final error of the same session within the same minute.
+def _in(column: str, values: list[str] | None) -> tuple[str, list[str]]:
+    if values is None:
+        return "", []
+    return f" AND {column} IN ({', '.join('?' for _ in values)})", list(values)
+
+
+def drop_otel_duplicates(ledger: Ledger, request_ids: list[str] | None = None,
+                         sessions: list[str] | None = None) -> int:
+    """Remove OTel rows that a transcript row already records; returns how many went.
+
+    With `request_ids` / `sessions` (the telemetry receiver's batch) only those are checked; without,
+    every telemetry row is (after a transcript ingest). The partial indexes of migration 6 keep both
+    from scanning transcript rows.
+    """
+    removed = 0
+    statements: list[tuple[str, list[str]]] = []
+    if request_ids is None or request_ids:
+        for table in ("requests", "failures"):
+            clause, params = _in("request_id", request_ids)
+            statements.append((
+                f"DELETE FROM {table} WHERE origin = 'otel' AND request_id IS NOT NULL{clause} AND EXISTS ("
+                f"SELECT 1 FROM {table} AS t WHERE t.request_id = {table}.request_id AND t.origin <> 'otel')",
+                params))
+    if sessions is None or sessions:
+        clause, params = _in("session_id", sessions)
+        statements.append((
+            "DELETE FROM failures WHERE origin = 'otel' AND kind = 'final' AND request_id IS NULL "
+            f"AND session_id IS NOT NULL{clause} AND EXISTS (SELECT 1 FROM failures AS t "
+            "WHERE t.origin <> 'otel' AND t.kind = 'final' AND t.session_id = failures.session_id "
+            "AND SUBSTR(t.ts, 1, 16) = SUBSTR(failures.ts, 1, 16))",
+            params))
+    for statement, params in statements:
+        cursor = ledger.execute(statement, params)
+        removed += max(cursor.rowcount or 0, 0)
+    return removed

@@ -1,0 +1,280 @@
+"""The OTLP receiver, fed by the real OpenTelemetry SDK log exporter (and raw OTLP/JSON and protobuf
+requests), on both ledger backends; plus the CLI server's clean SIGTERM shutdown."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+pytest.importorskip("opentelemetry.proto", reason="opentelemetry-proto not installed")
+pytest.importorskip("opentelemetry.sdk", reason="opentelemetry-sdk not installed")
+
+from claimback.ledger import open_ledger  # noqa: E402
+from claimback.ledger.ingest import ingest  # noqa: E402
+from claimback.sources.otel_server import OtelServer  # noqa: E402
+from records import SESSION, assistant, retry, write  # noqa: E402
+
+TOKEN = "s3cret-team-token"
+
+
+@pytest.fixture
+def receiver(ledger_db: str) -> Iterator[OtelServer]:
+    ledger = open_ledger(ledger_db)
+    server = OtelServer(ledger, "127.0.0.1", 0, token=TOKEN, max_body=256 * 1024)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        ledger.close()
+
+
+def sdk_export(url: str, events: list[tuple[str, dict[str, Any]]], *, token: str | None = TOKEN,
+               resource: dict[str, Any] | None = None, gzip_body: bool = False) -> None:
+    """Send events the way Claude Code does: OTLP/HTTP protobuf log records from an SDK exporter."""
+    from opentelemetry.exporter.otlp.proto.http import Compression
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+    from opentelemetry.sdk.resources import Resource
+
+    provider = LoggerProvider(resource=Resource.create(
+        {"service.name": "claude-code", "service.version": "2.1.150", **(resource or {})}))
+    exporter = OTLPLogExporter(endpoint=f"{url}/v1/logs", timeout=10,
+                               headers={"Authorization": f"Bearer {token}"} if token else None,
+                               compression=Compression.Gzip if gzip_body else Compression.NoCompression)
+    provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+    logger = provider.get_logger("com.anthropic.claude_code.events", "2.1.150")
+    for name, attributes in events:
+        logger.emit(body=f"claude_code.{name}", event_name=f"claude_code.{name}",
+                    attributes={"event.name": name, **attributes})
+    provider.force_flush()
+    provider.shutdown()
+
+
+def api_request(request_id: str | None, ts: str, *, session: str = SESSION, inp: Any = 12, out: Any = 340,
+                cr: Any = 9000, cw: Any = 400, seq: int = 1, email: str = "dana@example.com") -> tuple:
+    attrs = {"session.id": session, "user.email": email, "user.account_uuid": "acct-" + email,
+             "event.timestamp": ts, "event.sequence": seq, "model": "claude-opus-4-6", "cost_usd": 0.0421,
+             "duration_ms": 8123, "input_tokens": inp, "output_tokens": out, "cache_read_tokens": cr,
+             "cache_creation_tokens": cw, "speed": "normal", "query_source": "repl_main_thread"}
+    if request_id:
+        attrs["request_id"] = request_id
+    return ("api_request", attrs)
+
+
+def api_error(request_id: str | None, ts: str, attempt: int, *, status: int | None = 529,
+              session: str = SESSION, email: str = "dana@example.com") -> tuple:
+    attrs = {"session.id": session, "user.email": email, "event.timestamp": ts, "event.sequence": attempt,
+             "model": "claude-opus-4-6", "error": "Overloaded", "duration_ms": 2100, "attempt": attempt}
+    if status is not None:
+        attrs["status_code"] = status
+    if request_id:
+        attrs["request_id"] = request_id
+    return ("api_error", attrs)
+
+
+def exhausted(ts: str, *, session: str = SESSION, email: str = "dana@example.com") -> tuple:
+    return ("api_retries_exhausted", {"session.id": session, "user.email": email, "event.timestamp": ts,
+                                      "model": "claude-opus-4-6", "error": "API Error: 529 Overloaded",
+                                      "status_code": 529, "total_attempts": 11,
+                                      "total_retry_duration_ms": 312000})
+
+
+def rows(server: OtelServer, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
+    with server._write_lock:
+        return server.ledger.rows(sql, params)
+
+
+def test_sdk_exporter_events_become_requests_and_failures(receiver):
+    sdk_export(receiver.url, [
+        api_request("req_011A", "2026-05-15T00:58:12.345Z"),
+        api_request("req_011B", "2026-05-15T00:59:00.000Z", inp="7", out="55", cr="0", cw="0", seq=2),
+        api_error("req_011C", "2026-05-15T01:06:20.000Z", 1),
+        api_error(None, "2026-05-15T01:06:40.000Z", 2, status=None),
+        exhausted("2026-05-15T01:12:00.000Z"),
+        ("tool_result", {"tool_name": "Read", "success": "true"}),  # not ours: acknowledged, dropped
+    ], resource={"host.name": "dana-laptop"})
+    reqs = rows(receiver, "SELECT * FROM requests ORDER BY ts")
+    assert [(r["request_id"], r["input_tokens"], r["output_tokens"], r["cache_read_tokens"],
+             r["cache_creation_tokens"], r["origin"], r["session_id"]) for r in reqs] == [
+        ("req_011A", 12, 340, 9000, 400, "otel", SESSION), ("req_011B", 7, 55, 0, 0, "otel", SESSION)]
+    assert reqs[0]["ts"] == "2026-05-15T00:58:12.345Z" and reqs[0]["cost_usd"] == pytest.approx(0.0421)
+    fails = rows(receiver, "SELECT kind, status, failure_class, attempt, request_id, origin FROM failures "
+                           "ORDER BY ts")
+    assert fails == [
+        {"kind": "retry", "status": 529, "failure_class": "outage", "attempt": 1, "request_id": "req_011C",
+         "origin": "otel"},
+        {"kind": "retry", "status": None, "failure_class": "outage", "attempt": 2, "request_id": None,
+         "origin": "otel"},
+        {"kind": "final", "status": 529, "failure_class": "outage", "attempt": 11, "request_id": None,
+         "origin": "otel"},
+    ]
+    machines = rows(receiver, "SELECT machine_id, user_label FROM machines")
+    assert len(machines) == 1 and machines[0]["user_label"] == "dana@example.com"
+    assert {r["machine_id"] for r in reqs} == {machines[0]["machine_id"]}
+    assert receiver.stats.events == {"api_request": 2, "api_error": 2, "api_retries_exhausted": 1}
+    assert receiver.stats.ignored_records == 1
+
+
+def test_resent_batches_and_gzip_bodies_store_once(receiver):
+    batch = [api_request("req_1", "2026-05-15T00:58:12.345Z"), api_error("req_2", "2026-05-15T01:06:20.000Z", 1)]
+    sdk_export(receiver.url, batch, gzip_body=True)
+    sdk_export(receiver.url, batch)  # an exporter retry after a lost response
+    assert rows(receiver, "SELECT COUNT(*) AS n FROM requests")[0]["n"] == 1
+    assert rows(receiver, "SELECT COUNT(*) AS n FROM failures")[0]["n"] == 1
+    assert receiver.stats.duplicates == 2
+
+
+def test_sender_labels_win_and_name_the_machine(receiver):
+    sdk_export(receiver.url, [api_request("req_9", "2026-05-15T00:58:12.345Z")],
+               resource={"claimback.user": "dana", "claimback.machine_id": "0123abcd0123abcd"})
+    assert rows(receiver, "SELECT machine_id, user_label FROM machines") == [
+        {"machine_id": "0123abcd0123abcd", "user_label": "dana"}]
+
+
+def otlp_json(events: list[tuple[str, dict[str, Any]]]) -> bytes:
+    def value(v: Any) -> dict[str, Any]:
+        if isinstance(v, bool):
+            return {"boolValue": v}
+        if isinstance(v, int):
+            return {"intValue": str(v)}  # OTLP/JSON: 64-bit integers as strings
+        if isinstance(v, float):
+            return {"doubleValue": v}
+        return {"stringValue": str(v)}
+
+    records = [{"timeUnixNano": "1778806692345000000", "body": {"stringValue": f"claude_code.{name}"},
+                "attributes": [{"key": k, "value": value(v)} for k, v in {"event.name": name, **attrs}.items()]}
+               for name, attrs in events]
+    return json.dumps({"resourceLogs": [{"resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": "claude-code"}}]},
+        "scopeLogs": [{"scope": {"name": "com.anthropic.claude_code.events"}, "logRecords": records}]}]}).encode()
+
+
+def test_otlp_json_is_accepted(receiver):
+    body = otlp_json([api_request("req_json", "2026-05-15T00:58:12.345Z", inp=21),
+                      api_error("req_jerr", "2026-05-15T01:06:20.000Z", 3, status=500)])
+    reply = httpx.post(f"{receiver.url}/v1/logs", content=body, timeout=10,
+                       headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"})
+    assert reply.status_code == 200 and reply.headers["content-type"] == "application/json"
+    assert rows(receiver, "SELECT request_id, input_tokens FROM requests") == [
+        {"request_id": "req_json", "input_tokens": 21}]
+    assert rows(receiver, "SELECT status, attempt FROM failures") == [{"status": 500, "attempt": 3}]
+
+
+def test_bad_requests_get_reasons_and_the_server_keeps_serving(receiver):
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    url = f"{receiver.url}/v1/logs"
+    with httpx.Client(timeout=10) as client:
+        bad_proto = client.post(url, content=b"\xff\xff\xff\xff not protobuf",
+                                headers={"Content-Type": "application/x-protobuf", **auth})
+        assert bad_proto.status_code == 400 and "protobuf" in bad_proto.json()["message"]
+        bad_json = client.post(url, content=b'{"resourceLogs": 7}',
+                               headers={"Content-Type": "application/json", **auth})
+        assert bad_json.status_code == 400 and "OTLP/JSON" in bad_json.json()["message"]
+        bad_type = client.post(url, content=b"x", headers={"Content-Type": "text/plain", **auth})
+        assert bad_type.status_code == 400 and "Content-Type" in bad_type.json()["message"]
+        bad_gzip = client.post(url, content=b"not gzip", headers={
+            "Content-Type": "application/x-protobuf", "Content-Encoding": "gzip", **auth})
+        assert bad_gzip.status_code == 400
+        no_token = client.post(url, content=b"", headers={"Content-Type": "application/x-protobuf"})
+        assert no_token.status_code == 401
+        wrong_token = client.post(url, content=b"", headers={"Authorization": "Bearer nope"})
+        assert wrong_token.status_code == 401
+        too_big = client.post(url, content=b"\0" * (300 * 1024), headers=auth)
+        assert too_big.status_code == 413 and "limit" in too_big.json()["message"]
+    bomb = gzip.compress(b"\0" * (2 * 1024 * 1024))  # small on the wire, over the limit inflated
+    reply = httpx.post(url, content=bomb, timeout=10, headers={
+        "Content-Type": "application/x-protobuf", "Content-Encoding": "gzip", **auth})
+    assert reply.status_code == 413
+    assert httpx.post(f"{receiver.url}/v1/nope", content=b"", headers=auth, timeout=10).status_code == 404
+    # Still serving: a good batch after all that is stored.
+    sdk_export(receiver.url, [api_request("req_after", "2026-05-15T02:00:00.000Z")])
+    assert rows(receiver, "SELECT request_id FROM requests") == [{"request_id": "req_after"}]
+    assert receiver.stats.rejected >= 6
+
+
+def test_metrics_are_accepted_and_not_stored(receiver):
+    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+
+    body = metrics_service_pb2.ExportMetricsServiceRequest().SerializeToString()
+    reply = httpx.post(f"{receiver.url}/v1/metrics", content=body, timeout=10, headers={
+        "Content-Type": "application/x-protobuf", "Authorization": f"Bearer {TOKEN}"})
+    assert reply.status_code == 200 and receiver.stats.metrics_batches == 1
+    assert rows(receiver, "SELECT COUNT(*) AS n FROM requests")[0]["n"] == 0
+
+
+def test_telemetry_and_transcript_rows_of_one_request_count_once(receiver, tmp_path):
+    """Both orders: telemetry first then the transcript, and the transcript first then telemetry."""
+    projects = tmp_path / "projects"
+    write(projects / "app" / f"{SESSION}.jsonl", [
+        assistant("msg_1", "req_both_1", "2026-05-15T00:58:12.345Z", inp=12, out=340, cr=9000, cw=400),
+        retry("2026-05-15T01:06:20.000Z", 1),  # its requestID is req_retry_1
+    ])
+    # Telemetry for req_both_1 and the retry arrives before anyone ingests the transcript ...
+    sdk_export(receiver.url, [api_request("req_both_1", "2026-05-15T00:58:12.345Z"),
+                              api_error("req_retry_1", "2026-05-15T01:06:20.000Z", 1),
+                              api_request("req_only_otel", "2026-05-15T00:59:30.000Z")])
+    assert rows(receiver, "SELECT COUNT(*) AS n FROM requests")[0]["n"] == 2
+    with receiver._write_lock:
+        ingest(receiver.ledger, [projects], machine="laptop")
+    by_origin = rows(receiver, "SELECT request_id, origin FROM requests ORDER BY request_id")
+    assert by_origin == [{"request_id": "req_both_1", "origin": "transcript"},
+                         {"request_id": "req_only_otel", "origin": "otel"}]
+    assert rows(receiver, "SELECT request_id, origin FROM failures") == [
+        {"request_id": "req_retry_1", "origin": "transcript"}]
+    # ... and telemetry re-sent after the transcript is in adds nothing either.
+    sdk_export(receiver.url, [api_request("req_both_1", "2026-05-15T00:58:12.345Z"),
+                              api_error("req_retry_1", "2026-05-15T01:06:20.000Z", 1)])
+    assert rows(receiver, "SELECT COUNT(*) AS n FROM requests")[0]["n"] == 2
+    assert rows(receiver, "SELECT COUNT(*) AS n FROM failures")[0]["n"] == 1
+
+
+def test_cli_server_stops_cleanly_on_sigterm(tmp_path):
+    db = tmp_path / "ledger.sqlite3"
+    proc = subprocess.Popen([sys.executable, "-m", "claimback", "otel", "serve", "--port", "0", "--db", str(db),
+                             "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ})
+    try:
+        line = proc.stderr.readline()
+        assert "listening on http://127.0.0.1:" in line, line
+        url = line.split("listening on ")[1].split(" ")[0]
+        sdk_export(url, [api_request("req_sig", "2026-05-15T00:58:12.345Z")], token=None)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    stats = json.loads(out)
+    assert stats["new_requests"] == 1 and stats["batches"] == 1
+    with open_ledger(db) as ledger:
+        assert ledger.scalar("SELECT request_id FROM requests") == "req_sig"
+
+
+def test_cli_refuses_a_busy_port_with_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "claimback", "otel", "serve", "--port", str(port),
+                                 "--db", str(tmp_path / "l.sqlite3")], capture_output=True, text=True,
+                                timeout=30)
+    assert result.returncode == 2 and "cannot listen" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
