@@ -87,7 +87,12 @@ def _agent(projects: Path, agent_id: str, records: list[dict[str, Any]]) -> None
 
 @pytest.fixture()
 def projects(tmp_path: Path) -> Path:
-    root = tmp_path / "projects"
+    return write_fixture(tmp_path / "projects")
+
+
+def write_fixture(root: Path) -> Path:
+    """Session SID: four subagent launches (A killed but reported "completed", B killed then re-launched,
+    C completed, D hit a quota limit) and the parent's own turn ended by a 529."""
     tasks = [("toolu_A", "Race audit", "auditor", PROMPT_A), ("toolu_B", "Parser tests", "test-writer", PROMPT_B),
              ("toolu_C", "Readme", "Explore", PROMPT_C), ("toolu_D", "Bench", "bencher", PROMPT_D)]
     _write(root / SLUG / f"{SID}.jsonl", [

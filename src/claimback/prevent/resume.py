@@ -380,8 +380,11 @@ def render_paste_prompt(tasks: list[KilledTask], turns: list[KilledTurn]) -> str
     lines = [f"An Anthropic API outage ({when}) killed the work below before it finished. Work that "
              "completed is not listed; do not redo it."]
     if tasks:
-        lines += ["", f"Re-launch these {len(tasks)} subagent task(s) with the same subagent types and "
-                  "prompts, in parallel where they are independent:"]
+        if len(tasks) == 1:
+            lines += ["", "Re-launch this subagent task with the same subagent type and prompt:"]
+        else:
+            lines += ["", f"Re-launch these {len(tasks)} subagent tasks with the same subagent types and "
+                      "prompts, in parallel where they are independent:"]
         for n, task in enumerate(tasks, 1):
             label = task.description or "(no description)"
             kind = task.subagent_type or "general-purpose"
@@ -392,7 +395,8 @@ def render_paste_prompt(tasks: list[KilledTask], turns: list[KilledTurn]) -> str
                 lines.append(f"   (original prompt unavailable: {task.prompt_problem or 'not read'}; "
                              "reconstruct it from the conversation above)")
     if turns:
-        lines += ["", "Then finish these request(s) of mine that the outage cut off:"]
+        lines += ["", ("Then finish this request of mine that the outage cut off:" if len(turns) == 1 else
+                       "Then finish these requests of mine that the outage cut off:")]
         for n, turn in enumerate(turns, 1):
             if turn.prompt:
                 lines += ["", f"{n}. (sent {_hhmm(turn.prompt_ts)})"] + [f"   | {p}" for p in
