@@ -187,6 +187,7 @@ def test_session_filter(ledger) -> None:
     assert build_resume(ledger, session="no-such-session").tasks == []
     assert "no session" in build_resume(ledger, session="no-such-session").notes[0]
     assert len(build_resume(ledger, session=SID).tasks) == 2
+    assert len(build_resume(ledger, session=SID[:8]).tasks) == 2  # the prefix the tables show
 
 
 def test_missing_transcript_is_reported_not_fatal(ledger, projects: Path) -> None:

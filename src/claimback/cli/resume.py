@@ -38,7 +38,7 @@ def _short(value: str | None, n: int = 8) -> str:
 
 
 @main.command()
-@click.option("--session", metavar="ID", default=None, help="Only this session (full session id).")
+@click.option("--session", metavar="ID", default=None, help="Only this session (its id, or a unique prefix such as the 8 characters shown).")
 @click.option("--window", "window_id", metavar="ID", default=None,
               help="Only work killed inside this outage window (ids from `claimback outages`).")
 @click.option("--prompt", "with_prompt", is_flag=True,
@@ -63,7 +63,7 @@ def resume(session: str | None, window_id: str | None, with_prompt: bool, includ
 
     \b
     Examples:
-      claimback resume                    everything still unfinished
+      claimback resume                    what outages killed, and what is still unfinished
       claimback resume --prompt           plus the text to paste after `claude --resume <session>`
       claimback resume --demo --prompt    on the built-in outage example
     """

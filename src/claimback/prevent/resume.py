@@ -407,6 +407,19 @@ def render_paste_prompt(tasks: list[KilledTask], turns: list[KilledTurn]) -> str
     return "\n".join(lines) + "\n"
 
 
+def _resolve_session(ledger: Ledger, session: str) -> str:
+    """A full session id from the id or a unique prefix of it (the tables show 8 characters)."""
+    if ledger.scalar("SELECT COUNT(*) FROM sessions WHERE session_id = ?", (session,)):
+        return session
+    matches = [r["session_id"] for r in ledger.rows(
+        "SELECT session_id FROM sessions WHERE session_id LIKE ? ORDER BY session_id LIMIT 6",
+        (session.replace("%", "").replace("_", "") + "%",))]
+    if len(matches) > 1:
+        raise BadInput(f"--session {session!r} matches several sessions ({', '.join(m[:13] for m in matches)}…); "
+                       "give more characters")
+    return matches[0] if matches else session
+
+
 def build_resume(ledger: Ledger, *, session: str | None = None, window_id: str | None = None,
                  with_prompts: bool = False, include_done: bool = False) -> ResumeReport:
     """Killed tasks and turns (newest first) and, per session, what to paste to re-run them.
@@ -415,6 +428,8 @@ def build_resume(ledger: Ledger, *, session: str | None = None, window_id: str |
     too (they are always listed in the report).
     """
     window = _window_bounds(ledger, window_id) if window_id else None
+    if session:
+        session = _resolve_session(ledger, session)
     tasks, other = _killed_tasks(ledger, session, window, with_prompts)
     turns = _killed_turns(ledger, session, window, with_prompts)
     by_session: dict[str, tuple[list[KilledTask], list[KilledTurn]]] = defaultdict(lambda: ([], []))
