@@ -268,3 +268,20 @@ def test_parse_duration() -> None:
     assert guard.parse_duration("45") == 2700
     with pytest.raises(BadInput):
         guard.parse_duration("soon")
+
+
+def test_help_and_click_route(isolated_home: Path) -> None:
+    from click.testing import CliRunner
+
+    from claimback.cli import main
+
+    proc = cli("--help")
+    assert proc.returncode == 0
+    for name in ("guard", "preflight", "hook"):
+        assert name in proc.stdout
+    assert "CLAIMBACK_GUARD=off" in cli("guard", "--help").stdout
+    # `claimback hook` reached through the click group (not the fast entry point) behaves the same.
+    result = CliRunner().invoke(main, ["hook", "SessionStart"], input="{}")
+    assert result.exit_code == 0 and result.output == ""
+    rows = guard.read_log(1)
+    assert rows[0]["event"] == "SessionStart" and rows[0]["decision"] == "allow"
