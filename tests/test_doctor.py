@@ -328,3 +328,26 @@ def test_verify_probe_through_preflight_against_a_local_api(tmp_path: Path, http
         {"id": "msg_1", "type": "message", "content": [], "usage": {"input_tokens": 1, "output_tokens": 1}})
     up = verify(led, [], probe=True, env=env, ingest_first=False)
     assert up.gone is True and any(c.name.startswith("preflight") for c in up.checks)
+
+
+def test_broken_ledger_is_reported_and_the_rest_still_runs(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.sqlite3"
+    broken.write_bytes(b"this is not a database, but it is long enough to have a header" * 4)
+    out = CliRunner().invoke(main, ["doctor", "--db", str(broken), "--json", "--no-ingest"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert "not a database" in data["ledger"]["error"]
+    assert data["provider"]["name"] == "anthropic" and data["settings_files"]
+    assert any("ledger" in w for w in data["warnings"])
+
+
+def test_user_settings_follow_claude_config_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "alt-config"
+    _write_json(config / "settings.json", {"model": "claude-sonnet-4-6", "cleanupPeriodDays": 90})
+    _write_json(Path.home() / ".claude" / "settings.json", {"model": "claude-opus-4-6"})  # not this one
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(config))
+    led = open_ledger(tmp_path / "l.sqlite3")
+    report = run_doctor(led, [], project=tmp_path, env={**os.environ, "PATH": ""}, ingest_first=False)
+    user = [f for f in report.settings_files if f.scope == "user"]
+    assert len(user) == 1 and user[0].model == "claude-sonnet-4-6"
+    assert report.retention.cleanup_period_days == 90

@@ -48,8 +48,14 @@ def doctor(ctx: click.Context, as_json: bool, out_file: Path | None, project: Pa
     from claimback.prevent.doctor import run_doctor
     from claimback.workspace import open_workspace
 
-    with open_workspace(db, sources, demo=demo, run_ingest=False) as ws:
-        report = run_doctor(ws.ledger, ws.roots, project=project, ingest_first=not no_ingest, demo=ws.demo)
+    from claimback.errors import LedgerError
+
+    try:
+        with open_workspace(db, sources, demo=demo, run_ingest=False) as ws:
+            report = run_doctor(ws.ledger, ws.roots, project=project, ingest_first=not no_ingest, demo=ws.demo)
+    except LedgerError as exc:
+        # Doctor is what you run when things are broken: report the ledger, check everything else.
+        report = run_doctor(None, [], project=project, ledger_error=str(exc))
     data = dataclasses.asdict(report)
     if out_file is not None:
         try:
@@ -137,7 +143,7 @@ def _render_doctor(report, out) -> None:  # type: ignore[no-untyped-def]
               f"last ingest: {e(ret.last_ingest or 'never')}")
     led = report.ledger
     if led.error:
-        out.print(f"ledger: {_BAD} {e(led.location or '')}: {e(led.error)}")
+        out.print(f"ledger: {_BAD} " + (f"{e(led.location)}: " if led.location else "") + e(led.error))
     else:
         size = f"{led.size_bytes / 1e6:,.1f} MB" if led.size_bytes is not None else "size n/a"
         rows = led.rows or {}

@@ -500,25 +500,26 @@ def failure_summary(ledger: Ledger, since: str) -> list[ClassSummary]:
     return summaries
 
 
-def run_doctor(ledger: Ledger, roots: list[Path] | None = None, *, project: Path | None = None,
+def run_doctor(ledger: Ledger | None, roots: list[Path] | None = None, *, project: Path | None = None,
                env: dict[str, str] | None = None, ingest_first: bool = True, demo: bool = False,
-               now: datetime | None = None) -> DoctorReport:
+               now: datetime | None = None, ledger_error: str | None = None) -> DoctorReport:
     """Everything `claimback doctor` shows. Ingests first (after noting the previous ingest time, which
-    the retention check compares with Claude Code's cleanup period)."""
+    the retention check compares with Claude Code's cleanup period). With `ledger=None` (it could not be
+    opened: `ledger_error` says why) the rest of the diagnostics still run."""
     env = dict(os.environ if env is None else env)
     project = (project or Path.cwd()).resolve()
     now = now or _now()
     previous_ingest = None
-    try:
-        previous_ingest = last_ingest(ledger)
-        if ingest_first and roots and not demo:
-            from claimback.ledger.ingest import ingest
+    warnings_from_ingest = None
+    if ledger is not None:
+        try:
+            previous_ingest = last_ingest(ledger)
+            if ingest_first and roots and not demo:
+                from claimback.ledger.ingest import ingest
 
-            ingest(ledger, roots)
-    except Exception as exc:  # a broken ledger is a finding, not a crash
-        warnings_from_ingest = f"ingest failed: {type(exc).__name__}: {str(exc)[:160]}"
-    else:
-        warnings_from_ingest = None
+                ingest(ledger, roots)
+        except Exception as exc:  # a broken ledger is a finding, not a crash
+            warnings_from_ingest = f"ingest failed: {type(exc).__name__}: {str(exc)[:160]}"
 
     rows: list[SettingsFile] = []
     contents: list[tuple[str, dict[str, Any]]] = []
@@ -534,16 +535,20 @@ def run_doctor(ledger: Ledger, roots: list[Path] | None = None, *, project: Path
     effective = _effective_env(env, contents)
     provider = detect_provider(effective, contents)
 
-    health = ledger_health(ledger)
+    if ledger is None:
+        health = LedgerHealth(location=None, backend=None, error=ledger_error or "not opened")
+    else:
+        health = ledger_health(ledger)
     anchor = now
     if demo and health.last_activity:
         anchor = _parse_ts(health.last_activity) or now  # the demo's week, not today's
     since = _iso(anchor - timedelta(days=FAILURE_DAYS))
-    try:
-        failures = failure_summary(ledger, since)
-    except Exception as exc:
-        failures = []
-        health.error = health.error or f"{type(exc).__name__}: {str(exc)[:200]}"
+    failures: list[ClassSummary] = []
+    if ledger is not None:
+        try:
+            failures = failure_summary(ledger, since)
+        except Exception as exc:  # reported under the ledger's health
+            health.error = health.error or f"{type(exc).__name__}: {str(exc)[:200]}"
 
     report = DoctorReport(
         claimback_version=__version__,
