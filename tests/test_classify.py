@@ -171,6 +171,7 @@ RECORDED: list[tuple[dict, str]] = [
      AUTH),
     ({"status": 400, "error_type": "invalid_request", "text": "Prompt is too long"}, MODEL_PROVIDER),
     ({"error_type": "billing_error", "text": "Credit balance too low"}, QUOTA_RATE),
+    ({"error_type": "max_output_tokens", "text": "API Error: Claude's response was cut off"}, MODEL_PROVIDER),
     ({"code": "FailedToOpenSocket", "text": "Was there a typo in the url or port?"}, LOCAL_RUNTIME),
     # A field beats a misleading word in the text: a 529 that mentions a proxy is still an outage.
     ({"status": 529, "text": "upstream proxy returned 529"}, OUTAGE),

@@ -157,7 +157,7 @@ RULES: tuple[Rule, ...] = (
           r"other side closed"),
     _rule(MODEL_PROVIDER, statuses=(400, 404, 413, 422),
           error_types=("invalid_request_error", "invalid_request", "not_found_error",
-                       "request_too_large"),
+                       "request_too_large", "max_output_tokens"),
           text=r"max_output_tokens|max_tokens|maximum context|context (?:length|window|limit)|"
           r"model .*(?:not found|does not exist|not available)|not_found_error|invalid model|"
           r"unknown model|invalid_request|refus|content filter|output blocked|too large"),
