@@ -33,7 +33,6 @@ import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from importlib import resources
@@ -330,12 +329,31 @@ def _short(exc: BaseException) -> str:
 
 
 def fetch_all(names: Sequence[str] = tuple(ENDPOINTS), timeout: float = DEFAULT_TIMEOUT) -> dict[str, FetchOutcome]:
-    """Fetch the endpoints in parallel; returns within `timeout` seconds (plus thread start-up)."""
+    """Fetch the endpoints in parallel; returns within `timeout` seconds (plus a few ms).
+
+    Each fetch runs in a daemon thread joined with the shared deadline, because a DNS lookup
+    (getaddrinfo) is not covered by httpx's timeouts: a thread stuck there is abandoned, never waited on.
+    """
+    import threading
+
     bases = base_urls()
     deadline = time.monotonic() + timeout
-    with ThreadPoolExecutor(max_workers=len(names)) as pool:
-        futures = {name: pool.submit(_fetch_one, name, bases, deadline) for name in names}
-        return {name: fut.result() for name, fut in futures.items()}
+    results: dict[str, FetchOutcome] = {}
+
+    def run(name: str) -> None:
+        try:
+            results[name] = _fetch_one(name, bases, deadline)
+        except Exception as exc:  # noqa: BLE001 - a status check must never crash its caller
+            results[name] = FetchOutcome(name, False, fault=f"unexpected error: {_short(exc)}")
+
+    threads = [threading.Thread(target=run, args=(name,), name=f"claimback-status-{name}", daemon=True)
+               for name in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()) + 0.2)
+    return {name: results.get(name) or FetchOutcome(name, False, fault="timed out (no answer, DNS?)",
+                                                    seconds=timeout) for name in names}
 
 
 # -- normalized incidents --------------------------------------------------------------------------
