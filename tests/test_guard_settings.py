@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from claimback.errors import BadInput
 from claimback.prevent import guard
@@ -285,3 +287,45 @@ def test_help_and_click_route(isolated_home: Path) -> None:
     assert result.exit_code == 0 and result.output == ""
     rows = guard.read_log(1)
     assert rows[0]["event"] == "SessionStart" and rows[0]["decision"] == "allow"
+
+
+_scalars = st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=12)
+_json = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                     max_leaves=12)
+_hook = st.fixed_dictionaries({"type": st.just("command"), "command": st.text(min_size=1, max_size=20)})
+_group = st.fixed_dictionaries({"hooks": st.lists(_hook, max_size=2)},
+                               optional={"matcher": st.sampled_from(["Bash", "Agent|Task", "", "*"])})
+_events = st.dictionaries(st.sampled_from(["PreToolUse", "PostToolUse", "Stop", "SessionStart", "UserPromptSubmit"]),
+                          st.lists(_group, max_size=3), max_size=4)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(extra=st.dictionaries(st.text(max_size=10).filter(lambda k: k not in ("hooks", "statusLine")), _json, max_size=5),
+       hooks=st.none() | _events, indent=st.sampled_from([None, 1, 2, 4, "\t"]), newline=st.booleans(),
+       statusline=st.booleans())
+def test_round_trip_property(isolated_home: Path, extra: dict[str, Any], hooks: dict[str, Any] | None,
+                             indent: Any, newline: bool, statusline: bool) -> None:
+    """Any valid settings file: install keeps every original value, uninstall restores the bytes."""
+    data = dict(extra)
+    if hooks is not None:
+        data["hooks"] = hooks
+    raw = (json.dumps(data, indent=indent, ensure_ascii=bool(newline)) + ("\n" if newline else "")).encode()
+    path = user_settings()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(raw)
+    guard.install("user", statusline=statusline, command="/opt/cb/bin/claimback")
+    after = json.loads(path.read_text(encoding="utf-8"))
+    for key, value in extra.items():
+        assert after[key] == value
+    for event, groups in (hooks or {}).items():
+        assert after["hooks"][event][: len(groups)] == groups
+    assert set(our_commands(after)) == {"PreToolUse", "UserPromptSubmit", "SessionStart", "StopFailure"}
+    guard.uninstall("user")
+    assert path.read_bytes() == raw
+    # Edited after install: uninstall keeps the edit and removes exactly claimback's entries.
+    guard.install("user", statusline=statusline, command="/opt/cb/bin/claimback")
+    edited = json.loads(path.read_text(encoding="utf-8"))
+    edited["userAddedLater"] = [1, "two"]
+    path.write_text(json.dumps(edited), encoding="utf-8")
+    guard.uninstall("user")
+    assert json.loads(path.read_text(encoding="utf-8")) == {**data, "userAddedLater": [1, "two"]}
