@@ -603,8 +603,9 @@ def describe(assessment: dict[str, Any], now: float | None = None) -> str:
                      f"{status}, {when}{link})")
     if assessment["burst"]:
         n = assessment["failures"] + assessment["stop_failures"]
-        last = assessment.get("last_failure")
-        tail = f", last at {hhmm(last)}" if last else ""
+        first, last = assessment.get("first_failure"), assessment.get("last_failure")
+        tail = f", since {hhmm(first)}" if first else ""
+        tail += f", last at {hhmm(last)}" if last else ""
         parts.append(f"your own Claude Code logs show {n} outage-class API failures (5xx/529/overloaded) "
                      f"in the last {assessment.get('window_minutes', 10)} min{tail}")
     return "; ".join(parts) if parts else "no active outage"
