@@ -124,8 +124,9 @@ def corpus(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def ledger(corpus: Path, tmp_path: Path):
-    with open_ledger(tmp_path / "ledger.sqlite3") as led:
+def ledger(corpus: Path, ledger_db: str):
+    """The corpus ingested into SQLite and into PostgreSQL: every window test runs on both."""
+    with open_ledger(ledger_db) as led:
         ingest(led, [corpus])
         yield led
 
