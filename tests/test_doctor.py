@@ -351,3 +351,24 @@ def test_user_settings_follow_claude_config_dir(monkeypatch: pytest.MonkeyPatch,
     user = [f for f in report.settings_files if f.scope == "user"]
     assert len(user) == 1 and user[0].model == "claude-sonnet-4-6"
     assert report.retention.cleanup_period_days == 90
+
+
+def test_transcripts_due_for_deletion_before_ingest(tmp_path: Path) -> None:
+    now = datetime.now(timezone.utc)
+    root = tmp_path / "projects" / "-home-u-app"
+    root.mkdir(parents=True)
+    old, fresh = root / "11111111-0000-4000-8000-000000000001.jsonl", root / "11111111-0000-4000-8000-000000000002.jsonl"
+    for path in (old, fresh):
+        path.write_text(json.dumps({"type": "user", "sessionId": path.stem, "timestamp": _iso(now),
+                                    "uuid": path.stem, "message": {"role": "user", "content": "hi"}}) + "\n")
+    stamp = (now - timedelta(days=29)).timestamp()  # default cleanupPeriodDays 30: due within 3 days
+    os.utime(old, (stamp, stamp))
+    led = open_ledger(tmp_path / "l.sqlite3")
+    before = run_doctor(led, [tmp_path / "projects"], project=tmp_path, env={"PATH": ""}, ingest_first=False)
+    assert (before.retention.transcript_files, before.retention.not_ingested, before.retention.at_risk) == (2, 2, 1)
+    assert "due for deletion" in before.retention.warning
+    during = run_doctor(led, [tmp_path / "projects"], project=tmp_path, env={"PATH": ""}, ingest_first=True)
+    assert during.retention.ingested_now and during.retention.at_risk == 1
+    assert "due for deletion" not in (during.retention.warning or "")
+    after = run_doctor(led, [tmp_path / "projects"], project=tmp_path, env={"PATH": ""}, ingest_first=False)
+    assert after.retention.not_ingested == 0 and after.retention.warning is None

@@ -140,7 +140,10 @@ def _render_doctor(report, out) -> None:  # type: ignore[no-untyped-def]
               + (e(", ".join(report.env_vars)) if report.env_vars else "none"))
     ret = report.retention
     out.print(f"transcript retention: cleanupPeriodDays = {ret.cleanup_period_days} ({e(ret.source)}); "
-              f"last ingest: {e(ret.last_ingest or 'never')}")
+              f"last ingest: {e(ret.last_ingest or 'never')}"
+              + (f"; transcript files {ret.transcript_files:,}, not yet ingested {ret.not_ingested:,}"
+                 + (" (ingested now)" if ret.ingested_now and ret.not_ingested else "")
+                 if ret.transcript_files is not None else ""))
     led = report.ledger
     if led.error:
         out.print(f"ledger: {_BAD} " + (f"{e(led.location)}: " if led.location else "") + e(led.error))

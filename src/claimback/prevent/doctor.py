@@ -45,6 +45,7 @@ PROBE_TIMEOUT = 90.0
 DEFAULT_CLEANUP_DAYS = 30
 FAILURE_DAYS = 7
 TOP_SIGNATURES = 3
+AT_RISK_DAYS = 3
 
 # Environment variables that shape what Claude Code does (names only are ever reported).
 ENV_PREFIXES = ("ANTHROPIC_", "CLAUDE_", "CLAIMBACK_", "VERTEX_REGION_", "DISABLE_", "MCP_", "OTEL_")
@@ -175,6 +176,10 @@ class Retention:
     source: str  # default | <scope> settings
     last_ingest: str | None
     warning: str | None = None
+    transcript_files: int | None = None  # on disk under the transcript roots
+    not_ingested: int | None = None  # new or grown since the last ingest (before this run's ingest)
+    at_risk: int | None = None  # of those, due for Claude Code's cleanup within AT_RISK_DAYS
+    ingested_now: bool = False
 
 
 @dataclass
@@ -451,13 +456,19 @@ def ledger_health(ledger: Ledger) -> LedgerHealth:
     return health
 
 
-def retention(rows: list[SettingsFile], previous_ingest: str | None, now: datetime) -> Retention:
-    days, source = DEFAULT_CLEANUP_DAYS, "default"
-    order = {"user": 0, "project": 1, "local": 2, "managed": 3}
-    for row in sorted(rows, key=lambda r: order.get(r.scope, 0)):
-        if row.cleanup_period_days is not None:
-            days, source = row.cleanup_period_days, f"{row.scope} settings"
-    result = Retention(days, source, previous_ingest)
+def retention(rows: list[SettingsFile], previous_ingest: str | None, now: datetime,
+              pending: tuple[int, int, int] | None = None, ingested_now: bool = False) -> Retention:
+    days, source = _cleanup_days(rows)
+    result = Retention(days, source, previous_ingest, ingested_now=ingested_now)
+    if pending is not None:
+        result.transcript_files, result.not_ingested, result.at_risk = pending
+        if result.at_risk and not ingested_now:
+            result.warning = (f"{result.at_risk} transcript file(s) not yet ingested are due for deletion by "
+                              f"Claude Code within {AT_RISK_DAYS} days (cleanupPeriodDays = {days}): run "
+                              "`claimback ingest` now")
+            return result
+    act = ("ingested now; keep ingesting regularly (`claimback guard install` records failures as they "
+           "happen)" if ingested_now else "run `claimback ingest` now")
     if days <= 0:
         result.warning = (f"cleanupPeriodDays is {days}: Claude Code may keep no transcripts at all, so there "
                           "is no evidence to claim with; set it to 30 or more")
@@ -472,14 +483,39 @@ def retention(rows: list[SettingsFile], previous_ingest: str | None, now: dateti
             lost_before = _iso(now - timedelta(days=days))[:10]
             result.warning = (f"last ingest was {age.days} days ago but Claude Code deletes transcripts after "
                               f"{days} days: activity before {lost_before} that was not ingested is gone; "
-                              "run `claimback ingest` now")
+                              + act)
         elif age > timedelta(days=days) * 0.7:
             result.warning = (f"last ingest was {age.days} days ago; Claude Code deletes transcripts after {days} "
-                              "days: run `claimback ingest` before evidence is deleted")
+                              "days: " + ("ingested now" if ingested_now else
+                                          "run `claimback ingest` before evidence is deleted"))
     if result.warning is None and days < 14:
         result.warning = (f"cleanupPeriodDays is {days}: outage evidence disappears quickly; ingest often or "
                           "raise it to 30+")
     return result
+
+
+def pending_transcripts(ledger: Ledger, roots: list[Path], cleanup_days: int,
+                        now: datetime) -> tuple[int, int, int]:
+    """(files on disk, files not yet (fully) ingested, of those the ones Claude Code deletes within
+    AT_RISK_DAYS). Claude Code's cleanup goes by modification time; this only stats files."""
+    from claimback.sources.discovery import iter_transcripts
+
+    known = {row["path"]: (row["size"], row["mtime_ns"]) for row in ledger.rows(
+        "SELECT path, size, mtime_ns FROM files")}
+    deadline = (now - timedelta(days=cleanup_days) + timedelta(days=AT_RISK_DAYS)).timestamp()
+    total = pending = at_risk = 0
+    for tfile in iter_transcripts(roots):
+        try:
+            st = os.stat(tfile.path)
+        except OSError:
+            continue
+        total += 1
+        if known.get(str(tfile.path)) == (st.st_size, st.st_mtime_ns):
+            continue
+        pending += 1
+        if st.st_mtime < deadline:
+            at_risk += 1
+    return total, pending, at_risk
 
 
 def failure_summary(ledger: Ledger, since: str) -> list[ClassSummary]:
@@ -500,6 +536,30 @@ def failure_summary(ledger: Ledger, since: str) -> list[ClassSummary]:
     return summaries
 
 
+_SCOPE_ORDER = {"user": 0, "project": 1, "local": 2, "managed": 3}  # precedence, lowest first
+
+
+def _all_settings(project: Path, env: dict[str, str]) -> tuple[list[SettingsFile], list[tuple[str, dict[str, Any]]]]:
+    rows: list[SettingsFile] = []
+    contents: list[tuple[str, dict[str, Any]]] = []
+    for scope, path in settings_locations(project, env):
+        row, data = read_settings(scope, path, project)
+        if row.exists or scope != "managed":
+            rows.append(row)
+        if data:
+            contents.append((scope, data))
+    contents.sort(key=lambda item: _SCOPE_ORDER.get(item[0], 0))
+    return rows, contents
+
+
+def _cleanup_days(rows: list[SettingsFile]) -> tuple[int, str]:
+    days, source = DEFAULT_CLEANUP_DAYS, "default"
+    for row in sorted(rows, key=lambda r: _SCOPE_ORDER.get(r.scope, 0)):
+        if row.cleanup_period_days is not None:
+            days, source = row.cleanup_period_days, f"{row.scope} settings"
+    return days, source
+
+
 def run_doctor(ledger: Ledger | None, roots: list[Path] | None = None, *, project: Path | None = None,
                env: dict[str, str] | None = None, ingest_first: bool = True, demo: bool = False,
                now: datetime | None = None, ledger_error: str | None = None) -> DoctorReport:
@@ -511,27 +571,23 @@ def run_doctor(ledger: Ledger | None, roots: list[Path] | None = None, *, projec
     now = now or _now()
     previous_ingest = None
     warnings_from_ingest = None
+    pending: tuple[int, int, int] | None = None
+    ingested_now = False
+    rows, contents = _all_settings(project, env)
+    cleanup_days = _cleanup_days(rows)[0]
     if ledger is not None:
         try:
             previous_ingest = last_ingest(ledger)
+            if roots and not demo:
+                pending = pending_transcripts(ledger, roots, cleanup_days, now)
             if ingest_first and roots and not demo:
                 from claimback.ledger.ingest import ingest
 
                 ingest(ledger, roots)
+                ingested_now = True
         except Exception as exc:  # a broken ledger is a finding, not a crash
             warnings_from_ingest = f"ingest failed: {type(exc).__name__}: {str(exc)[:160]}"
 
-    rows: list[SettingsFile] = []
-    contents: list[tuple[str, dict[str, Any]]] = []
-    for scope, path in settings_locations(project, env):
-        row, data = read_settings(scope, path, project)
-        if row.exists or scope != "managed":
-            rows.append(row)
-        if data:
-            contents.append((scope, data))
-    # Precedence: user < project < local < managed.
-    order = {"user": 0, "project": 1, "local": 2, "managed": 3}
-    contents.sort(key=lambda item: order.get(item[0], 0))
     effective = _effective_env(env, contents)
     provider = detect_provider(effective, contents)
 
@@ -559,7 +615,7 @@ def run_doctor(ledger: Ledger | None, roots: list[Path] | None = None, *, projec
         models=model_settings(effective, rows),
         settings_files=rows,
         env_vars=env_var_names(env),
-        retention=retention(rows, previous_ingest if not demo else health.last_ingest, now),
+        retention=retention(rows, previous_ingest if not demo else health.last_ingest, now, pending, ingested_now),
         ledger=health,
         failures_since=since,
         failures=failures,
