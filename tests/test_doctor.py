@@ -311,6 +311,7 @@ def test_doctor_demo() -> None:
     classes = {f["failure_class"]: f for f in data["failures"]}
     assert classes["outage"]["count"] >= 10 and "quota_rate" in classes
     assert data["demo"] is True and data["ledger"]["rows"]["requests"] > 0
+    assert data["claude_versions_in_logs"] == ["2.1.150"]
 
 
 def test_verify_probe_through_preflight_against_a_local_api(tmp_path: Path, httpserver) -> None:

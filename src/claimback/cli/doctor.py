@@ -101,6 +101,9 @@ def _render_doctor(report, out) -> None:  # type: ignore[no-untyped-def]
         out.print(f"claude: {_OK} {e(claude.version or '')} ({e(claude.path or '')})")
     else:
         out.print(f"claude: {_BAD} {e(claude.error or 'not found')}" + (f" ({e(claude.path)})" if claude.path else ""))
+    if report.claude_versions_in_logs:
+        out.print("Claude Code versions in your transcripts (newest first): "
+                  + e(", ".join(report.claude_versions_in_logs)))
     prov = report.provider
     where = f" via {e(prov.base_url_host)}" if prov.base_url_host else ""
     out.print(f"provider: {e(prov.name)}{where}" + (f" (set in {e(prov.source)})" if prov.source else ""))

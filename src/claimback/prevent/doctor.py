@@ -227,6 +227,7 @@ class DoctorReport:
     failures: list[ClassSummary]
     warnings: list[str] = field(default_factory=list)
     demo: bool = False
+    claude_versions_in_logs: list[str] = field(default_factory=list)  # newest session first
 
 
 # -- claude binary --------------------------------------------------------------------------------
@@ -606,6 +607,11 @@ def run_doctor(ledger: Ledger | None, roots: list[Path] | None = None, *, projec
         except Exception as exc:  # reported under the ledger's health
             health.error = health.error or f"{type(exc).__name__}: {str(exc)[:200]}"
 
+    versions: list[str] = []
+    if ledger is not None and health.error is None:
+        for row in ledger.rows("SELECT cc_version, MAX(last_ts) AS seen FROM sessions WHERE cc_version IS NOT NULL "
+                               "GROUP BY cc_version ORDER BY seen DESC LIMIT 3"):
+            versions.append(str(row["cc_version"])[:40])
     report = DoctorReport(
         claimback_version=__version__,
         os=f"{platform.system()} {platform.release()} ({platform.machine()})",
@@ -620,6 +626,7 @@ def run_doctor(ledger: Ledger | None, roots: list[Path] | None = None, *, projec
         failures_since=since,
         failures=failures,
         demo=demo,
+        claude_versions_in_logs=versions,
     )
     w = report.warnings
     if warnings_from_ingest:
