@@ -18,7 +18,8 @@ from claimback.config import cache_dir
 from claimback.ledger import open_ledger
 from claimback.sources import statuspage as sp
 
-SAMPLE = Path("/work/shared/data/statuspage-sample-incidents.json")
+# One real incident object (2026-09-29, 4xvtc2gnq73l), trimmed, as a third-party test fixture published it.
+SAMPLE = Path(__file__).parent / "fixtures" / "statuspage-sample-incidents.json"
 
 
 @pytest.fixture
