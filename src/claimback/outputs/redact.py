@@ -19,7 +19,7 @@ from claimback.outputs.secrets import scrub
 
 # An absolute POSIX path of two or more parts, or a Windows drive path: how a project path shows up in an
 # API error message or a cwd.
-_POSIX_PATH = re.compile(r"(?<![\w:/.~])~?/(?:[\w.@+\-]+/)+[\w.@+\-]*")
+_POSIX_PATH = re.compile(r"(?<![\w:/.~])(?:~/[\w.@+\-]+(?:/[\w.@+\-]*)*|/(?:[\w.@+\-]+/)+[\w.@+\-]*)")
 _WINDOWS_PATH = re.compile(r"\b[A-Za-z]:\\(?:[^\\\s\"'<>|]+\\)*[^\\\s\"'<>|]*")
 # System locations that identify nobody and help read an error ("/usr/lib/node_modules/...").
 _NEUTRAL_PREFIXES = ("/usr/", "/lib/", "/bin/", "/etc/", "/opt/homebrew/", "/v1/", "/api/")
@@ -63,7 +63,7 @@ class Redactor:
             return value
         for home in sorted({h for h in (self.home, *self.extra_homes) if h and h != "/"}, key=len,
                            reverse=True):
-            value = value.replace(home.rstrip("/"), "~")
+            value = re.sub(re.escape(home.rstrip("/")) + r"(?![\w.\-])", "~", value)
         value = _POSIX_PATH.sub(self._path, value)
         value = _WINDOWS_PATH.sub(lambda m: project_label(m.group(0)) or "", value)
         for name, label in ((self.user, "<user>"), (self.host, "<host>")):

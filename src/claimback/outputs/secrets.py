@@ -41,11 +41,13 @@ class SecretFinding:
 
 
 def find_secrets(text: str) -> list[tuple[str, int, int]]:
-    """(kind, start, end) of every secret-looking span in `text`."""
+    """(kind, start, end) of every secret-looking span in `text`; overlapping matches of broader patterns
+    (an Anthropic key is also an `sk-...` key) are reported once, under the first, most specific kind."""
     hits = []
     for kind, pattern in SECRET_PATTERNS:
         for match in pattern.finditer(text):
-            hits.append((kind, match.start(), match.end()))
+            if not any(match.start() < end and start < match.end() for _, start, end in hits):
+                hits.append((kind, match.start(), match.end()))
     return sorted(hits, key=lambda h: h[1])
 
 

@@ -1,0 +1,347 @@
+"""The claim packet: files agree, the manifest checks, the message fits, secrets never leave, bad input.
+
+Packets are written by the real `claimback claim` / `audit` commands from real transcripts (the demo
+corpus or a hand-built one with planted secrets), then read back the way a user or support agent would.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+import subprocess
+import zipfile
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from claimback.cli import main
+from claimback.outputs.packet import FILES, MANIFEST
+from claimback.outputs.secrets import scan_file
+from records import agent_launch, assistant, final_error, retry, task_result, user_prompt, write
+
+INCIDENT_LINK = "https://status.claude.com/incidents/8z7l5zcy0v3b"
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.fixture(scope="module")
+def demo_packet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One demo packet for the read-only tests of this module (written by the real CLI)."""
+    base = tmp_path_factory.mktemp("demo")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CLAIMBACK_HOME", str(base / "home"))
+        mp.setenv("HOME", str(base / "user-home"))
+        mp.setenv("CLAIMBACK_STATUS_URL", "http://127.0.0.1:9")
+        mp.delenv("CLAIMBACK_DB", raising=False)
+        result = invoke("claim", "--demo", "--out", str(base / "packet"), "--zip")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith(str(base / "packet"))
+    return base / "packet"
+
+
+class _Tables(HTMLParser):
+    """Collects the loss table rows (data-category → data-tokens) and what the page would load."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, int] = {}
+        self.category: str | None = None
+        self.loads: list[str] = []
+        self.tags: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        self.tags.add(tag)
+        if tag == "tr" and a.get("data-category"):
+            self.category = a["data-category"]
+        if tag == "td" and self.category and a.get("data-tokens") is not None:
+            self.rows[self.category] = int(a["data-tokens"] or 0)
+            self.category = None
+        for key in ("src", "srcset", "data", "poster"):
+            if a.get(key):
+                self.loads.append(a[key] or "")
+        if tag == "link" or (tag in ("image", "use") and (a.get("href") or a.get("xlink:href", "")).startswith("http")):
+            self.loads.append(str(a))
+
+
+def test_every_file_exists_and_the_manifest_checks_with_sha256sum(demo_packet: Path):
+    assert sorted(p.name for p in demo_packet.iterdir()) == sorted([*FILES, MANIFEST])
+    if shutil.which("sha256sum") is None:
+        pytest.skip("sha256sum (coreutils) not installed")
+    check = subprocess.run(["sha256sum", "-c", MANIFEST], cwd=demo_packet, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert sorted(line.split(":")[0] for line in check.stdout.splitlines()) == sorted(FILES)
+    # Tampering is caught: the manifest is a real check, not decoration.
+    copy = demo_packet.parent / "tampered"
+    shutil.copytree(demo_packet, copy)
+    (copy / "evidence.csv").write_text((copy / "evidence.csv").read_text() + "x\n")
+    assert subprocess.run(["sha256sum", "-c", MANIFEST], cwd=copy, capture_output=True).returncode != 0
+
+
+def test_html_markdown_json_and_csv_carry_the_same_numbers(demo_packet: Path):
+    ev = json.loads((demo_packet / "evidence.json").read_text())
+    assert ev["schema_version"] == "1" and ev["outage_found"] is True
+    assert [w["incidents"][0]["id"] for w in ev["windows"]] == ["8z7l5zcy0v3b"]
+    window = ev["windows"][0]
+    assert window["measured_tokens"] == sum(window["loss"][k]["tokens"] for k in
+                                            ("killed_subagents", "partial_responses", "abandoned_turns",
+                                             "cache_rebuild"))
+    assert window["measured_tokens"] > 200_000 and window["loss"]["killed_subagents"]["tokens"] > 200_000
+
+    tables = _Tables()
+    tables.feed((demo_packet / "report.html").read_text())
+    for key, figure in window["loss"].items():
+        assert tables.rows[key] == figure["tokens"], key
+    assert tables.rows["total_measured"] == window["measured_tokens"] == ev["totals"]["measured_tokens"]
+    assert tables.rows["total_estimated"] == window["estimated_tokens"] == ev["totals"]["estimated_tokens"]
+
+    md = (demo_packet / "report.md").read_text()
+    assert f"| **Total lost** | measured | **{window['measured_tokens']:,}** |" in md
+    assert f"| **Total exposure** | estimated | **{window['estimated_tokens']:,}** |" in md
+    for figure in window["loss"].values():
+        assert f"| {figure['label']} | {figure['basis']} | {figure['tokens']:,} |" in md
+
+    with (demo_packet / "evidence.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    failures = [r for r in rows if r["record"] == "failure"]
+    lost = [r for r in rows if r["record"] == "lost_request"]
+    assert len(failures) == len(window["failures"]) and len(lost) == len(window["lost_requests"])
+    assert sum(int(r["tokens"]) for r in lost if r["basis"] == "measured") == window["measured_tokens"]
+    assert sum(int(r["tokens"] or 0) for r in failures) == window["estimated_tokens"]
+    for key, figure in window["loss"].items():
+        if key != "failed_attempt_exposure":
+            assert sum(int(r["tokens"]) for r in lost if r["category"] == key) == figure["tokens"]
+    assert {r["class"] for r in failures} == {"outage"} and all(r["time_utc"].endswith("Z") for r in rows)
+    assert {r["status"] for r in failures} >= {"529", "500"}
+
+
+def test_html_is_self_contained(demo_packet: Path):
+    html = (demo_packet / "report.html").read_text()
+    tables = _Tables()
+    tables.feed(html)
+    assert tables.loads == [] and "script" not in tables.tags
+    assert "<svg" in html and "@page" in html and "A4" in html
+    assert "url(http" not in html and "@import" not in html
+    # The only absolute URLs are the incident links a reader may click.
+    urls = set(re.findall(r'href="(https?://[^"]+)"', html))
+    assert urls and all(u.startswith("https://status.claude.com/incidents/") for u in urls)
+
+
+def test_message_is_short_factual_and_names_incident_and_requests(demo_packet: Path):
+    message = (demo_packet / "message.txt").read_text()
+    ev = json.loads((demo_packet / "evidence.json").read_text())
+    assert len(message) <= 1500
+    assert INCIDENT_LINK in message and "UTC" in message and "local time" in message
+    request_ids = {r["request_id"] for r in ev["windows"][0]["lost_requests"] if r["request_id"]}
+    assert len(request_ids & set(re.findall(r"req_[A-Za-z0-9]+", message))) >= 3
+    assert f"{ev['totals']['measured_tokens']:,}" in message and f"{ev['totals']['estimated_tokens']:,}" in message
+    assert "measured" in message and "estimated" in message and "restore" in message
+    assert "2026-05-15 23:30 UTC" in message  # the weekly reset
+
+
+def test_zip_holds_the_same_files(demo_packet: Path):
+    with zipfile.ZipFile(demo_packet.parent / "packet.zip") as archive:
+        names = sorted(archive.namelist())
+        assert names == sorted(f"packet/{n}" for n in (*FILES, MANIFEST))
+        assert archive.read("packet/evidence.json") == (demo_packet / "evidence.json").read_bytes()
+
+
+def test_demo_packet_hides_the_demo_users_paths(demo_packet: Path):
+    for path in demo_packet.iterdir():
+        text = path.read_text()
+        assert "/home/demo" not in text and "billing-service" not in text, path.name
+    ev = json.loads((demo_packet / "evidence.json").read_text())
+    projects = {s["project"] for w in ev["windows"] for s in w["sessions"]}
+    assert projects and all(re.fullmatch(r"project-[0-9a-f]{8}", p) for p in projects)
+
+
+# -- audit ends with the packet ---------------------------------------------------------------------
+def test_audit_demo_ends_by_printing_the_packet_path(tmp_path: Path):
+    result = invoke("audit", "--demo")
+    assert result.exit_code == 0, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last == f"claim packet: {tmp_path / 'claimback-packet-demo-2026-05-15'}"
+    assert "20260515-0018" in result.output and "tokens lost, measured" in result.output
+    packet = tmp_path / "claimback-packet-demo-2026-05-15"
+    assert subprocess.run(["sha256sum", "-c", MANIFEST], cwd=packet, capture_output=True).returncode == 0
+    # Run again: the default folder is taken, so the next one is written beside it, never over it.
+    again = invoke("audit", "--demo")
+    assert again.output.strip().endswith("claimback-packet-demo-2026-05-15-2")
+    assert invoke("audit", "--demo", "--no-packet").output.count("claim packet:") == 0
+
+
+# -- bad input --------------------------------------------------------------------------------------
+def test_existing_output_dir_is_refused_unless_forced(tmp_path: Path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    refused = invoke("claim", "--demo", "--out", str(out))
+    assert refused.exit_code == 2 and "--force" in refused.output
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    forced = invoke("claim", "--demo", "--out", str(out), "--force")
+    assert forced.exit_code == 0, forced.output
+    assert (out / "notes.txt").read_text() == "keep me" and (out / MANIFEST).exists()
+
+
+def test_unwritable_output_dir_is_a_clear_error(tmp_path: Path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = invoke("claim", "--demo", "--out", str(blocker / "packet"))
+    assert result.exit_code == 1 and "cannot create the packet folder" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_no_outage_gives_a_plain_packet_without_invented_loss(tmp_path: Path):
+    projects = tmp_path / "projects"
+    write(projects / "app" / "s-quiet.jsonl", [
+        user_prompt("Add a test", "2026-03-03T10:00:00.000Z", session="s-quiet"),
+        assistant("q1", "rq1", "2026-03-03T10:01:00.000Z", cw=5000, out=400, session="s-quiet"),
+        assistant("q2", "rq2", "2026-03-03T10:03:00.000Z", cr=5000, out=300, session="s-quiet"),
+    ])
+    out = tmp_path / "packet"
+    result = invoke("claim", "--source", str(projects), "--db", str(tmp_path / "l.db"), "--offline",
+                    "--since", "2026-03-03", "--until", "2026-03-03", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "No outage touched" in result.output
+    ev = json.loads((out / "evidence.json").read_text())
+    assert ev["outage_found"] is False and ev["windows"] == []
+    assert ev["totals"]["measured_tokens"] == 0 and ev["totals"]["estimated_tokens"] == 0
+    assert "No outage touched your Claude Code sessions" in (out / "report.html").read_text()
+    assert "No outage touched your Claude Code sessions" in (out / "report.md").read_text()
+    assert (out / "evidence.csv").read_text().strip().count("\n") == 0  # the header only
+    assert "no loss to claim" in (out / "message.txt").read_text()
+    assert subprocess.run(["sha256sum", "-c", MANIFEST], cwd=out, capture_output=True).returncode == 0
+
+
+# -- secrets ----------------------------------------------------------------------------------------
+PLANTED = {
+    "api_key_prompt": "sk-ant-api03-PrOmPtKeY0123456789abcdefghijklmnopqrstuvwxyzABCDEFG-hij_klmnopqrstuvAA",
+    "api_key_error": "sk-ant-api03-ErRoRkEy0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH-ijklmnopqrstuvwxAA",
+    "oauth_error": "sk-ant-oat01-OaUtHtOkEn0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV-AA",
+    "oauth_tool": "sk-ant-oat01-ToOlOuTpUt0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU-AA",
+    "env_key": "sk-ant-api03-EnVdUmP0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-klmnopqrstuvwxyzAA",
+    "aws_id": "AKIAIOSFODNN7PLANTED",
+    "aws_id_error": "AKIAJ7PLANTEDERR0R01",
+    "aws_secret": "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",
+    "task_key": "sk-ant-api03-TaSkDeScRiPtIoN0123456789abcdefghijklmnopqrstuvwxyzABCDEFG-hijklmnopAA",
+}
+
+
+def t(hm: str) -> str:
+    return f"2026-05-15T{hm}:00.000Z"
+
+
+def build_secret_corpus(root: Path, home: Path) -> Path:
+    """A real-shaped outage (a killed subagent, retries, a dropped stream) with secrets planted in
+    prompts, tool output, API error texts, env dumps and a task description."""
+    projects = root / "projects"
+    cwd = str(home / "work" / "acme-secret-project")
+    s1, s3 = "s1-secret", "s3-secret"
+    env_dump = (f"ANTHROPIC_API_KEY={PLANTED['env_key']}\nAWS_ACCESS_KEY_ID={PLANTED['aws_id']}\n"
+                f"AWS_SECRET_ACCESS_KEY={PLANTED['aws_secret']}\nHOME={home}\n")
+    bash_out = {"type": "user", "sessionId": s1, "timestamp": t("00:51"), "uuid": "bash-env",
+                "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_env",
+                                                          "is_error": False, "content": env_dump}]},
+                "toolUseResult": {"stdout": env_dump, "stderr": "", "interrupted": False}}
+    oauth_retry = retry(t("01:05"), 1, status=529, session=s1)
+    oauth_retry["error"]["error"]["error"]["message"] = f"Overloaded (token {PLANTED['oauth_error']})"
+    main_records = [
+        user_prompt(f"Deploy with ANTHROPIC_API_KEY={PLANTED['api_key_prompt']} and {PLANTED['aws_id']}",
+                    t("00:50"), session=s1, uuid="p1"),
+        assistant("m1", "r1", t("00:51"), inp=10, out=100, cw=1000, cr=5000, session=s1),
+        bash_out,
+        agent_launch("m2", "r2", t("00:52"), "toolu_k1", f"Use {PLANTED['task_key']} to review",
+                     description=f"Review with key {PLANTED['task_key']}", session=s1),
+        oauth_retry,
+        final_error(t("01:10"), f"API Error: 500 Internal server error at {cwd}/src/app.py "
+                    f"(x-api-key: {PLANTED['api_key_error']}, {PLANTED['aws_id_error']})", session=s1),
+        task_result("toolu_k1", t("01:09"), status="completed", agent_id="k1", is_error=False,
+                    text=f"API Error: 500 Internal server error\n{env_dump}", session=s1),
+    ]
+    slug = cwd.replace("/", "-")
+    write(projects / slug / f"{s1}.jsonl", _in(cwd, main_records))
+    sub = [
+        user_prompt(f"Use {PLANTED['task_key']} to review", t("00:52"), session=s1, sidechain=True, agent_id="k1",
+                    uuid="k1p"),
+        assistant("k1a", "rk1a", t("00:53"), cr=20000, session=s1, sidechain=True, agent_id="k1"),
+        assistant("k1b", "rk1b", t("00:56"), cr=30000, session=s1, sidechain=True, agent_id="k1"),
+        retry(t("01:02"), 1, session=s1, agent_id="k1"),
+        final_error(t("01:08"), "API Error: 500 Internal server error", session=s1, agent_id="k1"),
+    ]
+    write(projects / slug / s1 / "subagents" / "agent-k1.jsonl", _in(cwd, sub))
+    write(projects / slug / f"{s3}.jsonl", _in(cwd, [
+        user_prompt("Profile the renderer", t("00:58"), session=s3, uuid="p3"),
+        assistant("r3a", "rr3a", t("01:01"), out=200, cr=40000, session=s3),
+        final_error(t("01:02"), "API Error: Connection lost mid-response. The response above may be incomplete.",
+                    status=None, session=s3),
+    ]))
+    return projects
+
+
+def _in(cwd: str, records: list[dict]) -> list[dict]:
+    """Every record carries the user's real working directory, as Claude Code writes it."""
+    for record in records:
+        record["cwd"] = cwd
+    return records
+
+
+def _claim_corpus(tmp_path: Path, out: Path, *extra: str):
+    home = Path.home()
+    projects = build_secret_corpus(tmp_path, home)
+    return invoke("claim", "--source", str(projects), "--db", str(tmp_path / "l.db"), "--offline",
+                  "--since", "2026-05-15", "--until", "2026-05-15", "--out", str(out), *extra)
+
+
+def test_planted_secrets_never_reach_any_packet_file(tmp_path: Path):
+    out = tmp_path / "packet"
+    result = _claim_corpus(tmp_path, out)
+    assert result.exit_code == 0, result.output
+    ev = json.loads((out / "evidence.json").read_text())
+    # The corpus really is an outage with loss, and its error texts really are in the packet (scrubbed).
+    assert ev["outage_found"] and ev["totals"]["measured_tokens"] > 0
+    messages = [f["message"] for w in ev["windows"] for f in w["failures"] if f["message"]]
+    assert any("[REDACTED]" in m for m in messages), messages
+    assert any("Internal server error" in m for m in messages)
+    home = str(Path.home())
+    for path in sorted(out.iterdir()):
+        text = path.read_text()
+        for name, secret in PLANTED.items():
+            assert secret not in text, f"{name} leaked into {path.name}"
+            assert secret[:24] not in text, f"a prefix of {name} leaked into {path.name}"
+        assert home not in text and "acme-secret-project" not in text, path.name
+        assert scan_file(path) == [], path.name
+
+
+def test_secret_forced_in_with_include_text_aborts_and_removes_the_packet(tmp_path: Path):
+    out = tmp_path / "packet"
+    result = _claim_corpus(tmp_path, out, "--include-text")
+    assert result.exit_code == 1, result.output
+    assert "secret-like text" in result.output and "packet was removed" in result.output
+    assert PLANTED["task_key"] not in result.output
+    assert not out.exists()
+
+
+def test_include_paths_keeps_the_project_path(tmp_path: Path):
+    out = tmp_path / "packet"
+    result = _claim_corpus(tmp_path, out, "--include-paths")
+    assert result.exit_code == 0, result.output
+    ev = json.loads((out / "evidence.json").read_text())
+    assert any(s["project"].endswith("acme-secret-project") for w in ev["windows"] for s in w["sessions"])
+    assert all(secret not in (out / "evidence.json").read_text() for secret in PLANTED.values())
+
+
+def test_claim_json_output_and_window_by_incident_id(tmp_path: Path):
+    result = invoke("claim", "--demo", "--window", "8z7l5zcy0v3b", "--out", str(tmp_path / "p"), "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["packet"]["windows"] == ["20260515-0018"] and data["packet"]["message_chars"] <= 1500
+    assert data["packet"]["sha256"]["evidence.json"] == subprocess.run(
+        ["sha256sum", "evidence.json"], cwd=tmp_path / "p", capture_output=True, text=True).stdout.split()[0]
+    bad = invoke("claim", "--demo", "--window", "nope", "--out", str(tmp_path / "q"))
+    assert bad.exit_code == 2 and "no outage window" in bad.output

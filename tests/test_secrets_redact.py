@@ -1,0 +1,98 @@
+"""The secret patterns (shared by the packet, doctor and others) and the packet's redaction rules."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from claimback.outputs.redact import Redactor, project_label
+from claimback.outputs.secrets import contains_secret, scan_file, scrub
+
+# Shaped like the real thing (lengths and alphabets), made up.
+SECRETS = [
+    "sk-ant-api03-" + "Ab3_" * 20 + "xyzAA",
+    "sk-ant-oat01-" + "Zq9-" * 18 + "AA",
+    "sk-ant-ort01-" + "Rf7x" * 18,
+    "sk-proj-" + "a1B2c3D4" * 6,
+    "sk-" + "a" * 48,
+    "AKIAIOSFODNN7EXAMPLE",
+    "ASIAY34FZKBOKMUTVV7A",
+    "ghp_" + "A1b2C3d4E5" * 4,
+    "github_pat_11ABCDEFG0" + "x" * 60,
+    "xoxb-1234567890-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "Authorization: Bearer abcdefghijklmnop1234567890",
+    "https://deploy:hunter2hunter2@git.example.com/repo.git",
+    "postgresql://app:s3cretpass@db.internal:5432/prod",
+    "ANTHROPIC_API_KEY=anything-at-all-123",
+    "export CLAUDE_CODE_OAUTH_TOKEN='tok_abcdef123456'",
+    "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "MY_SERVICE_API_KEY: 0123456789abcdef",
+    "ya29.a0AfH6SMBx" + "k" * 40,
+    "-----BEGIN OPENSSH PRIVATE KEY-----",
+]
+
+# What a packet legitimately contains: none of it may trip the scanner.
+BENIGN = [
+    "req_011CWSPLIT2 req_011Ci361mwgD63HF3TPeLACu msg_01XFDUDYJgAACzvnptvVoYEL toolu_01A09q90qw90lq917835lq9",
+    str(uuid.UUID(int=123456789)),
+    "9f86d081884c7d659a2fea0a15d6b0b00a08a4d1b61f8b08ad2afbd43bb1e1c5  evidence.json",
+    json.dumps({"measured_tokens": 548329, "estimated_tokens": 583207, "cache_creation_tokens": 12,
+                "p90_week_tokens": 11796339, "request_ids": ["req_1"]}),
+    "https://status.claude.com/incidents/8z7l5zcy0v3b",
+    "API Error: 529 {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}",
+    "claude-sonnet-4-6 risk-assessment task-runner-with-a-long-hyphenated-name-here desk-1234567890abcdefghij",
+    "max_tokens: 4096, the 5-hour limit, ~$0.97 at API prices",
+]
+
+
+@pytest.mark.parametrize("secret", SECRETS)
+def test_every_secret_shape_is_found_and_scrubbed(secret: str):
+    text = f"before {secret} after"
+    assert contains_secret(text)
+    cleaned = scrub(text)
+    assert not contains_secret(cleaned), cleaned
+    assert cleaned.startswith("before ") and "[REDACTED]" in cleaned
+
+
+@pytest.mark.parametrize("text", BENIGN)
+def test_packet_content_is_not_mistaken_for_a_secret(text: str):
+    assert not contains_secret(text)
+    assert scrub(text) == text
+
+
+def test_scan_file_names_line_and_kind_never_the_secret(tmp_path: Path):
+    path = tmp_path / "evidence.csv"
+    path.write_bytes(b"ok line\nsecond\xff line with sk-ant-api03-" + b"k" * 40 + b"\n")
+    findings = scan_file(path)
+    assert [(f.path, f.line) for f in findings] == [("evidence.csv", 2)]
+    assert "anthropic" in findings[0].kind and "kkkk" not in repr(findings)
+
+
+def test_redactor_replaces_home_user_host_and_hashes_paths():
+    r = Redactor(home="/home/alice", user="alice", host="alice-laptop")
+    text = r.text("open /home/alice/work/acme/app.py failed on alice-laptop for alice; see /srv/acme/logs/x.log "
+                  "and https://api.anthropic.com/v1/messages and /usr/lib/node_modules/x.js")
+    assert "alice" not in text and "acme" not in text
+    assert "<host>" in text and "<user>" in text
+    assert "https://api.anthropic.com/v1/messages" in text and "/usr/lib/node_modules/x.js" in text
+    # Same project, same label, every time and in every packet.
+    assert r.project("/home/alice/work/acme") == project_label("/home/alice/work/acme/") == \
+        Redactor(home="/x", user="y", host="z").project("/home/alice/work/acme")
+    assert r.project("/home/alice/work/acme") != r.project("/home/alice/work/other")
+
+
+def test_redactor_opt_ins():
+    plain = Redactor(home="/home/alice", user="alice", host="h0st")
+    assert plain.task_text("Review /home/alice/acme") is None
+    with_paths = Redactor(include_paths=True, home="/home/alice", user="alice", host="h0st")
+    assert with_paths.project("/home/alice/acme") == "/home/alice/acme"
+    assert with_paths.text("at /home/alice/acme key sk-ant-api03-" + "q" * 30) == "at /home/alice/acme key [REDACTED]"
+    with_text = Redactor(include_text=True, home="/home/alice", user="alice", host="h0st")
+    # Included text is the user's own words: paths still redacted, keys left for the final scan to stop.
+    included = with_text.task_text("Review ~/acme and /home/alice/acme/src, key sk-ant-api03-" + "q" * 30)
+    assert included.startswith("Review <path:") and "acme" not in included and "alice" not in included
+    assert contains_secret(included)
