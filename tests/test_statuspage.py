@@ -364,3 +364,16 @@ def test_import_unknown_format_is_bad_input(text: str, tmp_path: Path) -> None:
 def test_import_missing_file(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["outages", "import", str(tmp_path / "nope.json"), "--db", str(tmp_path / "l.db")])
     assert res.exit_code == 2 and "no such file" in res.output
+
+
+def test_a_failed_page_is_not_asked_again_for_a_minute(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch,
+                                                       ledger) -> None:
+    monkeypatch.setenv("CLAIMBACK_STATUS_URL", httpserver.url_for("").rstrip("/"))
+    _serve_all(httpserver, response_data="", status=503)
+    first = sp.sync_status(ledger)
+    asked = len(httpserver.log)
+    assert asked == len(sp.ENDPOINTS) and "HTTP 503" in first.note
+    again = sp.sync_status(ledger)  # e.g. `audit` then `loss` then `claim` in one run
+    assert len(httpserver.log) == asked and again.origin == "archive" and "HTTP 503" in again.note
+    sp.sync_status(ledger, refresh=True)  # an explicit --refresh always asks
+    assert len(httpserver.log) == 2 * asked

@@ -850,10 +850,15 @@ def sync_status(ledger: Ledger, *, offline: bool = False, refresh: bool = False,
     cached = {n: read_cache(n) for n in names}
     ages = [c.age_seconds if c is not None else None for c in (cached[n] for n in JSON_NAMES)]
     fresh = all(a is not None and a < CACHE_FRESH_SECONDS for a in ages)
-    if not offline and (refresh or not fresh):
+    recent_failure = None if (offline or refresh) else _recent_failure()
+    if recent_failure is not None and not fresh:
+        # The page failed moments ago (one audit asks several times): do not wait on it again.
+        faults = [str(f) for f in recent_failure.get("faults") or []]
+    elif not offline and (refresh or not fresh):
         outcomes = fetch_all(names, timeout)
         good = {n: o for n, o in outcomes.items() if o.ok}
         faults = [f"{n}: {o.fault}" for n, o in outcomes.items() if not o.ok]
+        _note_failure(None if good else faults)
         if "incidents" in good or "unresolved" in good or "summary" in good:
             now = utc_now_iso()
             payloads = {n: o.data for n, o in good.items()}
@@ -888,6 +893,35 @@ def sync_status(ledger: Ledger, *, offline: bool = False, refresh: bool = False,
     return StatusSync("archive", generated, age_seconds(generated),
                       f"{lead}status page: bundled archive only (collected {(generated or '?')[:10]}; "
                       f"incidents after that are missing unless imported)", faults, archive_incidents=archive_n)
+
+
+FAILURE_BACKOFF_SECONDS = 60
+
+
+def _failure_path() -> Path:
+    return status_cache_dir() / "last-failure.json"
+
+
+def _recent_failure() -> dict[str, Any] | None:
+    try:
+        data = json.loads(_failure_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    age = age_seconds(data.get("at") if isinstance(data.get("at"), str) else None)
+    return data if age is not None and age < FAILURE_BACKOFF_SECONDS else None
+
+
+def _note_failure(faults: list[str] | None) -> None:
+    """Remember a failed fetch for a minute (None clears it after a success)."""
+    try:
+        if faults is None:
+            _failure_path().unlink(missing_ok=True)
+        else:
+            _atomic_write(_failure_path(), json.dumps({"at": utc_now_iso(), "faults": faults}).encode("utf-8"))
+    except OSError:
+        pass
 
 
 def _host(url: str | None) -> str:
