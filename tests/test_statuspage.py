@@ -377,3 +377,9 @@ def test_a_failed_page_is_not_asked_again_for_a_minute(httpserver: HTTPServer, m
     assert len(httpserver.log) == asked and again.origin == "archive" and "HTTP 503" in again.note
     sp.sync_status(ledger, refresh=True)  # an explicit --refresh always asks
     assert len(httpserver.log) == 2 * asked
+
+
+def test_feed_and_json_updates_are_not_doubled(page: HTTPServer, ledger) -> None:
+    sp.sync_status(ledger)  # the Atom feed and incidents.json both carry 9l93x2ht4s5w's four updates
+    login = {i.incident_id: i for i in sp.ledger_incidents(ledger)}["9l93x2ht4s5w"]
+    assert sorted(u.update_id for u in login.updates) == ["r1", "r2", "r3", "r4"]

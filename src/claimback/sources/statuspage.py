@@ -668,6 +668,10 @@ def ledger_incidents(ledger: Ledger, since: str | None = None, until: str | None
         updates.setdefault(u["incident_id"], []).append(
             IncidentUpdate(u["update_id"], u["incident_id"], u["status"], u["body"] or "", u["created_at"],
                            u["display_at"]))
+    for iid, ups in updates.items():
+        # The feed repeats what the JSON API says, minus ids: keep the feed's copy only when alone.
+        if any(not u.update_id.startswith("feed:") for u in ups):
+            updates[iid] = [u for u in ups if not u.update_id.startswith("feed:")]
     out = []
     for r in rows:
         raw = None
