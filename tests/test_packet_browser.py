@@ -26,7 +26,8 @@ def chromium_path() -> str | None:
     return None
 
 
-def open_report(html: Path, screenshot: Path, *, print_pdf: Path | None = None) -> dict:
+def open_report(html: Path, screenshot: Path, *, print_pdf: Path | None = None, full_page: bool = True,
+                height: int = 900) -> dict:
     """Load the page with every request routed and recorded; return what the page did and showed."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install '.[test]')")
     executable = chromium_path()
@@ -38,7 +39,7 @@ def open_report(html: Path, screenshot: Path, *, print_pdf: Path | None = None) 
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page = browser.new_page(viewport={"width": 1100, "height": height})
             page.on("console", lambda m: console.append((m.type, m.text)))
             page.on("pageerror", lambda e: page_errors.append(str(e)))
 
@@ -61,7 +62,7 @@ def open_report(html: Path, screenshot: Path, *, print_pdf: Path | None = None) 
                 "table_text": table.inner_text(),
                 "title": page.title(),
             }
-            page.screenshot(path=str(screenshot), full_page=True)
+            page.screenshot(path=str(screenshot), full_page=full_page)
             if print_pdf is not None:
                 page.emulate_media(media="print")
                 # A4 minus the 12 mm side margins of the page's @page rule is ~703 CSS px: nothing may be wider.
@@ -100,7 +101,8 @@ def make_docs_screenshot(target: Path) -> None:  # pragma: no cover - run by han
         out = Path(tmp) / "packet"
         result = CliRunner().invoke(main, ["claim", "--demo", "--out", str(out)])
         assert result.exit_code == 0, result.output
-        open_report(out / "report.html", target)
+        # The top of the page (summary, chart, loss table) keeps the docs image small and legible.
+        open_report(out / "report.html", target, full_page=False, height=1600)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -56,6 +56,13 @@ def local_label(ts: str | None, tz: Any = None) -> str:
         else f"{moment:%Y-%m-%d %H:%M} {offset}"
 
 
+def _timezone(now: str, tz: Any) -> dict[str, str]:
+    """The user's local zone when the packet was made: the `*_local` labels are in it."""
+    moment = parse_ts(now).astimezone(tz) if tz is not None else parse_ts(now).astimezone()
+    offset = moment.strftime("%z") or "+0000"
+    return {"name": moment.tzname() or "UTC", "utc_offset": f"{offset[:3]}:{offset[3:]}"}
+
+
 def is_affected(window: WindowReport, original: Any = None) -> bool:
     """Did this window touch the user: loss in their logs, or failures there?"""
     if window.measured_tokens or window.estimated_tokens:
@@ -313,7 +320,7 @@ def build_evidence(ledger: Ledger, report: LossReport, *, originals: dict[str, A
         "generator": {"name": "claimback", "version": __version__, "generated_at": now},
         "demo": demo,
         "period": {"since": since, "until": until},
-        "timezone": {"local_example": local_label(now, tz)},
+        "timezone": _timezone(now, tz),
         "redaction": {
             "paths": "included" if redactor.include_paths else "hashed",
             "task_text": "included" if redactor.include_text else "omitted",
