@@ -145,6 +145,23 @@ _TASK_OUTCOMES = (
 )
 
 
+# A large ingest writes rows with random keys into seven B-trees. SQLite's default 2 MB page cache and
+# 1000-page WAL auto-checkpoint then rewrite most index pages on every flush: at 1 GB that was half of
+# the ingest time (benchmarks/ingest_bench.py, docs/benchmarks.md). For big runs we give this connection
+# a 64 MB cache and let the WAL grow to ~200 MB between checkpoints, then restore both.
+BULK_BYTES = 32 * 1024 * 1024
+
+
+def _sqlite_bulk_mode(ledger: Ledger, on: bool) -> None:
+    if on:
+        ledger.execute("PRAGMA cache_size = -65536")
+        ledger.execute("PRAGMA wal_autocheckpoint = 50000")
+    else:
+        ledger.execute("PRAGMA wal_autocheckpoint = 1000")
+        ledger.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        ledger.execute("PRAGMA cache_size = -2000")
+
+
 def _head_hash(path: Path) -> str:
     with open(path, "rb") as handle:
         return hashlib.sha256(handle.read(HEAD_BYTES)).hexdigest()[:32]
@@ -244,6 +261,9 @@ def ingest(
         work.append((tfile, st, previous))
 
     total_bytes = sum(st.st_size for _, st, _ in work)
+    bulk = ledger.dialect == "sqlite" and total_bytes >= BULK_BYTES
+    if bulk:
+        _sqlite_bulk_mode(ledger, True)
     done_bytes = 0
     writer = _Writer(ledger, machine)
     for tfile, st, previous in work:
@@ -285,16 +305,18 @@ def ingest(
             writer.add(batch, file_row, session_row, agent_row)
             parser.batch = ParseBatch()
 
+        feed = parser.feed
         try:
             with open(tfile.path, "rb") as handle:
                 handle.seek(offset)
-                for line in handle:
-                    if not line.endswith(b"\n"):
+                for count, line in enumerate(handle, 1):
+                    if line[-1:] != b"\n":
                         summary.partial_lines_left += 1  # Claude Code is still writing it
                         break
-                    parser.feed(line, offset)
+                    feed(line, offset)
                     offset += len(line)
-                    if parser.batch.size() >= FLUSH_ROWS:
+                    # the batch size is checked every 1024 lines, not per line (a hot-loop cost)
+                    if not count & 1023 and parser.batch.size() >= FLUSH_ROWS:
                         emit(final=False)
         except OSError:
             summary.unreadable.append(path_text)
@@ -314,6 +336,8 @@ def ingest(
             drop_otel_duplicates(ledger)  # telemetry rows that these transcript rows now record
         with ledger.transaction():
             register_machine(ledger, machine)  # machine id + user label (ledger/team.py)
+    if bulk:
+        _sqlite_bulk_mode(ledger, False)
 
     summary.new_requests = ledger.scalar("SELECT COUNT(*) FROM requests") - requests_before
     after = _failure_counts(ledger)
