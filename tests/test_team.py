@@ -197,3 +197,20 @@ def test_team_report_bad_options_exit_2(tmp_path, args):
     result = subprocess.run([sys.executable, "-m", "claimback", "team", "report", "--db",
                              str(tmp_path / "l.sqlite3"), *args], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_team_cli_register_and_table(tmp_path):
+    from click.testing import CliRunner
+
+    from claimback.cli import main
+
+    db = str(tmp_path / "ledger.sqlite3")
+    make_corpus(tmp_path / "c", "33333333", sessions=1, per_session=10)
+    runner = CliRunner()
+    registered = runner.invoke(main, ["team", "register", "--user", "frank", "--db", db, "--json"])
+    assert registered.exit_code == 0, registered.output
+    assert json.loads(registered.output)["user_label"] == "frank"
+    assert runner.invoke(main, ["ingest", "--db", db, "--source", str(tmp_path / "c" / "projects"), "-q"]).exit_code == 0
+    table = runner.invoke(main, ["team", "report", "--db", db, "--offline"], terminal_width=200)
+    assert table.exit_code == 0, table.output
+    assert "frank" in table.output and "1 person on 1 machine" in table.output

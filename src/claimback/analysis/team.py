@@ -190,6 +190,8 @@ def team_report(
     if with_loss:
         loss_available, windows_out, loss_notes = _attribute_loss(ledger, table, since, until, offline, member)
         notes += loss_notes
+    else:
+        notes.append("outage loss not computed (--no-loss)")
     if unpriced:
         notes.append("no price for " + ", ".join(sorted(unpriced)) + ": their cost is left out of USD")
 
@@ -200,6 +202,8 @@ def team_report(
         m.users.sort()
         m.failures_by_class = dict(sorted(m.failures_by_class.items()))
         m.usd = round(m.usd, 6) if m.usd is not None else None
+        m.loss_usd_measured = round(m.loss_usd_measured, 6) if m.loss_usd_measured is not None else None
+        m.loss_usd_estimated = round(m.loss_usd_estimated, 6) if m.loss_usd_estimated is not None else None
     ordered = sorted(members.values(), key=lambda m: (-m.total_tokens, m.key))
     totals = {
         "members": len(ordered),

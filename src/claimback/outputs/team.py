@@ -17,7 +17,8 @@ def render_team_report(report: TeamReport) -> None:
     span = f"{report.since or 'start'} → {report.until or 'now'}"
     table = Table(title=f"Team report by {report.by} ({span})", title_justify="left")
     first = "User" if report.by == "user" else "Machine"
-    for name, justify in ((first, "left"), ("Machines" if report.by == "user" else "User", "left"),
+    table.add_column(first, justify="left", no_wrap=True)
+    for name, justify in ( ("Machines" if report.by == "user" else "User", "left"),
                           ("Sessions", "right"), ("Requests", "right"), ("Tokens", "right"),
                           ("Cost (USD)", "right"), ("Failed attempts", "right"), ("Final errors", "right"),
                           ("Outage failures", "right"), ("Killed subagents", "right"),
@@ -32,8 +33,11 @@ def render_team_report(report: TeamReport) -> None:
                       fmt_int(m.loss_estimated_tokens) if report.loss_available else "-")
     out.print(table)
     t = report.totals
-    out.print(f"{t['members']} {report.by}s on {t['machines']} machines · {fmt_int(t['requests'])} requests · "
-              f"{fmt_int(t['total_tokens'])} tokens · {_usd(t['usd'])} API-equivalent")
+    who = (f"{t['members']} {'person' if t['members'] == 1 else 'people'} on {t['machines']} "
+           f"machine{'s' if t['machines'] != 1 else ''}" if report.by == "user"
+           else f"{t['machines']} machine{'s' if t['machines'] != 1 else ''}")
+    out.print(f"{who} · {fmt_int(t['requests'])} requests · {fmt_int(t['total_tokens'])} tokens · "
+              f"{_usd(t['usd'])} API-equivalent")
     for window in report.windows:
         out.print(f"outage window {window['id']}: {window['start'][:16]} → {window['end'][:16]} UTC "
                   f"(confirmed by {window['confirmed_by']})")
