@@ -278,3 +278,31 @@ def test_cli_refuses_a_busy_port_with_one_line(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+
+
+def test_receiver_reconnects_after_the_database_drops_it(pg_url):
+    import psycopg
+
+    ledger = open_ledger(pg_url)
+    server = OtelServer(ledger, "127.0.0.1", 0, reopen=lambda: open_ledger(pg_url))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        sdk_export(server.url, [api_request("req_before", "2026-05-15T00:58:12.345Z")], token=None)
+        # A database restart or failover: the server's connection is cut.
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        body = otlp_json([api_request("req_after", "2026-05-15T01:58:12.345Z")])
+        headers = {"Content-Type": "application/json"}
+        first = httpx.post(f"{server.url}/v1/logs", content=body, headers=headers, timeout=10)
+        assert first.status_code in (200, 503)  # 503 tells the exporter to retry
+        if first.status_code == 503:
+            assert httpx.post(f"{server.url}/v1/logs", content=body, headers=headers, timeout=10).status_code == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+        server.ledger.close()
+    with open_ledger(pg_url) as check:
+        assert sorted(r["request_id"] for r in check.rows("SELECT request_id FROM requests")) == [
+            "req_after", "req_before"]

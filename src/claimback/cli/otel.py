@@ -55,7 +55,7 @@ def serve(host: str, port: int, token: str | None, max_body_mb: float, verbose: 
 
     with open_ledger(db) as ledger:
         stats = run(ledger, host, port, token=token, max_body=int(max_body_mb * 1024 * 1024),
-                    ready=ready, log=log if verbose else None)
+                    ready=ready, log=log if verbose else None, reopen=lambda: open_ledger(db))
     if as_json:
         print_json(dataclasses.asdict(stats))
     else:

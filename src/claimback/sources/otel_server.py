@@ -167,9 +167,11 @@ class OtelServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, ledger: Ledger, host: str, port: int, *, token: str | None = None,
-                 max_body: int = DEFAULT_MAX_BODY, log: Callable[[str], None] | None = None) -> None:
+                 max_body: int = DEFAULT_MAX_BODY, log: Callable[[str], None] | None = None,
+                 reopen: Callable[[], Ledger] | None = None) -> None:
         super().__init__((host, port), _Handler)
         self.ledger = ledger
+        self.reopen = reopen  # how to reconnect after the database went away (restart, failover)
         self.token = token or ""
         self.max_body = max_body
         self.log = log
@@ -191,7 +193,12 @@ class OtelServer(ThreadingHTTPServer):
         request = parse_logs_request(body, content_type)  # decode outside the lock
         events, _seen, ignored = events_from_request(request)
         with self._write_lock:
-            result = store_events(self.ledger, events)
+            self._reconnect_if_broken()
+            try:
+                result = store_events(self.ledger, events)
+            except Exception:
+                self._reconnect_if_broken()  # the sender retries a 503; the next try gets a fresh link
+                raise
             s = self.stats
             s.batches += 1
             s.new_requests += result.new_requests
@@ -200,6 +207,19 @@ class OtelServer(ThreadingHTTPServer):
             s.ignored_records += ignored
             for name, n in result.events.items():
                 s.events[name] = s.events.get(name, 0) + n
+
+    def _reconnect_if_broken(self) -> None:
+        conn = self.ledger.conn
+        if self.reopen is None or not (getattr(conn, "broken", False) or getattr(conn, "closed", False)):
+            return
+        self.ledger.close()
+        try:
+            self.ledger = self.reopen()
+            if self.log:
+                self.log("reconnected to the ledger")
+        except ClaimbackError as exc:  # still down: keep answering 503 until it is back
+            if self.log:
+                self.log(f"ledger still unavailable: {exc}")
 
     def receive_metrics(self, body: bytes, content_type: str) -> None:
         from claimback.sources.otel import parse_metrics_request
@@ -211,10 +231,10 @@ class OtelServer(ThreadingHTTPServer):
 
 def serve(ledger: Ledger, host: str = "127.0.0.1", port: int = 4318, *, token: str | None = None,
           max_body: int = DEFAULT_MAX_BODY, ready: Callable[[OtelServer], None] | None = None,
-          log: Callable[[str], None] | None = None) -> ServerStats:
+          log: Callable[[str], None] | None = None, reopen: Callable[[], Ledger] | None = None) -> ServerStats:
     """Serve until SIGTERM/SIGINT; returns what was received. Runs in the calling (main) thread."""
     try:
-        server = OtelServer(ledger, host, port, token=token, max_body=max_body, log=log)
+        server = OtelServer(ledger, host, port, token=token, max_body=max_body, log=log, reopen=reopen)
     except OSError as exc:
         raise BadInput(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     stop = threading.Event()
@@ -237,5 +257,5 @@ def serve(ledger: Ledger, host: str = "127.0.0.1", port: int = 4318, *, token: s
         # Handler threads are daemons (idle keep-alive connections must not hold up shutdown); a
         # batch being written holds the lock, so taking it once lets that batch commit first.
         with server._write_lock:
-            pass
+            server.ledger.close()  # the caller's ledger, or the one a reconnect opened
     return server.stats
