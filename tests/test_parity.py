@@ -238,3 +238,18 @@ def test_dedup_case_matches_ccusage_20(tmp_path: Path, name: str) -> None:
         path.write_text("\n".join(lines) + "\n")
     totals = _usage(tmp_path, "daily", tmp_path / "claude")["totals"]
     assert (totals["inputTokens"], totals["outputTokens"]) == expected
+
+
+def test_daily_on_postgresql_equals_ccusage_20(tmp_path: Path, pg_url: str) -> None:
+    """The same report from a PostgreSQL ledger: the SQL is portable and the sums come back exact."""
+    result = CliRunner().invoke(main, ["usage", "daily", "--json", "--mode", "calculate", "--timezone", "UTC",
+                                       "--source", str(CORPUS), "--db", pg_url])
+    assert result.exit_code == 0, result.output
+    ours = json.loads(result.output)
+    theirs = _recorded("ccusage20-daily.json")
+    for mine, ref in zip(ours["daily"], theirs["daily"], strict=True):
+        assert {k: mine[k] for k in TOKEN_KEYS} == {k: ref[k] for k in TOKEN_KEYS}, mine["date"]
+        assert _close(mine["totalCost"], ref["totalCost"])
+    blocks = CliRunner().invoke(main, ["usage", "blocks", "--json", "--no-ingest", "--db", pg_url])
+    assert blocks.exit_code == 0, blocks.output
+    assert sum(b["totalTokens"] for b in json.loads(blocks.output)["blocks"]) == theirs["totals"]["totalTokens"]
