@@ -45,10 +45,12 @@ def as_loss_window(window: Any) -> Any:
         if isinstance(ref, dict):
             incidents.append(ref)
         else:
-            incidents.append({"id": getattr(ref, "incident_id", None) or getattr(ref, "id", None),
-                              "name": getattr(ref, "name", None),
-                              "url": getattr(ref, "link", None) or getattr(ref, "url", None),
-                              "impact": getattr(ref, "impact", None), "source": getattr(ref, "source", None)})
+            ident = getattr(ref, "incident_id", None) or getattr(ref, "id", None)
+            link = getattr(ref, "link", None) or getattr(ref, "url", None)
+            # Both spellings, so either reader (`id`/`url` or `incident_id`/`link`) finds them.
+            incidents.append({"id": ident, "incident_id": ident, "name": getattr(ref, "name", None),
+                              "url": link, "link": link, "impact": getattr(ref, "impact", None),
+                              "source": getattr(ref, "source", None)})
     return LossWindow(window.window_id, window.start, window.end, getattr(window, "confirmed_by", "logs"), incidents)
 
 
