@@ -222,3 +222,40 @@ def test_property_no_request_counted_twice_and_measured_within_usage(tmp_path_fa
         assert loss.measured_tokens == sum(r.tokens for r in loss.lost_requests)
     finally:
         ledger.close()
+
+
+def test_demo_reproduces_the_founding_case():
+    import json
+
+    from click.testing import CliRunner
+
+    from claimback.cli import main
+
+    result = CliRunner().invoke(main, ["loss", "--demo", "--json", "--plan", "max20"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    window = next(w for w in report["windows"] if "8z7l5zcy0v3b" in [i["id"] for i in w["incidents"]])
+    assert window["confirmed_by"] == "both"
+    assert window["affected_start"].startswith("2026-05-15T01:06")
+    loss = window["loss"]
+    killed = loss["killed_subagents"]
+    assert killed["basis"] == "measured" and 3 * 70_000 <= killed["tokens"] <= 3 * 95_000
+    assert loss["failed_attempt_exposure"]["basis"] == "estimated"
+    assert all(loss[k]["tokens"] > 0 for k in ("partial_responses", "abandoned_turns", "cache_rebuild"))
+    total = window["measured_tokens"] + window["estimated_tokens"]
+    assert 800_000 <= total <= 1_400_000  # "about 1M tokens in all"
+    assert window["quota"]["basis"] == "measured" and window["quota"]["seven_day_delta_pct"] == 9.0
+    assert window["quota"]["hours_to_reset"] == 21.0 and window["quota"]["plan_value_usd"] > 0
+    assert "01:06–02:31 UTC" in window["headline"] and "estimated" in window["headline"]
+    assert report["totals"]["measured_tokens"] == window["measured_tokens"]
+    others = [w for w in report["windows"] if w is not window]
+    assert all(w["measured_tokens"] == 0 and w["estimated_tokens"] == 0 for w in others)
+
+
+def test_unknown_window_is_a_clear_error():
+    from click.testing import CliRunner
+
+    from claimback.cli import main
+
+    result = CliRunner().invoke(main, ["loss", "--demo", "--window", "nope"])
+    assert result.exit_code == 2 and "no outage window 'nope'" in result.output

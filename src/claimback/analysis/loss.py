@@ -368,6 +368,10 @@ class WindowReport:
     end: str
     confirmed_by: str
     incidents: list[dict[str, Any]]
+    # When your logs saw it: the span of your own failures (the window itself may be wider, as it is the
+    # union with the incident's official span). Equal to start/end for status-page-only windows.
+    affected_start: str
+    affected_end: str
     loss: dict[str, Any]
     quota: Any
     measured_tokens: int
@@ -423,11 +427,13 @@ def _hm(ts: str) -> str:
 
 def headline(report: WindowReport) -> str:
     """One sentence a user can repeat to support, every figure labelled by its basis."""
-    when = f"{report.start[:10]} {_hm(report.start)}–{_hm(report.end)} UTC"
+    when = f"{report.affected_start[:10]} {_hm(report.affected_start)}–{_hm(report.affected_end)} UTC"
     names = ", ".join(f"incident {i.get('id')}" for i in report.incidents if i.get("id"))
     source = {"both": "confirmed by your logs", "statuspage": "status page only; your logs show no errors",
               "logs": "seen in your logs; no official incident"}.get(report.confirmed_by, report.confirmed_by)
     context = f"{names}, {source}" if names else source
+    if report.measured_tokens == 0 and report.estimated_tokens == 0:
+        return f"{when} ({context}): no loss recorded in your logs."
     parts = [f"{when} ({context}): {_fmt_tokens(report.measured_tokens)} tokens lost, measured"]
     measured_parts = [f"{k.replace('_', ' ')} {_fmt_tokens(report.loss[k].tokens)}"
                       for k in CATEGORIES if report.loss[k].tokens]
@@ -459,11 +465,14 @@ def build_loss_report(ledger: Ledger, windows: Sequence[Any], *, pricing: Any, p
     reports = []
     for window in windows:
         loss = attribute_window(ledger, window, cost)
-        quota = quota_impact(ledger, window.start, window.end, loss.measured_tokens + loss.estimated_tokens,
+        affected_start = getattr(window, "logs_start", None) or window.start
+        affected_end = getattr(window, "logs_end", None) or window.end
+        quota = quota_impact(ledger, affected_start, affected_end, loss.measured_tokens + loss.estimated_tokens,
                              plan=plan, weekly_reset=weekly_reset)
         report = WindowReport(
             id=window.id, start=window.start, end=window.end,
             confirmed_by=getattr(window, "confirmed_by", "logs"), incidents=_incident_dicts(window),
+            affected_start=affected_start, affected_end=affected_end,
             loss=loss.loss, quota=quota, measured_tokens=loss.measured_tokens,
             estimated_tokens=loss.estimated_tokens, usd_measured=loss.usd_measured,
             usd_estimated=loss.usd_estimated, by_session=loss.by_session, by_model=loss.by_model,

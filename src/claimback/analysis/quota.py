@@ -151,6 +151,8 @@ def quota_impact(ledger: Ledger, start: str, end: str, lost_tokens: int, *, plan
     later = [s for s in snapshots if s["seven_day_resets_at"] and s["ts"] >= start]
     if later and _parse(later[0]["seven_day_resets_at"]) > end_at:
         reset_at, reset_source = _parse(later[0]["seven_day_resets_at"]), "snapshots"
+        while reset_at - timedelta(days=7) > end_at:  # the weekly reset recurs: take the first after the window
+            reset_at -= timedelta(days=7)
     else:
         configured = next_weekly_reset(weekly_reset, end_at)
         if configured:

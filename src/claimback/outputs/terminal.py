@@ -94,7 +94,10 @@ def render_loss(report: Any) -> None:
         for note in report.notes:
             out.print(note)
         return
+    quiet = [w for w in report.windows if w.measured_tokens == 0 and w.estimated_tokens == 0]
     for window in report.windows:
+        if window in quiet:
+            continue
         out.print(f"\n[bold]{window.id}[/]  {window.headline}")
         rows = []
         for key, label in CATEGORY_LABELS.items():
@@ -120,6 +123,10 @@ def render_loss(report: Any) -> None:
                 out.print(f"  [dim]note: {note}[/]")
         if window.unpriced_models:
             out.print(f"  [yellow]no price for {', '.join(window.unpriced_models)}: USD is a lower bound[/]")
+    if quiet:
+        out.print(f"\n{len(quiet)} window(s) with no loss in your logs:")
+        for window in quiet:
+            out.print(f"  {window.id}  {window.headline}")
     totals = report.totals
     out.print(f"\nAll windows: {totals['measured_tokens']:,} tokens measured, {totals['estimated_tokens']:,} "
               f"estimated; {fmt_usd(totals['usd_measured'])} measured at API prices.")
