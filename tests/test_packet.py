@@ -345,3 +345,40 @@ def test_claim_json_output_and_window_by_incident_id(tmp_path: Path):
         ["sha256sum", "evidence.json"], cwd=tmp_path / "p", capture_output=True, text=True).stdout.split()[0]
     bad = invoke("claim", "--demo", "--window", "nope", "--out", str(tmp_path / "q"))
     assert bad.exit_code == 2 and "no outage window" in bad.output
+
+
+def test_message_gives_local_time_in_the_users_zone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import time
+
+    monkeypatch.setenv("TZ", "America/Los_Angeles")
+    time.tzset()
+    try:
+        result = invoke("claim", "--demo", "--out", str(tmp_path / "p"))
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert result.exit_code == 0, result.output
+    message = (tmp_path / "p" / "message.txt").read_text()
+    # 01:06 UTC on the 15th is 18:06 the evening before in California (PDT, UTC-7).
+    assert "2026-05-15 01:06" in message and "2026-05-14 18:06 PDT" in message
+    ev = json.loads((tmp_path / "p" / "evidence.json").read_text())
+    assert ev["windows"][0]["start_local"].startswith("2026-05-14 17:18 PDT")
+
+
+def test_message_stays_within_the_limit_with_many_windows(demo_packet: Path):
+    from claimback.outputs.packet import MESSAGE_LIMIT, _environment, render_message
+
+    ev = json.loads((demo_packet / "evidence.json").read_text())
+    window = ev["windows"][0]
+    many = []
+    for n in range(8):
+        copy = json.loads(json.dumps(window))
+        copy["id"] = f"w{n}"
+        copy["incidents"] = [dict(window["incidents"][0], id=f"inc{n}{k}", url=f"https://status.claude.com/incidents/inc{n}{k}",
+                                  name="A very long incident title " * 5) for k in range(4)]
+        many.append(copy)
+    ev["windows"] = many
+    message = render_message(_environment(), ev)
+    assert len(message) <= MESSAGE_LIMIT
+    assert "https://status.claude.com/incidents/inc0" in message and "restore" in message
+    assert "more outage window(s)" in message

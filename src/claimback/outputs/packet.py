@@ -73,6 +73,7 @@ def _environment() -> Any:
         "utc_time_date": lambda ts: "" if not ts else parse_ts(ts).strftime("%Y-%m-%d %H:%M"),
         "hms": lambda ts: "" if not ts else parse_ts(ts).strftime("%Y-%m-%d %H:%M:%S"),
         "local": lambda ts: local_label(ts),
+        "local_time": lambda ts: "" if not ts else parse_ts(ts).astimezone().strftime("%H:%M"),
         "short": lambda s: (s or "-")[:8],
         "label": lambda key: CATEGORY_LABELS.get(key, key),
         "confirmed": lambda c: {"both": "the status page and your logs", "statuspage": "the status page only",
