@@ -29,6 +29,7 @@ from claimback.sources.transcripts import (
     FileState,
     ParseBatch,
     TranscriptParser,
+    _request_total,
 )
 
 FLUSH_ROWS = 20_000
@@ -200,14 +201,22 @@ class _Writer:
             return
         m = (self.machine,)
         db = self.ledger
+        # One statement batch per table for the whole flush (not per file): on PostgreSQL each batch is
+        # a few round trips (COPY + INSERT ... SELECT), so per-file batches cost more than the rows.
+        # Requests are merged by key with the upsert's own rule (a later copy wins only if larger).
+        requests: dict[str, tuple] = {}
+        for batch in self.batches:
+            for key, row in batch.requests.items():
+                kept = requests.get(key)
+                if kept is None or _request_total(row) > _request_total(kept):
+                    requests[key] = row
         with db.transaction():
-            for batch in self.batches:
-                db.executemany(_UPSERT_REQUEST, (row + m for row in batch.requests.values()))
-                db.executemany(_INSERT_FAILURE, (row + m for row in batch.failures))
-                db.executemany(_INSERT_TASK, (row + m for row in batch.tasks))
-                db.executemany(_UPDATE_RESULT, ((r[1], r[2], r[3], r[4], r[5], r[6], r[0])
-                                                for r in batch.results))
-                db.executemany(_INSERT_PROMPT, (row + m for row in batch.prompts))
+            db.executemany(_UPSERT_REQUEST, [row + m for row in requests.values()])
+            db.executemany(_INSERT_FAILURE, [row + m for b in self.batches for row in b.failures])
+            db.executemany(_INSERT_TASK, [row + m for b in self.batches for row in b.tasks])
+            db.executemany(_UPDATE_RESULT, [(r[1], r[2], r[3], r[4], r[5], r[6], r[0])
+                                            for b in self.batches for r in b.results])
+            db.executemany(_INSERT_PROMPT, [row + m for b in self.batches for row in b.prompts])
             db.executemany(_UPSERT_SESSION, self.session_rows)
             db.executemany(_UPSERT_AGENT, self.agent_rows)
             db.executemany(_UPSERT_FILE, self.file_rows)
