@@ -17,17 +17,6 @@ from claimback.workspace import Workspace
 
 
 @dataclass
-class LossWindow:
-    """The shape `build_loss_report` reads (id/start/end/confirmed_by/incidents), from an outage window."""
-
-    id: str
-    start: str
-    end: str
-    confirmed_by: str
-    incidents: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
 class ClaimResult:
     packet: PacketResult
     headlines: list[str]
@@ -35,32 +24,12 @@ class ClaimResult:
     notes: list[str] = field(default_factory=list)
 
 
-def as_loss_window(window: Any) -> Any:
-    """Outage windows name their id `window_id` and incidents carry `incident_id`/`link`; the loss
-    attribution reads `id` and `id`/`url`. Objects already in that shape pass through."""
-    if hasattr(window, "id") and not hasattr(window, "window_id"):
-        return window
-    incidents = []
-    for ref in getattr(window, "incidents", None) or []:
-        if isinstance(ref, dict):
-            incidents.append(ref)
-        else:
-            ident = getattr(ref, "incident_id", None) or getattr(ref, "id", None)
-            link = getattr(ref, "link", None) or getattr(ref, "url", None)
-            # Both spellings, so either reader (`id`/`url` or `incident_id`/`link`) finds them.
-            incidents.append({"id": ident, "incident_id": ident, "name": getattr(ref, "name", None),
-                              "url": link, "link": link, "impact": getattr(ref, "impact", None),
-                              "source": getattr(ref, "source", None)})
-    return LossWindow(window.window_id, window.start, window.end, getattr(window, "confirmed_by", "logs"), incidents)
-
-
 def outage_windows(ws: Workspace, since: date | None, until: date | None, offline: bool) -> tuple[list[Any], dict[str, Any]]:
-    """(windows in the loss attribution's shape, id → the original outage window)."""
-    from claimback.analysis.outages import find_windows
+    """(the outage windows, id → window) for the loss attribution and the packet."""
+    from claimback.analysis.report import find_outage_windows
 
-    found = find_windows(ws.ledger, since=since, until=until, offline=offline or ws.demo, demo=ws.demo)
-    adapted = [as_loss_window(w) for w in found]
-    return adapted, {a.id: w for a, w in zip(adapted, found)}
+    found = find_outage_windows(ws, since, until, offline)
+    return found, {w.id: w for w in found}
 
 
 def default_out_dir(ws: Workspace, base: Path | None = None) -> Path:

@@ -22,7 +22,7 @@ def _bound(day: date | None, end: bool) -> str | None:
 def find_outage_windows(ws: Workspace, since: date | None, until: date | None, offline: bool) -> list[Any]:
     from claimback.analysis.outages import find_windows
 
-    return find_windows(ws.ledger, since=since, until=until, offline=offline)
+    return find_windows(ws.ledger, since=since, until=until, offline=offline or ws.demo, demo=ws.demo)
 
 
 def loss_for_workspace(ws: Workspace, *, since: date | None = None, until: date | None = None,
