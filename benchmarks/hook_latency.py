@@ -75,7 +75,11 @@ def build_home(root: Path, outage: bool) -> tuple[dict[str, str], str]:
                                    "content": [{"type": "text", "text": "ok " * 50}],
                                    "usage": {"input_tokens": 5, "output_tokens": 100, "cache_read_input_tokens": 50000}}}
             fh.write(json.dumps(rec) + "\n")
-    env = dict(os.environ, CLAIMBACK_HOME=str(home), CLAIMBACK_STATUS_URL="http://127.0.0.1:9")
+    env = dict(os.environ, CLAIMBACK_HOME=str(home), CLAIMBACK_STATUS_URL="http://127.0.0.1:9",
+               # As on a normal install, modules load from cached bytecode (pip compiles it; an editable
+               # install writes it on first import). Kept out of the work tree in a temp dir.
+               PYTHONPYCACHEPREFIX=str(root / "pycache"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.pop("CLAIMBACK_GUARD", None)
     payload = json.dumps({"session_id": "bench", "transcript_path": str(transcript), "cwd": str(home),
                           "hook_event_name": "PreToolUse", "tool_name": "Agent", "permission_mode": "default",
@@ -106,6 +110,7 @@ def summary(samples: list[float]) -> dict[str, float]:
 
 
 def importtime(cmd: list[str], env: dict[str, str], stdin: str) -> dict[str, Any]:
+    subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env)  # warm the bytecode cache
     env = dict(env, PYTHONPROFILEIMPORTTIME="1")
     proc = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env)
     rows = []
@@ -139,11 +144,20 @@ def main() -> None:
             samples, out = time_runs(cmd, env, payload, args.runs)
             decision = "deny" if '"permissionDecision": "deny"' in out else ("allow" if not out.strip() else "other")
             result["outage" if outage else "quiet"] = {**summary(samples), "decision": decision}
+        # The same hook with no bytecode cache (PYTHONDONTWRITEBYTECODE=1, as in some sandboxes and
+        # containers): every module is compiled from source on every run.
+        env, payload = build_home(Path(tmp) / "nocache", False)
+        env.pop("PYTHONPYCACHEPREFIX")
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        samples, _ = time_runs(cmd, env, payload, max(20, args.runs // 4))
+        result["quiet_no_bytecode_cache"] = summary(samples)
         env, payload = build_home(Path(tmp) / "it", True)
         result["importtime"] = importtime(cmd, env, payload)
-        base, _ = time_runs([sys.executable, "-c", "pass"], dict(os.environ), "", 50, warmup=5)
+        cached = dict(os.environ, PYTHONPYCACHEPREFIX=str(Path(tmp) / "pycache"))
+        cached.pop("PYTHONDONTWRITEBYTECODE", None)
+        base, _ = time_runs([sys.executable, "-c", "pass"], cached, "", 50, warmup=5)
         result["python_startup"] = summary(base)
-        full, _ = time_runs(script() + ["--version"], dict(os.environ), "", 30, warmup=3)
+        full, _ = time_runs(script() + ["--version"], cached, "", 30, warmup=3)
         result["full_cli_version"] = summary(full)
     if args.json:
         print(json.dumps(result, indent=2))
@@ -151,6 +165,7 @@ def main() -> None:
     print(f"guard hook latency ({result['command']}; Python {result['python']}, {result['cpus']} CPUs, "
           f"load average before {result['load_before']})")
     for key, label in (("quiet", "PreToolUse, no outage (allow)"), ("outage", "PreToolUse, active outage (deny)"),
+                       ("quiet_no_bytecode_cache", "same, no bytecode cache (allow)"),
                        ("python_startup", "python -c pass (floor)"), ("full_cli_version", "claimback --version (full CLI)")):
         r = result[key]
         extra = f"  decision={r['decision']}" if "decision" in r else ""
