@@ -208,6 +208,24 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def precompile_hook_path() -> int:
+    """Write bytecode for the modules the hook loads, so its first runs are fast too (also where
+    PYTHONDONTWRITEBYTECODE keeps Python from caching it itself). Returns how many were written."""
+    import py_compile
+
+    import claimback
+
+    root = Path(claimback.__file__).parent
+    written = 0
+    for rel in ("__init__.py", "entry.py", "prevent/__init__.py", "prevent/hook.py", "prevent/signals.py"):
+        try:
+            if py_compile.compile(str(root / rel), doraise=True):
+                written += 1
+        except (OSError, py_compile.PyCompileError):
+            pass  # a read-only install: Python compiles in memory, only a few ms slower
+    return written
+
+
 def _backup(path: Path, raw: bytes, scope: str) -> Path:
     folder = Path(signals.guard_dir(signals.fast_dirs()[1])) / "backups"
     folder.mkdir(parents=True, exist_ok=True)
@@ -378,6 +396,7 @@ def install(scope: str = "user", *, statusline: bool = False,
     }
     changed = _merge(data, prefix, statusline, work_state)
     events = installed_events(data)
+    precompile_hook_path()
     if not changed:
         return InstallResult(scope, display_path(path), False, False, events,
                              _statusline_is_ours(data.get("statusLine")), None, prefix,
