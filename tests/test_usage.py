@@ -237,3 +237,32 @@ def test_cli_demo_week(tmp_path: Path) -> None:
     days = [d["date"] for d in data["daily"]]
     assert "2026-05-15" in days and data["claimback"]["demo"] is True
     assert data["totals"]["totalTokens"] == sum(d["totalTokens"] for d in data["daily"]) > 0
+
+
+def test_report_cache_follows_the_ledger(ledger, tmp_path: Path) -> None:
+    """An unchanged re-run reads cached sums; every change to the requests invalidates them."""
+    root = tmp_path / "claude"
+    path = write(root, SID_A, [request("2026-05-15T10:00:00.000Z", 10, 1)]) / "-home-u-app" / f"{SID_A}.jsonl"
+    ingest(ledger, [root / "projects"], machine="test")
+    assert daily_usage(ledger, tz_name="UTC").totals.inputTokens == 10
+    assert ledger.scalar("SELECT COUNT(*) FROM report_cache") == 1
+    # a cached result is served only while the token matches: poison the payload to prove it is read
+    ledger.execute("UPDATE report_cache SET payload = ?", (json.dumps([["2026-05-15T10", "claude-sonnet-4-5-20250929",
+                                                                        None, 0] + [7] * 10 + [0.0, 1]]),))
+    assert daily_usage(ledger, tz_name="UTC").totals.inputTokens == 7
+    # new lines: recomputed
+    with open(path, "a") as fh:
+        fh.write(request("2026-05-15T11:00:00.000Z", 5, 1) + "\n")
+    ingest(ledger, [root / "projects"], machine="test")
+    assert daily_usage(ledger, tz_name="UTC").totals.inputTokens == 15
+    # a file re-read whose only change is a larger copy of an existing request: recomputed
+    line = path.read_text().splitlines()[0]
+    bigger = line.replace('"input_tokens":10', '"input_tokens":40')
+    with open(path, "a") as fh:
+        fh.write(bigger + "\n")
+    ingest(ledger, [root / "projects"], machine="test")
+    assert ledger.scalar("SELECT COUNT(*) FROM requests") == 2
+    assert daily_usage(ledger, tz_name="UTC").totals.inputTokens == 45
+    # rows deleted by another writer: recomputed
+    ledger.execute("DELETE FROM requests WHERE input_tokens = 5")
+    assert daily_usage(ledger, tz_name="UTC").totals.inputTokens == 40

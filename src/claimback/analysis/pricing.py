@@ -139,6 +139,7 @@ class PricingTable:
         }
         self._lower = {k.lower(): k for k in self._entries}
         self._cache: dict[str, ModelPrice | None] = {}
+        self._rates: dict[str, dict[str, tuple[float, float]]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -221,7 +222,9 @@ class PricingTable:
         price = self.lookup(model)
         if price is None:
             return None
-        rates = price.rates()
+        rates = self._rates.get(price.key)
+        if rates is None:
+            rates = self._rates[price.key] = price.rates()
         total = 0.0
         for kind, count, excess in (
             ("input", tokens.input, tokens.input_excess),

@@ -118,6 +118,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX failures_machine ON failures (machine_id, ts)",
         ),
     ),
+    Migration(
+        2,
+        "usage report cache",
+        (
+            # Grouped sums behind `claimback usage`, valid while the ledger's token (request count, latest
+            # request, files read) is unchanged: an unchanged re-run reads this instead of re-aggregating
+            # every request (analysis/usage.py). Derived data: safe to delete at any time.
+            """CREATE TABLE report_cache (
+                cache_key TEXT PRIMARY KEY, token TEXT NOT NULL, payload TEXT NOT NULL,
+                created_at TEXT NOT NULL)""",
+        ),
+    ),
 )
 
 # Versions are handed out to parallel work, so they may land out of order: the latest is the highest,
