@@ -236,8 +236,34 @@ def test_statusline_wraps_and_restores_the_previous_command(isolated_home: Path)
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["statusLine"]["command"].endswith(" statusline") and data["statusLine"]["padding"] == 0
     assert guard.previous_statusline_command("user") == "~/.claude/statusline.sh"
+    # The wrapper finds the previous command where it looks for it: [statusline] command in config.toml.
+    from claimback.config import config_path, load_config
+
+    assert load_config().statusline["command"] == "~/.claude/statusline.sh"
     guard.uninstall("user")
     assert path.read_bytes() == EXISTING.encode("utf-8")
+    assert not config_path().exists()  # claimback had created it for this
+
+
+def test_statusline_chain_runs_through_the_wrapper_and_config_is_restored(isolated_home: Path) -> None:
+    from claimback.config import config_path
+
+    config = config_path()
+    config.parent.mkdir(parents=True)
+    original_config = b'plan = "max"\n\n[statusline]\n# my notes\n\n[guard]\nmin_impact = "major"\n'
+    config.write_bytes(original_config)
+    path = user_settings()
+    path.parent.mkdir(parents=True)
+    original = json.dumps({"statusLine": {"type": "command", "command": "echo PREVIOUS-LINE"}}).encode()
+    path.write_bytes(original)
+    proc = cli("guard", "install", "--statusline")
+    assert proc.returncode == 0 and "previous status line keeps running" in proc.stdout
+    command = json.loads(path.read_text())["statusLine"]["command"]
+    shown = subprocess.run(command, shell=True, input=json.dumps({"model": {"display_name": "Opus"}}),
+                           capture_output=True, text=True, timeout=30)
+    assert "PREVIOUS-LINE" in shown.stdout
+    assert cli("guard", "uninstall").returncode == 0
+    assert path.read_bytes() == original and config.read_bytes() == original_config
 
 
 def test_moved_install_updates_commands_in_place(isolated_home: Path) -> None:

@@ -407,6 +407,13 @@ def install(scope: str = "user", *, statusline: bool = False,
     mode = path.stat().st_mode & 0o7777 if raw is not None else None
     _atomic_write(path, body, mode=mode)
     work_state.update(written_sha256=_sha(body), installed_at=signals.iso(time.time()), scope=scope)
+    note = ""
+    previous = (work_state.get("statusline") or {}).get("previous")
+    if statusline and "config_chain" not in work_state and isinstance(previous, dict) \
+            and isinstance(previous.get("command"), str) and previous["command"].strip():
+        chain, note = _chain_statusline(previous["command"])
+        if chain:
+            work_state["config_chain"] = chain
     states[key] = work_state
     _save_states(states)
     what = "created" if raw is None else "updated"
@@ -414,7 +421,87 @@ def install(scope: str = "user", *, statusline: bool = False,
                          _statusline_is_ours(data.get("statusLine")),
                          display_path(backup) if backup else None, prefix,
                          f"claimback guard installed: {what} {display_path(path)} "
-                         f"({', '.join(events)}{', statusLine' if statusline else ''})")
+                         f"({', '.join(events)}{', statusLine' if statusline else ''})"
+                         + (f"; {note}" if note else ""))
+
+
+# The status line wrapper (`claimback statusline`, sources/statusline.py) runs the command configured
+# as `[statusline] command` in claimback's config.toml; install --statusline keeps the replaced
+# command there, and uninstall takes it out again (byte for byte when the file did not change since).
+_STATUSLINE_HEADER = re.compile(r"(?m)^[ \t]*\[statusline\][ \t]*(?:#[^\n]*)?$")
+
+
+def _chain_statusline(command: str) -> tuple[dict[str, Any] | None, str]:
+    import tomllib
+
+    from claimback.config import config_path
+
+    path = config_path()
+    raw = _read(path)
+    try:
+        text = raw.decode("utf-8") if raw is not None else ""
+        parsed = tomllib.loads(text)
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None, (f"{display_path(path)} is not valid TOML, so the previous status line was not kept; "
+                      "set [statusline] command there yourself")
+    current = parsed.get("statusline")
+    if isinstance(current, dict) and current.get("command"):
+        return None, "[statusline] command was already set in claimback's config.toml; left as it is"
+    line = f"command = {json.dumps(command, ensure_ascii=False)}  # kept by claimback guard install --statusline\n"
+    header = _STATUSLINE_HEADER.search(text)
+    if current is None:
+        sep = "" if not text or text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
+        inserted = f"{sep}[statusline]\n{line}"
+        new_text = text + inserted
+    elif isinstance(current, dict) and header:
+        pos = header.end()
+        lead = "" if text[pos:pos + 1] == "\n" else "\n"
+        pos += 1 if not lead else 0
+        inserted = lead + line
+        new_text = text[:pos] + inserted + text[pos:]
+    else:
+        return None, "could not add [statusline] command to claimback's config.toml; set it yourself"
+    try:
+        ok = tomllib.loads(new_text).get("statusline", {}).get("command") == command
+    except tomllib.TOMLDecodeError:
+        ok = False
+    if not ok:
+        return None, "could not add [statusline] command to claimback's config.toml; set it yourself"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = new_text.encode("utf-8")
+    _atomic_write(path, body, mode=path.stat().st_mode & 0o7777 if raw is not None else None)
+    chain = {"path": str(path), "original": base64.b64encode(raw).decode("ascii") if raw is not None else None,
+             "written_sha256": _sha(body), "inserted": inserted}
+    return chain, f"your previous status line keeps running through it ([statusline] command in {display_path(path)})"
+
+
+def _unchain_statusline(chain: dict[str, Any]) -> str:
+    path = Path(chain["path"])
+    try:
+        raw = _read(path)
+    except ClaimbackError:
+        return ""
+    if raw is None:
+        return ""
+    if _sha(raw) == chain.get("written_sha256"):
+        if chain.get("original") is None:
+            path.unlink()
+        else:
+            _atomic_write(path, base64.b64decode(chain["original"]), mode=path.stat().st_mode & 0o7777)
+        return "claimback's config.toml restored"
+    text = raw.decode("utf-8", "replace")
+    inserted = chain.get("inserted") or ""
+    if inserted and inserted in text:
+        import tomllib
+
+        new_text = text.replace(inserted, "", 1)
+        try:
+            tomllib.loads(new_text)
+        except tomllib.TOMLDecodeError:
+            return "left [statusline] command in claimback's config.toml (the file changed since install)"
+        _atomic_write(path, new_text.encode("utf-8"), mode=path.stat().st_mode & 0o7777)
+        return "[statusline] command removed from claimback's config.toml"
+    return "left [statusline] command in claimback's config.toml (the file changed since install)"
 
 
 @dataclass
@@ -430,6 +517,16 @@ class UninstallResult:
 
 def uninstall(scope: str = "user", *, project_dir: str | os.PathLike[str] | None = None) -> UninstallResult:
     """Remove only what claimback added; restore the original bytes when nothing else changed."""
+    state = _load_states().get(str(settings_path(scope, project_dir))) or {}
+    result = _uninstall_settings(scope, project_dir)
+    if state.get("config_chain"):
+        note = _unchain_statusline(state["config_chain"])
+        if note:
+            result.message += f"; {note}"
+    return result
+
+
+def _uninstall_settings(scope: str, project_dir: str | os.PathLike[str] | None) -> UninstallResult:
     path = settings_path(scope, project_dir)
     where = display_path(path)
     raw = _read(path)
