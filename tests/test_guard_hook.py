@@ -447,3 +447,14 @@ def test_incident_models_on_real_archive_titles() -> None:
     assert signals.classify_incident(opus5, policy, [("opus", "5.1")]) == "active"
     assert signals.classify_incident(opus5, policy, [("sonnet", "5")]) is None
     assert signals.classify_incident(opus5, policy, []) == "active"  # model unknown: count it
+
+
+def test_bedrock_sessions_are_warned_not_blocked_by_the_status_page(isolated_home: Path, tmp_path: Path) -> None:
+    write_cache(isolated_home, [incident("Elevated errors on Claude Code", components=["Claude Code"])])
+    out, _ = run_hook("PreToolUse", agent_payload(), env={"CLAUDE_CODE_USE_BEDROCK": "1"})
+    assert out is not None and not is_deny(out) and "Elevated errors" in out["systemMessage"]
+    # their own failing requests still block
+    records = [retry(NOW - timedelta(minutes=3 - i)) for i in range(3)]
+    transcript = write_transcript(tmp_path / "p" / "b.jsonl", records)
+    out, _ = run_hook("PreToolUse", agent_payload(transcript), env={"CLAUDE_CODE_USE_BEDROCK": "1"})
+    assert is_deny(out)

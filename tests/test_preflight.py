@@ -132,6 +132,13 @@ def test_bedrock_configured_coherently(httpserver: Any, claude_bin: Path) -> Non
     assert checks["provider"]["summary"] == "Amazon Bedrock" and checks["auth"]["detail"]["names"] == ["AWS_PROFILE"]
 
 
+def test_bedrock_job_is_warned_not_stopped_by_an_anthropic_incident(httpserver: Any, claude_bin: Path) -> None:
+    url = serve(httpserver, unresolved(incident("Elevated errors on Claude Code", ["Claude Code"])))
+    extra = {"CLAUDE_CODE_USE_BEDROCK": "1", "AWS_REGION": "us-east-1", "AWS_PROFILE": "ci"}
+    proc = run([], status_url=url, bindir=claude_bin, drop=("ANTHROPIC_API_KEY",), extra=extra)
+    assert proc.returncode == 3 and "this job uses bedrock" in proc.stdout
+
+
 def test_settings_env_model_and_retention(httpserver: Any, claude_bin: Path) -> None:
     url = serve(httpserver, unresolved())
     settings = Path(os.environ["HOME"]) / ".claude" / "settings.json"

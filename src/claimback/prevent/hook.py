@@ -101,6 +101,11 @@ def _env_mode() -> str | None:
     return None
 
 
+def third_party_provider() -> bool:
+    return any(os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+               for name in ("CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX"))
+
+
 def _override_active(data_dir: str, now: float) -> float | None:
     try:
         with open(override_path(data_dir), "rb") as fh:
@@ -178,6 +183,11 @@ def handle(argv: list[str], record: dict[str, Any], data_dir: str, cache_dir: st
         if mode == "off":
             record.update(decision="allow", why="incident in monitoring; policy allows")
             return None
+    if not assessment["burst"] and third_party_provider():
+        # Anthropic's status page speaks for its own API; on Bedrock/Vertex it is a hint, not a reason
+        # to stop work (the user's own failures still are).
+        mode = "warn" if mode == "block" else mode
+        record["note"] = "Bedrock/Vertex: status page incidents only warn"
     what = signals.describe(assessment, now)
     record["why"] = "status page" if assessment["incidents"] else "burst in logs"
     if assessment["incidents"] and assessment["burst"]:

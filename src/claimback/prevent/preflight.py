@@ -259,7 +259,7 @@ def check_model(env: dict[str, tuple[str, str]], settings: dict[str, Any]) -> Ch
                  "(sonnet, opus, haiku, claude-…)", detail)
 
 
-def check_status(model: str | None, fetch: bool = True) -> Check:
+def check_status(model: str | None, fetch: bool = True, provider: str = "anthropic") -> Check:
     """Unresolved incidents for the components that matter (and the configured model)."""
     config_dir, data_dir, cache_dir = signals.fast_dirs()
     policy, _ = signals.load_policy(config_dir, data_dir)
@@ -292,6 +292,9 @@ def check_status(model: str | None, fetch: bool = True) -> Check:
         return Check("status", "ok", f"no unresolved incident for Claude API / Claude Code{extra}", detail)
     names = "; ".join(f"\"{i['name']}\" ({i['impact']}, {i['status']}, since {i['since'] or '?'})" for i in relevant)
     if any(i["level"] == "active" for i in relevant):
+        if provider in ("bedrock", "vertex"):
+            # The status page covers Anthropic's own API; on Bedrock/Vertex it is a warning sign only.
+            return Check("status", "warn", f"Anthropic reports {names} (this job uses {provider})", detail)
         return Check("status", "outage", f"Anthropic reports {names}: retry later", detail)
     return Check("status", "warn", f"Anthropic is monitoring a fix: {names}", detail)
 
@@ -376,7 +379,7 @@ def run_preflight(*, strict: bool = False, do_probe: bool = False, project_dir: 
         check_auth(env, settings),
         check_provider(env),
         check_model(env, settings),
-        check_status(model, fetch=fetch_status),
+        check_status(model, fetch=fetch_status, provider=provider_of(env)),
         check_retention(settings),
     ]
     if do_probe:
