@@ -22,6 +22,11 @@ from claimback.analysis.classify import INTERRUPT_MARKERS, classify, normalize_s
 SYNTHETIC_MODEL = "<synthetic>"
 TASK_TOOLS = frozenset({"Task", "Agent"})
 Number = int | float
+# No real request reads or writes ten billion tokens (context windows are ~10^6); a larger count is
+# corrupt, and stored it would overflow 64-bit columns and the SUM()s the reports take over them.
+MAX_TOKENS = 10**10
+# Integers we store in BIGINT columns (status, attempt, durations): anything outside is not a real value.
+_INT_LIMIT = 2**62
 
 
 class CacheCreation(msgspec.Struct):
@@ -87,6 +92,7 @@ _TOOL_RESULT = b'"tool_result"'
 _USER = b'"type":"user"'
 _INTERRUPT = b"[Request interrupted"
 
+_CANONICAL_TS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 _STATUS_IN_TEXT = re.compile(r"API Error:\s*(\d{3})\b")
 _TYPE_IN_TEXT = re.compile(r'"type"\s*:\s*"([a-z_]+_error)"')
 _COMMAND_PREFIXES = ("<command-", "<local-command", "<bash-", "<user-memory-input", "Caveat: ")
@@ -104,15 +110,20 @@ def normalize_ts(value: str | None) -> str | None:
     """ISO-8601 in UTC with milliseconds and `Z`: sortable as text, comparable across sources."""
     if not value:
         return None
-    if len(value) == 24 and value[-1] == "Z" and value[10] == "T" and value[19] == ".":
-        return value
+    if len(value) == 24 and _CANONICAL_TS.fullmatch(value):
+        # Already in our form; still a real date and time ("2026-99-99T99:99:99.999Z" has the shape).
+        try:
+            datetime.fromisoformat(value[:-1])
+        except ValueError:
+            return None
+        return value if "1990" <= value[:4] <= "2200" else None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.astimezone(timezone.utc)  # year 1 minus an offset overflows
+    except (ValueError, OverflowError):
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    parsed = parsed.astimezone(timezone.utc)
     if not 1990 <= parsed.year <= 2200:
         return None
     return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
@@ -121,9 +132,11 @@ def normalize_ts(value: str | None) -> str | None:
 def _count(value: Number | None) -> int:
     if value is None:
         return 0
-    number = int(value)
+    number = int(value)  # a float count (some exporters) is truncated like ccusage does
     if number < 0:
         raise ValueError("negative token count")
+    if number > MAX_TOKENS:
+        raise ValueError("implausible token count")
     return number
 
 
@@ -219,16 +232,26 @@ class TranscriptParser:
     # -- the hot loop ------------------------------------------------------------------------------
     def feed(self, line: bytes, offset: int) -> None:
         self.batch.lines += 1
-        if _TOOL_RESULT in line:
+        if _USAGE in line or _API_ERROR_SUBTYPE in line or _API_ERROR_FLAG in line:
+            pass  # a request or a failure may be in it: always decode (even if it quotes "tool_result")
+        elif _TOOL_RESULT in line:
             if not (_INTERRUPT in line or (self._pending and self._mentions_pending(line))):
                 return
-        elif not (_USAGE in line or _API_ERROR_SUBTYPE in line or _API_ERROR_FLAG in line or _USER in line):
+        elif _USER not in line:
             if not line.strip():
                 return
             # Cheap checks said "nothing we need"; still count lines that are not JSON at all.
             if line.lstrip()[:1] != b"{":
                 self.batch.skipped["malformed JSON"] += 1
             return
+        if not line.isascii():
+            # Claude Code writes UTF-8; invalid bytes mean a corrupt line. msgspec checks only the fields
+            # it decodes, so check the whole line: one rule, whatever field the bad bytes are in.
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                self.batch.skipped["invalid UTF-8"] += 1
+                return
         try:
             record = _decode_record(line)
         except msgspec.ValidationError:
@@ -237,9 +260,14 @@ class TranscriptParser:
         except msgspec.DecodeError:
             self.batch.skipped[self._decode_error_reason(line)] += 1
             return
+        except RecursionError:
+            # ~1000 levels of nesting: the decoder's stack limit. No Claude Code record is that deep.
+            self.batch.skipped["nested too deep"] += 1
+            return
         try:
             self._handle(record, offset)
-        except (ValueError, TypeError, OverflowError, msgspec.DecodeError, msgspec.ValidationError):
+        except (ValueError, TypeError, OverflowError, RecursionError, msgspec.DecodeError,
+                msgspec.ValidationError):
             self.batch.skipped["invalid values"] += 1
 
     def _mentions_pending(self, line: bytes) -> bool:
@@ -303,12 +331,14 @@ class TranscriptParser:
         if usage.cache_creation is not None:
             cache_5m = usage.cache_creation.ephemeral_5m_input_tokens
             cache_1h = usage.cache_creation.ephemeral_1h_input_tokens
+        # Every count is checked, used or not: one negative or absurd number means the usage is corrupt.
+        cache_total = _count(usage.cache_creation_input_tokens)
         if cache_5m is not None or cache_1h is not None:
             cache_write = _count(cache_5m) + _count(cache_1h)
             if cache_write == 0:
-                cache_write = _count(usage.cache_creation_input_tokens)
+                cache_write = cache_total
         else:
-            cache_write = _count(usage.cache_creation_input_tokens)
+            cache_write = cache_total
         if msg.id and rec.requestId:
             key = f"{msg.id}:{rec.requestId}"
         else:
@@ -477,13 +507,14 @@ class TranscriptParser:
 
 
 def _as_int(value: Any) -> int | None:
+    """An integer that fits the ledger's BIGINT columns, else None (JSON integers are unbounded)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value == value and abs(value) < 2**62:
+        return value if -_INT_LIMIT < value < _INT_LIMIT else None
+    if isinstance(value, float) and value == value and abs(value) < _INT_LIMIT:
         return int(value)
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and 0 < len(value) <= 18 and value.isascii() and value.isdigit():
         return int(value)
     return None
 
@@ -491,7 +522,10 @@ def _as_int(value: Any) -> int | None:
 def _as_number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    if isinstance(value, int) and not -_INT_LIMIT < value < _INT_LIMIT:
+        return None  # float() of a 400-digit integer raises; such a value describes nothing real
+    number = float(value)
+    return number if abs(number) < float("inf") else None
 
 
 def _as_str(value: Any) -> str | None:
