@@ -11,7 +11,7 @@ import sys
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "hook":
+    if len(sys.argv) > 1 and sys.argv[1] == "hook" and not {"-h", "--help"} & set(sys.argv[2:]):
         from claimback.prevent.hook import run
 
         sys.exit(run(sys.argv[2:]))
