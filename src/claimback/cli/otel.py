@@ -41,10 +41,10 @@ def serve(host: str, port: int, token: str | None, max_body_mb: float, verbose: 
       OTEL_EXPORTER_OTLP_ENDPOINT=http://HOST:4318
     """
     from claimback.ledger import open_ledger
-    from claimback.sources.otel import parse_logs_request  # fails early if opentelemetry-proto is missing
+    from claimback.sources.otel import require_proto
     from claimback.sources.otel_server import serve as run
 
-    del parse_logs_request
+    require_proto()  # one clear line before listening, not a 400 on every batch
 
     def ready(server) -> None:
         click.echo(f"claimback otel: listening on {server.url} (ledger {ledger.location}"

@@ -71,6 +71,11 @@ def _proto_classes() -> Any:
     return logs_service_pb2
 
 
+def require_proto() -> None:
+    """Raise BadInput with the install hint when opentelemetry-proto is missing."""
+    _proto_classes()
+
+
 def _parse(body: bytes, content_type: str, message: Any) -> Any:
     kind = (content_type or "").split(";")[0].strip().lower()
     if kind in ("application/json", "text/json"):
