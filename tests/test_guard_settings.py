@@ -183,7 +183,12 @@ def test_project_and_local_scopes(isolated_home: Path, tmp_path: Path, scope: st
     target.write_bytes(original)
     proc = cli("guard", "install", "--scope", scope, cwd=project)
     assert proc.returncode == 0, proc.stderr
-    assert "PreToolUse" in json.loads(target.read_text())["hooks"]
+    commands = our_commands(json.loads(target.read_text()))
+    assert "PreToolUse" in commands
+    if scope == "project":  # shared file: claimback from PATH, not this machine's venv
+        assert commands["PreToolUse"] == ["claimback hook PreToolUse"]
+    else:
+        assert commands["PreToolUse"][0].endswith("/claimback hook PreToolUse")
     assert not user_settings().exists()
     status = json.loads(cli("guard", "status", "--json", cwd=project).stdout)
     by_scope = {s["scope"]: s for s in status["scopes"]}

@@ -382,7 +382,9 @@ def install(scope: str = "user", *, statusline: bool = False,
             project_dir: str | os.PathLike[str] | None = None, command: str | None = None) -> InstallResult:
     """Merge claimback's hooks into the scope's settings file (idempotent)."""
     path = settings_path(scope, project_dir)
-    prefix = command or claimback_command()
+    # The project file is shared (committed): a path into this machine's venv would be wrong for
+    # everyone else, so it names `claimback` on PATH. User and local files name this very install.
+    prefix = command or ("claimback" if scope == "project" else claimback_command())
     raw = _read(path)
     data = parse_settings(raw, path)
     states = _load_states()
