@@ -57,6 +57,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:  # the body was not read (too big, no length): this link is done
+            self.send_header("Connection", "close")
         self.end_headers()
         if body:
             self.wfile.write(body)
