@@ -92,9 +92,23 @@ def machine_id() -> str:
     except (OSError, UnicodeDecodeError):
         pass
     value = uuid.uuid4().hex[:16]
+    # Two first runs at once (two sessions' hooks, cron and a shell) must agree on one id, or the
+    # ledger gets two machines and every file twice: the file appears whole (written aside, then
+    # hard-linked into place, which fails if it exists) and the loser reads the winner's id.
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(value + "\n", encoding="ascii")
-    except OSError:
+        aside = path.with_name(f".machine-id.{os.getpid()}.{value}")
+        aside.write_text(value + "\n", encoding="ascii")
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            existing = path.read_text(encoding="ascii").strip()
+            value = existing or value
+        except OSError:  # no hard links here (some network file systems): best effort, as before
+            if not path.exists():
+                os.replace(aside, path)
+        finally:
+            aside.unlink(missing_ok=True)
+    except (OSError, UnicodeDecodeError):
         pass
     return value

@@ -146,6 +146,15 @@ _TASK_OUTCOMES = (
 )
 
 
+# Rows are committed in flushes, then the whole-ledger steps (replays, task links, outcomes, the machine
+# row) run in two more transactions. A crash (kill -9, power) in between would leave the files marked
+# read but replays kept and tasks unlinked, and the next run, finding nothing new, would never fix it:
+# every flush marks the ledger, the last step clears the mark, and a run that finds the mark redoes the
+# final steps even with nothing to read.
+_LINKS_PENDING = "ingest_links_pending"
+_MARK_LINKS_PENDING = f"INSERT INTO meta (key, value) VALUES ('{_LINKS_PENDING}', '1') ON CONFLICT (key) DO NOTHING"
+
+
 # A large ingest writes rows with random keys into seven B-trees. SQLite's default 2 MB page cache and
 # 1000-page WAL auto-checkpoint then rewrite most index pages on every flush: at 1 GB that was half of
 # the ingest time (benchmarks/ingest_bench.py, docs/benchmarks.md). For big runs we give this connection
@@ -220,6 +229,7 @@ class _Writer:
             db.executemany(_UPSERT_SESSION, self.session_rows)
             db.executemany(_UPSERT_AGENT, self.agent_rows)
             db.executemany(_UPSERT_FILE, self.file_rows)
+            db.execute(_MARK_LINKS_PENDING)
         self.batches.clear()
         self.file_rows.clear()
         self.session_rows.clear()
@@ -252,6 +262,7 @@ def ingest(
     tasks_before = ledger.scalar("SELECT COUNT(*) FROM tasks")
     prompts_before = ledger.scalar("SELECT COUNT(*) FROM prompts")
     skipped: Counter = Counter()
+    links_pending = ledger.scalar("SELECT value FROM meta WHERE key = ?", (_LINKS_PENDING,)) is not None
 
     work: list[tuple[TranscriptFile, os.stat_result, dict | None]] = []
     for tfile in iter_transcripts(roots):
@@ -315,6 +326,7 @@ def ingest(
             parser.batch = ParseBatch()
 
         feed = parser.feed
+        read_whole = True
         try:
             with open(tfile.path, "rb") as handle:
                 handle.seek(offset)
@@ -328,8 +340,11 @@ def ingest(
                     if not count & 1023 and parser.batch.size() >= FLUSH_ROWS:
                         emit(final=False)
         except OSError:
+            # Keep what was read, but not the file's size: the next run must try the rest again, even
+            # when the file itself never changes (a transient EIO, permissions fixed with chmod).
             summary.unreadable.append(path_text)
-        emit(final=True)
+            read_whole = False
+        emit(final=read_whole)
         summary.files_read += 1
         summary.bytes_read += offset - file_start
         done_bytes += st.st_size
@@ -337,7 +352,7 @@ def ingest(
             progress(done_bytes, total_bytes, tfile.path.name)
     writer.flush()
 
-    if work:
+    if work or links_pending:
         with ledger.transaction():
             ledger.execute(_DROP_SIDECHAIN_REPLAYS)
             ledger.execute(_LINK_TASKS)
@@ -345,6 +360,7 @@ def ingest(
             drop_otel_duplicates(ledger)  # telemetry rows that these transcript rows now record
         with ledger.transaction():
             register_machine(ledger, machine)  # machine id + user label (ledger/team.py)
+            ledger.execute("DELETE FROM meta WHERE key = ?", (_LINKS_PENDING,))
     if bulk:
         _sqlite_bulk_mode(ledger, False)
 
