@@ -8,6 +8,7 @@ one by one (`claude daily --json --offline --mode calculate`, TZ=UTC); the expec
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -253,3 +254,51 @@ def test_daily_on_postgresql_equals_ccusage_20(tmp_path: Path, pg_url: str) -> N
     blocks = CliRunner().invoke(main, ["usage", "blocks", "--json", "--no-ingest", "--db", pg_url])
     assert blocks.exit_code == 0, blocks.output
     assert sum(b["totalTokens"] for b in json.loads(blocks.output)["blocks"]) == theirs["totals"]["totalTokens"]
+
+
+def test_parallel_parse_writes_the_same_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Big runs parse files in worker processes (ledger/ingest.py, _read_all): forced here on the fixture
+    (and one file streamed in this process as if it were too big to ship), every table must hold exactly
+    what the sequential path writes."""
+    import claimback.ledger.ingest as ingest_module
+    from claimback.ledger import open_ledger
+
+    def snapshot(db_path: Path, parallel: bool) -> dict[str, list[tuple]]:
+        if parallel:
+            monkeypatch.setattr(ingest_module, "PARALLEL_BYTES", 0)
+            monkeypatch.setattr(ingest_module, "PARALLEL_MAX_FILE", 60_000)  # the largest files stream
+            monkeypatch.setattr(ingest_module.os, "cpu_count", lambda: 4)  # a 1-CPU CI runner too
+            monkeypatch.setenv("CB_PARSED_IN", str(tmp_path / "parsed-in"))
+            monkeypatch.setattr(ingest_module, "_read_whole", _read_whole_marking)
+        else:
+            monkeypatch.setattr(ingest_module, "PARALLEL_BYTES", 1 << 62)
+        ledger = open_ledger(db_path)
+        try:
+            summary = ingest_module.ingest(ledger, [CORPUS / "projects"], machine="m")
+            tables = {}
+            for table, order in (("requests", "request_key"), ("failures", "failure_key"), ("tasks", "tool_use_id"),
+                                 ("prompts", "prompt_key"), ("sessions", "session_id"), ("agents", "agent_id")):
+                tables[table] = [tuple(r.values()) for r in ledger.rows(f"SELECT * FROM {table} ORDER BY {order}")]
+            tables["files"] = [tuple(v for k, v in r.items() if k != "updated_at")
+                               for r in ledger.rows("SELECT * FROM files ORDER BY path")]
+            tables["summary"] = [(summary.files_read, summary.lines_read, summary.bytes_read,
+                                  tuple(sorted(summary.lines_skipped.items())), summary.new_requests)]
+            return tables
+        finally:
+            ledger.close()
+
+    sequential = snapshot(tmp_path / "seq.sqlite3", parallel=False)
+    parallel = snapshot(tmp_path / "par.sqlite3", parallel=True)
+    assert sequential["requests"] and sequential == parallel
+    workers = {p.name for p in (tmp_path / "parsed-in").iterdir()}
+    assert workers and str(os.getpid()) not in workers  # files really were parsed in other processes
+
+
+def _read_whole_marking(job: Any) -> Any:
+    """Stands in for ingest._read_whole in the worker processes (found there by name after fork)."""
+    import claimback.ledger.ingest as ingest_module
+
+    marks = Path(os.environ["CB_PARSED_IN"])
+    marks.mkdir(exist_ok=True)
+    (marks / str(os.getpid())).touch()
+    return list(ingest_module._read_file(*job))

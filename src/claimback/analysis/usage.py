@@ -219,11 +219,14 @@ def _plain(value: Any) -> Any:
 
 
 def _ledger_token(ledger: Ledger) -> str:
-    """Changes whenever the requests can have changed: rows are added or deleted (count, latest ts), or
-    an ingest re-read a file (files' count and latest update; upserts only happen while reading)."""
+    """Changes whenever the requests can have changed: rows were added or deleted (count, latest ts), or
+    an ingest read a file (upserts only happen while reading one): then the files' read offsets, sizes,
+    mtimes or update times moved. Millisecond update times alone can tie in fast test runs."""
     req = ledger.execute("SELECT COUNT(*), MAX(ts) FROM requests").fetchone()
-    files = ledger.execute("SELECT COUNT(*), MAX(updated_at) FROM files").fetchone()
-    return f"{_CACHE_VERSION}|{req[0]}|{req[1]}|{files[0]}|{files[1]}"
+    files = ledger.execute(
+        "SELECT COUNT(*), MAX(updated_at), SUM(byte_offset), SUM(size), SUM(mtime_ns % 1000000007), "
+        "SUM(lines_read) FROM files").fetchone()
+    return "|".join(str(_plain(v)) for v in (_CACHE_VERSION, *req, *files))
 
 
 def grouped_rows(ledger: Ledger, sql: str, params: list[Any]) -> list[list[Any]]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +34,10 @@ from claimback.sources.transcripts import (
 
 FLUSH_ROWS = 20_000
 HEAD_BYTES = 4096
+# Runs this large parse in worker processes (see _read_all); smaller ones are not worth the start-up.
+PARALLEL_BYTES = 64 * 1024 * 1024
+PARALLEL_WORKERS = 2
+PARALLEL_MAX_FILE = 64 * 1024 * 1024
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -237,6 +241,131 @@ class _Writer:
         self.pending_rows = 0
 
 
+@dataclass
+class _Chunk:
+    """Rows parsed from one file (or one part of a big file), ready for the writer."""
+
+    batch: ParseBatch | None
+    file_row: tuple = ()
+    session_row: tuple | None = None
+    agent_row: tuple | None = None
+    final: bool = False  # the file is done: partial_lines and bytes_read are its totals
+    unreadable: bool = False
+    partial_lines: int = 0
+    bytes_read: int = 0
+
+
+def _read_file(tfile: TranscriptFile, st: os.stat_result, previous: dict | None,
+               machine: str) -> Iterator[_Chunk]:
+    """Parse one file from where the last run stopped; a chunk every FLUSH_ROWS rows and at the end."""
+    path_text = str(tfile.path)
+    try:
+        head = _head_hash(tfile.path)
+    except OSError:
+        yield _Chunk(None, unreadable=True)
+        return
+    resume = (previous is not None and previous["head_hash"] == head
+              and previous["inode"] == st.st_ino and st.st_size >= previous["byte_offset"])
+    offset = previous["byte_offset"] if resume else 0
+    state = FileState.from_json(previous["state"]) if resume else FileState()
+    lines_read = previous["lines_read"] if resume else 0
+    lines_skipped = previous["lines_skipped"] if resume else 0
+    parser = TranscriptParser(path_text, _file_key(path_text), tfile.session_id, tfile.agent_id, state)
+    file_start = offset
+
+    def emit(final: bool) -> _Chunk:
+        nonlocal lines_read, lines_skipped
+        parser.finish()
+        batch = parser.batch
+        lines_read += batch.lines
+        lines_skipped += sum(batch.skipped.values())
+        file_row = (machine, path_text, tfile.kind, state.session_id, tfile.agent_id, st.st_dev,
+                    st.st_ino, st.st_size if final else -1, st.st_mtime_ns, offset, head,
+                    lines_read, lines_skipped, state.to_json(), utc_now_iso())
+        session_row = None
+        if state.session_id and state.first_ts:
+            session_row = (state.session_id, tfile.project, state.cwd, state.first_ts, state.last_ts,
+                           state.version, machine)
+        agent_row = None
+        if tfile.agent_id and state.first_ts:
+            agent_row = (tfile.agent_id, state.session_id, path_text, state.first_ts, state.last_ts,
+                         state.agent_prompt_hash, state.last_event, state.last_event_ts, machine)
+        parser.batch = ParseBatch()
+        return _Chunk(batch, file_row, session_row, agent_row)
+
+    feed = parser.feed
+    partial = 0
+    unreadable = False
+    try:
+        with open(tfile.path, "rb") as handle:
+            handle.seek(offset)
+            for count, line in enumerate(handle, 1):
+                if line[-1:] != b"\n":
+                    partial += 1  # Claude Code is still writing it
+                    break
+                feed(line, offset)
+                offset += len(line)
+                # the batch size is checked every 1024 lines, not per line (a hot-loop cost)
+                if not count & 1023 and parser.batch.size() >= FLUSH_ROWS:
+                    yield emit(final=False)
+    except OSError:
+        unreadable = True
+    # After a read error keep what was read, but not the file's size: the next run must try the rest
+    # again, even when the file itself never changes (a transient EIO, permissions fixed with chmod).
+    last = emit(final=not unreadable)
+    last.final, last.unreadable, last.partial_lines, last.bytes_read = True, unreadable, partial, offset - file_start
+    yield last
+
+
+def _read_whole(job: tuple[TranscriptFile, os.stat_result, dict | None, str]) -> list[_Chunk]:
+    return list(_read_file(*job))
+
+
+def _read_all(work: list[tuple[TranscriptFile, os.stat_result, dict | None]], machine: str,
+              parallel: bool) -> Iterator[tuple[TranscriptFile, os.stat_result, _Chunk]]:
+    """Every file's chunks, in `work` order. A big run parses files in worker processes while this
+    process writes (on 2 cores the two halves overlap); files over PARALLEL_MAX_FILE stream here, so
+    memory stays bounded. The writes, and so the ledger, are the same either way."""
+    workers = min(PARALLEL_WORKERS, max(1, (os.cpu_count() or 1)))
+    pool = None
+    if parallel and workers > 1:
+        try:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+        except (ImportError, OSError, ValueError):
+            pool = None  # no fork or no processes here: parse in this process
+    if pool is None:
+        for tfile, st, previous in work:
+            for chunk in _read_file(tfile, st, previous, machine):
+                yield tfile, st, chunk
+        return
+    try:
+        pending: deque = deque()
+        jobs = iter(work)
+        window = 3 * workers  # parsed-but-unwritten files held at once
+
+        def submit() -> None:
+            for tfile, st, previous in jobs:
+                if st.st_size > PARALLEL_MAX_FILE:
+                    pending.append((tfile, st, previous, None))
+                else:
+                    pending.append((tfile, st, None, pool.submit(_read_whole, (tfile, st, previous, machine))))
+                if len(pending) >= window:
+                    return
+
+        submit()
+        while pending:
+            tfile, st, previous, future = pending.popleft()
+            chunks = _read_file(tfile, st, previous, machine) if future is None else future.result()
+            for chunk in chunks:
+                yield tfile, st, chunk
+            submit()
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
 def _failure_counts(ledger: Ledger) -> Counter:
     return Counter({row["failure_class"]: row["n"] for row in ledger.rows(
         "SELECT failure_class, COUNT(*) AS n FROM failures GROUP BY failure_class")})
@@ -286,70 +415,20 @@ def ingest(
         _sqlite_bulk_mode(ledger, True)
     done_bytes = 0
     writer = _Writer(ledger, machine)
-    for tfile, st, previous in work:
-        path_text = str(tfile.path)
-        try:
-            head = _head_hash(tfile.path)
-        except OSError:
-            summary.unreadable.append(path_text)
-            continue
-        resume = (previous is not None and previous["head_hash"] == head
-                  and previous["inode"] == st.st_ino and st.st_size >= previous["byte_offset"])
-        offset = previous["byte_offset"] if resume else 0
-        state = FileState.from_json(previous["state"]) if resume else FileState()
-        lines_read = previous["lines_read"] if resume else 0
-        lines_skipped = previous["lines_skipped"] if resume else 0
-        parser = TranscriptParser(path_text, _file_key(path_text), tfile.session_id, tfile.agent_id, state)
-        file_start = offset
-
-        def emit(final: bool) -> None:
-            nonlocal lines_read, lines_skipped
-            parser.finish()
-            batch = parser.batch
-            lines_read += batch.lines
-            skipped_here = sum(batch.skipped.values())
-            lines_skipped += skipped_here
-            skipped.update(batch.skipped)
-            summary.lines_read += batch.lines
-            file_row = (machine, path_text, tfile.kind, state.session_id, tfile.agent_id, st.st_dev,
-                        st.st_ino, st.st_size if final else -1, st.st_mtime_ns, offset, head,
-                        lines_read, lines_skipped, state.to_json(), utc_now_iso())
-            session_row = None
-            if state.session_id and state.first_ts:
-                session_row = (state.session_id, tfile.project, state.cwd, state.first_ts, state.last_ts,
-                               state.version, machine)
-            agent_row = None
-            if tfile.agent_id and state.first_ts:
-                agent_row = (tfile.agent_id, state.session_id, path_text, state.first_ts, state.last_ts,
-                             state.agent_prompt_hash, state.last_event, state.last_event_ts, machine)
-            writer.add(batch, file_row, session_row, agent_row)
-            parser.batch = ParseBatch()
-
-        feed = parser.feed
-        read_whole = True
-        try:
-            with open(tfile.path, "rb") as handle:
-                handle.seek(offset)
-                for count, line in enumerate(handle, 1):
-                    if line[-1:] != b"\n":
-                        summary.partial_lines_left += 1  # Claude Code is still writing it
-                        break
-                    feed(line, offset)
-                    offset += len(line)
-                    # the batch size is checked every 1024 lines, not per line (a hot-loop cost)
-                    if not count & 1023 and parser.batch.size() >= FLUSH_ROWS:
-                        emit(final=False)
-        except OSError:
-            # Keep what was read, but not the file's size: the next run must try the rest again, even
-            # when the file itself never changes (a transient EIO, permissions fixed with chmod).
-            summary.unreadable.append(path_text)
-            read_whole = False
-        emit(final=read_whole)
-        summary.files_read += 1
-        summary.bytes_read += offset - file_start
-        done_bytes += st.st_size
-        if progress:
-            progress(done_bytes, total_bytes, tfile.path.name)
+    for tfile, st, chunk in _read_all(work, machine, parallel=total_bytes >= PARALLEL_BYTES):
+        if chunk.unreadable:
+            summary.unreadable.append(str(tfile.path))
+        if chunk.batch is not None:
+            skipped.update(chunk.batch.skipped)
+            summary.lines_read += chunk.batch.lines
+            writer.add(chunk.batch, chunk.file_row, chunk.session_row, chunk.agent_row)
+        if chunk.final:
+            summary.partial_lines_left += chunk.partial_lines
+            summary.files_read += 1
+            summary.bytes_read += chunk.bytes_read
+            done_bytes += st.st_size
+            if progress:
+                progress(done_bytes, total_bytes, tfile.path.name)
     writer.flush()
 
     if work or links_pending:
