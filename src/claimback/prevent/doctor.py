@@ -295,7 +295,8 @@ def _hook_entries(hooks: Any) -> list[HookEntry]:
             if not isinstance(group, dict):
                 continue
             matcher = group.get("matcher") if isinstance(group.get("matcher"), str) else None
-            for hook in group.get("hooks") or ():
+            inner = group.get("hooks")
+            for hook in inner if isinstance(inner, list) else ():
                 if not isinstance(hook, dict):
                     continue
                 command = hook.get("command") if isinstance(hook.get("command"), str) else ""
@@ -326,6 +327,9 @@ def read_settings(scope: str, path: Path, cwd: Path | None) -> tuple[SettingsFil
     except json.JSONDecodeError as exc:
         row.valid, row.error = False, f"invalid JSON at line {exc.lineno} column {exc.colno}"
         return row, {}
+    except RecursionError:
+        row.valid, row.error = False, "nested too deeply to be a settings file"
+        return row, {}
     if not isinstance(data, dict):
         row.valid, row.error = False, "not a JSON object"
         return row, {}
@@ -337,8 +341,8 @@ def read_settings(scope: str, path: Path, cwd: Path | None) -> tuple[SettingsFil
         row.env_names = sorted(str(k) for k in env)
     row.hooks = _hook_entries(data.get("hooks"))
     cleanup = data.get("cleanupPeriodDays")
-    if isinstance(cleanup, (int, float)) and not isinstance(cleanup, bool):
-        row.cleanup_period_days = int(cleanup)
+    if isinstance(cleanup, (int, float)) and not isinstance(cleanup, bool) and abs(cleanup) < 10**9:
+        row.cleanup_period_days = int(cleanup)  # (1e400 parses as infinity)
     row.api_key_helper = bool(data.get("apiKeyHelper"))
     row.status_line = bool(data.get("statusLine"))
     return row, data

@@ -162,6 +162,8 @@ def parse_settings(raw: bytes | None, path: Path) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicates)
+    except RecursionError:
+        raise BadInput(f"{where} is nested too deeply to be a settings file; claimback left it untouched") from None
     except json.JSONDecodeError as exc:
         raise BadInput(f"{where} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
                        "fix it (Claude Code cannot read it either) and run again — claimback left it "
@@ -240,6 +242,30 @@ def _backup(path: Path, raw: bytes, scope: str) -> Path:
     return target
 
 
+def _write_target(path: Path, scope: str) -> Path:
+    """Where an edit of `path` lands: through a symlink (dotfile managers link settings.json), never
+    into a read-only file, and for project/local scope never out of the project (a cloned repo must not
+    aim claimback's edit at another file of the user's)."""
+    target = path.resolve() if path.is_symlink() else path
+    if scope != "user" and target != path and not target.is_relative_to(path.parent.parent.resolve()):
+        raise BadInput(f"{display_path(path)} is a link to a file outside the project; claimback left "
+                       "both untouched")
+    try:
+        read_only = not target.stat().st_mode & 0o222
+    except FileNotFoundError:
+        read_only = False
+    if read_only:
+        raise ClaimbackError(f"{display_path(path)} is read-only; claimback left it untouched (make it "
+                             "writable to install or remove claimback's hooks)")
+    return target
+
+
+def _hooks_of(group: Any) -> list[Any]:
+    """A hook group's `hooks` list; anything else (a hand-edited 7, a string) holds none of ours."""
+    inner = group.get("hooks") if isinstance(group, dict) else None
+    return inner if isinstance(inner, list) else []
+
+
 def _read(path: Path) -> bytes | None:
     try:
         return path.read_bytes()
@@ -272,7 +298,7 @@ def installed_events(data: dict[str, Any]) -> list[str]:
     hooks = data.get("hooks") if isinstance(data.get("hooks"), dict) else {}
     for event, groups in hooks.items():
         for group in groups if isinstance(groups, list) else []:
-            for hook in (group.get("hooks") if isinstance(group, dict) else None) or []:
+            for hook in _hooks_of(group):
                 if _is_ours(hook) and event not in found:
                     found.append(event)
     return found
@@ -293,7 +319,7 @@ def _merge(data: dict[str, Any], prefix: str, statusline: bool,
             state.setdefault("created", {}).setdefault("events", []).append(event)
         present = False
         for group in hooks[event]:
-            for hook in (group.get("hooks") if isinstance(group, dict) else None) or []:
+            for hook in _hooks_of(group):
                 if _is_ours(hook) == event:
                     present = True
                     if hook.get("command") != wanted:
@@ -387,6 +413,7 @@ def install(scope: str = "user", *, statusline: bool = False,
     prefix = command or ("claimback" if scope == "project" else claimback_command())
     raw = _read(path)
     data = parse_settings(raw, path)
+    target = _write_target(path, scope)
     states = _load_states()
     key = str(path)
     state = states.get(key)
@@ -405,9 +432,9 @@ def install(scope: str = "user", *, statusline: bool = False,
                              f"claimback guard is already installed in {display_path(path)}; nothing changed")
     backup = _backup(path, raw, scope) if raw is not None else None
     body = _serialise(data, raw)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o7777 if raw is not None else None
-    _atomic_write(path, body, mode=mode)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    mode = target.stat().st_mode & 0o7777 if raw is not None else None
+    _atomic_write(target, body, mode=mode)
     work_state.update(written_sha256=_sha(body), installed_at=signals.iso(time.time()), scope=scope)
     note = ""
     previous = (work_state.get("statusline") or {}).get("previous")
@@ -540,11 +567,12 @@ def _uninstall_settings(scope: str, project_dir: str | os.PathLike[str] | None) 
         _save_states(states)
         return UninstallResult(scope, where, False, False, False, None, f"{where} does not exist; nothing to remove")
     original = base64.b64decode(state["original"]) if state and state.get("original") is not None else None
+    target = _write_target(path, scope)
     if state and _sha(raw) == state.get("written_sha256"):
         # Nothing changed since our install: put the file back exactly as it was.
         backup = _backup(path, raw, scope)
         if state.get("existed") and original is not None:
-            _atomic_write(path, original, mode=path.stat().st_mode & 0o7777)
+            _atomic_write(target, original, mode=target.stat().st_mode & 0o7777)
             removed = False
         else:
             path.unlink()
@@ -579,7 +607,7 @@ def _uninstall_settings(scope: str, project_dir: str | os.PathLike[str] | None) 
         return UninstallResult(scope, where, True, True, True, display_path(backup),
                                f"claimback guard removed: {where} deleted (claimback had created it)")
     body = original if exact and original is not None else _serialise(data, raw)
-    _atomic_write(path, body, mode=path.stat().st_mode & 0o7777)
+    _atomic_write(target, body, mode=target.stat().st_mode & 0o7777)
     states.pop(key, None)
     _save_states(states)
     return UninstallResult(scope, where, True, exact, False, display_path(backup),

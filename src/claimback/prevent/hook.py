@@ -121,7 +121,7 @@ def handle(argv: list[str], record: dict[str, Any], data_dir: str, cache_dir: st
     event = (argv[0] if argv else None) or payload.get("hook_event_name")
     record["event"] = event
     if isinstance(payload.get("session_id"), str):
-        record["session"] = payload["session_id"]
+        record["session"] = payload["session_id"][:80]  # a session id is a UUID; the log stays small
     if event not in EVENTS:
         record["why"] = "unknown event"
         return None

@@ -61,6 +61,8 @@ NOT_OUTAGE_TYPES = {"rate_limit", "rate_limit_error", "authentication_failed", "
                     "max_output_tokens", "not_found_error"}
 
 TAIL_BYTES = 64 * 1024
+# Statuspage's unresolved.json and summary.json are a few KB; a cache file past this is not one.
+MAX_STATUS_BYTES = 1024 * 1024
 SUBAGENT_TAIL_BYTES = 16 * 1024
 MAX_SUBAGENT_FILES = 8
 
@@ -212,13 +214,16 @@ def read_status_cache(cache_dir: str) -> tuple[list[dict[str, Any]] | None, floa
                 meta = json.loads(fh.read())
             fetched = parse_ts(meta.get("fetched_at"))
             with open(body_path, "rb") as fh:
-                body = json.loads(fh.read())
+                raw = fh.read(MAX_STATUS_BYTES + 1)
+            if len(raw) > MAX_STATUS_BYTES:
+                raise ValueError("too large")  # a real payload is a few KB; this one is not one
+            body = json.loads(raw)
             incidents = body.get("incidents")
             if fetched is None or not isinstance(incidents, list):
                 raise ValueError("bad shape")
         except FileNotFoundError:
             continue
-        except (OSError, ValueError, AttributeError, TypeError):
+        except (OSError, ValueError, AttributeError, TypeError, RecursionError):
             if best[0] is None:
                 best = (None, None, f"corrupt status cache ({name})")
             continue
@@ -320,7 +325,9 @@ def classify_incident(incident: dict[str, Any], policy: dict[str, Any],
     if IMPACT_RANK.get(impact, 1) < IMPACT_RANK.get(str(policy["min_impact"]).lower(), 1):
         return None
     name = str(incident.get("name") or "")
-    components = [str(c.get("name") or "") for c in incident.get("components") or [] if isinstance(c, dict)]
+    listed = incident.get("components")
+    components = [str(c.get("name") or "") for c in (listed if isinstance(listed, list) else [])
+                  if isinstance(c, dict)]
     wanted = [str(w).lower() for w in policy["components"]]
     if components:
         if not any(w in c.lower() for c in components for w in wanted):
@@ -439,8 +446,8 @@ def transcript_signals(transcript_path: str | None, now: float, window_s: float,
     `deadline` (a `time.perf_counter()` value) it stops reading: a slow disk must not hold the hook.
     """
     out: dict[str, Any] = {"failures": [], "successes": [], "model": None, "files": 0, "skipped": False}
-    if not transcript_path or not isinstance(transcript_path, str):
-        return out
+    if not transcript_path or not isinstance(transcript_path, str) or not transcript_path.endswith(".jsonl"):
+        return out  # the path comes from the hook's stdin: read Claude Code transcripts, nothing else
     since = now - window_s
     try:
         scan_lines(_read_tail(transcript_path, TAIL_BYTES), since, out)

@@ -397,6 +397,11 @@ def _str(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
+def _items(value: Any) -> list[Any]:
+    """A JSON list, or nothing: a payload's "components": 7 or "...": "text" holds no items."""
+    return value if isinstance(value, list) else []
+
+
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -426,15 +431,15 @@ def incident_from_statuspage(obj: Any) -> Incident | None:
             return None
         incident_id = m.group(1)
     components: list[str] = []
-    for comp in obj.get("components") or []:
+    for comp in _items(obj.get("components")):
         name = _str(comp.get("name")) if isinstance(comp, dict) else _str(comp)
         if name and name not in components:
             components.append(name)
     updates: list[IncidentUpdate] = []
-    for i, upd in enumerate(obj.get("incident_updates") or []):
+    for i, upd in enumerate(_items(obj.get("incident_updates"))):
         if not isinstance(upd, dict):
             continue
-        affected = [n for n in (_str(c.get("name")) for c in upd.get("affected_components") or []
+        affected = [n for n in (_str(c.get("name")) for c in _items(upd.get("affected_components"))
                                 if isinstance(c, dict)) if n]
         for name in affected:
             if name not in components:
@@ -474,8 +479,8 @@ def incident_from_archive(obj: Any) -> Incident | None:
         url = url or f"{PAGE_URL}/history"
     elif not _ID.match(iid):
         return None
-    components = [c for c in (obj.get("components") or []) if isinstance(c, str)]
-    models = [m for m in (obj.get("models") or []) if isinstance(m, str)]
+    components = [c for c in _items(obj.get("components")) if isinstance(c, str)]
+    models = [m for m in _items(obj.get("models")) if isinstance(m, str)]
     incident = Incident(
         incident_id=iid,
         name=_str(obj.get("name")),
@@ -500,7 +505,7 @@ def incident_from_export(obj: Any) -> Incident | None:
         return None
     iid = obj["incident_id"]
     updates = []
-    for i, u in enumerate(obj.get("updates") or []):
+    for i, u in enumerate(_items(obj.get("updates"))):
         if isinstance(u, dict) and isinstance(u.get("body"), str):
             updates.append(IncidentUpdate(_str(u.get("update_id")) or f"{iid}:{i}", iid, _str(u.get("status")),
                                           u["body"], to_iso(u.get("created_at")), to_iso(u.get("display_at"))))
@@ -511,7 +516,7 @@ def incident_from_export(obj: Any) -> Incident | None:
         updated_at=to_iso(obj.get("updated_at")), resolved_at=to_iso(obj.get("resolved_at")),
         impact_start=to_iso(obj.get("impact_start")), impact_end=to_iso(obj.get("impact_end")),
         components=[c for c in comps if isinstance(c, str)] if isinstance(comps, list) else None,
-        models=[m for m in obj.get("models") or [] if isinstance(m, str)],
+        models=[m for m in _items(obj.get("models")) if isinstance(m, str)],
         shortlink=_str(obj.get("shortlink")), url=_str(obj.get("url")), updates=updates, raw=None,
     ))
 
@@ -831,7 +836,7 @@ def _store_payloads(ledger: Ledger, payloads: dict[str, Any], fetched_at: str | 
         data = payloads.get(name)
         if not isinstance(data, dict):
             continue
-        items = [i for i in (incident_from_statuspage(o) for o in data.get("incidents") or []) if i]
+        items = [i for i in (incident_from_statuspage(o) for o in _items(data.get("incidents"))) if i]
         stored += store_incidents(ledger, items, "live", fetched_at)
         if name == "unresolved" or (name == "summary" and unresolved is None):
             unresolved = [i for i in items if (i.status or "") not in ("resolved", "postmortem", "completed")]
