@@ -318,9 +318,21 @@ def test_planted_secrets_never_reach_any_packet_file(tmp_path: Path):
         assert scan_file(path) == [], path.name
 
 
-def test_secret_forced_in_with_include_text_aborts_and_removes_the_packet(tmp_path: Path):
+def test_a_key_in_a_task_description_is_redacted_at_ingest_even_with_include_text(tmp_path: Path):
+    # The ledger never stores a secret (tests/test_secret_corpus.py): the description arrives redacted.
     out = tmp_path / "packet"
     result = _claim_corpus(tmp_path, out, "--include-text")
+    assert result.exit_code == 0, result.output
+    written = "".join(p.read_text(errors="replace") for p in out.iterdir() if p.is_file())
+    assert PLANTED["task_key"] not in written and "Review with key [REDACTED]" in written
+
+
+def test_secret_forced_in_with_include_paths_aborts_and_removes_the_packet(tmp_path: Path):
+    # A key in a directory name is a path, kept verbatim with --include-paths: the final scan must stop it.
+    out = tmp_path / "packet"
+    projects = build_secret_corpus(tmp_path, tmp_path / f"home-{PLANTED['task_key']}")
+    result = invoke("claim", "--source", str(projects), "--db", str(tmp_path / "l.db"), "--offline",
+                    "--since", "2026-05-15", "--until", "2026-05-15", "--out", str(out), "--include-paths")
     assert result.exit_code == 1, result.output
     assert "secret-like text" in result.output and "packet was removed" in result.output
     assert PLANTED["task_key"] not in result.output

@@ -268,10 +268,16 @@ _NORMALIZERS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\d+(?:[.,]\d+)*"), "<n>"),
     (re.compile(r"\s+"), " "),
 )
+_URL = re.compile(r"https?://[^\s\"'<>)\]]+")
 _HEX_MIN = 12  # shorter mixed tokens ("v1", "4o") are words, not ids
 
 
 def _normalize_body(body: str) -> str:
+    from claimback.outputs.secrets import REPLACEMENT, scrub  # the one list of secret shapes
+
+    # URLs first (a password in one must not leave its host behind), then every secret shape, before
+    # digits turn into <n> and keys stop looking like keys.
+    body = scrub(_URL.sub("<url>", body)).replace(REPLACEMENT, "<secret>")
     protected: list[str] = []
 
     def keep(match: re.Match[str]) -> str:

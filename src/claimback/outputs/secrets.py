@@ -24,13 +24,23 @@ SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("bearer token", re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]{16,}")),
     ("password in URL", re.compile(r"(?i)\b[a-z][a-z0-9+.\-]*://[^/\s:@\"'<>]+:[^/\s@\"'<>]+@")),
     ("private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
+    ("Stripe key", re.compile(r"(?<![A-Za-z0-9])(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}")),
+    ("npm token", re.compile(r"(?<![A-Za-z0-9])npm_[A-Za-z0-9]{36}")),
+    ("GitLab token", re.compile(r"(?<![A-Za-z0-9])gl(?:pat|dt|rt|ptt)-[A-Za-z0-9_\-]{20,}")),
+    ("Hugging Face token", re.compile(r"(?<![A-Za-z0-9])hf_[A-Za-z0-9]{30,}")),
+    ("SendGrid key", re.compile(r"(?<![A-Za-z0-9])SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}")),
     ("secret in environment assignment", re.compile(
         r"\b(?:ANTHROPIC_API_KEY|ANTHROPIC_AUTH_TOKEN|CLAUDE_CODE_OAUTH_TOKEN|OPENAI_API_KEY|AWS_SECRET_ACCESS_KEY|"
-        r"AWS_SESSION_TOKEN|GITHUB_TOKEN|GH_TOKEN|[A-Z][A-Z0-9_]*(?:_SECRET|_TOKEN|_PASSWORD|_PASSWD|_API_KEY|_APIKEY))"
+        r"AWS_SESSION_TOKEN|GITHUB_TOKEN|GH_TOKEN|PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|"
+        r"[A-Z][A-Z0-9_]*(?:_SECRET|_TOKEN|_PASSWORD|_PASSWD|_API_KEY|_APIKEY))"
         r"\s*[=:]\s*[\"']?[^\s\"'<>]{6,}")),
 )
 
 REPLACEMENT = "[REDACTED]"
+# A whole PEM private key: the header alone is what `scan_text` finds line by line, but scrubbing must
+# take the body too (an error text cut at 300 characters may have lost the END line).
+_PRIVATE_KEY_BLOCK = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,8 @@ def contains_secret(text: str) -> bool:
 
 def scrub(text: str) -> str:
     """`text` with every secret-looking span replaced by [REDACTED]."""
+    if "PRIVATE KEY" in text:
+        text = _PRIVATE_KEY_BLOCK.sub(REPLACEMENT, text)
     for _, pattern in SECRET_PATTERNS:
         text = pattern.sub(REPLACEMENT, text)
     return text

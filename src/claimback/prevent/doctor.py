@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from claimback import __version__
+from claimback.outputs.secrets import scrub
 from claimback.analysis.classify import (
     CLASS_INFO,
     INTERRUPT,
@@ -301,8 +302,9 @@ def _hook_entries(hooks: Any) -> list[HookEntry]:
                     continue
                 command = hook.get("command") if isinstance(hook.get("command"), str) else ""
                 first = command.strip().split()[0] if command.strip() else None
-                entries.append(HookEntry(str(event), matcher[:60] if matcher else None,
-                                         os.path.basename(first)[:40] if first else hook.get("type"),
+                entries.append(HookEntry(scrub(str(event)), scrub(matcher)[:60] if matcher else None,
+                                         scrub(os.path.basename(first))[:40] if first else
+                                         (hook.get("type") if isinstance(hook.get("type"), str) else None),
                                          "claimback" in command))
     return entries
 
@@ -334,11 +336,12 @@ def read_settings(scope: str, path: Path, cwd: Path | None) -> tuple[SettingsFil
         row.valid, row.error = False, "not a JSON object"
         return row, {}
     row.valid = True
-    row.keys = sorted(str(k) for k in data)
+    # Names are shown, values never; a name can still be a pasted key, so names pass the secret scrub.
+    row.keys = sorted(scrub(str(k)) for k in data)
     row.model = _safe_model(data.get("model"))
     env = data.get("env")
     if isinstance(env, dict):
-        row.env_names = sorted(str(k) for k in env)
+        row.env_names = sorted(scrub(str(k)) for k in env)
     row.hooks = _hook_entries(data.get("hooks"))
     cleanup = data.get("cleanupPeriodDays")
     if isinstance(cleanup, (int, float)) and not isinstance(cleanup, bool) and abs(cleanup) < 10**9:

@@ -230,7 +230,7 @@ def precompile_hook_path() -> int:
 
 def _backup(path: Path, raw: bytes, scope: str) -> Path:
     folder = Path(signals.guard_dir(signals.fast_dirs()[1])) / "backups"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     tag = _sha(str(path).encode())[:8]
     target = folder / f"{scope}-{tag}-{path.name}.{stamp}.bak"
@@ -238,7 +238,11 @@ def _backup(path: Path, raw: bytes, scope: str) -> Path:
     while target.exists():
         n += 1
         target = folder / f"{scope}-{tag}-{path.name}.{stamp}-{n}.bak"
-    target.write_bytes(raw)
+    # A settings file can hold keys (env, apiKeyHelper): its copy is readable by the user alone, whatever
+    # the umask says, like the installs.json that keeps the original bytes for uninstall.
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(raw)
     return target
 
 

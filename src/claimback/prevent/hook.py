@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 
@@ -72,11 +73,24 @@ def run(argv: list[str]) -> int:
     return 0
 
 
+# What the logs keep of hook input (privacy rule: the logs never hold a secret): a session id as Claude
+# Code makes them (a UUID), an error kind as it names them ("server_error"); anything else is not kept.
+_SESSION_ID = re.compile(r"[0-9A-Za-z]{8}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{12}")
+_ERROR_KIND = re.compile(r"[a-z_]{1,40}")
+
+
+def _session(value: Any) -> str | None:
+    return value if isinstance(value, str) and _SESSION_ID.fullmatch(value) else None
+
+
 def _describe_error(exc: BaseException) -> str:
-    # OSError messages carry full paths; keep the type and errno only (privacy rule).
+    # OSError messages carry full paths and other messages may quote input (int('sk-...')): keep the
+    # type, and only the parts that hold no input (errno; where JSON failed to parse).
     if isinstance(exc, OSError):
         return f"{type(exc).__name__} errno={exc.errno}"
-    return f"{type(exc).__name__}: {str(exc)[:200]}"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{type(exc).__name__}: {exc.msg} at char {exc.pos}"
+    return type(exc).__name__
 
 
 def _read_stdin() -> dict[str, Any]:
@@ -120,8 +134,8 @@ def handle(argv: list[str], record: dict[str, Any], data_dir: str, cache_dir: st
     payload = _read_stdin()
     event = (argv[0] if argv else None) or payload.get("hook_event_name")
     record["event"] = event
-    if isinstance(payload.get("session_id"), str):
-        record["session"] = payload["session_id"][:80]  # a session id is a UUID; the log stays small
+    if _session(payload.get("session_id")):
+        record["session"] = payload["session_id"]
     if event not in EVENTS:
         record["why"] = "unknown event"
         return None
@@ -241,8 +255,9 @@ def record_stop_failure(data_dir: str, payload: dict[str, Any], now: float, reco
     if not isinstance(details, str):
         details = payload.get("last_assistant_message") if isinstance(payload.get("last_assistant_message"), str) else None
     cls = signals.classify_stop_failure(payload.get("error"), details)
-    line = {"ts": signals.iso(now), "session": payload.get("session_id"),
-            "error": payload.get("error") if isinstance(payload.get("error"), str) else None,
+    error = payload.get("error")
+    line = {"ts": signals.iso(now), "session": _session(payload.get("session_id")),
+            "error": error if isinstance(error, str) and _ERROR_KIND.fullmatch(error) else None,
             "class": cls}
     _append(signals.stop_failure_path(data_dir), line)
     record.update(decision="record", why=f"StopFailure {line['error'] or 'unknown'} ({cls})")

@@ -249,6 +249,9 @@ def check_model(env: dict[str, tuple[str, str]], settings: dict[str, Any]) -> Ch
     if not model:
         return Check("model", "ok", "Claude Code's default model (none configured)", {"model": None})
     source = "ANTHROPIC_MODEL" if _get(env, "ANTHROPIC_MODEL") else "settings model"
+    from claimback.outputs.secrets import scrub
+
+    model = scrub(model)  # a key pasted into the model setting is not printed (CI logs are public)
     detail = {"model": model, "source": source}
     if model.lower() in MODEL_ALIASES or _MODEL_ID.match(model):
         return Check("model", "ok", f"{model} (from {source})", detail)

@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from claimback.analysis.classify import INTERRUPT_MARKERS, classify, normalize_signature
+from claimback.outputs.secrets import scrub
 
 SYNTHETIC_MODEL = "<synthetic>"
 TASK_TOOLS = frozenset({"Task", "Agent"})
@@ -369,7 +370,8 @@ class TranscriptParser:
                  retry_in_ms: float | None = None, failure_class: str | None = None) -> None:
         key = rec.uuid or f"@{self.file_key}:{offset}"
         cls = failure_class or classify(status, error_type, code, text)
-        message = (text or "")[:300] or None
+        # Error texts can quote keys (a proxy echoing headers): the ledger never stores a secret.
+        message = _clean(text)
         self.batch.failures.append((
             key, kind, self.state.session_id, self._agent(rec), 1 if rec.isSidechain is True else 0, ts,
             status, error_type, code, request_id, message, cls,
@@ -470,7 +472,7 @@ class TranscriptParser:
             prompt = tool_input.get("prompt") if isinstance(tool_input.get("prompt"), str) else ""
             self.batch.tasks.append((
                 block["id"], self.state.session_id, block["name"], self._agent(rec), ts,
-                _as_str(tool_input.get("subagent_type")), _as_str(tool_input.get("description")),
+                _as_str(tool_input.get("subagent_type")), _clean(_as_str(tool_input.get("description"))),
                 prompt_hash(prompt) if prompt else None, len(prompt), self.state.model,
                 self.state.turn_id, self.file_path, offset,
             ))
@@ -495,7 +497,7 @@ class TranscriptParser:
         body = _first_text(block.get("content"))
         # Keep only error texts (never a subagent's summary, which may quote user code).
         candidates = [t for t in (error_text, body) if t]
-        result_error = next((t[:300] for t in candidates
+        result_error = next((_clean(t) for t in candidates
                              if t.lstrip().startswith(("API Error", "[Request interrupted", "Error:"))
                              or "API Error:" in t[:200]), None)
         self.batch.results.append((
@@ -526,6 +528,13 @@ def _as_number(value: Any) -> float | None:
         return None  # float() of a 400-digit integer raises; such a value describes nothing real
     number = float(value)
     return number if abs(number) < float("inf") else None
+
+
+def _clean(text: str | None, limit: int = 300) -> str | None:
+    """Free text we keep (error messages, task descriptions): secrets scrubbed, then cut to `limit`."""
+    if not text:
+        return None
+    return scrub(text[:limit * 8])[:limit] or None
 
 
 def _as_str(value: Any) -> str | None:
