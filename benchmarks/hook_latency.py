@@ -144,12 +144,19 @@ def main() -> None:
             samples, out = time_runs(cmd, env, payload, args.runs)
             decision = "deny" if '"permissionDecision": "deny"' in out else ("allow" if not out.strip() else "other")
             result["outage" if outage else "quiet"] = {**summary(samples), "decision": decision}
-        # The same hook with no bytecode cache (PYTHONDONTWRITEBYTECODE=1, as in some sandboxes and
-        # containers): every module is compiled from source on every run.
+        # The same hook when claimback's own modules have no bytecode (PYTHONDONTWRITEBYTECODE=1, as in
+        # some sandboxes and containers, and `guard install` could not precompile): a copy of the
+        # package without __pycache__ first on PYTHONPATH, compiled from source on every run; the
+        # standard library keeps its shipped bytecode.
+        import claimback
+
         env, payload = build_home(Path(tmp) / "nocache", False)
+        shutil.copytree(Path(claimback.__file__).parent, Path(tmp) / "nocache" / "src" / "claimback",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         env.pop("PYTHONPYCACHEPREFIX")
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-        samples, _ = time_runs(cmd, env, payload, max(20, args.runs // 4))
+        env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=str(Path(tmp) / "nocache" / "src"))
+        samples, _ = time_runs([sys.executable, "-m", "claimback", "hook", "PreToolUse"], env, payload,
+                               max(20, args.runs // 4))
         result["quiet_no_bytecode_cache"] = summary(samples)
         env, payload = build_home(Path(tmp) / "it", True)
         result["importtime"] = importtime(cmd, env, payload)
@@ -165,7 +172,7 @@ def main() -> None:
     print(f"guard hook latency ({result['command']}; Python {result['python']}, {result['cpus']} CPUs, "
           f"load average before {result['load_before']})")
     for key, label in (("quiet", "PreToolUse, no outage (allow)"), ("outage", "PreToolUse, active outage (deny)"),
-                       ("quiet_no_bytecode_cache", "same, no bytecode cache (allow)"),
+                       ("quiet_no_bytecode_cache", "same, claimback not byte-compiled"),
                        ("python_startup", "python -c pass (floor)"), ("full_cli_version", "claimback --version (full CLI)")):
         r = result[key]
         extra = f"  decision={r['decision']}" if "decision" in r else ""
