@@ -16,7 +16,9 @@ OUT = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 
 
 def _walk(command: click.Command, path: list[str], parent: click.Context | None):
-    ctx = click.Context(command, info_name=path[-1], parent=parent, terminal_width=100, max_content_width=100)
+    # make_context applies each command's context_settings (e.g. -h as a help option), as a real run does.
+    ctx = command.make_context(path[-1], [], parent=parent, resilient_parsing=True, terminal_width=100,
+                               max_content_width=100)
     yield path, command.get_help(ctx)
     if isinstance(command, click.Group):
         for name in sorted(command.list_commands(ctx)):
