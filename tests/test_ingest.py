@@ -325,3 +325,17 @@ def test_odd_types_in_descriptive_fields_do_not_cost_the_record(tmp_path, projec
     rows = ledger.rows("SELECT kind, status, failure_class, attempt FROM failures ORDER BY ts")
     assert rows == [{"kind": "final", "status": 529, "failure_class": "outage", "attempt": None},
                     {"kind": "retry", "status": None, "failure_class": "outage", "attempt": 2}]
+
+
+def test_a_small_growing_file_is_read_from_its_offset_not_from_the_start(tmp_path, projects):
+    path = write(projects / "app" / f"{SESSION}.jsonl", [assistant("m1", "r1", ts(0))])
+    first_size = path.stat().st_size
+    assert first_size < 4096
+    _, ledger = run_ingest(tmp_path, projects)
+    appended = write(path, [assistant("m2", "r2", ts(1))], mode="a").stat().st_size - first_size
+    summary = ingest(ledger, [projects], machine="test")
+    assert summary.new_requests == 1 and summary.bytes_read == appended
+    # A replaced file whose first bytes differ is still re-read from the start.
+    path.write_text(line(assistant("m9", "r9", ts(9))) + line(assistant("m1", "r1", ts(0))))
+    summary = ingest(ledger, [projects], machine="test")
+    assert summary.bytes_read == path.stat().st_size and summary.new_requests == 1

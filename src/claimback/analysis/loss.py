@@ -181,7 +181,7 @@ class _WindowData:
         self.tasks = ledger.rows(
             "SELECT t.tool_use_id, t.session_id, t.agent_id, t.outcome, t.result_ts, t.launched_ts, "
             "t.description FROM tasks AS t WHERE t.outcome IN (?, ?, ?) AND t.agent_id IS NOT NULL "
-            "AND t.launched_ts <= ?", (*KILLED_TASK_OUTCOMES, window.end))
+            "AND t.launched_ts <= ? ORDER BY t.launched_ts, t.tool_use_id", (*KILLED_TASK_OUTCOMES, window.end))
         self.agent_failures = {
             r["agent_id"]: r for r in ledger.rows(
                 "SELECT agent_id, MAX(ts) AS last_ts FROM failures WHERE agent_id IS NOT NULL "

@@ -176,9 +176,22 @@ def _sqlite_bulk_mode(ledger: Ledger, on: bool) -> None:
         ledger.execute("PRAGMA cache_size = -2000")
 
 
-def _head_hash(path: Path) -> str:
+def _head_hash(path: Path, length: int = HEAD_BYTES) -> str:
+    """`<bytes hashed>:<hash>` of the file's first bytes (up to 4 KiB): tells a replaced file from a grown one."""
     with open(path, "rb") as handle:
-        return hashlib.sha256(handle.read(HEAD_BYTES)).hexdigest()[:32]
+        data = handle.read(length)
+    return f"{len(data)}:{hashlib.sha256(data).hexdigest()[:32]}"
+
+
+def _same_head(path: Path, stored: str | None) -> bool:
+    """Whether the file still starts as it did: a file under 4 KiB that grew keeps its first bytes."""
+    if not stored:
+        return False
+    length, _, digest = stored.partition(":")
+    if not digest:  # ledgers written before the length was recorded hashed a full 4 KiB
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read(HEAD_BYTES)).hexdigest()[:32] == stored
+    return length.isdigit() and _head_hash(path, int(length)) == stored
 
 
 def _file_key(path: str) -> str:
@@ -261,11 +274,11 @@ def _read_file(tfile: TranscriptFile, st: os.stat_result, previous: dict | None,
     path_text = str(tfile.path)
     try:
         head = _head_hash(tfile.path)
+        resume = (previous is not None and previous["inode"] == st.st_ino
+                  and st.st_size >= previous["byte_offset"] and _same_head(tfile.path, previous["head_hash"]))
     except OSError:
         yield _Chunk(None, unreadable=True)
         return
-    resume = (previous is not None and previous["head_hash"] == head
-              and previous["inode"] == st.st_ino and st.st_size >= previous["byte_offset"])
     offset = previous["byte_offset"] if resume else 0
     state = FileState.from_json(previous["state"]) if resume else FileState()
     lines_read = previous["lines_read"] if resume else 0
@@ -366,9 +379,15 @@ def _read_all(work: list[tuple[TranscriptFile, os.stat_result, dict | None]], ma
         pool.shutdown(cancel_futures=True)
 
 
-def _failure_counts(ledger: Ledger) -> Counter:
+def _failure_counts(ledger: Ledger, machine: str) -> Counter:
     return Counter({row["failure_class"]: row["n"] for row in ledger.rows(
-        "SELECT failure_class, COUNT(*) AS n FROM failures GROUP BY failure_class")})
+        "SELECT failure_class, COUNT(*) AS n FROM failures WHERE machine_id = ? GROUP BY failure_class",
+        (machine,))})
+
+
+def _count(ledger: Ledger, table: str, machine: str) -> int:
+    """This machine's rows only: other machines may be ingesting into a shared ledger right now."""
+    return int(ledger.scalar(f"SELECT COUNT(*) FROM {table} WHERE machine_id = ?", (machine,)) or 0)
 
 
 def ingest(
@@ -386,10 +405,10 @@ def ingest(
     known = {row["path"]: row for row in ledger.rows(
         "SELECT path, device, inode, size, mtime_ns, byte_offset, head_hash, lines_read, lines_skipped, "
         "state FROM files WHERE machine_id = ?", (machine,))}
-    requests_before = ledger.scalar("SELECT COUNT(*) FROM requests")
-    failures_before = _failure_counts(ledger)
-    tasks_before = ledger.scalar("SELECT COUNT(*) FROM tasks")
-    prompts_before = ledger.scalar("SELECT COUNT(*) FROM prompts")
+    requests_before = _count(ledger, "requests", machine)
+    failures_before = _failure_counts(ledger, machine)
+    tasks_before = _count(ledger, "tasks", machine)
+    prompts_before = _count(ledger, "prompts", machine)
     skipped: Counter = Counter()
     links_pending = ledger.scalar("SELECT value FROM meta WHERE key = ?", (_LINKS_PENDING,)) is not None
 
@@ -443,12 +462,12 @@ def ingest(
     if bulk:
         _sqlite_bulk_mode(ledger, False)
 
-    summary.new_requests = ledger.scalar("SELECT COUNT(*) FROM requests") - requests_before
-    after = _failure_counts(ledger)
+    summary.new_requests = _count(ledger, "requests", machine) - requests_before
+    after = _failure_counts(ledger, machine)
     summary.new_failures = {k: after[k] - failures_before.get(k, 0) for k in sorted(after)
                             if after[k] - failures_before.get(k, 0)}
-    summary.new_tasks = ledger.scalar("SELECT COUNT(*) FROM tasks") - tasks_before
-    summary.new_prompts = ledger.scalar("SELECT COUNT(*) FROM prompts") - prompts_before
+    summary.new_tasks = _count(ledger, "tasks", machine) - tasks_before
+    summary.new_prompts = _count(ledger, "prompts", machine) - prompts_before
     summary.lines_skipped = dict(skipped.most_common())
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
