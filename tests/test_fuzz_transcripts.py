@@ -25,6 +25,8 @@ The rules the reference reader applies:
 9. A failed attempt is a `system` record with subtype `api_error`; a final failure is an `assistant`
    record with `isApiErrorMessage: true` (unless its text is an interruption marker). Keyed by uuid, else
    by line; the first copy of a key is kept.
+10. A line holding both the tokens "tool_result" and "type":"user" is a user's tool result: read only for
+   interruptions and subagent results (neither is compared here), never for requests or failures.
 """
 
 from __future__ import annotations
@@ -178,6 +180,11 @@ def reference_read(data: bytes, session: str = SESSION) -> tuple[dict[str, dict]
         start, offset = offset, offset + len(raw)
         if not raw.endswith(b"\n"):
             break  # rule 1
+        if b'"tool_result"' in raw and b'"type":"user"' in raw and b"[Request interrupted" not in raw:
+            continue  # rule 10 (Claude Code writes compact JSON: these tokens are exact)
+        if not any(token in raw for token in (b'"tool_result"', b'"usage":', b'"api_error"',
+                                              b'"isApiErrorMessage":true', b'"type":"user"')):
+            continue  # nothing of rules 5 and 9 can be in it
         try:
             record = parse_record(raw)
         except Malformed:
@@ -192,8 +199,7 @@ def reference_read(data: bytes, session: str = SESSION) -> tuple[dict[str, dict]
             continue
         # The session a record belongs to: its own sessionId, else the last one the file named (records
         # claimback reads at all: requests, failures, prompts; plain tool results are not read).
-        if record.get("sessionId") and (any(m in raw for m in (b'"usage":', b'"api_error"', b'"isApiErrorMessage":true'))
-                                        or (b'"type":"user"' in raw and b'"tool_result"' not in raw)):
+        if record.get("sessionId"):
             current_session = record["sessionId"]
         line_key = record.get("uuid") or f"@{start}"
         if kind == "system":

@@ -93,7 +93,6 @@ _TOOL_RESULT = b'"tool_result"'
 _USER = b'"type":"user"'
 _INTERRUPT = b"[Request interrupted"
 
-_CANONICAL_TS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 _STATUS_IN_TEXT = re.compile(r"API Error:\s*(\d{3})\b")
 _TYPE_IN_TEXT = re.compile(r'"type"\s*:\s*"([a-z_]+_error)"')
 _COMMAND_PREFIXES = ("<command-", "<local-command", "<bash-", "<user-memory-input", "Caveat: ")
@@ -111,7 +110,7 @@ def normalize_ts(value: str | None) -> str | None:
     """ISO-8601 in UTC with milliseconds and `Z`: sortable as text, comparable across sources."""
     if not value:
         return None
-    if len(value) == 24 and _CANONICAL_TS.fullmatch(value):
+    if len(value) == 24 and value[-1] == "Z" and value[10] == "T" and value[19] == "." and value.isascii():
         # Already in our form; still a real date and time ("2026-99-99T99:99:99.999Z" has the shape).
         try:
             datetime.fromisoformat(value[:-1])
@@ -233,12 +232,12 @@ class TranscriptParser:
     # -- the hot loop ------------------------------------------------------------------------------
     def feed(self, line: bytes, offset: int) -> None:
         self.batch.lines += 1
-        if _USAGE in line or _API_ERROR_SUBTYPE in line or _API_ERROR_FLAG in line:
-            pass  # a request or a failure may be in it: always decode (even if it quotes "tool_result")
-        elif _TOOL_RESULT in line:
-            if not (_INTERRUPT in line or (self._pending and self._mentions_pending(line))):
+        if _TOOL_RESULT in line:
+            # A user's tool result (most of a transcript's bytes): only interruptions and subagent
+            # results matter. Any other record that merely names "tool_result" is read as usual.
+            if _USER in line and not (_INTERRUPT in line or (self._pending and self._mentions_pending(line))):
                 return
-        elif _USER not in line:
+        elif not (_USAGE in line or _API_ERROR_SUBTYPE in line or _API_ERROR_FLAG in line or _USER in line):
             if not line.strip():
                 return
             # Cheap checks said "nothing we need"; still count lines that are not JSON at all.
