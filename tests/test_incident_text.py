@@ -10,7 +10,9 @@ import pytest
 
 from claimback.sources.incident_text import (
     UpdateText,
+    families_overlap,
     family_of_name,
+    incident_relevance,
     model_family,
     models_mentioned,
     parse_impact_range,
@@ -109,7 +111,15 @@ def test_models_mentioned(text: str, expected: list[str]) -> None:
     ("anthropic.claude-sonnet-4-5-20250929-v1:0", "sonnet-4.5"),
     ("claude-opus-4-6@20260101", "opus-4.6"),
     ("claude-opus-4-6[1m]", "opus-4.6"),
+    ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", "sonnet-4.5"),
+    ("claude-haiku-4-5@20251001", "haiku-4.5"),
+    ("claude-mythos-5", "mythos-5"),
+    ("claude-mythos-5-1", "mythos-5.1"),
+    ("opus", "opus"),  # a settings alias: the family, version unknown
+    ("sonnet[1m]", "sonnet"),
+    ("claude-code-2-1", None),
     ("<synthetic>", None),
+    ("default", None),
     (None, None),
 ])
 def test_model_family(model_id: str | None, family: str | None) -> None:
@@ -120,6 +130,50 @@ def test_family_of_name_matches_model_ids() -> None:
     assert family_of_name("Claude Opus 4.6") == model_family("claude-opus-4-6")
     assert family_of_name("Opus 4.8 Fast") == "opus-4.8"
     assert family_of_name("Claude Haiku 4.5") == model_family("claude-haiku-4-5-20251001")
+    assert family_of_name("Claude Mythos 5.1") == model_family("claude-mythos-5-1")
+    assert family_of_name("Claude Code 2.1") is None  # a product, not a model
+
+
+@pytest.mark.parametrize("title,fams", [
+    ("Elevated errors on Claude Opus 4.6 and Sonnet 4.6", ["opus-4.6", "sonnet-4.6"]),
+    ("Elevated errors on Opus 4.6 and 4.5", ["opus-4.6", "opus-4.5"]),
+    ("Elevated errors for Claude Mythos 5, Claude Fable 5, and Claude Sonnet 5", ["mythos-5", "fable-5", "sonnet-5"]),
+    ("elevated errors on Opus 48", ["opus"]),  # a typo for some Opus: every Opus
+    ("Elevated errors on Claude Code", []),
+    ("Claude Code 2.1 login errors", []),
+    ("Elevated errors for some models", []),
+])
+def test_title_families(title: str, fams: list[str]) -> None:
+    assert incident_relevance(title).model_families == fams
+
+
+def test_families_overlap() -> None:
+    assert families_overlap(["opus-4.6"], ["opus-4.6"])
+    assert not families_overlap(["opus-5"], ["opus-5.1"])  # distinct models ("Opus 4.1 and Opus 4")
+    assert families_overlap(["opus-5"], ["opus"]) and families_overlap(["opus"], ["opus-4.8"])
+    assert not families_overlap(["opus"], ["sonnet-4.6", None])
+    assert not families_overlap([], ["opus-4.6"])
+
+
+@pytest.mark.parametrize("name,impact,components,bodies,scope", [
+    ("Elevated errors on Claude Opus 4.6", "major", [], [], "models"),
+    ("Elevated errors for Claude Fable 5, Claude Sonnet 5, Claude Haiku 4.5, and other models", "major", [], [], "all"),
+    ("Elevated errors for some models", "minor", [], [], "all"),
+    ("Elevated errors", "major", ["Claude Code"], [], "all"),
+    ("Elevated errors", "major", ["Claude Cowork"], [], "none"),
+    ("Elevated errors on Claude.ai", "major", ["claude.ai"], ["Users cannot log in to Claude Code."], "all"),
+    ("Elevated errors on Claude.ai", "major", ["claude.ai"], ["Chats fail to load."], "none"),
+    ("Enterprise SSO sign-in failures", "major", [], [], "all"),  # login: how Claude Code signs in
+    ("Scheduled maintenance of the API", "maintenance", ["Claude API (api.anthropic.com)"], [], "none"),
+    # Update prose names workarounds too: the title decides the models.
+    ("Elevated errors on the API", "major", [], ["Errors on Claude Opus 4.6; switch to Sonnet 4.5."], "all"),
+    (None, "major", [], ["We are investigating elevated errors on Claude Opus 4.6."], "models"),
+])
+def test_incident_relevance_fields(name: str | None, impact: str, components: list[str], bodies: list[str],
+                                   scope: str) -> None:
+    rel = incident_relevance(name, impact, components, bodies)
+    assert (rel.scope, rel.relevant) == (scope, scope != "none"), rel.reason
+    assert rel.login_only == (rel.reason.startswith("claude.ai login"))
 
 
 def test_archive_models_all_have_families() -> None:

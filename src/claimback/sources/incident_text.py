@@ -1,68 +1,122 @@
-"""Reading what a status-page incident says in prose: impact windows, models, components.
+"""Reading what a status-page incident says in prose: impact windows, models, and whether it matters.
 
 Anthropic often states the true impact window only in an update's text ("Impact occurred from
 17:34–18:52 UTC", "between 23:00 PT / 7:00 UTC and 1:50 PT / 9:50 UTC", "Between 10:09 and 10:31 PDT",
 "between approximately 3:46 PM and 4:52 PM PDT on April 10"), and names models in titles ("Elevated
 errors on Claude Opus 4.6 and Sonnet 4.6"). These helpers turn that prose into UTC instants and model
 family keys ("opus-4.6") that transcripts' model ids ("claude-opus-4-6-20260101") map to as well.
+
+`incident_relevance` is THE judgment of whether an incident touches Claude Code's requests (and for
+which model families): the outage windows (`analysis.outages`) and the guard hook
+(`prevent.signals`) both call it, so they cannot disagree.
+
+The guard hook imports this module on every call (p95 budget 60 ms), so it imports only `re` and
+`datetime` at load time; patterns compile on first use and `zoneinfo` loads only when a text names
+a Pacific or Eastern time.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~2 ms on the hook path
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+
+class _Rx:
+    """A regex compiled on first use (compiling every pattern here at import costs ~5 ms, and the
+    guard hook, which imports this module on each call, usually needs none of them)."""
+
+    __slots__ = ("_pattern", "_flags", "_compiled")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self._pattern = pattern
+        self._flags = flags
+        self._compiled: re.Pattern[str] | None = None
+
+    def get(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self._pattern, self._flags)
+        return self._compiled
+
+    def search(self, text: str, pos: int = 0) -> re.Match[str] | None:
+        return self.get().search(text, pos)
+
+    def match(self, text: str, pos: int = 0) -> re.Match[str] | None:
+        return self.get().match(text, pos)
+
+    def finditer(self, text: str) -> Iterable[re.Match[str]]:
+        return self.get().finditer(text)
+
+    def sub(self, repl: str, text: str) -> str:
+        return self.get().sub(repl, text)
+
+
+_I = re.IGNORECASE
 UTC = timezone.utc
-_PACIFIC = ZoneInfo("America/Los_Angeles")
-_EASTERN = ZoneInfo("America/New_York")
 
 # Fixed offsets where the abbreviation says which one; bare PT/ET follow the date's DST rules.
-_ZONES: dict[str, timezone | ZoneInfo] = {
+_FIXED: dict[str, tzinfo] = {
     "utc": UTC, "gmt": UTC, "z": UTC,
-    "pdt": timezone(timedelta(hours=-7)), "pst": timezone(timedelta(hours=-8)), "pt": _PACIFIC,
-    "edt": timezone(timedelta(hours=-4)), "est": timezone(timedelta(hours=-5)), "et": _EASTERN,
+    "pdt": timezone(timedelta(hours=-7)), "pst": timezone(timedelta(hours=-8)),
+    "edt": timezone(timedelta(hours=-4)), "est": timezone(timedelta(hours=-5)),
 }
+_DST_ZONES = {"pt": "America/Los_Angeles", "et": "America/New_York"}
+_loaded: dict[str, tzinfo] = {}
+
+
+def _zone(name: str | None) -> tzinfo:
+    """The tzinfo of a zone abbreviation (UTC when none or unknown); ZoneInfo only when needed."""
+    key = name or "utc"
+    if key in _FIXED:
+        return _FIXED[key]
+    if key not in _DST_ZONES:
+        return UTC
+    if key not in _loaded:
+        from zoneinfo import ZoneInfo
+
+        _loaded[key] = ZoneInfo(_DST_ZONES[key])
+    return _loaded[key]
+
 
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
 
 # One clock time, optional am/pm, optional zone.  `(?<![\d.:])` keeps "4.6" or "v2.1.120" out.
-_TIME = re.compile(
+_TIME = _Rx(
     r"(?<![\d.:])(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)(?::[0-5]\d)?(?!\d)"
     r"\s*(?P<ampm>[ap]\.?m\.?)?(?![a-z])"
     r"(?:\s*(?P<zone>UTC|GMT|PDT|PST|PT|EDT|EST|ET|Z)\b)?",
-    re.IGNORECASE,
+    _I,
 )
 # What may stand between two times of a range ("17:34–18:52", "from 7:00 UTC to 9:50 UTC", "and").
-_RANGE_JOIN = re.compile(r"^\s*(?:-|–|—|to|and|until|till|through|thru)\s*(?:approximately\s+|about\s+|~\s*)?$",
-                         re.IGNORECASE)
+_RANGE_JOIN = _Rx(r"^\s*(?:-|–|—|to|and|until|till|through|thru)\s*(?:approximately\s+|about\s+|~\s*)?$",
+                         _I)
 # "23:00 PT / 7:00 UTC": the same instant in two zones; keep the UTC one.
-_SAME_INSTANT = re.compile(r"^\s*(?:/|\(|,)\s*$")
-_DATE = re.compile(
+_SAME_INSTANT = _Rx(r"^\s*(?:/|\(|,)\s*$")
+_DATE = _Rx(
     r"\b(?P<mon>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(?P<day>[0-3]?\d)(?:st|nd|rd|th)?\b"
     r"|\b(?P<iso>20\d\d-[01]\d-[0-3]\d)\b",
-    re.IGNORECASE,
+    _I,
 )
-_START_WORDS = re.compile(r"(?:start(?:ed|ing)?|began|beginning|since)\s+(?:at\s+)?(?:approximately\s+|about\s+)?$",
-                          re.IGNORECASE)
-_END_WORDS = re.compile(
+_START_WORDS = _Rx(r"(?:start(?:ed|ing)?|began|beginning|since)\s+(?:at\s+)?(?:approximately\s+|about\s+)?$",
+                          _I)
+_END_WORDS = _Rx(
     r"(?:recover(?:ed|y)|baseline(?:\s+error\s+rates?)?(?:\s+from)?|resolved|mitigated|ended|stopped|"
     r"restored|returned to normal)\s+(?:as of\s+|at\s+|from\s+|by\s+)?(?:approximately\s+|about\s+)?$",
-    re.IGNORECASE,
+    _I,
 )
 
 
-@dataclass(frozen=True)
 class _ClockTime:
-    hour: int
-    minute: int
-    zone: str | None
-    start: int
-    end: int
-    lead: int  # where this time's phrase begins ("23:00 PT / 7:00 UTC" → at "23:00")
+    __slots__ = ("hour", "minute", "zone", "start", "end", "lead")
+
+    def __init__(self, hour: int, minute: int, zone: str | None, start: int, end: int, lead: int) -> None:
+        self.hour, self.minute, self.zone = hour, minute, zone
+        self.start, self.end = start, end
+        self.lead = lead  # where this time's phrase begins ("23:00 PT / 7:00 UTC" → at "23:00")
 
 
 def _clock_times(text: str) -> list[_ClockTime]:
@@ -110,7 +164,7 @@ def _explicit_date(text: str, year: int) -> date | None:
 
 
 def _instant(day: date, clock: _ClockTime) -> datetime:
-    tz = _ZONES.get(clock.zone or "utc", UTC)
+    tz = _zone(clock.zone)
     return datetime.combine(day, time(clock.hour, clock.minute), tzinfo=tz).astimezone(UTC)
 
 
@@ -119,7 +173,7 @@ def _anchor_day(text: str, ref: datetime, zone: str | None) -> tuple[date, bool]
     explicit = _explicit_date(text, ref.year)
     if explicit is not None:
         return explicit, True
-    tz = _ZONES.get(zone or "utc", UTC)
+    tz = _zone(zone)
     return ref.astimezone(tz).date(), False
 
 
@@ -151,7 +205,7 @@ def parse_impact_range(text: str, ref: datetime) -> tuple[datetime, datetime] | 
     return None
 
 
-def _single_point(text: str, ref: datetime, words: re.Pattern[str]) -> datetime | None:
+def _single_point(text: str, ref: datetime, words: _Rx) -> datetime | None:
     for clock in _clock_times(text):
         before = text[max(0, clock.lead - 60):clock.lead]
         if words.search(before) and clock.zone:
@@ -163,11 +217,23 @@ def _single_point(text: str, ref: datetime, words: re.Pattern[str]) -> datetime 
     return None
 
 
-@dataclass(frozen=True)
 class UpdateText:
-    body: str
-    created_at: datetime
-    status: str | None = None
+    """One update's text and when it was posted (a plain class: `dataclasses` costs ~5 ms to import)."""
+
+    __slots__ = ("body", "created_at", "status")
+
+    def __init__(self, body: str, created_at: datetime, status: str | None = None) -> None:
+        self.body, self.created_at, self.status = body, created_at, status
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UpdateText) and (self.body, self.created_at, self.status) == \
+            (other.body, other.created_at, other.status)
+
+    def __hash__(self) -> int:
+        return hash((self.body, self.created_at, self.status))
+
+    def __repr__(self) -> str:
+        return f"UpdateText({self.body!r}, {self.created_at!r}, {self.status!r})"
 
 
 def parse_impact_window(updates: Sequence[UpdateText]) -> tuple[datetime | None, datetime | None]:
@@ -196,44 +262,101 @@ def parse_impact_window(updates: Sequence[UpdateText]) -> tuple[datetime | None,
 
 
 # -- models ----------------------------------------------------------------------------------------
-_TIERS = "opus|sonnet|haiku|fable|mythos"
-_MODEL_MENTION = re.compile(rf"\b(?:claude\s+)?({_TIERS})\s+(\d+(?:\.\d+)?)(?![\d.]*\d)", re.IGNORECASE)
-_MODEL_ID_NEW = re.compile(rf"({_TIERS})-(\d{{1,2}})(?:[-.](\d{{1,2}}))?(?!\d)", re.IGNORECASE)
-_MODEL_ID_OLD = re.compile(rf"claude-(\d+)(?:[-.](\d{{1,2}}))?-({_TIERS})", re.IGNORECASE)
+# A family key is "<tier>-<version>" ("opus-4.6", "sonnet-5") or a bare "<tier>" when no version is
+# known ("opus": a settings alias, or a title saying just "Opus"); a bare key stands for every version.
+# Distinct versions are distinct models ("Claude Opus 4.1 and Opus 4" are listed apart), so "opus-5"
+# does not cover "opus-5.1".
+KNOWN_TIERS = ("opus", "sonnet", "haiku", "fable", "mythos")
+_TIERS = "|".join(KNOWN_TIERS)
+# Words after "Claude" that name a product or plan, not a model family ("Claude Code 2.1"). Any other
+# "Claude <Word> <version>" is a model: new families appear (Fable, Mythos) before this code knows them.
+_NOT_FAMILY = frozenset({
+    "code", "api", "app", "apps", "ai", "desktop", "console", "platform", "for", "on", "and", "in", "web",
+    "mobile", "cowork", "chrome", "enterprise", "team", "max", "pro", "models", "model", "gov", "government",
+    "tag", "review", "is", "was", "has", "will", "may", "can", "users", "requests", "services", "the",
+})
+# A version has a one-digit major ("4", "4.6", "5.1"): "Opus 48" in a title is a typo for some Opus,
+# read as the bare tier, not a model that does not exist.
+_VER = r"\d(?:\.\d{1,2})?(?![\d.:]*\d)"
+_MENTION = _Rx(rf"\bclaude\s+(?P<word>[a-z]+)\s+(?P<v1>{_VER})|\b(?:claude\s+)?(?P<tier>{_TIERS})\b(?:\s+(?P<v2>{_VER}))?", _I)
+# Further versions of the same tier: "Opus 4.6 and 4.5", "Opus 4.8, 4.7 and 4.6".
+_MORE_VERSIONS = _Rx(rf"\s*(?:,\s*(?:and\s+)?|and\s+|/\s*)(?P<v>{_VER})(?!\s*(?:%|percent|hours?|minutes?|mins?\b|"
+                     rf"seconds?|am\b|pm\b|[ap]\.m\.|utc\b|gmt\b|p[ds]?t\b|e[ds]?t\b))", _I)
+_ID_TIER = _Rx(rf"({_TIERS})-(\d{{1,2}})(?:[-.](\d{{1,2}}))?(?!\d)", _I)        # claude-opus-4-6-20260101
+_ID_ANY = _Rx(r"claude-([a-z]+)-(\d{1,2})(?:[-.](\d{1,2}))?(?!\d)", _I)         # claude-<new family>-5
+_ID_OLD = _Rx(r"claude-(\d{1,2})(?:[-.](\d{1,2}))?-([a-z]+)", _I)               # claude-3-5-sonnet-20241022
+_ID_ALIAS = _Rx(rf"\b({_TIERS})\b", _I)                                           # "opus", "sonnet[1m]"
+# A title that names some models and then "other models", or just "all/many models": every model.
+_ANY_MODEL = _Rx(r"\b(?:other|all|some|most|multiple|several|many|various)\s+(?:claude\s+)?models\b", _I)
+
+
+def _mentions(text: str) -> list[tuple[str, str | None]]:
+    """(tier, version or None) for each model named in `text`, deduplicated, in order of mention."""
+    found: list[tuple[str, str | None]] = []
+    for m in _MENTION.finditer(text or ""):
+        if m["word"]:
+            tier, version = m["word"].lower(), m["v1"]
+            if tier in _NOT_FAMILY:
+                continue
+        else:
+            tier, version = m["tier"].lower(), m["v2"]
+        versions = [version]
+        pos = m.end()
+        while version is not None:
+            more = _MORE_VERSIONS.match(text, pos)
+            if not more:
+                break
+            versions.append(more["v"])
+            pos = more.end()
+        for v in versions:
+            if (tier, v) not in found:
+                found.append((tier, v))
+    # a bare "Opus" adds nothing next to "Opus 4.6"
+    return [(t, v) for t, v in found if v is not None or not any(t2 == t and v2 for t2, v2 in found)]
 
 
 def models_mentioned(text: str | None) -> list[str]:
-    """Model names in prose, as "Claude Opus 4.6" (deduplicated, in order of mention)."""
-    seen: list[str] = []
-    for m in _MODEL_MENTION.finditer(text or ""):
-        name = f"Claude {m[1].capitalize()} {m[2]}"
-        if name not in seen:
-            seen.append(name)
-    return seen
+    """Model names with a version in prose, as "Claude Opus 4.6" (deduplicated, in order of mention)."""
+    return [f"Claude {tier.capitalize()} {version}" for tier, version in _mentions(text or "") if version]
 
 
-def family_of_name(name: str) -> str | None:
-    """ "Claude Opus 4.6" / "Opus 4.6 Fast" → "opus-4.6"."""
-    m = _MODEL_MENTION.search(name or "")
-    return f"{m[1].lower()}-{m[2]}" if m else None
+def family_of_name(name: str | None) -> str | None:
+    """ "Claude Opus 4.6" / "Opus 4.6 Fast" → "opus-4.6"; "Opus" → "opus"; no model → None."""
+    found = _mentions(name or "")
+    if not found:
+        return None
+    tier, version = found[0]
+    return f"{tier}-{version}" if version else tier
+
+
+def title_families(title: str | None) -> list[str]:
+    """Family keys of every model a title names: "Elevated errors on Opus 4.6 and 4.5" →
+    ["opus-4.6", "opus-4.5"]; "Elevated errors on Opus 48" → ["opus"]."""
+    return [f"{tier}-{version}" if version else tier for tier, version in _mentions(title or "")]
 
 
 def model_family(model_id: str | None) -> str | None:
-    """A transcript's model id → family key: "claude-opus-4-6-20260101" → "opus-4.6",
-    "claude-opus-4-20250514" → "opus-4", "claude-3-5-sonnet-20241022" → "sonnet-3.5",
-    Bedrock/Vertex ids ("anthropic.claude-sonnet-4-5-…-v1:0", "claude-opus-4-6@…") likewise."""
-    if not model_id:
+    """A transcript's or a setting's model id → family key: "claude-opus-4-6-20260101" → "opus-4.6",
+    "claude-opus-4-20250514" → "opus-4", "claude-3-5-sonnet-20241022" → "sonnet-3.5", Bedrock/Vertex
+    ids ("anthropic.claude-sonnet-4-5-…-v1:0", "claude-opus-4-6@…") likewise, a new family
+    ("claude-mythos-5") too, and an alias ("opus", "sonnet[1m]") → the bare tier ("opus")."""
+    if not model_id or not isinstance(model_id, str):
         return None
-    m = _MODEL_ID_NEW.search(model_id)
+    m = _ID_TIER.search(model_id)
     if m:
         return f"{m[1].lower()}-{m[2]}" + (f".{m[3]}" if m[3] else "")
-    m = _MODEL_ID_OLD.search(model_id)
+    m = _ID_OLD.search(model_id)
     if m:
         return f"{m[3].lower()}-{m[1]}" + (f".{m[2]}" if m[2] else "")
-    return None
+    m = _ID_ANY.search(model_id)
+    if m and m[1].lower() not in _NOT_FAMILY:
+        return f"{m[1].lower()}-{m[2]}" + (f".{m[3]}" if m[3] else "")
+    m = _ID_ALIAS.search(model_id)
+    return m[1].lower() if m else None
 
 
 def families(names: Iterable[str]) -> list[str]:
+    """Family keys of model names ("Claude Opus 4.6" → "opus-4.6"), deduplicated, in order."""
     out: list[str] = []
     for name in names:
         fam = family_of_name(name)
@@ -242,37 +365,133 @@ def families(names: Iterable[str]) -> list[str]:
     return out
 
 
-# -- relevance words -------------------------------------------------------------------------------
-_ERROR_WORDS = re.compile(
+def _covers(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    tier_a, _, ver_a = a.partition("-")
+    tier_b, _, ver_b = b.partition("-")
+    return tier_a == tier_b and (not ver_a or not ver_b)  # a bare tier stands for every version
+
+
+def families_overlap(incident: Iterable[str | None], used: Iterable[str | None]) -> bool:
+    """Does a model-specific incident's family list touch the families a session used?"""
+    used_list = [u for u in used if u]
+    return any(_covers(f, u) for f in incident if f for u in used_list)
+
+
+# -- relevance -------------------------------------------------------------------------------------
+_ERROR_WORDS = _Rx(
     r"error|outage|down\b|unavailab|not available|disrupt|timeout|time out|failure|failing|fails?\b|"
     r"degraded (?:performance|service|functionality)|latency|unable|cannot|can't|unreachable|"
     r"not responding|unresponsive|connectivity|crash|issues?\b|impacted|problems?\b|spike",
-    re.IGNORECASE,
+    _I,
 )
-_LOGIN_WORDS = re.compile(r"log(?:ging)?\s?-?in|sign-?in|auth|oauth|sso\b|credentials? for claude code", re.IGNORECASE)
-_API_WORDS = re.compile(
-    r"\bapi\b|\bmodels?\b|requests?\b|claude services|claude code\b|all products", re.IGNORECASE)
-# Products that share a name with Claude Code or the API but not its request path.
-_OTHER_SURFACE = re.compile(
-    r"on the web|in slack|code review|ide extension|desktop|cowork|office|connectors?\b|\bmcp\b|vaults?\b|"
-    r"google|github|share links|subscription|billing|credit|sign-ups|workspace creation|research\b|"
-    r"status\.claude\.com|file operations|uploading|container creation|claude tag|dispatch|"
-    r"structured outputs|usage and analytics|model picker|quality",
-    re.IGNORECASE,
+_LOGIN_WORDS = _Rx(r"log(?:ging)?\s?-?in|sign-?in|auth|oauth|sso\b|credentials? for claude code", _I)
+_API_WORDS = _Rx(r"\bapi\b|\bmodels?\b|requests?\b|claude services|claude code\b|all products", _I)
+# Products that share words with Claude Code or the API but not its request path. A name is judged on
+# what remains after these phrases are removed ("…claude.ai, Claude Code, Claude Cowork and the API").
+_OTHER_SURFACES = _Rx(
+    r"claude code (?:on the web|in slack|review|code review|ide extension|desktop)|code review|"
+    r"ide extension|(?:claude(?:\.ai)?|the) desktop(?: app(?:lication)?s?)?|desktop app(?:lication)?s?|"
+    r"cowork(?: remote| on windows)?|claude for (?:microsoft )?office(?: 365)?|office add-in|"
+    r"(?:google )?connectors?|mcp (?:apps|servers|calls)|vaults?(?: and credentials)?|credentials to vaults|"
+    r"google (?:drive|play)(?: subscriptions)?|github(?: operation| access)?|share links|subscriptions?|"
+    r"billing(?: related)?|credit purchases|usage credits|sign-ups|workspace creation|\bresearch\b|"
+    r"status\.claude\.com|file operations|uploading (?:files|documents)|container creation|claude tag|"
+    r"dispatch sessions|structured outputs|usage and analytics(?: admin api endpoints)?|model picker|"
+    r"platform\.claude\.com|claude for government",
+    _I,
 )
+_QUALITY = _Rx(r"\bquality\b", _I)
+# Features Claude Code's requests do not depend on, or local defects that burn no tokens.
+_FEATURE_ONLY = _Rx(r"structured outputs|crash\w* on startup|json parse error|\bbatch(?:es)?\b|files api|"
+                    r"admin api|usage credits|model picker", _I)
 
 
-def has_error_impact(text: str) -> bool:
+def has_error_impact(text: str | None) -> bool:
     return bool(_ERROR_WORDS.search(text or ""))
 
 
-def mentions_login(text: str) -> bool:
+def mentions_login(text: str | None) -> bool:
     return bool(_LOGIN_WORDS.search(text or ""))
 
 
-def mentions_api_surface(text: str) -> bool:
+def mentions_api_surface(text: str | None) -> bool:
     return bool(_API_WORDS.search(text or ""))
 
 
-def names_other_surface(text: str) -> bool:
-    return bool(_OTHER_SURFACE.search(text or ""))
+class Relevance:
+    """Whether an incident touches Claude Code's requests: scope "all" (every session), "models"
+    (sessions using one of `model_families`) or "none"; `reason` says why, for people."""
+
+    __slots__ = ("relevant", "scope", "model_families", "reason", "login_only")
+
+    def __init__(self, relevant: bool, scope: str, model_families: list[str], reason: str,
+                 login_only: bool = False) -> None:
+        self.relevant, self.scope, self.model_families, self.reason = relevant, scope, model_families, reason
+        # Relevant only because Claude Code signs in through claude.ai: a running session keeps its
+        # token, so the guard weighs these by its policy's components (as if "claude.ai" were listed).
+        self.login_only = login_only
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Relevance) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash((self.relevant, self.scope, tuple(self.model_families), self.reason, self.login_only))
+
+    def _key(self) -> tuple[bool, str, list[str], str, bool]:
+        return self.relevant, self.scope, self.model_families, self.reason, self.login_only
+
+    def __repr__(self) -> str:
+        return (f"Relevance({self.relevant!r}, {self.scope!r}, {self.model_families!r}, {self.reason!r}"
+                f"{', login_only=True' if self.login_only else ''})")
+
+
+def _no(reason: str) -> Relevance:
+    return Relevance(False, "none", [], reason)
+
+
+def incident_relevance(name: str | None, impact: str | None = None, components: Iterable[str] | None = None,
+                       bodies: Sequence[str] = ()) -> Relevance:
+    """Does this incident touch Claude Code's requests, and for which model families?
+
+    `components` are the component names the incident lists (its own and its updates' affected ones;
+    None or empty when unknown), `bodies` its update texts, oldest first (only the first two are read:
+    the first words say what broke). Models come from the title, as the status page headlines them
+    (update prose also names workarounds: "switch to Sonnet 4.5"); from the bodies only when there is
+    no title. Relevant when it has error impact on Claude Code's request path: components Claude
+    API / Claude Code, a name naming the API, models or Claude Code, or claude.ai login. Model-
+    specific titles give scope "models", unless they add "other models"/"all models" (scope "all").
+    """
+    name = name or ""
+    first_bodies = " ".join(b for b in list(bodies)[:2] if isinstance(b, str))
+    if (impact or "").lower() == "maintenance":
+        return _no("scheduled maintenance")
+    if _QUALITY.search(name):
+        return _no("output-quality notice, no error impact")
+    if _FEATURE_ONLY.search(name):
+        return _no("a feature or defect that burns no Claude Code requests")
+    if not (has_error_impact(name) or (not name and has_error_impact(first_bodies))):
+        return _no("notice without error impact")
+    comps = [c.lower() for c in (components or []) if isinstance(c, str)]
+    comp_api = any("claude api" in c or "api.anthropic.com" in c for c in comps)
+    comp_code = any(c.startswith("claude code") for c in comps)
+    comp_ai = any(c.startswith("claude.ai") for c in comps)
+    rest = _OTHER_SURFACES.sub(" ", name)
+    fams = title_families(name or first_bodies)
+    other = rest != name
+    if other and not (mentions_api_surface(rest) or fams or "claude.ai" in rest.lower() and mentions_login(rest)):
+        return _no("another product, not Claude Code's requests")
+    if fams:
+        if _ANY_MODEL.search(name or first_bodies):
+            return Relevance(True, "all", fams, "names some models and others: every model")
+        return Relevance(True, "models", fams, "model-specific incident")
+    if comp_api or comp_code:
+        return Relevance(True, "all", [], "component Claude API / Claude Code")
+    if mentions_api_surface(rest):
+        return Relevance(True, "all", [], "API, models or Claude Code named")
+    if (comp_ai or "claude.ai" in name.lower() or mentions_login(name)) and mentions_login(name + " " + first_bodies):
+        return Relevance(True, "all", [], "claude.ai login (Claude Code signs in through it)", login_only=True)
+    if comp_ai or "claude.ai" in name.lower():
+        return _no("claude.ai only (not login)")
+    return _no("no component or model that Claude Code uses")
