@@ -20,9 +20,10 @@ A window is the union of overlapping intervals of two kinds:
   created_at → resolved_at, when it has error impact on Claude Code's request path: components
   "Claude API" / "Claude Code", a name naming the API, models or Claude Code, or a claude.ai incident
   about login/auth. Incidents naming models ("Elevated errors on Claude Opus 4.6") are model-specific:
-  they count only where a session of the ledger used that model family inside the interval. Notices
-  without error impact, other products (Cowork, connectors, desktop app, …) and quality notices are
-  ignored.
+  they count only where a session of the ledger used that model family inside the interval (a title
+  adding "and other models" concerns every model). Notices without error impact, other products
+  (Cowork, connectors, desktop app, …) and quality notices are ignored. This judgment lives in
+  `claimback.sources.incident_text.incident_relevance`, shared with the guard hook.
 * a **detected burst**: ≥ 3 outage-class failures (any sessions and subagents) each ≤ 10 min after the
   previous one's end, where a failure's end is its timestamp plus the retry wait Claude Code announced
   (`retryInMs`): the client was still inside the outage while it waited. quota_rate (429/limits),
@@ -49,7 +50,6 @@ Each `OutageWindow` (all times ISO-8601 UTC strings, sortable):
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -57,13 +57,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from claimback.ledger.store import Ledger, utc_now_iso
-from claimback.sources.incident_text import (
-    families,
-    has_error_impact,
-    mentions_api_surface,
-    mentions_login,
-    model_family,
-)
+from claimback.sources.incident_text import Relevance, families_overlap, model_family
+from claimback.sources.incident_text import incident_relevance as _relevance
 from claimback.sources.statuspage import (
     DEFAULT_TIMEOUT,
     Incident,
@@ -83,35 +78,7 @@ OPEN_END_GUESS = timedelta(hours=1)  # an incident with no end anywhere: assume 
 OUTAGE = "outage"
 OPEN_STATUSES = ("investigating", "identified", "monitoring", "in_progress", "verifying")
 
-# Products that share words with Claude Code or the API but not its request path. A name is judged on
-# what remains after these phrases are removed ("…claude.ai, Claude Code, Claude Cowork and the API").
-_OTHER_SURFACES = re.compile(
-    r"claude code (?:on the web|in slack|review|code review|ide extension|desktop)|code review|"
-    r"ide extension|(?:claude(?:\.ai)?|the) desktop(?: app(?:lication)?s?)?|desktop app(?:lication)?s?|"
-    r"cowork(?: remote| on windows)?|claude for (?:microsoft )?office(?: 365)?|office add-in|"
-    r"(?:google )?connectors?|mcp (?:apps|servers|calls)|vaults?(?: and credentials)?|credentials to vaults|"
-    r"google (?:drive|play)(?: subscriptions)?|github(?: operation| access)?|share links|subscriptions?|"
-    r"billing(?: related)?|credit purchases|usage credits|sign-ups|workspace creation|\bresearch\b|"
-    r"status\.claude\.com|file operations|uploading (?:files|documents)|container creation|claude tag|"
-    r"dispatch sessions|structured outputs|usage and analytics(?: admin api endpoints)?|model picker|"
-    r"platform\.claude\.com|claude for government",
-    re.IGNORECASE,
-)
-_QUALITY = re.compile(r"\bquality\b", re.IGNORECASE)
-# Features Claude Code's requests do not depend on, or local defects that burn no tokens.
-_FEATURE_ONLY = re.compile(r"structured outputs|crash\w* on startup|json parse error|\bbatch(?:es)?\b|files api|"
-                           r"admin api|usage credits|model picker", re.IGNORECASE)
-
-
 # -- data --------------------------------------------------------------------------------------------
-@dataclass
-class Relevance:
-    relevant: bool
-    scope: str  # "all" | "models" | "none"
-    model_families: list[str]
-    reason: str
-
-
 @dataclass
 class IncidentRef:
     incident_id: str
@@ -190,37 +157,10 @@ class OutagesReport:
 
 # -- relevance ---------------------------------------------------------------------------------------
 def incident_relevance(incident: Incident) -> Relevance:
-    """Does this incident touch Claude Code's requests, and for which models?"""
-    name = incident.name or ""
-    first_bodies = " ".join(u.body for u in sorted(incident.updates, key=lambda u: u.created_at or "")[:2])
-    if (incident.impact or "") == "maintenance":
-        return Relevance(False, "none", [], "scheduled maintenance")
-    if _QUALITY.search(name):
-        return Relevance(False, "none", [], "output-quality notice, no error impact")
-    if _FEATURE_ONLY.search(name):
-        return Relevance(False, "none", [], "a feature or defect that burns no Claude Code requests")
-    if not (has_error_impact(name) or (not name and has_error_impact(first_bodies))):
-        return Relevance(False, "none", [], "notice without error impact")
-    comps = [c.lower() for c in (incident.components or [])]
-    comp_api = any("claude api" in c or "api.anthropic.com" in c for c in comps)
-    comp_code = any(c.startswith("claude code") for c in comps)
-    comp_ai = any(c.startswith("claude.ai") for c in comps)
-    rest = _OTHER_SURFACES.sub(" ", name)
-    fams = families(incident.models)
-    other = rest != name
-    if other and not (mentions_api_surface(rest) or fams or "claude.ai" in rest.lower() and mentions_login(rest)):
-        return Relevance(False, "none", [], "another product, not Claude Code's requests")
-    if fams:
-        return Relevance(True, "models", fams, "model-specific incident")
-    if comp_api or comp_code:
-        return Relevance(True, "all", [], "component Claude API / Claude Code")
-    if mentions_api_surface(rest):
-        return Relevance(True, "all", [], "API, models or Claude Code named")
-    if (comp_ai or "claude.ai" in name.lower() or "log" in name.lower()) and mentions_login(name + " " + first_bodies):
-        return Relevance(True, "all", [], "claude.ai login (Claude Code signs in through it)")
-    if comp_ai or "claude.ai" in name.lower():
-        return Relevance(False, "none", [], "claude.ai only (not login)")
-    return Relevance(False, "none", [], "no component or model that Claude Code uses")
+    """Does this incident touch Claude Code's requests, and for which models? (The one judgment,
+    `claimback.sources.incident_text.incident_relevance`, which the guard hook shares.)"""
+    bodies = [u.body for u in sorted(incident.updates, key=lambda u: u.created_at or "")]
+    return _relevance(incident.name, incident.impact, incident.components, bodies)
 
 
 def incident_interval(incident: Incident, now: datetime | None = None) -> tuple[datetime, datetime, str] | None:
@@ -406,9 +346,10 @@ def outages_report(
         start, end, basis = span
         if rel.scope == "models":
             used = _session_models(ledger, start, end)
-            hit = {s for s, models in used.items() if {model_family(m) for m in models} & set(rel.model_families)}
+            hit = {s for s, models in used.items()
+                   if families_overlap(rel.model_families, [model_family(m) for m in models])}
             hit |= {f.session_id for f in failures if start <= f.ts <= end and f.session_id
-                    and model_family(f.model) in rel.model_families}
+                    and families_overlap(rel.model_families, [model_family(f.model)])}
             if not hit:
                 continue  # the user did not use that model then: not their outage
         relevant_n += 1
@@ -452,7 +393,7 @@ def _describe(ledger: Ledger, iv: _Interval, window_id: str) -> OutageWindow:
         scoped = [i for i in iv.incidents if i.scope == "models"]
         if len(scoped) == len(iv.incidents):
             wanted = {f for i in scoped for f in i.model_families}
-            sessions |= {s for s, models in used.items() if {model_family(m) for m in models} & wanted}
+            sessions |= {s for s, models in used.items() if families_overlap(wanted, [model_family(m) for m in models])}
         else:
             sessions |= set(used)
     models = sorted({m for s in sessions for m in used.get(s, ())} |
