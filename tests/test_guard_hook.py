@@ -406,47 +406,44 @@ def test_fast_dirs_match_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
 # ----------------------------------------------------------------------------- pure helpers
 
 
-@pytest.mark.parametrize("model,key", [
-    ("claude-opus-4-6", ("opus", "4.6")),
-    ("claude-sonnet-4-5-20250929", ("sonnet", "4.5")),
-    ("claude-sonnet-4-20250514", ("sonnet", "4")),
-    ("claude-3-5-sonnet-20241022", ("sonnet", "3.5")),
-    ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", ("sonnet", "4.5")),
-    ("claude-haiku-4-5@20251001", ("haiku", "4.5")),
-    ("claude-mythos-5", ("mythos", "5")),
-    ("opus", ("opus", None)),
-    ("sonnet[1m]", ("sonnet", None)),
-    ("<synthetic>", None),
-    ("default", None),
-])
-def test_model_key(model: str, key: tuple[str, str | None] | None) -> None:
-    assert signals.model_key(model) == key
-
-
-def test_incident_models_on_real_archive_titles() -> None:
+def test_classify_incident_on_real_archive_titles() -> None:
     from importlib import resources
 
     rows = json.loads(resources.files("claimback").joinpath("data/anthropic-incidents.json").read_text())["incidents"]
     by_id = {r["id"]: r["name"] for r in rows}
-    # The founding incident names "some models", none in particular: it concerns every session.
-    assert signals.incident_models(by_id["8z7l5zcy0v3b"]) is None
-    founding = {"name": by_id["8z7l5zcy0v3b"], "status": "identified", "impact": "major", "components": []}
-    assert signals.classify_incident(founding, dict(signals.DEFAULT_POLICY), [("haiku", "4.5")]) == "active"
-    assert signals.incident_models("Elevated errors on Claude Code") == []
-    samples = {r["name"] for r in rows}
-    assert signals.incident_models("Elevated errors on Claude Opus 4.6 and Sonnet 4.6") == [("opus", "4.6"), ("sonnet", "4.6")]
-    assert signals.incident_models("Elevated errors for Claude Fable 5, Claude Sonnet 5, Claude Haiku 4.5, "
-                                   "and other models") is None
-    assert "Elevated errors for Claude Mythos 5, Claude Fable 5, and Claude Sonnet 5" in samples
-    assert signals.incident_models("Elevated errors for Claude Mythos 5, Claude Fable 5, and Claude Sonnet 5") == \
-        [("mythos", "5"), ("fable", "5"), ("sonnet", "5")]
-    # "Claude Code 2.1" is a product, not a model family.
-    assert signals.incident_models("Claude Code 2.1 login errors") == []
     policy = dict(signals.DEFAULT_POLICY)
+    # The founding incident names "some models", none in particular: it concerns every session.
+    founding = {"name": by_id["8z7l5zcy0v3b"], "status": "identified", "impact": "major", "components": []}
+    assert signals.classify_incident(founding, policy, ["haiku-4.5"]) == "active"
+    named = {"name": "Elevated errors for Claude Fable 5, Claude Sonnet 5, Claude Haiku 4.5, and other models",
+             "status": "investigating", "impact": "major", "components": []}
+    assert named["name"] in by_id.values()
+    assert signals.classify_incident(named, policy, ["opus-4.6"]) == "active"  # "and other models"
+    mythos = {"name": "Elevated errors for Claude Mythos 5, Claude Fable 5, and Claude Sonnet 5",
+              "status": "monitoring", "impact": "minor", "components": []}
+    assert mythos["name"] in by_id.values()
+    assert signals.classify_incident(mythos, policy, ["fable-5"]) == "monitoring"
+    assert signals.classify_incident(mythos, policy, ["opus-4.6"]) is None
     opus5 = {"name": "Elevated errors on Claude Opus 5", "status": "investigating", "impact": "minor", "components": []}
-    assert signals.classify_incident(opus5, policy, [("opus", "5.1")]) == "active"
-    assert signals.classify_incident(opus5, policy, [("sonnet", "5")]) is None
+    assert signals.classify_incident(opus5, policy, ["opus-5"]) == "active"
+    assert signals.classify_incident(opus5, policy, ["opus-5.1"]) is None  # another model, listed apart
+    assert signals.classify_incident(opus5, policy, ["opus"]) == "active"  # alias: version unknown
+    assert signals.classify_incident(opus5, policy, ["sonnet-5"]) is None
     assert signals.classify_incident(opus5, policy, []) == "active"  # model unknown: count it
+    # Components listed: the policy's decide (a claude.ai login incident is not the guard's business).
+    login = {"name": "Errors logging into Claude.ai", "status": "investigating", "impact": "major",
+             "components": [{"name": "claude.ai"}]}
+    assert signals.classify_incident(login, policy, []) is None
+    assert signals.classify_incident(login, dict(policy, components=["claude.ai"]), []) == "active"
+    # An update's affected components count, as they do for the outage windows.
+    bare = {"name": "Elevated errors", "status": "identified", "impact": "major", "components": []}
+    assert signals.classify_incident(bare, policy, []) is None  # no component, no product named
+    later = dict(bare, incident_updates=[{"body": "Investigating.", "created_at": "2026-05-15T01:14:00Z",
+                                          "affected_components": [{"name": "Claude Code"}]}])
+    assert signals.classify_incident(later, policy, []) == "active"
+    # Not the guard's business however open: quality notices, another product's errors.
+    for name in ("Claude Sonnet 4 degraded performance quality", "Elevated Connector Error Rates"):
+        assert signals.classify_incident(dict(opus5, name=name), policy, []) is None
 
 
 def test_bedrock_sessions_are_warned_not_blocked_by_the_status_page(isolated_home: Path, tmp_path: Path) -> None:

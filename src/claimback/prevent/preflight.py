@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from claimback.errors import EXIT_ERROR, EXIT_OK, EXIT_TEMPORARY, EXIT_WARNINGS
 from claimback.prevent import signals
+from claimback.sources.incident_text import model_family
 
 VERSION_TIMEOUT_S = 10.0
 STATUS_MAX_AGE_S = 60.0
@@ -281,7 +282,7 @@ def check_status(model: str | None, fetch: bool = True, provider: str = "anthrop
     if incidents is None or age is None or age > float(policy["max_cache_age_minutes"]) * 60:
         why = fault or problem or "status cache too old"
         return Check("status", "warn", f"Anthropic status unknown ({why})", {"fault": why})
-    used = [k for k in [signals.model_key(model)] if k]
+    used = [f for f in [model_family(model)] if f]
     relevant = []
     for inc in incidents:
         level = signals.classify_incident(inc, policy, used)
