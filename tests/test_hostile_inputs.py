@@ -351,3 +351,40 @@ def test_a_corrupt_status_cache_lets_the_hook_allow_and_exit_0(tmp_path, case):
     log = Path(os.environ["CLAIMBACK_HOME"]) / "data" / "guard" / "decisions.jsonl"
     last = json.loads(log.read_text().splitlines()[-1])
     assert last["decision"] == "allow"
+
+
+# -- files that are not transcripts, named like one ----------------------------------------------------
+def test_ingest_reads_only_regular_transcripts_inside_its_roots(tmp_path):
+    """A FIFO or a device named *.jsonl would hang the ingest or never end a line; a symlink may point
+    out of the roots. None of them is read; a symlink to a transcript inside the roots is."""
+    projects = tmp_path / "claude" / "projects"
+    app = projects / "app"
+    real = write(app / "58ef7597-0000-4000-8000-000000000001.jsonl", [assistant("m1", "r1", "2026-05-15T01:00:00.000Z")])
+    outside = write(tmp_path / "elsewhere" / "private.jsonl", [assistant("m2", "r2", "2026-05-15T01:00:00.000Z")])
+    os.mkfifo(app / "58ef7597-0000-4000-8000-00000000f1f0.jsonl")
+    (app / "58ef7597-0000-4000-8000-0000000000de.jsonl").symlink_to("/dev/zero")
+    (app / "58ef7597-0000-4000-8000-00000000003e.jsonl").symlink_to(outside)
+    (app / "58ef7597-0000-4000-8000-0000000000ee.jsonl").symlink_to(app / "58ef7597-0000-4000-8000-0000000000ee.jsonl")
+    (app / "copy").mkdir()
+    (app / "copy" / "58ef7597-0000-4000-8000-000000000001.jsonl").symlink_to(real)
+    proc = subprocess.run([sys.executable, "-m", "claimback", "ingest", "--json", "--db", str(tmp_path / "l.sqlite3"),
+                           "--source", str(projects)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["files_seen"] == 2 and summary["new_requests"] == 1  # the real file and its in-root link
+    ledger = open_ledger(tmp_path / "l.sqlite3")
+    with ledger:
+        assert ledger.scalar("SELECT COUNT(*) FROM requests WHERE message_id = 'm2'") == 0
+
+
+def test_a_fifo_transcript_does_not_hold_the_hook(tmp_path):
+    fifo = tmp_path / "58ef7597-0000-4000-8000-00000000f1f0.jsonl"
+    os.mkfifo(fifo)
+    (tmp_path / fifo.stem / "subagents").mkdir(parents=True)
+    os.mkfifo(tmp_path / fifo.stem / "subagents" / "agent-a1.jsonl")
+    payload = {"session_id": fifo.stem, "transcript_path": str(fifo), "cwd": str(tmp_path),
+               "hook_event_name": "PreToolUse", "tool_name": "Agent", "tool_input": {"prompt": "x"}}
+    # A blocking open would wait forever for a writer; the timeout only turns such a hang into a failure.
+    proc = subprocess.run([sys.executable, "-m", "claimback", "hook", "PreToolUse"], input=json.dumps(payload),
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0 and '"deny"' not in proc.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,7 +83,13 @@ def classify_path(path: Path, root: Path) -> TranscriptFile:
 
 
 def iter_transcripts(roots: Iterable[Path]) -> Iterator[TranscriptFile]:
-    """Every `*.jsonl` under the roots, recursively, without following directory symlinks."""
+    """Every regular `*.jsonl` file under the roots, recursively, without following directory symlinks.
+
+    A FIFO, socket or device named `*.jsonl` would block or never end a line (ingest would hang or fill
+    memory), and a file symlink may point anywhere: only regular files are read, and a symlink only when
+    its target is a regular file inside one of the roots (we never read outside them)."""
+    roots = list(roots)
+    inside = [r.resolve() for r in roots]
     for root in roots:
         if root.is_file():
             if root.suffix == ".jsonl":
@@ -92,4 +99,19 @@ def iter_transcripts(roots: Iterable[Path]) -> Iterator[TranscriptFile]:
             dirnames.sort()
             for filename in sorted(filenames):
                 if filename.endswith(".jsonl"):
-                    yield classify_path(Path(dirpath) / filename, root)
+                    path = Path(dirpath) / filename
+                    if _readable_transcript(path, inside):
+                        yield classify_path(path, root)
+
+
+def _readable_transcript(path: Path, roots: list[Path]) -> bool:
+    try:
+        st = os.lstat(path)
+        if stat.S_ISREG(st.st_mode):
+            return True
+        if not stat.S_ISLNK(st.st_mode):
+            return False
+        target = path.resolve(strict=True)
+        return stat.S_ISREG(os.stat(target).st_mode) and any(target.is_relative_to(r) for r in roots)
+    except (OSError, RuntimeError):  # gone, unreadable, or a symlink loop
+        return False
