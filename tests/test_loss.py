@@ -259,3 +259,15 @@ def test_unknown_window_is_a_clear_error():
 
     result = CliRunner().invoke(main, ["loss", "--demo", "--window", "nope"])
     assert result.exit_code == 2 and "no outage window 'nope'" in result.output
+
+
+def test_no_cache_rebuild_is_attributed_to_a_session_the_outage_did_not_hit(tmp_path):
+    projects = tmp_path / "projects"
+    write(projects / "app" / "quiet.jsonl", [
+        assistant("q1", "rq1", t("00:55"), cr=30000, session="quiet"),
+        assistant("q2", "rq2", t("02:00"), cw=30000, session="quiet"),  # a long pause, but no failure
+    ])
+    ledger = open_ledger(tmp_path / "q.db")
+    ingest(ledger, [projects], machine="t")
+    loss = attribute_window(ledger, WINDOW)
+    assert loss.measured_tokens == 0 and loss.estimated_tokens == 0

@@ -9,7 +9,7 @@ Five categories per window. Each lost request is counted in at most one category
 3. abandoned_turns (measured): the requests of a main-session turn that ended in an outage failure in
    the window and whose prompt the user re-submitted later (same normalized-text hash).
 4. cache_rebuild (measured tokens, attributed): the first request after the window in each session that
-   was active around it, when the gap exceeded the cache TTL (5 min; 1 h if 1-h cache writes were used):
+   was active around it and hit by an outage failure in it, when the gap exceeded the cache TTL (5 min; 1 h if 1-h cache writes were used):
    its cache writes, up to the prompt size cached before the window.
 5. failed_attempt_exposure (estimated): for each outage-class failed attempt in the window, the prompt
    size (input + cache read + cache write) of the last successful request of the same session/agent.
@@ -267,9 +267,13 @@ def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = N
             if row["turn_id"] == turn_id and row["agent_id"] is None and row["ts"] <= failure["ts"]:
                 take(row, "abandoned_turns")
 
-    # 4. Cache rebuild: the first request after the window, when the cache had expired meanwhile.
-    window_start, window_end = _parse(data.start), _parse(data.end)
+    # 4. Cache rebuild: the first request after the window, when the cache had expired meanwhile. Only
+    # sessions the outage actually hit count: a pause in a session with no failure proves nothing.
+    window_start = _parse(data.start)
+    hit_sessions = {f["session_id"] for f in data.failures}
     for (session_id, agent_id), stream in by_stream.items():
+        if session_id not in hit_sessions:
+            continue
         before = [r for r in stream if r["ts"] <= data.end]
         after = [r for r in stream if r["ts"] > data.end]
         if not before or not after:
