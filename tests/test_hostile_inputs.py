@@ -388,3 +388,49 @@ def test_a_fifo_transcript_does_not_hold_the_hook(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "claimback", "hook", "PreToolUse"], input=json.dumps(payload),
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0 and '"deny"' not in proc.stdout
+
+
+# -- the status line payload ------------------------------------------------------------------------------
+STATUSLINE_BASE = {"session_id": "58ef7597-0000-4000-8000-000000000001", "model": {"id": "claude-opus-4-6",
+                   "display_name": "Opus 4.6"}, "rate_limits": {
+                       "five_hour": {"used_percentage": 42.5, "resets_at": 1789000000},
+                       "seven_day": {"used_percentage": 77, "resets_at": 1789300000}}}
+
+
+@st.composite
+def statusline_payload(draw: st.DrawFn) -> bytes:
+    payload = json.loads(json.dumps(STATUSLINE_BASE))
+    for _ in range(draw(st.integers(0, 3))):
+        limits = payload.get("rate_limits") if isinstance(payload.get("rate_limits"), dict) else {}
+        spots = [payload, limits, limits.get("five_hour"), limits.get("seven_day"), payload.get("model")]
+        where = draw(st.sampled_from([d for d in spots if isinstance(d, dict) and d]))
+        if where:
+            where[draw(st.sampled_from(sorted(where)))] = draw(st.one_of(json_values, st.sampled_from([
+                "2026-05-16", "2026-05-16T00:00:00", "2026-05-16T00:00:00+09:00", "2026garbage", "9" * 30,
+                -1, 101, 1e300, float("nan")])))
+    raw = json.dumps(payload).encode()
+    tail = draw(st.sampled_from([b"", b"", b"x", b"[" * 5000]))
+    return raw[:draw(st.integers(len(raw) // 2, len(raw)))] + tail if tail or draw(st.booleans()) else raw
+
+
+@settings(max_examples=int(os.environ.get("CLAIMBACK_FUZZ_EXAMPLES", "150")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(raw=statusline_payload())
+def test_fuzzed_status_line_payloads_print_a_line_and_keep_the_quota_reports_working(raw, capsys):
+    """Claude Code runs the status line every few seconds: it must always print one line and exit 0, and
+    whatever it stores must not break the loss report's quota impact later."""
+    from claimback.analysis.quota import quota_impact
+    from claimback.config import cache_dir
+    from claimback.sources import statusline
+
+    (cache_dir() / "statusline.stamp").unlink(missing_ok=True)  # one snapshot a minute: take each one
+    assert statusline.run([], stdin=raw) == 0
+    out = capsys.readouterr().out
+    assert out.endswith("\n") and out.count("\n") == 1
+    ledger = open_ledger(None)
+    with ledger:
+        for row in ledger.rows("SELECT five_hour_resets_at, seven_day_resets_at FROM quota_snapshots"):
+            for value in row.values():
+                assert value is None or (len(value) == 24 and value.endswith("Z")), value
+        now = datetime.now(timezone.utc)
+        quota_impact(ledger, signals.iso(now.timestamp() - 3600), signals.iso(now.timestamp() + 60), 1000)

@@ -39,7 +39,11 @@ def _reset(value: Any) -> str | None:
     if isinstance(value, (int, float)) and 0 < value < 1e11:
         return _iso(float(value))
     if isinstance(value, str) and value[:4].isdigit():
-        return value
+        # Stored as the ledger's UTC form or not at all: the reports parse it later, and one
+        # unreadable or zone-less value kept forever would break every loss report after it.
+        from claimback.sources.transcripts import normalize_ts
+
+        return normalize_ts(value)
     return None
 
 
@@ -151,7 +155,7 @@ def run(args: list[str], stdin: bytes | None = None) -> int:
         payload = json.loads(raw or b"{}")
         if not isinstance(payload, dict):
             payload = {}
-    except ValueError:
+    except (ValueError, RecursionError):
         payload = {}
     try:
         record_snapshot(payload)
