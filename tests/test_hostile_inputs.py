@@ -434,3 +434,55 @@ def test_fuzzed_status_line_payloads_print_a_line_and_keep_the_quota_reports_wor
                 assert value is None or (len(value) == 24 and value.endswith("Z")), value
         now = datetime.now(timezone.utc)
         quota_impact(ledger, signals.iso(now.timestamp() - 3600), signals.iso(now.timestamp() + 60), 1000)
+
+
+# -- telemetry from the network (otel serve) --------------------------------------------------------------
+HOSTILE_ATTRS = st.one_of(json_values, st.sampled_from([
+    "9" * 400, -5, 10**30, 1e300, "1e400", "NaN", "-inf", "", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59Z",
+    "2026-99-99T00:00:00Z", "API Error: 401 x-api-key sk-ant-api03-" + "Zz9_" * 20 + "AA"]))
+
+
+@st.composite
+def otel_batch(draw: st.DrawFn) -> tuple[bytes, bool]:
+    from test_otel import api_error, api_request, exhausted
+
+    events = [api_request("req_a", "2026-05-15T01:00:00.000Z"), api_error("req_b", "2026-05-15T01:01:00.000Z", 1),
+              exhausted("2026-05-15T01:02:00.000Z")]
+    for name, attrs in events:
+        for _ in range(draw(st.integers(0, 2))):
+            attrs[draw(st.sampled_from(sorted(attrs)))] = draw(HOSTILE_ATTRS)
+    from test_otel import otlp_json
+
+    body = otlp_json(events)
+    if draw(st.booleans()):
+        body = body.replace(b'"1778806692345000000"', draw(st.sampled_from(
+            [b'"18446744073709551615"', b'"0"', b'"99999999999999999999"', b'"-1"', b'"abc"'])))
+    return body, True
+
+
+@settings(max_examples=int(os.environ.get("CLAIMBACK_FUZZ_EXAMPLES", "150")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(batch=otel_batch())
+def test_fuzzed_telemetry_is_stored_sane_or_refused(tmp_path_factory, batch):
+    pytest.importorskip("opentelemetry.proto")
+    from claimback.analysis.usage import usage_report
+    from claimback.errors import BadInput
+    from claimback.outputs.secrets import contains_secret
+    from claimback.sources.otel import receive_logs
+
+    body, _ = batch
+    ledger = open_ledger(tmp_path_factory.mktemp("otel") / "ledger.sqlite3")
+    with ledger:
+        try:
+            receive_logs(ledger, body, "application/json")
+        except BadInput:
+            return  # refused with a reason (the server answers 400)
+        for row in ledger.rows("SELECT * FROM requests"):
+            for column in ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens"):
+                assert 0 <= row[column] <= 10**10, (column, row[column])
+            assert len(row["ts"]) == 24 and "1990" <= row["ts"][:4] <= "2200", row["ts"]
+        for row in ledger.rows("SELECT ts, message, signature FROM failures"):
+            assert len(row["ts"]) == 24 and "1990" <= row["ts"][:4] <= "2200", row["ts"]
+            assert not contains_secret(f"{row['message']} {row['signature']}")
+        for kind in ("daily", "session", "blocks"):
+            usage_report(ledger, kind)

@@ -34,6 +34,8 @@ from claimback.analysis.classify import classify, normalize_signature
 from claimback.errors import BadInput
 from claimback.ledger.store import Ledger
 from claimback.ledger.team import drop_otel_duplicates, register_machine
+from claimback.outputs.secrets import scrub
+from claimback.sources.transcripts import MAX_TOKENS, normalize_ts
 
 ORIGIN = "otel"
 EVENTS = ("api_request", "api_error", "api_retries_exhausted")
@@ -133,6 +135,10 @@ def _attrs(key_values: Any) -> dict[str, Any]:
     return {kv.key: _value(kv.value) for kv in key_values}
 
 
+# Record times a sender may claim: 1990..2200, as for transcript timestamps (anything else is not a time).
+_NANOS_MIN, _NANOS_MAX = 631_152_000 * 10**9, 7_258_118_400 * 10**9
+
+
 def _iso_from_nanos(nanos: int) -> str:
     moment = datetime.fromtimestamp(nanos / 1e9, tz=timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
@@ -141,15 +147,10 @@ def _iso_from_nanos(nanos: int) -> str:
 def _iso(value: Any, fallback_nanos: int) -> str:
     """The ledger's timestamp form (UTC, milliseconds, Z) from `event.timestamp` or the record time."""
     if isinstance(value, str) and value:
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=timezone.utc)
-            moment = moment.astimezone(timezone.utc)
-            return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-        except ValueError:
-            pass
-    if fallback_nanos:
+        ts = normalize_ts(value)  # the transcripts' rule: ISO-8601, years 1990-2200
+        if ts is not None:
+            return ts
+    if fallback_nanos and _NANOS_MIN <= fallback_nanos <= _NANOS_MAX:
         return _iso_from_nanos(fallback_nanos)
     return _iso_from_nanos(int(datetime.now(timezone.utc).timestamp() * 1e9))
 
@@ -203,17 +204,25 @@ def events_from_request(request: Any) -> tuple[list[OtelEvent], int, int]:
 
 
 def _int(value: Any) -> int | None:
-    try:
-        return int(float(value)) if value is not None and value != "" else None
-    except (TypeError, ValueError):
-        return None
+    """An integer for a BIGINT column, else None (a sender can put anything in an attribute)."""
+    number = _float(value)
+    return int(number) if number is not None and abs(number) < 2**62 else None
 
 
 def _float(value: Any) -> float | None:
     try:
-        return float(value) if value is not None and value != "" else None
-    except (TypeError, ValueError):
+        number = float(value) if value is not None and value != "" and not isinstance(value, bool) else None
+    except (TypeError, ValueError, OverflowError):
         return None
+    return number if number is not None and abs(number) < float("inf") else None  # no inf, no NaN
+
+
+def _tokens(value: Any) -> int | None:
+    """A token count: absent is 0; negative, absurd or unreadable is corrupt (None), as in transcripts."""
+    if value is None or value == "":
+        return 0
+    number = _int(value)
+    return number if number is not None and 0 <= number <= MAX_TOKENS else None
 
 
 def _str(value: Any) -> str | None:
@@ -253,11 +262,13 @@ def event_rows(events: list[OtelEvent]) -> tuple[list[tuple], list[tuple]]:
         model = _str(a.get("model"))
         if event.name == "api_request":
             key = f"otel:{request_id}" if request_id else _fallback_key(event)
+            counts = [_tokens(a.get(name)) for name in ("input_tokens", "output_tokens", "cache_creation_tokens",
+                                                        "cache_read_tokens")]
+            if None in counts:
+                continue  # corrupt usage: not a request we can count (the transcript may still have it)
             requests.append((
-                key, request_id, session, event.ts, model, _int(a.get("input_tokens")) or 0,
-                _int(a.get("output_tokens")) or 0, _int(a.get("cache_creation_tokens")) or 0,
-                _int(a.get("cache_read_tokens")) or 0, _str(a.get("speed")), _int(a.get("duration_ms")),
-                _float(a.get("cost_usd")), event.machine_id))
+                key, request_id, session, event.ts, model, *counts, _str(a.get("speed")),
+                _int(a.get("duration_ms")), _float(a.get("cost_usd")), event.machine_id))
             continue
         final = event.name == "api_retries_exhausted"
         status = _int(a.get("status_code"))
@@ -266,7 +277,7 @@ def event_rows(events: list[OtelEvent]) -> tuple[list[tuple], list[tuple]]:
         kind = "final" if final else "retry"
         key = (f"otel:{kind}:{request_id}" if request_id else _fallback_key(event))
         failures.append((
-            key, kind, session, event.ts, status, request_id, (text or "")[:300] or None,
+            key, kind, session, event.ts, status, request_id, scrub((text or "")[:2400])[:300] or None,
             classify(status, None, None, text), normalize_signature(text, status, None, None), attempt,
             model, event.machine_id))
     return requests, failures
