@@ -246,6 +246,8 @@ CRASHER = textwrap.dedent("""
     from claimback.ledger import ingest as ingest_mod, store
     ingest_mod.FLUSH_ROWS = 300  # many commits from a small corpus
     target, when = int(sys.argv[2]), sys.argv[3]
+    if os.environ.get("CRASHER_PARALLEL"):
+        ingest_mod.PARALLEL_BYTES = 0  # parse in worker processes, as a big run does
     original = store.Ledger.transaction
     seen = [0]
 
@@ -267,8 +269,23 @@ CRASHER = textwrap.dedent("""
     """)
 
 
+def _alive_with(marker: str) -> list[str]:
+    """Processes whose command line holds `marker` (orphaned parse workers would)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and marker in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(proc.name)
+        except OSError:
+            continue
+    return found
+
+
 @pytest.mark.slow
-def test_kill_9_at_every_commit_then_reingest_equals_a_clean_run(tmp_path):
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parse-workers"])
+def test_kill_9_at_every_commit_then_reingest_equals_a_clean_run(tmp_path, parallel, monkeypatch):
+    if parallel:
+        monkeypatch.setenv("CRASHER_PARALLEL", "1")
     projects = write_corpus(tmp_path / "small", sessions=8, seed=3, turns=25)
     demo = build_demo(tmp_path / "demo").projects_dir
     clean = dump(clean_run(tmp_path, projects, demo))
@@ -284,11 +301,17 @@ def test_kill_9_at_every_commit_then_reingest_equals_a_clean_run(tmp_path):
             crashed = subprocess.run([sys.executable, str(script), str(db), str(target), when, str(projects),
                                       str(demo)], capture_output=True, timeout=300)
             assert crashed.returncode == -signal.SIGKILL
+            if parallel and Path("/proc/self/cmdline").exists():
+                deadline = time.monotonic() + 10  # workers notice their parent is gone and exit
+                while _alive_with(str(script)) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                assert _alive_with(str(script)) == [], "parse workers outlived a killed ingest"
             ledger = open_ledger(db)
             with ledger:
                 ingest(ledger, [projects, demo])
             assert dump(db) == clean, f"killed {when} of transaction {target}"
-    print(f"kill -9 at every commit: {total} transactions x 2 (before/after commit) = {2 * total} crashes")
+    print(f"kill -9 at every commit ({'parse workers' if parallel else 'serial'}): {total} transactions x 2 "
+          f"(before/after commit) = {2 * total} crashes")
 
 
 def _reports(db: Path, roots: list[Path], out: Path, *, no_ingest: bool) -> dict[str, Any]:

@@ -330,6 +330,20 @@ def _read_file(tfile: TranscriptFile, st: os.stat_result, previous: dict | None,
     yield last
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Parse-worker initializer: end when the ingest that forked us is gone. After a kill -9 nobody
+    shuts the pool down, and a forked worker holds both ends of its job queue, so it would wait
+    forever (holding the pipes a cron job or CI step waits on)."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="claimback-parent-watch", daemon=True).start()
+
+
 def _read_whole(job: tuple[TranscriptFile, os.stat_result, dict | None, str]) -> list[_Chunk]:
     return list(_read_file(*job))
 
@@ -346,7 +360,8 @@ def _read_all(work: list[tuple[TranscriptFile, os.stat_result, dict | None]], ma
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                                       initializer=_exit_with_parent, initargs=(os.getpid(),))
         except (ImportError, OSError, ValueError):
             pool = None  # no fork or no processes here: parse in this process
     if pool is None:
