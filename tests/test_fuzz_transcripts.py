@@ -9,7 +9,8 @@ truncation, invalid UTF-8, stray bytes, garbage lines, and a file written in two
 The rules the reference reader applies:
 1. Only lines ending in "\\n" are read; a last line without one is left for the next run.
 2. A line is a record only when it is valid UTF-8 in full and one JSON object (RFC 8259: no NaN or
-   Infinity, no unpaired surrogate escape, nesting under ~1000 levels).
+   Infinity, nesting under ~1000 levels). A lone surrogate escape (half an emoji, which JavaScript
+   writes and reads) is read as U+FFFD.
 3. The fields claimback reads must have the JSON types Claude Code writes (strings, numbers, objects, or
    null; see TYPED below) and numbers there must fit a double; otherwise the whole record is malformed.
 4. A record counts only with a timestamp that ISO-8601 parsing accepts (year 1990-2200).
@@ -109,6 +110,29 @@ def _check_fields(obj: dict, spec: dict[str, str]) -> None:
             raise Malformed(f"{name} has the wrong type")
 
 
+def _has_surrogate(text: Any) -> bool:
+    return isinstance(text, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in text)
+
+
+def _without_lone_surrogates(value):
+    """JSON.parse keeps a lone surrogate escape (half an emoji); claimback reads it as U+FFFD. json.loads
+    has already joined every valid pair, so any surrogate left in a string is a lone one."""
+    if not any(_has_surrogate(leaf) for leaf in _leaves(value)):
+        return value  # the usual case; deep values are only walked iteratively
+    return _replace_surrogates(value)
+
+
+def _replace_surrogates(value):
+    if isinstance(value, str):
+        return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in value) \
+            if any(0xD800 <= ord(c) <= 0xDFFF for c in value) else value
+    if isinstance(value, dict):
+        return {_replace_surrogates(k): _replace_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_surrogates(v) for v in value]
+    return value
+
+
 def parse_record(raw: bytes) -> dict:
     """Rules 2-3: the record, or Malformed."""
     try:
@@ -118,8 +142,10 @@ def parse_record(raw: bytes) -> dict:
         raise Malformed(str(exc)[:60]) from None
     if not isinstance(record, dict):
         raise Malformed("not an object")
-    if any(isinstance(s, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in s) for s in _leaves(record)):
-        raise Malformed("unpaired surrogate")
+    try:
+        record = _without_lone_surrogates(record)
+    except RecursionError:
+        raise Malformed("nested too deep") from None
     _check_fields(record, TYPED)
     message = record.get("message")
     if isinstance(message, dict):
@@ -494,7 +520,7 @@ def test_hostile_values_are_skipped_not_fatal(tmp_path, case):
     summary, ledger = _ingest(tmp_path / "projects", tmp_path / "ledger.sqlite3")
     with ledger:
         _check(ledger, data)
-        assert summary.new_requests == 2
+        assert summary.new_requests == (3 if case == "lone surrogate" else 2)
 
 
 @pytest.mark.slow

@@ -339,3 +339,14 @@ def test_a_small_growing_file_is_read_from_its_offset_not_from_the_start(tmp_pat
     path.write_text(line(assistant("m9", "r9", ts(9))) + line(assistant("m1", "r1", ts(0))))
     summary = ingest(ledger, [projects], machine="test")
     assert summary.bytes_read == path.stat().st_size and summary.new_requests == 1
+
+
+def test_a_lone_surrogate_escape_does_not_cost_the_request(tmp_path, projects):
+    # Node's JSON.stringify writes half an emoji (a cut string) as a lone "\ud83d" escape; ccusage
+    # (JSON.parse) reads such a line, so the request must count here too.
+    text = line(assistant("m1", "r1", ts(0), out=321, content=[{"type": "text", "text": "cut here: @"}]))
+    text = text.replace("@", "\\ud83d")
+    write(projects / "app" / f"{SESSION}.jsonl", [text])
+    summary, ledger = run_ingest(tmp_path, projects)
+    assert summary.new_requests == 1 and not summary.lines_skipped
+    assert totals(ledger)["o"] == 321

@@ -258,8 +258,10 @@ class TranscriptParser:
             self.batch.skipped["wrong field types"] += 1
             return
         except msgspec.DecodeError:
-            self.batch.skipped[self._decode_error_reason(line)] += 1
-            return
+            record = _decode_with_lone_surrogates(line)
+            if record is None:
+                self.batch.skipped[self._decode_error_reason(line)] += 1
+                return
         except RecursionError:
             # ~1000 levels of nesting: the decoder's stack limit. No Claude Code record is that deep.
             self.batch.skipped["nested too deep"] += 1
@@ -518,6 +520,26 @@ def _as_int(value: Any) -> int | None:
     if isinstance(value, str) and 0 < len(value) <= 18 and value.isascii() and value.isdigit():
         return int(value)
     return None
+
+
+# JavaScript strings may hold half a surrogate pair (a tool output cut in the middle of an emoji);
+# JSON.stringify writes it as a lone `\ud83d` escape, which Node reads back but strict decoders refuse.
+_LONE_SURROGATE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
+def _decode_with_lone_surrogates(line: bytes) -> Record | None:
+    """Decode a line whose only fault is a lone surrogate escape, as Claude Code itself would read it."""
+    if b"\\u" not in line:
+        return None
+    repaired = _LONE_SURROGATE.sub(rb"\\ufffd", line)
+    if repaired == line:
+        return None
+    try:
+        return _decode_record(repaired)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None
 
 
 def _as_number(value: Any) -> float | None:
