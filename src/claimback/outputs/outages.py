@@ -41,13 +41,17 @@ def render_outages(report: OutagesReport, verbose: bool = False) -> None:
                   pad_edge=False, collapse_padding=True)
     table.add_column("Window", no_wrap=True)
     table.add_column("Span (UTC)", no_wrap=True)
+    table.add_column("Your errors", no_wrap=True, min_width=11)
     table.add_column("Confirmed", no_wrap=True)
     table.add_column("Incidents", no_wrap=True)
     table.add_column("Fails", justify="right", no_wrap=True)
-    table.add_column("Sess.", justify="right", no_wrap=True)
     for w in report.windows:
-        table.add_row(w.window_id, _span(w.start, w.end)[5:], SHORT_LABEL.get(w.confirmed_by, w.confirmed_by),
-                      " ".join(w.incident_ids) or "-", str(w.outage_failures), str(len(w.sessions)))
+        errors = "-"
+        if w.logs_start and w.logs_end:
+            errors = _span(w.logs_start, w.logs_end)
+            errors = errors[11:] if w.logs_start[:10] == w.start[:10] == w.logs_end[:10] else errors[5:]
+        table.add_row(w.window_id, _span(w.start, w.end)[5:], errors, SHORT_LABEL.get(w.confirmed_by, w.confirmed_by),
+                      " ".join(w.incident_ids) or "-", str(w.outage_failures))
     out.print(table)
     for w in report.windows:
         if w.confirmed_by == "statuspage" and not verbose:
