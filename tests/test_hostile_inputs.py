@@ -24,11 +24,10 @@ from hypothesis import strategies as st
 
 from claimback.cli import main
 from claimback.ledger import open_ledger
-from claimback.ledger.ingest import ingest
 from claimback.prevent import signals
 from claimback.sources import incident_text, statuspage
 from records import agent_launch, assistant, final_error, line, retry, task_result, user_prompt, write
-from statuspage_payloads import OPEN_INCIDENT, history_atom, incidents_json, summary_json
+from statuspage_payloads import OPEN_INCIDENT, history_atom
 
 OK_EXITS = {0, 1, 2, 3, 75}
 

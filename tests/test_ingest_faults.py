@@ -6,7 +6,6 @@ as one clean run over the final files, with real processes and a real SQLite led
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import signal

@@ -14,7 +14,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from claimback.cli import main

@@ -271,7 +271,7 @@ def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = N
     # sessions the outage actually hit count: a pause in a session with no failure proves nothing.
     window_start = _parse(data.start)
     hit_sessions = {f["session_id"] for f in data.failures}
-    for (session_id, agent_id), stream in by_stream.items():
+    for (session_id, _agent_id), stream in by_stream.items():
         if session_id not in hit_sessions:
             continue
         before = [r for r in stream if r["ts"] <= data.end]
