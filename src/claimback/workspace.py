@@ -6,7 +6,6 @@ from the generated demo corpus), after ingesting new transcript lines unless tol
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -74,7 +73,3 @@ def open_workspace(
         yield Workspace(ledger, roots, summary)
     finally:
         ledger.close()
-
-
-def env_db() -> str | None:
-    return os.environ.get("CLAIMBACK_DB")

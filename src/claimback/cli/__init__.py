@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import sys
 
 import click
 
@@ -55,11 +54,3 @@ def _register_commands() -> None:
 
 
 _register_commands()
-
-
-def run() -> None:  # pragma: no cover - thin wrapper used by `python -m`
-    main(prog_name="claimback")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
