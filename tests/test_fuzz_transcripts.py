@@ -24,7 +24,8 @@ The rules the reference reader applies:
 8. A sidechain copy of a message that the main thread (or a larger/earlier sidechain copy) also has is
    a replay, not a request (the ccusage rule, docs/benchmarks.md "Deduplication").
 9. A failed attempt is a `system` record with subtype `api_error`; a final failure is an `assistant`
-   record with `isApiErrorMessage: true` (unless its text is an interruption marker). Keyed by uuid, else
+   record with `isApiErrorMessage: true`, or (older versions) a `<synthetic>` one whose text starts with
+   "API Error" or a usage-limit message (unless its text is an interruption marker). Keyed by uuid, else
    by line; the first copy of a key is kept.
 10. A line holding both the tokens "tool_result" and "type":"user" is a user's tool result: read only for
    interruptions and subagent results (neither is compared here), never for requests or failures.
@@ -236,8 +237,10 @@ def reference_read(data: bytes, session: str = SESSION) -> tuple[dict[str, dict]
             continue
         if kind == "user" or (message.get("role") == "user" and usage is None):
             continue
-        if record.get("isApiErrorMessage") is True:
-            text = _first_text(message.get("content"))
+        text = _first_text(message.get("content"))
+        unflagged = (message.get("model") == "<synthetic>" and isinstance(text, str)
+                     and text.lstrip().startswith(("API Error", "Claude AI usage limit reached", "You've hit your")))
+        if record.get("isApiErrorMessage") is True or unflagged:
             if not (text and any(marker in text for marker in INTERRUPT_TEXT)):
                 failures.setdefault(line_key, "final")
         if usage is None or message.get("model") == "<synthetic>":

@@ -350,3 +350,20 @@ def test_a_lone_surrogate_escape_does_not_cost_the_request(tmp_path, projects):
     summary, ledger = run_ingest(tmp_path, projects)
     assert summary.new_requests == 1 and not summary.lines_skipped
     assert totals(ledger)["o"] == 321
+
+
+def test_old_unflagged_synthetic_errors_and_compact_summaries(tmp_path, projects):
+    unflagged = final_error(ts(1), "API Error: 529 Overloaded", error=None, status=None)
+    del unflagged["isApiErrorMessage"]
+    not_an_error = final_error(ts(2), "No response requested.", error=None, status=None)
+    del not_an_error["isApiErrorMessage"]
+    summary_record = user_prompt("This session is being continued from a previous conversation...", ts(3))
+    summary_record["isCompactSummary"] = True
+    write(projects / "app" / f"{SESSION}.jsonl", [
+        user_prompt("fix it", ts(0)), unflagged, not_an_error, summary_record, assistant("m1", "r1", ts(4))])
+    _, ledger = run_ingest(tmp_path, projects)
+    rows = ledger.rows("SELECT kind, failure_class, status FROM failures")
+    assert rows == [{"kind": "final", "failure_class": "outage", "status": 529}]
+    assert ledger.scalar("SELECT COUNT(*) FROM prompts") == 1
+    # The request after the compaction still belongs to the user's turn, not to the summary.
+    assert ledger.scalar("SELECT turn_id FROM requests") == f"p-{ts(0)}"

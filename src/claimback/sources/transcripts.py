@@ -67,6 +67,7 @@ class Record(msgspec.Struct):
     agentId: Any = None
     isSidechain: Any = None
     isMeta: Any = None
+    isCompactSummary: Any = None
     isApiErrorMessage: Any = None
     error: msgspec.Raw = msgspec.Raw(b"null")
     apiErrorStatus: Any = None
@@ -313,7 +314,7 @@ class TranscriptParser:
         if kind == "user" or (msg.role == "user" and msg.usage is None):
             self._user(rec, msg, ts, offset)
             return
-        if rec.isApiErrorMessage is True:
+        if rec.isApiErrorMessage is True or (msg.model == SYNTHETIC_MODEL and _is_unflagged_api_error(msg)):
             self._final_failure(rec, msg, ts, offset)
         if msg.usage is not None and msg.model != SYNTHETIC_MODEL:
             self._request(rec, msg, msg.usage, ts, offset)
@@ -445,7 +446,7 @@ class TranscriptParser:
                 self._failure(rec, "interrupt", ts, offset, status=None, error_type=None, code=None,
                               request_id=None, text=stripped[:120], failure_class="interrupt")
                 return
-        if rec.isMeta is True or not texts or any(isinstance(b, dict) and b.get("type") == "tool_result"
+        if rec.isMeta is True or rec.isCompactSummary is True or not texts or any(isinstance(b, dict) and b.get("type") == "tool_result"
                                           for b in (content if isinstance(content, list) else ())):
             return
         text = "\n".join(texts)
@@ -527,6 +528,15 @@ def _as_int(value: Any) -> int | None:
 _LONE_SURROGATE = re.compile(
     rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
     rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
+# Versions before the `isApiErrorMessage` flag wrote the final error as a plain synthetic message.
+_UNFLAGGED_ERROR_PREFIXES = ("API Error", "Claude AI usage limit reached", "You've hit your")
+
+
+def _is_unflagged_api_error(msg: Message) -> bool:
+    text = _first_text(msg.content)
+    return bool(text) and text.lstrip().startswith(_UNFLAGGED_ERROR_PREFIXES)
 
 
 def _decode_with_lone_surrogates(line: bytes) -> Record | None:
