@@ -54,19 +54,3 @@ def audit(demo: bool, since: str | None, until: str | None, sources: tuple[str, 
         print_json(msgspec.to_builtins(report))
         return
     render_audit(report)
-    from claimback.outputs.evidence import is_affected
-
-    originals = {w.window_id: w for w in report.windows}
-    hit = [w for w in report.loss.windows if is_affected(w, originals.get(w.id))]
-    click.echo("")
-    if hit:
-        click.echo("Outage windows that touched your sessions:")
-        for window in hit:
-            click.echo(f"- {window.id}: {window.headline}")
-    else:
-        click.echo("No outage touched your Claude Code sessions in this period: nothing to claim.")
-    others = len(report.loss.windows) - len(hit)
-    if others:
-        click.echo(f"({others} other status-page incident window(s) in the period touched none of your sessions.)")
-    if report.packet is not None:
-        click.echo(f"\nclaim packet: {report.packet.dir}")

@@ -77,6 +77,28 @@ def render_audit(report: Any) -> None:
                                                                         "outcome", "tokens burned", "session"], rows))
     else:
         out.print("No subagent task was killed by an API failure in this period.")
+    _render_audit_windows(out, report)
+
+
+def _render_audit_windows(out: Console, report: Any) -> None:
+    if report.loss is None:
+        return
+    from claimback.outputs.evidence import is_affected
+
+    originals = {w.window_id: w for w in report.windows}
+    hit = [w for w in report.loss.windows if is_affected(w, originals.get(w.id))]
+    out.print("")
+    if hit:
+        out.print("Outage windows that touched your sessions:")
+        for window in hit:
+            out.print(f"- {window.id}: {window.headline}", soft_wrap=True)
+    else:
+        out.print("No outage touched your Claude Code sessions in this period: nothing to claim.")
+    others = len(report.loss.windows) - len(hit)
+    if others:
+        out.print(f"({others} other status-page incident window(s) in the period touched none of your sessions.)")
+    if report.packet is not None:
+        out.print(f"\nclaim packet: {report.packet.dir}", soft_wrap=True)
 
 
 CATEGORY_LABELS = {
