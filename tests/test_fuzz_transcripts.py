@@ -29,6 +29,8 @@ The rules the reference reader applies:
    by line; the first copy of a key is kept.
 10. A line holding both the tokens "tool_result" and "type":"user" is a user's tool result: read only for
    interruptions and subagent results (neither is compared here), never for requests or failures.
+11. A `<task-notification>` (user text, queue-operation `content`, attachment `prompt`) ends a background
+   subagent run; it is not a prompt. Such records are never requests or failures (not compared here).
 """
 
 from __future__ import annotations

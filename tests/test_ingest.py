@@ -367,3 +367,47 @@ def test_old_unflagged_synthetic_errors_and_compact_summaries(tmp_path, projects
     assert ledger.scalar("SELECT COUNT(*) FROM prompts") == 1
     # The request after the compaction still belongs to the user's turn, not to the summary.
     assert ledger.scalar("SELECT turn_id FROM requests") == f"p-{ts(0)}"
+
+
+def _notification(agent_id: str, tool_id: str | None, status: str) -> str:
+    text = f"<task-notification>\n<task-id>{agent_id}</task-id>\n"
+    if tool_id:
+        text += f"<tool-use-id>{tool_id}</tool-use-id>\n"
+    return text + f"<status>{status}</status>\n<summary>Agent \"x\" {status}</summary>\n</task-notification>"
+
+
+def test_background_runs_end_at_their_notification_not_at_the_launch_ack(tmp_path, projects):
+    # `run_in_background` agents answer the launch at once with status "async_launched"; how the run
+    # ended comes later in a <task-notification>, delivered as a user record, a queue-operation or a
+    # queued_command attachment. The notification is the harness talking, never a prompt.
+    acks = []
+    for tool_id, agent_id in (("toolu_A", "bgA"), ("toolu_B", "bgB"), ("toolu_C", "bgC"), ("toolu_D", "bgD")):
+        ack = task_result(tool_id, ts(1), status="async_launched", agent_id=agent_id, is_error=False,
+                          text=f"Async agent launched successfully.\nagentId: {agent_id}")
+        ack["toolUseResult"]["isAsync"] = True
+        acks.append(ack)
+    delivered = user_prompt(_notification("bgA", "toolu_A", "completed"), ts(5))
+    delivered["origin"] = {"kind": "task-notification"}
+    queued = {"type": "queue-operation", "operation": "enqueue", "sessionId": SESSION, "timestamp": ts(6),
+              "content": _notification("bgB", None, "failed")}
+    attached = {"type": "attachment", "sessionId": SESSION, "timestamp": ts(7), "uuid": "att-1",
+                "attachment": {"type": "queued_command", "commandMode": "task-notification",
+                               "prompt": _notification("bgC", "toolu_C", "killed")}}
+    path = write(projects / "app" / f"{SESSION}.jsonl", [
+        user_prompt("fan out", ts(0)),
+        agent_launch("m1", "r1", ts(0, 10), "toolu_A", "review api"),
+        agent_launch("m2", "r2", ts(0, 11), "toolu_B", "review db"),
+        agent_launch("m3", "r3", ts(0, 12), "toolu_C", "review ui"),
+        agent_launch("m4", "r4", ts(0, 13), "toolu_D", "review docs"),
+        *acks, delivered, queued,
+    ])
+    _, ledger = run_ingest(tmp_path, projects)
+    write(path, [attached, assistant("m5", "r5", ts(8))], mode="a")  # a later run reads the rest
+    ingest(ledger, [projects], machine="test")
+    rows = {r["tool_use_id"]: (r["agent_id"], r["result_status"], r["outcome"])
+            for r in ledger.rows("SELECT tool_use_id, agent_id, result_status, outcome FROM tasks")}
+    assert rows == {"toolu_A": ("bgA", "completed", "completed"), "toolu_B": ("bgB", "failed", "failed"),
+                    "toolu_C": ("bgC", "killed", "failed"), "toolu_D": ("bgD", "async_launched", "no_result")}
+    assert ledger.scalar("SELECT COUNT(*) FROM prompts") == 1
+    # The request after a notification still belongs to the user's turn.
+    assert ledger.scalar("SELECT turn_id FROM requests WHERE message_id = 'm5'") == f"p-{ts(0)}"

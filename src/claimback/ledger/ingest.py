@@ -143,6 +143,8 @@ _TASK_OUTCOMES = (
     "WHEN (SELECT a.last_event FROM agents AS a WHERE a.agent_id = tasks.agent_id) = 'interrupt' "
     "     THEN 'interrupted' "
     "WHEN result_ts IS NULL THEN 'no_result' "
+    # A background launch's acknowledgement with no `<task-notification>` after it: no result yet.
+    "WHEN result_status = 'async_launched' THEN 'no_result' "
     "WHEN result_error LIKE '[Request interrupted%' THEN 'interrupted' "
     "WHEN result_error LIKE '%API Error%' THEN 'killed' "
     "WHEN result_is_error = 1 OR result_status IN ('failed', 'error', 'killed') THEN 'failed' "

@@ -76,6 +76,7 @@ class Record(msgspec.Struct):
     retryInMs: Any = None
     toolUseResult: msgspec.Raw = msgspec.Raw(b"null")
     content: msgspec.Raw = msgspec.Raw(b"null")
+    attachment: msgspec.Raw = msgspec.Raw(b"null")
     costUSD: Any = None
     requestDuration: Any = None
     cwd: Any = None
@@ -93,10 +94,16 @@ _API_ERROR_SUBTYPE = b'"api_error"'
 _TOOL_RESULT = b'"tool_result"'
 _USER = b'"type":"user"'
 _INTERRUPT = b"[Request interrupted"
+_NOTIFICATION = b"<task-notification>"
 
 _STATUS_IN_TEXT = re.compile(r"API Error:\s*(\d{3})\b")
 _TYPE_IN_TEXT = re.compile(r'"type"\s*:\s*"([a-z_]+_error)"')
-_COMMAND_PREFIXES = ("<command-", "<local-command", "<bash-", "<user-memory-input", "Caveat: ")
+_COMMAND_PREFIXES = ("<command-", "<local-command", "<bash-", "<user-memory-input", "Caveat: ",
+                     "<task-notification>")
+# A background run's end, as Claude Code tells the parent (a user record, or a queue-operation/attachment
+# that queues it): `<task-notification><task-id>AGENT</task-id><tool-use-id>TOOLU</tool-use-id>
+# <status>completed|failed|killed</status>…`.
+_NOTIFY_FIELD = re.compile(r"<(task-id|tool-use-id|status)>\s*([^<\s]{1,200})\s*</\1>")
 
 
 def normalize_prompt(text: str) -> str:
@@ -156,6 +163,9 @@ class FileState:
     last_ts: str | None = None
     cwd: str | None = None
     version: str | None = None
+    # Background runs (`run_in_background`) still waiting for their `<task-notification>`: agent id ->
+    # the launch's tool_use id, for notifications that name only the agent (`<task-id>`).
+    async_agents: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return msgspec.json.encode(self.__dict__).decode()
@@ -166,7 +176,10 @@ class FileState:
             return cls()
         try:
             data = msgspec.json.decode(text)
-            return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+            state = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+            if not isinstance(state.async_agents, dict):
+                state.async_agents = {}
+            return state
         except (msgspec.DecodeError, TypeError, AttributeError):
             return cls()
 
@@ -238,7 +251,8 @@ class TranscriptParser:
             # results matter. Any other record that merely names "tool_result" is read as usual.
             if _USER in line and not (_INTERRUPT in line or (self._pending and self._mentions_pending(line))):
                 return
-        elif not (_USAGE in line or _API_ERROR_SUBTYPE in line or _API_ERROR_FLAG in line or _USER in line):
+        elif not (_USAGE in line or _API_ERROR_SUBTYPE in line or _API_ERROR_FLAG in line or _USER in line
+                  or (_NOTIFICATION in line and self._pending)):
             if not line.strip():
                 return
             # Cheap checks said "nothing we need"; still count lines that are not JSON at all.
@@ -288,6 +302,10 @@ class TranscriptParser:
     def _handle(self, rec: Record, offset: int) -> None:
         ts = normalize_ts(rec.timestamp)
         kind = rec.type
+        if kind in ("queue-operation", "attachment") and not (rec.message and rec.message.usage):
+            if ts is not None and self._pending:
+                self._notification_record(kind, rec, ts)
+            return
         if kind not in ("assistant", "user", "system") and not (rec.message and rec.message.usage):
             return  # summary, progress, file-history-snapshot, ... never matter
         if ts is None:
@@ -442,6 +460,10 @@ class TranscriptParser:
                     self._tool_result(rec, block, ts)
         for text in texts:
             stripped = text.lstrip()
+            if stripped.startswith("<task-notification>"):
+                if self._pending:
+                    self._notification(stripped, ts)
+                continue
             if stripped.startswith("[Request interrupted"):
                 self._failure(rec, "interrupt", ts, offset, status=None, error_type=None, code=None,
                               request_id=None, text=stripped[:120], failure_class="interrupt")
@@ -484,8 +506,15 @@ class TranscriptParser:
         tool_id = block.get("tool_use_id")
         if not isinstance(tool_id, str) or tool_id not in self._pending:
             return
-        self._pending.discard(tool_id)
         result = _decode_any(rec.toolUseResult) if rec.toolUseResult is not None else None
+        if isinstance(result, dict) and result.get("status") == "async_launched":
+            # A background launch's acknowledgement, not its end: the run reports back later in a
+            # `<task-notification>`; until then the launch stays open.
+            agent = _as_str(result.get("agentId"))
+            if agent:
+                self.state.async_agents[agent] = tool_id
+        else:
+            self._pending.discard(tool_id)
         status = agent_id = None
         total = None
         error_text = None
@@ -506,8 +535,32 @@ class TranscriptParser:
             tool_id, agent_id, ts, status, 1 if block.get("is_error") else 0, result_error, total,
         ))
 
+    def _notification_record(self, kind: str, rec: Record, ts: str) -> None:
+        """A notification queued for the parent (queue-operation `content`, attachment `prompt`)."""
+        if kind == "queue-operation":
+            text = _first_text(rec.content)
+        else:  # {"type":"queued_command","commandMode":"task-notification","prompt":"<task-notification>…"}
+            body = _decode_any(rec.attachment) if rec.attachment is not None else None
+            text = _as_str(body.get("prompt")) if isinstance(body, dict) else None
+        if text and "<task-notification>" in text:
+            self._notification(text, ts)
+
+    def _notification(self, text: str, ts: str) -> None:
+        fields = dict(_NOTIFY_FIELD.findall(text[:4000]))
+        agent = fields.get("task-id")
+        tool_id = fields.get("tool-use-id") or self.state.async_agents.get(agent or "")
+        status = fields.get("status")
+        if not tool_id or tool_id not in self._pending or not status:
+            return
+        self._pending.discard(tool_id)
+        self.state.async_agents = {a: t for a, t in self.state.async_agents.items() if t != tool_id}
+        failed = status not in ("completed", "success")
+        self.batch.results.append((tool_id, agent, ts, status, 1 if failed else 0, None, None))
+
     def finish(self) -> None:
         self.state.pending_tasks = sorted(self._pending)
+        # Forget agents whose launch is no longer open (their notification came, or never will matter).
+        self.state.async_agents = {a: t for a, t in self.state.async_agents.items() if t in self._pending}
 
 
 def _as_int(value: Any) -> int | None:
