@@ -105,6 +105,21 @@ def test_both_subagent_layouts_are_found(tmp_path, projects):
     assert kinds == {"subagent"}
 
 
+def test_workflow_runs_nest_their_agents_deeper_under_subagents(tmp_path, projects):
+    # The Workflow tool writes <session>/subagents/workflows/<run>/agent-<id>.jsonl plus a journal.jsonl
+    # of its own bookkeeping. Both belong to the session (and project) above `subagents`, even when the
+    # session's own file is gone.
+    run = projects / "app" / SESSION / "subagents" / "workflows" / "wf_run1"
+    write(run / "agent-wf1.jsonl", [assistant("m1", "r1", ts(0), sidechain=True, agent_id="wf1")])
+    write(run / "journal.jsonl", ['{"type":"started","key":"v2:h0","agentId":"wf1"}\n'])
+    _, ledger = run_ingest(tmp_path, projects)
+    assert ledger.rows("SELECT session_id, project FROM sessions") == [{"session_id": SESSION, "project": "app"}]
+    assert ledger.rows("SELECT agent_id, session_id FROM agents") == [{"agent_id": "wf1", "session_id": SESSION}]
+    files = {Path(r["path"]).name: (r["kind"], r["session_id"])
+             for r in ledger.rows("SELECT path, kind, session_id FROM files")}
+    assert files == {"agent-wf1.jsonl": ("subagent", SESSION), "journal.jsonl": ("session", SESSION)}
+
+
 def test_claude_config_dir_comma_list_and_config_dir_form(tmp_path, monkeypatch):
     first = tmp_path / "cfg1"
     second = tmp_path / "cfg2" / "projects"

@@ -72,12 +72,18 @@ def resolve_roots(sources: Iterable[str | os.PathLike[str]] = (), *, include_def
 def classify_path(path: Path, root: Path) -> TranscriptFile:
     name = path.name
     parent = path.parent
+    # projects/<slug>/<session>/subagents/agent-<id>.jsonl, or deeper for Workflow runs:
+    # projects/<slug>/<session>/subagents/workflows/<run>/agent-<id>.jsonl (next to a journal.jsonl).
+    subagents = next((p for p in path.parents if p.name == "subagents" and p.is_relative_to(root)), None)
     if name.startswith("agent-"):
         agent_id = name[len("agent-"):-len(".jsonl")]
-        if parent.name == "subagents":  # projects/<slug>/<session>/subagents/agent-<id>.jsonl
-            session_dir = parent.parent
+        if subagents is not None:
+            session_dir = subagents.parent
             return TranscriptFile(path, "subagent", session_dir.parent.name, session_dir.name, agent_id)
         return TranscriptFile(path, "subagent", parent.name, None, agent_id)  # older flat layout
+    if subagents is not None:  # a run's bookkeeping (journal.jsonl): part of its session, not a session
+        session_dir = subagents.parent
+        return TranscriptFile(path, "session", session_dir.parent.name, session_dir.name, None)
     project = parent.name if parent != root.parent else root.name
     return TranscriptFile(path, "session", project, path.stem, None)
 
