@@ -7,15 +7,13 @@ the platform's user directories are used.
 from __future__ import annotations
 
 import os
-import tomllib
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from claimback.errors import BadInput
+
+# tomllib, platformdirs and uuid are imported where used: the status line and the guard hook import this
+# module on every Claude Code refresh, and each costs milliseconds there (docs/benchmarks.md).
 
 APP = "claimback"
 
@@ -27,17 +25,29 @@ def home_override() -> Path | None:
 
 def config_dir() -> Path:
     home = home_override()
-    return home / "config" if home else Path(platformdirs.user_config_dir(APP))
+    if home:
+        return home / "config"
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP))
 
 
 def data_dir() -> Path:
     home = home_override()
-    return home / "data" if home else Path(platformdirs.user_data_dir(APP))
+    if home:
+        return home / "data"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP))
 
 
 def cache_dir() -> Path:
     home = home_override()
-    return home / "cache" if home else Path(platformdirs.user_cache_dir(APP))
+    if home:
+        return home / "cache"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(APP))
 
 
 def config_path() -> Path:
@@ -48,38 +58,42 @@ def default_ledger_path() -> Path:
     return data_dir() / "ledger.sqlite3"
 
 
-@dataclass
 class Config:
-    """Settings from `config.toml`; every key is optional."""
+    """Settings from `config.toml`; every key is optional.
 
-    plan: str | None = None
-    weekly_reset: str | None = None
-    status_url: str | None = None
-    user_label: str | None = None
-    pricing_file: str | None = None
-    guard: dict[str, Any] = field(default_factory=dict)
-    statusline: dict[str, Any] = field(default_factory=dict)
-    raw: dict[str, Any] = field(default_factory=dict)
+    A plain class rather than a dataclass: importing dataclasses costs the status line ~10 ms.
+    """
+
+    def __init__(self, raw: dict[str, Any] | None = None) -> None:
+        raw = raw or {}
+        self.raw: dict[str, Any] = raw
+        self.plan: str | None = raw.get("plan")
+        self.weekly_reset: str | None = raw.get("weekly_reset")
+        self.status_url: str | None = raw.get("status_url")
+        self.user_label: str | None = raw.get("user_label")
+        self.pricing_file: str | None = raw.get("pricing_file")
+        self.guard: dict[str, Any] = raw.get("guard") or {}
+        self.statusline: dict[str, Any] = raw.get("statusline") or {}
+
+    def __repr__(self) -> str:
+        return f"Config({self.raw!r})"
 
 
 def load_config(path: Path | None = None) -> Config:
     path = path or config_path()
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Config()
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"cannot read config file {path}: {exc}") from None
-    return Config(
-        plan=raw.get("plan"),
-        weekly_reset=raw.get("weekly_reset"),
-        status_url=raw.get("status_url"),
-        user_label=raw.get("user_label"),
-        pricing_file=raw.get("pricing_file"),
-        guard=raw.get("guard") or {},
-        statusline=raw.get("statusline") or {},
-        raw=raw,
-    )
+    import tomllib
+
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(f"cannot read config file {path}: {exc}") from None
+    return Config(raw)
 
 
 def machine_id() -> str:
@@ -91,7 +105,7 @@ def machine_id() -> str:
             return value
     except (OSError, UnicodeDecodeError):
         pass
-    value = uuid.uuid4().hex[:16]
+    value = os.urandom(8).hex()
     # Two first runs at once (two sessions' hooks, cron and a shell) must agree on one id, or the
     # ledger gets two machines and every file twice: the file appears whole (written aside, then
     # hard-linked into place, which fails if it exists) and the loser reads the winner's id.

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -167,6 +166,8 @@ def run(args: list[str], stdin: bytes | None = None) -> int:
         command = None
     if command:
         try:
+            import subprocess
+
             done = subprocess.run(command, shell=True, input=raw, capture_output=True,
                                   timeout=PREVIOUS_COMMAND_TIMEOUT)
             sys.stdout.buffer.write(done.stdout)
