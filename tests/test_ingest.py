@@ -426,3 +426,25 @@ def test_background_runs_end_at_their_notification_not_at_the_launch_ack(tmp_pat
     assert ledger.scalar("SELECT COUNT(*) FROM prompts") == 1
     # The request after a notification still belongs to the user's turn.
     assert ledger.scalar("SELECT turn_id FROM requests WHERE message_id = 'm5'") == f"p-{ts(0)}"
+
+
+def test_a_subagent_the_user_interrupted_is_interrupted_not_failed(tmp_path, projects):
+    # Claude Code writes the parent's result of an interrupted tool as a plain string toolUseResult,
+    # "Error: " before the marker, with the marker itself as the tool_result content.
+    interrupted = task_result("toolu_I", ts(3), status="x", agent_id=None, is_error=True,
+                              text="[Request interrupted by user for tool use]")
+    interrupted["toolUseResult"] = "Error: [Request interrupted by user for tool use]"
+    rejected = task_result("toolu_R", ts(4), status="x", agent_id=None, is_error=True, text="rejected")
+    rejected["toolUseResult"] = "Error: The user doesn't want to proceed with this tool use. The tool use was rejected."
+    write(projects / "app" / f"{SESSION}.jsonl", [
+        user_prompt("review", ts(0)),
+        agent_launch("m1", "r1", ts(1), "toolu_I", "review api"),
+        agent_launch("m2", "r2", ts(2), "toolu_R", "review db"),
+        interrupted, rejected,
+    ])
+    _, ledger = run_ingest(tmp_path, projects)
+    rows = {r["tool_use_id"]: (r["outcome"], r["result_error"])
+            for r in ledger.rows("SELECT tool_use_id, outcome, result_error FROM tasks")}
+    assert rows == {"toolu_I": ("interrupted", "[Request interrupted by user for tool use]"),
+                    "toolu_R": ("failed", "Error: The user doesn't want to proceed with this tool use. "
+                                          "The tool use was rejected.")}

@@ -527,7 +527,10 @@ class TranscriptParser:
             error_text = result
         body = _first_text(block.get("content"))
         # Keep only error texts (never a subagent's summary, which may quote user code).
-        candidates = [t for t in (error_text, body) if t]
+        # A string toolUseResult prefixes the marker ("Error: [Request interrupted by user for tool use]"):
+        # the run was stopped by the user, which the marker says, not an error of its own.
+        candidates = [t.lstrip()[len("Error: "):] if t.lstrip().startswith("Error: [Request interrupted") else t
+                      for t in (error_text, body) if t]
         result_error = next((_clean(t) for t in candidates
                              if t.lstrip().startswith(("API Error", "[Request interrupted", "Error:"))
                              or "API Error:" in t[:200]), None)
