@@ -448,3 +448,22 @@ def test_a_subagent_the_user_interrupted_is_interrupted_not_failed(tmp_path, pro
     assert rows == {"toolu_I": ("interrupted", "[Request interrupted by user for tool use]"),
                     "toolu_R": ("failed", "Error: The user doesn't want to proceed with this tool use. "
                                           "The tool use was rejected.")}
+
+
+def test_an_inline_sidechain_prompt_opens_no_main_thread_turn(tmp_path, projects):
+    # Versions before agent files wrote a Task's run into the parent's own file (isSidechain true, no
+    # agentId), interleaved with the main thread. The run's prompt is not a turn of the main thread.
+    task = "Create the TODO components"
+    write(projects / "app" / f"{SESSION}.jsonl", [
+        user_prompt("build a todo app", ts(0), uuid="main-turn"),
+        agent_launch("m1", "r1", ts(1), "toolu_T", task),
+        user_prompt(task, ts(1, 5), sidechain=True, uuid="side-prompt"),
+        assistant("s1", "rs1", ts(2), sidechain=True),
+        task_result("toolu_T", ts(3), status="completed", agent_id=None, is_error=False, text="done"),
+        assistant("m2", "r2", ts(4)),
+    ])
+    _, ledger = run_ingest(tmp_path, projects)
+    turns = {r["message_id"]: r["turn_id"] for r in ledger.rows("SELECT message_id, turn_id FROM requests")}
+    assert turns == {"m1": "main-turn", "s1": "main-turn", "m2": "main-turn"}
+    assert ledger.rows("SELECT prompt_key, is_sidechain FROM prompts ORDER BY ts") == [
+        {"prompt_key": "main-turn", "is_sidechain": 0}, {"prompt_key": "side-prompt", "is_sidechain": 1}]

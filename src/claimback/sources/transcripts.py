@@ -480,7 +480,10 @@ class TranscriptParser:
             key, self.state.session_id, self._agent(rec), 1 if rec.isSidechain is True else 0, ts, digest,
             len(text), self.file_path, offset,
         ))
-        self.state.turn_id = key
+        # Before agent files (≤ 1.0.x) a Task's run was written into the parent's file as sidechain
+        # records: its prompt opens no turn of the main thread (that turn is still the user's).
+        if rec.isSidechain is not True or self.file_agent_id:
+            self.state.turn_id = key
         if self.file_agent_id and self.state.agent_prompt_hash is None:
             self.state.agent_prompt_hash = digest
 
