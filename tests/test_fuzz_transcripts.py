@@ -62,7 +62,7 @@ TYPED: dict[str, str] = {
     "requestId": "str", "message": "obj",
     **{name: "any" for name in ("agentId", "isSidechain", "isMeta", "isApiErrorMessage", "apiErrorStatus",
                                 "retryAttempt", "maxRetries", "retryInMs", "costUSD", "requestDuration",
-                                "cwd", "version")},
+                                "cwd", "version", "session_id")},
 }
 MESSAGE_TYPED = {"id": "str", "model": "str", "role": "str", "stop_reason": "str", "usage": "obj"}
 USAGE_TYPED = {"input_tokens": "num", "output_tokens": "num", "cache_creation_input_tokens": "num",
@@ -230,6 +230,8 @@ def reference_read(data: bytes, session: str = SESSION) -> tuple[dict[str, dict]
         # claimback reads at all: requests, failures, prompts; plain tool results are not read).
         if record.get("sessionId"):
             current_session = record["sessionId"]
+        elif isinstance(record.get("session_id"), str) and record["session_id"]:
+            current_session = record["session_id"]
         line_key = record.get("uuid") or f"@{start}"
         if kind == "system":
             if record.get("subtype") == "api_error":

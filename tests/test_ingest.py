@@ -467,3 +467,16 @@ def test_an_inline_sidechain_prompt_opens_no_main_thread_turn(tmp_path, projects
     assert turns == {"m1": "main-turn", "s1": "main-turn", "m2": "main-turn"}
     assert ledger.rows("SELECT prompt_key, is_sidechain FROM prompts ORDER BY ts") == [
         {"prompt_key": "main-turn", "is_sidechain": 0}, {"prompt_key": "side-prompt", "is_sidechain": 1}]
+
+
+def test_records_that_name_their_session_only_as_session_id(tmp_path, projects):
+    # Records of newer versions carry `session_id`; some carry no `sessionId` at all. A flat-layout
+    # agent file learns its session from its records.
+    records = [assistant("m1", "r1", ts(0), sidechain=True, agent_id="flat1"),
+               user_prompt("again", ts(1), sidechain=True, agent_id="flat1")]
+    for record in records:
+        record["session_id"] = record.pop("sessionId")
+    write(projects / "app" / "agent-flat1.jsonl", records)
+    _, ledger = run_ingest(tmp_path, projects)
+    assert ledger.rows("SELECT agent_id, session_id FROM agents") == [{"agent_id": "flat1", "session_id": SESSION}]
+    assert ledger.scalar("SELECT session_id FROM requests") == SESSION

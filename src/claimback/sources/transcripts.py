@@ -81,6 +81,8 @@ class Record(msgspec.Struct):
     requestDuration: Any = None
     cwd: Any = None
     version: Any = None
+    # Newer versions (2.1.23x) also write `session_id`, and some records carry only that one.
+    session_id: Any = None
 
 
 _decode_record = msgspec.json.Decoder(Record).decode
@@ -312,8 +314,9 @@ class TranscriptParser:
             self.batch.skipped["missing or invalid timestamp"] += 1
             return
         st = self.state
-        if rec.sessionId:
-            st.session_id = rec.sessionId
+        session = rec.sessionId or _as_str(rec.session_id)
+        if session:
+            st.session_id = session
         if st.first_ts is None or ts < st.first_ts:
             st.first_ts = ts
         if st.last_ts is None or ts > st.last_ts:
