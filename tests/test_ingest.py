@@ -374,8 +374,12 @@ def test_old_unflagged_synthetic_errors_and_compact_summaries(tmp_path, projects
     del not_an_error["isApiErrorMessage"]
     summary_record = user_prompt("This session is being continued from a previous conversation...", ts(3))
     summary_record["isCompactSummary"] = True
+    # Versions before the flag wrote the same summary as a plain user message.
+    old_summary = user_prompt("This session is being continued from a previous conversation that ran out "
+                              "of context. The conversation is summarized below:", ts(3, 30))
     write(projects / "app" / f"{SESSION}.jsonl", [
-        user_prompt("fix it", ts(0)), unflagged, not_an_error, summary_record, assistant("m1", "r1", ts(4))])
+        user_prompt("fix it", ts(0)), unflagged, not_an_error, summary_record, old_summary,
+        assistant("m1", "r1", ts(4))])
     _, ledger = run_ingest(tmp_path, projects)
     rows = ledger.rows("SELECT kind, failure_class, status FROM failures")
     assert rows == [{"kind": "final", "failure_class": "outage", "status": 529}]

@@ -101,7 +101,9 @@ _NOTIFICATION = b"<task-notification>"
 _STATUS_IN_TEXT = re.compile(r"API Error:\s*(\d{3})\b")
 _TYPE_IN_TEXT = re.compile(r'"type"\s*:\s*"([a-z_]+_error)"')
 _COMMAND_PREFIXES = ("<command-", "<local-command", "<bash-", "<user-memory-input", "Caveat: ",
-                     "<task-notification>")
+                     "<task-notification>",
+                     # a compaction summary from versions before the isCompactSummary flag
+                     "This session is being continued from a previous conversation")
 # A background run's end, as Claude Code tells the parent (a user record, or a queue-operation/attachment
 # that queues it): `<task-notification><task-id>AGENT</task-id><tool-use-id>TOOLU</tool-use-id>
 # <status>completed|failed|killed</status>…`.
