@@ -484,3 +484,17 @@ def test_records_that_name_their_session_only_as_session_id(tmp_path, projects):
     _, ledger = run_ingest(tmp_path, projects)
     assert ledger.rows("SELECT agent_id, session_id FROM agents") == [{"agent_id": "flat1", "session_id": SESSION}]
     assert ledger.scalar("SELECT session_id FROM requests") == SESSION
+
+
+def test_a_teammate_spawn_is_neither_completed_nor_lost(tmp_path, projects):
+    # Agent teams: the parent's result only acknowledges the spawn ({"status":"teammate_spawned",
+    # "agent_id":"name@team"}); the teammate works as a session of its own.
+    spawned = task_result("toolu_S", ts(2), status="teammate_spawned", agent_id=None, is_error=False,
+                          text="Spawned successfully.")
+    spawned["toolUseResult"].update({"agent_id": "reviewer@team-x", "teammate_id": "reviewer@team-x",
+                                     "name": "reviewer", "team_name": "team-x"})
+    write(projects / "app" / f"{SESSION}.jsonl", [
+        user_prompt("review with a team", ts(0)), agent_launch("m1", "r1", ts(1), "toolu_S", "review"), spawned])
+    _, ledger = run_ingest(tmp_path, projects)
+    assert ledger.rows("SELECT agent_id, result_status, outcome FROM tasks") == [
+        {"agent_id": "reviewer@team-x", "result_status": "teammate_spawned", "outcome": "spawned"}]

@@ -145,6 +145,9 @@ _TASK_OUTCOMES = (
     "WHEN result_ts IS NULL THEN 'no_result' "
     # A background launch's acknowledgement with no `<task-notification>` after it: no result yet.
     "WHEN result_status = 'async_launched' THEN 'no_result' "
+    # An agent-team member runs as a session of its own (its losses are that session's); the spawn
+    # acknowledgement says it started, not how it ended.
+    "WHEN result_status = 'teammate_spawned' THEN 'spawned' "
     "WHEN result_error LIKE '[Request interrupted%' THEN 'interrupted' "
     "WHEN result_error LIKE '%API Error%' THEN 'killed' "
     "WHEN result_is_error = 1 OR result_status IN ('failed', 'error', 'killed') THEN 'failed' "

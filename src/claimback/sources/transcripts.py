@@ -528,7 +528,7 @@ class TranscriptParser:
         error_text = None
         if isinstance(result, dict):
             status = _as_str(result.get("status"))
-            agent_id = _as_str(result.get("agentId"))
+            agent_id = _as_str(result.get("agentId")) or _as_str(result.get("agent_id"))  # teammates
             total = _as_int(result.get("totalTokens"))
             error_text = _as_str(result.get("error"))
         elif isinstance(result, str):
