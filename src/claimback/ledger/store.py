@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -227,6 +228,25 @@ def _pg_params(params: Sequence[Any]) -> tuple[Any, ...]:
                  for v in params)
 
 
+def _enable_wal(conn: sqlite3.Connection, patience: float = 60.0) -> None:
+    """Switch a ledger to WAL once. Two processes opening a new ledger at the same moment race for the
+    switch, and SQLite answers the loser "database is locked" at once, without its busy handler: wait
+    and look again (the winner's switch is persistent)."""
+    deadline = time.monotonic() + patience
+    delay = 0.01
+    while True:
+        try:
+            if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+
 def _connect_sqlite(path: Path) -> sqlite3.Connection:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -239,7 +259,7 @@ def _connect_sqlite(path: Path) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 60000")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = OFF")
     except sqlite3.DatabaseError as exc:
