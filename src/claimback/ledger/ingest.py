@@ -425,10 +425,6 @@ def ingest(
     known = {row["path"]: row for row in ledger.rows(
         "SELECT path, device, inode, size, mtime_ns, byte_offset, head_hash, lines_read, lines_skipped, "
         "state FROM files WHERE machine_id = ?", (machine,))}
-    requests_before = _count(ledger, "requests", machine)
-    failures_before = _failure_counts(ledger, machine)
-    tasks_before = _count(ledger, "tasks", machine)
-    prompts_before = _count(ledger, "prompts", machine)
     skipped: Counter = Counter()
     links_pending = ledger.scalar("SELECT value FROM meta WHERE key = ?", (_LINKS_PENDING,)) is not None
 
@@ -448,6 +444,12 @@ def ingest(
             continue
         work.append((tfile, st, previous))
 
+    # The "new" counts cost a scan each; an unchanged re-run (every report starts with one) skips them.
+    if work:
+        requests_before = _count(ledger, "requests", machine)
+        failures_before = _failure_counts(ledger, machine)
+        tasks_before = _count(ledger, "tasks", machine)
+        prompts_before = _count(ledger, "prompts", machine)
     total_bytes = sum(st.st_size for _, st, _ in work)
     bulk = ledger.dialect == "sqlite" and total_bytes >= BULK_BYTES
     if bulk:
@@ -482,12 +484,13 @@ def ingest(
     if bulk:
         _sqlite_bulk_mode(ledger, False)
 
-    summary.new_requests = _count(ledger, "requests", machine) - requests_before
-    after = _failure_counts(ledger, machine)
-    summary.new_failures = {k: after[k] - failures_before.get(k, 0) for k in sorted(after)
-                            if after[k] - failures_before.get(k, 0)}
-    summary.new_tasks = _count(ledger, "tasks", machine) - tasks_before
-    summary.new_prompts = _count(ledger, "prompts", machine) - prompts_before
+    if work:
+        summary.new_requests = _count(ledger, "requests", machine) - requests_before
+        after = _failure_counts(ledger, machine)
+        summary.new_failures = {k: after[k] - failures_before.get(k, 0) for k in sorted(after)
+                                if after[k] - failures_before.get(k, 0)}
+        summary.new_tasks = _count(ledger, "tasks", machine) - tasks_before
+        summary.new_prompts = _count(ledger, "prompts", machine) - prompts_before
     summary.lines_skipped = dict(skipped.most_common())
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
