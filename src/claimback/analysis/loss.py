@@ -314,6 +314,19 @@ def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = N
     return _summarize(window, lost, exposed, data.scope_total, sorted(unpriced))
 
 
+def _credit(sessions: dict[str, Breakdown], models: dict[str, Breakdown], session_id: str | None,
+            model: str | None, tokens: int, usd: float | None, basis: str) -> None:
+    """Add one lost request or exposed attempt to the per-session and per-model breakdowns."""
+    for key, table in ((session_id or "-", sessions), (model or "-", models)):
+        entry = table.setdefault(key, Breakdown(key))
+        if basis == MEASURED:
+            entry.measured_tokens += tokens
+            entry.usd_measured = _add_usd(entry.usd_measured, usd)
+        else:
+            entry.estimated_tokens += tokens
+            entry.usd_estimated = _add_usd(entry.usd_estimated, usd)
+
+
 def _summarize(window: WindowLike, lost: list[LostRequest], exposed: list[ExposedAttempt], scope_total: int,
                unpriced: list[str]) -> WindowLoss:
     figures = {name: CategoryFigure() for name in CATEGORIES}
@@ -327,10 +340,7 @@ def _summarize(window: WindowLike, lost: list[LostRequest], exposed: list[Expose
         if item.usd is None:
             figure.usd_complete = False
         figure.usd = _add_usd(figure.usd, item.usd)
-        for key, table in ((item.session_id or "-", sessions), (item.model or "-", models)):
-            entry = table.setdefault(key, Breakdown(key))
-            entry.measured_tokens += item.tokens
-            entry.usd_measured = _add_usd(entry.usd_measured, item.usd)
+        _credit(sessions, models, item.session_id, item.model, item.tokens, item.usd, MEASURED)
     exposure = ExposureFigure()
     for attempt in exposed:
         exposure.tokens += attempt.tokens
@@ -338,10 +348,7 @@ def _summarize(window: WindowLike, lost: list[LostRequest], exposed: list[Expose
         if attempt.usd is None:
             exposure.usd_complete = False
         exposure.usd = _add_usd(exposure.usd, attempt.usd)
-        for key, table in ((attempt.session_id or "-", sessions), (attempt.model or "-", models)):
-            entry = table.setdefault(key, Breakdown(key))
-            entry.estimated_tokens += attempt.tokens
-            entry.usd_estimated = _add_usd(entry.usd_estimated, attempt.usd)
+        _credit(sessions, models, attempt.session_id, attempt.model, attempt.tokens, attempt.usd, ESTIMATED)
     for figure in figures.values():
         if figure.requests and not figure.usd_complete and figure.usd == 0.0:
             figure.usd = None
