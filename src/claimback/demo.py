@@ -147,7 +147,7 @@ class _Writer:
 
     def tool_round(self, moment: datetime, tool: str = "Read") -> int:
         """A tool call and its result; returns the request's token total."""
-        tool_id = "toolu_01" + "".join(self.rng.choice("abcdefghijkmnopqrstuvwxyz0123456789") for _ in range(22))
+        tool_id = _tool_id(self.rng)
         sent = self.request(moment, cache_write=self.rng.randint(900, 2600), output=self.rng.randint(150, 700),
                      tool_uses=[{"type": "tool_use", "id": tool_id, "name": tool,
                                  "input": {"file_path": f"{CWD}/src/invoice.py"}}], stop_reason="tool_use")
@@ -200,6 +200,10 @@ class _Writer:
         self.path.write_text("\n".join(self.lines) + "\n", encoding="utf-8")
 
 
+def _tool_id(rng: random.Random) -> str:
+    return "toolu_01" + "".join(rng.choice("abcdefghijkmnopqrstuvwxyz0123456789") for _ in range(22))
+
+
 def _session_id(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
@@ -230,7 +234,7 @@ def _ordinary_session(projects: Path, rng: random.Random, start: datetime, turns
 def _completed_subagent(projects: Path, rng: random.Random, parent: _Writer, moment: datetime,
                         description: str = "Explore code", subagent_type: str = "Explore",
                         prompt: str | None = None) -> str:
-    tool_id = "toolu_01" + "".join(rng.choice("abcdefghijkmnopqrstuvwxyz0123456789") for _ in range(22))
+    tool_id = _tool_id(rng)
     prompt = prompt or f"Find where {parent.text(6)} is handled."
     parent.request(moment, cache_write=rng.randint(300, 900), output=rng.randint(120, 300), stop_reason="tool_use",
                    tool_uses=[{"type": "tool_use", "id": tool_id, "name": "Agent",
@@ -312,8 +316,7 @@ def build_demo(root: Path) -> DemoScenario:
         t += timedelta(seconds=rng.randint(50, 110))
         main_a.tool_round(t, ["Read", "Read", "Grep", "Edit", "Edit", "Bash", "Read"][step])
     launched = _at("2026-05-15T00:58:03Z")
-    tool_ids = ["toolu_01" + "".join(rng.choice("abcdefghijkmnopqrstuvwxyz0123456789") for _ in range(22))
-                for _ in TASKS]
+    tool_ids = [_tool_id(rng) for _ in TASKS]
     main_a.request(launched, cache_write=1_400, output=620, stop_reason="tool_use", tool_uses=[
         {"type": "tool_use", "id": tid, "name": "Agent",
          "input": {"description": d, "subagent_type": s, "prompt": p}}
