@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from claimback.analysis.classify import (
+from claimback.core.classify import (
     AUTH,
     CLASS_INFO,
     CLASSES,

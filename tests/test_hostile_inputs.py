@@ -471,7 +471,7 @@ def test_fuzzed_telemetry_is_stored_sane_or_refused(tmp_path_factory, batch):
         pytest.skip("opentelemetry not installed (pip install 'claimback[test]')")
     from claimback.analysis.usage import usage_report
     from claimback.errors import BadInput
-    from claimback.outputs.secrets import contains_secret
+    from claimback.core.secrets import contains_secret
     from claimback.sources.otel import receive_logs
 
     body, _ = batch

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from claimback.cli import main
 from claimback.outputs.packet import FILES, MANIFEST
-from claimback.outputs.secrets import scan_file
+from claimback.core.secrets import scan_file
 from records import agent_launch, assistant, final_error, retry, task_result, user_prompt, write
 
 INCIDENT_LINK = "https://status.claude.com/incidents/8z7l5zcy0v3b"

@@ -17,7 +17,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from claimback.cli import main
-from claimback.outputs.secrets import contains_secret, scrub
+from claimback.core.secrets import contains_secret, scrub
 from records import agent_launch, assistant, final_error, retry, task_result, user_prompt, write
 
 # Shaped like the real thing (prefix, alphabet, length); every one made up.

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from claimback.outputs.redact import Redactor, project_label
-from claimback.outputs.secrets import contains_secret, scan_file, scrub
+from claimback.core.secrets import contains_secret, scan_file, scrub
 
 # Shaped like the real thing (lengths and alphabets), made up.
 SECRETS = [

@@ -30,7 +30,7 @@ from claimback.outputs.evidence import (
     utc_label,
 )
 from claimback.outputs.redact import Redactor
-from claimback.outputs.secrets import SecretFinding, scan_file
+from claimback.core.secrets import SecretFinding, scan_file
 
 MESSAGE_LIMIT = 1500
 MAX_TABLE_ROWS = 300  # HTML/Markdown tables; JSON and CSV always hold every row

@@ -15,7 +15,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from claimback.outputs.secrets import scrub
+from claimback.core.secrets import scrub
 
 # An absolute POSIX path of two or more parts, or a Windows drive path: how a project path shows up in an
 # API error message or a cwd.

@@ -29,8 +29,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from claimback import __version__
-from claimback.outputs.secrets import scrub
-from claimback.analysis.classify import (
+from claimback.core.secrets import scrub
+from claimback.core.classify import (
     CLASS_INFO,
     INTERRUPT,
     OUTAGE,

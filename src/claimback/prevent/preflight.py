@@ -250,7 +250,7 @@ def check_model(env: dict[str, tuple[str, str]], settings: dict[str, Any]) -> Ch
     if not model:
         return Check("model", "ok", "Claude Code's default model (none configured)", {"model": None})
     source = "ANTHROPIC_MODEL" if _get(env, "ANTHROPIC_MODEL") else "settings model"
-    from claimback.outputs.secrets import scrub
+    from claimback.core.secrets import scrub
 
     model = scrub(model)  # a key pasted into the model setting is not printed (CI logs are public)
     detail = {"model": model, "source": source}

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from claimback.analysis.classify import OUTAGE
+from claimback.core.classify import OUTAGE
 from claimback.errors import BadInput
 from claimback.ledger.store import Ledger
 

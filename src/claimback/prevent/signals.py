@@ -355,7 +355,7 @@ def is_outage_failure(status: int | None, etype: str | None, code: str | None, t
     if code:
         return code.upper() in OUTAGE_CODES
     if text:
-        from claimback.analysis.classify import OUTAGE, classify  # only for text-only records
+        from claimback.core.classify import OUTAGE, classify  # only for text-only records
 
         return classify(status=status, error_type=etype, text=text) == OUTAGE
     return False
@@ -454,7 +454,7 @@ def classify_stop_failure(error: Any, details: Any) -> str:
     if etype in ("invalid_request", "max_output_tokens"):
         return "model_provider"
     if text:
-        from claimback.analysis.classify import classify
+        from claimback.core.classify import classify
 
         return classify(error_type=None if etype == "unknown" else etype, text=text)
     return "unknown"

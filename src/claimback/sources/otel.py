@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from claimback.analysis.classify import classify, normalize_signature
+from claimback.core.classify import classify, normalize_signature
 from claimback.errors import BadInput
 from claimback.ledger.store import Ledger
 from claimback.ledger.team import drop_otel_duplicates, register_machine
-from claimback.outputs.secrets import scrub
+from claimback.core.secrets import scrub
 from claimback.sources.transcripts import MAX_TOKENS, normalize_ts
 
 ORIGIN = "otel"

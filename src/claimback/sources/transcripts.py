@@ -17,8 +17,8 @@ from typing import Any
 
 import msgspec
 
-from claimback.analysis.classify import INTERRUPT_MARKERS, classify, normalize_signature
-from claimback.outputs.secrets import scrub
+from claimback.core.classify import INTERRUPT_MARKERS, classify, normalize_signature
+from claimback.core.secrets import scrub
 
 SYNTHETIC_MODEL = "<synthetic>"
 TASK_TOOLS = frozenset({"Task", "Agent"})

@@ -273,7 +273,7 @@ _HEX_MIN = 12  # shorter mixed tokens ("v1", "4o") are words, not ids
 
 
 def _normalize_body(body: str) -> str:
-    from claimback.outputs.secrets import REPLACEMENT, scrub  # the one list of secret shapes
+    from claimback.core.secrets import REPLACEMENT, scrub  # the one list of secret shapes
 
     # URLs first (a password in one must not leave its host behind), then every secret shape, before
     # digits turn into <n> and keys stop looking like keys.
