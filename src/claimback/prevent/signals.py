@@ -15,6 +15,9 @@ import sys
 import time
 from datetime import datetime, timezone
 
+# Transcripts and the StopFailure log are read regular-file-only and non-blocking: a FIFO named *.jsonl
+# would otherwise hold the hook (and the Claude Code action waiting on it) until its timeout.
+from claimback.core.files import read_tail_lines
 # The one judgment of incident relevance and model families, shared with the outage windows
 # (stdlib only, patterns compiled on first use: ~0.3 ms to import).
 from claimback.sources.incident_text import families_overlap, incident_relevance, model_family
@@ -288,31 +291,6 @@ def incident_since(incident: dict[str, Any]) -> float | None:
 
 # ---------------------------------------------------------------- transcript tail
 
-def _read_tail(path: str, size_limit: int) -> list[bytes]:
-    # Non-blocking open, regular files only: a FIFO named *.jsonl would otherwise hold the hook (and
-    # the Claude Code action waiting on it) until its timeout.
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    if not _is_regular(fd):
-        os.close(fd)
-        raise OSError(f"not a regular file: {path}")
-    with open(fd, "rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        size = fh.tell()
-        start = max(0, size - size_limit)
-        fh.seek(start)
-        data = fh.read(size_limit)
-    lines = data.split(b"\n")
-    if start > 0:
-        lines = lines[1:]  # the first line is cut in the middle
-    return lines
-
-
-def _is_regular(fd: int) -> bool:
-    import stat  # already loaded by os: free
-
-    return stat.S_ISREG(os.fstat(fd).st_mode)
-
-
 def _failure_fields(rec: dict[str, Any]) -> tuple[int | None, str | None, str | None, str | None]:
     """(status, error type, cause code, text) of a failure record (retry or final)."""
     if rec.get("type") == "system":
@@ -404,7 +382,7 @@ def transcript_signals(transcript_path: str | None, now: float, window_s: float,
         return out  # the path comes from the hook's stdin: read Claude Code transcripts, nothing else
     since = now - window_s
     try:
-        scan_lines(_read_tail(transcript_path, TAIL_BYTES), since, out)
+        scan_lines(read_tail_lines(transcript_path, TAIL_BYTES), since, out)
         out["files"] += 1
     except OSError:
         return out
@@ -428,7 +406,7 @@ def transcript_signals(transcript_path: str | None, now: float, window_s: float,
             out["skipped"] = True
             break
         try:
-            scan_lines(_read_tail(path, SUBAGENT_TAIL_BYTES), since, out)
+            scan_lines(read_tail_lines(path, SUBAGENT_TAIL_BYTES), since, out)
             out["files"] += 1
         except OSError:
             continue
@@ -464,7 +442,7 @@ def recent_stop_failures(data_dir: str, now: float, window_s: float) -> list[dic
     """Outage-class StopFailure records of any session in the window (newest last)."""
     out: list[dict[str, Any]] = []
     try:
-        lines = _read_tail(stop_failure_path(data_dir), 16 * 1024)
+        lines = read_tail_lines(stop_failure_path(data_dir), 16 * 1024)
     except OSError:
         return out
     for line in lines:
