@@ -17,9 +17,12 @@ from click.testing import CliRunner
 
 from claimback.cli import main
 from claimback.config import cache_dir
+from claimback.core.claude_config import url_host
 from claimback.ledger import open_ledger
 from claimback.prevent import doctor as doctor_mod
-from claimback.prevent.doctor import explain, find_claude, run_doctor, url_host, verify
+from claimback.prevent.doctor import find_claude, run_doctor
+from claimback.prevent.explain import explain
+from claimback.prevent.verify import verify
 
 PLANTED = {
     "ANTHROPIC_API_KEY": "sk-ant-api03-PLANTEDapiKEY0000000000000000000000000000000000000000000000000000-AAAAAA",

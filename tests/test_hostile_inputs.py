@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from claimback.cli import main
 from claimback.ledger import open_ledger
 from claimback.prevent import signals
-from claimback.sources import incident_text, statuspage
+from claimback.sources import incident_text, status_client, statuspage
+from claimback.sources.incidents import incidents_from_feed, parse_import
 from records import agent_launch, assistant, final_error, line, retry, task_result, user_prompt, write
 from statuspage_payloads import OPEN_INCIDENT, history_atom
 
@@ -257,7 +258,7 @@ def mutated_incident(draw: st.DrawFn) -> Any:
 
 
 def _write_cache(name: str, body: bytes, fetched_at: str | None = None) -> None:
-    statuspage.write_cache(name, body, {"url": "https://status.claude.com/api/v2/x.json",
+    status_client.write_cache(name, body, {"url": "https://status.claude.com/api/v2/x.json",
                                         "fetched_at": fetched_at or datetime.now(timezone.utc).isoformat(),
                                         "etag": None, "last_modified": None, "status": 200})
 
@@ -286,7 +287,7 @@ def test_fuzzed_status_payloads_never_crash_the_readers(tmp_path_factory, incide
     incident_text.parse_impact_window([incident_text.UpdateText(body_text, ref)])
     incident_text.models_mentioned(body_text)
     try:
-        statuspage.parse_import(body_text)
+        parse_import(body_text)
     except Exception as exc:  # noqa: BLE001 - only the documented refusal is allowed
         from claimback.errors import BadInput
 
@@ -305,7 +306,7 @@ def test_hostile_history_feeds(feed):
         "not xml": "<html><body>captive portal</body></html>",
     }[feed]
     try:
-        statuspage.incidents_from_feed(text)
+        incidents_from_feed(text)
     except Exception as exc:  # noqa: BLE001
         from claimback.errors import BadInput
 

@@ -21,7 +21,9 @@ from claimback.analysis.outages import (
 from claimback.cli import main
 from claimback.ledger import open_ledger
 from claimback.ledger.ingest import ingest
+from claimback.sources import status_client
 from claimback.sources import statuspage as sp
+from claimback.sources.incidents import Incident, incident_from_statuspage
 
 _ids = itertools.count(1)
 
@@ -132,10 +134,10 @@ def ledger(corpus: Path, ledger_db: str):
 
 
 def _incident(iid: str, name: str, start: str, end: str, comps: list[dict[str, str]] = (),
-              impact: str = "minor") -> sp.Incident:
+              impact: str = "minor") -> Incident:
     obj = P.incident(iid, name, "resolved", impact, start, end, list(comps),
                      [P.update(f"{iid}-u1", iid, "resolved", "This incident has been resolved.", end)])
-    inc = sp.incident_from_statuspage(obj)
+    inc = incident_from_statuspage(obj)
     assert inc is not None
     return inc
 
@@ -251,7 +253,7 @@ def test_stated_impact_window_beats_created_resolved(ledger) -> None:
                      f"{D1}10:40:00.000Z", f"{D1}11:30:00.000Z", [],
                      [P.update("st-1", "stated000001", "resolved", "Impact occurred from 10:08–10:21 UTC.",
                                f"{D1}11:30:00.000Z")])
-    sp.store_incidents(ledger, [sp.incident_from_statuspage(obj)], "live")
+    sp.store_incidents(ledger, [incident_from_statuspage(obj)], "live")
     w = _windows(ledger)[0]
     assert w.incident_ids == ["stated000001"] and w.confirmed_by == "both"
     assert (w.start, w.end) == ("2026-10-06T10:08:00.000Z", "2026-10-06T10:25:00.000Z")
@@ -283,7 +285,7 @@ def test_cli_outages_network_fault_still_exit_0(corpus: Path, tmp_path: Path, ht
     import os
 
     os.environ["CLAIMBACK_STATUS_URL"] = httpserver.url_for("").rstrip("/")  # restored by the autouse fixture
-    for path in sp.ENDPOINTS.values():
+    for path in status_client.ENDPOINTS.values():
         httpserver.expect_request(path).respond_with_data("<html>captive portal</html>", content_type="text/html")
     res = CliRunner().invoke(main, ["outages", "--source", str(corpus), "--db", str(tmp_path / "c.sqlite3")])
     assert res.exit_code == 0, res.output

@@ -18,9 +18,11 @@ from typing import Any
 import pytest
 
 from claimback.analysis.outages import incident_interval, incident_relevance, outages_report
+from claimback.core import times
 from claimback.ledger import open_ledger
 from claimback.prevent import signals
 from claimback.sources import statuspage as sp
+from claimback.sources.incidents import incident_from_archive
 from claimback.sources.incident_text import families_overlap, model_family
 
 ROWS: list[dict[str, Any]] = json.loads(
@@ -60,7 +62,7 @@ def _window_incidents(tmp_path: Path, models: list[str]) -> tuple[set[str], set[
                 continue
             timed.add(inc.incident_id)
             for model in models:
-                rows.append((f"{inc.incident_id}:{model}", "s1", sp.to_iso(span[0]), model))
+                rows.append((f"{inc.incident_id}:{model}", "s1", times.to_iso(span[0]), model))
         with ledger.transaction():
             ledger.executemany("INSERT INTO requests (request_key, session_id, ts, model) VALUES (?, ?, ?, ?)", rows)
         report = outages_report(ledger, "2024-01-01", "2026-12-31", sync=False)
@@ -75,11 +77,11 @@ def test_guard_and_outage_windows_agree_on_every_archived_incident(tmp_path: Pat
     in_windows, timed = _window_incidents(tmp_path, models)
     assert len(ROWS) == 273 and len(timed) >= 250
     used = [f for f in (model_family(m) for m in models) if f]
-    keyed = [(sp.incident_from_archive(r).incident_id, r) for r in ROWS]  # rows without id get a content key
+    keyed = [(incident_from_archive(r).incident_id, r) for r in ROWS]  # rows without id get a content key
     # An incident with no time makes no window: the windows' own relevance reading stands in for it.
     for iid, row in keyed:
         if iid not in timed:
-            rel = incident_relevance(sp.incident_from_archive(row))
+            rel = incident_relevance(incident_from_archive(row))
             counts = rel.relevant and (rel.scope == "all" or families_overlap(rel.model_families, used))
             in_windows |= {iid} if counts else set()
     guard_open = {i for i, r in keyed if signals.classify_incident(_as_statuspage(r), OPEN_POLICY, used)}

@@ -16,7 +16,9 @@ import statuspage_payloads as P
 from claimback.cli import main
 from claimback.config import cache_dir
 from claimback.ledger import open_ledger
+from claimback.sources import status_client
 from claimback.sources import statuspage as sp
+from claimback.sources.incidents import incident_from_archive, incident_from_statuspage
 
 # One real incident object (2026-09-29, 4xvtc2gnq73l), trimmed, as a third-party test fixture published it.
 SAMPLE = Path(__file__).parent / "fixtures" / "statuspage-sample-incidents.json"
@@ -74,13 +76,13 @@ def test_cache_files_follow_the_contract(page: HTTPServer, ledger) -> None:
         body = (folder / f"{name}.json").read_bytes()
         meta = json.loads((folder / f"{name}.meta.json").read_text())
         assert set(meta) >= {"url", "fetched_at", "etag", "last_modified", "status"}
-        assert meta["url"].endswith(sp.ENDPOINTS[name]) and meta["status"] == 200
+        assert meta["url"].endswith(status_client.ENDPOINTS[name]) and meta["status"] == 200
         assert json.loads(body)  # the raw Statuspage body, byte for byte what was served
     served = P.incidents_json(P.OPEN_INCIDENT, P.LOGIN_INCIDENT, P.SONNET_INCIDENT).encode()
     assert (folder / "incidents.json").read_bytes() == served
     meta = json.loads((folder / "incidents.meta.json").read_text())
     assert meta["etag"] == 'W/"inc-1"' and meta["last_modified"].startswith("Tue, 29 Sep 2026")
-    assert sp.read_cache("incidents").data["incidents"][0]["id"] == "4xvtc2gnq73l"
+    assert status_client.read_cache("incidents").data["incidents"][0]["id"] == "4xvtc2gnq73l"
 
 
 def test_corrupt_cache_is_no_data(ledger) -> None:
@@ -90,8 +92,8 @@ def test_corrupt_cache_is_no_data(ledger) -> None:
     (folder / "unresolved.meta.json").write_text('{"fetched_at": "2026-09-29T14:41:08.000Z"}')
     (folder / "summary.json").write_text(P.summary_json([]))
     (folder / "summary.meta.json").write_text("[]")
-    assert sp.read_cache("unresolved") is None and sp.read_cache("summary") is None
-    assert sp.read_cache("incidents") is None
+    assert status_client.read_cache("unresolved") is None and status_client.read_cache("summary") is None
+    assert status_client.read_cache("incidents") is None
 
 
 def test_etag_revalidation_uses_304(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch, ledger) -> None:
@@ -105,8 +107,8 @@ def test_etag_revalidation_uses_304(httpserver: HTTPServer, monkeypatch: pytest.
         return Response(P.incidents_json(P.LOGIN_INCIDENT), content_type="application/json", headers={"ETag": '"v7"'})
 
     httpserver.expect_request("/api/v2/incidents.json").respond_with_handler(handler)
-    first = sp.fetch_all(("incidents",))["incidents"]
-    second = sp.fetch_all(("incidents",))["incidents"]
+    first = status_client.fetch_all(("incidents",))["incidents"]
+    second = status_client.fetch_all(("incidents",))["incidents"]
     assert seen == [None, '"v7"']
     assert first.ok and not first.not_modified
     assert second.ok and second.not_modified and second.data["incidents"][0]["id"] == "9l93x2ht4s5w"
@@ -119,18 +121,18 @@ def test_config_key_status_url(httpserver: HTTPServer, monkeypatch: pytest.Monke
     config_path().parent.mkdir(parents=True, exist_ok=True)
     config_path().write_text(f'status_url = "{httpserver.url_for("")}"\n')
     httpserver.expect_request("/api/v2/incidents.json").respond_with_data(P.incidents_json(P.SONNET_INCIDENT))
-    assert sp.base_urls() == [httpserver.url_for("").rstrip("/")]
-    assert sp.fetch_all(("incidents",))["incidents"].ok
+    assert status_client.base_urls() == [httpserver.url_for("").rstrip("/")]
+    assert status_client.fetch_all(("incidents",))["incidents"].ok
 
 
 def test_default_hosts_are_claude_then_anthropic(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CLAIMBACK_STATUS_URL")
-    assert sp.base_urls() == ["https://status.claude.com", "https://status.anthropic.com"]
+    assert status_client.base_urls() == ["https://status.claude.com", "https://status.anthropic.com"]
 
 
 # -- faults ----------------------------------------------------------------------------------------
 def _serve_all(httpserver: HTTPServer, **kwargs) -> None:
-    for path in sp.ENDPOINTS.values():
+    for path in status_client.ENDPOINTS.values():
         httpserver.expect_request(path).respond_with_data(**kwargs)
 
 
@@ -168,12 +170,12 @@ def test_fault_with_a_cache_uses_the_cache_and_says_how_old(page: HTTPServer, le
 
 def test_huge_json_is_refused(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch, ledger) -> None:
     monkeypatch.setenv("CLAIMBACK_STATUS_URL", httpserver.url_for("").rstrip("/"))
-    monkeypatch.setattr(sp, "MAX_BODY_BYTES", 50_000)
+    monkeypatch.setattr(status_client, "MAX_BODY_BYTES", 50_000)
     padding = [P.LOGIN_INCIDENT] * 60  # a valid JSON document, just far too big
     httpserver.expect_request("/api/v2/incidents.json").respond_with_data(P.incidents_json(*padding))
-    outcome = sp.fetch_all(("incidents",))["incidents"]
+    outcome = status_client.fetch_all(("incidents",))["incidents"]
     assert not outcome.ok and "larger than" in outcome.fault
-    assert sp.read_cache("incidents") is None
+    assert status_client.read_cache("incidents") is None
 
 
 def test_connection_refused_is_quick_and_harmless(monkeypatch: pytest.MonkeyPatch, ledger) -> None:
@@ -203,7 +205,7 @@ def test_a_stalled_server_never_holds_us_past_the_timeout(httpserver: HTTPServer
     httpserver.expect_request("/api/v2/incidents.json").respond_with_handler(slow)
     try:
         started = time.monotonic()
-        outcome = sp.fetch_all(("incidents",), timeout=0.5)["incidents"]
+        outcome = status_client.fetch_all(("incidents",), timeout=0.5)["incidents"]
         waited = time.monotonic() - started
     finally:
         release.set()
@@ -220,7 +222,7 @@ def test_incidents_with_missing_fields(httpserver: HTTPServer, monkeypatch: pyte
              dict(sample, url="https://status.claude.com/incidents/4xvtc2gnq73l")]
     httpserver.expect_request("/api/v2/incidents.json").respond_with_data(json.dumps({"incidents": items}))
     for name in ("summary", "unresolved", "history"):
-        httpserver.expect_request(sp.ENDPOINTS[name]).respond_with_data("", status=404)
+        httpserver.expect_request(status_client.ENDPOINTS[name]).respond_with_data("", status=404)
     sync = sp.sync_status(ledger)
     assert sync.origin == "live", sync.note
     ids = {r["incident_id"] for r in ledger.rows("SELECT incident_id FROM incidents WHERE source = 'live'")}
@@ -258,7 +260,7 @@ def test_fresh_cache_is_used_without_asking(page: HTTPServer, ledger) -> None:
 # -- ledger precedence and the archive -------------------------------------------------------------
 def test_archive_is_idempotent_and_never_overrides_live(ledger_db: str) -> None:
     with open_ledger(ledger_db) as led:
-        live = sp.incident_from_statuspage(P.LOGIN_INCIDENT)
+        live = incident_from_statuspage(P.LOGIN_INCIDENT)
         assert sp.store_incidents(led, [live], "live") == 1
         assert sp.load_archive(led) == 273
         assert sp.load_archive(led) == 0  # same archive version: nothing to do
@@ -267,9 +269,9 @@ def test_archive_is_idempotent_and_never_overrides_live(ledger_db: str) -> None:
         assert row["source"] == "live"
         assert led.scalar("SELECT COUNT(*) FROM incidents") == 273
         # an import overrides the archive, not the live row
-        imported = sp.incident_from_archive({"id": "8z7l5zcy0v3b", "name": "Renamed by import",
+        imported = incident_from_archive({"id": "8z7l5zcy0v3b", "name": "Renamed by import",
                                              "created_at": "2026-05-15T00:20:00Z", "resolved_at": None})
-        other = sp.incident_from_archive({"id": "9l93x2ht4s5w", "name": "Should not win",
+        other = incident_from_archive({"id": "9l93x2ht4s5w", "name": "Should not win",
                                           "created_at": "2026-04-28T17:00:00Z"})
         sp.store_incidents(led, [imported, other], "import")
         names = {r["incident_id"]: (r["name"], r["source"]) for r in
@@ -372,7 +374,7 @@ def test_a_failed_page_is_not_asked_again_for_a_minute(httpserver: HTTPServer, m
     _serve_all(httpserver, response_data="", status=503)
     first = sp.sync_status(ledger)
     asked = len(httpserver.log)
-    assert asked == len(sp.ENDPOINTS) and "HTTP 503" in first.note
+    assert asked == len(status_client.ENDPOINTS) and "HTTP 503" in first.note
     again = sp.sync_status(ledger)  # e.g. `audit` then `loss` then `claim` in one run
     assert len(httpserver.log) == asked and again.origin == "archive" and "HTTP 503" in again.note
     sp.sync_status(ledger, refresh=True)  # an explicit --refresh always asks

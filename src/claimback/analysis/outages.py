@@ -56,21 +56,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
+from claimback.core.times import parse_iso, to_iso
 from claimback.ledger.store import Ledger, utc_now_iso
 from claimback.sources.incident_text import Relevance, families_overlap, model_family
 from claimback.sources.incident_text import incident_relevance as _relevance
-from claimback.sources.statuspage import (
-    DEFAULT_TIMEOUT,
-    Incident,
-    StatusSync,
-    age_seconds,
-    describe_age,
-    ledger_incidents,
-    parse_iso,
-    read_cache,
-    sync_status,
-    to_iso,
-)
+from claimback.sources.incidents import Incident
+from claimback.sources.status_client import DEFAULT_TIMEOUT, age_seconds, describe_age, read_cache
+from claimback.sources.statuspage import StatusSync, ledger_incidents, sync_status
 
 BURST_MIN_FAILURES = 3
 BURST_MAX_GAP = timedelta(minutes=10)

@@ -192,7 +192,7 @@ def explain(text: str, as_json: bool) -> None:
       claimback doctor explain "API Error: 529 Overloaded. This is a server-side issue..."
       pbpaste | claimback doctor explain -
     """
-    from claimback.prevent.doctor import explain as explain_text
+    from claimback.prevent.explain import explain as explain_text
 
     if text == "-":
         text = sys.stdin.read()
@@ -229,7 +229,7 @@ def explain(text: str, as_json: bool) -> None:
 def verify(probe: bool, as_json: bool, db: str | None, sources: tuple[str, ...], no_ingest: bool) -> None:
     """After changing one thing: re-run the smallest checks and say whether the last failure's signature
     is gone. Exit 0 gone, 1 still failing, 3 cannot tell yet."""
-    from claimback.prevent.doctor import verify as run_verify
+    from claimback.prevent.verify import verify as run_verify
     from claimback.workspace import open_workspace
 
     with open_workspace(db, sources, run_ingest=False) as ws:

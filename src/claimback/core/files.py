@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
 # Large enough for any real settings or cache file, small enough that a hostile one costs milliseconds.
 DEFAULT_LIMIT = 8 * 1024 * 1024
@@ -59,3 +60,50 @@ def read_tail_lines(path: str | os.PathLike[str], size_limit: int) -> list[bytes
     if start > 0:
         lines = lines[1:]
     return lines
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int | None = None, *,
+                 durable: bool = True) -> None:
+    """Replace `path` with `data` so that a reader sees the old content or the new, never half of it.
+
+    The temporary file sits beside the target (same file system, so the rename is atomic) and is removed
+    when anything fails. `mode` sets the new file's permissions (default: the umask's). `durable` syncs
+    the data to disk before the rename: settings a user wrote by hand must survive a crash, a cache that
+    is refetched anyway need not pay for it.
+    """
+    target = os.fspath(path)
+    folder = os.path.dirname(target) or "."
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{os.path.basename(target)}.claimback-{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666 if mode is None else mode)
+        with open(fd, "wb") as fh:
+            fh.write(data)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def display_path(path: str | os.PathLike[str] | None, cwd: Path | None = None) -> str | None:
+    """`~/…` under the home directory, `./…` under the project; never the user name."""
+    if path is None:
+        return None
+    text = os.fspath(path)
+    if cwd is not None:
+        try:
+            return "./" + Path(text).resolve().relative_to(cwd.resolve()).as_posix()
+        except (ValueError, OSError):
+            pass
+    home = str(Path.home())
+    if home and home != "/" and (text == home or text.startswith(home + os.sep)):
+        return "~" + text[len(home):]
+    return text

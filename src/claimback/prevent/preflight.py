@@ -271,7 +271,7 @@ def check_status(model: str | None, fetch: bool = True, provider: str = "anthrop
     age = None if fetched is None else time.time() - fetched
     fault = None
     if fetch and (age is None or age > STATUS_MAX_AGE_S):
-        from claimback.sources.statuspage import fetch_all
+        from claimback.sources.status_client import fetch_all
 
         outcome = fetch_all(("unresolved",))["unresolved"]
         if outcome.ok:

@@ -1,7 +1,7 @@
 """Background refresh of the status cache for the guard hook (`python -m claimback.prevent.refresh`).
 
 The hook starts this detached when the cache is older than a minute and never waits for it. The
-fetch itself is `claimback.sources.statuspage.fetch_all` (short deadline, ETag/Last-Modified, cache
+fetch itself is `claimback.sources.status_client.fetch_all` (short deadline, ETag/Last-Modified, cache
 written per the status-cache contract); a failed fetch leaves the old cache and its true age.
 """
 
@@ -14,7 +14,7 @@ REFRESH_NAMES = ("unresolved",)
 
 def refresh(timeout: float = 3.0) -> bool:
     """Fetch unresolved incidents into the cache; True when the cache now holds a fresh copy."""
-    from claimback.sources.statuspage import fetch_all
+    from claimback.sources.status_client import fetch_all
 
     outcomes = fetch_all(REFRESH_NAMES, timeout=timeout)
     return all(o.ok for o in outcomes.values())

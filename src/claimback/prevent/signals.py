@@ -268,7 +268,7 @@ def classify_incident(incident: dict[str, Any], policy: dict[str, Any],
     updates = [u for u in (incident.get("incident_updates") or []) if isinstance(u, dict)] \
         if isinstance(incident.get("incident_updates"), list) else []
     components = _names(incident.get("components"))
-    for update in updates:  # as `statuspage.incident_from_statuspage` does: updates' affected components
+    for update in updates:  # as `incidents.incident_from_statuspage` does: updates' affected components
         components += [c for c in _names(update.get("affected_components")) if c not in components]
     updates.sort(key=lambda u: parse_ts(u.get("created_at")) or parse_ts(u.get("display_at")) or 0.0)
     bodies = [u["body"] for u in updates if isinstance(u.get("body"), str)]
