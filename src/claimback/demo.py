@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from claimback.core.times import format_iso, parse_utc
 from claimback.ledger.store import Ledger
 
 SEED = 20260515
@@ -51,14 +52,6 @@ INTERNAL = '{"type":"error","error":{"type":"api_error","message":"Internal serv
 WORDS = ("invoice pricing render tax discount currency rounding module test spec migration lock table "
          "backfill schema api request handler service config field value total line item customer "
          "refactor split step public keep check review error retry cache session").split()
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _at(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 @dataclass
@@ -106,7 +99,7 @@ class _Writer:
         if self.agent_id:
             record["agentId"] = self.agent_id
         record["uuid"] = str(uuid.UUID(int=self.rng.getrandbits(128)))
-        record["timestamp"] = _iso(moment)
+        record["timestamp"] = format_iso(moment)
         return record
 
     def _emit(self, record: dict[str, Any]) -> str:
@@ -286,7 +279,7 @@ def build_demo(root: Path) -> DemoScenario:
     """Write the scenario under `root/projects` and return where it is."""
     rng = random.Random(SEED)
     projects = root / "projects"
-    outage_day = _at("2026-05-15T00:00:00Z")
+    outage_day = parse_utc("2026-05-15T00:00:00Z")
 
     # Four ordinary weeks (afternoons UTC, away from the archive's other incidents).
     for day in range(28, 0, -1):
@@ -297,7 +290,7 @@ def build_demo(root: Path) -> DemoScenario:
     # An ordinary quota limit (not an outage) three days before.
     limited = _Writer(projects / PROJECT_SLUG / f"{_session_id(rng)}.jsonl", "", rng)
     limited.session_id = limited.path.stem
-    moment = _at("2026-05-12T17:40:00Z")
+    moment = parse_utc("2026-05-12T17:40:00Z")
     limited.context = 30_000
     limited.prompt(moment, "Run the full test suite and fix what fails.")
     limited.tool_round(moment + timedelta(seconds=30))
@@ -310,22 +303,22 @@ def build_demo(root: Path) -> DemoScenario:
     sid_a = _session_id(rng)
     main_a = _Writer(projects / PROJECT_SLUG / f"{sid_a}.jsonl", sid_a, rng)
     main_a.context = 21_000
-    t = _at("2026-05-15T00:31:40Z")
+    t = parse_utc("2026-05-15T00:31:40Z")
     main_a.prompt(t, REFACTOR_PROMPT)
     for step in range(7):
         t += timedelta(seconds=rng.randint(50, 110))
         main_a.tool_round(t, ["Read", "Read", "Grep", "Edit", "Edit", "Bash", "Read"][step])
-    launched = _at("2026-05-15T00:58:03Z")
+    launched = parse_utc("2026-05-15T00:58:03Z")
     tool_ids = [_tool_id(rng) for _ in TASKS]
     main_a.request(launched, cache_write=1_400, output=620, stop_reason="tool_use", tool_uses=[
         {"type": "tool_use", "id": tid, "name": "Agent",
          "input": {"description": d, "subagent_type": s, "prompt": p}}
         for tid, (d, s, p, _) in zip(tool_ids, TASKS)])
-    finals = [_at("2026-05-15T01:31:55Z"), _at("2026-05-15T01:34:12Z"), _at("2026-05-15T01:38:40Z")]
+    finals = [parse_utc("2026-05-15T01:31:55Z"), parse_utc("2026-05-15T01:34:12Z"), parse_utc("2026-05-15T01:38:40Z")]
     agents = []
     for i, (tid, (_, _, prompt, tokens)) in enumerate(zip(tool_ids, TASKS)):
         agents.append(_killed_subagent(projects, rng, main_a, tid, launched, prompt, tokens,
-                                       _at(f"2026-05-15T01:0{6 + i}:2{i}Z"),
+                                       parse_utc(f"2026-05-15T01:0{6 + i}:2{i}Z"),
                                        attempts=3, final_at=finals[i]))
     # The parent hears: failed (with the error), "completed" (the misreport), and nothing at all.
     main_a.task_result(finals[0] + timedelta(seconds=3), tool_ids[0], content=f"API Error: 500 {INTERNAL}",
@@ -336,7 +329,7 @@ def build_demo(root: Path) -> DemoScenario:
                                                "totalTokens": 512, "totalToolUseCount": 0,
                                                "content": [{"type": "text", "text": f"API Error: 500 {INTERNAL}"}]})
     # The parent's own turn then fails while waiting on the third reviewer.
-    t = _at("2026-05-15T01:39:30Z")
+    t = parse_utc("2026-05-15T01:39:30Z")
     for attempt in range(1, 4):
         main_a.retry(t, attempt, status=529 if attempt != 2 else 500)
         t += timedelta(seconds=50 * attempt)
@@ -349,23 +342,23 @@ def build_demo(root: Path) -> DemoScenario:
     sid_c = _session_id(rng)
     side = _Writer(projects / PROJECT_SLUG / f"{sid_c}.jsonl", sid_c, rng)
     side.context = 27_000
-    t = _at("2026-05-15T00:44:10Z")
+    t = parse_utc("2026-05-15T00:44:10Z")
     side.prompt(t, "Profile the PDF renderer and cut its memory use.")
     for _ in range(5):
         t += timedelta(seconds=rng.randint(60, 120))
         side.tool_round(t, "Bash")
-    t = _at("2026-05-15T01:12:31Z")
+    t = parse_utc("2026-05-15T01:12:31Z")
     side.prompt(t, "Now apply the streaming writer change.")
     side.request(t + timedelta(seconds=40), cache_write=2_200, output=3_900, stop_reason=None)  # partial output
     side.final_error(t + timedelta(seconds=95), "API Error: Connection lost mid-response. The response above "
                      "may be incomplete.", error="server_error", status=None)
-    t = _at("2026-05-15T01:47:05Z")
+    t = parse_utc("2026-05-15T01:47:05Z")
     side.prompt(t, "Try again: apply the streaming writer change.")
     for attempt, minutes in enumerate((4, 12, 20, 28, 36), start=1):
         side.retry(t + timedelta(minutes=minutes), attempt, status=529 if attempt % 2 else 500)
-    side.final_error(_at("2026-05-15T02:31:02Z"), f"API Error: 529 {OVERLOADED}", error="server_error", status=529)
+    side.final_error(parse_utc("2026-05-15T02:31:02Z"), f"API Error: 529 {OVERLOADED}", error="server_error", status=529)
     # Back after recovery: the 5-minute cache expired, so the whole context is written again.
-    t = _at("2026-05-15T02:47:20Z")
+    t = parse_utc("2026-05-15T02:47:20Z")
     side.prompt(t, "Apply the streaming writer change.")
     cached = side.context
     side.context = 0
@@ -380,7 +373,7 @@ def build_demo(root: Path) -> DemoScenario:
     sid_b = _session_id(rng)
     main_b = _Writer(projects / PROJECT_SLUG / f"{sid_b}.jsonl", sid_b, rng)
     main_b.context = 21_000
-    t = _at("2026-05-15T02:41:15Z")
+    t = parse_utc("2026-05-15T02:41:15Z")
     main_b.prompt(t, REFACTOR_PROMPT)
     for step in range(4):
         t += timedelta(seconds=rng.randint(50, 100))

@@ -23,9 +23,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any, Protocol
 
+from claimback.core.times import format_iso, parse_utc
 from claimback.ledger.store import Ledger
 
 MEASURED = "measured"
@@ -128,14 +129,6 @@ class WindowLoss:
     unpriced_models: list[str] = field(default_factory=list)
 
 
-def _parse(ts: str) -> datetime:
-    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def _tokens(row: dict[str, Any]) -> int:
     return int(row["input_tokens"] + row["output_tokens"] + row["cache_creation_tokens"] + row["cache_read_tokens"])
 
@@ -160,15 +153,15 @@ class _WindowData:
 
     def __init__(self, ledger: Ledger, window: WindowLike) -> None:
         self.start, self.end = window.start, window.end
-        lo = _iso(_parse(window.start) - ACTIVE_BEFORE - CACHE_TTL_1H)
-        hi = _iso(_parse(window.end) + AFTER_WINDOW)
+        lo = format_iso(parse_utc(window.start) - ACTIVE_BEFORE - CACHE_TTL_1H)
+        hi = format_iso(parse_utc(window.end) + AFTER_WINDOW)
         self.failures = ledger.rows(
             "SELECT failure_key, kind, session_id, agent_id, ts, status, error_type, error_code, request_id, "
             "message, failure_class, model, turn_id FROM failures WHERE ts >= ? AND ts <= ? "
             "AND failure_class = 'outage' ORDER BY ts", (window.start, window.end))
         sessions = sorted({f["session_id"] for f in self.failures if f["session_id"]})
         active = ledger.rows("SELECT DISTINCT session_id FROM requests WHERE ts >= ? AND ts <= ?",
-                             (_iso(_parse(window.start) - ACTIVE_BEFORE), window.end))
+                             (format_iso(parse_utc(window.start) - ACTIVE_BEFORE), window.end))
         sessions = sorted(set(sessions) | {r["session_id"] for r in active if r["session_id"]})
         self.sessions = sessions
         self.requests: list[dict[str, Any]] = []
@@ -240,7 +233,7 @@ def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = N
             continue
         stream = by_stream.get((failure["session_id"], failure["agent_id"]), [])
         earlier = [r for r in stream if r["ts"] <= failure["ts"]
-                   and _parse(failure["ts"]) - _parse(r["ts"]) <= PARTIAL_LOOKBACK
+                   and parse_utc(failure["ts"]) - parse_utc(r["ts"]) <= PARTIAL_LOOKBACK
                    and (failure["turn_id"] is None or r["turn_id"] == failure["turn_id"])]
         if earlier:
             take(earlier[-1], "partial_responses")
@@ -269,7 +262,7 @@ def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = N
 
     # 4. Cache rebuild: the first request after the window, when the cache had expired meanwhile. Only
     # sessions the outage actually hit count: a pause in a session with no failure proves nothing.
-    window_start = _parse(data.start)
+    window_start = parse_utc(data.start)
     hit_sessions = {f["session_id"] for f in data.failures}
     for (session_id, _agent_id), stream in by_stream.items():
         if session_id not in hit_sessions:
@@ -279,11 +272,11 @@ def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = N
         if not before or not after:
             continue
         last = before[-1]
-        if _parse(last["ts"]) < window_start - ACTIVE_BEFORE:
+        if parse_utc(last["ts"]) < window_start - ACTIVE_BEFORE:
             continue
         first = after[0]
         ttl = CACHE_TTL_1H if any(r["cache_creation_1h_tokens"] for r in before) else CACHE_TTL_5M
-        if _parse(first["ts"]) - _parse(last["ts"]) <= ttl or first["cache_creation_tokens"] <= 0:
+        if parse_utc(first["ts"]) - parse_utc(last["ts"]) <= ttl or first["cache_creation_tokens"] <= 0:
             continue
         cached_before = max(_prompt_size(r) for r in before[-3:])
         rebuilt = min(int(first["cache_creation_tokens"]), cached_before)

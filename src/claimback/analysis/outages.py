@@ -56,8 +56,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from claimback.core.times import parse_iso, to_iso
-from claimback.ledger.store import Ledger, utc_now_iso
+from claimback.core.times import parse_iso, to_iso, utc_now_iso
+from claimback.ledger.store import Ledger
 from claimback.sources.incident_text import Relevance, families_overlap, model_family
 from claimback.sources.incident_text import incident_relevance as _relevance
 from claimback.sources.incidents import Incident

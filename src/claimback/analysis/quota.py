@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from claimback.core.times import format_iso, parse_utc
 from claimback.ledger.store import Ledger
 
 MEASURED = "measured"
@@ -36,14 +37,6 @@ class QuotaImpact:
     plan: str | None = None
     plan_value_usd: float | None = None
     notes: list[str] = field(default_factory=list)
-
-
-def _parse(ts: str) -> datetime:
-    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def _valid(value: Any) -> bool:
@@ -93,7 +86,8 @@ def p90_week_tokens(ledger: Ledger, before: datetime) -> int | None:
         lo, hi = before - timedelta(days=7 * k), before - timedelta(days=7 * (k - 1))
         total = ledger.scalar(
             "SELECT COALESCE(SUM(input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens), 0) "
-            "FROM requests WHERE ts >= ? AND ts < ?", (_iso(lo), _iso(hi)))
+            "FROM requests WHERE ts >= ? AND ts < ?",
+            (format_iso(lo.replace(microsecond=0)), format_iso(hi.replace(microsecond=0))))
         if total:
             weeks.append(int(total))
     if len(weeks) < 2:
@@ -130,9 +124,9 @@ def next_weekly_reset(setting: str | None, after: datetime) -> datetime | None:
 def quota_impact(ledger: Ledger, start: str, end: str, lost_tokens: int, *, plan: str | None = None,
                  weekly_reset: str | None = None) -> QuotaImpact:
     snapshots, notes = load_snapshots(ledger)
-    start_at, end_at = _parse(start), _parse(end)
-    before = [s for s in snapshots if s["ts"] <= start and start_at - _parse(s["ts"]) <= SNAPSHOT_REACH]
-    after = [s for s in snapshots if s["ts"] >= end and _parse(s["ts"]) - end_at <= SNAPSHOT_REACH]
+    start_at, end_at = parse_utc(start), parse_utc(end)
+    before = [s for s in snapshots if s["ts"] <= start and start_at - parse_utc(s["ts"]) <= SNAPSHOT_REACH]
+    after = [s for s in snapshots if s["ts"] >= end and parse_utc(s["ts"]) - end_at <= SNAPSHOT_REACH]
     seven = five = None
     if before and after:
         seven, note7 = _delta(before[-1], after[0], "seven_day_pct", "seven_day_resets_at")
@@ -149,8 +143,8 @@ def quota_impact(ledger: Ledger, start: str, end: str, lost_tokens: int, *, plan
 
     reset_at, reset_source = None, None
     later = [s for s in snapshots if s["seven_day_resets_at"] and s["ts"] >= start]
-    if later and _parse(later[0]["seven_day_resets_at"]) > end_at:
-        reset_at, reset_source = _parse(later[0]["seven_day_resets_at"]), "snapshots"
+    if later and parse_utc(later[0]["seven_day_resets_at"]) > end_at:
+        reset_at, reset_source = parse_utc(later[0]["seven_day_resets_at"]), "snapshots"
         while reset_at - timedelta(days=7) > end_at:  # the weekly reset recurs: take the first after the window
             reset_at -= timedelta(days=7)
     else:
@@ -162,5 +156,6 @@ def quota_impact(ledger: Ledger, start: str, end: str, lost_tokens: int, *, plan
     plan_value = None
     if plan in PLAN_MONTHLY_USD and share is not None:
         plan_value = round(share / 100.0 * PLAN_MONTHLY_USD[plan] * 12 / 52, 2)
-    return QuotaImpact(seven, five, basis, share, p90, _iso(reset_at) if reset_at else None, reset_source, hours,
+    return QuotaImpact(seven, five, basis, share, p90,
+                       format_iso(reset_at.replace(microsecond=0)) if reset_at else None, reset_source, hours,
                        plan, plan_value, notes)

@@ -8,6 +8,7 @@ from typing import Any
 from claimback.analysis.loss import LossReport, build_loss_report
 from claimback.analysis.pricing import PricingTable
 from claimback.config import load_config
+from claimback.core.times import format_iso
 from claimback.errors import BadInput
 from claimback.workspace import Workspace
 
@@ -16,7 +17,7 @@ def _bound(day: date | None, end: bool) -> str | None:
     if day is None:
         return None
     moment = datetime.combine(day + timedelta(days=1) if end else day, time(0), timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return format_iso(moment)
 
 
 def find_outage_windows(ws: Workspace, since: date | None, until: date | None, offline: bool) -> list[Any]:

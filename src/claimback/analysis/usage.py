@@ -21,8 +21,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from claimback.analysis.pricing import PricingTable, TokenSums, choose_cost
+from claimback.core.times import format_iso, parse_utc, utc_now_iso
 from claimback.errors import BadInput
-from claimback.ledger.store import Ledger, utc_now_iso
+from claimback.ledger.store import Ledger
 
 BLOCK_HOURS = 5
 _T = 200_000
@@ -60,7 +61,7 @@ def _utc_bound(day: date, tz: tzinfo | None) -> str:
         start = datetime.combine(day, time()).astimezone()
     else:
         start = datetime.combine(day, time(), tzinfo=tz)
-    return start.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return format_iso(start.replace(microsecond=0))
 
 
 def _parse_bucket(text: str) -> datetime:
@@ -68,10 +69,6 @@ def _parse_bucket(text: str) -> datetime:
     minute = int(text[14:16]) if len(text) >= 16 else 0
     return datetime(int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), minute,
                     tzinfo=timezone.utc)
-
-
-def _parse_ts(text: str) -> datetime:
-    return datetime.strptime(text[:23], "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc)
 
 
 # -- plain data ------------------------------------------------------------------------------------
@@ -382,18 +379,18 @@ def block_usage(ledger: Ledger, *, since: date | None = None, until: date | None
             blocks.append(current)
 
     for ts, model, speed, inp, out, cw, cw1h, cr, recorded in ledger.execute(sql):
-        when = _parse_ts(ts)
+        when = parse_utc(ts)
         if current is None or when - start > span or when - last > span:
             close()
             if current is not None and when - last > span:
                 gap_start = last + span
-                blocks.append(Block(id=f"gap-{_iso(gap_start)}", startTime=_iso(gap_start), endTime=_iso(when),
+                blocks.append(Block(id=f"gap-{format_iso(gap_start)}", startTime=format_iso(gap_start), endTime=format_iso(when),
                                     actualEndTime=None, isActive=False, isGap=True, entries=0))
             start = when.replace(minute=0, second=0, microsecond=0)
-            current = Block(id=_iso(start), startTime=_iso(start), endTime=_iso(start + span),
+            current = Block(id=format_iso(start), startTime=format_iso(start), endTime=format_iso(start + span),
                             actualEndTime=None, isActive=False, isGap=False, entries=0)
         last = when
-        current.actualEndTime = _iso(when)
+        current.actualEndTime = format_iso(when)
         current.entries += 1
         inp, out, cw, cw1h, cr = (int(v or 0) for v in (inp, out, cw, cw1h, cr))
         calculated = None
@@ -423,7 +420,7 @@ def block_usage(ledger: Ledger, *, since: date | None = None, until: date | None
     close()
     if since is not None or until is not None:
         def keep(b: Block) -> bool:
-            day = _local(datetime.fromisoformat(b.startTime.replace("Z", "+00:00")), tz).date()
+            day = _local(parse_utc(b.startTime), tz).date()
             return (since is None or day >= since) and (until is None or day <= until)
         blocks = [b for b in blocks if keep(b)]
     totals = UsageRow("total")
@@ -436,10 +433,6 @@ def block_usage(ledger: Ledger, *, since: date | None = None, until: date | None
     report = _report("blocks", [], blocks, tz_name, mode, table, since, until, pricer)
     report.totals = totals
     return report
-
-
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 def _report(kind: str, rows: list[UsageRow], blocks: list[Block], tz_name: str | None, mode: str,

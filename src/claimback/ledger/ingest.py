@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from claimback.config import machine_id as local_machine_id
-from claimback.ledger.store import Ledger, utc_now_iso
+from claimback.core.times import utc_now_iso
+from claimback.ledger.store import Ledger
 from claimback.ledger.team import drop_otel_duplicates, register_machine
 from claimback.sources.discovery import TranscriptFile, iter_transcripts
 from claimback.sources.transcripts import (

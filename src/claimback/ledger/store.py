@@ -15,18 +15,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from claimback import __version__
 from claimback.config import default_ledger_path
+from claimback.core.times import utc_now_iso
 from claimback.errors import LedgerError
 from claimback.ledger.schema import LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE
-
-
-def utc_now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def is_postgres_url(target: str) -> bool:

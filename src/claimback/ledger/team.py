@@ -17,7 +17,8 @@ import hashlib
 import os
 import socket
 
-from claimback.ledger.store import Ledger, utc_now_iso
+from claimback.core.times import utc_now_iso
+from claimback.ledger.store import Ledger
 
 
 def resolve_user_label(explicit: str | None = None) -> tuple[str, bool]:

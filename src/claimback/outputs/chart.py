@@ -12,7 +12,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from claimback.outputs.evidence import parse_ts
+from claimback.core.times import parse_utc
 
 TOKEN_COLOR = "#4c72b0"
 FAILURE_COLOR = "#c0392b"
@@ -35,7 +35,7 @@ def timeline_svg(timeline: dict[str, Any], title: str) -> str:
 
     plt = _matplotlib()
     bins = timeline["bins"]
-    starts = [parse_ts(b["start"]) for b in bins]
+    starts = [parse_utc(b["start"]) for b in bins]
     width = timeline["bin_minutes"] / (24 * 60)  # bar width in days, matplotlib's date unit
     quota = [q for q in timeline["quota"] if q["seven_day_pct"] is not None]
     rc = {"svg.fonttype": "none", "svg.hashsalt": "claimback", "font.size": 9,
@@ -66,7 +66,7 @@ def timeline_svg(timeline: dict[str, Any], title: str) -> str:
             fax.set_ylim(0, max(4, max(failures, default=0) * 1.25))
             axes = [ax] + ([qax] if qax is not None else [])
             for band in timeline["bands"]:
-                lo, hi = parse_ts(band["start"]), parse_ts(band["end"])
+                lo, hi = parse_utc(band["start"]), parse_utc(band["end"])
                 for target in axes:
                     target.axvspan(lo, hi, color=BAND_COLOR, alpha=0.25, zorder=1, linewidth=0)
                 label = band["label"] if len(band["label"]) <= 60 else band["label"][:57] + "…"
@@ -74,14 +74,14 @@ def timeline_svg(timeline: dict[str, Any], title: str) -> str:
                             xytext=(0, 3), textcoords="offset points", va="bottom", ha="left", fontsize=8,
                             color="#7e5109")
             if qax is not None:
-                qax.plot([parse_ts(q["ts"]) for q in quota], [q["seven_day_pct"] for q in quota],
+                qax.plot([parse_utc(q["ts"]) for q in quota], [q["seven_day_pct"] for q in quota],
                          color=QUOTA_COLOR, marker="s", markersize=3.5, linewidth=1.4, drawstyle="steps-post",
                          label="weekly quota used (%)")
                 qax.set_ylabel("weekly quota %")
                 qax.set_ylim(0, 100)
                 qax.grid(axis="y", alpha=0.3)
             bottom = qax if qax is not None else ax
-            bottom.set_xlim(starts[0], parse_ts(timeline["end"]))
+            bottom.set_xlim(starts[0], parse_utc(timeline["end"]))
             bottom.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=None))
             bottom.set_xlabel(f"UTC, {starts[0]:%Y-%m-%d} onward")
             ax.grid(axis="y", alpha=0.3, zorder=0)

@@ -9,10 +9,11 @@ change to a key's meaning bumps SCHEMA_VERSION.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from claimback.analysis.loss import CATEGORIES, EXPOSURE, LossReport, WindowReport
+from claimback.core.times import format_iso, parse_utc, utc_now_iso
 from claimback.ledger.store import Ledger
 from claimback.outputs.redact import Redactor
 
@@ -32,23 +33,15 @@ CSV_COLUMNS = ("record", "window_id", "time_utc", "session_id", "agent_id", "req
 _TOTAL_SQL = "input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens"
 
 
-def parse_ts(ts: str) -> datetime:
-    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def utc_label(ts: str | None) -> str:
-    return "" if not ts else parse_ts(ts).strftime("%Y-%m-%d %H:%M UTC")
+    return "" if not ts else parse_utc(ts).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def local_label(ts: str | None, tz: Any = None) -> str:
     """The same moment on the user's clock (the machine's local time zone unless `tz` is given)."""
     if not ts:
         return ""
-    moment = parse_ts(ts).astimezone(tz) if tz is not None else parse_ts(ts).astimezone()
+    moment = parse_utc(ts).astimezone(tz) if tz is not None else parse_utc(ts).astimezone()
     offset = moment.strftime("%z")
     offset = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
     name = moment.tzname() or ""
@@ -58,7 +51,7 @@ def local_label(ts: str | None, tz: Any = None) -> str:
 
 def _timezone(now: str, tz: Any) -> dict[str, str]:
     """The user's local zone when the packet was made: the `*_local` labels are in it."""
-    moment = parse_ts(now).astimezone(tz) if tz is not None else parse_ts(now).astimezone()
+    moment = parse_utc(now).astimezone(tz) if tz is not None else parse_utc(now).astimezone()
     offset = moment.strftime("%z") or "+0000"
     return {"name": moment.tzname() or "UTC", "utc_offset": f"{offset[:3]}:{offset[3:]}"}
 
@@ -197,26 +190,26 @@ def _floor(moment: datetime) -> datetime:
 
 
 def _timeline(ledger: Ledger, window: WindowReport, all_windows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    start, end = parse_ts(window.start), parse_ts(window.end)
+    start, end = parse_utc(window.start), parse_utc(window.end)
     lo = _floor(start - CHART_MARGIN)
     hi = _floor(min(end, start + MAX_CHART_SPAN) + CHART_MARGIN) + timedelta(minutes=BIN_MINUTES)
     step = timedelta(minutes=BIN_MINUTES)
     count = int((hi - lo) / step)
-    bins = [{"start": iso(lo + i * step), "tokens": 0, "requests": 0, "failures": 0, "outage_failures": 0}
+    bins = [{"start": format_iso(lo + i * step), "tokens": 0, "requests": 0, "failures": 0, "outage_failures": 0}
             for i in range(count)]
 
     def index(ts: str) -> int | None:
-        i = int((parse_ts(ts) - lo) / step)
+        i = int((parse_utc(ts) - lo) / step)
         return i if 0 <= i < count else None
 
     for row in ledger.rows(f"SELECT ts, {_TOTAL_SQL} AS tokens FROM requests WHERE ts >= ? AND ts < ?",
-                           (iso(lo), iso(hi))):
+                           (format_iso(lo), format_iso(hi))):
         i = index(row["ts"])
         if i is not None:
             bins[i]["tokens"] += int(row["tokens"] or 0)
             bins[i]["requests"] += 1
     for row in ledger.rows("SELECT ts, failure_class FROM failures WHERE ts >= ? AND ts < ? AND kind <> ?",
-                           (iso(lo), iso(hi), "interrupt")):
+                           (format_iso(lo), format_iso(hi), "interrupt")):
         i = index(row["ts"])
         if i is not None:
             bins[i]["failures"] += 1
@@ -224,12 +217,12 @@ def _timeline(ledger: Ledger, window: WindowReport, all_windows: Sequence[dict[s
                 bins[i]["outage_failures"] += 1
     quota = [{"ts": r["ts"], "seven_day_pct": r["seven_day_pct"], "five_hour_pct": r["five_hour_pct"]}
              for r in ledger.rows("SELECT ts, seven_day_pct, five_hour_pct FROM quota_snapshots WHERE ts >= ? "
-                                  "AND ts < ? ORDER BY ts", (iso(lo), iso(hi)))]
+                                  "AND ts < ? ORDER BY ts", (format_iso(lo), format_iso(hi)))]
     bands = [{"window_id": w["id"], "start": w["start"], "end": w["end"],
               "label": ", ".join(filter(None, (f"{i['id']} {i['name'] or ''}".strip() for i in w["incidents"])))
               or "errors in your logs"}
-             for w in all_windows if w["start"] < iso(hi) and w["end"] > iso(lo)]
-    return {"bin_minutes": BIN_MINUTES, "start": iso(lo), "end": iso(hi), "bins": bins, "quota": quota,
+             for w in all_windows if w["start"] < format_iso(hi) and w["end"] > format_iso(lo)]
+    return {"bin_minutes": BIN_MINUTES, "start": format_iso(lo), "end": format_iso(hi), "bins": bins, "quota": quota,
             "bands": bands}
 
 
@@ -243,7 +236,7 @@ def build_evidence(ledger: Ledger, report: LossReport, *, originals: dict[str, A
 
     originals = originals or {}
     redactor = redactor or Redactor()
-    now = generated_at or iso(datetime.now(timezone.utc))
+    now = generated_at or utc_now_iso()
     affected, unaffected = [], []
     for window in report.windows:
         original = originals.get(window.id)
@@ -267,7 +260,7 @@ def build_evidence(ledger: Ledger, report: LossReport, *, originals: dict[str, A
             **base,
             "start_local": local_label(window.start, tz),
             "end_local": local_label(window.end, tz),
-            "duration_minutes": round((parse_ts(window.end) - parse_ts(window.start)).total_seconds() / 60, 1),
+            "duration_minutes": round((parse_utc(window.end) - parse_utc(window.start)).total_seconds() / 60, 1),
             "logs_start": getattr(original, "logs_start", None) or (failures[0]["ts"] if failures else None),
             "logs_end": getattr(original, "logs_end", None) or (failures[-1]["ts"] if failures else None),
             "statuspage_start": getattr(original, "statuspage_start", None),

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from claimback.analysis.loss import LossReport
+from claimback.core.times import parse_utc
 from claimback.errors import BadInput, ClaimbackError
 from claimback.outputs.evidence import (
     CATEGORY_LABELS,
@@ -26,7 +27,6 @@ from claimback.outputs.evidence import (
     build_evidence,
     csv_rows,
     local_label,
-    parse_ts,
     utc_label,
 )
 from claimback.outputs.redact import Redactor
@@ -69,11 +69,11 @@ def _environment() -> Any:
         "usd": lambda v: "unknown" if v is None else f"${float(v):,.2f}",
         "pct": lambda v: "unknown" if v is None else f"{float(v):g} %",
         "utc": utc_label,
-        "utc_time": lambda ts: "" if not ts else parse_ts(ts).strftime("%H:%M UTC"),
-        "utc_time_date": lambda ts: "" if not ts else parse_ts(ts).strftime("%Y-%m-%d %H:%M"),
-        "hms": lambda ts: "" if not ts else parse_ts(ts).strftime("%Y-%m-%d %H:%M:%S"),
+        "utc_time": lambda ts: "" if not ts else parse_utc(ts).strftime("%H:%M UTC"),
+        "utc_time_date": lambda ts: "" if not ts else parse_utc(ts).strftime("%Y-%m-%d %H:%M"),
+        "hms": lambda ts: "" if not ts else parse_utc(ts).strftime("%Y-%m-%d %H:%M:%S"),
         "local": lambda ts: local_label(ts),
-        "local_time": lambda ts: "" if not ts else parse_ts(ts).astimezone().strftime("%H:%M"),
+        "local_time": lambda ts: "" if not ts else parse_utc(ts).astimezone().strftime("%H:%M"),
         "short": lambda s: (s or "-")[:8],
         "label": lambda key: CATEGORY_LABELS.get(key, key),
         "confirmed": lambda c: {"both": "the status page and your logs", "statuspage": "the status page only",

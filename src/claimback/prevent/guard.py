@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from claimback.core.times import format_epoch
 from claimback.errors import BadInput, ClaimbackError
 from claimback.prevent import hook as hook_runtime
 from claimback.prevent import signals
@@ -439,7 +440,7 @@ def install(scope: str = "user", *, statusline: bool = False,
     target.parent.mkdir(parents=True, exist_ok=True)
     mode = target.stat().st_mode & 0o7777 if raw is not None else None
     _atomic_write(target, body, mode=mode)
-    work_state.update(written_sha256=_sha(body), installed_at=signals.iso(time.time()), scope=scope)
+    work_state.update(written_sha256=_sha(body), installed_at=format_epoch(time.time()), scope=scope)
     note = ""
     previous = (work_state.get("statusline") or {}).get("previous")
     if statusline and "config_chain" not in work_state and isinstance(previous, dict) \
@@ -685,7 +686,7 @@ def status(project_dir: str | os.PathLike[str] | None = None) -> GuardStatus:
     env = os.environ.get("CLAIMBACK_GUARD") or None
     return GuardStatus(
         scopes=scopes, installed=any(s.events for s in scopes), env_override=env,
-        paused_until=signals.iso(until) if until else None, policy=policy, policy_note=note,
+        paused_until=format_epoch(until) if until else None, policy=policy, policy_note=note,
         outage=signals.describe(assessment, now), level=assessment["level"],
         incidents=assessment["incidents"], cache_age_s=assessment["cache_age"],
         cache_problem=assessment["cache_problem"],
@@ -738,7 +739,7 @@ def pause(duration: str) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     until = time.time() + seconds
     _atomic_write(path, json.dumps({"until": until, "set_at": time.time()}).encode())
-    return signals.iso(until)
+    return format_epoch(until)
 
 
 def resume_guard() -> bool:

@@ -25,6 +25,7 @@ import re
 import sys
 import time
 
+from claimback.core.times import format_epoch
 from claimback.prevent import signals
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~2 ms on the hook path
@@ -146,7 +147,7 @@ def handle(argv: list[str], record: dict[str, Any], data_dir: str, cache_dir: st
     now = time.time()
     until = _override_active(data_dir, now)
     if until is not None:
-        record.update(decision="off", why=f"claimback guard off until {signals.iso(until)}")
+        record.update(decision="off", why=f"claimback guard off until {format_epoch(until)}")
         return None
     config_dir = signals.fast_dirs()[0]
     policy, note = signals.load_policy(config_dir, data_dir)
@@ -256,7 +257,7 @@ def record_stop_failure(data_dir: str, payload: dict[str, Any], now: float, reco
         details = payload.get("last_assistant_message") if isinstance(payload.get("last_assistant_message"), str) else None
     cls = signals.classify_stop_failure(payload.get("error"), details)
     error = payload.get("error")
-    line = {"ts": signals.iso(now), "session": _session(payload.get("session_id")),
+    line = {"ts": format_epoch(now), "session": _session(payload.get("session_id")),
             "error": error if isinstance(error, str) and _ERROR_KIND.fullmatch(error) else None,
             "class": cls}
     _append(signals.stop_failure_path(data_dir), line)
@@ -311,7 +312,7 @@ def _append(path: str, obj: dict[str, Any]) -> None:
 
 
 def log_decision(data_dir: str, record: dict[str, Any]) -> None:
-    record = {"ts": signals.iso(time.time()), **record}
+    record = {"ts": format_epoch(time.time()), **record}
     try:
         _append(decision_log_path(data_dir), record)
     except OSError:

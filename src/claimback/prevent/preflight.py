@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from claimback.core.times import format_epoch
 from claimback.errors import EXIT_ERROR, EXIT_OK, EXIT_TEMPORARY, EXIT_WARNINGS
 from claimback.prevent import signals
 from claimback.sources.incident_text import model_family
@@ -289,7 +290,7 @@ def check_status(model: str | None, fetch: bool = True, provider: str = "anthrop
         if level:
             relevant.append({"id": inc.get("id"), "name": inc.get("name"), "impact": inc.get("impact"),
                              "status": inc.get("status"), "level": level, "shortlink": inc.get("shortlink"),
-                             "since": signals.iso(s) if (s := signals.incident_since(inc)) else None})
+                             "since": format_epoch(s) if (s := signals.incident_since(inc)) else None})
     detail = {"incidents": relevant, "unrelated": len(incidents) - len(relevant), "cache_age_s": round(age, 1)}
     if not relevant:
         extra = f" ({len(incidents)} unrelated unresolved)" if incidents else ""

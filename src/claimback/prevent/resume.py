@@ -22,10 +22,11 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 from claimback.core.classify import OUTAGE
+from claimback.core.times import format_iso, parse_iso
 from claimback.errors import BadInput
 from claimback.ledger.store import Ledger
 
@@ -110,22 +111,9 @@ class ResumeReport:
 
 
 # -- helpers --------------------------------------------------------------------------------------
-def _parse(ts: str | None) -> datetime | None:
-    if not ts:
-        return None
-    try:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def _shift(ts: str | None, delta: timedelta) -> str | None:
-    moment = _parse(ts)
-    return _iso(moment + delta) if moment else None
+    moment = parse_iso(ts)
+    return format_iso(moment + delta) if moment else None
 
 
 def _read_record(path: str | None, offset: int | None) -> tuple[dict[str, Any] | None, str | None]:
@@ -369,7 +357,7 @@ def _killed_turns(ledger: Ledger, session: str | None, window: dict[str, Any] | 
 
 # -- the paste-ready prompt -----------------------------------------------------------------------
 def _hhmm(ts: str | None) -> str:
-    moment = _parse(ts)
+    moment = parse_iso(ts)
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "unknown time"
 
 

@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 # Transcripts and the StopFailure log are read regular-file-only and non-blocking: a FIFO named *.jsonl
 # would otherwise hold the hook (and the Claude Code action waiting on it) until its timeout.
 from claimback.core.files import read_tail_lines
+from claimback.core.times import format_epoch as iso  # noqa: F401 - callers' name for it
+from claimback.core.times import parse_epoch as parse_ts
 # The one judgment of incident relevance and model families, shared with the outage windows
 # (stdlib only, patterns compiled on first use: ~0.3 ms to import).
 from claimback.sources.incident_text import families_overlap, incident_relevance, model_family
@@ -105,25 +107,6 @@ def guard_dir(data_dir: str) -> str:
 
 
 # ---------------------------------------------------------------- time helpers
-
-def parse_ts(value: Any) -> float | None:
-    """ISO-8601 (with Z or offset) → epoch seconds; None when absent or unreadable."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        text = value.replace("Z", "+00:00") if value.endswith("Z") else value
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
-
-
-def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
-        f"{int((epoch % 1) * 1000):03d}Z"
-
 
 def hhmm(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%H:%M UTC")

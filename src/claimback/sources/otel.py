@@ -27,15 +27,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from claimback.core.classify import classify, normalize_signature
+from claimback.core.secrets import scrub
+from claimback.core.times import format_epoch, normalize_ts, utc_now_iso
 from claimback.errors import BadInput
 from claimback.ledger.store import Ledger
 from claimback.ledger.team import drop_otel_duplicates, register_machine
-from claimback.core.secrets import scrub
-from claimback.sources.transcripts import MAX_TOKENS, normalize_ts
+from claimback.sources.transcripts import MAX_TOKENS
 
 ORIGIN = "otel"
 EVENTS = ("api_request", "api_error", "api_retries_exhausted")
@@ -139,11 +139,6 @@ def _attrs(key_values: Any) -> dict[str, Any]:
 _NANOS_MIN, _NANOS_MAX = 631_152_000 * 10**9, 7_258_118_400 * 10**9
 
 
-def _iso_from_nanos(nanos: int) -> str:
-    moment = datetime.fromtimestamp(nanos / 1e9, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def _iso(value: Any, fallback_nanos: int) -> str:
     """The ledger's timestamp form (UTC, milliseconds, Z) from `event.timestamp` or the record time."""
     if isinstance(value, str) and value:
@@ -151,8 +146,8 @@ def _iso(value: Any, fallback_nanos: int) -> str:
         if ts is not None:
             return ts
     if fallback_nanos and _NANOS_MIN <= fallback_nanos <= _NANOS_MAX:
-        return _iso_from_nanos(fallback_nanos)
-    return _iso_from_nanos(int(datetime.now(timezone.utc).timestamp() * 1e9))
+        return format_epoch(fallback_nanos / 1e9)
+    return utc_now_iso()
 
 
 def _short_hash(text: str) -> str:

@@ -21,16 +21,15 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from claimback import __version__
 from claimback.config import cache_dir, load_config
 from claimback.core.files import atomic_write
-from claimback.core.times import parse_iso
+from claimback.core.times import parse_iso, utc_now, utc_now_iso
 from claimback.errors import ClaimbackError
-from claimback.ledger.store import utc_now_iso
 
 DEFAULT_BASE_URLS = ("https://status.claude.com", "https://status.anthropic.com")
 DEFAULT_TIMEOUT = 3.0
@@ -51,7 +50,7 @@ def age_seconds(iso: str | None, now: datetime | None = None) -> float | None:
     dt = parse_iso(iso)
     if dt is None:
         return None
-    return max(0.0, ((now or datetime.now(timezone.utc)) - dt).total_seconds())
+    return max(0.0, ((now or utc_now()) - dt).total_seconds())
 
 
 def describe_age(seconds: float | None) -> str:

@@ -13,17 +13,13 @@ import json
 import os
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from claimback.core.times import format_epoch, normalize_ts, parse_utc
+
 SNAPSHOT_EVERY_SECONDS = 60
 PREVIOUS_COMMAND_TIMEOUT = 5.0
-
-
-def _iso(epoch: float) -> str:
-    moment = datetime.fromtimestamp(epoch, timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _pct(value: Any) -> float | None:
@@ -36,12 +32,10 @@ def _reset(value: Any) -> str | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)) and 0 < value < 1e11:
-        return _iso(float(value))
+        return format_epoch(float(value))
     if isinstance(value, str) and value[:4].isdigit():
         # Stored as the ledger's UTC form or not at all: the reports parse it later, and one
         # unreadable or zone-less value kept forever would break every loss report after it.
-        from claimback.sources.transcripts import normalize_ts
-
         return normalize_ts(value)
     return None
 
@@ -95,7 +89,7 @@ def record_snapshot(payload: dict[str, Any], now: float | None = None) -> bool:
                 "INSERT INTO quota_snapshots (machine_id, ts, session_id, account, five_hour_pct, "
                 "five_hour_resets_at, seven_day_pct, seven_day_resets_at, model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (machine_id, ts) DO NOTHING",
-                (machine_id(), _iso(now), session, None, snapshot["five_hour_pct"], snapshot["five_hour_resets_at"],
+                (machine_id(), format_epoch(now), session, None, snapshot["five_hour_pct"], snapshot["five_hour_resets_at"],
                  snapshot["seven_day_pct"], snapshot["seven_day_resets_at"], model_id))
     finally:
         ledger.close()
@@ -127,7 +121,7 @@ def compact_line(payload: dict[str, Any]) -> str:
     if snapshot.get("seven_day_pct") is not None:
         text = f"week {snapshot['seven_day_pct']:.0f}%"
         if snapshot.get("seven_day_resets_at"):
-            reset = datetime.fromisoformat(snapshot["seven_day_resets_at"].replace("Z", "+00:00")).astimezone()
+            reset = parse_utc(snapshot["seven_day_resets_at"]).astimezone()
             text += f" (resets {reset:%a %H:%M})"
         parts.append(text)
     if snapshot.get("five_hour_pct") is not None:

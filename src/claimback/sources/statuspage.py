@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from claimback.core.files import atomic_write
-from claimback.core.times import to_iso
+from claimback.core.times import to_iso, utc_now_iso
 from claimback.errors import BadInput
-from claimback.ledger.store import Ledger, utc_now_iso
+from claimback.ledger.store import Ledger
 from claimback.sources.incidents import (
     IMPORT_FORMATS,
     Incident,

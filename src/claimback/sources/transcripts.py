@@ -12,13 +12,13 @@ import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 import msgspec
 
 from claimback.core.classify import INTERRUPT_MARKERS, classify, normalize_signature
 from claimback.core.secrets import scrub
+from claimback.core.times import normalize_ts
 
 SYNTHETIC_MODEL = "<synthetic>"
 TASK_TOOLS = frozenset({"Task", "Agent"})
@@ -116,29 +116,6 @@ def normalize_prompt(text: str) -> str:
 
 def prompt_hash(text: str) -> str:
     return hashlib.sha256(normalize_prompt(text).encode("utf-8", "surrogatepass")).hexdigest()[:32]
-
-
-def normalize_ts(value: str | None) -> str | None:
-    """ISO-8601 in UTC with milliseconds and `Z`: sortable as text, comparable across sources."""
-    if not value:
-        return None
-    if len(value) == 24 and value[-1] == "Z" and value[10] == "T" and value[19] == "." and value.isascii():
-        # Already in our form; still a real date and time ("2026-99-99T99:99:99.999Z" has the shape).
-        try:
-            datetime.fromisoformat(value[:-1])
-        except ValueError:
-            return None
-        return value if "1990" <= value[:4] <= "2200" else None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=timezone.utc)
-        parsed = parsed.astimezone(timezone.utc)  # year 1 minus an offset overflows
-    except (ValueError, OverflowError):
-        return None
-    if not 1990 <= parsed.year <= 2200:
-        return None
-    return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
 
 
 def _count(value: Number | None) -> int:
