@@ -1,0 +1,121 @@
+"""Run the real Claude Code client in a sandbox against a local server (tests only).
+
+The binary comes from npm (`.ci/run` installs the pinned `@anthropic-ai/claude-code` into
+`.ci/claude-code/`; see docs/reliability.md "The real client"), or from `CLAIMBACK_TEST_CLAUDE`.
+Every run gets a private HOME and CLAUDE_CONFIG_DIR under a temp dir and an environment built from
+scratch (never this machine's own ~/.claude or credentials), `ANTHROPIC_BASE_URL` on 127.0.0.1, a dummy
+key and `CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1`, so the client talks to nothing but our server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTALL_DIR = ROOT / ".ci" / "claude-code"
+PINNED_VERSION = (ROOT / ".ci" / "claude-code.version").read_text().strip()
+DUMMY_KEY = "sk-ant-api03-" + "fake" * 20 + "-AAAA"  # the shape of a key; no service accepts it
+MODEL = "claude-sonnet-4-6"
+
+
+def find_claude() -> Path | None:
+    """The pinned client: CLAIMBACK_TEST_CLAUDE, else the platform binary npm put in `.ci/claude-code`."""
+    override = os.environ.get("CLAIMBACK_TEST_CLAUDE")
+    if override:
+        return Path(override) if Path(override).is_file() else None
+    modules = INSTALL_DIR / "node_modules" / "@anthropic-ai"
+    # The platform package (claude-code-linux-x64, -linux-arm64, ...) holds the native binary.
+    for candidate in sorted(modules.glob("claude-code-*/claude")):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def require_claude() -> Path:
+    binary = find_claude()
+    if binary is None:
+        pytest.skip(f"the real Claude Code client is not installed (.ci/run installs "
+                    f"@anthropic-ai/claude-code@{PINNED_VERSION} from npm into .ci/claude-code; npm was "
+                    f"unreachable, or set CLAIMBACK_TEST_CLAUDE to a claude binary)")
+    return binary
+
+
+@dataclass
+class Sandbox:
+    """A private HOME with its own Claude Code config dir and a working directory."""
+
+    root: Path
+    home: Path = field(init=False)
+    config_dir: Path = field(init=False)
+    workdir: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.home = self.root / "home"
+        self.config_dir = self.home / ".claude"
+        self.workdir = self.home / "project"
+        for path in (self.config_dir, self.workdir):
+            path.mkdir(parents=True, exist_ok=True)
+
+    def env(self, base_url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+        env = {
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+            "HOME": str(self.home), "CLAUDE_CONFIG_DIR": str(self.config_dir), "TMPDIR": str(self.root),
+            "LANG": "C.UTF-8", "TERM": "dumb",
+            "ANTHROPIC_BASE_URL": base_url, "ANTHROPIC_API_KEY": DUMMY_KEY,
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1",
+            "DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1",
+            # Short runs: few retries with short waits (the client's own settings).
+            "CLAUDE_CODE_MAX_RETRIES": "3", "API_TIMEOUT_MS": "20000",
+            "CLAUDE_CODE_OVERLOADED_RETRY_BASE_DELAY_MS": "50", "CLAUDE_CODE_OVERLOADED_RETRY_MAX_DELAY_MS": "200",
+        }
+        env.update(extra or {})
+        return env
+
+    def transcripts(self) -> list[Path]:
+        return sorted((self.config_dir / "projects").rglob("*.jsonl"))
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every record of every transcript, each with `_file` (its path relative to projects/)."""
+        rows = []
+        base = self.config_dir / "projects"
+        for path in self.transcripts():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    record = json.loads(line)
+                    record["_file"] = str(path.relative_to(base))
+                    rows.append(record)
+        return rows
+
+
+@dataclass
+class Run:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_claude(sandbox: Sandbox, base_url: str, prompt: str | None, *args: str,
+               env: dict[str, str] | None = None, timeout: float = 90) -> Run:
+    """`claude -p PROMPT ARGS...` in the sandbox; `--resume ID` / `--continue` go in `args`."""
+    argv = [str(require_claude()), "-p"]
+    if prompt is not None:
+        argv.append(prompt)
+    argv += ["--model", MODEL, *args]
+    proc = subprocess.run(argv, cwd=sandbox.workdir, env=sandbox.env(base_url, env), stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=timeout)
+    return Run(argv=argv, returncode=proc.returncode, stdout=proc.stdout, stderr=proc.stderr)
+
+
+def installed_version(binary: Path) -> str:
+    out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=30,
+                         env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent-claimback-home"})
+    return out.stdout.split()[0] if out.stdout.split() else ""
