@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import json
 import random
+import select
+import socket
 import string
 import threading
 import time
@@ -263,8 +265,18 @@ class FakeAnthropic:
             return
         request = self._describe(n, handler, body)
         reply, rule = self._pick(request)
-        if reply.delay_s:
-            time.sleep(min(reply.delay_s, 30.0))
+        streamed = bool(body.get("stream"))
+        if reply.delay_s and not _wait_unless_closed(handler.connection, min(reply.delay_s, 30.0)):
+            # The client gave up (the user interrupted it, or its timeout fired) before we answered.
+            self._record(handler, request, request_id, None, 499, "client_closed", reply, streamed, 0, rule)
+            return
+        try:
+            self._respond(handler, request, reply, rule, request_id, message_id, streamed, body)
+        except (BrokenPipeError, ConnectionResetError):
+            self._record(handler, request, request_id, None, 499, "client_closed", reply, streamed, 0, rule)
+
+    def _respond(self, handler: BaseHTTPRequestHandler, request: Request, reply: Reply, rule: int | None,
+                 request_id: str, message_id: str, streamed: bool, body: dict[str, Any]) -> None:
         streamed = bool(body.get("stream"))
         model = body.get("model") if isinstance(body.get("model"), str) else "claude-sonnet-4-6"
         if reply.kind == "error":
@@ -275,7 +287,8 @@ class FakeAnthropic:
             return
         tool_ids = []
         for tool in reply.tools:
-            tool_ids.append(_real_id("toolu_01", self._rng))
+            with self._lock:
+                tool_ids.append(_real_id("toolu_01", self._rng))
             if tool.get("name") in ("Agent", "Task") and isinstance(tool.get("input", {}).get("prompt"), str):
                 with self._lock:
                     self._agent_prompts.append(tool["input"]["prompt"])
@@ -329,7 +342,7 @@ class FakeAnthropic:
             out.flush()
 
         handler.close_connection = True
-        try:
+        try:  # a client that hangs up mid-stream raises out of here: the caller logs it
             event("message_start", {"type": "message_start",
                                     "message": self._message(message_id, model, reply, tool_ids, final=False)})
             index = 0
@@ -373,8 +386,8 @@ class FakeAnthropic:
                                               "cache_read_input_tokens": reply.cache_read_tokens,
                                               "output_tokens": reply.output_tokens}})
             event("message_stop", {"type": "message_stop"})
-        except (BrokenPipeError, ConnectionResetError):
-            return 0
+        finally:
+            out.flush()
         return reply.output_tokens
 
     def _cut_plain(self, handler: BaseHTTPRequestHandler, request_id: str, model: str, message_id: str,
@@ -429,6 +442,21 @@ class FakeAnthropic:
         }
         with self._lock:
             self.served.append(row)
+
+
+def _wait_unless_closed(sock: socket.socket, seconds: float) -> bool:
+    """Sleep `seconds` (a slow API); False as soon as the client closes its end."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        readable, _, _ = select.select([sock], [], [], min(left, 0.05))
+        if readable:
+            try:
+                if sock.recv(1, socket.MSG_PEEK) == b"":
+                    return False
+            except OSError:
+                return False
+            time.sleep(min(left, 0.05))  # a pipelined byte, not a close: keep waiting
+    return True
 
 
 _ORG_ID = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b"

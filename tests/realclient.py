@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,15 +107,38 @@ class Run:
 
 
 def run_claude(sandbox: Sandbox, base_url: str, prompt: str | None, *args: str,
-               env: dict[str, str] | None = None, timeout: float = 90) -> Run:
-    """`claude -p PROMPT ARGS...` in the sandbox; `--resume ID` / `--continue` go in `args`."""
+               env: dict[str, str] | None = None, timeout: float = 90,
+               interrupt_when: Callable[[], bool] | None = None) -> Run:
+    """`claude -p PROMPT ARGS...` in the sandbox; `--resume ID` / `--continue` go in `args`.
+
+    `interrupt_when`: polled every 50 ms; once true the run gets SIGINT, as Ctrl-C would send it (in
+    `-p` mode Claude Code then writes `[Request interrupted by user]` and exits).
+    """
     argv = [str(require_claude()), "-p"]
     if prompt is not None:
         argv.append(prompt)
     argv += ["--model", MODEL, *args]
-    proc = subprocess.run(argv, cwd=sandbox.workdir, env=sandbox.env(base_url, env), stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=timeout)
-    return Run(argv=argv, returncode=proc.returncode, stdout=proc.stdout, stderr=proc.stderr)
+    proc = subprocess.Popen(argv, cwd=sandbox.workdir, env=sandbox.env(base_url, env), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        if interrupt_when is not None:
+            deadline = time.monotonic() + timeout
+            while proc.poll() is None and time.monotonic() < deadline and not interrupt_when():
+                time.sleep(0.05)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return Run(argv=argv, returncode=proc.returncode, stdout=stdout, stderr=stderr)
+
+
+def session_ids(sandbox: Sandbox) -> list[str]:
+    """The main sessions the client wrote, oldest first (one transcript file each)."""
+    files = [p for p in sandbox.transcripts() if p.parent.parent.name == "projects"]
+    return [p.stem for p in sorted(files, key=lambda p: p.stat().st_mtime_ns)]
 
 
 def installed_version(binary: Path) -> str:

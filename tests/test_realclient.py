@@ -7,6 +7,7 @@ request with its tokens, one failure row per failed attempt, the killed subagent
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from fake_anthropic import (
     OVERLOADED,
+    SERVER_ERROR,
     FakeAnthropic,
     Reply,
     Rule,
@@ -23,11 +25,23 @@ from fake_anthropic import (
     error_reply,
     main_thread,
     prompt_has,
+    unified_headers,
 )
-from realclient import PINNED_VERSION, Run, Sandbox, installed_version, require_claude, run_claude
+from realclient import (
+    PINNED_VERSION,
+    Run,
+    Sandbox,
+    installed_version,
+    require_claude,
+    run_claude,
+    session_ids,
+)
 
+from claimback.analysis.loss import attribute_window
+from claimback.analysis.outages import find_windows
 from claimback.ledger import open_ledger
 from claimback.ledger.ingest import ingest
+from claimback.prevent.resume import build_resume
 
 
 @dataclass
@@ -93,7 +107,6 @@ def healthy(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Sc
 # thread relaunches it after the burst and it completes.
 ALPHA = "SUBTASK-ALPHA: read notes.txt and report"
 BETA = "SUBTASK-BETA: summarise the plan"
-ALPHA_AGAIN = "SUBTASK-ALPHA-AGAIN: read notes.txt and report"
 RETRIES = 3  # CLAUDE_CODE_MAX_RETRIES in the sandbox: 1 + 3 attempts before the client gives up
 
 
@@ -112,11 +125,12 @@ def founding(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> S
         # Every attempt of Alpha's second request meets the burst: the client gives up after RETRIES.
         Rule(error_reply(**OVERLOADED), when=all_of(prompt_has(ALPHA), answers_tool), times=RETRIES + 1),
         Rule(Reply(text="Plan: ship on friday.", input_tokens=310, output_tokens=30), when=prompt_has(BETA)),
-        Rule(Reply(kind="tool_use", text="", tools=[agent_call(ALPHA_AGAIN, "Alpha again")], input_tokens=15,
+        # After the burst the main thread relaunches Alpha with the same prompt; it completes.
+        Rule(Reply(kind="tool_use", text="", tools=[agent_call(ALPHA, "Alpha")], input_tokens=15,
                    output_tokens=60, cache_read_tokens=4096),
              when=all_of(main_thread, answers_tool)),
         Rule(Reply(text="notes.txt: ship on friday.", input_tokens=330, output_tokens=25),
-             when=prompt_has(ALPHA_AGAIN)),
+             when=prompt_has(ALPHA)),
         Rule(Reply(text="Both reports are in.", input_tokens=20, output_tokens=14, cache_read_tokens=4700),
              when=all_of(main_thread, answers_tool)),
     ]
@@ -140,3 +154,190 @@ def test_healthy_run_requests_and_tokens_equal_the_server_log(healthy: Scenario,
     assert ids == {r["request_id"] for r in served}
     assert _ledger_tokens(led) == _tokens(served)
     assert led.scalar("SELECT COUNT(*) FROM failures") == 0
+
+
+# A main-thread turn does some work, then dies in a burst of 500s; the user sends the same prompt again
+# in a new session (what `/clear` and re-send amounts to in `-p` mode), and it goes through.
+TURN_PROMPT = "Summarise notes.txt for the release."
+
+
+@pytest.fixture(scope="session")
+def killed_turn(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    sandbox = Sandbox(tmp_path_factory.mktemp("rc-killed-turn"))
+    notes = sandbox.workdir / "notes.txt"
+    notes.write_text("release on monday\n")
+    rules = [
+        Rule(Reply(kind="tool_use", text="", tools=[{"name": "Read", "input": {"file_path": str(notes)}}],
+                   input_tokens=640, output_tokens=33, cache_creation_tokens=3000),
+             when=all_of(main_thread, lambda r: not r.tool_results)),
+        # A burst of 500s over a time span; bounded by count too, so the second session is served.
+        Rule(error_reply(**SERVER_ERROR), when=answers_tool, times=RETRIES + 1, for_seconds=60),
+        Rule(Reply(text="Release on monday.", input_tokens=700, output_tokens=16),
+             when=all_of(main_thread, lambda r: not r.tool_results)),
+    ]
+    with FakeAnthropic(rules) as api:
+        first = run_claude(sandbox, api.url, TURN_PROMPT)
+        second = run_claude(sandbox, api.url, TURN_PROMPT)
+    return Scenario(sandbox, api.served, [first, second])
+
+
+@pytest.fixture(scope="session")
+def stream_cut(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    """HTTP 200, message_start and one text delta, then the connection drops; the retry is answered."""
+    sandbox = Sandbox(tmp_path_factory.mktemp("rc-stream-cut"))
+    rules = [Rule(Reply(kind="cut", text="The answer is forty two", input_tokens=900, output_tokens=70,
+                        cache_creation_tokens=1200))]
+    with FakeAnthropic(rules, default=Reply(text="The answer is 42.", input_tokens=900, output_tokens=9,
+                                            cache_creation_tokens=1200)) as api:
+        run = run_claude(sandbox, api.url, "What is the answer?")
+    return Scenario(sandbox, api.served, [run])
+
+
+@pytest.fixture(scope="session")
+def resumed(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    """A session, then `--resume` of it with a second prompt (answers carry unified rate-limit headers)."""
+    sandbox = Sandbox(tmp_path_factory.mktemp("rc-resumed"))
+    headers = unified_headers("allowed_warning", five_hour=0.81, seven_day=0.42)
+    rules = [Rule(Reply(text="First answer.", input_tokens=300, output_tokens=6, cache_creation_tokens=2500,
+                        headers=headers), when=prompt_has("first question")),
+             Rule(Reply(text="Second answer.", input_tokens=40, output_tokens=7, cache_read_tokens=2500,
+                        headers=headers), when=lambda r: "second question" in r.last_user_text)]
+    with FakeAnthropic(rules) as api:
+        first = run_claude(sandbox, api.url, "This is the first question.")
+        session = session_ids(sandbox)[0]
+        second = run_claude(sandbox, api.url, "And a second question.", "--resume", session)
+    return Scenario(sandbox, api.served, [first, second])
+
+
+@pytest.fixture(scope="session")
+def interrupted(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    """A slow answer; the user presses Ctrl-C (SIGINT) while the request is under way."""
+    sandbox = Sandbox(tmp_path_factory.mktemp("rc-interrupted"))
+    rules = [Rule(Reply(text="Too late.", delay_s=20))]
+    with FakeAnthropic(rules) as api:
+        run = run_claude(sandbox, api.url, "Take your time.", interrupt_when=lambda: rules[0].used > 0)
+        deadline = time.monotonic() + 10
+        while not api.log() and time.monotonic() < deadline:
+            time.sleep(0.05)  # the server logs the abandoned request once it sees the client hang up
+    return Scenario(sandbox, api.served, [run])
+
+
+@pytest.fixture(scope="session")
+def quota(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    """The plan's limit is reached: HTTP 429 rate_limit_error with `unified-status: rejected`."""
+    sandbox = Sandbox(tmp_path_factory.mktemp("rc-quota"))
+    rules = [Rule(error_reply(429, "rate_limit_error", "This request would exceed your account's rate limit. "
+                              "Please try again later.",
+                              headers=unified_headers("rejected", five_hour=1.0, seven_day=0.93)), times=10)]
+    with FakeAnthropic(rules) as api:
+        run = run_claude(sandbox, api.url, "One more thing.")
+    return Scenario(sandbox, api.served, [run])
+
+
+def _assert_requests_match(scenario: Scenario, led: Any) -> None:
+    served = scenario.answered()
+    ids = sorted(r["request_id"] for r in led.rows("SELECT request_id FROM requests"))
+    assert ids == sorted(r["request_id"] for r in served)
+    assert _ledger_tokens(led) == _tokens(served)
+
+
+def _failures(led: Any) -> list[dict[str, Any]]:
+    return led.rows("SELECT kind, agent_id, status, error_type, error_code, request_id, failure_class, ts "
+                    "FROM failures ORDER BY ts")
+
+
+def test_founding_case_every_failed_attempt_is_a_failure_and_the_killed_subagent_is_found(
+        founding: Scenario, tmp_path: Path) -> None:
+    assert founding.runs[0].returncode == 0, founding.runs[0].stderr
+    led = _ledger(founding, tmp_path)
+    _assert_requests_match(founding, led)
+    failed = founding.failed()
+    assert [r["status"] for r in failed] == [529] * (RETRIES + 1) and all(r["subagent"] for r in failed)
+    rows = _failures(led)
+    # 2.1.332 writes no retry records for a subagent: its unanswered api-request records are the attempts.
+    assert len(rows) == len(failed)
+    assert sorted(r["kind"] for r in rows) == ["final"] + ["retry"] * RETRIES
+    assert {(r["status"], r["failure_class"]) for r in rows} == {(529, "outage")}
+    assert len({r["agent_id"] for r in rows}) == 1
+    final = next(r for r in rows if r["kind"] == "final")
+    assert final["request_id"] == failed[-1]["request_id"]
+
+    # The killed run: its tokens are the answered requests the server served to Alpha's first launch.
+    report = build_resume(led, include_done=True)
+    assert len(report.tasks) == 1
+    task = report.tasks[0]
+    alpha_served = [r for r in founding.answered() if r["subagent"] and ALPHA in r["first_user_text"]]
+    first_launch = alpha_served[:1]  # its one answered request; the relaunch's answer came after the burst
+    assert task.tokens_burned == sum(_tokens(first_launch))
+    assert task.status == "done" and task.relaunch_match == "same prompt"
+
+    # The burst forms a window from the logs alone, and the killed subagent's tokens are its loss.
+    windows = find_windows(led, offline=True)
+    assert len(windows) == 1 and windows[0].outage_failures == RETRIES + 1
+    loss = attribute_window(led, windows[0])
+    assert loss.loss["killed_subagents"].tokens == task.tokens_burned
+
+
+def test_killed_turn_resent_in_a_new_session(killed_turn: Scenario, tmp_path: Path) -> None:
+    first, second = killed_turn.runs
+    assert first.returncode != 0 and "500" in first.stdout + first.stderr
+    assert second.returncode == 0 and "monday" in second.stdout
+    led = _ledger(killed_turn, tmp_path)
+    _assert_requests_match(killed_turn, led)
+    rows = _failures(led)
+    assert len(rows) == len(killed_turn.failed()) == RETRIES + 1
+    assert {(r["status"], r["failure_class"]) for r in rows} == {(500, "outage")}
+    served_ids = [r["request_id"] for r in killed_turn.failed()]
+    assert [r["request_id"] for r in rows] == served_ids  # main-thread retries name their request ids
+
+    report = build_resume(led, include_done=True)
+    assert len(report.turns) == 1
+    turn = report.turns[0]
+    killed_request = killed_turn.answered()[0]  # the turn's one answered request, before the burst
+    assert turn.tokens_burned == sum(_tokens([killed_request]))
+    assert turn.failures == RETRIES + 1 and turn.status == "done"
+    assert len(session_ids(killed_turn.sandbox)) == 2
+
+
+def test_stream_cut_is_one_failed_attempt_and_its_tokens_are_not_in_the_transcript(
+        stream_cut: Scenario, tmp_path: Path) -> None:
+    assert stream_cut.runs[0].returncode == 0 and "42" in stream_cut.runs[0].stdout
+    led = _ledger(stream_cut, tmp_path)
+    _assert_requests_match(stream_cut, led)
+    cut = [r for r in stream_cut.messages() if r["kind"] == "cut"]
+    assert len(cut) == 1 and cut[0]["status"] == 200
+    rows = _failures(led)
+    assert len(rows) == 1 and rows[0]["kind"] == "retry" and rows[0]["error_code"] == "StreamTruncated"
+    assert rows[0]["status"] is None  # the HTTP status was 200: the stream broke after it
+    # What the cut stream carried (its message_start usage) is nowhere in the transcript.
+    assert led.scalar("SELECT COUNT(*) FROM requests WHERE request_id = ?", (cut[0]["request_id"],)) == 0
+
+
+def test_resumed_session_counts_each_request_once(resumed: Scenario, tmp_path: Path) -> None:
+    assert [r.returncode for r in resumed.runs] == [0, 0]
+    assert "Second answer." in resumed.runs[1].stdout
+    led = _ledger(resumed, tmp_path)
+    _assert_requests_match(resumed, led)
+    assert led.scalar("SELECT COUNT(DISTINCT session_id) FROM requests") == 1
+    assert led.scalar("SELECT COUNT(*) FROM failures") == 0
+    assert led.scalar("SELECT COUNT(*) FROM prompts") == 2
+
+
+def test_user_interrupt_is_an_interruption_not_a_failed_attempt(interrupted: Scenario, tmp_path: Path) -> None:
+    served = interrupted.messages()
+    assert [r["kind"] for r in served] == ["client_closed"]
+    led = _ledger(interrupted, tmp_path)
+    rows = _failures(led)
+    assert [(r["kind"], r["failure_class"]) for r in rows] == [("interrupt", "interrupt")]
+    assert led.scalar("SELECT COUNT(*) FROM requests") == 0
+
+
+def test_quota_429_is_one_quota_failure(quota: Scenario, tmp_path: Path) -> None:
+    served = quota.messages()
+    assert [r["status"] for r in served] == [429]  # the client does not retry a rejected plan limit
+    led = _ledger(quota, tmp_path)
+    rows = _failures(led)
+    assert len(rows) == 1
+    assert (rows[0]["kind"], rows[0]["status"], rows[0]["failure_class"]) == ("final", 429, "quota_rate")
+    assert rows[0]["request_id"] == served[0]["request_id"]
+    assert find_windows(led, offline=True) == []

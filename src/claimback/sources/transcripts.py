@@ -28,6 +28,9 @@ Number = int | float
 MAX_TOKENS = 10**10
 # Integers we store in BIGINT columns (status, attempt, durations): anything outside is not a real value.
 _INT_LIMIT = 2**62
+# Unanswered api-request records remembered per file (a client that never writes answers for some query
+# source must not grow the parser state without end).
+MAX_OPEN_ATTEMPTS = 200
 
 
 class CacheCreation(msgspec.Struct):
@@ -83,6 +86,11 @@ class Record(msgspec.Struct):
     version: Any = None
     # Newer versions (2.1.23x) also write `session_id`, and some records carry only that one.
     session_id: Any = None
+    # `api-request` records (2.1.33x): one per HTTP attempt, `id` named by the answer's `requestRef`.
+    id: Any = None
+    querySource: Any = None
+    requestRef: Any = None
+    apiErrorType: Any = None
 
 
 _decode_record = msgspec.json.Decoder(Record).decode
@@ -97,6 +105,8 @@ _TOOL_RESULT = b'"tool_result"'
 _USER = b'"type":"user"'
 _INTERRUPT = b"[Request interrupted"
 _NOTIFICATION = b"<task-notification>"
+# One `api-request` record per HTTP attempt (2.1.33x); `api-request-shape`/`-blob` hold request bodies.
+_API_REQUEST = b'"type":"api-request",'
 
 _STATUS_IN_TEXT = re.compile(r"API Error:\s*(\d{3})\b")
 _TYPE_IN_TEXT = re.compile(r'"type"\s*:\s*"([a-z_]+_error)"')
@@ -147,6 +157,17 @@ class FileState:
     # Background runs (`run_in_background`) still waiting for their `<task-notification>`: agent id ->
     # the launch's tool_use id, for notifications that name only the agent (`<task-id>`).
     async_agents: dict[str, str] = field(default_factory=dict)
+    # HTTP attempts (`api-request` records) no answer, retry record or final error has accounted for
+    # yet, oldest first: [id, ts, offset, querySource]. Versions from 2.1.33x write no retry record
+    # for a subagent's failed attempts, nor for a broken stream the client silently re-sends: these
+    # records are the only trace of those attempts.
+    open_attempts: list[list] = field(default_factory=list)
+    # The last failed attempt's (status, error type, code, text) in this file: an attempt that left no
+    # error of its own failed the same way.
+    last_failure: list | None = None
+    # The querySource of this file's conversation (from its last answered attempt): other sources
+    # (compaction, side questions) write api-request records whose answers are not transcript records.
+    thread_source: str | None = None
 
     def to_json(self) -> str:
         return msgspec.json.encode(self.__dict__).decode()
@@ -160,6 +181,8 @@ class FileState:
             state = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
             if not isinstance(state.async_agents, dict):
                 state.async_agents = {}
+            if not isinstance(state.open_attempts, list):
+                state.open_attempts = []
             return state
         except (msgspec.DecodeError, TypeError, AttributeError):
             return cls()
@@ -233,7 +256,7 @@ class TranscriptParser:
             if _USER in line and not (_INTERRUPT in line or (self._pending and self._mentions_pending(line))):
                 return
         elif not (_USAGE in line or _API_ERROR_SUBTYPE in line or _API_ERROR_FLAG in line or _USER in line
-                  or (_NOTIFICATION in line and self._pending)):
+                  or (_NOTIFICATION in line and self._pending) or _API_REQUEST in line):
             if not line.strip():
                 return
             # Cheap checks said "nothing we need"; still count lines that are not JSON at all.
@@ -287,6 +310,14 @@ class TranscriptParser:
             if ts is not None and self._pending:
                 self._notification_record(kind, rec, ts)
             return
+        if kind == "api-request":
+            if ts is not None and isinstance(rec.id, str) and rec.id:
+                self.state.open_attempts.append([rec.id, ts, offset, _as_str(rec.querySource),
+                                                 self._agent(rec), 1 if rec.isSidechain is True else 0])
+                del self.state.open_attempts[:-MAX_OPEN_ATTEMPTS]
+                if self.state.last_ts is None or ts > self.state.last_ts:
+                    self.state.last_ts = ts
+            return
         if kind not in ("assistant", "user", "system") and not (rec.message and rec.message.usage):
             return  # summary, progress, file-history-snapshot, ... never matter
         if ts is None:
@@ -317,6 +348,8 @@ class TranscriptParser:
         if rec.isApiErrorMessage is True or (msg.model == SYNTHETIC_MODEL and _is_unflagged_api_error(msg)):
             self._final_failure(rec, msg, ts, offset)
         if msg.usage is not None and msg.model != SYNTHETIC_MODEL:
+            if isinstance(rec.requestRef, str) and self.state.open_attempts:
+                self._answered(rec.requestRef)
             self._request(rec, msg, msg.usage, ts, offset)
         if msg.content is not None and msg.model != SYNTHETIC_MODEL:
             raw = bytes(msg.content)
@@ -387,13 +420,22 @@ class TranscriptParser:
         status = error_type = code = request_id = text = None
         if isinstance(error, dict):
             status = _as_int(error.get("status"))
-            request_id = _as_str(error.get("requestID") or error.get("request_id"))
+            request_id = _as_str(error.get("requestID") or error.get("request_id") or error.get("requestId"))
             cause = error.get("cause")
             if isinstance(cause, dict):
                 code = _as_str(cause.get("code"))
                 text = _as_str(cause.get("message"))
+            # 2.1.33x: `connection: {code: "StreamTruncated"|"ECONNRESET"…, message}` for a lost
+            # connection, `message: "529 {…API error body…}"`, `formatted: "529 Overloaded"`.
+            connection = error.get("connection")
+            if code is None and isinstance(connection, dict):
+                code = _as_str(connection.get("code"))
             error_type, inner_text = _api_error_type(error.get("error"))
-            text = inner_text or _as_str(error.get("message")) or text
+            message = _as_str(error.get("message"))
+            if error_type is None and message and "{" in message:
+                error_type, embedded_text = _api_error_type(_embedded_json(message))
+                inner_text = inner_text or embedded_text
+            text = inner_text or _as_str(error.get("formatted")) or message or text
             if text is None and code:
                 text = code
         elif isinstance(error, str):
@@ -402,6 +444,8 @@ class TranscriptParser:
                       request_id=request_id, text=text or _first_text(rec.content),
                       attempt=_as_int(rec.retryAttempt), max_attempts=_as_int(rec.maxRetries),
                       retry_in_ms=_as_number(rec.retryInMs))
+        self.state.last_failure = [status, error_type, code, text]
+        self._account_latest()
 
     def _final_failure(self, rec: Record, msg: Message, ts: str, offset: int) -> None:
         text = _first_text(msg.content)
@@ -419,10 +463,54 @@ class TranscriptParser:
             self._failure(rec, "interrupt", ts, offset, status=None, error_type=None, code=None,
                           request_id=None, text=text, failure_class="interrupt")
             return
+        error_type = error_type or _as_str(rec.apiErrorType)
         field_type = error_field if error_field and error_field != "unknown" else None
         cls = classify(status, error_type or field_type, None, text)
         self._failure(rec, "final", ts, offset, status=status, error_type=error_type or error_field,
                       code=None, request_id=rec.requestId, text=text, failure_class=cls)
+        # The final error is the last attempt's; the thread's other unaccounted attempts met the same
+        # error and left no record of their own (a subagent's retries in 2.1.33x).
+        last = self._account_latest()
+        if last is not None:
+            silent = [a for a in self.state.open_attempts if a[3] == last[3]]
+            self.state.open_attempts = [a for a in self.state.open_attempts if a[3] != last[3]]
+            for number, attempt in enumerate(silent, start=1):
+                self._silent_attempt(attempt, status, error_type or error_field, None, text, cls, number)
+        self.state.last_failure = None
+
+    # -- HTTP attempts without a record of their own (api-request, 2.1.33x) ---------------------------
+    def _account_latest(self) -> list | None:
+        """A retry record or final error accounts for the thread's latest open attempt; returns it."""
+        opens = self.state.open_attempts
+        for index in range(len(opens) - 1, -1, -1):
+            if self.state.thread_source is None or opens[index][3] == self.state.thread_source:
+                return opens.pop(index)
+        return None
+
+    def _answered(self, ref: str) -> None:
+        """An answer names its attempt: earlier open attempts of the same source failed silently."""
+        opens = self.state.open_attempts
+        index = next((i for i, a in enumerate(opens) if a[0] == ref), None)
+        if index is None:
+            return
+        source = opens[index][3]
+        self.state.thread_source = source
+        silent = [a for a in opens[:index] if a[3] == source]
+        self.state.open_attempts = [a for i, a in enumerate(opens)
+                                    if i > index or (i < index and a[3] != source)]
+        known = self.state.last_failure or [None, None, None, None]
+        for number, attempt in enumerate(silent, start=1):
+            self._silent_attempt(attempt, known[0], known[1], known[2],
+                                 known[3] or "no response recorded for this attempt", None, number)
+
+    def _silent_attempt(self, attempt: list, status: int | None, error_type: str | None, code: str | None,
+                        text: str | None, failure_class: str | None, number: int) -> None:
+        attempt_id, ts, offset, _source, agent, sidechain = (attempt + [None, None, 0])[:6]
+        if not isinstance(attempt_id, str) or not isinstance(ts, str) or not isinstance(offset, int):
+            return
+        rec = Record(uuid=attempt_id, agentId=agent, isSidechain=bool(sidechain))
+        self._failure(rec, "retry", ts, offset, status=status, error_type=error_type, code=code,
+                      request_id=None, text=text, attempt=number, failure_class=failure_class)
 
     def _user(self, rec: Record, msg: Message, ts: str, offset: int) -> None:
         if msg.content is None:
@@ -449,6 +537,8 @@ class TranscriptParser:
             if stripped.startswith("[Request interrupted"):
                 self._failure(rec, "interrupt", ts, offset, status=None, error_type=None, code=None,
                               request_id=None, text=stripped[:120], failure_class="interrupt")
+                # The user stopped the attempt under way: not a failed attempt.
+                self.state.open_attempts = []
                 return
         if rec.isMeta is True or rec.isCompactSummary is True or not texts or any(isinstance(b, dict) and b.get("type") == "tool_result"
                                           for b in (content if isinstance(content, list) else ())):
@@ -466,6 +556,7 @@ class TranscriptParser:
         # records: its prompt opens no turn of the main thread (that turn is still the user's).
         if rec.isSidechain is not True or self.file_agent_id:
             self.state.turn_id = key
+            self.state.last_failure = None
         if self.file_agent_id and self.state.agent_prompt_hash is None:
             self.state.agent_prompt_hash = digest
 
@@ -627,6 +718,17 @@ def _api_error_type(body: Any) -> tuple[str | None, str | None]:
     if isinstance(body, str):
         return None, body
     return None, None
+
+
+def _embedded_json(text: str) -> Any:
+    """The JSON body inside an error message such as `529 {"type":"error",…}` (None if there is none)."""
+    start = text.find("{")
+    if start < 0 or len(text) > 20000:
+        return None
+    try:
+        return _decode_any(text[start:].encode())
+    except (msgspec.DecodeError, RecursionError):
+        return None
 
 
 def _first_text(content: Any) -> str | None:
