@@ -248,3 +248,91 @@ def test_reporting_commands_agree_on_both_backends(tmp_path, pg_url, demo_projec
         results.append(out)
     for command in results[0]:
         assert results[0][command] == results[1][command], command
+
+
+# -- speed: indexes built after a first load, team indexes only in shared ledgers (issue 17) ----------
+
+def _index_names(path: Path) -> set[str]:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
+
+
+def test_first_load_builds_the_indexes_after_the_rows_and_keeps_every_row(tmp_path, demo_projects):
+    fresh = tmp_path / "fresh.sqlite3"
+    with open_ledger(fresh) as ledger:
+        expected = _index_names(fresh)
+        ingest(ledger, [demo_projects])
+        assert ledger.scalar("SELECT value FROM meta WHERE key = ?", (store.DEFERRED_INDEXES_KEY,)) is None
+        fresh_counts, fresh_tokens = counts(ledger), token_totals(ledger)
+    assert _index_names(fresh) == expected and "requests_ts" in expected
+    # The same corpus into a ledger that already held a row: no deferral, the same rows.
+    other = tmp_path / "other.sqlite3"
+    with open_ledger(other) as ledger:
+        with ledger.transaction():
+            ledger.execute("INSERT INTO prompts (prompt_key, ts, text_hash, text_len) VALUES ('x', '2026-01-01', 'h', 1)")
+        assert store.defer_indexes(ledger) is False
+        ingest(ledger, [demo_projects])
+        with ledger.transaction():
+            ledger.execute("DELETE FROM prompts WHERE prompt_key = 'x'")
+        assert (counts(ledger), token_totals(ledger)) == (fresh_counts, fresh_tokens)
+
+
+def test_indexes_a_crashed_first_load_dropped_come_back_on_open(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "crashed.sqlite3"
+    with open_ledger(path):
+        expected = _index_names(path)
+    # A process that drops the indexes and dies before building them again (as kill -9 mid-load would).
+    subprocess.run([sys.executable, "-c", "import sys, os; from claimback.ledger import open_ledger, store; "
+                    "led = open_ledger(sys.argv[1]); assert store.defer_indexes(led); os._exit(9)", str(path)],
+                   check=False)
+    assert "requests_ts" not in _index_names(path)
+    with open_ledger(path) as ledger:
+        assert ledger.scalar("SELECT value FROM meta WHERE key = ?", (store.DEFERRED_INDEXES_KEY,)) is None
+    assert _index_names(path) == expected
+
+
+def test_team_indexes_only_once_a_ledger_is_shared(tmp_path):
+    from claimback.ledger.team import register_machine
+
+    path = tmp_path / "team.sqlite3"
+    with open_ledger(path) as ledger:
+        assert not set(schema.TEAM_INDEXES) & _index_names(path)
+        with ledger.transaction():
+            register_machine(ledger, "machine-a", "ann")
+        assert not set(schema.TEAM_INDEXES) & _index_names(path)
+        with ledger.transaction():
+            register_machine(ledger, "machine-b", "bob")
+    assert set(schema.TEAM_INDEXES) <= _index_names(path)
+
+
+def test_migration_60_keeps_team_indexes_of_a_shared_ledger(tmp_path):
+    from claimback.ledger.team import register_machine
+
+    path = tmp_path / "old.sqlite3"
+    with open_ledger(path) as ledger:
+        with ledger.transaction():
+            register_machine(ledger, "machine-a", "ann")
+            ledger.execute("INSERT INTO machines (machine_id, user_label) VALUES ('machine-b', 'bob')")
+            ledger.execute("DELETE FROM schema_migrations WHERE version = 60")  # as a ledger before it
+    with open_ledger(path) as ledger:
+        assert 60 in ledger.applied_versions()
+    assert set(schema.TEAM_INDEXES) <= _index_names(path)
+    single = tmp_path / "single.sqlite3"
+    with open_ledger(single) as ledger:
+        with ledger.transaction():
+            for statement in schema.TEAM_INDEXES.values():
+                ledger.execute(statement)
+            ledger.execute("DELETE FROM schema_migrations WHERE version = 60")
+    with open_ledger(single):
+        pass
+    assert not set(schema.TEAM_INDEXES) & _index_names(single)
+
+
+def test_new_sqlite_ledgers_use_16k_pages(tmp_path):
+    with open_ledger(tmp_path / "p.sqlite3") as ledger:
+        assert ledger.scalar("PRAGMA page_size") == 16384

@@ -9,6 +9,7 @@ progress.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import time
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from claimback.config import machine_id as local_machine_id
 from claimback.core.times import utc_now_iso
-from claimback.ledger.store import Ledger
+from claimback.ledger.store import Ledger, defer_indexes, restore_deferred_indexes
 from claimback.ledger.team import drop_otel_duplicates, register_machine
 from claimback.sources.discovery import TranscriptFile, iter_transcripts
 from claimback.sources.transcripts import (
@@ -35,6 +36,9 @@ from claimback.sources.transcripts import (
 
 FLUSH_ROWS = 20_000
 HEAD_BYTES = 4096
+# Lines are read through a 1 MiB buffer (Python's default is 8 KiB): fewer read() calls and line splits
+# across buffer edges; measured ~3 % of a cold ingest.
+READ_BUFFER = 1 << 20
 # Runs this large parse in worker processes (see _read_all); smaller ones are not worth the start-up.
 PARALLEL_BYTES = 64 * 1024 * 1024
 PARALLEL_WORKERS = 2
@@ -316,7 +320,7 @@ def _read_file(tfile: TranscriptFile, st: os.stat_result, previous: dict | None,
     partial = 0
     unreadable = False
     try:
-        with open(tfile.path, "rb") as handle:
+        with open(tfile.path, "rb", buffering=READ_BUFFER) as handle:
             handle.seek(offset)
             for count, line in enumerate(handle, 1):
                 if line[-1:] != b"\n":
@@ -455,23 +459,37 @@ def ingest(
     bulk = ledger.dialect == "sqlite" and total_bytes >= BULK_BYTES
     if bulk:
         _sqlite_bulk_mode(ledger, True)
+    if work and not known:
+        # A first load (an empty SQLite ledger): its secondary indexes are built after the rows
+        # (ledger/store.py, defer_indexes; a no-op when any row is there already).
+        defer_indexes(ledger)
     done_bytes = 0
     writer = _Writer(ledger, machine)
-    for tfile, st, chunk in _read_all(work, machine, parallel=total_bytes >= PARALLEL_BYTES):
-        if chunk.unreadable:
-            summary.unreadable.append(str(tfile.path))
-        if chunk.batch is not None:
-            skipped.update(chunk.batch.skipped)
-            summary.lines_read += chunk.batch.lines
-            writer.add(chunk.batch, chunk.file_row, chunk.session_row, chunk.agent_row)
-        if chunk.final:
-            summary.partial_lines_left += chunk.partial_lines
-            summary.files_read += 1
-            summary.bytes_read += chunk.bytes_read
-            done_bytes += st.st_size
-            if progress:
-                progress(done_bytes, total_bytes, tfile.path.name)
-    writer.flush()
+    # The rows are tuples of strings and numbers (no cycles): the cyclic GC only re-walks the growing
+    # batches, ~5 % of a cold ingest. Off while reading; objects are freed by reference counting as ever.
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        for tfile, st, chunk in _read_all(work, machine, parallel=total_bytes >= PARALLEL_BYTES):
+            if chunk.unreadable:
+                summary.unreadable.append(str(tfile.path))
+            if chunk.batch is not None:
+                skipped.update(chunk.batch.skipped)
+                summary.lines_read += chunk.batch.lines
+                writer.add(chunk.batch, chunk.file_row, chunk.session_row, chunk.agent_row)
+            if chunk.final:
+                summary.partial_lines_left += chunk.partial_lines
+                summary.files_read += 1
+                summary.bytes_read += chunk.bytes_read
+                done_bytes += st.st_size
+                if progress:
+                    progress(done_bytes, total_bytes, tfile.path.name)
+        writer.flush()
+    finally:
+        if gc_was_on:
+            gc.enable()
+    # Ours, or left by a crashed or concurrent first load: the steps below need the indexes.
+    restore_deferred_indexes(ledger)
 
     if work or links_pending:
         with ledger.transaction():

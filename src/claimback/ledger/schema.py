@@ -14,6 +14,8 @@ class Migration:
     version: int
     name: str
     statements: tuple[str, ...]
+    # The engines whose ledgers run the statements; the others only record the version as applied.
+    dialects: tuple[str, ...] = ("sqlite", "postgresql")
 
 
 _ROW_ORIGIN = "origin TEXT NOT NULL DEFAULT 'transcript', machine_id TEXT NOT NULL DEFAULT ''"
@@ -129,6 +131,29 @@ MIGRATIONS: tuple[Migration, ...] = (
                 cache_key TEXT PRIMARY KEY, token TEXT NOT NULL, payload TEXT NOT NULL,
                 created_at TEXT NOT NULL)""",
         ),
+    ),
+)
+
+# Indexes that serve only a shared ledger: OTel dedup by request id and per-machine team reports. Built
+# into every ledger by migration 6, they cost a single-machine SQLite ledger ~15 % of its cold ingest
+# (two more B-trees with random keys on every request row) and serve no query there, so migration 60
+# drops them on SQLite and `ledger.store.ensure_team_indexes` builds them once a second machine or a
+# telemetry row arrives (on PostgreSQL, a team ledger by choice, they always stay).
+TEAM_INDEXES: dict[str, str] = {
+    "requests_request_id": "CREATE INDEX IF NOT EXISTS requests_request_id ON requests (request_id)",
+    "failures_request_id": "CREATE INDEX IF NOT EXISTS failures_request_id ON failures (request_id)",
+    "requests_otel": "CREATE INDEX IF NOT EXISTS requests_otel ON requests (request_id) WHERE origin = 'otel'",
+    "failures_otel": "CREATE INDEX IF NOT EXISTS failures_otel ON failures (session_id, ts) WHERE origin = 'otel'",
+    "requests_machine": "CREATE INDEX IF NOT EXISTS requests_machine ON requests (machine_id, ts)",
+    "failures_machine": "CREATE INDEX IF NOT EXISTS failures_machine ON failures (machine_id, ts)",
+}
+
+MIGRATIONS += (
+    Migration(
+        60,
+        "team and OTel indexes only in shared ledgers (SQLite)",
+        tuple(f"DROP INDEX IF EXISTS {name}" for name in TEAM_INDEXES),
+        dialects=("sqlite",),
     ),
 )
 

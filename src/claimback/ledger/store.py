@@ -22,7 +22,7 @@ from claimback import __version__
 from claimback.config import default_ledger_path
 from claimback.core.times import utc_now_iso
 from claimback.errors import LedgerError
-from claimback.ledger.schema import LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE
+from claimback.ledger.schema import LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE, TEAM_INDEXES
 
 
 def is_postgres_url(target: str) -> bool:
@@ -181,8 +181,9 @@ class Ledger:
                 # Another process may have migrated while we waited for the write lock.
                 if migration.version in self.applied_versions():
                     continue
-                for statement in migration.statements:
-                    self.conn.execute(statement)
+                if self.dialect in migration.dialects:
+                    for statement in migration.statements:
+                        self.conn.execute(statement)
                 self.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at, claimback_version) "
                     "VALUES (?, ?, ?, ?)",
@@ -253,8 +254,14 @@ def _connect_sqlite(path: Path) -> sqlite3.Connection:
     if not path.exists() and not os.access(path.parent, os.W_OK):
         raise LedgerError(f"cannot create the ledger in {path.parent}: directory is not writable")
     try:
+        new = not path.exists() or path.stat().st_size == 0
         conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 60000")
+        if new:
+            # 16 KiB pages (SQLite's default is 4 KiB): request rows are ~400 bytes with ten indexed
+            # columns, and bigger pages mean fewer B-tree splits and page writes per row (measured: cold
+            # ingest ~5 % faster, the same size on disk). Only an empty file takes it; old ledgers keep theirs.
+            conn.execute("PRAGMA page_size = 16384")
         _enable_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = OFF")
@@ -287,7 +294,11 @@ def open_ledger(db: str | os.PathLike[str] | None = None, *, migrate: bool = Tru
         ledger = Ledger(_connect_sqlite(path), "sqlite", str(path))
     if migrate:
         try:
-            ledger.migrate()
+            applied = ledger.migrate()
+            if ledger.dialect == "sqlite":
+                if 60 in applied and _needs_team_indexes(ledger):
+                    ensure_team_indexes(ledger)
+                restore_deferred_indexes(ledger, orphaned_only=True)
         except LedgerError:
             ledger.close()
             raise
@@ -301,6 +312,113 @@ def open_ledger(db: str | os.PathLike[str] | None = None, *, migrate: bool = Tru
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise LedgerError(f"cannot migrate the ledger {ledger.location}: {first}") from None
     return ledger
+
+
+# -- indexes built after the rows (SQLite) ------------------------------------------------------------
+
+def _index_names(ledger: Ledger) -> set[str]:
+    return {row[0] for row in ledger.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()}
+
+
+def _needs_team_indexes(ledger: Ledger) -> bool:
+    """A second machine or a telemetry row: the ledger is shared, and team queries need their indexes."""
+    if int(ledger.scalar("SELECT COUNT(*) FROM machines") or 0) > 1:
+        return True
+    return any(ledger.scalar(f"SELECT 1 FROM {table} WHERE origin = 'otel' LIMIT 1") is not None
+               for table in ("requests", "failures"))
+
+
+def has_team_indexes(ledger: Ledger) -> bool:
+    """Whether the OTel/team indexes exist (always on PostgreSQL). On SQLite they exist once the ledger
+    holds telemetry or a second machine, so without them there is no telemetry row to look for."""
+    return ledger.dialect != "sqlite" or "requests_otel" in _index_names(ledger)
+
+
+def ensure_team_indexes(ledger: Ledger) -> None:
+    """Build the indexes a shared ledger needs (schema.TEAM_INDEXES), once; a no-op on PostgreSQL."""
+    if ledger.dialect != "sqlite" or set(TEAM_INDEXES) <= _index_names(ledger):
+        return
+    if ledger.conn.in_transaction:  # part of the caller's write (a machine or telemetry row being added)
+        for statement in TEAM_INDEXES.values():
+            ledger.execute(statement)
+        return
+    with ledger.transaction():
+        for statement in TEAM_INDEXES.values():
+            ledger.execute(statement)
+
+
+# A first load into an empty ledger inserts every row into every index with random keys; building the
+# indexes afterwards (one sort each) is cheaper. The dropped indexes' SQL is kept in `meta` in the same
+# transaction that drops them, so a crash in between loses nothing: the next open (once the loading
+# process is gone) or the next ingest builds them again.
+DEFERRED_INDEXES_KEY = "deferred_indexes"
+_DEFERRABLE_TABLES = ("requests", "failures", "prompts", "tasks")
+
+
+def defer_indexes(ledger: Ledger) -> bool:
+    """Drop the secondary indexes of the bulk tables of an empty SQLite ledger; False if not done
+    (not SQLite, rows present, or another process deferred them already)."""
+    if ledger.dialect != "sqlite":
+        return False
+    import json
+
+    with ledger.transaction():
+        if ledger.scalar("SELECT value FROM meta WHERE key = ?", (DEFERRED_INDEXES_KEY,)) is not None:
+            return False
+        if any(ledger.scalar(f"SELECT 1 FROM {table} LIMIT 1") is not None
+               for table in ("files",) + _DEFERRABLE_TABLES):
+            return False
+        marks = ", ".join("?" for _ in _DEFERRABLE_TABLES)
+        indexes = [(name, sql) for name, sql in ledger.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+            f"AND tbl_name IN ({marks}) ORDER BY name", _DEFERRABLE_TABLES).fetchall()]
+        if not indexes:
+            return False
+        ledger.execute("INSERT INTO meta (key, value) VALUES (?, ?)",
+                       (DEFERRED_INDEXES_KEY, json.dumps({"pid": os.getpid(), "indexes": indexes})))
+        for name, _ in indexes:
+            ledger.execute(f'DROP INDEX "{name}"')
+    return True
+
+
+def restore_deferred_indexes(ledger: Ledger, *, orphaned_only: bool = False) -> bool:
+    """Build the indexes `defer_indexes` dropped. With `orphaned_only`, only when the process that
+    dropped them is gone (a crash); a running first load builds its own. True if any were built."""
+    if ledger.dialect != "sqlite":
+        return False
+    value = ledger.scalar("SELECT value FROM meta WHERE key = ?", (DEFERRED_INDEXES_KEY,))
+    if value is None:
+        return False
+    import json
+
+    try:
+        record = json.loads(value)
+        pid, indexes = int(record["pid"]), [(str(n), str(q)) for n, q in record["indexes"]]
+    except (ValueError, KeyError, TypeError):
+        pid, indexes = -1, []
+    if orphaned_only and pid != os.getpid() and _process_alive(pid):
+        return False
+    with ledger.transaction():
+        if ledger.scalar("SELECT value FROM meta WHERE key = ?", (DEFERRED_INDEXES_KEY,)) is None:
+            return False  # another process built them meanwhile
+        present = _index_names(ledger)
+        for name, sql in indexes:
+            if name not in present and sql.upper().startswith("CREATE "):
+                ledger.execute(sql)
+        ledger.execute("DELETE FROM meta WHERE key = ?", (DEFERRED_INDEXES_KEY,))
+    return True
+
+
+def _process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _redact_url(url: str) -> str:

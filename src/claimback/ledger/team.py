@@ -18,7 +18,7 @@ import os
 import socket
 
 from claimback.core.times import utc_now_iso
-from claimback.ledger.store import Ledger
+from claimback.ledger.store import Ledger, ensure_team_indexes, has_team_indexes
 
 
 def resolve_user_label(explicit: str | None = None) -> tuple[str, bool]:
@@ -66,6 +66,8 @@ def register_machine(ledger: Ledger, machine_id: str, label: str | None = None, 
     )
     # A machine known only from telemetry has no host of ours to hash.
     ledger.execute(statement, (machine_id, label, host_hash() if local else None, now, now))
+    if ledger.dialect == "sqlite" and int(ledger.scalar("SELECT COUNT(*) FROM machines") or 0) > 1:
+        ensure_team_indexes(ledger)  # a second machine: the ledger is shared now
     return str(ledger.scalar("SELECT user_label FROM machines WHERE machine_id = ?", (machine_id,)))
 
 
@@ -87,6 +89,8 @@ def drop_otel_duplicates(ledger: Ledger, request_ids: list[str] | None = None,
     every telemetry row is (after a transcript ingest). The partial indexes of migration 6 keep both
     from scanning transcript rows.
     """
+    if not has_team_indexes(ledger):
+        return 0  # a SQLite ledger builds them with its first telemetry row: none here
     removed = 0
     statements: list[tuple[str, list[str]]] = []
     if request_ids is None or request_ids:

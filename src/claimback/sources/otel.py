@@ -33,7 +33,7 @@ from claimback.core.classify import classify, normalize_signature
 from claimback.core.secrets import scrub
 from claimback.core.times import format_epoch, normalize_ts, utc_now_iso
 from claimback.errors import BadInput
-from claimback.ledger.store import Ledger
+from claimback.ledger.store import Ledger, ensure_team_indexes
 from claimback.ledger.team import drop_otel_duplicates, register_machine
 from claimback.sources.transcripts import MAX_TOKENS
 
@@ -291,6 +291,7 @@ def store_events(ledger: Ledger, events: list[OtelEvent]) -> ReceiveResult:
     request_ids = sorted({row[1] for row in requests if row[1]} | {row[5] for row in failures if row[5]})
     sessions = sorted({row[2] for row in failures if row[1] == "final" and row[2]})
     with ledger.transaction():
+        ensure_team_indexes(ledger)  # telemetry makes a shared ledger; its dedup needs them
         before_r = _existing(ledger, "requests", "request_key", keys_r)
         before_f = _existing(ledger, "failures", "failure_key", keys_f)
         labels: dict[str, tuple[str, bool]] = {}

@@ -1,0 +1,134 @@
+"""Shared measuring for the benchmarks: interleaved rounds, medians, machine load, process-tree RSS.
+
+Rules every benchmark here follows (docs/benchmarks.md):
+- cases are run in alternating rounds (A B C, A B C, ...), never in sequential blocks, so a load spike
+  on this shared machine hits every case alike; figures are medians, ratios are ratios of medians;
+- each run records wall time, CPU time (user + system of the command and every child it waited for)
+  and peak RSS summed over the whole process tree (sampled from /proc every 10 ms), since parse workers
+  and node's helpers are memory the user pays for too;
+- the 1-minute load average is recorded with every run: on a busy machine wall times are not a
+  property of the code alone.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses; split after the last ')'.
+        fields = stat[stat.rfind(b")") + 2:].split()
+        tree.setdefault(int(fields[1]), []).append(int(entry.name))
+    return tree
+
+
+def tree_rss_bytes(root: int) -> int:
+    """Resident memory of `root` and all its descendants right now."""
+    tree = _children()
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(tree.get(pid, ()))
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as fh:
+                total += int(fh.read().split()[1]) * PAGE
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    tree_rss_mb: float
+    rc: int
+    load1: float
+
+
+def run_once(cmd: Sequence[str], env: dict[str, str] | None = None, *, stdout: Path | None = None,
+             stdin: bytes | None = None, sample: bool = True) -> Run:
+    out = open(stdout, "wb") if stdout else subprocess.DEVNULL
+    load1 = os.getloadavg()[0]
+    start = time.perf_counter()
+    proc = subprocess.Popen(list(cmd), env=env, stdout=out, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL)
+    if stdin is not None:
+        proc.stdin.write(stdin)  # type: ignore[union-attr]
+        proc.stdin.close()  # type: ignore[union-attr]
+    peak = 0
+    status = None
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if sample:
+            peak = max(peak, tree_rss_bytes(proc.pid))
+        time.sleep(0.01)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if stdout:
+        out.close()  # type: ignore[union-attr]
+    # A process too short for one sample still had at least its own peak (ru_maxrss, KiB on Linux).
+    peak = max(peak, usage.ru_maxrss * 1024)
+    return Run(wall, usage.ru_utime + usage.ru_stime, peak / 2**20, proc.returncode, load1)
+
+
+@dataclass
+class Case:
+    name: str
+    cmd: Sequence[str]
+    env: dict[str, str] | None = None
+    before: Callable[[], None] | None = None  # e.g. delete the ledger for a cold run (not timed)
+    stdout: Path | None = None
+    runs: list[Run] = field(default_factory=list)
+
+    def median(self, attr: str) -> float:
+        return statistics.median(getattr(r, attr) for r in self.runs)
+
+    def peak_rss(self) -> float:
+        return max(r.tree_rss_mb for r in self.runs)
+
+
+def interleave(cases: Sequence[Case], rounds: int, *, warmup: int = 1, sample: bool = True) -> None:
+    """Run every case once per round, in the same order, `rounds` times (after `warmup` untimed rounds)."""
+    for i in range(warmup + rounds):
+        for case in cases:
+            if case.before:
+                case.before()
+            run = run_once(case.cmd, case.env, stdout=case.stdout, sample=sample)
+            if i >= warmup:
+                case.runs.append(run)
+
+
+def load_now() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def table(cases: Sequence[Case]) -> str:
+    lines = ["| command | wall (median) | wall range | CPU (median) | peak RSS, process tree | load (1 min) |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for c in cases:
+        walls = [r.wall for r in c.runs]
+        loads = [r.load1 for r in c.runs]
+        flag = "" if all(r.rc == 0 for r in c.runs) else f" (exit {[r.rc for r in c.runs]})"
+        lines.append(f"| {c.name}{flag} | {c.median('wall'):.3f} s | {min(walls):.2f}–{max(walls):.2f} | "
+                     f"{c.median('cpu'):.3f} s | {c.peak_rss():.0f} MB | {min(loads):.1f}–{max(loads):.1f} |")
+    return "\n".join(lines)
