@@ -247,6 +247,7 @@ CRASHER = textwrap.dedent("""
     target, when = int(sys.argv[2]), sys.argv[3]
     if os.environ.get("CRASHER_PARALLEL"):
         ingest_mod.PARALLEL_BYTES = 0  # parse in worker processes, as a big run does
+        ingest_mod.PARALLEL_MAX_LOAD = float("inf")  # whatever the machine's load
     original = store.Ledger.transaction
     seen = [0]
 

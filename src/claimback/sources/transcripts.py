@@ -360,6 +360,9 @@ class TranscriptParser:
         return _as_str(rec.agentId) or self.file_agent_id
 
     def _request(self, rec: Record, msg: Message, usage: Usage, ts: str, offset: int) -> None:
+        # The hot path of every ingest (one call per assistant line): counts are checked inline where
+        # they are plain in-range ints (_count for anything else), and a streamed copy of a response
+        # (the same key on 2-3 lines) builds its row only when it is larger than the copy kept.
         if usage.input_tokens is None or usage.output_tokens is None:
             self.batch.skipped["usage without input/output tokens"] += 1
             return
@@ -381,18 +384,26 @@ class TranscriptParser:
             key = f"@{self.file_key}:{offset}"
         if msg.model:
             self.state.model = msg.model
-        row = (
-            key, msg.id, rec.requestId, self.state.session_id, self._agent(rec),
-            1 if rec.isSidechain is True else 0, ts, msg.model,
-            _count(usage.input_tokens), _count(usage.output_tokens), cache_write, _count(cache_1h),
-            _count(usage.cache_read_input_tokens), usage.speed, usage.service_tier,
-            _as_int(_as_number(rec.requestDuration)), _as_number(rec.costUSD), msg.stop_reason,
-            self.state.turn_id, self.file_path, offset,
-        )
-        previous = self.batch.requests.get(key)
-        if previous is None or _request_total(row) > _request_total(previous):
-            self.batch.requests[key] = row
-        self._event("request", ts)
+        inp, out, read = usage.input_tokens, usage.output_tokens, usage.cache_read_input_tokens
+        inp = inp if type(inp) is int and 0 <= inp <= MAX_TOKENS else _count(inp)
+        out = out if type(out) is int and 0 <= out <= MAX_TOKENS else _count(out)
+        read = read if type(read) is int and 0 <= read <= MAX_TOKENS else _count(read)
+        requests = self.batch.requests
+        previous = requests.get(key)
+        if previous is None or inp + out + cache_write + read > _request_total(previous):
+            duration, cost = rec.requestDuration, rec.costUSD
+            requests[key] = (
+                key, msg.id, rec.requestId, self.state.session_id, _as_str(rec.agentId) or self.file_agent_id,
+                1 if rec.isSidechain is True else 0, ts, msg.model, inp, out, cache_write, _count(cache_1h),
+                read, usage.speed, usage.service_tier,
+                None if duration is None else _as_int(_as_number(duration)),
+                None if cost is None else _as_number(cost), msg.stop_reason,
+                self.state.turn_id, self.file_path, offset,
+            )
+        state = self.state
+        if state.last_event_ts is None or ts >= state.last_event_ts:  # _event("request", ts), inlined
+            state.last_event = "request"
+            state.last_event_ts = ts
 
     def _event(self, name: str, ts: str) -> None:
         if self.state.last_event_ts is None or ts >= self.state.last_event_ts:
