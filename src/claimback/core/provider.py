@@ -1,0 +1,228 @@
+"""Who served a request or a failure (DESIGN §3.1): the one place that decides the provider.
+
+A claim to Anthropic may rest only on what Anthropic's own API served. Claude Code reaches Claude
+through Anthropic (api.anthropic.com), Amazon Bedrock, Google Vertex AI, Microsoft Foundry, or whatever
+answers at ANTHROPIC_BASE_URL (a relay, a corporate gateway, a local model server). The transcript keeps
+traces of the route in every record:
+
+- *ids*: Anthropic's message ids are `msg_01` + base58 (`msg_01XqR…`) and its request ids `req_011C…`;
+  Bedrock's carry a `bdrk` infix (`msg_bdrk_01…`, `req_bdrk_…`, `toolu_bdrk_…`) and Vertex's a `vrtx`
+  infix (`msg_vrtx_01…`, `req_vrtx_011C…`). A `msg_` id of plain hex (`msg_3f9a0c…`), a UUID, or a
+  `chatcmpl-…` id is minted by a relay: Anthropic never issues those shapes;
+- *model names*: Bedrock ids (`anthropic.claude-…`, `us.anthropic.claude-…-v1:0`, `arn:aws:bedrock:…`),
+  Vertex ids (`claude-opus-4@20250514`), and non-Claude models (`glm-4.7`, `deepseek-…`) that only a relay
+  or a local server can answer with;
+- *error bodies*: an HTML gateway page (EdgeOne/Cloudflare 522/524 pages) or a relay's own wording
+  ("No available Claude accounts support the requested model", new-api/one-api error types); the
+  Anthropic API answers errors in JSON;
+- *settings*: CLAUDE_CODE_USE_BEDROCK/VERTEX/FOUNDRY and the host of ANTHROPIC_BASE_URL
+  (`provider_from_env`, the function the Claude Code configuration module calls).
+
+Each judge returns None when its evidence says nothing; the caller then falls back (the file's last
+known provider, then the session's settings, then Claude Code's default, Anthropic). Stdlib only and
+import-cheap: the guard hook may import it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+ANTHROPIC = "anthropic"
+BEDROCK = "bedrock"
+VERTEX = "vertex"
+FOUNDRY = "foundry"
+OTHER = "other"
+
+PROVIDERS = (ANTHROPIC, BEDROCK, VERTEX, FOUNDRY, OTHER)
+
+LABELS: dict[str, str] = {
+    ANTHROPIC: "Anthropic API",
+    BEDROCK: "Amazon Bedrock",
+    VERTEX: "Google Vertex AI",
+    FOUNDRY: "Microsoft Foundry",
+    OTHER: "a relay, proxy or non-Anthropic model",
+}
+
+# Where a claim for a window of this provider goes: Anthropic credits only what its own API served.
+CLAIM_DESTINATION: dict[str, str] = {
+    ANTHROPIC: "Anthropic support (support.claude.com)",
+    BEDROCK: "AWS Support for Amazon Bedrock (your AWS account's support plan)",
+    VERTEX: "Google Cloud support for Vertex AI (your Google Cloud project)",
+    FOUNDRY: "Microsoft Azure support for Foundry (your Azure subscription)",
+    OTHER: "the operator of the relay or proxy behind ANTHROPIC_BASE_URL (not Anthropic)",
+}
+
+# Hosts that are Anthropic's own first-party API. Anything else at ANTHROPIC_BASE_URL is someone else's.
+_FIRST_PARTY_HOSTS = ("api.anthropic.com",)
+
+# `msg_01` / `req_011` + an alphanumeric body (base58 in practice). Short toy ids ("msg_1") and shapes
+# seen nowhere prove nothing either way: only a recognised shape is evidence.
+_FIRST_PARTY_MSG = re.compile(r"msg_01[A-Za-z0-9]{16,40}\Z")
+_FIRST_PARTY_REQ = re.compile(r"req_011[A-Za-z0-9]{8,40}\Z")
+# A hex body (`msg_3f9a0c…`, 16+ hex digits, any dashes) or a UUID: minted by a relay.
+_HEXISH = re.compile(r"(?=(?:[^-]*[0-9a-f]){16})[0-9a-f]+(?:-[0-9a-f]+)*\Z", re.IGNORECASE)
+_VERTEX_MODEL = re.compile(r"claude[\w.-]*@\d{8}\Z|.*publishers/anthropic/models/")
+_CLAUDE_MODEL = re.compile(r"(?:[\w.:/-]*[./])?claude[\w.@:-]*\Z")
+# Pseudo-models Claude Code writes itself: never evidence of a route.
+_NO_EVIDENCE_MODELS = frozenset({"<synthetic>", ""})
+
+# Error texts only a relay or a gateway in front of the API writes. Lowercased substrings.
+_RELAY_PHRASES = (
+    "no available claude accounts",
+    "no available accounts",
+    "no available channel",
+    "new_api_error",
+    "one_api_error",
+    "upstream_error",
+    "edgeone",
+    "当前分组",  # new-api: "the current group's upstream is saturated"
+    "负载已饱和",
+    "无可用渠道",
+    "openrouter",
+)
+_HTML = re.compile(r"<\s*(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>]|title>)", re.IGNORECASE)
+
+
+def from_message_id(message_id: str | None) -> str | None:
+    """The provider an assistant message id proves, or None (no id, or a shape that proves nothing)."""
+    if not message_id:
+        return None
+    if message_id.startswith(("msg_bdrk_", "toolu_bdrk_")):
+        return BEDROCK
+    if message_id.startswith(("msg_vrtx_", "toolu_vrtx_")):
+        return VERTEX
+    rest = message_id[4:] if message_id.startswith("msg_") else message_id
+    # Hex/UUID bodies and OpenAI-style ids: shapes Anthropic never issues. Checked before the
+    # first-party shape because a hex body can begin with "01".
+    if _HEXISH.match(rest) or message_id.startswith(("chatcmpl-", "gen-")):
+        return OTHER
+    if _FIRST_PARTY_MSG.match(message_id):
+        return ANTHROPIC
+    return None
+
+
+def from_request_id(request_id: str | None) -> str | None:
+    """The provider a request id (`requestId`, `error.requestID`, OTel `request_id`) proves, or None."""
+    if not request_id:
+        return None
+    if request_id.startswith("req_bdrk_"):
+        return BEDROCK
+    if request_id.startswith("req_vrtx_"):
+        return VERTEX
+    if _FIRST_PARTY_REQ.match(request_id):
+        return ANTHROPIC
+    # Other shapes (Bedrock's x-amzn-requestid and many relays' ids are UUIDs) say only "not
+    # first-party", not who: the message ids and settings decide.
+    return None
+
+
+def from_model(model: str | None) -> str | None:
+    """The provider a model name proves: Bedrock/Vertex model ids, or `other` for non-Claude models.
+
+    A plain Claude model name (`claude-opus-4-6`) proves nothing: relays answer with those too.
+    """
+    if model is None:
+        return None
+    name = model.strip()
+    if name in _NO_EVIDENCE_MODELS:
+        return None
+    low = name.lower()
+    if "claude" not in low:
+        return OTHER
+    if _VERTEX_MODEL.match(low):
+        return VERTEX
+    if low.startswith("arn:aws") or "anthropic.claude" in low:
+        return BEDROCK
+    if _CLAUDE_MODEL.match(low):
+        return None
+    return OTHER
+
+
+def from_error_text(text: str | None) -> str | None:
+    """`other` when an error body is a gateway's HTML page or a relay's own wording, else None."""
+    if not text:
+        return None
+    if _HTML.search(text):
+        return OTHER
+    low = text.lower()
+    if any(phrase in low for phrase in _RELAY_PHRASES):
+        return OTHER
+    return None
+
+
+def judge(*, message_id: str | None = None, request_id: str | None = None, model: str | None = None,
+          text: str | None = None) -> str | None:
+    """The provider the record's own evidence proves, or None when it proves nothing.
+
+    Order: a non-Claude model or a relay's error body is decisive (`other`: a relay can dress its
+    answers in Anthropic-shaped ids); then the cloud infixes and model ids; then the first-party shapes.
+    """
+    by_model = from_model(model)
+    if by_model == OTHER:
+        return OTHER
+    if from_error_text(text) == OTHER:
+        return OTHER
+    by_msg = from_message_id(message_id)
+    by_req = from_request_id(request_id)
+    for found in (by_msg, by_req, by_model):
+        if found in (BEDROCK, VERTEX):
+            return found
+    if OTHER in (by_msg, by_req):
+        return OTHER
+    if ANTHROPIC in (by_msg, by_req):
+        return ANTHROPIC
+    return None
+
+
+def _truthy(value: object) -> bool:
+    # Claude Code's own reading of boolean env vars: 1/true/yes/on, any case.
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def url_host(url: str | None) -> str | None:
+    """The lowercased host of a URL (no credentials, no port), or None when there is none."""
+    if not url:
+        return None
+    rest = url.strip().split("://", 1)[-1]
+    netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    netloc = netloc.rsplit("@", 1)[-1]
+    if netloc.startswith("["):
+        host = netloc[1:].split("]", 1)[0]
+    else:
+        host = netloc.split(":", 1)[0]
+    host = host.strip().lower().rstrip(".")
+    return host or None
+
+
+def provider_from_env(env: Mapping[str, object]) -> str:
+    """The provider a Claude Code session talks to, from its environment (process env merged with the
+    settings files' `env` blocks, as Claude Code merges them). Pure: reads only `env`.
+
+    The cloud switches win over ANTHROPIC_BASE_URL (Claude Code ignores the base URL then); a base URL
+    whose host is not Anthropic's API is a relay or proxy, `other`.
+    """
+    if _truthy(env.get("CLAUDE_CODE_USE_BEDROCK", "")):
+        return BEDROCK
+    if _truthy(env.get("CLAUDE_CODE_USE_VERTEX", "")):
+        return VERTEX
+    if _truthy(env.get("CLAUDE_CODE_USE_FOUNDRY", "")):
+        return FOUNDRY
+    base = env.get("ANTHROPIC_BASE_URL")
+    if isinstance(base, str) and base.strip():
+        host = url_host(base)
+        if host is None or host not in _FIRST_PARTY_HOSTS:
+            return OTHER
+    return ANTHROPIC
+
+
+def mix(providers: Iterable[str | None]) -> dict[str, int]:
+    """Counts per provider, in PROVIDERS order, omitting zeros (None counts as Anthropic's default)."""
+    counts = dict.fromkeys(PROVIDERS, 0)
+    for value in providers:
+        counts[value if value in counts else ANTHROPIC] += 1
+    return {name: n for name, n in counts.items() if n}
+
+
+def claimable_with_anthropic(provider: str | None) -> bool:
+    return provider in (None, ANTHROPIC)
