@@ -14,6 +14,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CLAIMBACK_HOME", str(home))
     monkeypatch.setenv("HOME", str(tmp_path / "user-home"))
     monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
+    monkeypatch.setenv("CLAIMBACK_CLAUDE_MANAGED_DIR", str(tmp_path / "managed-settings"))  # never /etc
     monkeypatch.delenv("CLAIMBACK_DB", raising=False)
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
     monkeypatch.setenv("CLAIMBACK_STATUS_URL", "http://127.0.0.1:9")  # never the real network

@@ -59,8 +59,10 @@ SETTINGS_CASES: dict[str, Any] = {
     "string": b'"settings"\n',
     "hooks not an object": b'{"hooks": 5}\n',
     "hook groups of wrong types": b'{"hooks": {"PreToolUse": [{"hooks": 7}, "x", {"hooks": [1, {"command": 5}]}],'
-                                  b' "Stop": {"a": 1}}, "env": [1, 2], "model": {"x": 1}, "cleanupPeriodDays": 1e400,'
+                                  b' "Stop": {"a": 1}}, "env": [1, 2], "model": {"x": 1}, "cleanupPeriodDays": 1.5,'
                                   b' "statusLine": {"command": 7}}\n',
+    # Python reads 1e400 as infinity; written back it would be `Infinity`, which Claude Code cannot parse.
+    "number too large for JSON": b'{"cleanupPeriodDays": 1e400}\n',
     "deep nesting": b'{"a": ' + b"[" * 50_000 + b"]" * 50_000 + b"}\n",
     "invalid UTF-8": b'{"model": "\xff\xfe"}\n',
     "duplicate keys": b'{"hooks": {}, "hooks": {}}\n',

@@ -106,6 +106,8 @@ def status_cmd(project_dir: str | None, as_json: bool) -> None:
             state += f" (missing: {', '.join(s.missing)})"
         rows.append([s.scope, s.path, state, "yes" if s.statusline else "-"])
     out.print(simple_table("guard hooks", ["scope", "settings file", "claimback hooks", "statusline"], rows))
+    if data.hooks_inert:
+        out.print(f"warning: {data.hooks_inert}", markup=False)
     if data.env_override:
         out.print(f"CLAIMBACK_GUARD={data.env_override} is set in this shell")
     if data.paused_until:

@@ -1,10 +1,24 @@
 """Claude Code's configuration contract: where its settings live, how they merge, what they imply.
 
-One reader for every command that looks at Claude Code's settings (doctor, guard, preflight, the hook):
-the files of each scope (user, project, local, managed), the environment the client will run with, the
-provider that environment selects, and the hooks installed. Values are kept in memory for decisions; what
-reaches a report is names only (keys, env names, hook events, the first word of a hook command), passed
-through the secret scrub, and paths under the home directory as `~/…`.
+The one reader for every command that looks at Claude Code's settings (doctor, guard, preflight, the
+hook's fast path). It knows, following Claude Code's settings documentation
+(https://code.claude.com/docs/en/settings, .../hooks, .../statusline):
+
+- the files of each scope, lowest precedence first: user (`<CLAUDE_CONFIG_DIR or ~/.claude>/settings.json`),
+  project (`.claude/settings.json`), local (`.claude/settings.local.json`), managed
+  (`managed-settings.json` in the OS's system folder, then every `managed-settings.d/*.json` drop-in in
+  alphabetical order, hidden files skipped);
+- how they merge (`merge_settings`): a later scope's scalar wins, arrays are concatenated without
+  duplicates, objects merge key by key; the process environment wins over every settings `env` block;
+- what they imply: the effective environment, the provider (`core/provider.py` decides from it), the
+  hooks and status line installed, and whether hooks run at all (`disableAllHooks`,
+  `allowManagedHooksOnly`).
+
+Every read goes through `core/files.py` (regular files only, non-blocking, size-capped), so a FIFO or
+/dev/zero named settings.json cannot hang a command. Values are kept in memory for decisions; what reaches
+a report is names only (keys, env names, hook events, the first word of a hook command), passed through
+the secret scrub, and paths under the home directory as `~/…`. Standard library only and cheap to import:
+the guard hook may import it.
 """
 
 from __future__ import annotations
@@ -13,13 +27,13 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from claimback.core.files import display_path
-from claimback.core.secrets import scrub
+from claimback.core.files import UnsafeFile, display_path, read_regular_bytes
 
 DEFAULT_CLEANUP_DAYS = 30  # Claude Code deletes transcripts older than cleanupPeriodDays, 30 unless set
 
@@ -99,21 +113,123 @@ class Provider:
 
 
 # -- settings files -------------------------------------------------------------------------------
-def settings_locations(project: Path, env: dict[str, str]) -> list[tuple[str, Path]]:
-    """Claude Code's settings files, lowest precedence first (user < project < local < managed)."""
-    config_dirs = [Path(p.strip()).expanduser() for p in env.get("CLAUDE_CONFIG_DIR", "").split(",") if p.strip()]
-    if not config_dirs:
-        config_dirs = [Path.home() / ".claude"]
-    found = [("user", d / "settings.json") for d in config_dirs]
-    found += [("project", project / ".claude" / "settings.json"),
-              ("local", project / ".claude" / "settings.local.json")]
-    managed = (Path("/Library/Application Support/ClaudeCode/managed-settings.json") if sys.platform == "darwin"
-               else Path("/etc/claude-code/managed-settings.json"))
-    found.append(("managed", managed))
+SCOPES = ("user", "project", "local", "managed")  # precedence, lowest first
+EDITABLE_SCOPES = ("user", "project", "local")
+SETTINGS_LIMIT = 64 * 1024 * 1024  # a real one is a few KB; 30 MB of rules has been seen and must still work
+# Where Claude Code looks for managed settings on each OS (the settings page, "Settings files"); Windows
+# moved from ProgramData to Program Files, both are read. CLAIMBACK_CLAUDE_MANAGED_DIR replaces them (tests,
+# containers that mount policy elsewhere).
+MANAGED_DIRS = {
+    "darwin": ("/Library/Application Support/ClaudeCode",),
+    "win32": (r"C:\Program Files\ClaudeCode", r"C:\ProgramData\ClaudeCode"),
+    "linux": ("/etc/claude-code",),
+}
+
+
+def config_dirs(env: Mapping[str, str] | None = None) -> list[Path]:
+    """Claude Code's config folders: each `CLAUDE_CONFIG_DIR` entry (comma-separated), else `~/.claude`.
+    An entry that names the `projects` folder itself stands for its parent (DESIGN §3.1)."""
+    env = os.environ if env is None else env
+    dirs: list[Path] = []
+    for entry in env.get("CLAUDE_CONFIG_DIR", "").split(","):
+        if entry.strip():
+            base = Path(entry.strip()).expanduser()
+            dirs.append(base.parent if base.name == "projects" else base)
+    return dirs or [Path.home() / ".claude"]
+
+
+def user_settings_path(env: Mapping[str, str] | None = None) -> Path:
+    """`<first config dir>/settings.json`: the user-scope file Claude Code reads and `guard` edits."""
+    return config_dirs(env)[0] / "settings.json"
+
+
+def scope_path(scope: str, project_dir: str | os.PathLike[str] | None = None,
+               env: Mapping[str, str] | None = None) -> Path:
+    """The settings file of an editable scope (user, project, local)."""
+    if scope == "user":
+        return user_settings_path(env)
+    if scope not in EDITABLE_SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+    root = Path(project_dir) if project_dir else Path.cwd()
+    return root.absolute() / ".claude" / ("settings.json" if scope == "project" else "settings.local.json")
+
+
+def managed_dirs(env: Mapping[str, str] | None = None, platform: str | None = None) -> list[Path]:
+    env = os.environ if env is None else env
+    override = env.get("CLAIMBACK_CLAUDE_MANAGED_DIR", "").strip()
+    if override:
+        return [Path(override)]
+    platform = platform or sys.platform
+    return [Path(p) for p in MANAGED_DIRS.get(platform, MANAGED_DIRS["linux"])]
+
+
+def managed_paths(env: Mapping[str, str] | None = None, platform: str | None = None) -> list[Path]:
+    """The managed settings files in merge order: each folder's managed-settings.json, then its
+    managed-settings.d/*.json drop-ins in alphabetical order (hidden files skipped)."""
+    found: list[Path] = []
+    for folder in managed_dirs(env, platform):
+        found.append(folder / "managed-settings.json")
+        try:
+            names = sorted(n for n in os.listdir(folder / "managed-settings.d")
+                           if n.endswith(".json") and not n.startswith("."))
+        except OSError:
+            names = []
+        found += [folder / "managed-settings.d" / n for n in names[:200]]
     return found
 
 
+def settings_locations(project: Path, env: Mapping[str, str]) -> list[tuple[str, Path]]:
+    """Claude Code's settings files, lowest precedence first (user < project < local < managed)."""
+    found = [("user", d / "settings.json") for d in config_dirs(env)]
+    found += [("project", project / ".claude" / "settings.json"),
+              ("local", project / ".claude" / "settings.local.json")]
+    found += [("managed", p) for p in managed_paths(env)]
+    return found
+
+
+def read_settings_bytes(path: Path) -> bytes | None:
+    """The bytes of a settings file, None when there is none; `OSError` (incl. `UnsafeFile` for a FIFO,
+    a device or an oversized file) when it cannot be read."""
+    try:
+        return read_regular_bytes(path, SETTINGS_LIMIT)
+    except FileNotFoundError:
+        return None
+
+
+def load_settings(path: Path) -> dict[str, Any]:
+    """A settings file's object for decisions; {} when missing, unreadable or not a JSON object (as
+    Claude Code, which skips a file it cannot parse)."""
+    try:
+        raw = read_settings_bytes(path)
+        data = json.loads(raw) if raw and raw.strip() else {}
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def merge_settings(layers: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Claude Code's merge of settings layers given lowest precedence first: a later scalar wins, arrays
+    are concatenated without duplicates, objects merge key by key."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        _merge_into(merged, layer)
+    return merged
+
+
+def _merge_into(into: dict[str, Any], layer: dict[str, Any]) -> None:
+    for key, value in layer.items():
+        old = into.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            _merge_into(old, value)
+        elif isinstance(old, list) and isinstance(value, list):
+            into[key] = old + [v for v in value if v not in old]
+        else:
+            into[key] = json.loads(json.dumps(value)) if isinstance(value, (dict, list)) else value
+
+
 def _hook_entries(hooks: Any) -> list[HookEntry]:
+    from claimback.core.secrets import scrub  # report rows only: the hook's path never needs it
+
     entries: list[HookEntry] = []
     if not isinstance(hooks, dict):
         return entries
@@ -142,9 +258,12 @@ def read_settings(scope: str, path: Path, cwd: Path | None) -> tuple[SettingsFil
     if not row.exists:
         return row, {}
     try:
-        text = path.read_text(encoding="utf-8")
+        text = (read_settings_bytes(path) or b"").decode("utf-8")
     except PermissionError:
         row.readable, row.error = False, "not readable (permission denied)"
+        return row, {}
+    except UnsafeFile as exc:
+        row.readable, row.error = False, f"not readable ({'too large' if 'larger' in str(exc) else 'not a regular file'})"
         return row, {}
     except (OSError, UnicodeDecodeError) as exc:
         row.readable, row.error = False, f"not readable ({getattr(exc, 'strerror', None) or type(exc).__name__})"
@@ -162,6 +281,8 @@ def read_settings(scope: str, path: Path, cwd: Path | None) -> tuple[SettingsFil
         row.valid, row.error = False, "not a JSON object"
         return row, {}
     row.valid = True
+    from claimback.core.secrets import scrub
+
     # Names are shown, values never; a name can still be a pasted key, so names pass the secret scrub.
     row.keys = sorted(scrub(str(k)) for k in data)
     row.model = safe_model(data.get("model"))
@@ -257,7 +378,7 @@ def model_settings(effective: dict[str, tuple[str, str]], rows: list[SettingsFil
     return models
 
 
-SCOPE_ORDER = {"user": 0, "project": 1, "local": 2, "managed": 3}  # precedence, lowest first
+SCOPE_ORDER = {s: i for i, s in enumerate(SCOPES)}
 
 
 def all_settings(project: Path, env: dict[str, str]) -> tuple[list[SettingsFile], list[tuple[str, dict[str, Any]]]]:
@@ -281,3 +402,53 @@ def cleanup_period(rows: list[SettingsFile]) -> tuple[int, str]:
     return days, source
 
 
+
+
+def read_all(project: Path | None = None, env: Mapping[str, str] | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """(scope, settings object) of every settings file that exists and parses, lowest precedence first."""
+    env = os.environ if env is None else env
+    project = project or Path.cwd()
+    out = []
+    for scope, path in settings_locations(project, env):
+        data = load_settings(path)
+        if data:
+            out.append((scope, data))
+    return out
+
+
+# -- hooks: which run at all -------------------------------------------------------------------------
+@dataclass
+class HookPolicy:
+    """Whether Claude Code runs the hooks of user, project and local settings (claimback installs there).
+
+    From the hooks documentation: `disableAllHooks: true` turns hooks off (set outside managed settings it
+    cannot turn off managed hooks, but it does turn off ours); `allowManagedHooksOnly: true` in managed
+    settings runs managed hooks only."""
+
+    disabled_in: list[str] = field(default_factory=list)  # scopes whose settings set disableAllHooks
+    managed_only: bool = False
+
+    @property
+    def inert(self) -> bool:
+        return bool(self.disabled_in) or self.managed_only
+
+    def reason(self) -> str | None:
+        if not self.inert:
+            return None
+        parts = []
+        if self.disabled_in:
+            parts.append("disableAllHooks is true in " + " and ".join(f"{s} settings" for s in self.disabled_in))
+        if self.managed_only:
+            parts.append("managed settings set allowManagedHooksOnly")
+        return ("; ".join(parts) + ": Claude Code will not run claimback's hooks, so the guard would be "
+                "inert")
+
+
+def hook_policy(contents: Iterable[tuple[str, dict[str, Any]]]) -> HookPolicy:
+    policy = HookPolicy()
+    for scope, data in contents:
+        if data.get("disableAllHooks") is True and scope not in policy.disabled_in:
+            policy.disabled_in.append(scope)
+        if scope == "managed" and data.get("allowManagedHooksOnly") is True:
+            policy.managed_only = True
+    return policy

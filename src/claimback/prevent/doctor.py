@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 import signal
 import subprocess
@@ -35,6 +36,7 @@ from claimback.core.claude_config import (
     detect_provider,
     display_path,
     effective_env,
+    hook_policy,
     model_settings,
 )
 from claimback.core.times import format_iso, parse_iso, utc_now
@@ -168,6 +170,23 @@ def find_claude(env: dict[str, str] | None = None) -> ClaudeBinary:
 
 def env_var_names(env: dict[str, str]) -> list[str]:
     return sorted(n for n, v in env.items() if v != "" and (n in ENV_NAMES or n.startswith(ENV_PREFIXES)))
+
+
+# What claimback relies on, and the Claude Code version that brought it (its CHANGELOG).
+CLIENT_FEATURES = (
+    ((2, 1, 78), "the StopFailure hook (claimback records failed turns as they happen)"),
+    ((2, 1, 80), "rate_limits in the status line input (claimback's quota snapshots)"),
+)
+
+
+def client_version_warnings(version_text: str | None) -> list[str]:
+    """One warning per feature claimback relies on that the installed client is too old for."""
+    match = re.search(r"(\d+)\.(\d+)\.(\d+)", version_text or "")
+    if not match:
+        return []
+    have = tuple(int(g) for g in match.groups())
+    return [f"Claude Code {match.group(0)} is older than {'.'.join(map(str, need))}, which added {what}: "
+            "update Claude Code (`claude update`)" for need, what in CLIENT_FEATURES if have < need]
 
 
 # -- ledger, retention, failures --------------------------------------------------------------------
@@ -362,6 +381,10 @@ def run_doctor(ledger: Ledger | None, roots: list[Path] | None = None, *, projec
     elif health.schema_version is not None and health.schema_latest is not None \
             and health.schema_version < health.schema_latest:
         w.append(f"ledger schema {health.schema_version} is older than {health.schema_latest}")
+    inert = hook_policy(contents).reason()
+    if inert:
+        w.append(inert)
+    w.extend(client_version_warnings(report.claude.version))
     if not any(h.is_claimback for row in rows for h in row.hooks):
         w.append("claimback's guard hooks are not installed: `claimback guard install` stops subagent launches "
                  "during an outage and records failures as they happen")

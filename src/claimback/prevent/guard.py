@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from claimback.core import claude_config
+from claimback.core.files import UnsafeFile, atomic_write, display_path
 from claimback.core.times import format_epoch
 from claimback.errors import BadInput, ClaimbackError
 from claimback.prevent import hook as hook_runtime
@@ -47,41 +49,16 @@ HOOK_EVENTS: tuple[tuple[str, str | None], ...] = (
 HOOK_TIMEOUT_S = 10  # Claude Code's per-hook timeout (seconds); the hook itself answers in ~30 ms
 _OUR_HOOK = re.compile(r"claimback(?:\.exe)?['\"]?\s+hook\s+(\w+)")
 _OUR_STATUSLINE = re.compile(r"claimback(?:\.exe)?['\"]?\s+statusline\b")
+_STATUSLINE_KEPT_KEYS = ("padding", "refreshInterval", "hideVimModeIndicator")
 
 
 # ------------------------------------------------------------------------------- paths
 
 
-def user_settings_path() -> Path:
-    """`<first CLAUDE_CONFIG_DIR entry>/settings.json`, else `~/.claude/settings.json`."""
-    value = os.environ.get("CLAUDE_CONFIG_DIR", "")
-    for entry in value.split(","):
-        entry = entry.strip()
-        if entry:
-            base = Path(entry).expanduser()
-            if base.name == "projects":  # a projects dir given directly (DESIGN §3.1)
-                base = base.parent
-            return base / "settings.json"
-    return Path.home() / ".claude" / "settings.json"
-
-
 def settings_path(scope: str, project_dir: str | os.PathLike[str] | None = None) -> Path:
     if scope not in SCOPES:
         raise BadInput(f"unknown scope {scope!r} (use user, project or local)")
-    if scope == "user":
-        return user_settings_path()
-    root = Path(project_dir) if project_dir else Path.cwd()
-    name = "settings.json" if scope == "project" else "settings.local.json"
-    return root.absolute() / ".claude" / name
-
-
-def display_path(path: Path | str) -> str:
-    """Home replaced by ~ (privacy rule: no full home paths in output)."""
-    text = str(path)
-    home = str(Path.home())
-    if home and home != "/" and (text == home or text.startswith(home + os.sep)):
-        return "~" + text[len(home):]
-    return text
+    return claude_config.scope_path(scope, project_dir)
 
 
 def claimback_command() -> str:
@@ -96,6 +73,26 @@ def claimback_command() -> str:
     if found:
         return shlex.quote(found)
     return f"{shlex.quote(sys.executable)} -m claimback"
+
+
+def _shared_prefix(scope: str, project_dir: str | os.PathLike[str] | None) -> str | None:
+    """The command prefix claimback's hooks already use in another scope, when it suits this one: one
+    command line across scopes lets Claude Code run a hook once (it de-duplicates identical commands).
+    The shared project file only takes the portable `claimback`."""
+    for other in SCOPES:
+        if other == scope:
+            continue
+        data = claude_config.load_settings(settings_path(other, project_dir))
+        hooks = data.get("hooks") if isinstance(data.get("hooks"), dict) else {}
+        for group in hooks.get("PreToolUse") or [] if isinstance(hooks.get("PreToolUse"), list) else []:
+            for hook in _hooks_of(group):
+                if _is_ours(hook) == "PreToolUse":
+                    prefix = hook["command"].rsplit(" hook ", 1)[0].strip()
+                    if prefix == "claimback" and shutil.which("claimback") is None:
+                        continue  # not on this PATH: this scope names this install instead
+                    if scope != "project" or prefix == "claimback":
+                        return prefix
+    return None
 
 
 def hook_command(event: str, prefix: str | None = None) -> str:
@@ -117,28 +114,23 @@ def _load_states() -> dict[str, Any]:
 def _save_states(states: dict[str, Any]) -> None:
     path = _state_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, json.dumps(states, indent=1).encode("utf-8"), mode=0o600)
+    _write(path, json.dumps(states, indent=1).encode("utf-8"), mode=0o600)
 
 
 # ------------------------------------------------------------------------------- file handling
 
 
-def _atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
-    tmp = path.with_name(f".{path.name}.claimback-{os.getpid()}.tmp")
+def _write(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Atomic replace; a read-only mount or a full disk is a one-line error, the file left as it was."""
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
+        atomic_write(path, data, mode)
+    except OSError as exc:
+        import errno
+
+        why = {errno.EROFS: "the file system is read-only", errno.ENOSPC: "the disk is full",
+               errno.EDQUOT: "the disk quota is exceeded", errno.EACCES: "permission denied",
+               errno.EPERM: "permission denied"}.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+        raise ClaimbackError(f"cannot write {display_path(path)}: {why}; claimback left it as it was") from None
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -197,8 +189,19 @@ def _indent_of(raw: bytes | None) -> str | int:
     return 2
 
 
-def _serialise(data: dict[str, Any], raw: bytes | None) -> bytes:
-    text = json.dumps(data, indent=_indent_of(raw), ensure_ascii=False)
+def _serialise(data: dict[str, Any], raw: bytes | None, path: Path) -> bytes:
+    """The new file's bytes. Refuses what Claude Code could not read back: `Infinity`/`NaN` (Python reads
+    `1e400` and `NaN` but JSON has no such numbers) and a lone surrogate escape such as `\\ud800` (no UTF-8
+    encoding exists for it)."""
+    where = display_path(path)
+    try:
+        text = json.dumps(data, indent=_indent_of(raw), ensure_ascii=False, allow_nan=False)
+        text.encode("utf-8")
+    except ValueError as exc:
+        what = ("a lone surrogate escape (half of a \\uXXXX pair)" if isinstance(exc, UnicodeEncodeError)
+                else "a number JSON cannot hold (NaN, Infinity, or one as large as 1e400)")
+        raise BadInput(f"{where} holds {what}; claimback will not rewrite it (fix that value first) and left "
+                       "it untouched") from None
     newline = "\r\n" if raw and b"\r\n" in raw else "\n"
     if newline != "\n":
         text = text.replace("\n", newline)
@@ -272,12 +275,16 @@ def _hooks_of(group: Any) -> list[Any]:
 
 
 def _read(path: Path) -> bytes | None:
+    if path.is_symlink() and not path.exists():
+        raise BadInput(f"{display_path(path)} is a link to a file that does not exist; claimback left it "
+                       "untouched (fix or remove the link)")
     try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
+        return claude_config.read_settings_bytes(path)
     except IsADirectoryError:
         raise BadInput(f"{display_path(path)} is a directory, not a settings file") from None
+    except UnsafeFile:
+        raise BadInput(f"{display_path(path)} is not a regular file (a FIFO, a device or too large to be a "
+                       "settings file); claimback left it untouched") from None
     except OSError as exc:
         raise ClaimbackError(f"cannot read {display_path(path)}: {exc.strerror}") from None
 
@@ -347,8 +354,10 @@ def _merge(data: dict[str, Any], prefix: str, statusline: bool,
         else:
             state["statusline"] = {"had": "statusLine" in data, "previous": current}
             new: dict[str, Any] = {"type": "command", "command": wanted}
-            if isinstance(current, dict) and "padding" in current:
-                new["padding"] = current["padding"]
+            # The wrapper draws the line; how often and how Claude Code lays it out stay the user's.
+            for kept in _STATUSLINE_KEPT_KEYS:
+                if isinstance(current, dict) and kept in current:
+                    new[kept] = current[kept]
             data["statusLine"] = new
             changed = True
     return changed
@@ -407,6 +416,13 @@ class InstallResult:
     backup: str | None
     command: str
     message: str
+    inert: str | None = None  # why Claude Code would not run the hooks (disableAllHooks, managed-only)
+
+
+def hooks_inert(project_dir: str | os.PathLike[str] | None = None) -> str | None:
+    """Why Claude Code would not run claimback's hooks, from every scope incl. managed; None when it would."""
+    project = Path(project_dir).absolute() if project_dir else Path.cwd()
+    return claude_config.hook_policy(claude_config.read_all(project)).reason()
 
 
 def install(scope: str = "user", *, statusline: bool = False,
@@ -415,7 +431,8 @@ def install(scope: str = "user", *, statusline: bool = False,
     path = settings_path(scope, project_dir)
     # The project file is shared (committed): a path into this machine's venv would be wrong for
     # everyone else, so it names `claimback` on PATH. User and local files name this very install.
-    prefix = command or ("claimback" if scope == "project" else claimback_command())
+    prefix = command or _shared_prefix(scope, project_dir) or (
+        "claimback" if scope == "project" else claimback_command())
     raw = _read(path)
     data = parse_settings(raw, path)
     target = _write_target(path, scope)
@@ -432,14 +449,15 @@ def install(scope: str = "user", *, statusline: bool = False,
     events = installed_events(data)
     precompile_hook_path()
     if not changed:
+        inert = hooks_inert(project_dir)
         return InstallResult(scope, display_path(path), False, False, events,
                              _statusline_is_ours(data.get("statusLine")), None, prefix,
-                             f"claimback guard is already installed in {display_path(path)}; nothing changed")
+                             f"claimback guard is already installed in {display_path(path)}; nothing changed"
+                             + (f"\nwarning: {inert}" if inert else ""), inert)
+    body = _serialise(data, raw, path)
     backup = _backup(path, raw, scope) if raw is not None else None
-    body = _serialise(data, raw)
-    target.parent.mkdir(parents=True, exist_ok=True)
     mode = target.stat().st_mode & 0o7777 if raw is not None else None
-    _atomic_write(target, body, mode=mode)
+    _write(target, body, mode=mode)
     work_state.update(written_sha256=_sha(body), installed_at=format_epoch(time.time()), scope=scope)
     note = ""
     previous = (work_state.get("statusline") or {}).get("previous")
@@ -451,12 +469,14 @@ def install(scope: str = "user", *, statusline: bool = False,
     states[key] = work_state
     _save_states(states)
     what = "created" if raw is None else "updated"
+    inert = hooks_inert(project_dir)
     return InstallResult(scope, display_path(path), True, raw is None, events,
                          _statusline_is_ours(data.get("statusLine")),
                          display_path(backup) if backup else None, prefix,
                          f"claimback guard installed: {what} {display_path(path)} "
                          f"({', '.join(events)}{', statusLine' if statusline else ''})"
-                         + (f"; {note}" if note else ""))
+                         + (f"; {note}" if note else "") + (f"\nwarning: {inert}" if inert else ""),
+                         inert)
 
 
 # The status line wrapper (`claimback statusline`, sources/statusline.py) runs the command configured
@@ -503,7 +523,7 @@ def _chain_statusline(command: str) -> tuple[dict[str, Any] | None, str]:
         return None, "could not add [statusline] command to claimback's config.toml; set it yourself"
     path.parent.mkdir(parents=True, exist_ok=True)
     body = new_text.encode("utf-8")
-    _atomic_write(path, body, mode=path.stat().st_mode & 0o7777 if raw is not None else None)
+    _write(path, body, mode=path.stat().st_mode & 0o7777 if raw is not None else None)
     chain = {"path": str(path), "original": base64.b64encode(raw).decode("ascii") if raw is not None else None,
              "written_sha256": _sha(body), "inserted": inserted}
     return chain, f"your previous status line keeps running through it ([statusline] command in {display_path(path)})"
@@ -521,7 +541,7 @@ def _unchain_statusline(chain: dict[str, Any]) -> str:
         if chain.get("original") is None:
             path.unlink()
         else:
-            _atomic_write(path, base64.b64decode(chain["original"]), mode=path.stat().st_mode & 0o7777)
+            _write(path, base64.b64decode(chain["original"]), mode=path.stat().st_mode & 0o7777)
         return "claimback's config.toml restored"
     text = raw.decode("utf-8", "replace")
     inserted = chain.get("inserted") or ""
@@ -533,7 +553,7 @@ def _unchain_statusline(chain: dict[str, Any]) -> str:
             tomllib.loads(new_text)
         except tomllib.TOMLDecodeError:
             return "left [statusline] command in claimback's config.toml (the file changed since install)"
-        _atomic_write(path, new_text.encode("utf-8"), mode=path.stat().st_mode & 0o7777)
+        _write(path, new_text.encode("utf-8"), mode=path.stat().st_mode & 0o7777)
         return "[statusline] command removed from claimback's config.toml"
     return "left [statusline] command in claimback's config.toml (the file changed since install)"
 
@@ -577,7 +597,14 @@ def _uninstall_settings(scope: str, project_dir: str | os.PathLike[str] | None) 
         # Nothing changed since our install: put the file back exactly as it was.
         backup = _backup(path, raw, scope)
         if state.get("existed") and original is not None:
-            _atomic_write(target, original, mode=target.stat().st_mode & 0o7777)
+            _write(target, original, mode=target.stat().st_mode & 0o7777)
+            removed = False
+        elif target != path:
+            # Claimback created the file, but it is a link now (a dotfile manager took it over): the file
+            # it points to is the user's; take our entries out of it instead of dropping the link.
+            cleaned = parse_settings(raw, path)
+            _remove(cleaned, state)
+            _write(target, _serialise(cleaned, raw, path), mode=target.stat().st_mode & 0o7777)
             removed = False
         else:
             path.unlink()
@@ -605,14 +632,14 @@ def _uninstall_settings(scope: str, project_dir: str | os.PathLike[str] | None) 
             exact = json.loads(original.decode("utf-8") or "{}") == data
         except ValueError:
             exact = False
-    if not data and state and not state.get("existed"):
+    if not data and state and not state.get("existed") and target == path:
         path.unlink()
         states.pop(key, None)
         _save_states(states)
         return UninstallResult(scope, where, True, True, True, display_path(backup),
                                f"claimback guard removed: {where} deleted (claimback had created it)")
-    body = original if exact and original is not None else _serialise(data, raw)
-    _atomic_write(target, body, mode=target.stat().st_mode & 0o7777)
+    body = original if exact and original is not None else _serialise(data, raw, path)
+    _write(target, body, mode=target.stat().st_mode & 0o7777)
     states.pop(key, None)
     _save_states(states)
     return UninstallResult(scope, where, True, exact, False, display_path(backup),
@@ -659,6 +686,7 @@ class GuardStatus:
     cache_problem: str | None
     decision_log: str
     recent: list[dict[str, Any]] = field(default_factory=list)
+    hooks_inert: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -692,6 +720,7 @@ def status(project_dir: str | os.PathLike[str] | None = None) -> GuardStatus:
         cache_problem=assessment["cache_problem"],
         decision_log=display_path(hook_runtime.decision_log_path(data_dir)),
         recent=read_log(5),
+        hooks_inert=hooks_inert(project_dir),
     )
 
 
@@ -738,7 +767,7 @@ def pause(duration: str) -> str:
     path = Path(hook_runtime.override_path(data_dir))
     path.parent.mkdir(parents=True, exist_ok=True)
     until = time.time() + seconds
-    _atomic_write(path, json.dumps({"until": until, "set_at": time.time()}).encode())
+    _write(path, json.dumps({"until": until, "set_at": time.time()}).encode())
     return format_epoch(until)
 
 

@@ -16,7 +16,6 @@ A failed check wins over an outage: retrying later will not fix a broken configu
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from claimback.core import claude_config
+from claimback.core.files import display_path
 from claimback.core.times import format_epoch
 from claimback.errors import EXIT_ERROR, EXIT_OK, EXIT_TEMPORARY, EXIT_WARNINGS
 from claimback.prevent import signals
@@ -65,48 +66,12 @@ class PreflightReport:
 # ------------------------------------------------------------------------------ settings and env
 
 
-def _claude_dirs() -> list[Path]:
-    from claimback.prevent.guard import user_settings_path
-
-    return [user_settings_path().parent]
-
-
-def _load_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError, RecursionError):
-        return {}
-
-
-def _settings(project_dir: Path) -> tuple[dict[str, Any], list[str]]:
-    """Claude Code settings merged in its precedence order (user < project < local); names of files read."""
-    from claimback.prevent.guard import settings_path
-
-    merged: dict[str, Any] = {}
-    env: dict[str, Any] = {}
-    read: list[str] = []
-    for scope in ("user", "project", "local"):
-        path = settings_path(scope, project_dir)
-        data = _load_json(path)
-        if path.exists():
-            read.append(scope)
-        if isinstance(data.get("env"), dict):
-            env.update(data["env"])
-        merged.update({k: v for k, v in data.items() if k != "env"})
-    merged["env"] = env
-    return merged, read
-
-
-def _effective_env(settings: dict[str, Any], environ: dict[str, str]) -> dict[str, tuple[str, str]]:
-    """name → (value, source). The process environment wins over settings `env` (CI sets it last)."""
-    out: dict[str, tuple[str, str]] = {}
-    for key, value in (settings.get("env") or {}).items():
-        if isinstance(value, (str, int, float, bool)):
-            out[str(key)] = (str(value), "settings env")
-    for key, value in environ.items():
-        out[key] = (value, "environment")
-    return out
+def _settings(project_dir: Path, environ: dict[str, str]) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
+    """Claude Code's settings merged as it merges them (managed included), and the effective env: the
+    process environment wins over settings `env` (CI sets it last)."""
+    contents = claude_config.read_all(project_dir, environ)
+    return (claude_config.merge_settings(data for _, data in contents),
+            claude_config.effective_env(environ, contents))
 
 
 def _get(env: dict[str, tuple[str, str]], name: str) -> str:
@@ -121,8 +86,6 @@ def _flag(env: dict[str, tuple[str, str]], name: str) -> bool:
 
 
 def check_claude(environ: dict[str, str]) -> Check:
-    from claimback.prevent.guard import display_path
-
     path = shutil.which("claude", path=environ.get("PATH"))
     if not path:
         return Check("claude", "fail", "Claude Code (`claude`) not found on PATH; install it "
@@ -217,7 +180,7 @@ def check_auth(env: dict[str, tuple[str, str]], settings: dict[str, Any]) -> Che
         look("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
         if isinstance(settings.get("apiKeyHelper"), str) and settings["apiKeyHelper"].strip():
             found.append("settings apiKeyHelper")
-        for base in _claude_dirs():
+        for base in claude_config.config_dirs()[:1]:
             if (base / ".credentials.json").is_file():
                 found.append(".credentials.json (claude /login)")
                 break
@@ -376,8 +339,7 @@ def probe(env: dict[str, tuple[str, str]], model: str | None) -> Check:
 def run_preflight(*, strict: bool = False, do_probe: bool = False, project_dir: str | os.PathLike[str] | None = None,
                   environ: dict[str, str] | None = None, fetch_status: bool = True) -> PreflightReport:
     environ = dict(os.environ if environ is None else environ)
-    settings, _read = _settings(Path(project_dir) if project_dir else Path.cwd())
-    env = _effective_env(settings, environ)
+    settings, env = _settings(Path(project_dir) if project_dir else Path.cwd(), environ)
     model = configured_model(env, settings)
     checks = [
         check_claude(environ),
