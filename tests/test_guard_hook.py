@@ -35,7 +35,9 @@ def write_cache(home: Path, incidents: list[dict[str, Any]] | None, age: timedel
         {"page": {"id": "tymt9n04zgry", "name": "Claude"}, "incidents": incidents or []}).encode()
     (folder / "unresolved.json").write_bytes(payload)
     meta = {"url": "https://status.claude.com/api/v2/incidents/unresolved.json",
-            "fetched_at": iso(NOW - age), "etag": None, "last_modified": None, "status": 200}
+            # Fetched "now" when written (not at import: a long suite would age the cache past the refresh age).
+            "fetched_at": iso(datetime.now(timezone.utc) - age), "etag": None, "last_modified": None,
+            "status": 200}
     (folder / "unresolved.meta.json").write_text(json.dumps(meta))
 
 

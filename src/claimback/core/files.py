@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing (or pathlib) costs ms on the hook path
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # Large enough for any real settings or cache file, small enough that a hostile one costs milliseconds.
 DEFAULT_LIMIT = 8 * 1024 * 1024
@@ -99,11 +102,13 @@ def display_path(path: str | os.PathLike[str] | None, cwd: Path | None = None) -
         return None
     text = os.fspath(path)
     if cwd is not None:
+        from pathlib import Path
+
         try:
             return "./" + Path(text).resolve().relative_to(cwd.resolve()).as_posix()
         except (ValueError, OSError):
             pass
-    home = str(Path.home())
+    home = os.path.expanduser("~")
     if home and home != "/" and (text == home or text.startswith(home + os.sep)):
         return "~" + text[len(home):]
     return text

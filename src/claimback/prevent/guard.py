@@ -75,24 +75,62 @@ def claimback_command() -> str:
     return f"{shlex.quote(sys.executable)} -m claimback"
 
 
-def _shared_prefix(scope: str, project_dir: str | os.PathLike[str] | None) -> str | None:
-    """The command prefix claimback's hooks already use in another scope, when it suits this one: one
-    command line across scopes lets Claude Code run a hook once (it de-duplicates identical commands).
-    The shared project file only takes the portable `claimback`."""
-    for other in SCOPES:
-        if other == scope:
-            continue
-        data = claude_config.load_settings(settings_path(other, project_dir))
-        hooks = data.get("hooks") if isinstance(data.get("hooks"), dict) else {}
-        for group in hooks.get("PreToolUse") or [] if isinstance(hooks.get("PreToolUse"), list) else []:
-            for hook in _hooks_of(group):
-                if _is_ours(hook) == "PreToolUse":
-                    prefix = hook["command"].rsplit(" hook ", 1)[0].strip()
-                    if prefix == "claimback" and shutil.which("claimback") is None:
-                        continue  # not on this PATH: this scope names this install instead
-                    if scope != "project" or prefix == "claimback":
-                        return prefix
+def _our_prefix(data: dict[str, Any]) -> str | None:
+    """The command prefix of claimback's PreToolUse hook in a settings object (`<prefix> hook PreToolUse`)."""
+    hooks = data.get("hooks") if isinstance(data.get("hooks"), dict) else {}
+    groups = hooks.get("PreToolUse") if isinstance(hooks.get("PreToolUse"), list) else []
+    for group in groups:
+        for hook in _hooks_of(group):
+            if _is_ours(hook) == "PreToolUse":
+                return hook["command"].rsplit(" hook ", 1)[0].strip()
     return None
+
+
+def _on_path_is(prefix: str) -> bool:
+    """True when `claimback` on PATH is the program `prefix` names (so both lines run the same install)."""
+    found = shutil.which("claimback")
+    try:
+        parts = shlex.split(prefix)
+    except ValueError:
+        return False
+    if not found or len(parts) != 1:
+        return False
+    return os.path.realpath(found) == os.path.realpath(parts[0])
+
+
+def _shared_prefix(scope: str, project_dir: str | os.PathLike[str] | None) -> str | None:
+    """The command prefix claimback's hooks already use in another scope, when it suits this one.
+
+    Claude Code runs identical hook command lines once (it de-duplicates them by command), so one line
+    across scopes keeps a guard installed in two scopes from running twice. The shared project file only
+    takes the portable `claimback`."""
+    for other in SCOPES:
+        if other != scope:
+            prefix = _our_prefix(claude_config.load_settings(settings_path(other, project_dir)))
+            if prefix == "claimback" and shutil.which("claimback") is None:
+                continue  # not on this PATH: this scope names this install instead
+            if prefix and (scope != "project" or prefix == "claimback"):
+                return prefix
+    return None
+
+
+def _align_personal_scopes(project_dir: str | os.PathLike[str] | None) -> str:
+    """After a project install (`claimback`): user and local entries naming this same install by its path
+    switch to `claimback`, so Claude Code sees one command line and runs the hook once. A note when it
+    cannot (another claimback on PATH, or none)."""
+    notes = []
+    for other in ("user", "local"):
+        path = settings_path(other, project_dir)
+        prefix = _our_prefix(claude_config.load_settings(path))
+        if prefix is None or prefix == "claimback":
+            continue
+        if _on_path_is(prefix):
+            install(other, project_dir=project_dir, command="claimback")
+        else:
+            notes.append(f"{other} settings ({display_path(path)}) run claimback as {prefix}, the project file "
+                         "as `claimback` on PATH: Claude Code runs both (install one scope only, or put "
+                         "this claimback on PATH and install again)")
+    return "; ".join(notes)
 
 
 def hook_command(event: str, prefix: str | None = None) -> str:
@@ -469,6 +507,9 @@ def install(scope: str = "user", *, statusline: bool = False,
     states[key] = work_state
     _save_states(states)
     what = "created" if raw is None else "updated"
+    if scope == "project" and command is None:
+        aligned = _align_personal_scopes(project_dir)
+        note = f"{note}; {aligned}" if note and aligned else (note or aligned)
     inert = hooks_inert(project_dir)
     return InstallResult(scope, display_path(path), True, raw is None, events,
                          _statusline_is_ours(data.get("statusLine")),

@@ -121,61 +121,6 @@ def third_party_provider() -> bool:
                for name in ("CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX"))
 
 
-DUPLICATE_WINDOW_S = 5.0
-
-
-def _first_to_handle(data_dir: str, payload: dict[str, Any], now: float) -> bool:
-    """False when another claimback hook process already took this very input.
-
-    Claude Code de-duplicates identical hook command lines only; claimback's hooks in two scopes (a venv
-    path in user settings, `claimback` in the shared project file, or a plugin besides) run twice on the
-    same input, which would count one StopFailure twice. The first process to create the input's marker
-    handles it. Any doubt (no marker dir, an unreadable one) means: handle it.
-    """
-    import zlib
-
-    body = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass")
-    key = f"{zlib.crc32(body):08x}{zlib.adler32(body):08x}"
-    folder = os.path.join(signals.guard_dir(data_dir), "seen")
-    path = os.path.join(folder, key)
-    for _ in range(2):
-        try:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        except FileExistsError:
-            try:
-                if now - os.stat(path).st_mtime < DUPLICATE_WINDOW_S:
-                    return False
-                os.utime(path)  # an old marker: the same input again, later, is a new event
-            except OSError:
-                pass
-            return True
-        except FileNotFoundError:
-            try:
-                os.makedirs(folder, mode=0o700, exist_ok=True)
-            except OSError:
-                return True
-            continue
-        except OSError:
-            return True
-        if int(key[:2], 16) == 0:  # about one call in 256 sweeps markers nobody needs any more
-            _sweep(folder, now)
-        return True
-    return True
-
-
-def _sweep(folder: str, now: float) -> None:
-    try:
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                try:
-                    if now - entry.stat().st_mtime > 60:
-                        os.unlink(entry.path)
-                except OSError:
-                    pass
-    except OSError:
-        pass
-
-
 def _override_active(data_dir: str, now: float) -> float | None:
     try:
         with open(override_path(data_dir), "rb") as fh:
@@ -194,10 +139,6 @@ def handle(argv: list[str], record: dict[str, Any], data_dir: str, cache_dir: st
         record["session"] = payload["session_id"]
     if event not in EVENTS:
         record["why"] = "unknown event"
-        return None
-    if payload and not _first_to_handle(data_dir, payload, time.time()):
-        record.update(decision="allow", why="duplicate: the same input was just handled by another "
-                      "claimback hook command (installed in two scopes?)")
         return None
     env_mode = _env_mode()
     if env_mode == "off":
