@@ -294,3 +294,24 @@ def test_session_start_warns_only_sessions_on_the_incidents_model(isolated_home:
     assert "Opus 4.6" in context
     # Facts, not instructions: no imperative addressed to the model.
     assert not any(word in context for word in ("Avoid", "Do not", "prefer", "Prefer", "must", "should"))
+
+
+@pytest.mark.parametrize("env,blocks", [
+    ({}, True),
+    ({"ANTHROPIC_BASE_URL": "https://api.anthropic.com"}, True),
+    ({"CLAUDE_CODE_USE_FOUNDRY": "1"}, False),
+    ({"ANTHROPIC_BASE_URL": "https://llm-gateway.example.com/anthropic"}, False),
+    ({"CLAUDE_CODE_USE_BEDROCK": "true"}, False),
+])
+def test_status_page_incidents_only_warn_off_anthropics_api(isolated_home: Path, env: dict[str, str],
+                                                             blocks: bool) -> None:
+    _status_cache(isolated_home, "Elevated errors on Claude Code")
+    payload = {"hook_event_name": "PreToolUse", "tool_name": "Agent", "tool_use_id": "toolu_1",
+               "tool_input": {"description": "d", "prompt": "p", "subagent_type": "general-purpose"}}
+    done = subprocess.run([sys.executable, "-m", "claimback", "hook", "PreToolUse"], input=json.dumps(payload),
+                          capture_output=True, text=True, timeout=30, env={**os.environ, **env})
+    out = json.loads(done.stdout) if done.stdout.strip() else {}
+    denied = out.get("hookSpecificOutput", {}).get("permissionDecision") == "deny"
+    assert denied is blocks, out
+    if not blocks:
+        assert "Elevated errors on Claude Code" in out["systemMessage"]

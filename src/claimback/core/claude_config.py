@@ -299,6 +299,14 @@ def read_settings(scope: str, path: Path, cwd: Path | None) -> tuple[SettingsFil
 
 
 # -- provider and auth ------------------------------------------------------------------------------
+def implied_provider(effective: Mapping[str, tuple[str, str]]) -> str:
+    """The provider the effective environment selects (anthropic | bedrock | vertex | foundry | other):
+    `core/provider.py` decides, from the values alone."""
+    from claimback.core.provider import provider_from_env
+
+    return provider_from_env({name: value for name, (value, _source) in effective.items()})
+
+
 def effective_env(env: dict[str, str], contents: list[tuple[str, dict[str, Any]]]) -> dict[str, tuple[str, str]]:
     """name -> (value, source). Settings `env` blocks apply in precedence order; the process wins."""
     merged: dict[str, tuple[str, str]] = {}
@@ -340,7 +348,9 @@ def detect_provider(effective: dict[str, tuple[str, str]], contents: list[tuple[
         provider = Provider("foundry", url_host(val("ANTHROPIC_FOUNDRY_BASE_URL")), src("CLAUDE_CODE_USE_FOUNDRY"))
     elif base:
         host = url_host(base)
-        provider = Provider("anthropic" if host == "api.anthropic.com" else "custom", host, src("ANTHROPIC_BASE_URL"))
+        # doctor has always called a relay or gateway "custom"; core/provider.py calls it "other"
+        name = "custom" if implied_provider(effective) == "other" else "anthropic"
+        provider = Provider(name, host, src("ANTHROPIC_BASE_URL"))
         scheme = base.split("://", 1)[0].lower() if "://" in base else ""
         if scheme == "http" and host and not host.split(":")[0] in ("localhost", "127.0.0.1", "::1"):
             problems.append(f"ANTHROPIC_BASE_URL uses plain http to {host}: credentials travel unencrypted")

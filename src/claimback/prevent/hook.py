@@ -116,9 +116,13 @@ def _env_mode() -> str | None:
     return None
 
 
-def third_party_provider() -> bool:
-    return any(os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-               for name in ("CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX"))
+def third_party_provider() -> str | None:
+    """The provider when it is not Anthropic's own API (Bedrock, Vertex, Foundry, or a base URL that is a
+    relay or gateway), else None. The hook runs in Claude Code's environment, settings `env` applied."""
+    from claimback.core.provider import ANTHROPIC, provider_from_env  # only with an incident to weigh
+
+    provider = provider_from_env(os.environ)
+    return None if provider == ANTHROPIC else provider
 
 
 def _override_active(data_dir: str, now: float) -> float | None:
@@ -202,11 +206,12 @@ def handle(argv: list[str], record: dict[str, Any], data_dir: str, cache_dir: st
         if mode == "off":
             record.update(decision="allow", why="incident in monitoring; policy allows")
             return None
-    if not assessment["burst"] and third_party_provider():
-        # Anthropic's status page speaks for its own API; on Bedrock/Vertex it is a hint, not a reason
-        # to stop work (the user's own failures still are).
+    provider = None if assessment["burst"] else third_party_provider()
+    if provider:
+        # Anthropic's status page speaks for its own API; on Bedrock, Vertex, Foundry or a gateway it is a
+        # hint, not a reason to stop work (the user's own failures still are).
         mode = "warn" if mode == "block" else mode
-        record["note"] = "Bedrock/Vertex: status page incidents only warn"
+        record["note"] = f"provider {provider}: status page incidents only warn"
     what = signals.describe(assessment, now)
     record["why"] = "status page" if assessment["incidents"] else "burst in logs"
     if assessment["incidents"] and assessment["burst"]:

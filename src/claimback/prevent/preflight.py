@@ -107,13 +107,9 @@ def check_claude(environ: dict[str, str]) -> Check:
 
 
 def provider_of(env: dict[str, tuple[str, str]]) -> str:
-    if _flag(env, "CLAUDE_CODE_USE_BEDROCK"):
-        return "bedrock"
-    if _flag(env, "CLAUDE_CODE_USE_VERTEX"):
-        return "vertex"
-    if _get(env, "ANTHROPIC_BASE_URL"):
-        return "base_url"
-    return "anthropic"
+    """anthropic | bedrock | vertex | foundry | base_url (a relay or gateway: core/provider.py's "other")."""
+    provider = claude_config.implied_provider(env)
+    return "base_url" if provider == "other" else provider
 
 
 def check_provider(env: dict[str, tuple[str, str]]) -> Check:
@@ -142,6 +138,7 @@ def check_provider(env: dict[str, tuple[str, str]]) -> Check:
             warnings.append("ANTHROPIC_BASE_URL is set together with Bedrock/Vertex; "
                             "use ANTHROPIC_BEDROCK_BASE_URL / ANTHROPIC_VERTEX_BASE_URL for a gateway")
     label = {"bedrock": "Amazon Bedrock", "vertex": "Google Vertex AI",
+             "foundry": "Microsoft Foundry",
              "base_url": f"custom base URL ({detail.get('base_url_host', '?')})",
              "anthropic": "Anthropic API"}[detail["provider"]]
     if problems:
@@ -220,7 +217,7 @@ def check_model(env: dict[str, tuple[str, str]], settings: dict[str, Any]) -> Ch
     detail = {"model": model, "source": source}
     if model.lower() in MODEL_ALIASES or _MODEL_ID.match(model):
         return Check("model", "ok", f"{model} (from {source})", detail)
-    if provider_of(env) in ("bedrock", "vertex", "base_url"):
+    if provider_of(env) in ("bedrock", "vertex", "foundry", "base_url"):
         return Check("model", "warn", f"{model!r} (from {source}) is not a Claude model name claimback knows; "
                      "fine if your provider or gateway maps it", detail)
     return Check("model", "warn", f"{model!r} (from {source}) is not a known Claude model name or alias "
@@ -260,8 +257,9 @@ def check_status(model: str | None, fetch: bool = True, provider: str = "anthrop
         return Check("status", "ok", f"no unresolved incident for Claude API / Claude Code{extra}", detail)
     names = "; ".join(f"\"{i['name']}\" ({i['impact']}, {i['status']}, since {i['since'] or '?'})" for i in relevant)
     if any(i["level"] == "active" for i in relevant):
-        if provider in ("bedrock", "vertex"):
-            # The status page covers Anthropic's own API; on Bedrock/Vertex it is a warning sign only.
+        if provider in ("bedrock", "vertex", "foundry", "base_url"):
+            # The status page covers Anthropic's own API; on Bedrock, Vertex, Foundry or a gateway it is a
+            # warning sign only (as in the guard hook).
             return Check("status", "warn", f"Anthropic reports {names} (this job uses {provider})", detail)
         return Check("status", "outage", f"Anthropic reports {names}: retry later", detail)
     return Check("status", "warn", f"Anthropic is monitoring a fix: {names}", detail)
@@ -285,7 +283,7 @@ def check_retention(settings: dict[str, Any]) -> Check:
 def probe(env: dict[str, tuple[str, str]], model: str | None) -> Check:
     """One minimal real Messages request (max_tokens 1): costs a few tokens; opt-in only."""
     provider = provider_of(env)
-    if provider in ("bedrock", "vertex"):
+    if provider in ("bedrock", "vertex", "foundry"):
         return Check("probe", "skip", f"probe not supported for {provider}; run a one-line `claude -p` instead")
     key, token = _get(env, "ANTHROPIC_API_KEY"), _get(env, "ANTHROPIC_AUTH_TOKEN")
     if not key and not token:
