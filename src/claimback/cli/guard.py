@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import asdict
+from typing import Any
 
 import click
 
@@ -58,14 +59,18 @@ def install_cmd(scope: str, project_dir: str | None, statusline: bool, as_json: 
     from claimback.prevent.guard import install
 
     result = install(scope, statusline=statusline, project_dir=project_dir)
+    _print_result(result, as_json)
+    if result.changed and not as_json:
+        click.echo("Claude Code picks up hook changes in new sessions (or via /hooks).")
+
+
+def _print_result(result: Any, as_json: bool) -> None:
     if as_json:
         print_json(asdict(result))
         return
     click.echo(result.message)
     if result.backup:
         click.echo(f"backup: {result.backup}")
-    if result.changed:
-        click.echo("Claude Code picks up hook changes in new sessions (or via /hooks).")
 
 
 @guard.command("uninstall")
@@ -76,13 +81,7 @@ def uninstall_cmd(scope: str, project_dir: str | None, as_json: bool) -> None:
     """Remove only what `guard install` added (byte-for-byte restore when nothing else changed)."""
     from claimback.prevent.guard import uninstall
 
-    result = uninstall(scope, project_dir=project_dir)
-    if as_json:
-        print_json(asdict(result))
-        return
-    click.echo(result.message)
-    if result.backup:
-        click.echo(f"backup: {result.backup}")
+    _print_result(uninstall(scope, project_dir=project_dir), as_json)
 
 
 @guard.command("status")

@@ -1,4 +1,4 @@
-"""`claimback doctor`: non-secret diagnostics, error explanation and re-verification (DESIGN §7).
+"""`claimback doctor`: non-secret diagnostics (DESIGN §7).
 
 The troubleshooting path is always the same: confirm the exact error signature; check account, local
 tool state and provider configuration; decide the class (outage, quota/rate, auth, model/provider,

@@ -41,7 +41,6 @@ PROBE_MODEL = "claude-haiku-4-5"  # the cheapest current model when none is conf
 ORDER = {"ok": 0, "skip": 0, "warn": 1, "outage": 2, "fail": 3}
 MODEL_ALIASES = {"default", "sonnet", "opus", "haiku", "opusplan", "best", "sonnet[1m]", "opus[1m]"}
 _MODEL_ID = re.compile(r"^(?:[a-z]{2,4}\.)?(?:anthropic\.)?claude[-a-z0-9.@:\[\]]*$|^arn:aws:bedrock:", re.IGNORECASE)
-_TRUE = {"1", "true", "yes", "on"}
 
 
 @dataclass
@@ -79,7 +78,7 @@ def _get(env: dict[str, tuple[str, str]], name: str) -> str:
 
 
 def _flag(env: dict[str, tuple[str, str]], name: str) -> bool:
-    return _get(env, name).lower() in _TRUE
+    return claude_config.truthy(_get(env, name))
 
 
 # ------------------------------------------------------------------------------ checks
