@@ -42,9 +42,12 @@ def serve(host: str, port: int, token: str | None, max_body_mb: float, verbose: 
     """
     from claimback.ledger import open_ledger
     from claimback.sources.otel import require_proto
-    from claimback.sources.otel_server import serve as run
+    from claimback.sources.otel_server import exposure_warning, serve as run
 
     require_proto()  # one clear line before listening, not a 400 on every batch
+    warning = exposure_warning(host, token)
+    if warning:
+        click.secho(warning, err=True, fg="red", bold=True)
 
     def ready(server) -> None:
         click.echo(f"claimback otel: listening on {server.url} (ledger {ledger.location}"

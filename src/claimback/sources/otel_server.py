@@ -8,14 +8,16 @@ Endpoints (OTLP/HTTP, protobuf or JSON, optionally gzip-compressed):
 - `GET /healthz`: liveness.
 A bad payload gets HTTP 400 with the reason and the server keeps serving; a missing/wrong bearer token
 401; a body over the limit 413; a ledger that cannot be written 503 (OTLP senders retry those).
+Bodies come with a Content-Length or chunked (Claude Code 2.1.191-2.1.211 sent chunked ones); a body
+shorter than declared, a malformed length or chunk, or a truncated gzip is refused, never stored torn.
 Stdlib `ThreadingHTTPServer`; writes go through one ledger connection under a lock (SQLite has one
 writer anyway; on PostgreSQL the advisory write lock orders us with concurrent ingesters).
 """
 
 from __future__ import annotations
 
-import gzip
 import hmac
+import ipaddress
 import json
 import signal
 import threading
@@ -116,57 +118,162 @@ class _Handler(BaseHTTPRequestHandler):
                                                                    self.server.token.encode())
 
     def _drain(self) -> None:
-        """Read a small unwanted body so the connection stays usable; drop it if large."""
+        """Read a small unwanted body so the connection stays usable; drop the link otherwise."""
+        if self._chunked():
+            self.close_connection = True  # not worth parsing a body we refuse anyway
+            return
         length = self._length()
-        if length is not None and 0 < length <= self.server.max_body:
+        if isinstance(length, int) and 0 < length <= self.server.max_body:
             self.rfile.read(length)
-        elif length:
+        elif length != 0:
             self.close_connection = True
 
-    def _length(self) -> int | None:
-        try:
-            return int(self.headers.get("Content-Length", ""))
-        except ValueError:
+    def _chunked(self) -> bool:
+        return bool(self.headers.get("Transfer-Encoding"))
+
+    def _length(self) -> int | str | None:
+        """The declared length, None when absent, or why the header is unusable."""
+        values = self.headers.get_all("Content-Length") or []
+        if not values:
             return None
+        distinct = {v.strip() for value in values for v in value.split(",")}
+        if len(distinct) != 1:
+            return "conflicting Content-Length values"
+        text = distinct.pop()
+        # int() would take '+5', ' 5', '-1' and '1_000'; HTTP allows digits only.
+        if not text.isascii() or not text.isdigit():
+            return f"Content-Length {text[:20]!r} is not a non-negative integer"
+        return int(text)
+
+    def _refuse(self, status: int, reason: str) -> None:
+        """Refuse a body we did not (fully) read: the connection cannot carry another request."""
+        self.close_connection = True
+        self.server.count_rejected()
+        self._error(status, reason)
 
     def _read_body(self) -> bytes | None:
         limit = self.server.max_body
-        length = self._length()
-        if length is None:
-            self.close_connection = True
-            self._error(411, "Content-Length is required")
-            return None
-        if length > limit:
-            self.close_connection = True  # do not read a body we refuse
-            self.server.count_rejected()
-            self._error(413, f"body of {length} bytes exceeds the limit of {limit} bytes")
-            return None
-        body = self.rfile.read(length)
+        if self._chunked():
+            coding = self.headers.get("Transfer-Encoding", "").strip().lower()
+            if coding != "chunked":
+                self._refuse(501, f"unsupported Transfer-Encoding {coding[:40]!r} (chunked only)")
+                return None
+            # A length beside chunked is ignored (RFC 9112 6.3) and the link closed after the reply,
+            # so a body framed two ways can never smuggle a second request in.
+            if self.headers.get("Content-Length") is not None:
+                self.close_connection = True
+            body = self._read_chunked(limit)
+            if body is None:
+                return None
+        else:
+            length = self._length()
+            if length is None:
+                self._refuse(411, "Content-Length (or Transfer-Encoding: chunked) is required")
+                return None
+            if isinstance(length, str):
+                self._refuse(400, length)
+                return None
+            if length > limit:
+                self._refuse(413, f"body of {length} bytes exceeds the limit of {limit} bytes")
+                return None
+            body = self.rfile.read(length)
+            if len(body) < length:  # the sender hung up mid-body: never store a torn batch
+                self._refuse(400, f"body ended after {len(body)} of {length} declared bytes")
+                return None
         encoding = self.headers.get("Content-Encoding", "").strip().lower()
         if encoding in ("", "identity"):
             return body
         if encoding != "gzip":
             self.server.count_rejected()
-            self._error(400, f"unsupported Content-Encoding {encoding!r} (gzip or none)")
+            self._error(400, f"unsupported Content-Encoding {encoding[:40]!r} (gzip or none)")
             return None
         try:
-            # Bounded inflate: a small gzip bomb must not take the server's memory.
-            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            data = inflater.decompress(body, limit + 1)
-            if len(data) > limit or inflater.unconsumed_tail:
-                self.server.count_rejected()
-                self._error(413, f"decompressed body exceeds the limit of {limit} bytes")
-                return None
-            return data
-        except (zlib.error, gzip.BadGzipFile, EOFError) as exc:
+            return _gunzip(body, limit)
+        except _TooLarge:
+            self.server.count_rejected()
+            self._error(413, f"decompressed body exceeds the limit of {limit} bytes")
+            return None
+        except (zlib.error, ValueError) as exc:
             self.server.count_rejected()
             self._error(400, f"body is not valid gzip: {exc}")
             return None
+
+    def _read_chunked(self, limit: int) -> bytes | None:
+        """Read a chunked body of at most `limit` bytes; None after replying with the reason."""
+        parts: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(_MAX_CHUNK_LINE + 1)
+            if not line.endswith(b"\n"):
+                self._refuse(400, "over-long chunk-size line" if len(line) > _MAX_CHUNK_LINE
+                             else "chunked body ended early")
+                return None
+            size_text = line.split(b";", 1)[0].strip()  # chunk extensions carry nothing for us
+            if not size_text or len(size_text) > 16 or any(c not in _HEX for c in size_text):
+                self._refuse(400, f"bad chunk size {size_text[:20].decode('latin-1')!r}")
+                return None
+            size = int(size_text, 16)
+            if size == 0:
+                break
+            total += size
+            if total > limit:
+                self._refuse(413, f"chunked body exceeds the limit of {limit} bytes")
+                return None
+            data = self.rfile.read(size)
+            if len(data) < size or self.rfile.read(2) not in (b"\r\n",):
+                self._refuse(400, "chunked body ended early or a chunk is not followed by CRLF")
+                return None
+            parts.append(data)
+        # Trailer fields (ignored) up to the empty line; bounded like the headers themselves.
+        for _ in range(_MAX_TRAILERS + 1):
+            line = self.rfile.readline(_MAX_CHUNK_LINE + 1)
+            if line in (b"\r\n", b"\n"):
+                return b"".join(parts)
+            if not line.endswith(b"\n"):
+                break
+        self._refuse(400, "chunked body's trailer section is unterminated or too long")
+        return None
+
+
+_MAX_CHUNK_LINE = 4096
+_MAX_TRAILERS = 64
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _gunzip(body: bytes, limit: int) -> bytes:
+    """Inflate every member of a gzip stream (RFC 1952 allows several) into at most `limit` bytes.
+
+    Bounded per call, so a small bomb never takes the server's memory; a truncated member is an error
+    rather than a silently shorter batch; zero padding after the last member is tolerated (as gzip(1)).
+    """
+    out: list[bytes] = []
+    size = 0
+    rest = body
+    while True:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        data = inflater.decompress(rest, limit - size + 1)
+        size += len(data)
+        if size > limit or inflater.unconsumed_tail:
+            raise _TooLarge
+        if not inflater.eof:
+            raise ValueError("truncated gzip member")
+        out.append(data)
+        rest = inflater.unused_data
+        if not rest.strip(b"\0"):
+            return b"".join(out)
 
 
 class OtelServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # Many senders flush at once (every Claude Code in a team at the export interval, or one after a
+    # restart): socketserver's backlog of 5 dropped/reset connections beyond it. The kernel caps this
+    # at net.core.somaxconn.
+    request_queue_size = 1024
 
     def __init__(self, ledger: Ledger, host: str, port: int, *, token: str | None = None,
                  max_body: int = DEFAULT_MAX_BODY, log: Callable[[str], None] | None = None,
@@ -229,6 +336,24 @@ class OtelServer(ThreadingHTTPServer):
         parse_metrics_request(body, content_type)
         with self._write_lock:
             self.stats.metrics_batches += 1
+
+
+def exposure_warning(host: str, token: str | None) -> str | None:
+    """A loud warning when anyone on the network could write to the ledger, else None."""
+    if token:
+        return None
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(name.split("%")[0]).is_loopback:
+            return None
+    except ValueError:
+        pass  # a host name: it may resolve to any interface, so it gets the warning too
+    where = "every interface" if name in ("", "0.0.0.0", "::") else host
+    return (f"WARNING: listening on {where} without --token: anyone who can reach this port can write "
+            f"requests and failures into your ledger (and your claim). Set --token or "
+            f"CLAIMBACK_OTEL_TOKEN, or bind 127.0.0.1.")
 
 
 def serve(ledger: Ledger, host: str = "127.0.0.1", port: int = 4318, *, token: str | None = None,
