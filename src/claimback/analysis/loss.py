@@ -148,10 +148,25 @@ _REQUEST_COLUMNS = ("request_key, message_id, request_id, session_id, agent_id, 
                     "cache_read_tokens, speed, cost_usd, turn_id")
 
 
+class ReportRows:
+    """Rows that do not depend on the window (killed tasks, each agent's last failure): read once per
+    report and shared by its windows (`attribute_window(..., shared=...)`), not once per window."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.tasks = ledger.rows(
+            "SELECT t.tool_use_id, t.session_id, t.agent_id, t.outcome, t.result_ts, t.launched_ts, "
+            "t.description FROM tasks AS t WHERE t.outcome IN (?, ?, ?) AND t.agent_id IS NOT NULL "
+            "ORDER BY t.launched_ts, t.tool_use_id", KILLED_TASK_OUTCOMES)
+        self.agent_failures = {
+            r["agent_id"]: r for r in ledger.rows(
+                "SELECT agent_id, MAX(ts) AS last_ts FROM failures WHERE agent_id IS NOT NULL "
+                "AND failure_class IN ('outage', 'interrupt') GROUP BY agent_id")}
+
+
 class _WindowData:
     """The rows one window needs, loaded once."""
 
-    def __init__(self, ledger: Ledger, window: WindowLike) -> None:
+    def __init__(self, ledger: Ledger, window: WindowLike, shared: ReportRows | None = None) -> None:
         self.start, self.end = window.start, window.end
         lo = format_iso(parse_utc(window.start) - ACTIVE_BEFORE - CACHE_TTL_1H)
         hi = format_iso(parse_utc(window.end) + AFTER_WINDOW)
@@ -171,14 +186,10 @@ class _WindowData:
                 f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE session_id IN ({marks}) AND ts >= ? AND ts <= ? "
                 "ORDER BY ts", (*chunk, lo, hi))
         self.scope_total = sum(_tokens(r) for r in self.requests)
-        self.tasks = ledger.rows(
-            "SELECT t.tool_use_id, t.session_id, t.agent_id, t.outcome, t.result_ts, t.launched_ts, "
-            "t.description FROM tasks AS t WHERE t.outcome IN (?, ?, ?) AND t.agent_id IS NOT NULL "
-            "AND t.launched_ts <= ? ORDER BY t.launched_ts, t.tool_use_id", (*KILLED_TASK_OUTCOMES, window.end))
-        self.agent_failures = {
-            r["agent_id"]: r for r in ledger.rows(
-                "SELECT agent_id, MAX(ts) AS last_ts FROM failures WHERE agent_id IS NOT NULL "
-                "AND failure_class IN ('outage', 'interrupt') GROUP BY agent_id")}
+        shared = shared or ReportRows(ledger)
+        # launched_ts <= end, as SQL compares text (a NULL launch time never qualifies)
+        self.tasks = [t for t in shared.tasks if t["launched_ts"] is not None and t["launched_ts"] <= window.end]
+        self.agent_failures = shared.agent_failures
         self.prompts = ledger.rows(
             "SELECT prompt_key, session_id, ts, text_hash FROM prompts WHERE is_sidechain = 0 AND ts >= ? "
             "AND ts <= ? ORDER BY ts", (lo, hi))
@@ -188,9 +199,11 @@ def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
     return [items[i:i + size] for i in range(0, len(items), size)] or []
 
 
-def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = None) -> WindowLoss:
-    """The loss of one outage window, every figure traceable to request ids or failure records."""
-    data = _WindowData(ledger, window)
+def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = None,
+                     shared: ReportRows | None = None) -> WindowLoss:
+    """The loss of one outage window, every figure traceable to request ids or failure records. A
+    report over many windows passes one `ReportRows` to all of them."""
+    data = _WindowData(ledger, window, shared)
     price: CostFn = cost or (lambda row: None)
     taken: dict[str, str] = {}  # request_key -> category
     lost: list[LostRequest] = []
@@ -463,16 +476,20 @@ def headline(report: WindowReport) -> str:
 
 def build_loss_report(ledger: Ledger, windows: Sequence[Any], *, pricing: Any, plan: str | None = None,
                       weekly_reset: str | None = None) -> LossReport:
-    from claimback.analysis.quota import quota_impact
+    from claimback.analysis.quota import TokenHistory, load_snapshots, quota_impact
 
     cost = request_pricer(pricing)
     reports = []
+    # Read once for the whole report, not once per window (at 1 GB, 27 windows paid 216 range sums).
+    shared = ReportRows(ledger) if windows else None
+    history = TokenHistory(ledger)
+    snapshots = load_snapshots(ledger) if windows else None
     for window in windows:
-        loss = attribute_window(ledger, window, cost)
+        loss = attribute_window(ledger, window, cost, shared)
         affected_start = getattr(window, "logs_start", None) or window.start
         affected_end = getattr(window, "logs_end", None) or window.end
         quota = quota_impact(ledger, affected_start, affected_end, loss.measured_tokens + loss.estimated_tokens,
-                             plan=plan, weekly_reset=weekly_reset)
+                             plan=plan, weekly_reset=weekly_reset, history=history, snapshots=snapshots)
         report = WindowReport(
             id=window.id, start=window.start, end=window.end,
             confirmed_by=getattr(window, "confirmed_by", "logs"), incidents=_incident_dicts(window),

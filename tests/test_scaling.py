@@ -1,0 +1,93 @@
+"""Analysis that reads shared rows once per report (issue 17) must give exactly the per-window answers."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from claimback.analysis.loss import ReportRows, attribute_window
+from claimback.analysis.quota import TokenHistory, p90_week_tokens
+from claimback.core.times import parse_utc
+from claimback.demo import build_demo
+from claimback.ledger import open_ledger
+from claimback.ledger.ingest import ingest
+from claimback.ledger.store import Ledger
+
+
+@pytest.fixture(scope="module")
+def demo_ledger(tmp_path_factory: pytest.TempPathFactory) -> Ledger:
+    root = tmp_path_factory.mktemp("scaling")
+    demo = build_demo(root / "demo")
+    ledger = open_ledger(root / "ledger.sqlite3")
+    ingest(ledger, [demo.projects_dir], machine="m")
+    yield ledger
+    ledger.close()
+
+
+def _direct(ledger: Ledger, lo: str, hi: str) -> int:
+    return int(ledger.scalar(
+        "SELECT COALESCE(SUM(input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens), 0) "
+        "FROM requests WHERE ts >= ? AND ts < ?", (lo, hi)))
+
+
+def test_hourly_history_sums_equal_range_scans(demo_ledger: Ledger) -> None:
+    first, last = demo_ledger.execute("SELECT MIN(ts), MAX(ts) FROM requests").fetchone()
+    history = TokenHistory(demo_ledger)
+    # Every request's own timestamp (a boundary on a row), whole hours, and random instants around them.
+    stamps = [r[0] for r in demo_ledger.execute("SELECT ts FROM requests ORDER BY ts LIMIT 40").fetchall()]
+    stamps += [first[:13] + ":00:00.000Z", last[:13] + ":00:00.000Z", "2000-01-01T00:00:00.000Z",
+               "2100-01-01T00:00:00.000Z", first, last]
+    rng = random.Random(17)
+    lo_s, hi_s = parse_utc(first).timestamp() - 7200, parse_utc(last).timestamp() + 7200
+    from datetime import datetime, timezone
+    for _ in range(60):
+        moment = datetime.fromtimestamp(rng.uniform(lo_s, hi_s), timezone.utc)
+        stamps.append(moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z")
+    assert _direct(demo_ledger, first, last) > 0
+    for _ in range(200):
+        lo, hi = sorted(rng.sample(stamps, 2))
+        assert history.tokens_between(lo, hi) == _direct(demo_ledger, lo, hi), (lo, hi)
+
+
+def test_p90_week_with_a_shared_history_equals_the_range_scans(demo_ledger: Ledger) -> None:
+    from datetime import timedelta
+
+    last = parse_utc(demo_ledger.scalar("SELECT MAX(ts) FROM requests"))
+    history = TokenHistory(demo_ledger)
+    for days in (0, 3, 9, 20):
+        before = last - timedelta(days=days, minutes=37)
+        weeks = []
+        for k in range(1, 9):
+            lo = (before - timedelta(days=7 * k)).replace(microsecond=0)
+            hi = (before - timedelta(days=7 * (k - 1))).replace(microsecond=0)
+            total = _direct(demo_ledger, lo.strftime("%Y-%m-%dT%H:%M:%S.000Z"), hi.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+            if total:
+                weeks.append(total)
+        expected = None
+        if len(weeks) >= 2:
+            weeks.sort()
+            expected = weeks[min(len(weeks) - 1, max(0, round(0.9 * (len(weeks) - 1))))]
+        assert p90_week_tokens(demo_ledger, before, history) == expected
+
+
+@dataclass
+class _Window:
+    id: str
+    start: str
+    end: str
+
+
+def test_report_rows_shared_by_windows_give_the_per_window_loss(demo_ledger: Ledger) -> None:
+    rows = demo_ledger.execute("SELECT ts FROM failures WHERE failure_class = 'outage' ORDER BY ts").fetchall()
+    assert rows, "the demo has outage failures"
+    first, last = rows[0][0], rows[-1][0]
+    windows = [_Window("all", first, last), _Window("early", first, first), _Window("late", last, last)]
+    shared = ReportRows(demo_ledger)
+    for window in windows:
+        alone = attribute_window(demo_ledger, window)
+        together = attribute_window(demo_ledger, window, shared=shared)
+        assert together == alone
+    assert attribute_window(demo_ledger, windows[0]).measured_tokens > 0
