@@ -498,3 +498,21 @@ def test_a_teammate_spawn_is_neither_completed_nor_lost(tmp_path, projects):
     _, ledger = run_ingest(tmp_path, projects)
     assert ledger.rows("SELECT agent_id, result_status, outcome FROM tasks") == [
         {"agent_id": "reviewer@team-x", "result_status": "teammate_spawned", "outcome": "spawned"}]
+
+
+def test_replay_rule_on_an_incremental_run_sees_the_parent_copy_that_arrives_later(tmp_path, projects):
+    # Run 1 writes only the subagent's replay (no parent copy yet: it is a request); run 2 appends the
+    # parent's copy and must drop the replay, though the rule now runs for this run's messages only.
+    parent = projects / "app" / f"{SESSION}.jsonl"
+    write(parent, [assistant("msg_other", "req_o", ts(0), out=10)])
+    write(projects / "app" / SESSION / "subagents" / "agent-abc.jsonl", [
+        assistant("msg_parent", "req_b", ts(1), out=300, sidechain=True, agent_id="abc"),
+        assistant("msg_child", "req_c", ts(2), out=50, sidechain=True, agent_id="abc"),
+    ])
+    first, ledger = run_ingest(tmp_path, projects)
+    assert first.new_requests == 3
+    write(parent, [assistant("msg_parent", "req_a", ts(3), out=300)], mode="a")
+    second, ledger = run_ingest(tmp_path, projects)
+    keys = {r["request_key"] for r in ledger.rows("SELECT request_key FROM requests")}
+    assert keys == {"msg_other:req_o", "msg_parent:req_a", "msg_child:req_c"}
+    assert second.new_requests == 0  # one parent row in, its replay out
