@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import select
 import socket
 import string
@@ -289,9 +290,8 @@ class FakeAnthropic:
         for tool in reply.tools:
             with self._lock:
                 tool_ids.append(_real_id("toolu_01", self._rng))
-            if tool.get("name") in ("Agent", "Task") and isinstance(tool.get("input", {}).get("prompt"), str):
-                with self._lock:
-                    self._agent_prompts.append(tool["input"]["prompt"])
+            with self._lock:
+                self._agent_prompts.extend(_subagent_prompts(tool))
         if not streamed and reply.kind in ("cut", "stream_error"):
             # Claude Code falls back to a non-streaming request after a broken stream: break it too.
             self._cut_plain(handler, request_id, model, message_id, reply, tool_ids)
@@ -442,6 +442,26 @@ class FakeAnthropic:
         }
         with self._lock:
             self.served.append(row)
+
+
+_WORKFLOW_AGENT = re.compile(r"""agent\(\s*(['"])(.{8,400}?)\1""")
+
+
+def _subagent_prompts(tool: dict[str, Any]) -> list[str]:
+    """The prompts the subagents a tool call starts will receive (Agent/Task input; Workflow script)."""
+    tool_input = tool.get("input") if isinstance(tool.get("input"), dict) else {}
+    if tool.get("name") in ("Agent", "Task") and isinstance(tool_input.get("prompt"), str):
+        return [tool_input["prompt"]]
+    if tool.get("name") == "Workflow" and isinstance(tool_input.get("script"), str):
+        return [m.group(2) for m in _WORKFLOW_AGENT.finditer(tool_input["script"])]
+    return []
+
+
+def workflow_call(prompt: str, name: str = "probe") -> dict[str, Any]:
+    """A Workflow tool call whose script runs one agent with `prompt` (no quotes in it)."""
+    script = (f"export const meta = {{ name: '{name}', description: 'one agent', phases: [{{ title: 'Run' }}] }}\n"
+              f"const result = await agent('{prompt}', {{label: '{name}', phase: 'Run'}})\nreturn result\n")
+    return {"name": "Workflow", "input": {"script": script}}
 
 
 def _wait_unless_closed(sock: socket.socket, seconds: float) -> bool:

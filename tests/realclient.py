@@ -145,3 +145,58 @@ def installed_version(binary: Path) -> str:
     out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=30,
                          env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent-claimback-home"})
     return out.stdout.split()[0] if out.stdout.split() else ""
+
+
+class StaticServer:
+    """A local HTTP server answering GET paths from a dict (a status page for the guard); bounded."""
+
+    def __init__(self, pages: dict[str, str], lifetime_s: float = 300) -> None:
+        self.pages = pages
+        self.hits: list[str] = []
+        self.lifetime_s = lifetime_s
+
+    def __enter__(self) -> StaticServer:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                path = self.path.split("?", 1)[0]
+                server.hits.append(path)
+                body = server.pages.get(path)
+                data = (body or "not found").encode()
+                self.send_response(200 if body is not None else 404)
+                self.send_header("content-type", "application/json" if path.endswith(".json") else "text/plain")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        import threading
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        self._timer = threading.Timer(self.lifetime_s, self._httpd.shutdown)
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._timer.cancel()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+
+def claimback(sandbox: Sandbox, env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """`python -m claimback ARGS` with the sandbox's environment (HOME, CLAUDE_CONFIG_DIR, CLAIMBACK_*)."""
+    full = {**sandbox.env("http://127.0.0.1:9"), **env}
+    return subprocess.run([sys.executable, "-m", "claimback", *args], env=full, cwd=sandbox.workdir,
+                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)

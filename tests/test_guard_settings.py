@@ -78,7 +78,7 @@ def test_install_uninstall_round_trip_restores_bytes(isolated_home: Path) -> Non
     assert data["hooks"]["Stop"] == original["hooks"]["Stop"]
     assert data["hooks"]["PreToolUse"][0] == original["hooks"]["PreToolUse"][0]  # other hooks first, untouched
     ours = data["hooks"]["PreToolUse"][1]
-    assert ours["matcher"] == "Agent|Task" and ours["hooks"][0]["command"].endswith(" hook PreToolUse")
+    assert ours["matcher"] == "Agent|Task|Workflow" and ours["hooks"][0]["command"].endswith(" hook PreToolUse")
     assert set(our_commands(data)) == {"PreToolUse", "UserPromptSubmit", "SessionStart", "StopFailure"}
     assert path.read_text(encoding="utf-8").startswith('{\n    "$schema"')  # the file's indent kept
     assert (path.stat().st_mode & 0o777) == 0o640
@@ -360,3 +360,19 @@ def test_round_trip_property(isolated_home: Path, extra: dict[str, Any], hooks: 
     path.write_text(json.dumps(edited), encoding="utf-8")
     guard.uninstall("user")
     assert json.loads(path.read_text(encoding="utf-8")) == {**data, "userAddedLater": [1, "two"]}
+
+
+def test_reinstall_widens_an_older_installs_matcher_to_workflow(tmp_path: Path) -> None:
+    from claimback.prevent.guard import hook_command, install, user_settings_path
+
+    path = user_settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = {"hooks": {"PreToolUse": [
+        {"matcher": "Bash", "hooks": [{"type": "command", "command": "my-bash-check"}]},
+        {"matcher": "Agent|Task", "hooks": [{"type": "command", "command": hook_command("PreToolUse"), "timeout": 10}]},
+    ]}}
+    path.write_text(json.dumps(old), encoding="utf-8")
+    install("user")
+    groups = json.loads(path.read_text(encoding="utf-8"))["hooks"]["PreToolUse"]
+    assert [g["matcher"] for g in groups] == ["Bash", "Agent|Task|Workflow"]  # the user's own group untouched
+    assert groups[0]["hooks"] == old["hooks"]["PreToolUse"][0]["hooks"]

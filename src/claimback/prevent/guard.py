@@ -2,7 +2,7 @@
 
 Claude Code reads hooks from JSON settings files (user, project, local scope):
 
-    {"hooks": {"PreToolUse": [{"matcher": "Agent|Task",
+    {"hooks": {"PreToolUse": [{"matcher": "Agent|Task|Workflow",
                                "hooks": [{"type": "command", "command": "...", "timeout": 10}]}]}}
 
 Rules kept here (DESIGN §7, issue 7):
@@ -41,7 +41,8 @@ from claimback.prevent import signals
 
 SCOPES = ("user", "project", "local")
 HOOK_EVENTS: tuple[tuple[str, str | None], ...] = (
-    ("PreToolUse", "Agent|Task"),
+    # Workflow (2.1.33x) launches subagents in the background, so it is a launch like Agent (Task before).
+    ("PreToolUse", "Agent|Task|Workflow"),
     ("UserPromptSubmit", None),
     ("SessionStart", None),
     ("StopFailure", None),
@@ -374,6 +375,10 @@ def _merge(data: dict[str, Any], prefix: str, statusline: bool,
                     present = True
                     if hook.get("command") != wanted:
                         hook["command"] = wanted  # claimback moved (new venv): follow it
+                        changed = True
+                    if (matcher and isinstance(group, dict) and group.get("matcher") != matcher
+                            and all(_is_ours(h) == event for h in _hooks_of(group))):
+                        group["matcher"] = matcher  # an older claimback's matcher (Agent|Task)
                         changed = True
         if not present:
             group: dict[str, Any] = {}

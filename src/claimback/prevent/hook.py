@@ -8,7 +8,7 @@ and `claimback.prevent.signals`.
 Contract (Claude Code hooks): the event's JSON arrives on stdin (session_id, transcript_path, cwd,
 hook_event_name, and per event tool_name/tool_input, prompt, source, error...). We always exit 0 and
 speak through JSON on stdout:
-- PreToolUse (matcher Agent|Task): `hookSpecificOutput.permissionDecision = "deny"` with a reason;
+- PreToolUse (matcher Agent|Task|Workflow): `hookSpecificOutput.permissionDecision = "deny"` with a reason;
 - UserPromptSubmit: `decision = "block"` with a reason, or a warning (`systemMessage` for the user,
   `additionalContext` for the model);
 - SessionStart: a warning the same way;
@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 EVENTS = ("PreToolUse", "UserPromptSubmit", "SessionStart", "StopFailure")
-GUARDED_TOOLS = ("Agent", "Task")
+# Every tool that starts subagents: Agent (Task before 2.1.x), and Workflow, which runs them in the background.
+GUARDED_TOOLS = ("Agent", "Task", "Workflow")
 LOG_NAME = "decisions.jsonl"
 LOG_ROTATE_BYTES = 1024 * 1024
 # Stop reading subagent tails after this much of our own time: a slow disk must not hold a launch.

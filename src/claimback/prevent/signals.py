@@ -32,7 +32,7 @@ APP = "claimback"
 
 # Policy defaults; `[guard]` in config.toml overrides any of them.
 DEFAULT_POLICY: dict[str, Any] = {
-    "pre_tool_use": "block",          # block | warn | off  (subagent launches: Agent|Task)
+    "pre_tool_use": "block",          # block | warn | off  (subagent launches: Agent|Task|Workflow)
     "user_prompt_submit": "warn",     # block | warn | off
     "session_start": "warn",          # warn | off
     "stop_failure": "record",         # record | off
@@ -402,22 +402,33 @@ def stop_failure_path(data_dir: str) -> str:
     return os.path.join(guard_dir(data_dir), "stop-failures.jsonl")
 
 
+# StopFailure's `error` values (Claude Code's hook input; the full list 2.1.332 validates against is
+# authentication_failed, oauth_org_not_allowed, account_on_hold, verification_required, billing_error,
+# rate_limit, overloaded, invalid_request, model_not_found, server_error, unknown, max_output_tokens,
+# cloud_credential_error) and the failure class each means. A value not here is `unknown`.
+STOP_FAILURE_CLASSES = {
+    "overloaded": "outage", "server_error": "outage",
+    "rate_limit": "quota_rate", "billing_error": "quota_rate",
+    "authentication_failed": "auth", "oauth_org_not_allowed": "auth",
+    "invalid_request": "model_provider", "model_not_found": "model_provider",
+    "max_output_tokens": "model_provider",
+}
+
+
 def classify_stop_failure(error: Any, details: Any) -> str:
-    """Failure class of a StopFailure hook input (`error` is Claude Code's short error kind)."""
+    """Failure class of a StopFailure hook input (`error` is Claude Code's short error kind).
+
+    A documented kind decides alone; only when the kind is missing or `unknown` does the error text
+    (`error_details`, else the last assistant message) get a say.
+    """
     etype = error if isinstance(error, str) else None
+    if etype in STOP_FAILURE_CLASSES:
+        return STOP_FAILURE_CLASSES[etype]
     text = details if isinstance(details, str) else None
-    if etype == "server_error":
-        return "outage"
-    if etype in ("rate_limit", "billing_error"):
-        return "quota_rate"
-    if etype == "authentication_failed":
-        return "auth"
-    if etype in ("invalid_request", "max_output_tokens"):
-        return "model_provider"
-    if text:
+    if text and etype in (None, "", "unknown"):
         from claimback.core.classify import classify
 
-        return classify(error_type=None if etype == "unknown" else etype, text=text)
+        return classify(text=text)
     return "unknown"
 
 
