@@ -76,20 +76,27 @@ def api_request(request_id: str | None, ts: str, *, session: str = SESSION, inp:
 
 
 def api_error(request_id: str | None, ts: str, attempt: int, *, status: int | None = 529,
-              session: str = SESSION, email: str = "dana@example.com") -> tuple:
+              session: str = SESSION, email: str = "dana@example.com", client_id: str | None = None) -> tuple:
+    """One failed request as Claude Code reports it: once, after giving up, `attempt` = total attempts."""
     attrs = {"session.id": session, "user.email": email, "event.timestamp": ts, "event.sequence": attempt,
-             "model": "claude-opus-4-6", "error": "Overloaded", "duration_ms": 2100, "attempt": attempt}
+             "prompt.id": "6432e0a1-e314-4b15-addb-d764def65023", "model": "claude-opus-4-6",
+             "error": "Overloaded", "duration_ms": 2100, "attempt": attempt}
     if status is not None:
         attrs["status_code"] = status
     if request_id:
         attrs["request_id"] = request_id
+    if client_id:
+        attrs["client_request_id"] = client_id
     return ("api_error", attrs)
 
 
-def exhausted(ts: str, *, session: str = SESSION, email: str = "dana@example.com") -> tuple:
+def exhausted(ts: str, *, total: int = 11, status: int = 529, session: str = SESSION,
+              email: str = "dana@example.com") -> tuple:
+    """Sent beside the api_error of the same failure (same event.timestamp), without a request id."""
     return ("api_retries_exhausted", {"session.id": session, "user.email": email, "event.timestamp": ts,
-                                      "model": "claude-opus-4-6", "error": "API Error: 529 Overloaded",
-                                      "status_code": 529, "total_attempts": 11,
+                                      "prompt.id": "6432e0a1-e314-4b15-addb-d764def65023",
+                                      "model": "claude-opus-4-6", "error": "Overloaded",
+                                      "status_code": status, "total_attempts": total,
                                       "total_retry_duration_ms": 312000})
 
 
@@ -102,9 +109,10 @@ def test_sdk_exporter_events_become_requests_and_failures(receiver):
     sdk_export(receiver.url, [
         api_request("req_011A", "2026-05-15T00:58:12.345Z"),
         api_request("req_011B", "2026-05-15T00:59:00.000Z", inp="7", out="55", cr="0", cw="0", seq=2),
-        api_error("req_011C", "2026-05-15T01:06:20.000Z", 1),
-        api_error(None, "2026-05-15T01:06:40.000Z", 2, status=None),
-        exhausted("2026-05-15T01:12:00.000Z"),
+        api_error("req_011C", "2026-05-15T01:12:00.000Z", 11),
+        exhausted("2026-05-15T01:12:00.000Z", total=11),
+        # No response at all (connection lost): no request id, the client's own id keys it.
+        api_error(None, "2026-05-15T01:13:40.000Z", 2, status=None, client_id="c0ffee00-1111-4222-8333-444455556666"),
         ("tool_result", {"tool_name": "Read", "success": "true"}),  # not ours: acknowledged, dropped
     ], resource={"host.name": "dana-laptop"})
     reqs = rows(receiver, "SELECT * FROM requests ORDER BY ts")
@@ -112,14 +120,14 @@ def test_sdk_exporter_events_become_requests_and_failures(receiver):
              r["cache_creation_tokens"], r["origin"], r["session_id"]) for r in reqs] == [
         ("req_011A", 12, 340, 9000, 400, "otel", SESSION), ("req_011B", 7, 55, 0, 0, "otel", SESSION)]
     assert reqs[0]["ts"] == "2026-05-15T00:58:12.345Z" and reqs[0]["cost_usd"] == pytest.approx(0.0421)
-    fails = rows(receiver, "SELECT kind, status, failure_class, attempt, request_id, origin FROM failures "
-                           "ORDER BY ts")
+    fails = rows(receiver, "SELECT failure_key, kind, status, failure_class, attempt, max_attempts, request_id, "
+                           "origin FROM failures ORDER BY ts")
+    # One failure is one row (api_retries_exhausted is the same failure), its attempts are all counted.
     assert fails == [
-        {"kind": "retry", "status": 529, "failure_class": "outage", "attempt": 1, "request_id": "req_011C",
-         "origin": "otel"},
-        {"kind": "retry", "status": None, "failure_class": "outage", "attempt": 2, "request_id": None,
-         "origin": "otel"},
-        {"kind": "final", "status": 529, "failure_class": "outage", "attempt": 11, "request_id": None,
+        {"failure_key": "otel:final:req_011C", "kind": "final", "status": 529, "failure_class": "outage",
+         "attempt": 11, "max_attempts": 11, "request_id": "req_011C", "origin": "otel"},
+        {"failure_key": "otel:final:client:c0ffee00-1111-4222-8333-444455556666", "kind": "final",
+         "status": None, "failure_class": "outage", "attempt": 2, "max_attempts": 2, "request_id": None,
          "origin": "otel"},
     ]
     machines = rows(receiver, "SELECT machine_id, user_label FROM machines")

@@ -341,3 +341,93 @@ def test_quota_429_is_one_quota_failure(quota: Scenario, tmp_path: Path) -> None
     assert (rows[0]["kind"], rows[0]["status"], rows[0]["failure_class"]) == ("final", 429, "quota_rate")
     assert rows[0]["request_id"] == served[0]["request_id"]
     assert find_windows(led, offline=True) == []
+
+
+# -- telemetry from the real client ---------------------------------------------------------------------
+@dataclass
+class Telemetry:
+    scenario: Scenario
+    db: Path
+    stats: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def telemetry(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Telemetry:
+    """`claimback otel serve` on 127.0.0.1 receiving the real client's OTLP/HTTP export: one answered
+    request, then a turn that dies after 1 + RETRIES attempts of 529."""
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("rc-otel")
+    sandbox = Sandbox(root)
+    db = root / "otel.sqlite3"
+    server = subprocess.Popen([sys.executable, "-m", "claimback", "otel", "serve", "--port", "0", "--db", str(db),
+                               "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**sandbox.env("http://127.0.0.1:9"), "CLAIMBACK_HOME": str(root / "cb")})
+    try:
+        line = server.stderr.readline()
+        found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+        assert found, line
+        env = {"CLAUDE_CODE_ENABLE_TELEMETRY": "1", "DISABLE_TELEMETRY": "", "OTEL_LOGS_EXPORTER": "otlp",
+               "OTEL_METRICS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+               "OTEL_EXPORTER_OTLP_ENDPOINT": found.group(1), "OTEL_LOGS_EXPORT_INTERVAL": "500",
+               "OTEL_METRIC_EXPORT_INTERVAL": "1000",
+               "OTEL_RESOURCE_ATTRIBUTES": "claimback.machine_id=rc-laptop,claimback.user=dana"}
+        rules = [Rule(Reply(text="Fine.", input_tokens=222, output_tokens=9, cache_creation_tokens=1800),
+                      when=prompt_has("healthy question")),
+                 Rule(error_reply(**OVERLOADED), times=RETRIES + 1)]
+        with FakeAnthropic(rules) as api:
+            runs = [run_claude(sandbox, api.url, "A healthy question.", env=env),
+                    run_claude(sandbox, api.url, "A doomed question.", env=env)]
+        # The client flushes its exporter on exit; wait until the receiver has stored both batches' events.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            led = open_ledger(db)
+            try:
+                if led.scalar("SELECT COUNT(*) FROM failures") >= 1 and led.scalar("SELECT COUNT(*) FROM requests"):
+                    break
+            finally:
+                led.close()
+            time.sleep(0.2)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, _err = server.communicate(timeout=30)
+    import json
+
+    return Telemetry(Scenario(sandbox, api.served, runs), db, json.loads(out) if out.strip() else {})
+
+
+def test_real_client_telemetry_lands_in_the_ledger_one_row_per_failure(telemetry: Telemetry,
+                                                                        tmp_path: Path) -> None:
+    scenario = telemetry.scenario
+    assert [r.returncode for r in scenario.runs] == [0, 1]
+    led = open_ledger(telemetry.db)
+    reqs = led.rows("SELECT request_id, input_tokens, output_tokens, cache_creation_tokens, origin, machine_id "
+                    "FROM requests")
+    served = scenario.answered()
+    assert [(r["request_id"], r["input_tokens"], r["output_tokens"], r["cache_creation_tokens"]) for r in reqs] == \
+        [(s["request_id"], s["input_tokens"], s["output_tokens"], s["cache_creation_tokens"]) for s in served]
+    assert {(r["origin"], r["machine_id"]) for r in reqs} == {("otel", "rc-laptop")}
+    # api_error came once, after the client gave up, with attempt = total attempts; api_retries_exhausted
+    # beside it is the same failure: one row, carrying all the attempts.
+    failed = scenario.failed()
+    rows = led.rows("SELECT kind, status, attempt, max_attempts, request_id, failure_class FROM failures")
+    assert rows == [{"kind": "final", "status": 529, "attempt": len(failed), "max_attempts": len(failed),
+                     "request_id": failed[-1]["request_id"], "failure_class": "outage"}]
+    assert telemetry.stats["events"]["api_error"] == 1 and telemetry.stats["events"]["api_retries_exhausted"] == 1
+    assert telemetry.stats["rejected"] == 0
+    from claimback.analysis.team import team_report
+
+    before = team_report(led, offline=True, with_loss=False).members
+    assert [(m.key, m.failed_attempts, m.final_errors) for m in before] == [("dana", len(failed) - 1, 1)]
+
+    # The transcripts of the same runs then replace the telemetry rows: every request and attempt once.
+    ingest(led, [scenario.sandbox.config_dir / "projects"], machine="rc-laptop")
+    _assert_requests_match(scenario, led)
+    assert led.scalar("SELECT COUNT(*) FROM requests WHERE origin = 'otel'") == 0
+    assert led.scalar("SELECT COUNT(*) FROM failures") == len(failed)
+    assert led.scalar("SELECT COUNT(*) FROM failures WHERE origin = 'otel'") == 0
+    after = team_report(led, offline=True, with_loss=False).members  # the same figures from the transcript
+    assert [(m.failed_attempts, m.final_errors) for m in after] == [(len(failed) - 1, 1)]

@@ -102,9 +102,9 @@ def test_two_ingesters_and_telemetry_make_one_consistent_team_report(tmp_path, p
                         email="carol@example.com"),
             api_request("req_carol_2", ts(0, 40), session=carol, inp=20, out=300, cr=6000, cw=0,
                         email="carol@example.com", seq=2),
-            api_error("req_carol_e1", ts(1, 8), 1, session=carol, email="carol@example.com"),
-            api_error("req_carol_e2", ts(1, 10), 2, session=carol, email="carol@example.com"),
-            exhausted(ts(1, 15), session=carol, email="carol@example.com"),
+            # One failure after three attempts: api_error once, with attempt = 3, and the give-up beside it.
+            api_error("req_carol_e3", ts(1, 15), 3, session=carol, email="carol@example.com"),
+            exhausted(ts(1, 15), total=3, session=carol, email="carol@example.com"),
         ], token="tok", resource={"claimback.user": "carol", "claimback.machine_id": "carol-machine"})
         sdk_export(url, [api_request("req_aaaaaaaa_0_0", ts(0, 2), session="aaaaaaaa-0000-4000-8000-"
                                      "000000000000", inp=3, out=100, cr=1000, cw=0)],
@@ -114,7 +114,7 @@ def test_two_ingesters_and_telemetry_make_one_consistent_team_report(tmp_path, p
     finally:
         if server.poll() is None:
             server.kill()
-    assert stats["new_requests"] == 2 and stats["new_failures"] == 3 and stats["duplicates"] == 1
+    assert stats["new_requests"] == 2 and stats["new_failures"] == 1 and stats["duplicates"] == 1
 
     # Both machines ingest again, at once: nothing new, nothing lost.
     again = [claimback("ingest", "--db", pg_url, "--source", str(alice_dir / "projects"), "--json",

@@ -79,6 +79,9 @@ class ExposedAttempt:
     request_id: str | None
     tokens: int
     usd: float | None
+    # Attempts this row stands for: 1 for a transcript row (one per attempt); a telemetry failure is one
+    # row for all its attempts (api_error carries the total), and each of them was exposed.
+    attempts: int = 1
 
 
 @dataclass
@@ -172,8 +175,8 @@ class _WindowData:
         hi = format_iso(parse_utc(window.end) + AFTER_WINDOW)
         self.failures = ledger.rows(
             "SELECT failure_key, kind, session_id, agent_id, ts, status, error_type, error_code, request_id, "
-            "message, failure_class, model, turn_id FROM failures WHERE ts >= ? AND ts <= ? "
-            "AND failure_class = 'outage' ORDER BY ts", (window.start, window.end))
+            "message, failure_class, model, turn_id, origin, attempt, max_attempts FROM failures "
+            "WHERE ts >= ? AND ts <= ? AND failure_class = 'outage' ORDER BY ts", (window.start, window.end))
         sessions = sorted({f["session_id"] for f in self.failures if f["session_id"]})
         active = ledger.rows("SELECT DISTINCT session_id FROM requests WHERE ts >= ? AND ts <= ?",
                              (format_iso(parse_utc(window.start) - ACTIVE_BEFORE), window.end))
@@ -309,11 +312,15 @@ def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = N
         if not previous:
             continue
         last_ok = previous[-1]
-        size = _prompt_size(last_ok)
+        attempts = 1
+        if failure.get("origin") == "otel" and failure["kind"] == "final":
+            attempts = max(int(failure.get("max_attempts") or failure.get("attempt") or 1), 1)
+        size = _prompt_size(last_ok) * attempts
         usd = price(dict(last_ok, output_tokens=0))
+        usd = usd * attempts if usd is not None else None
         exposed.append(ExposedAttempt(failure["failure_key"], failure["ts"], failure["session_id"],
                                       failure["agent_id"], last_ok["model"], failure["status"],
-                                      failure["error_type"], failure["request_id"], size, usd))
+                                      failure["error_type"], failure["request_id"], size, usd, attempts))
         if usd is None and last_ok["model"]:
             unpriced.add(last_ok["model"])
 
@@ -350,7 +357,7 @@ def _summarize(window: WindowLike, lost: list[LostRequest], exposed: list[Expose
     exposure = ExposureFigure()
     for attempt in exposed:
         exposure.tokens += attempt.tokens
-        exposure.attempts += 1
+        exposure.attempts += attempt.attempts
         if attempt.usd is None:
             exposure.usd_complete = False
         exposure.usd = _add_usd(exposure.usd, attempt.usd)

@@ -35,7 +35,7 @@ class TeamMember:
     total_tokens: int = 0
     usd: float | None = 0.0
     failures_by_class: dict[str, int] = field(default_factory=dict)
-    failed_attempts: int = 0  # kind = retry: one per failed API attempt
+    failed_attempts: int = 0  # every failed attempt but the last of each failure (retry rows; telemetry attempts)
     final_errors: int = 0  # kind = final: a turn ended by an API error
     interrupts: int = 0
     outage_failures: int = 0
@@ -160,22 +160,28 @@ def team_report(
 
     fwhere, fparams = _range(since, until, "f.ts")
     for row in ledger.rows(
-            "SELECT f.machine_id, f.kind, f.failure_class, COUNT(*) AS n FROM failures AS f "
+            # A telemetry failure is one row for all its attempts (api_error carries the total): the
+            # attempts before the last are failed attempts as a transcript's retry rows would be.
+            "SELECT f.machine_id, f.kind, f.failure_class, COUNT(*) AS n, "
+            "SUM(CASE WHEN f.origin = 'otel' AND f.kind = 'final' AND COALESCE(f.max_attempts, f.attempt, 1) > 1 "
+            "THEN COALESCE(f.max_attempts, f.attempt, 1) - 1 ELSE 0 END) AS earlier_attempts FROM failures AS f "
             f"WHERE 1 = 1{fwhere} GROUP BY f.machine_id, f.kind, f.failure_class", fparams):
         m = member(row["machine_id"])
         if m is None:
             continue
         n = int(row["n"])
+        earlier = int(row["earlier_attempts"] or 0)
         cls = row["failure_class"]
-        m.failures_by_class[cls] = m.failures_by_class.get(cls, 0) + n
+        m.failures_by_class[cls] = m.failures_by_class.get(cls, 0) + n + earlier
         if row["kind"] == "retry":
             m.failed_attempts += n
         elif row["kind"] == "final":
             m.final_errors += n
+            m.failed_attempts += earlier
         elif row["kind"] == "interrupt":
             m.interrupts += n
         if cls == "outage":
-            m.outage_failures += n
+            m.outage_failures += n + earlier
     twhere, tparams = _range(since, until, "t.launched_ts")
     for row in ledger.rows(
             "SELECT t.machine_id, COUNT(*) AS n FROM tasks AS t WHERE t.outcome IN ('killed', 'no_result') "

@@ -33,8 +33,9 @@ def serve(host: str, port: int, token: str | None, max_body_mb: float, verbose: 
 
     \b
     POST /v1/logs (protobuf or JSON, gzip ok): claude_code.api_request → requests,
-    claude_code.api_error → failed attempts, claude_code.api_retries_exhausted → final failures,
-    all with origin 'otel'; rows a transcript already has (same request id) count once.
+    claude_code.api_error (sent once when the client gives up; api_retries_exhausted beside it is
+    the same failure) → one final failure carrying its number of attempts, all with origin 'otel';
+    rows a transcript already has (same request id) count once.
     POST /v1/metrics is accepted and not stored. Stops cleanly on SIGTERM or Ctrl-C and prints what
     it received. Point Claude Code at it (docs/team.md):
       OTEL_LOGS_EXPORTER=otlp OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf

@@ -5,10 +5,13 @@ Claude Code exports its events as OTLP log records (`CLAUDE_CODE_ENABLE_TELEMETR
 
 - `claude_code.api_request`: one successful API call: model, input/output/cache_read/cache_creation
   tokens, cost_usd, duration_ms, request_id, speed → a `requests` row;
-- `claude_code.api_error`: one failed attempt: error, status_code, attempt, duration_ms, request_id →
-  a `failures` row of kind 'retry' (the ledger's kind for a failed attempt);
-- `claude_code.api_retries_exhausted`: the request gave up: error, status_code, total_attempts,
-  total_retry_duration_ms → a `failures` row of kind 'final'.
+- `claude_code.api_error`: one failed request, emitted once after the client gave up (Claude Code's
+  monitoring docs; checked with the real 2.1.332 client): error, status_code, `attempt` = the total number
+  of attempts, duration_ms, request_id of the last attempt (`client_request_id` when no response came) →
+  one `failures` row of kind 'final' whose `attempt` and `max_attempts` say how many attempts it took;
+- `claude_code.api_retries_exhausted`: comes alongside that api_error (error, status_code,
+  total_attempts, total_retry_duration_ms, no request id): the same failure, so it adds no row; its
+  `total_attempts` fills the row's `max_attempts` when both arrive in one batch.
 
 Every event also carries the standard attributes (`session.id`, `user.id`, `user.email`,
 `user.account_uuid`, `organization.id`, `event.timestamp`, `event.sequence`). The event name is in the
@@ -242,21 +245,31 @@ _FAILURE_SQL = (
     "INSERT INTO failures (failure_key, kind, session_id, agent_id, is_sidechain, ts, status, error_type, "
     "error_code, request_id, message, failure_class, signature, attempt, max_attempts, retry_in_ms, "
     "model, turn_id, file_path, file_offset, origin, machine_id) VALUES (?, ?, ?, NULL, 0, ?, ?, NULL, "
-    "NULL, ?, ?, ?, ?, ?, NULL, NULL, ?, NULL, NULL, NULL, 'otel', ?) ON CONFLICT (failure_key) DO NOTHING"
+    "NULL, ?, ?, ?, ?, ?, ?, NULL, ?, NULL, NULL, NULL, 'otel', ?) ON CONFLICT (failure_key) DO NOTHING"
 )
+
+
+def _exhausted_key(event: OtelEvent) -> tuple[Any, ...]:
+    a = event.attributes
+    return (a.get("session.id"), a.get("prompt.id"), _int(a.get("status_code")), event.ts)
 
 
 def event_rows(events: list[OtelEvent]) -> tuple[list[tuple], list[tuple]]:
     """Ledger rows for the events: (requests, failures), in `_REQUEST_SQL` / `_FAILURE_SQL` order."""
     requests: list[tuple] = []
     failures: list[tuple] = []
+    totals = {_exhausted_key(e): _int(e.attributes.get("total_attempts")) for e in events
+              if e.name == "api_retries_exhausted"}
     for event in events:
         a = event.attributes
         request_id = _str(a.get("request_id"))
+        # The client's own id of the request, where no response (and so no request-id header) came.
+        client_id = _str(a.get("client_request_id"))
         session = _str(a.get("session.id"))
         model = _str(a.get("model"))
         if event.name == "api_request":
-            key = f"otel:{request_id}" if request_id else _fallback_key(event)
+            key = (f"otel:{request_id}" if request_id else f"otel:client:{client_id}" if client_id
+                   else _fallback_key(event))
             counts = [_tokens(a.get(name)) for name in ("input_tokens", "output_tokens", "cache_creation_tokens",
                                                         "cache_read_tokens")]
             if None in counts:
@@ -265,16 +278,18 @@ def event_rows(events: list[OtelEvent]) -> tuple[list[tuple], list[tuple]]:
                 key, request_id, session, event.ts, model, *counts, _str(a.get("speed")),
                 _int(a.get("duration_ms")), _float(a.get("cost_usd")), event.machine_id))
             continue
-        final = event.name == "api_retries_exhausted"
+        if event.name == "api_retries_exhausted":
+            continue  # the api_error beside it is the failure (see the module docstring)
         status = _int(a.get("status_code"))
         text = _str(a.get("error"))
-        attempt = _int(a.get("total_attempts") if final else a.get("attempt"))
-        kind = "final" if final else "retry"
-        key = (f"otel:{kind}:{request_id}" if request_id else _fallback_key(event))
+        attempt = _int(a.get("attempt"))
+        total = totals.get(_exhausted_key(event)) or attempt
+        key = (f"otel:final:{request_id}" if request_id else f"otel:final:client:{client_id}" if client_id
+               else _fallback_key(event))
         failures.append((
-            key, kind, session, event.ts, status, request_id, scrub((text or "")[:2400])[:300] or None,
+            key, "final", session, event.ts, status, request_id, scrub((text or "")[:2400])[:300] or None,
             classify(status, None, None, text), normalize_signature(text, status, None, None), attempt,
-            model, event.machine_id))
+            total, model, event.machine_id))
     return requests, failures
 
 
