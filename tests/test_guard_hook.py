@@ -23,6 +23,14 @@ from claimback.prevent import signals
 NOW = datetime.now(timezone.utc)
 
 
+@pytest.fixture(autouse=True)
+def fresh_now() -> None:
+    # The hook judges ages against the real clock (a 60 s cache, a 10 min failure window): taking NOW
+    # once at import made every test after the first minutes of a slow (loaded) run see stale facts.
+    global NOW
+    NOW = datetime.now(timezone.utc)
+
+
 def iso(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
