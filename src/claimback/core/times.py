@@ -48,8 +48,7 @@ def format_epoch(epoch: float) -> str:
 
 
 def _fromiso(text: str) -> datetime:
-    # Python 3.11 reads `Z`; the replace keeps the meaning explicit for any 3.11 point release.
-    parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    parsed = datetime.fromisoformat(text)  # Python 3.11+ reads `Z` and every ISO-8601 form
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
@@ -80,9 +79,17 @@ def to_iso(value: Any) -> str | None:
 
 
 def parse_epoch(value: Any) -> float | None:
-    """ISO-8601 (with Z or offset) → epoch seconds; None when absent or unreadable."""
-    dt = parse_iso(value)
-    return dt.timestamp() if dt is not None else None
+    """ISO-8601 (with Z or offset) → epoch seconds; None when absent or unreadable. Inline (no
+    parse_iso call): the hook runs it on every record of a transcript tail."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
 
 
 def normalize_ts(value: str | None) -> str | None:

@@ -117,10 +117,17 @@ def _env_mode() -> str | None:
     return None
 
 
+# The settings that can route Claude Code away from Anthropic's API (core/provider.py reads them).
+_PROVIDER_VARS = ("CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "CLAUDE_CODE_USE_FOUNDRY",
+                  "ANTHROPIC_BASE_URL")
+
+
 def third_party_provider() -> str | None:
     """The provider when it is not Anthropic's own API (Bedrock, Vertex, Foundry, or a base URL that is a
     relay or gateway), else None. The hook runs in Claude Code's environment, settings `env` applied."""
-    from claimback.core.provider import ANTHROPIC, provider_from_env  # only with an incident to weigh
+    if not any(os.environ.get(name) for name in _PROVIDER_VARS):
+        return None  # Claude Code's default, Anthropic: no need to import the provider rules (~2 ms)
+    from claimback.core.provider import ANTHROPIC, provider_from_env
 
     provider = provider_from_env(os.environ)
     return None if provider == ANTHROPIC else provider
