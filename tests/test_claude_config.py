@@ -315,3 +315,21 @@ def test_status_page_incidents_only_warn_off_anthropics_api(isolated_home: Path,
     assert denied is blocks, out
     if not blocks:
         assert "Elevated errors on Claude Code" in out["systemMessage"]
+
+
+@pytest.mark.parametrize("which", ["body", "meta"])
+def test_a_fifo_in_the_status_cache_is_no_data(isolated_home: Path, which: str) -> None:
+    from claimback.sources import status_client
+
+    folder = status_client.status_cache_dir()
+    folder.mkdir(parents=True)
+    body, meta = folder / "unresolved.json", folder / "unresolved.meta.json"
+    body.write_text(json.dumps({"incidents": []}))
+    meta.write_text(json.dumps({"url": "x", "fetched_at": "2026-12-01T10:00:00.000Z"}))
+    assert status_client.read_cache("unresolved") is not None
+    target = body if which == "body" else meta
+    target.unlink()
+    os.mkfifo(target)
+    started = time.monotonic()
+    assert status_client.read_cache("unresolved") is None
+    assert time.monotonic() - started < 5

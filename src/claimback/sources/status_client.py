@@ -27,7 +27,7 @@ from typing import Any
 
 from claimback import __version__
 from claimback.config import cache_dir, load_config
-from claimback.core.files import atomic_write
+from claimback.core.files import atomic_write, read_regular_bytes
 from claimback.core.times import parse_iso, utc_now, utc_now_iso
 from claimback.errors import ClaimbackError
 
@@ -111,8 +111,9 @@ def read_cache(name: str) -> CachedPayload | None:
     unreadable or corrupt — callers treat all of those as "no data"."""
     body_path, meta_path = _cache_paths(name)
     try:
-        body = body_path.read_bytes()
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        # Regular files only, capped: a FIFO or /dev/zero in the cache must not hang a status check.
+        body = read_regular_bytes(body_path, MAX_BODY_BYTES)
+        meta = json.loads(read_regular_bytes(meta_path, 64 * 1024))
     except (OSError, ValueError):
         return None
     if not isinstance(meta, dict) or not isinstance(meta.get("fetched_at"), str):

@@ -28,7 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from claimback.core.files import atomic_write
+from claimback.core.files import atomic_write, read_regular_bytes
 from claimback.core.times import to_iso, utc_now_iso
 from claimback.errors import BadInput
 from claimback.ledger.store import Ledger
@@ -331,7 +331,7 @@ def _failure_path() -> Path:
 
 def _recent_failure() -> dict[str, Any] | None:
     try:
-        data = json.loads(_failure_path().read_text(encoding="utf-8"))
+        data = json.loads(read_regular_bytes(_failure_path(), 64 * 1024))
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict):
