@@ -1,7 +1,12 @@
 """The guard under the real Claude Code client: `claimback guard install` into the sandbox HOME, an open
-incident on a local status page, and a model (the fake API) that asks for a subagent. The real client must
-not start it (no subagent request reaches the server, the transcript holds our denial), and must start
-it with CLAIMBACK_GUARD=off. The same for Workflow, which runs its subagents in the background."""
+incident on a local status page, a session whose first request meets a burst of 529s (the client retries
+and gets through), and then a model (the fake API) that asks for a subagent. The real client must not start
+it (no subagent request reaches the server, the transcript holds our denial), and must start it with
+CLAIMBACK_GUARD=off. The same for Workflow, which runs its subagents in the background.
+
+Why the burst: the sandbox's ANTHROPIC_BASE_URL is not Anthropic's host, so for the guard the session goes
+through a relay (provider `other`), where a status-page incident alone only warns; the session's own
+failures block on any provider. `test_status_page_alone_only_warns_behind_a_relay` shows that rule."""
 
 from __future__ import annotations
 
@@ -14,7 +19,17 @@ from typing import Any
 
 import pytest
 import statuspage_payloads as sp
-from fake_anthropic import FakeAnthropic, Reply, Rule, agent_call, answers_tool, subagent, workflow_call
+from fake_anthropic import (
+    OVERLOADED,
+    FakeAnthropic,
+    Reply,
+    Rule,
+    agent_call,
+    answers_tool,
+    error_reply,
+    subagent,
+    workflow_call,
+)
 from realclient import Sandbox, StaticServer, claimback, require_claude, run_claude
 
 from claimback.prevent.signals import STOP_FAILURE_CLASSES, classify_stop_failure
@@ -30,8 +45,14 @@ class GuardRun:
     decisions: list[dict[str, Any]]
 
 
-def _one_launch(sandbox: Sandbox, env: dict[str, str], tool: dict[str, Any], *args: str) -> GuardRun:
-    rules = [Rule(Reply(kind="tool_use", text="", tools=[tool]), when=lambda r: not r.tool_results and not r.subagent),
+BURST = 3  # the guard's default burst_failures; CLAUDE_CODE_MAX_RETRIES=3 in the sandbox gets past them
+
+
+def _one_launch(sandbox: Sandbox, env: dict[str, str], tool: dict[str, Any], *args: str,
+                burst: int = BURST) -> GuardRun:
+    first = lambda r: not r.tool_results and not r.subagent  # noqa: E731
+    rules = [Rule(error_reply(**OVERLOADED), when=first, times=burst),
+             Rule(Reply(kind="tool_use", text="", tools=[tool]), when=first),
              Rule(Reply(text="Subagent finished."), when=subagent, times=4),
              Rule(Reply(text="Main thread done."), when=answers_tool, times=4)]
     decisions = sandbox.root / "cb" / "data" / "guard" / "decisions.jsonl"
@@ -70,6 +91,7 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GuardRun]:
         runs["workflow"] = _one_launch(sandbox, env, workflow_call(WORKFLOW_PROMPT), "--allowedTools", "Workflow")
         runs["workflow_off"] = _one_launch(sandbox, {**env, "CLAIMBACK_GUARD": "off"},
                                            workflow_call(WORKFLOW_PROMPT), "--allowedTools", "Workflow")
+        runs["status_only"] = _one_launch(sandbox, env, agent_call(AGENT_PROMPT, "Count files"), burst=0)
     settings = json.loads((sandbox.config_dir / "settings.json").read_text())
     assert settings["hooks"]["PreToolUse"][0]["matcher"] == "Agent|Task|Workflow"
     return runs
@@ -95,10 +117,12 @@ def test_guard_stops_a_real_subagent_launch_during_an_incident(guarded: dict[str
                                                                prompt: str) -> None:
     run = guarded[kind]
     assert _subagent_requests(run, prompt) == []  # the subagent never sent a request
-    assert [r["subagent"] for r in run.served] == [False, False]  # the launch, then the answer to the denial
+    # The burst, the launch, then the answer to the denial: no subagent request at all.
+    assert [(r["status"], r["subagent"]) for r in run.served] == [(529, False)] * BURST + [(200, False)] * 2
     results = _tool_results(run)
     assert len(results) == 1 and "claimback guard paused this subagent launch" in results[0]
-    assert [(d["event"], d["decision"]) for d in run.decisions if d["event"] == "PreToolUse"] == [("PreToolUse", "deny")]
+    pre = [d for d in run.decisions if d["event"] == "PreToolUse"]
+    assert [(d["decision"], d["why"]) for d in pre] == [("deny", "status page + burst in logs")]
 
 
 @pytest.mark.parametrize("kind,prompt", [("agent_off", AGENT_PROMPT), ("workflow_off", WORKFLOW_PROMPT)])
@@ -107,6 +131,13 @@ def test_guard_off_lets_the_same_launch_run(guarded: dict[str, GuardRun], kind: 
     assert len(_subagent_requests(run, prompt)) >= 1
     assert not any("claimback guard" in r for r in _tool_results(run))
     assert {d["decision"] for d in run.decisions} == {"off"}
+
+
+def test_status_page_alone_only_warns_behind_a_relay(guarded: dict[str, GuardRun]) -> None:
+    run = guarded["status_only"]
+    assert len(_subagent_requests(run, AGENT_PROMPT)) >= 1
+    pre = [d for d in run.decisions if d["event"] == "PreToolUse"]
+    assert [d["decision"] for d in pre] == ["warn"] and "provider other" in pre[0]["note"]
 
 
 # Every `error` value Claude Code 2.1.332 validates StopFailure input against (strings in its binary).
