@@ -363,9 +363,9 @@ def test_round_trip_property(isolated_home: Path, extra: dict[str, Any], hooks: 
 
 
 def test_reinstall_widens_an_older_installs_matcher_to_workflow(tmp_path: Path) -> None:
-    from claimback.prevent.guard import hook_command, install, user_settings_path
+    from claimback.prevent.guard import hook_command, install, settings_path
 
-    path = user_settings_path()
+    path = settings_path("user")
     path.parent.mkdir(parents=True, exist_ok=True)
     old = {"hooks": {"PreToolUse": [
         {"matcher": "Bash", "hooks": [{"type": "command", "command": "my-bash-check"}]},
