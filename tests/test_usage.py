@@ -266,3 +266,102 @@ def test_report_cache_follows_the_ledger(ledger, tmp_path: Path) -> None:
     # rows deleted by another writer: recomputed
     ledger.execute("DELETE FROM requests WHERE input_tokens = 5")
     assert daily_usage(ledger, tz_name="UTC").totals.inputTokens == 40
+
+
+# -- usage blocks --live ---------------------------------------------------------------------------
+def _live_corpus(tmp_path: Path) -> Path:
+    """Requests 40 and 2 minutes ago: an active block with a burn rate, whatever the wall clock says."""
+    from datetime import timedelta
+
+    now = datetime.now(timezone.utc)
+    stamp = [(now - timedelta(minutes=m)).strftime("%Y-%m-%dT%H:%M:%S.000Z") for m in (40, 2)]
+    return write(tmp_path / "claude", SID_A, [request(stamp[0], 100, 2000, cr=5000), request(stamp[1], 50, 800)])
+
+
+def _status_cache(home: Path, name: str) -> None:
+    folder = home / "cache" / "status"
+    folder.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    (folder / "unresolved.json").write_text(json.dumps({"page": {"id": "x"}, "incidents": [{
+        "id": "inc1", "name": name, "status": "investigating", "impact": "major", "created_at": now,
+        "resolved_at": None, "shortlink": "https://stspg.io/abc", "components": [], "incident_updates": []}]}))
+    (folder / "unresolved.meta.json").write_text(json.dumps({"url": "x", "fetched_at": now, "status": 200}))
+
+
+def test_live_view_shows_block_pace_incident_and_quota(tmp_path: Path) -> None:
+    import os
+
+    root = _live_corpus(tmp_path)
+    _status_cache(Path(os.environ["CLAIMBACK_HOME"]), "Elevated errors on Claude Opus 4.6")
+    db = tmp_path / "l.sqlite3"
+    ledger = open_ledger(db)
+    with ledger.transaction():
+        ledger.execute("INSERT INTO quota_snapshots (machine_id, ts, five_hour_pct, seven_day_pct) VALUES (?, ?, ?, ?)",
+                       ("m", datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z"), 41.0, 63.0))
+    ledger.close()
+    result = CliRunner().invoke(main, ["usage", "blocks", "--live", "--max-refreshes", "2", "--refresh-interval",
+                                       "0.5", "--token-limit", "1000", "--source", str(root), "--db", str(db)],
+                                terminal_width=120)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert out.count("claimback live") == 2 and "refresh 2" in out  # bounded: two frames, then exit
+    assert "Burn rate" in out and "tokens/min" in out and "Projection" in out
+    assert "Elevated errors on Claude Opus 4.6" in out
+    assert "5h 41%" in out and "week 63%" in out
+    assert "(exceeds)" in out  # 7,950 tokens so far against a limit of 1,000
+
+
+def test_live_without_activity_and_bad_usage(tmp_path: Path) -> None:
+    empty = CliRunner().invoke(main, ["usage", "blocks", "--live", "--max-refreshes", "1", "--db",
+                                      str(tmp_path / "l.sqlite3"), "--source", str(tmp_path)])
+    assert empty.exit_code == 0, empty.output
+    assert "Active block" in empty.output and "none" in empty.output and "no status cache" in empty.output
+    both = CliRunner().invoke(main, ["usage", "blocks", "--live", "--json"])
+    assert both.exit_code == 2 and "--live is a terminal view" in both.output
+    bad = CliRunner().invoke(main, ["usage", "blocks", "--token-limit", "lots", "--db", str(tmp_path / "l.sqlite3"),
+                                    "--source", str(tmp_path)])
+    assert bad.exit_code == 2 and "not a number of tokens" in bad.output
+
+
+def test_live_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    """A real process in a real pseudo-terminal: the first frame draws, SIGINT ends it with exit 0."""
+    import os
+    import pty
+    import select
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = _live_corpus(tmp_path)
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "claimback", "usage", "blocks", "--live", "--refresh-interval",
+                             "30", "--source", str(root), "--db", str(tmp_path / "l.sqlite3")],
+                            stdin=follower, stdout=follower, stderr=follower, env={**os.environ, "COLUMNS": "100"})
+    os.close(follower)
+    seen = b""
+    deadline = time.monotonic() + 60
+    try:
+        while b"Burn rate" not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 1.0)
+            if ready:
+                seen += os.read(leader, 65536)
+        assert b"Burn rate" in seen, seen[-2000:]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+        while True:
+            ready, _, _ = select.select([leader], [], [], 0.5)
+            if not ready:
+                break
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(leader)
+    assert b"stopped" in seen and b"Traceback" not in seen

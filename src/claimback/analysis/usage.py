@@ -1,4 +1,4 @@
-"""Usage reports from the ledger: daily, per session, and 5-hour billing blocks (ccusage's reports).
+"""Usage reports from the ledger: per day, week, month, session, and 5-hour billing block (ccusage's reports).
 
 The ledger's `requests` table already holds each request once (ingest deduplicates), so a report is a
 grouped sum. Daily and session reports aggregate in SQL (per UTC hour — or minute for zones with a
@@ -102,6 +102,12 @@ class UsageRow:
     firstActivity: str | None = None
     projectPath: str | None = None
     versions: list[str] = field(default_factory=list)
+    # daily with a project filter or per project (--project / --instances)
+    project: str | None = None
+    # sessions with --subagents: the main thread and one row per subagent run (key = agent id)
+    mainThread: UsageRow | None = None
+    subagents: list[UsageRow] = field(default_factory=list)
+    subagentType: str | None = None
 
     @property
     def totalTokens(self) -> int:
@@ -156,6 +162,10 @@ class Block:
     unpricedRequests: int = 0
     models: list[str] = field(default_factory=list)
     breakdown: dict[str, ModelBreakdown] = field(default_factory=dict)
+    firstEntry: str | None = None
+    burnRate: BurnRate | None = None
+    projection: Projection | None = None
+    tokenLimitStatus: TokenLimitStatus | None = None
 
     @property
     def totalTokens(self) -> int:
@@ -163,8 +173,34 @@ class Block:
 
 
 @dataclass
+class BurnRate:
+    """The active block's pace, over its first to its last request (ccusage's definition)."""
+
+    tokensPerMinute: float
+    tokensPerMinuteForIndicator: float  # input + output only, as ccusage's HIGH/MODERATE indicator uses
+    costPerHour: float
+
+
+@dataclass
+class Projection:
+    """Where the active block ends if the pace holds until its end."""
+
+    totalTokens: int
+    totalCost: float
+    remainingMinutes: int
+
+
+@dataclass
+class TokenLimitStatus:
+    limit: int
+    percentUsed: float
+    projectedUsage: int
+    status: str  # ok | warning (>= 80 % projected) | exceeds (> 100 %)
+
+
+@dataclass
 class UsageReport:
-    kind: str  # daily | session | blocks
+    kind: str  # daily | weekly | monthly | session | blocks
     rows: list[UsageRow]
     blocks: list[Block]
     totals: UsageRow
@@ -175,6 +211,9 @@ class UsageReport:
     until: str | None
     unpriced_models: list[str]
     demo: bool = False
+    # daily --instances: rows per project (rows then holds every project's rows, in project order)
+    projects: dict[str, list[UsageRow]] | None = None
+    project_filter: str | None = None
 
 
 # -- queries ---------------------------------------------------------------------------------------
@@ -295,34 +334,101 @@ def _ints(values: Iterable[Any]) -> tuple:
     return tuple(int(v or 0) for v in values)
 
 
-def daily_usage(ledger: Ledger, *, since: date | None = None, until: date | None = None,
-                tz_name: str | None = None, mode: str = "auto", pricing: PricingTable | None = None) -> UsageReport:
+PERIODS = ("daily", "weekly", "monthly")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _period_key(day: date, period: str, week_start: int) -> str:
+    """The row a local day falls in: the day, its week's first day (ccusage: `week`), or YYYY-MM."""
+    if period == "weekly":
+        return (day - timedelta(days=(day.weekday() - week_start) % 7)).isoformat()
+    if period == "monthly":
+        return day.isoformat()[:7]
+    return day.isoformat()
+
+
+def _project_clause(project: str | None) -> tuple[str, list[Any]]:
+    """Requests of one project (the transcript folder name under projects/, as ccusage names it)."""
+    if project is None:
+        return "", []
+    return "session_id IN (SELECT session_id FROM sessions WHERE project = ?)", [project]
+
+
+def _and(where: str, clause: str) -> str:
+    if not clause:
+        return where
+    return f"{where} AND {clause}" if where else f" WHERE {clause}"
+
+
+def _session_projects(ledger: Ledger) -> dict[str, str]:
+    return {r["session_id"]: r["project"] for r in ledger.rows("SELECT session_id, project FROM sessions")
+            if r["project"]}
+
+
+def period_usage(ledger: Ledger, period: str = "daily", *, since: date | None = None, until: date | None = None,
+                 tz_name: str | None = None, mode: str = "auto", pricing: PricingTable | None = None,
+                 project: str | None = None, instances: bool = False, order: str = "asc",
+                 start_of_week: str = "sunday") -> UsageReport:
+    """Usage per local day, week (starting on `start_of_week`, ccusage's default Sunday) or month.
+    `project` keeps one project; `instances` splits the rows per project (ccusage's `--instances`)."""
+    if period not in PERIODS:
+        raise BadInput(f"unknown period {period!r} ({', '.join(PERIODS)})")
+    if start_of_week not in WEEKDAYS:
+        raise BadInput(f"unknown weekday {start_of_week!r} ({', '.join(WEEKDAYS)})")
+    week_start = WEEKDAYS.index(start_of_week)
     tz = resolve_timezone(tz_name)
     table = pricing or PricingTable.bundled()
     pricer = _Pricer(table, mode)
     chars = _bucket_chars(tz)
     where, params = _where(since, until, tz)
-    sql = (f"SELECT substr(ts, 1, {chars}), model, speed, {_HAS_COST}, {_SUMS} FROM requests{where} "
-           f"GROUP BY substr(ts, 1, {chars}), model, speed, {_HAS_COST}")
-    days: dict[str, UsageRow] = {}
-    day_of: dict[str, str] = {}
+    clause, extra = _project_clause(project)
+    where, params = _and(where, clause), params + extra
+    by_session = ", session_id" if instances else ""
+    sql = (f"SELECT substr(ts, 1, {chars}), model, speed, {_HAS_COST}{by_session}, {_SUMS} FROM requests{where} "
+           f"GROUP BY substr(ts, 1, {chars}), model, speed, {_HAS_COST}{by_session}")
+    owners = _session_projects(ledger) if instances else {}
+    rows_of: dict[tuple[str, str], UsageRow] = {}
+    key_of: dict[str, str] = {}
     for bucket, model, speed, has_cost, *rest in grouped_rows(ledger, sql, params):
+        where_from = project or ""
+        if instances:
+            session_id, rest = rest[0], rest[1:]
+            where_from = owners.get(session_id or "", "Unknown Project")
         sums = _ints(rest[:10]) + (float(rest[10] or 0.0), int(rest[11]))
-        day = day_of.get(bucket)
-        if day is None:
-            day = day_of[bucket] = _local(_parse_bucket(bucket), tz).date().isoformat()
-        row = days.get(day)
+        key = key_of.get(bucket)
+        if key is None:
+            key = key_of[bucket] = _period_key(_local(_parse_bucket(bucket), tz).date(), period, week_start)
+        row = rows_of.get((where_from, key))
         if row is None:
-            row = days[day] = UsageRow(day)
+            row = rows_of[(where_from, key)] = UsageRow(key, project=where_from or None)
         cost = pricer.group_cost(model, speed, has_cost, sums)
         row.add(display_model(model, speed), sums[0], sums[1], sums[2], sums[4], cost, sums[11])
-    rows = [days[d] for d in sorted(days)]
-    return _report("daily", rows, [], tz_name, mode, table, since, until, pricer)
+    ordered = sorted(rows_of.values(), key=lambda r: (r.project or "", r.key), reverse=False)
+    projects: dict[str, list[UsageRow]] | None = None
+    if instances:
+        projects = {}
+        for row in ordered:
+            projects.setdefault(row.project or "Unknown Project", []).append(row)
+        if order == "desc":
+            projects = {name: rows[::-1] for name, rows in projects.items()}
+        ordered = [row for rows in projects.values() for row in rows]
+    elif order == "desc":
+        ordered.reverse()
+    report = _report(period, ordered, [], tz_name, mode, table, since, until, pricer)
+    report.projects = projects
+    report.project_filter = project
+    return report
+
+
+def daily_usage(ledger: Ledger, **options: Any) -> UsageReport:
+    return period_usage(ledger, "daily", **options)
 
 
 def session_usage(ledger: Ledger, *, since: date | None = None, until: date | None = None,
-                  tz_name: str | None = None, mode: str = "auto",
-                  pricing: PricingTable | None = None) -> UsageReport:
+                  tz_name: str | None = None, mode: str = "auto", pricing: PricingTable | None = None,
+                  order: str = "asc", subagents: bool = False) -> UsageReport:
+    """Usage per session, oldest last activity first. `subagents` adds each session's main thread and one
+    row per subagent run (the ledger knows every run's agent id; ccusage has no such report)."""
     tz = resolve_timezone(tz_name)
     table = pricing or PricingTable.bundled()
     pricer = _Pricer(table, mode)
@@ -350,13 +456,46 @@ def session_usage(ledger: Ledger, *, since: date | None = None, until: date | No
             if meta:
                 row.projectPath = meta["project"]
                 row.versions = [meta["cc_version"]] if meta["cc_version"] else []
-    rows = sorted(sessions.values(), key=lambda r: (r.lastActivity or "", r.key))
+    if subagents and sessions:
+        _add_subagents(ledger, sessions, table, mode, where, params)
+    rows = sorted(sessions.values(), key=lambda r: (r.lastActivity or "", r.key), reverse=order == "desc")
     return _report("session", rows, [], tz_name, mode, table, since, until, pricer)
+
+
+def _add_subagents(ledger: Ledger, sessions: dict[str, UsageRow], table: PricingTable, mode: str,
+                   where: str, params: list[Any]) -> None:
+    pricer = _Pricer(table, mode)  # the session rows already counted unpriced models
+    sql = (f"SELECT session_id, agent_id, model, speed, {_HAS_COST}, {_SUMS}, MIN(ts), MAX(ts) "
+           f"FROM requests{where} GROUP BY session_id, agent_id, model, speed, {_HAS_COST}")
+    runs: dict[tuple[str, str | None], UsageRow] = {}
+    for session_id, agent_id, model, speed, has_cost, *rest in grouped_rows(ledger, sql, params):
+        sums = _ints(rest[:10]) + (float(rest[10] or 0.0), int(rest[11]))
+        key = (session_id or "unknown", agent_id or None)
+        row = runs.get(key)
+        if row is None:
+            row = runs[key] = UsageRow(agent_id or "main")
+        row.add(display_model(model, speed), sums[0], sums[1], sums[2], sums[4],
+                pricer.group_cost(model, speed, has_cost, sums), sums[11])
+        first, last = rest[12], rest[13]
+        row.firstActivity = first if row.firstActivity is None else min(row.firstActivity, first)
+        row.lastActivity = last if row.lastActivity is None else max(row.lastActivity, last)
+    kinds = {r["agent_id"]: r["subagent_type"] for r in ledger.rows(
+        "SELECT agent_id, subagent_type FROM tasks WHERE agent_id IS NOT NULL")}
+    for (session_id, agent_id), row in sorted(runs.items(), key=lambda kv: (kv[1].firstActivity or "", kv[1].key)):
+        session = sessions.get(session_id)
+        if session is None:
+            continue
+        if agent_id is None:
+            session.mainThread = row
+        else:
+            row.subagentType = kinds.get(agent_id)
+            session.subagents.append(row)
 
 
 def block_usage(ledger: Ledger, *, since: date | None = None, until: date | None = None,
                 tz_name: str | None = None, mode: str = "auto", pricing: PricingTable | None = None,
-                now: datetime | None = None) -> UsageReport:
+                now: datetime | None = None, order: str = "asc", active_only: bool = False,
+                recent: bool = False, token_limit: str | int | None = None) -> UsageReport:
     """ccusage's blocks: a block starts at the hour of its first request and lasts 5 h; a request more
     than 5 h after the block start or after the previous request opens a new block; a pause longer
     than 5 h between blocks shows as a gap block. since/until select blocks by their start day."""
@@ -390,6 +529,8 @@ def block_usage(ledger: Ledger, *, since: date | None = None, until: date | None
             current = Block(id=format_iso(start), startTime=format_iso(start), endTime=format_iso(start + span),
                             actualEndTime=None, isActive=False, isGap=False, entries=0)
         last = when
+        if current.firstEntry is None:
+            current.firstEntry = format_iso(when)
         current.actualEndTime = format_iso(when)
         current.entries += 1
         inp, out, cw, cw1h, cr = (int(v or 0) for v in (inp, out, cw, cw1h, cr))
@@ -418,6 +559,15 @@ def block_usage(ledger: Ledger, *, since: date | None = None, until: date | None
             current.costUSD += cost
             mb.cost += cost
     close()
+    limit = _token_limit(token_limit, blocks)
+    for b in blocks:
+        if b.isActive:
+            _project_block(b, now, limit)
+    if recent:  # ccusage's --recent: the last 3 days, and the active block whatever its age
+        cutoff = now - timedelta(days=3)
+        blocks = [b for b in blocks if b.isActive or parse_utc(b.startTime) >= cutoff]
+    if active_only:
+        blocks = [b for b in blocks if b.isActive]
     if since is not None or until is not None:
         def keep(b: Block) -> bool:
             day = _local(parse_utc(b.startTime), tz).date()
@@ -430,9 +580,48 @@ def block_usage(ledger: Ledger, *, since: date | None = None, until: date | None
                        mb.cacheReadTokens, None if mb.unpricedRequests == mb.requests else mb.cost, mb.requests)
     totals.totalCost = sum(b.costUSD for b in blocks)
     totals.unpricedRequests = sum(b.unpricedRequests for b in blocks)
+    if order == "desc":
+        blocks.reverse()
     report = _report("blocks", [], blocks, tz_name, mode, table, since, until, pricer)
     report.totals = totals
     return report
+
+
+def _token_limit(value: str | int | None, blocks: list[Block]) -> int | None:
+    """`--token-limit N`, or `max`: the largest finished block so far (ccusage's meaning)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.strip().lower() == "max":
+        done = [b.totalTokens for b in blocks if not b.isGap and not b.isActive]
+        return max(done) if done else None
+    try:
+        limit = int(value)
+    except ValueError:
+        raise BadInput(f"--token-limit {value!r} is not a number of tokens or 'max'") from None
+    if limit <= 0:
+        raise BadInput("--token-limit must be a positive number of tokens")
+    return limit
+
+
+def _project_block(block: Block, now: datetime, limit: int | None) -> None:
+    """ccusage's burn rate (block total over the minutes from its first to its last request) and the
+    projection to the block's end; none while the block has a single instant of activity."""
+    if block.firstEntry is None or block.actualEndTime is None:
+        return
+    minutes = (parse_utc(block.actualEndTime) - parse_utc(block.firstEntry)).total_seconds() / 60
+    if minutes <= 0:
+        return
+    per_minute = block.totalTokens / minutes
+    per_hour_cost = block.costUSD / minutes * 60
+    block.burnRate = BurnRate(per_minute, (block.inputTokens + block.outputTokens) / minutes, per_hour_cost)
+    remaining = max(0, round((parse_utc(block.endTime) - now).total_seconds() / 60))
+    projected = round(block.totalTokens + per_minute * remaining)
+    cost = round(block.costUSD + per_hour_cost / 60 * remaining, 2)
+    block.projection = Projection(projected, cost, remaining)
+    if limit:
+        pct = projected / limit * 100
+        status = "exceeds" if pct > 100 else "warning" if pct >= 80 else "ok"
+        block.tokenLimitStatus = TokenLimitStatus(limit, pct, projected, status)
 
 
 def _report(kind: str, rows: list[UsageRow], blocks: list[Block], tz_name: str | None, mode: str,
@@ -456,13 +645,13 @@ def _report(kind: str, rows: list[UsageRow], blocks: list[Block], tz_name: str |
 
 
 def usage_report(ledger: Ledger, kind: str, **options: Any) -> UsageReport:
-    if kind == "daily":
-        return daily_usage(ledger, **options)
+    if kind in PERIODS:
+        return period_usage(ledger, kind, **options)
     if kind == "session":
         return session_usage(ledger, **options)
     if kind == "blocks":
         return block_usage(ledger, **options)
-    raise BadInput(f"unknown usage report {kind!r} (daily, session or blocks)")
+    raise BadInput(f"unknown usage report {kind!r} (daily, weekly, monthly, session or blocks)")
 
 
 # -- ccusage-compatible JSON -----------------------------------------------------------------------
@@ -478,41 +667,114 @@ def _token_fields(row: UsageRow) -> dict[str, Any]:
             "totalTokens": row.totalTokens, "totalCost": row.totalCost}
 
 
-def to_ccusage_json(report: UsageReport) -> dict[str, Any]:
+_PERIOD_KEY = {"daily": "date", "weekly": "week", "monthly": "month"}
+
+
+def _period_row(report: UsageReport, row: UsageRow) -> dict[str, Any]:
+    item = {_PERIOD_KEY[report.kind]: row.key, **_token_fields(row), "modelsUsed": row.modelsUsed,
+            "modelBreakdowns": _breakdowns(row.modelBreakdowns), "unpricedRequests": row.unpricedRequests}
+    if report.projects is not None or report.project_filter is not None:
+        item["project"] = row.project
+    return item
+
+
+def _subagent_row(row: UsageRow) -> dict[str, Any]:
+    return {"agentId": row.key, "subagentType": row.subagentType, **_token_fields(row),
+            "firstActivity": row.firstActivity, "lastActivity": row.lastActivity, "requests": row.requests,
+            "modelsUsed": row.modelsUsed, "modelBreakdowns": _breakdowns(row.modelBreakdowns),
+            "unpricedRequests": row.unpricedRequests}
+
+
+def _plain_dc(value: Any) -> dict[str, Any] | None:
+    return None if value is None else dict(value.__dict__)
+
+
+def to_ccusage_json(report: UsageReport, *, subagents: bool = False) -> dict[str, Any]:
     """The report with ccusage's key names (scripts written for ccusage read it unchanged); claimback's
-    additions (`unpricedRequests`, `claimback`) are extra keys those scripts ignore."""
+    additions (`unpricedRequests`, `subagents`, `claimback`) are extra keys those scripts ignore."""
     totals = _token_fields(report.totals)
     totals["unpricedRequests"] = report.totals.unpricedRequests
+    if report.unpriced_models:  # ccusage 20 names them in the totals (and omits the key when none)
+        totals["unpricedModels"] = report.unpriced_models
     meta = {"timezone": report.timezone, "mode": report.mode, "pricing": report.pricing,
             "since": report.since, "until": report.until, "unpricedModels": report.unpriced_models,
             "demo": report.demo}
-    if report.kind == "daily":
-        daily = []
-        for row in report.rows:
-            item = {"date": row.key, **_token_fields(row), "modelsUsed": row.modelsUsed,
-                    "modelBreakdowns": _breakdowns(row.modelBreakdowns), "unpricedRequests": row.unpricedRequests}
-            daily.append(item)
-        return {"daily": daily, "totals": totals, "claimback": meta}
+    if report.kind in _PERIOD_KEY:
+        if report.projects is not None:
+            projects = {name: [_period_row(report, r) for r in rows] for name, rows in report.projects.items()}
+            return {"projects": projects, "totals": totals, "claimback": meta}
+        return {report.kind: [_period_row(report, r) for r in report.rows], "totals": totals, "claimback": meta}
     if report.kind == "session":
         sessions = []
         for row in report.rows:
             # ISO-8601 UTC instants, as ccusage 20 prints them (ccusage 18 printed the local date).
-            sessions.append({"sessionId": row.key, **_token_fields(row), "firstActivity": row.firstActivity,
-                             "lastActivity": row.lastActivity,
-                             "modelsUsed": row.modelsUsed, "modelBreakdowns": _breakdowns(row.modelBreakdowns),
-                             "projectPath": row.projectPath or "Unknown Project", "versions": row.versions,
-                             "unpricedRequests": row.unpricedRequests})
+            item = {"sessionId": row.key, **_token_fields(row), "firstActivity": row.firstActivity,
+                    "lastActivity": row.lastActivity,
+                    "modelsUsed": row.modelsUsed, "modelBreakdowns": _breakdowns(row.modelBreakdowns),
+                    "projectPath": row.projectPath or "Unknown Project", "versions": row.versions,
+                    "unpricedRequests": row.unpricedRequests}
+            if subagents:
+                item["mainThread"] = _subagent_row(row.mainThread) if row.mainThread else None
+                item["subagents"] = [_subagent_row(r) for r in row.subagents]
+            sessions.append(item)
         return {"sessions": sessions, "totals": totals, "claimback": meta}
     blocks = []
     for b in report.blocks:
-        blocks.append({
+        item = {
             "id": b.id, "startTime": b.startTime, "endTime": b.endTime, "actualEndTime": b.actualEndTime,
             "isActive": b.isActive, "isGap": b.isGap, "entries": b.entries,
             "tokenCounts": {"inputTokens": b.inputTokens, "outputTokens": b.outputTokens,
                             "cacheCreationInputTokens": b.cacheCreationTokens,
                             "cacheReadInputTokens": b.cacheReadTokens},
             "totalTokens": b.totalTokens, "costUSD": b.costUSD, "models": b.models,
+            "burnRate": _plain_dc(b.burnRate), "projection": _plain_dc(b.projection),
             "modelBreakdowns": _breakdowns(sorted(b.breakdown.values(), key=lambda m: (-m.cost, m.modelName))),
             "unpricedRequests": b.unpricedRequests,
-        })
+        }
+        if b.tokenLimitStatus is not None:
+            item["tokenLimitStatus"] = _plain_dc(b.tokenLimitStatus)
+        blocks.append(item)
     return {"blocks": blocks, "totals": totals, "claimback": meta}
+
+
+# -- the live view's data --------------------------------------------------------------------------
+@dataclass
+class LiveState:
+    """One frame of `usage blocks --live`: the active block, the guard's view of Anthropic's status,
+    and the newest quota snapshot the status line recorded."""
+
+    now: str
+    block: Block | None
+    last_block: Block | None
+    incident_level: str | None  # block | monitoring | None (the guard's levels)
+    incident_text: str
+    incident_problem: str | None
+    quota: dict[str, Any] | None
+    demo: bool = False
+
+
+def live_state(ledger: Ledger, *, tz_name: str | None = None, mode: str = "auto",
+               pricing: PricingTable | None = None, token_limit: str | int | None = None,
+               now: datetime | None = None) -> LiveState:
+    """Read from the ledger and the status cache only (never the network): cheap enough to refresh."""
+    from claimback.analysis.quota import load_snapshots
+    from claimback.prevent import signals
+
+    now = now or datetime.now(timezone.utc)
+    report = block_usage(ledger, tz_name=tz_name, mode=mode, pricing=pricing, now=now, recent=True,
+                         token_limit=token_limit)
+    real = [b for b in report.blocks if not b.isGap]
+    active = next((b for b in real if b.isActive), None)
+    config_dir, data_dir, cache_dir = signals.fast_dirs()
+    policy, _note = signals.load_policy(config_dir, data_dir)
+    assessment = signals.assess(policy=policy, cache_dir=cache_dir, data_dir=data_dir, now=now.timestamp())
+    snapshots, _notes = load_snapshots(ledger)
+    quota = None
+    if snapshots:
+        last = snapshots[-1]
+        quota = {"ts": last["ts"], "five_hour_pct": last["five_hour_pct"],
+                 "five_hour_resets_at": last["five_hour_resets_at"], "seven_day_pct": last["seven_day_pct"],
+                 "seven_day_resets_at": last["seven_day_resets_at"]}
+    return LiveState(now=format_iso(now), block=active, last_block=real[-1] if real else None,
+                     incident_level=assessment["level"], incident_text=signals.describe(assessment, now.timestamp()),
+                     incident_problem=assessment["cache_problem"], quota=quota)
