@@ -337,7 +337,10 @@ def test_live_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     leader, follower = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "claimback", "usage", "blocks", "--live", "--refresh-interval",
                              "30", "--source", str(root), "--db", str(tmp_path / "l.sqlite3")],
-                            stdin=follower, stdout=follower, stderr=follower, env={**os.environ, "COLUMNS": "100"})
+                            stdin=follower, stdout=follower, stderr=follower, env={**os.environ, "COLUMNS": "100"},
+                            # a shell's background job (as CI may run pytest) ignores SIGINT, and children
+                            # inherit that; a user's terminal does not
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     os.close(follower)
     seen = b""
     deadline = time.monotonic() + 60
