@@ -37,6 +37,7 @@ def guard() -> None:
 
     \b
     claimback guard install     add the hooks to Claude Code's settings (backup first)
+    claimback guard install --plugin   or: the Claude Code plugin (hooks + /claimback:* commands)
     claimback guard status      what is installed, and what the guard would decide now
     claimback guard log         recent hook decisions
     claimback guard off --for 30m   let launches through for a while
@@ -53,11 +54,29 @@ def guard() -> None:
 @click.option("--statusline", is_flag=True,
               help="Also make `claimback statusline` Claude Code's status line (records quota "
                    "snapshots; your previous status line command keeps running through it).")
+@click.option("--plugin", is_flag=True,
+              help="Install the claimback Claude Code plugin instead (hooks + /claimback:* commands), with "
+                   "`claude plugin marketplace add` and `claude plugin install`; settings files are not touched. "
+                   "A plugin cannot set the status line: use --statusline without --plugin for that.")
+@click.option("--marketplace", "marketplace", metavar="SOURCE", default=None,
+              help="With --plugin: where the marketplace is (a GitHub owner/repo, a git URL or a local clone; "
+                   "default: claimback/claimback).")
 @json_option
-def install_cmd(scope: str, project_dir: str | None, statusline: bool, as_json: bool) -> None:
+def install_cmd(scope: str, project_dir: str | None, statusline: bool, plugin: bool, marketplace: str | None,
+                as_json: bool) -> None:
     """Merge claimback's hooks into a Claude Code settings file (idempotent; other hooks kept)."""
-    from claimback.prevent.guard import install
+    from claimback.prevent.guard import install, install_plugin
 
+    if plugin or marketplace:
+        if statusline:
+            raise click.UsageError("a plugin cannot set Claude Code's status line: run `claimback guard install "
+                                   "--statusline` (settings hooks + status line) instead of the plugin")
+        done = install_plugin(**({"source": marketplace} if marketplace else {}), scope=scope, project_dir=project_dir)
+        if as_json:
+            print_json(asdict(done))
+            return
+        click.echo(done.message)
+        return
     result = install(scope, statusline=statusline, project_dir=project_dir)
     _print_result(result, as_json)
     if result.changed and not as_json:

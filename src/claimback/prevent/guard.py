@@ -26,6 +26,7 @@ import os
 import re
 import shlex
 import shutil
+import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -136,6 +137,22 @@ def _align_personal_scopes(project_dir: str | os.PathLike[str] | None) -> str:
 
 def hook_command(event: str, prefix: str | None = None) -> str:
     return f"{prefix or claimback_command()} hook {event}"
+
+
+PLUGIN_LAUNCHER = "${CLAUDE_PLUGIN_ROOT}/bin/claimback-run"
+
+
+def plugin_hooks() -> dict[str, Any]:
+    """The plugin's hooks/hooks.json: the same events, matchers and timeout as `guard install` writes,
+    in exec form (`command` + `args`: no shell parses anything) through the plugin's launcher, which
+    runs the installed claimback or `uvx claimback`. tests/test_plugin.py checks the file equals this."""
+    hooks: dict[str, list[dict[str, Any]]] = {}
+    for event, matcher in HOOK_EVENTS:
+        group: dict[str, Any] = {"matcher": matcher} if matcher else {}
+        group["hooks"] = [{"type": "command", "command": PLUGIN_LAUNCHER, "args": ["hook", event],
+                           "timeout": HOOK_TIMEOUT_S}]
+        hooks[event] = [group]
+    return {"description": "claimback's outage guard (docs/guard.md)", "hooks": hooks}
 
 
 def _state_path() -> Path:
@@ -602,6 +619,64 @@ def _unchain_statusline(chain: dict[str, Any]) -> str:
         _write(path, new_text.encode("utf-8"), mode=path.stat().st_mode & 0o7777)
         return "[statusline] command removed from claimback's config.toml"
     return "left [statusline] command in claimback's config.toml (the file changed since install)"
+
+
+PLUGIN_ID = "claimback@claimback"  # plugin name @ marketplace name (.claude-plugin/marketplace.json)
+MARKETPLACE_SOURCE = "claimback/claimback"  # the GitHub repository holding the marketplace
+
+
+@dataclass
+class PluginInstallResult:
+    source: str
+    scope: str
+    ran: list[list[str]]  # the `claude plugin ...` commands run (empty when `claude` is not on PATH)
+    slash_commands: list[str]  # the same steps typed inside Claude Code
+    installed: bool
+    settings_hooks: list[str]  # scopes whose settings already hold `guard install`'s hooks
+    message: str
+
+
+def install_plugin(source: str = MARKETPLACE_SOURCE, scope: str = "user", *, claude: str | None = None,
+                   project_dir: str | os.PathLike[str] | None = None) -> PluginInstallResult:
+    """Add claimback's marketplace and install its plugin with Claude Code's own CLI (`claude plugin
+    marketplace add` + `claude plugin install`); without `claude` on PATH, say the two slash commands.
+    A plugin cannot set statusLine, so `guard install --statusline` stays the way to get quota snapshots."""
+    if scope not in SCOPES:
+        raise BadInput(f"unknown scope {scope!r} ({', '.join(SCOPES)})")
+    slash = [f"/plugin marketplace add {source}", f"/plugin install {PLUGIN_ID}"]
+    doubled = []
+    for each in SCOPES:
+        try:
+            if installed_events(parse_settings(_read(settings_path(each, project_dir)),
+                                               settings_path(each, project_dir))):
+                doubled.append(each)
+        except BadInput:
+            continue
+    binary = claude or shutil.which("claude")
+    ran: list[list[str]] = []
+    if binary is None:
+        message = ("`claude` is not on PATH; inside Claude Code, run:\n  " + "\n  ".join(slash))
+        installed = False
+    else:
+        for argv in ([binary, "plugin", "marketplace", "add", source, "--scope", scope],
+                     [binary, "plugin", "install", PLUGIN_ID, "--scope", scope]):
+            ran.append(argv)
+            try:
+                done = subprocess.run(argv, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise ClaimbackError(f"{' '.join(argv[1:4])} failed: {exc}") from None
+            if done.returncode != 0:
+                why = (done.stderr or done.stdout).strip().splitlines()
+                raise ClaimbackError(f"`claude {' '.join(argv[1:])}` failed: {why[-1] if why else done.returncode}")
+        installed = True
+        message = (f"installed the claimback plugin ({PLUGIN_ID}, {scope} scope) from {source}; new Claude Code "
+                   "sessions run its hooks and offer /claimback:status, /claimback:loss, /claimback:claim, "
+                   "/claimback:resume")
+    if doubled:
+        message += (f"\nnote: `guard install` hooks are also in the {', '.join(doubled)} settings; every hook would "
+                    "run twice: remove them with `claimback guard uninstall --scope SCOPE` (keep the status line "
+                    "with `claimback guard install --statusline` only if you want quota snapshots)")
+    return PluginInstallResult(source, scope, ran, slash, installed, doubled, message)
 
 
 @dataclass
