@@ -1,4 +1,4 @@
-"""`claimback ledger info|export|vacuum`: the store itself."""
+"""`claimback ledger info|export|import|vacuum`: the store itself."""
 
 from __future__ import annotations
 
@@ -13,7 +13,13 @@ from claimback.cli._common import db_option, json_option, print_json
 
 @main.group()
 def ledger() -> None:
-    """Inspect, export or compact the ledger (the durable store of your evidence)."""
+    """Inspect, export, import or compact the ledger (the durable store of your evidence).
+
+    \b
+    Many machines, one claim (no PostgreSQL needed):
+      laptop$       claimback ledger export --out laptop.jsonl
+      workstation$  claimback ledger import laptop.jsonl && claimback claim
+    """
 
 
 @ledger.command("info")
@@ -44,7 +50,8 @@ def info(db: str | None, as_json: bool) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file instead of stdout.")
 def export(db: str | None, fmt: str, out: Path | None) -> None:
-    """Export every table of the ledger (a full, re-importable backup of the evidence)."""
+    """Export every table of the ledger: a full backup of the evidence, re-importable with
+    `claimback ledger import FILE` here or on another machine (importing twice changes nothing)."""
     from claimback.errors import BadInput
     from claimback.ledger import open_ledger
     from claimback.ledger.info import export_jsonl
@@ -55,6 +62,32 @@ def export(db: str | None, fmt: str, out: Path | None) -> None:
         count = export_jsonl(store, out)
     if out is not None:
         click.echo(f"exported {count:,} rows to {out}", err=True)
+
+
+@ledger.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+@json_option
+def import_cmd(file: Path, db: str | None, as_json: bool) -> None:
+    """Merge another ledger's `ledger export` into this one (idempotent: rows already here are kept,
+    so importing the same file twice changes nothing). Rows keep the machine that read them."""
+    from claimback.ledger import open_ledger
+    from claimback.ledger.merge import import_jsonl
+
+    with open_ledger(db) as store:
+        summary = import_jsonl(store, file)
+    if as_json:
+        print_json({"path": summary.path, "lines": summary.lines, "added": summary.added,
+                    "present": summary.present, "total_added": summary.total_added,
+                    "unknown_tables": summary.unknown_tables, "dropped_columns": summary.dropped_columns})
+        return
+    parts = [f"{table} +{n:,}" for table, n in summary.added.items() if n]
+    click.echo(f"imported {summary.total_added:,} new rows from {file}" + (f" ({', '.join(parts)})" if parts else "")
+               + f"; {sum(summary.present.values()):,} already present")
+    for table, n in summary.unknown_tables.items():
+        click.echo(f"note: {n:,} rows of table {table!r} skipped (made by a newer claimback?)", err=True)
+    for table, cols in summary.dropped_columns.items():
+        click.echo(f"note: {table} columns this ledger lacks were left out: {', '.join(cols)}", err=True)
 
 
 @ledger.command("vacuum")
