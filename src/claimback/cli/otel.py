@@ -24,11 +24,15 @@ def otel() -> None:
               help="Require `Authorization: Bearer T` on every request (env CLAIMBACK_OTEL_TOKEN).")
 @click.option("--max-body-mb", default=8.0, show_default=True, type=click.FloatRange(0.01, 512),
               help="Largest request body accepted (compressed and decompressed), in MiB.")
+@click.option("--grpc", "grpc", is_flag=True,
+              help="Also serve OTLP over gRPC (needs `pip install 'claimback[grpc]'`), into the same ledger.")
+@click.option("--grpc-port", default=4317, show_default=True, type=click.IntRange(0, 65535),
+              help="With --grpc: its port (4317 is OTLP/gRPC's standard port; 0 picks a free one).")
 @click.option("-v", "--verbose", is_flag=True, help="Log every request to stderr.")
 @db_option
 @json_option
-def serve(host: str, port: int, token: str | None, max_body_mb: float, verbose: bool, db: str | None,
-          as_json: bool) -> None:
+def serve(host: str, port: int, token: str | None, max_body_mb: float, grpc: bool, grpc_port: int, verbose: bool,
+          db: str | None, as_json: bool) -> None:
     """Receive OTLP/HTTP logs and metrics from Claude Code and store its API events in the ledger.
 
     \b
@@ -40,6 +44,8 @@ def serve(host: str, port: int, token: str | None, max_body_mb: float, verbose: 
     it received. Point Claude Code at it (docs/team.md):
       OTEL_LOGS_EXPORTER=otlp OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
       OTEL_EXPORTER_OTLP_ENDPOINT=http://HOST:4318
+    or, with --grpc: OTEL_EXPORTER_OTLP_PROTOCOL=grpc OTEL_EXPORTER_OTLP_ENDPOINT=http://HOST:4317
+    (the gRPC services LogsService/Export and MetricsService/Export; the token as `authorization` metadata).
     """
     from claimback.ledger import open_ledger
     from claimback.sources.otel import require_proto
@@ -49,9 +55,14 @@ def serve(host: str, port: int, token: str | None, max_body_mb: float, verbose: 
     warning = exposure_warning(host, token)
     if warning:
         click.secho(warning, err=True, fg="red", bold=True)
+    if grpc:
+        from claimback.sources.otel_grpc import require_grpc
+
+        require_grpc()
 
     def ready(server) -> None:
-        click.echo(f"claimback otel: listening on {server.url} (ledger {ledger.location}"
+        also = f" and gRPC on {host}:{server.grpc_port}" if server.grpc_port else ""
+        click.echo(f"claimback otel: listening on {server.url}{also} (ledger {ledger.location}"
                    f"{', token required' if token else ''})", err=True)
 
     def log(line: str) -> None:
@@ -59,7 +70,8 @@ def serve(host: str, port: int, token: str | None, max_body_mb: float, verbose: 
 
     with open_ledger(db) as ledger:
         stats = run(ledger, host, port, token=token, max_body=int(max_body_mb * 1024 * 1024),
-                    ready=ready, log=log if verbose else None, reopen=lambda: open_ledger(db))
+                    ready=ready, log=log if verbose else None, reopen=lambda: open_ledger(db),
+                    grpc_port=grpc_port if grpc else None)
     if as_json:
         print_json(dataclasses.asdict(stats))
     else:

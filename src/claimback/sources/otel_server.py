@@ -286,6 +286,7 @@ class OtelServer(ThreadingHTTPServer):
         self.log = log
         self.stats = ServerStats()
         self._write_lock = threading.Lock()
+        self.grpc_port: int | None = None  # set when OTLP/gRPC is served too
 
     @property
     def url(self) -> str:
@@ -358,12 +359,23 @@ def exposure_warning(host: str, token: str | None) -> str | None:
 
 def serve(ledger: Ledger, host: str = "127.0.0.1", port: int = 4318, *, token: str | None = None,
           max_body: int = DEFAULT_MAX_BODY, ready: Callable[[OtelServer], None] | None = None,
-          log: Callable[[str], None] | None = None, reopen: Callable[[], Ledger] | None = None) -> ServerStats:
-    """Serve until SIGTERM/SIGINT; returns what was received. Runs in the calling (main) thread."""
+          log: Callable[[str], None] | None = None, reopen: Callable[[], Ledger] | None = None,
+          grpc_port: int | None = None) -> ServerStats:
+    """Serve until SIGTERM/SIGINT; returns what was received. Runs in the calling (main) thread.
+    With `grpc_port`, OTLP over gRPC is served too, into the same receiver (sources/otel_grpc.py)."""
     try:
         server = OtelServer(ledger, host, port, token=token, max_body=max_body, log=log, reopen=reopen)
     except OSError as exc:
         raise BadInput(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    grpc_server = None
+    if grpc_port is not None:
+        from claimback.sources.otel_grpc import start_grpc
+
+        try:
+            grpc_server, server.grpc_port = start_grpc(server, host, grpc_port)
+        except BaseException:
+            server.server_close()
+            raise
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -380,6 +392,8 @@ def serve(ledger: Ledger, host: str = "127.0.0.1", port: int = 4318, *, token: s
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if grpc_server is not None:
+            grpc_server.stop(grace=2).wait()  # in-flight gRPC batches finish before the ledger closes
         server.server_close()
         # Handler threads are daemons (idle keep-alive connections must not hold up shutdown); a
         # batch being written holds the lock, so taking it once lets that batch commit first.
