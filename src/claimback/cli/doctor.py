@@ -248,3 +248,57 @@ def verify(probe: bool, as_json: bool, db: str | None, sources: tuple[str, ...],
             out.print(f"  {mark} {check.name}: {e(check.detail)}")
         out.print(f"[bold]verdict:[/] {e(result.verdict)}")
     sys.exit(0 if result.gone or result.signature is None else (1 if result.gone is False else 3))
+
+
+@doctor.command()
+@click.argument("working", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("this", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--project", metavar="DIR", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Without THIS: the project whose settings to snapshot now (default: the current directory).")
+@json_option
+def compare(working: Path, this: Path | None, project: Path | None, as_json: bool) -> None:
+    """Line up a snapshot of a setup that works (`doctor --out WORKING.json` there) with this one
+    (THIS.json, or this machine now): the differences most likely to explain a failure first, each
+    with one change to try.
+
+    \b
+    Compared: provider, base URL host, credentials (names), claude on PATH and its version, proxy and
+    TLS variables, models, hooks and settings per scope, relevant environment variable names,
+    retention. Exit 0 (a report); `preflight --baseline WORKING.json` fails CI on the likely ones.
+    """
+    from claimback.prevent.compare import compare_snapshots, load_snapshot, this_snapshot
+
+    ref = load_snapshot(working)
+    here = load_snapshot(this) if this is not None else this_snapshot(project)
+    report = compare_snapshots(ref, here, working_name=str(working), this_name=str(this) if this else "this machine")
+    if as_json:
+        print_json(report.to_dict())
+        return
+    render_compare(report, _console(None))
+
+
+def render_compare(report, out) -> None:  # type: ignore[no-untyped-def]
+    from rich.markup import escape as e
+
+    from claimback.prevent.compare import LIKELY
+
+    out.print(f"[bold]{e(report.this)}[/] compared with the working setup [bold]{e(report.working)}[/]:")
+    if not report.differences:
+        out.print("no differences in what doctor records: look at the network path (proxy, firewall) and the "
+                  "account itself (`claimback doctor explain` on the error)")
+        return
+    for n, d in enumerate(report.differences, 1):
+        tag = "[red]likely[/]" if d.weight >= LIKELY else "[dim]less likely[/]"
+        out.print(f"{n}. {tag} {e(d.what)}: working {e(_show(d.working))} · here {e(_show(d.this))}")
+        out.print(f"   {e(d.why)}")
+        out.print(f"   [bold]try:[/] {e(d.try_this)}")
+
+
+def _show(value: Any) -> str:
+    if value is None or value == [] or value == {}:
+        return "none"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k} = {v}" for k, v in value.items())
+    return str(value)

@@ -23,17 +23,25 @@ _MARK = {"ok": "ok", "skip": "--", "warn": "WARN", "fail": "FAIL", "outage": "OU
                    "ANTHROPIC_BASE_URL or api.anthropic.com.")
 @click.option("--project-dir", type=click.Path(file_okay=False), default=None,
               help="Project whose .claude settings to read (default: the current directory).")
-def preflight_cmd(as_json: bool, strict: bool, github: bool, do_probe: bool, project_dir: str | None) -> None:
+@click.option("--baseline", metavar="FILE", type=click.Path(dir_okay=False), default=None,
+              help="A `doctor --out FILE.json` snapshot of a setup that works: fail (exit 1) when this setup "
+                   "differs from it in a way likely to explain a failure, and print those differences.")
+def preflight_cmd(as_json: bool, strict: bool, github: bool, do_probe: bool, project_dir: str | None,
+                  baseline: str | None) -> None:
     """Check that a Claude Code run can start now: claude installed, credentials (names only),
     provider settings, model, Anthropic's status page, transcript retention.
 
     \b
-    Exit codes: 0 ok · 1 a check failed · 3 warnings only (1 with --strict)
-                75 Anthropic reports an active outage: retry later
+    Exit codes: 0 ok · 1 a check failed (or, with --baseline, a likely difference from the working setup)
+                3 warnings only (1 with --strict) · 75 Anthropic reports an active outage: retry later
     """
     from claimback.prevent.preflight import github_annotations, run_preflight, step_summary_markdown
 
     report = run_preflight(strict=strict, do_probe=do_probe, project_dir=project_dir)
+    if baseline is not None:
+        from claimback.prevent.preflight import baseline_check
+
+        report = baseline_check(report, baseline, project_dir)
     in_actions = github or os.environ.get("GITHUB_ACTIONS") == "true"
     if as_json:
         print_json(report.to_dict())

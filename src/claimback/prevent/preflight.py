@@ -348,6 +348,10 @@ def run_preflight(*, strict: bool = False, do_probe: bool = False, project_dir: 
     ]
     if do_probe:
         checks.append(probe(env, model))
+    return _report(checks, strict)
+
+
+def _report(checks: list[Check], strict: bool) -> PreflightReport:
     worst = max((c.status for c in checks), key=lambda s: ORDER[s])
     verdict = {"skip": "ok"}.get(worst, worst)
     if verdict == "fail":
@@ -359,6 +363,29 @@ def run_preflight(*, strict: bool = False, do_probe: bool = False, project_dir: 
     else:
         code = EXIT_OK
     return PreflightReport(verdict, code, checks, strict)
+
+
+def baseline_check(report: PreflightReport, baseline: str | os.PathLike[str],
+                   project_dir: str | os.PathLike[str] | None = None) -> PreflightReport:
+    """Add a `baseline` check: this setup against a working setup's `doctor --out` snapshot
+    (prevent/compare.py); likely differences fail it, lesser ones warn."""
+    from claimback.prevent.compare import compare_snapshots, load_snapshot, this_snapshot
+
+    ref = load_snapshot(baseline)
+    diff = compare_snapshots(ref, this_snapshot(Path(project_dir) if project_dir else None),
+                             working_name=str(baseline), this_name="this setup")
+    likely = diff.likely
+    if likely:
+        top = likely[0]
+        status = "fail"
+        summary = (f"{len(likely)} likely difference(s) from {baseline}: {top.what} "
+                   f"(working {top.working!r}, here {top.this!r}); try: {top.try_this}")
+    elif diff.differences:
+        status, summary = "warn", f"{len(diff.differences)} minor difference(s) from {baseline}"
+    else:
+        status, summary = "ok", f"matches {baseline}"
+    checks = [*report.checks, Check("baseline", status, summary, {"differences": diff.to_dict()["differences"]})]
+    return _report(checks, report.strict)
 
 
 def _escape_data(text: str) -> str:
