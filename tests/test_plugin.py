@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_anthropic import FakeAnthropic, Reply, Rule, agent_call, answers_tool, main_thread
+from fake_anthropic import OVERLOADED, FakeAnthropic, Reply, Rule, agent_call, answers_tool, error_reply, main_thread
 from realclient import Sandbox, require_claude, run_claude
 
 from claimback.prevent.guard import HOOK_EVENTS, HOOK_TIMEOUT_S, PLUGIN_ID, plugin_hooks
@@ -159,14 +159,18 @@ def _status_cache(home: Path, name: str) -> None:
 
 
 def test_real_client_runs_the_plugins_pretooluse_hook(tmp_path: Path) -> None:
-    """`claude -p --plugin-dir plugins/claimback`: the model launches a subagent during an incident; the
-    plugin's PreToolUse hook (exec form, through the launcher, the installed claimback) denies it, the
-    client sends the denial back as the tool result, and no subagent request reaches the API."""
+    """`claude -p --plugin-dir plugins/claimback`: the API overloads three times (the client retries), then
+    the model launches a subagent; the plugin's PreToolUse hook (exec form, through the launcher, the
+    installed claimback) sees the burst in the session's transcript and denies the launch, the client sends
+    the denial back as the tool result, and no subagent request reaches the API. (The open incident alone
+    would only warn: the client runs against a custom ANTHROPIC_BASE_URL, which the status page does not
+    speak for.)"""
     require_claude()
     sandbox = Sandbox(tmp_path)
     cb_home = tmp_path / "cb"
     _status_cache(cb_home, "Elevated errors on Claude Sonnet 4.6")
-    rules = [Rule(Reply(kind="tool_use", tools=[agent_call("Count the notes in notes/")]),
+    rules = [Rule(error_reply(**OVERLOADED), when=lambda r: main_thread(r) and not answers_tool(r), times=3),
+             Rule(Reply(kind="tool_use", tools=[agent_call("Count the notes in notes/")]),
                   when=lambda r: main_thread(r) and not answers_tool(r)),
              Rule(Reply(text="The launch was paused."), when=answers_tool)]
     with FakeAnthropic(rules, max_requests=12) as api:
@@ -180,8 +184,9 @@ def test_real_client_runs_the_plugins_pretooluse_hook(tmp_path: Path) -> None:
     events = [d["event"] for d in decisions]
     assert "SessionStart" in events and "UserPromptSubmit" in events  # the plugin's other hooks ran too
     pre = [d for d in decisions if d["event"] == "PreToolUse"]
-    assert pre and pre[-1]["decision"] == "deny", decisions
+    assert pre and pre[-1]["decision"] == "deny" and pre[-1]["failures"] == 3, decisions
+    assert [d["decision"] for d in decisions if d["event"] == "SessionStart"] == ["warn"]  # the incident, named
     results = [b for rec in sandbox.records() if rec.get("type") == "user"
                for b in (rec["message"]["content"] if isinstance(rec["message"]["content"], list) else [])
                if b.get("type") == "tool_result"]
-    assert results and "Elevated errors on Claude Sonnet 4.6" in json.dumps(results)
+    assert results and "3 outage-class API failures" in json.dumps(results)
