@@ -210,3 +210,43 @@ def test_token_limit_max_is_the_largest_finished_block(active_db: Any) -> None:
     assert mine == pytest.approx(ref)
     assert "tokenLimitStatus" not in _recorded("ccusage20-active-max-active.json")["blocks"][0]
     assert _blocks(active_db, active_only=True, token_limit="max")[0]["tokenLimitStatus"] == pytest.approx(ref)
+
+
+def _keys(value: Any, path: str = "") -> set[str]:
+    """Every key path in a JSON value (list items share their list's path)."""
+    if isinstance(value, dict):
+        return {p for k, v in value.items() for p in {f"{path}.{k}"} | _keys(v, f"{path}.{k}")}
+    if isinstance(value, list):
+        return {p for v in value for p in _keys(v, path)}
+    return set()
+
+
+OURS_ONLY = ("unpricedRequests", "claimback", "versions", "requests")
+
+
+@pytest.mark.parametrize("kind", ["daily", "weekly", "monthly", "session", "blocks"])
+def test_no_cost_drops_the_keys_ccusage_drops(db: str, kind: str) -> None:
+    ours = _usage(db, kind, "--no-cost")
+    theirs = _recorded(f"ccusage20-{kind}-nocost.json")
+    mine = {p for p in _keys(ours) if not any(part in OURS_ONLY for part in p.split("."))}
+    if kind == "blocks":  # claimback's blocks also carry per-model rows and totals
+        mine = {p for p in mine if not p.startswith((".totals", ".blocks.modelBreakdowns"))}
+    assert mine == _keys(theirs), (mine ^ _keys(theirs))
+    assert not any(p.rsplit(".", 1)[-1] in ("totalCost", "cost", "costUSD") for p in _keys(ours))
+    with_cost = _usage(db, kind)
+    rows = "sessions" if kind == "session" else kind
+    assert [r["totalTokens"] for r in ours[rows]] == [r["totalTokens"] for r in with_cost[rows]]
+    table = CliRunner().invoke(main, ["usage", kind, "--no-cost", "--no-ingest", "--db", db], terminal_width=160)
+    assert table.exit_code == 0 and "Cost (USD)" not in table.output and "$" not in table.output
+
+
+def test_no_cost_on_the_active_block_keeps_the_burn_rate(active_db: Any) -> None:
+    from claimback.analysis.usage import block_usage
+
+    report = block_usage(active_db, tz_name="UTC", mode="calculate", now=RECORDED_AT, active_only=True,
+                         token_limit="500000")
+    (mine,) = to_ccusage_json(report, cost=False)["blocks"]
+    (ref,) = _recorded("ccusage20-active-nocost.json")["blocks"]
+    assert set(mine["projection"]) == set(ref["projection"]) == {"remainingMinutes", "totalTokens"}
+    assert set(mine["burnRate"]) == set(ref["burnRate"])  # costPerHour stays, as in ccusage
+    assert "costUSD" not in mine and "costUSD" not in ref

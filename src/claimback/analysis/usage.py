@@ -656,9 +656,15 @@ def usage_report(ledger: Ledger, kind: str, **options: Any) -> UsageReport:
 
 # -- ccusage-compatible JSON -----------------------------------------------------------------------
 def _breakdowns(models: Iterable[ModelBreakdown]) -> list[dict[str, Any]]:
-    return [{"modelName": m.modelName, "inputTokens": m.inputTokens, "outputTokens": m.outputTokens,
-             "cacheCreationTokens": m.cacheCreationTokens, "cacheReadTokens": m.cacheReadTokens,
-             "cost": m.cost} for m in models]
+    rows = []
+    for m in models:
+        row: dict[str, Any] = {"modelName": m.modelName, "inputTokens": m.inputTokens, "outputTokens": m.outputTokens,
+                               "cacheCreationTokens": m.cacheCreationTokens, "cacheReadTokens": m.cacheReadTokens,
+                               "cost": m.cost}
+        if m.requests and m.unpricedRequests == m.requests:
+            row["missingPricing"] = True  # as ccusage 20 marks a model it has no price for
+        rows.append(row)
+    return rows
 
 
 def _token_fields(row: UsageRow) -> dict[str, Any]:
@@ -689,9 +695,28 @@ def _plain_dc(value: Any) -> dict[str, Any] | None:
     return None if value is None else dict(value.__dict__)
 
 
-def to_ccusage_json(report: UsageReport, *, subagents: bool = False) -> dict[str, Any]:
+_COST_KEYS = frozenset({"totalCost", "cost", "costUSD"})
+
+
+def _without_cost(value: Any) -> Any:
+    """ccusage's `--no-cost`: every cost key dropped, wherever it is; `burnRate` is left whole as ccusage
+    leaves it (its `costPerHour` stays)."""
+    if isinstance(value, dict):
+        return {k: (v if k == "burnRate" else _without_cost(v)) for k, v in value.items() if k not in _COST_KEYS}
+    if isinstance(value, list):
+        return [_without_cost(v) for v in value]
+    return value
+
+
+def to_ccusage_json(report: UsageReport, *, subagents: bool = False, cost: bool = True) -> dict[str, Any]:
     """The report with ccusage's key names (scripts written for ccusage read it unchanged); claimback's
-    additions (`unpricedRequests`, `subagents`, `claimback`) are extra keys those scripts ignore."""
+    additions (`unpricedRequests`, `subagents`, `claimback`) are extra keys those scripts ignore.
+    `cost=False` is ccusage's `--no-cost`."""
+    data = _ccusage_json(report, subagents)
+    return data if cost else _without_cost(data)
+
+
+def _ccusage_json(report: UsageReport, subagents: bool) -> dict[str, Any]:
     totals = _token_fields(report.totals)
     totals["unpricedRequests"] = report.totals.unpricedRequests
     if report.unpriced_models:  # ccusage 20 names them in the totals (and omits the key when none)

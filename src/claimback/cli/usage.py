@@ -28,6 +28,8 @@ def _report_options(func: F) -> F:
         range_options,
         json_option,
         click.option("-b", "--breakdown", is_flag=True, help="Show one line per model under each row."),
+        click.option("--no-cost", "no_cost", is_flag=True,
+                     help="Leave cost out of the table and the JSON (ccusage's --no-cost)."),
         click.option("-o", "--order", type=click.Choice(["asc", "desc"]), default="asc", show_default=True,
                      help="Oldest first (asc) or newest first (desc)."),
         click.option("-z", "--timezone", "tz_name", metavar="TZ", default=None,
@@ -59,7 +61,7 @@ def usage() -> None:
     """
 
 
-def _run(kind: str, since: str | None, until: str | None, as_json: bool, breakdown: bool, order: str,
+def _run(kind: str, since: str | None, until: str | None, as_json: bool, breakdown: bool, no_cost: bool, order: str,
          tz_name: str | None, mode: str, pricing_file: str | None, db: str | None,
          sources: tuple[str, ...], no_ingest: bool, demo: bool, **extra: Any) -> None:
     from claimback.analysis.pricing import PricingTable
@@ -76,11 +78,11 @@ def _run(kind: str, since: str | None, until: str | None, as_json: bool, breakdo
                                   pricing=table, order=order, **extra)
             report.demo = ws.demo
     if as_json:
-        print_json(to_ccusage_json(report, subagents=subagents))
+        print_json(to_ccusage_json(report, subagents=subagents, cost=not no_cost))
         return
     from claimback.outputs.usage import render_usage
 
-    render_usage(report, breakdown=breakdown, subagents=subagents)
+    render_usage(report, breakdown=breakdown, subagents=subagents, cost=not no_cost)
 
 
 @usage.command()

@@ -36,10 +36,11 @@ def _cells(row: UsageRow | ModelBreakdown, unpriced: int, requests: int, cost: f
             fmt_int(row.cacheReadTokens), fmt_int(total), _cost(cost, unpriced, requests)]
 
 
-def render_usage(report: UsageReport, *, breakdown: bool = False, subagents: bool = False) -> None:
+def render_usage(report: UsageReport, *, breakdown: bool = False, subagents: bool = False, cost: bool = True) -> None:
     out = console()
     compact = out.width < 120
-    keep = [i for i in range(len(_TOKEN_COLUMNS)) if not (compact and i in _CACHE_COLUMNS)]
+    keep = [i for i in range(len(_TOKEN_COLUMNS)) if not (compact and i in _CACHE_COLUMNS)
+            and (cost or _TOKEN_COLUMNS[i] != "Cost (USD)")]
 
     def pick(cells: list[str]) -> list[str]:
         return [cells[i] for i in keep]
