@@ -69,17 +69,18 @@ def grpc_export(port: int, events: list[tuple[str, dict[str, Any]]], *, token: s
 
 def test_sdk_grpc_exporter_events_become_requests_and_failures(grpc_receiver) -> None:
     server, port = grpc_receiver
+    # one failed request as the client reports it once it gives up: api_error + api_retries_exhausted
     results = grpc_export(port, [
         api_request("req_011G", "2026-05-15T00:58:12.345Z"),
-        api_error("req_011H", "2026-05-15T01:06:20.000Z", 1),
+        api_error("req_011H", "2026-05-15T01:12:00.000Z", 11),
         exhausted("2026-05-15T01:12:00.000Z"),
     ])
     assert results and all(r.name == "SUCCESS" for r in results)
     reqs = rows(server, "SELECT request_id, input_tokens, output_tokens, origin FROM requests")
     assert reqs == [{"request_id": "req_011G", "input_tokens": 12, "output_tokens": 340, "origin": "otel"}]
-    fails = rows(server, "SELECT kind, status, failure_class FROM failures ORDER BY ts")
-    assert fails == [{"kind": "retry", "status": 529, "failure_class": "outage"},
-                     {"kind": "final", "status": 529, "failure_class": "outage"}]
+    fails = rows(server, "SELECT kind, status, failure_class, attempt, request_id FROM failures ORDER BY ts")
+    assert fails == [{"kind": "final", "status": 529, "failure_class": "outage", "attempt": 11,
+                      "request_id": "req_011H"}]  # the same rows the OTLP/HTTP path stores (test_otel.py)
     assert server.stats.events == {"api_request": 1, "api_error": 1, "api_retries_exhausted": 1}
     # the same batch again (an exporter retry) stores nothing new
     grpc_export(port, [api_request("req_011G", "2026-05-15T00:58:12.345Z")])
