@@ -64,15 +64,33 @@ def test_streamed_lines_count_once_with_the_largest_usage(tmp_path, projects):
     assert totals(ledger) == {"n": 2, "i": 6, "o": 290, "cw": 100, "cr": 900}
 
 
-def test_requests_without_ids_are_all_kept_and_reingest_is_idempotent(tmp_path, projects):
+def test_lines_without_request_id_merge_by_message_id_and_reingest_is_idempotent(tmp_path, projects):
+    # Seen in real 1.0.8x transcripts: the blocks of one response written on several lines with no
+    # requestId. They are one request (ccusage 20's `session` rule): the largest line counts, once.
+    no_message_id = assistant("ignored", None, ts(2), out=3)
+    del no_message_id["message"]["id"]
     write(projects / "app" / f"{SESSION}.jsonl", [
-        assistant("msg_1", None, ts(0), out=7), assistant("msg_1", None, ts(0), out=7),
+        assistant("msg_1", None, ts(0), out=7), assistant("msg_1", None, ts(0), out=9),
+        assistant("msg_2", None, ts(1), out=5), no_message_id, no_message_id,
     ])
     summary, ledger = run_ingest(tmp_path, projects)
-    assert summary.new_requests == 2  # no requestId: no key to deduplicate on (ccusage counts both too)
+    # msg_1 once (its larger line), msg_2, and both lines that have no id at all (nothing to merge on)
+    assert summary.new_requests == 4
+    assert totals(ledger)["o"] == 9 + 5 + 3 + 3
     ledger.execute("DELETE FROM files")  # forget the ingest state: a full re-read must add nothing
     again = ingest(ledger, [projects], machine="test")
-    assert again.new_requests == 0 and totals(ledger)["n"] == 2
+    assert again.new_requests == 0 and totals(ledger)["n"] == 4
+
+
+def test_unkeyed_lines_merge_across_files_and_runs(tmp_path, projects):
+    """The merge holds when the lines arrive in two ingest runs (the file grew), and a later larger line
+    replaces the kept one."""
+    path = write(projects / "app" / f"{SESSION}.jsonl", [assistant("msg_1", None, ts(0), out=7)])
+    _, ledger = run_ingest(tmp_path, projects)
+    write(path, [assistant("msg_1", None, ts(0), out=70)], mode="a")
+    again = ingest(ledger, [projects], machine="test")
+    assert again.new_requests == 0
+    assert totals(ledger) == {"n": 1, "i": 3, "o": 70, "cw": 0, "cr": 0}
 
 
 def test_one_h_cache_writes_are_summed(tmp_path, projects):

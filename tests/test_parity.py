@@ -206,8 +206,6 @@ CASES: dict[str, tuple[dict[str, list[str]], tuple[int, int]]] = {
     "parent without requestId: parent counts": (
         {MAIN: [_rec(T0, "m1", None, 10, 1)], SUB: [_rec(T1, "m1", "r2", 1000, 100, side=True, agent="a1")]},
         (10, 1)),
-    "lines without requestId are never merged": (
-        {MAIN: [_rec(T0, "m1", None, 10, 1), _rec(T1, "m1", None, 10, 1)]}, (20, 2)),
     "equal totals: the first copy counts": (
         {MAIN: [_rec("2026-01-01T23:59:59.000Z", "m1", "r1", 10, 5),
                 _rec("2026-01-02T00:00:01.000Z", "m1", "r1", 11, 4)]}, (10, 5)),
@@ -227,6 +225,35 @@ CASES: dict[str, tuple[dict[str, list[str]], tuple[int, int]]] = {
         {MAIN: [_rec(T0, "m1", "r1", 10, 1)], "agent-a9.jsonl": [_rec(T1, "m1", "r2", 1000, 100, side=True, agent="a9")]},
         (10, 1)),
 }
+
+
+# Lines without requestId: ccusage 20.0.24's `session` report merges them by message.id within a session
+# (the largest stays); its `daily` report counts every line (the first case gives (20, 6) there), which
+# double counts a response streamed over several lines. claimback follows `session` in all three reports.
+# name: (files, ccusage 20.0.24 `claude session --json --offline --mode calculate` (input, output) totals)
+UNKEYED_CASES: dict[str, tuple[dict[str, list[str]], tuple[int, int]]] = {
+    "lines of one message without requestId: the largest counts": (
+        {MAIN: [_rec(T0, "m1", None, 10, 1), _rec(T1, "m1", None, 10, 5)]}, (10, 5)),
+    "the smaller line first, the larger later": (
+        {MAIN: [_rec(T0, "m1", None, 10, 1), _rec(T1, "m1", None, 100, 50)]}, (100, 50)),
+    "the same message without requestId in two sessions: both count": (
+        {MAIN: [_rec(T0, "m1", None, 10, 1)], MAIN2: [_rec(T1, "m1", None, 10, 5, sid=SID2)]}, (20, 6)),
+    "a line without requestId beside one with it: both count": (
+        {MAIN: [_rec(T0, "m1", None, 10, 1), _rec(T1, "m1", "r1", 100, 50)]}, (110, 51)),
+}
+
+
+@pytest.mark.parametrize("name", list(UNKEYED_CASES))
+def test_unkeyed_lines_match_ccusage_20_session(tmp_path: Path, name: str) -> None:
+    files, expected = UNKEYED_CASES[name]
+    project = tmp_path / "claude" / "projects" / "-home-u-app"
+    for rel, lines in files.items():
+        path = project / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n")
+    for report in ("session", "daily"):
+        totals = _usage(tmp_path, report, tmp_path / "claude")["totals"]
+        assert (totals["inputTokens"], totals["outputTokens"]) == expected, report
 
 
 @pytest.mark.parametrize("name", list(CASES))

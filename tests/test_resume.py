@@ -283,3 +283,58 @@ def test_unanswered_and_interrupted_launches(tmp_path: Path) -> None:
     assert PROMPT_C in report.plans[0].prompt and PROMPT_D in report.plans[0].prompt
     assert "Check both modules." in report.plans[0].prompt
     led.close()
+
+
+# -- copies: `--resume` in older clients writes earlier records into the new file again ------------------
+ORIGINAL = "bbbbbbbb-2222-4333-8444-555555555555"
+RESUMED = "aaaaaaaa-2222-4333-8444-555555555555"  # sorts first: its copies are read before the originals
+COPY_PROMPT = "Port the wombatqueue to asyncio."
+
+
+def _as(record: dict[str, Any], *, session: str, uuid: str, ts: str | None = None) -> dict[str, Any]:
+    return {**record, "sessionId": session, "uuid": uuid, **({"timestamp": ts} if ts else {})}
+
+
+def _turn_killed_then_resumed(root: Path, copy_shape: str) -> None:
+    """ORIGINAL: a prompt, one request, then a 500 ends the turn. RESUMED (opened later with --resume):
+    the earlier records copied in, then new work. Shapes seen in real 1.0.89 files: `same uuid` (new
+    timestamp and the new session) and `new uuid` (typed prompts and errors keep the original's timestamp
+    and session; the assistant records around them get the resume time and the new session)."""
+    p = prompt("2026-05-15T01:00:00.000Z", COPY_PROMPT)
+    r = request("2026-05-15T01:01:00.000Z", "orig1")
+    e = final("2026-05-15T01:02:00.000Z", INTERNAL_TEXT)
+    _write(root / SLUG / f"{ORIGINAL}.jsonl", [_as(p, session=ORIGINAL, uuid="p1"), _as(r, session=ORIGINAL, uuid="r1"),
+                                               _as(e, session=ORIGINAL, uuid="e1")])
+    if copy_shape == "same uuid":
+        at = "2026-05-15T01:30:00.000Z"
+        copies = [_as(p, session=RESUMED, uuid="p1", ts=at), _as(r, session=RESUMED, uuid="r1", ts=at),
+                  _as(e, session=RESUMED, uuid="e1", ts=at)]
+    else:
+        copies = [_as(p, session=ORIGINAL, uuid="p1-copy"),
+                  _as(r, session=RESUMED, uuid="r1-copy", ts="2026-05-15T01:30:00.000Z"),
+                  _as(e, session=ORIGINAL, uuid="e1-copy")]
+    _write(root / SLUG / f"{RESUMED}.jsonl", copies + [
+        _as(prompt("2026-05-15T01:31:00.000Z", "Something else now."), session=RESUMED, uuid="p2"),
+        _as(request("2026-05-15T01:32:00.000Z", "new1"), session=RESUMED, uuid="r2")])
+
+
+@pytest.mark.parametrize("shape", ["same uuid", "new uuid"])
+def test_a_copied_failure_is_not_a_new_failure_turn_or_resubmission(tmp_path: Path, shape: str) -> None:
+    root = tmp_path / "projects"
+    _turn_killed_then_resumed(root, shape)
+    led = open_ledger(tmp_path / "ledger.sqlite3")
+    try:
+        ingest(led, [root], machine="m")
+        failures = led.rows("SELECT session_id, ts, turn_id FROM failures")
+        assert [(f["session_id"], f["ts"]) for f in failures] == [(ORIGINAL, "2026-05-15T01:02:00.000Z")]
+        prompts = led.rows("SELECT session_id, ts FROM prompts WHERE session_id = ? OR ts < ?",
+                           (ORIGINAL, "2026-05-15T01:31:00.000Z"))
+        assert [(p["session_id"], p["ts"]) for p in prompts] == [(ORIGINAL, "2026-05-15T01:00:00.000Z")]
+        request_row = led.rows("SELECT session_id, ts FROM requests WHERE message_id = 'msg_orig1'")
+        assert [(q["session_id"], q["ts"]) for q in request_row] == [(ORIGINAL, "2026-05-15T01:01:00.000Z")]
+        report = build_resume(led)
+        # One killed turn, the original's, and nobody re-sent its prompt (the copy is no re-submission).
+        assert [(t.session_id, t.ended_ts, t.status, t.resubmitted_session) for t in report.turns] == [
+            (ORIGINAL, "2026-05-15T01:02:00.000Z", "pending", None)]
+    finally:
+        led.close()

@@ -31,7 +31,7 @@ from claimback.sources.transcripts import (
     FileState,
     ParseBatch,
     TranscriptParser,
-    _request_total,
+    request_wins,
 )
 
 FLUSH_ROWS = 20_000
@@ -79,11 +79,25 @@ _UPSERT_REQUEST = _insert(
     REQUEST_COLUMNS, "requests",
     "(request_key) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in REQUEST_COLUMNS[1:])
-    + f" WHERE {_REQUEST_TOTAL.format(t='excluded')} > {_REQUEST_TOTAL.format(t='requests')}",
+    + f" WHERE {_REQUEST_TOTAL.format(t='excluded')} > {_REQUEST_TOTAL.format(t='requests')}"
+    + f" OR ({_REQUEST_TOTAL.format(t='excluded')} = {_REQUEST_TOTAL.format(t='requests')}"
+    + " AND excluded.ts < requests.ts)",
 )
-_INSERT_FAILURE = _insert(FAILURE_COLUMNS, "failures", "(failure_key) DO NOTHING")
+
+
+def _earliest_wins(columns: tuple[str, ...], table: str, key: str) -> str:
+    """Insert, or replace a row of the same key by an earlier record of it. A record Claude Code copied
+    (`--resume` in older versions writes earlier records into the new file again, with the same uuid, a
+    new timestamp and the new session) is the same event: the original's time, session and turn stay,
+    whichever file is read first."""
+    return _insert(columns, table, f"({key}) DO UPDATE SET "
+                   + ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
+                   + f" WHERE excluded.ts < {table}.ts")
+
+
+_INSERT_FAILURE = _earliest_wins(FAILURE_COLUMNS, "failures", "failure_key")
 _INSERT_TASK = _insert(TASK_COLUMNS, "tasks", "(tool_use_id) DO NOTHING")
-_INSERT_PROMPT = _insert(PROMPT_COLUMNS, "prompts", "(prompt_key) DO NOTHING")
+_INSERT_PROMPT = _earliest_wins(PROMPT_COLUMNS, "prompts", "prompt_key")
 _UPDATE_RESULT = (
     "UPDATE tasks SET agent_id = COALESCE(?, agent_id), result_ts = ?, result_status = ?, "
     "result_is_error = ?, result_error = ?, result_total_tokens = ? WHERE tool_use_id = ?"
@@ -134,6 +148,35 @@ _DROP_SIDECHAIN_REPLAYS = (
     f"AND (other.is_sidechain = 0 OR {_REQUEST_TOTAL.format(t='other')} > {_REQUEST_TOTAL.format(t='requests')} "
     f"OR ({_REQUEST_TOTAL.format(t='other')} = {_REQUEST_TOTAL.format(t='requests')} "
     "AND (other.ts < requests.ts OR (other.ts = requests.ts AND other.request_key < requests.request_key)))))"
+)
+
+# Lines of one response that carry no requestId (older clients, some proxies) cannot be keyed by
+# (message.id, requestId); they are one request per message.id within a session: the largest stays
+# (ties: the earliest, then the smallest key). This is ccusage 20's `session` rule (its `daily` report
+# counts every such line: docs/benchmarks.md). Copies in another session are counted there, as ccusage does.
+_MERGE_UNKEYED_REQUESTS = (
+    "DELETE FROM requests WHERE request_id IS NULL AND message_id IS NOT NULL AND origin = 'transcript' "
+    "AND EXISTS (SELECT 1 FROM requests AS other WHERE other.request_id IS NULL "
+    "AND other.message_id = requests.message_id AND other.session_id = requests.session_id "
+    "AND other.request_key <> requests.request_key AND other.origin = 'transcript' "
+    f"AND ({_REQUEST_TOTAL.format(t='other')} > {_REQUEST_TOTAL.format(t='requests')} "
+    f"OR ({_REQUEST_TOTAL.format(t='other')} = {_REQUEST_TOTAL.format(t='requests')} "
+    "AND (other.ts < requests.ts OR (other.ts = requests.ts AND other.request_key < requests.request_key)))))"
+)
+# A copy written with a new uuid but the original's session and timestamp (seen in 1.0.8x resumed files:
+# the typed prompts and system records of the replayed part) is the same event as the original: one
+# prompt, one failure. Two real events of one kind at the same millisecond in one thread are not.
+_DROP_COPIED_FAILURES = (
+    "DELETE FROM failures WHERE origin = 'transcript' AND EXISTS (SELECT 1 FROM failures AS o "
+    "WHERE o.session_id = failures.session_id AND o.ts = failures.ts AND o.kind = failures.kind "
+    "AND COALESCE(o.agent_id, '') = COALESCE(failures.agent_id, '') "
+    "AND COALESCE(o.signature, '') = COALESCE(failures.signature, '') AND o.origin = 'transcript' "
+    "AND o.failure_key < failures.failure_key)"
+)
+_DROP_COPIED_PROMPTS = (
+    "DELETE FROM prompts WHERE EXISTS (SELECT 1 FROM prompts AS o WHERE o.text_hash = prompts.text_hash "
+    "AND o.ts = prompts.ts AND COALESCE(o.session_id, '') = COALESCE(prompts.session_id, '') "
+    "AND COALESCE(o.agent_id, '') = COALESCE(prompts.agent_id, '') AND o.prompt_key < prompts.prompt_key)"
 )
 
 # Link launches to runs: by the agent id the parent's tool_result names, else by the run whose first
@@ -249,8 +292,7 @@ class _Writer:
         requests: dict[str, tuple] = {}
         for batch in self.batches:
             for key, row in batch.requests.items():
-                kept = requests.get(key)
-                if kept is None or _request_total(row) > _request_total(kept):
+                if request_wins(row, requests.get(key)):
                     requests[key] = row
         if self.message_ids is not None:
             self.message_ids.update(row[1] for row in requests.values() if row[1])
@@ -546,7 +588,10 @@ def ingest(
 
     if work or links_pending:
         with ledger.transaction():
+            ledger.execute(_MERGE_UNKEYED_REQUESTS)
             _drop_replays(ledger, writer.message_ids)
+            ledger.execute(_DROP_COPIED_FAILURES)
+            ledger.execute(_DROP_COPIED_PROMPTS)
             ledger.execute(_LINK_TASKS)
             ledger.execute(_TASK_OUTCOMES)
             drop_otel_duplicates(ledger)  # telemetry rows that these transcript rows now record

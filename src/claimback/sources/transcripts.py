@@ -232,6 +232,16 @@ def _request_total(row: tuple) -> int:
     return row[8] + row[9] + row[10] + row[12]
 
 
+def request_wins(row: tuple, kept: tuple | None) -> bool:
+    """Whether `row` replaces `kept` (same request key): the larger token total (the streamed lines of
+    one response), and on a tie the earlier line, so a copy written later (`--resume` replays earlier
+    records with a new timestamp and session) never moves a request to the copy's time or session."""
+    if kept is None:
+        return True
+    mine, theirs = _request_total(row), _request_total(kept)
+    return mine > theirs or (mine == theirs and row[6] < kept[6])
+
+
 class TranscriptParser:
     """Parses the lines of one transcript file; call `feed` per complete line, read `batch`."""
 
@@ -390,7 +400,10 @@ class TranscriptParser:
         read = read if type(read) is int and 0 <= read <= MAX_TOKENS else _count(read)
         requests = self.batch.requests
         previous = requests.get(key)
-        if previous is None or inp + out + cache_write + read > _request_total(previous):
+        total = inp + out + cache_write + read
+        # request_wins(), inlined: the larger total, and on a tie the earlier line (a copy written later
+        # by --resume never moves a request to the copy's time or session)
+        if previous is None or total > (kept := _request_total(previous)) or (total == kept and ts < previous[6]):
             duration, cost = rec.requestDuration, rec.costUSD
             requests[key] = (
                 key, msg.id, rec.requestId, self.state.session_id, _as_str(rec.agentId) or self.file_agent_id,
