@@ -18,7 +18,8 @@ The rules the reference reader applies:
    `input_tokens` and `output_tokens` and a model other than "<synthetic>". Every token count present,
    truncated to an integer, must be 0..10^10; otherwise the usage is corrupt and the request is skipped.
 6. Requests are keyed by message.id:requestId (both non-empty), else by their line; per key the copy with
-   the largest input+output+cache write+cache read is kept (the first on ties).
+   the largest input+output+cache write+cache read is kept (the earliest on ties, then the first). Lines
+   with a message.id and no requestId are one request per (session, message.id), kept the same way.
 7. Cache writes = ephemeral_5m + ephemeral_1h when either is present and they sum above 0, else
    cache_creation_input_tokens.
 8. A sidechain copy of a message that the main thread (or a larger/earlier sidechain copy) also has is
@@ -26,7 +27,8 @@ The rules the reference reader applies:
 9. A failed attempt is a `system` record with subtype `api_error`; a final failure is an `assistant`
    record with `isApiErrorMessage: true`, or (older versions) a `<synthetic>` one whose text starts with
    "API Error" or a usage-limit message (unless its text is an interruption marker). Keyed by uuid, else
-   by line; the first copy of a key is kept.
+   by line; the earliest copy of a key is kept (the first on ties). A failure whose line equals another's
+   but for its uuid and parentUuid fields is a copy (resumed files rewrite records with new uuids).
 10. A line holding both the tokens "tool_result" and "type":"user" is a user's tool result: read only for
    interruptions and subagent results (neither is compared here), never for requests or failures.
 11. A `<task-notification>` (user text, queue-operation `content`, attachment `prompt`) ends a background
@@ -51,6 +53,7 @@ from hypothesis import strategies as st
 from claimback.analysis.usage import usage_report
 from claimback.ledger import open_ledger
 from claimback.ledger.ingest import ingest
+from claimback.sources.transcripts import copy_hash
 from records import SESSION, agent_launch, assistant, final_error, line, retry, task_result, user_prompt
 
 MAX_TOKENS = 10**10
@@ -202,6 +205,7 @@ def reference_read(data: bytes, session: str = SESSION) -> tuple[dict[str, dict]
     """(requests by key, failure kind by key) that the rules above keep from one main-session file."""
     requests: dict[str, dict] = {}
     failures: dict[str, str] = {}
+    failure_ts: dict[str, tuple[str, str]] = {}  # key -> (ts, content without the uuids), for rule 9
     offset = 0
     current_session = session
     for raw in data.split(b"\n"):  # not splitlines(): "\r" alone does not end a line
@@ -233,9 +237,15 @@ def reference_read(data: bytes, session: str = SESSION) -> tuple[dict[str, dict]
         elif isinstance(record.get("session_id"), str) and record["session_id"]:
             current_session = record["session_id"]
         line_key = record.get("uuid") or f"@{start}"
+
+        def failure(kind_name: str) -> None:
+            if line_key not in failures or ts < failure_ts[line_key][0]:
+                failures[line_key] = kind_name
+                failure_ts[line_key] = (ts, copy_hash(raw))
+
         if kind == "system":
             if record.get("subtype") == "api_error":
-                failures.setdefault(line_key, "retry")
+                failure("retry")
             continue
         if not isinstance(message, dict):
             continue
@@ -246,7 +256,7 @@ def reference_read(data: bytes, session: str = SESSION) -> tuple[dict[str, dict]
                      and text.lstrip().startswith(("API Error", "Claude AI usage limit reached", "You've hit your")))
         if record.get("isApiErrorMessage") is True or unflagged:
             if not (text and any(marker in text for marker in INTERRUPT_TEXT)):
-                failures.setdefault(line_key, "final")
+                failure("final")
         if usage is None or message.get("model") == "<synthetic>":
             continue
         if usage.get("input_tokens") is None or usage.get("output_tokens") is None:
@@ -268,10 +278,15 @@ def reference_read(data: bytes, session: str = SESSION) -> tuple[dict[str, dict]
                "cache_read": counts["cache_read_input_tokens"], "model": message.get("model"), "ts": ts,
                "message_id": msg_id, "sidechain": record.get("isSidechain") is True,
                "session": current_session}
+        if not req_id and msg_id:
+            key = f"{msg_id}@{current_session}"  # rule 6: no requestId, one request per message.id
         kept = requests.get(key)
-        if kept is None or _total(row) > _total(kept):
-            requests[key] = row
-    return _drop_replays(requests), failures
+        if kept is None or _total(row) > _total(kept) or (_total(row) == _total(kept) and ts < kept["ts"]):
+            requests[key] = {**row, "key": f"@{start}" if key.startswith(f"{msg_id}@") else key}
+    copies = {key for key, (_, content) in failure_ts.items()
+              if any(other < key and failure_ts[other][1] == content for other in failure_ts)}
+    return (_drop_replays({row.pop("key"): row for row in requests.values()}),
+            {key: kind for key, kind in failures.items() if key not in copies})
 
 
 def _total(row: dict) -> int:

@@ -152,7 +152,7 @@ _DROP_SIDECHAIN_REPLAYS = (
 
 # Lines of one response that carry no requestId (older clients, some proxies) cannot be keyed by
 # (message.id, requestId); they are one request per message.id within a session: the largest stays
-# (ties: the earliest, then the smallest key). This is ccusage 20's `session` rule (its `daily` report
+# (ties: the earliest, then the first line). This is ccusage 20's `session` rule (its `daily` report
 # counts every such line: docs/benchmarks.md). Copies in another session are counted there, as ccusage does.
 _MERGE_UNKEYED_REQUESTS = (
     "DELETE FROM requests WHERE request_id IS NULL AND message_id IS NOT NULL AND origin = 'transcript' "
@@ -161,22 +161,20 @@ _MERGE_UNKEYED_REQUESTS = (
     "AND other.request_key <> requests.request_key AND other.origin = 'transcript' "
     f"AND ({_REQUEST_TOTAL.format(t='other')} > {_REQUEST_TOTAL.format(t='requests')} "
     f"OR ({_REQUEST_TOTAL.format(t='other')} = {_REQUEST_TOTAL.format(t='requests')} "
-    "AND (other.ts < requests.ts OR (other.ts = requests.ts AND other.request_key < requests.request_key)))))"
+    "AND (other.ts < requests.ts OR (other.ts = requests.ts AND (other.file_offset < requests.file_offset "
+    "OR (other.file_offset = requests.file_offset AND other.request_key < requests.request_key)))))))"
 )
-# A copy written with a new uuid but the original's session and timestamp (seen in 1.0.8x resumed files:
-# the typed prompts and system records of the replayed part) is the same event as the original: one
-# prompt, one failure. Two real events of one kind at the same millisecond in one thread are not.
+# A copy written with a new uuid (seen in 1.0.8x resumed files: the typed prompts and system records of
+# the replayed part keep the original's timestamp and session, the rest of the line byte for byte) is
+# the same event as the original: one failure, one prompt. `copy_hash` is the line without its uuid and
+# parentUuid (sources/transcripts.py); of equal ones the first key stays.
 _DROP_COPIED_FAILURES = (
-    "DELETE FROM failures WHERE origin = 'transcript' AND EXISTS (SELECT 1 FROM failures AS o "
-    "WHERE o.session_id = failures.session_id AND o.ts = failures.ts AND o.kind = failures.kind "
-    "AND COALESCE(o.agent_id, '') = COALESCE(failures.agent_id, '') "
-    "AND COALESCE(o.signature, '') = COALESCE(failures.signature, '') AND o.origin = 'transcript' "
-    "AND o.failure_key < failures.failure_key)"
+    "DELETE FROM failures WHERE copy_hash IS NOT NULL AND EXISTS (SELECT 1 FROM failures AS o "
+    "WHERE o.copy_hash = failures.copy_hash AND o.failure_key < failures.failure_key)"
 )
 _DROP_COPIED_PROMPTS = (
-    "DELETE FROM prompts WHERE EXISTS (SELECT 1 FROM prompts AS o WHERE o.text_hash = prompts.text_hash "
-    "AND o.ts = prompts.ts AND COALESCE(o.session_id, '') = COALESCE(prompts.session_id, '') "
-    "AND COALESCE(o.agent_id, '') = COALESCE(prompts.agent_id, '') AND o.prompt_key < prompts.prompt_key)"
+    "DELETE FROM prompts WHERE copy_hash IS NOT NULL AND EXISTS (SELECT 1 FROM prompts AS o "
+    "WHERE o.copy_hash = prompts.copy_hash AND o.prompt_key < prompts.prompt_key)"
 )
 
 # Link launches to runs: by the agent id the parent's tool_result names, else by the run whose first

@@ -121,6 +121,19 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
+        20,
+        "copies of a record (resumed sessions) are recognised by their content",
+        (
+            # The hash of a failure's or prompt's line without its uuid and parentUuid: Claude Code's
+            # --resume (1.0.8x) writes earlier records into the new file again with new uuids, and such
+            # a copy is the same event, not a new failure or prompt (ledger/ingest.py).
+            "ALTER TABLE failures ADD COLUMN copy_hash TEXT",
+            "ALTER TABLE prompts ADD COLUMN copy_hash TEXT",
+            "CREATE INDEX failures_copy ON failures (copy_hash)",
+            "CREATE INDEX prompts_copy ON prompts (copy_hash)",
+        ),
+    ),
+    Migration(
         2,
         "usage report cache",
         (

@@ -120,6 +120,16 @@ _COMMAND_PREFIXES = ("<command-", "<local-command", "<bash-", "<user-memory-inpu
 _NOTIFY_FIELD = re.compile(r"<(task-id|tool-use-id|status)>\s*([^<\s]{1,200})\s*</\1>")
 
 
+# A record's own ids, which a copy (`--resume` in 1.0.8x rewrites earlier records into the new file)
+# may change while the rest of its line stays byte for byte the same.
+_OWN_IDS = re.compile(rb'"(?:uuid|parentUuid)":(?:"(?:[^"\\]|\\.)*"|null|true|false|-?[0-9][0-9.eE+-]*),?')
+
+
+def copy_hash(line: bytes) -> str:
+    """What a copy of this record shares with it: the line without its uuid and parentUuid."""
+    return hashlib.sha256(_OWN_IDS.sub(b"", line.rstrip(b"\r\n"))).hexdigest()[:24]
+
+
 def normalize_prompt(text: str) -> str:
     return " ".join(text.split()).lower()
 
@@ -198,7 +208,7 @@ REQUEST_COLUMNS = (
 FAILURE_COLUMNS = (
     "failure_key", "kind", "session_id", "agent_id", "is_sidechain", "ts", "status", "error_type",
     "error_code", "request_id", "message", "failure_class", "signature", "attempt", "max_attempts",
-    "retry_in_ms", "model", "turn_id", "file_path", "file_offset",
+    "retry_in_ms", "model", "turn_id", "file_path", "file_offset", "copy_hash",
 )
 TASK_COLUMNS = (
     "tool_use_id", "session_id", "tool_name", "parent_agent_id", "launched_ts", "subagent_type",
@@ -210,7 +220,7 @@ RESULT_COLUMNS = (
 )
 PROMPT_COLUMNS = (
     "prompt_key", "session_id", "agent_id", "is_sidechain", "ts", "text_hash", "text_len",
-    "file_path", "file_offset",
+    "file_path", "file_offset", "copy_hash",
 )
 
 
@@ -256,6 +266,7 @@ class TranscriptParser:
             state.session_id = session_id
         self.batch = ParseBatch()
         self._pending = set(state.pending_tasks)
+        self._line = b""
 
     # -- the hot loop ------------------------------------------------------------------------------
     def feed(self, line: bytes, offset: int) -> None:
@@ -295,6 +306,7 @@ class TranscriptParser:
             # ~1000 levels of nesting: the decoder's stack limit. No Claude Code record is that deep.
             self.batch.skipped["nested too deep"] += 1
             return
+        self._line = line
         try:
             self._handle(record, offset)
         except (ValueError, TypeError, OverflowError, RecursionError, msgspec.DecodeError,
@@ -435,7 +447,7 @@ class TranscriptParser:
             key, kind, self.state.session_id, self._agent(rec), 1 if rec.isSidechain is True else 0, ts,
             status, error_type, code, request_id, message, cls,
             normalize_signature(text, status, error_type, code), attempt, max_attempts, retry_in_ms,
-            self.state.model, self.state.turn_id, self.file_path, offset,
+            self.state.model, self.state.turn_id, self.file_path, offset, copy_hash(self._line),
         ))
         self._event("interrupt" if kind == "interrupt" else ("retry" if kind == "retry" else "final_error"), ts)
 
@@ -574,7 +586,7 @@ class TranscriptParser:
         digest = prompt_hash(text)
         self.batch.prompts.append((
             key, self.state.session_id, self._agent(rec), 1 if rec.isSidechain is True else 0, ts, digest,
-            len(text), self.file_path, offset,
+            len(text), self.file_path, offset, copy_hash(self._line),
         ))
         # Before agent files (≤ 1.0.x) a Task's run was written into the parent's file as sidechain
         # records: its prompt opens no turn of the main thread (that turn is still the user's).
