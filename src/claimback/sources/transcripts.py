@@ -121,13 +121,25 @@ _NOTIFY_FIELD = re.compile(r"<(task-id|tool-use-id|status)>\s*([^<\s]{1,200})\s*
 
 
 # A record's own ids, which a copy (`--resume` in 1.0.8x rewrites earlier records into the new file)
-# may change while the rest of its line stays byte for byte the same.
+# changes while the rest stays the same; it may also rewrite a string `message.content` as one text block.
 _OWN_IDS = re.compile(rb'"(?:uuid|parentUuid)":(?:"(?:[^"\\]|\\.)*"|null|true|false|-?[0-9][0-9.eE+-]*),?')
 
 
 def copy_hash(line: bytes) -> str:
-    """What a copy of this record shares with it: the line without its uuid and parentUuid."""
-    return hashlib.sha256(_OWN_IDS.sub(b"", line.rstrip(b"\r\n"))).hexdigest()[:24]
+    """What a copy of this record shares with it: the record without its uuid and parentUuid, a string
+    `message.content` read as one text block."""
+    try:
+        record = _decode_any(line)
+    except (msgspec.DecodeError, RecursionError):
+        record = None
+    if not isinstance(record, dict):
+        return hashlib.sha256(_OWN_IDS.sub(b"", line.rstrip(b"\r\n"))).hexdigest()[:24]
+    record = {k: v for k, v in record.items() if k not in ("uuid", "parentUuid")}
+    message = record.get("message")
+    if isinstance(message, dict) and isinstance(message.get("content"), str):
+        record["message"] = {**message, "content": [{"type": "text", "text": message["content"]}]}
+    canonical = msgspec.json.encode(record, order="sorted")
+    return hashlib.sha256(canonical).hexdigest()[:24]
 
 
 def normalize_prompt(text: str) -> str:
@@ -438,7 +450,8 @@ class TranscriptParser:
     def _failure(self, rec: Record, kind: str, ts: str, offset: int, *, status: int | None,
                  error_type: str | None, code: str | None, request_id: str | None,
                  text: str | None, attempt: int | None = None, max_attempts: int | None = None,
-                 retry_in_ms: float | None = None, failure_class: str | None = None) -> None:
+                 retry_in_ms: float | None = None, failure_class: str | None = None,
+                 own_line: bool = True) -> None:
         key = rec.uuid or f"@{self.file_key}:{offset}"
         cls = failure_class or classify(status, error_type, code, text)
         # Error texts can quote keys (a proxy echoing headers): the ledger never stores a secret.
@@ -447,7 +460,8 @@ class TranscriptParser:
             key, kind, self.state.session_id, self._agent(rec), 1 if rec.isSidechain is True else 0, ts,
             status, error_type, code, request_id, message, cls,
             normalize_signature(text, status, error_type, code), attempt, max_attempts, retry_in_ms,
-            self.state.model, self.state.turn_id, self.file_path, offset, copy_hash(self._line),
+            self.state.model, self.state.turn_id, self.file_path, offset,
+            copy_hash(self._line) if own_line else None,  # a failure inferred from other records has no line
         ))
         self._event("interrupt" if kind == "interrupt" else ("retry" if kind == "retry" else "final_error"), ts)
 
@@ -546,7 +560,7 @@ class TranscriptParser:
             return
         rec = Record(uuid=attempt_id, agentId=agent, isSidechain=bool(sidechain))
         self._failure(rec, "retry", ts, offset, status=status, error_type=error_type, code=code,
-                      request_id=None, text=text, attempt=number, failure_class=failure_class)
+                      request_id=None, text=text, attempt=number, failure_class=failure_class, own_line=False)
 
     def _user(self, rec: Record, msg: Message, ts: str, offset: int) -> None:
         if msg.content is None:
