@@ -18,6 +18,7 @@ from claimback.core.classify import (
     INTERRUPT,
     LOCAL_RUNTIME,
     MODEL_PROVIDER,
+    NETWORK,
     OUTAGE,
     QUOTA_RATE,
     UNKNOWN,
@@ -47,15 +48,17 @@ REAL_TEXTS: list[tuple[str, str, str]] = [
      "@anthropic-ai/claude-code/cli.js:1262:2547)", OUTAGE, "github.com/anthropics/claude-code/issues/5184"),
     ("API Error: Repeated 529 Overloaded errors", OUTAGE, "github.com/lbjlaq/Antigravity-Manager/issues/983"),
     ("API Error: The socket connection was closed unexpectedly. For more information, pass `verbose: true` "
-     "in the second argument to fetch()", OUTAGE, "github.com/anthropics/claude-code/issues/65119"),
-    ("API Error (Request timed out.) · Retrying in 1 seconds… (attempt 1/10)", OUTAGE,
+     "in the second argument to fetch()", NETWORK, "github.com/anthropics/claude-code/issues/65119"),
+    ("API Error (Request timed out.) · Retrying in 1 seconds… (attempt 1/10)", NETWORK,
      "github.com/anthropics/claude-code/issues/3947"),
-    ("API Error: Request timed out.", OUTAGE, "github.com/anthropics/claude-code/issues/2728"),
-    ("API Error: Unable to connect to API (ECONNRESET)", OUTAGE,
+    ("API Error: Request timed out.", NETWORK, "github.com/anthropics/claude-code/issues/2728"),
+    ("API Error: Unable to connect to API (ECONNRESET)", NETWORK,
      "github.com/anthropics/claude-code/issues/42949"),
-    ("socket hang up", OUTAGE, "DESIGN §5 (ECONNRESET family)"),
-    ("API Error: Connection error.", OUTAGE, "github.com/anthropics/claude-code/issues/19044"),
+    ("socket hang up", NETWORK, "DESIGN §5 (ECONNRESET family)"),
+    ("API Error: Connection error.", NETWORK, "github.com/anthropics/claude-code/issues/19044"),
     ("Overloaded", OUTAGE, "retry record error.error.message, transcript-records.md"),
+    # --- network: the connection went away with no HTTP answer (no proof of an outage alone) -----
+    ("API Error: Request timed out (check API_TIMEOUT_MS)", NETWORK, "real 1.0.90 transcript (final error)"),
     # --- quota / rate / billing -----------------------------------------------------------------
     ("You've hit your session limit · resets 9:50pm (Asia/Saigon)", QUOTA_RATE, "transcript-records.md"),
     ("Claude AI usage limit reached|1736503200", QUOTA_RATE, "transcript-records.md"),
@@ -163,7 +166,7 @@ def test_real_error_text(text: str, expected: str, source: str) -> None:
 # Records as Claude Code writes them: fields plus text (transcript-records.md).
 RECORDED: list[tuple[dict, str]] = [
     ({"status": 529, "error_type": "overloaded_error", "text": "Overloaded"}, OUTAGE),
-    ({"code": "ECONNRESET", "text": "ECONNRESET"}, OUTAGE),
+    ({"code": "ECONNRESET", "text": "ECONNRESET"}, NETWORK),
     ({"status": 500, "error_type": "server_error", "text": "API Error: 500 {…}"}, OUTAGE),
     ({"status": 429, "error_type": "rate_limit",
       "text": "You've hit your session limit · resets 9:50pm (Asia/Saigon)"}, QUOTA_RATE),
@@ -173,6 +176,13 @@ RECORDED: list[tuple[dict, str]] = [
     ({"error_type": "billing_error", "text": "Credit balance too low"}, QUOTA_RATE),
     ({"error_type": "max_output_tokens", "text": "API Error: Claude's response was cut off"}, MODEL_PROVIDER),
     ({"code": "FailedToOpenSocket", "text": "Was there a typo in the url or port?"}, LOCAL_RUNTIME),
+    ({"code": "ConnectionRefused", "text": "Unable to connect to API (ConnectionRefused)"}, LOCAL_RUNTIME),
+    ({"code": "ENOTFOUND", "text": "getaddrinfo ENOTFOUND api.anthropic.com"}, LOCAL_RUNTIME),
+    # 2.1.33x retry records: `error.connection.code` — a stream cut after the 200 is the API's side...
+    ({"code": "StreamTruncated", "text": "stream ended before message_stop"}, OUTAGE),
+    # ...a reset connection is not proof on its own, and an empty `cause: {}` says nothing at all.
+    ({"code": "ECONNRESET", "text": None}, NETWORK),
+    ({"text": None}, UNKNOWN),
     # A field beats a misleading word in the text: a 529 that mentions a proxy is still an outage.
     ({"status": 529, "text": "upstream proxy returned 529"}, OUTAGE),
     # `error: "unknown"` carries no information: the text decides.

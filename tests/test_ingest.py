@@ -173,12 +173,13 @@ def test_failures_are_recorded_per_attempt_and_final_with_classes(tmp_path, proj
     ])
     summary, ledger = run_ingest(tmp_path, projects)
     rows = ledger.rows("SELECT kind, failure_class, status, error_type, error_code, attempt FROM failures ORDER BY ts")
+    # A reset connection alone is `network` (no proof of an outage: tests/test_connection_errors.py).
     assert [(r["kind"], r["failure_class"]) for r in rows] == [
-        ("retry", "outage"), ("retry", "outage"), ("final", "outage"), ("final", "quota_rate"),
+        ("retry", "outage"), ("retry", "network"), ("final", "outage"), ("final", "quota_rate"),
         ("final", "quota_rate"), ("interrupt", "interrupt")]
     assert rows[0]["status"] == 529 and rows[0]["error_type"] == "overloaded_error" and rows[0]["attempt"] == 1
     assert rows[1]["error_code"] == "ECONNRESET"
-    assert summary.new_failures == {"interrupt": 1, "outage": 3, "quota_rate": 2}
+    assert summary.new_failures == {"interrupt": 1, "network": 1, "outage": 2, "quota_rate": 2}
     assert ledger.scalar("SELECT COUNT(*) FROM prompts") == 2
 
 

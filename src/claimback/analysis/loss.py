@@ -163,7 +163,7 @@ class ReportRows:
         self.agent_failures = {
             r["agent_id"]: r for r in ledger.rows(
                 "SELECT agent_id, MAX(ts) AS last_ts FROM failures WHERE agent_id IS NOT NULL "
-                "AND failure_class IN ('outage', 'interrupt') GROUP BY agent_id")}
+                "AND failure_class IN ('outage', 'network', 'interrupt') GROUP BY agent_id")}
 
 
 class _WindowData:
@@ -176,7 +176,9 @@ class _WindowData:
         self.failures = ledger.rows(
             "SELECT failure_key, kind, session_id, agent_id, ts, status, error_type, error_code, request_id, "
             "message, failure_class, model, turn_id, origin, attempt, max_attempts FROM failures "
-            "WHERE ts >= ? AND ts <= ? AND failure_class = 'outage' ORDER BY ts", (window.start, window.end))
+            # inside a window a lost connection (`network`) is outage loss too (core/classify.py)
+            "WHERE ts >= ? AND ts <= ? AND failure_class IN ('outage', 'network') ORDER BY ts",
+            (window.start, window.end))
         sessions = sorted({f["session_id"] for f in self.failures if f["session_id"]})
         active = ledger.rows("SELECT DISTINCT session_id FROM requests WHERE ts >= ? AND ts <= ?",
                              (format_iso(parse_utc(window.start) - ACTIVE_BEFORE), window.end))

@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
+from claimback.core.classify import OUTAGE_WINDOW_CLASSES
 from claimback.core.times import parse_iso, to_iso, utc_now_iso
 from claimback.ledger.store import Ledger
 from claimback.sources.incident_text import Relevance, families_overlap, model_family
@@ -201,20 +202,25 @@ class _Interval:
 
 
 def detect_bursts(failures: Sequence[_Failure]) -> list[_Interval]:
-    """Runs of ≥ 3 outage-class failures, each ≤ 10 min after the previous one's end (ts + retry wait)."""
+    """Runs of ≥ 3 outage-class failures, each ≤ 10 min after the previous one's end (ts + retry wait).
+    Lost connections (class `network`) count toward a run only beside at least one HTTP-level outage
+    error in it: on their own they may be the user's network."""
     out: list[_Interval] = []
     run: list[_Failure] = []
     run_end: datetime | None = None
-    for f in sorted((f for f in failures if f.failure_class == OUTAGE), key=lambda f: f.ts):
+
+    def close() -> None:
+        if len(run) >= BURST_MIN_FAILURES and run_end is not None and any(f.failure_class == OUTAGE for f in run):
+            out.append(_Interval(run[0].ts, run_end, failures=list(run), from_logs=True))
+
+    for f in sorted((f for f in failures if f.failure_class in OUTAGE_WINDOW_CLASSES), key=lambda f: f.ts):
         if run and run_end is not None and f.ts - run_end > BURST_MAX_GAP:
-            if len(run) >= BURST_MIN_FAILURES:
-                out.append(_Interval(run[0].ts, run_end, failures=list(run), from_logs=True))
+            close()
             run = []
             run_end = None
         run.append(f)
         run_end = f.end if run_end is None else max(run_end, f.end)
-    if len(run) >= BURST_MIN_FAILURES and run_end is not None:
-        out.append(_Interval(run[0].ts, run_end, failures=list(run), from_logs=True))
+    close()
     return out
 
 
@@ -376,7 +382,10 @@ def _describe(ledger: Ledger, iv: _Interval, window_id: str) -> OutageWindow:
     rows = ledger.rows("SELECT session_id, agent_id, is_sidechain, model, failure_class FROM failures "
                        "WHERE ts >= ? AND ts <= ?", (start_iso, end_iso))
     by_class = Counter(r["failure_class"] for r in rows)
-    outage_rows = [r for r in rows if r["failure_class"] == OUTAGE]
+    http_level = any(r["failure_class"] == OUTAGE for r in rows)
+    # Lost connections (`network`) count beside HTTP-level outage errors or an incident, never alone.
+    counted = OUTAGE_WINDOW_CLASSES if (http_level or iv.incidents) else (OUTAGE,)
+    outage_rows = [r for r in rows if r["failure_class"] in counted]
     sessions_failed = sorted({r["session_id"] for r in outage_rows if r["session_id"]})
     agents_failed = sorted({r["agent_id"] for r in outage_rows if r["agent_id"] and r["is_sidechain"]})
     used = _session_models(ledger, iv.start, iv.end)
@@ -391,7 +400,7 @@ def _describe(ledger: Ledger, iv: _Interval, window_id: str) -> OutageWindow:
     models = sorted({m for s in sessions for m in used.get(s, ())} |
                     {r["model"] for r in outage_rows if r["model"] and r["model"] != "<synthetic>"})
     fams = sorted({f for f in (model_family(m) for m in models) if f})
-    logs = bool(outage_rows) and (iv.from_logs or len(outage_rows) >= BURST_MIN_FAILURES)
+    logs = http_level and (iv.from_logs or len(outage_rows) >= BURST_MIN_FAILURES)
     confirmed = "both" if (iv.incidents and logs) else ("statuspage" if iv.incidents else "logs")
     logs_start = to_iso(min(f.ts for f in iv.failures)) if iv.failures else None
     logs_end = to_iso(max(f.end for f in iv.failures)) if iv.failures else None

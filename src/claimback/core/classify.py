@@ -17,6 +17,10 @@ import re
 from dataclasses import dataclass, field
 
 OUTAGE = "outage"
+# A lost connection with no HTTP status (reset, hang-up, timeout, "Connection error."): it may be the
+# API or the user's own network, so on its own it proves no outage. It counts toward an outage window
+# only beside HTTP-level outage errors or an incident (analysis/outages.py).
+NETWORK = "network"
 QUOTA_RATE = "quota_rate"
 AUTH = "auth"
 MODEL_PROVIDER = "model_provider"
@@ -26,7 +30,9 @@ UNKNOWN = "unknown"
 # Not a failure class: the user stopped the turn. The parser stores these as kind='interrupt'.
 INTERRUPT = "interrupt"
 
-CLASSES = (OUTAGE, QUOTA_RATE, AUTH, MODEL_PROVIDER, LOCAL_RUNTIME, DEPLOYMENT_CONFIG, UNKNOWN)
+CLASSES = (OUTAGE, NETWORK, QUOTA_RATE, AUTH, MODEL_PROVIDER, LOCAL_RUNTIME, DEPLOYMENT_CONFIG, UNKNOWN)
+# The classes a confirmed outage window counts as outage failures (NETWORK only inside a window).
+OUTAGE_WINDOW_CLASSES = (OUTAGE, NETWORK)
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,14 @@ CLASS_INFO: dict[str, FailureClassInfo] = {
         "A service-side incident or capacity shortage; nothing on your machine.",
         "Check `claimback status`; pause subagent launches until it clears, then re-run only what "
         "died (`claimback resume`). Keep the evidence: `claimback claim`.",
+    ),
+    NETWORK: FailureClassInfo(
+        NETWORK,
+        "The connection to the API was lost with no HTTP answer (reset, hang-up, timeout, "
+        "\"Connection error.\").",
+        "Either side: the API dropping connections during an incident, or your network, VPN or proxy.",
+        "Check `claimback status`: during an incident this is outage loss (`claimback claim`); with no "
+        "incident and no 5xx/529 errors around it, check your connection first.",
     ),
     QUOTA_RATE: FailureClassInfo(
         QUOTA_RATE,
@@ -146,15 +160,20 @@ RULES: tuple[Rule, ...] = (
           text=r"connectionrefused|connection refused|failedtoopensocket|unable to connect|"
           r"getaddrinfo|enotfound|eai_again|self[- ]signed certificate|certificate|unable_to_get_issuer|"
           r"unable to verify|\bssl\b|\btls\b|proxy|network is unreachable|unable to get local issuer"),
+    # A stream cut after the API answered 200 (mid-response, idle) is the API's side: HTTP-level.
     _rule(OUTAGE, statuses=(500, 502, 503, 504, 520, 522, 524, 529),
           error_types=("overloaded_error", "api_error", "server_error", "timeout_error"),
-          codes=("ECONNRESET", "ETIMEDOUT", "EPIPE", "UND_ERR_SOCKET", "ECONNABORTED",
-                 "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"),
+          codes=("STREAMTRUNCATED",),
           text=r"overloaded|internal server error|\b5\d\d\b|stream idle timeout|"
-          r"connection lost mid-response|econnreset|socket hang up|connection error|"
-          r"socket connection was closed|request timed out|timed? ?out|service unavailable|"
-          r"bad gateway|gateway timeout|upstream connect error|server_error|api_error|terminated|"
-          r"other side closed"),
+          r"connection lost mid-response|response stalled mid-stream|service unavailable|"
+          r"bad gateway|gateway timeout|upstream connect error|server_error|api_error"),
+    # The connection went away with no HTTP answer: no proof of an outage on its own (NETWORK above).
+    _rule(NETWORK, codes=("ECONNRESET", "ETIMEDOUT", "EPIPE", "UND_ERR_SOCKET", "ECONNABORTED",
+                          "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT",
+                          "ECONNRESET_BY_PEER", "ERR_STREAM_PREMATURE_CLOSE"),
+          text=r"econnreset|socket hang up|connection error|socket connection was closed|"
+          r"request timed out|timed? ?out|\bterminated\b|other side closed|fetch failed|"
+          r"network (?:error|connection was lost)"),
     _rule(MODEL_PROVIDER, statuses=(400, 404, 413, 422),
           error_types=("invalid_request_error", "invalid_request", "not_found_error",
                        "request_too_large", "max_output_tokens"),

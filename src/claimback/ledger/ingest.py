@@ -18,7 +18,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
+
 from claimback.config import machine_id as local_machine_id
+from claimback.core.files import UnsafeFile, read_regular_bytes
 from claimback.core.times import utc_now_iso
 from claimback.ledger.store import Ledger, defer_indexes, has_team_indexes, restore_deferred_indexes
 from claimback.ledger.team import drop_otel_duplicates, register_machine
@@ -28,6 +31,7 @@ from claimback.sources.transcripts import (
     PROMPT_COLUMNS,
     REQUEST_COLUMNS,
     TASK_COLUMNS,
+    MAX_UNKNOWN_LABELS,
     FileState,
     ParseBatch,
     TranscriptParser,
@@ -61,6 +65,9 @@ class IngestSummary:
     new_tasks: int = 0
     new_prompts: int = 0
     lines_skipped: dict[str, int] = field(default_factory=dict)
+    # Records of a type (or system subtype) this claimback neither reads nor skips by name: a newer
+    # client's. Counted, never guessed at (docs/design.md, "Transcript records").
+    unknown_records: dict[str, int] = field(default_factory=dict)
     unreadable: list[str] = field(default_factory=list)
     partial_lines_left: int = 0
     seconds: float = 0.0
@@ -115,7 +122,9 @@ _UPSERT_SESSION = (
 )
 _UPSERT_AGENT = (
     "INSERT INTO agents (agent_id, session_id, file_path, first_ts, last_ts, prompt_hash, last_event, "
-    "last_event_ts, machine_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET "
+    "last_event_ts, tool_use_id, machine_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (agent_id) DO UPDATE SET "
+    "tool_use_id = COALESCE(excluded.tool_use_id, agents.tool_use_id), "
     "session_id = COALESCE(excluded.session_id, agents.session_id), file_path = excluded.file_path, "
     f"first_ts = {_EARLIEST.format(t='agents', c='first_ts')}, "
     f"last_ts = {_LATEST.format(t='agents', c='last_ts')}, "
@@ -177,8 +186,28 @@ _DROP_COPIED_PROMPTS = (
     "WHERE o.copy_hash = prompts.copy_hash AND o.prompt_key < prompts.prompt_key)"
 )
 
-# Link launches to runs: by the agent id the parent's tool_result names, else by the run whose first
-# prompt is the launch's prompt, first started at or after the launch.
+# A failed attempt whose record says nothing (2.x writes `error: {cause: {}}` for some lost attempts:
+# no status, code or text) takes the class of the final error that ended its turn (the first one at or
+# after it in the same thread); otherwise such retries are `unknown` while their turn died of an outage.
+_FINAL_OF_TURN = (
+    "SELECT f.failure_class FROM failures AS f WHERE f.kind = 'final' AND f.turn_id = failures.turn_id "
+    "AND COALESCE(f.session_id, '') = COALESCE(failures.session_id, '') "
+    "AND COALESCE(f.agent_id, '') = COALESCE(failures.agent_id, '') AND f.ts >= failures.ts "
+    "AND f.failure_class <> 'unknown' ORDER BY f.ts, f.failure_key LIMIT 1"
+)
+_INHERIT_RETRY_CLASS = (
+    f"UPDATE failures SET failure_class = ({_FINAL_OF_TURN}) WHERE kind = 'retry' AND failure_class = 'unknown' "
+    "AND status IS NULL AND error_code IS NULL AND error_type IS NULL AND turn_id IS NOT NULL "
+    f"AND EXISTS ({_FINAL_OF_TURN})"
+)
+
+# Link launches to runs: by the run's meta file (`toolUseId`, the surest), by the agent id the parent's
+# tool_result names, else by the run whose first prompt is the launch's prompt, first started at or
+# after the launch.
+_LINK_TASKS_BY_META = (
+    "UPDATE tasks SET agent_id = (SELECT MIN(a.agent_id) FROM agents AS a WHERE a.tool_use_id = tasks.tool_use_id) "
+    "WHERE agent_id IS NULL AND EXISTS (SELECT 1 FROM agents AS a WHERE a.tool_use_id = tasks.tool_use_id)"
+)
 _LINK_TASKS = (
     "UPDATE tasks SET agent_id = (SELECT a.agent_id FROM agents AS a WHERE a.session_id = tasks.session_id "
     "AND a.prompt_hash = tasks.prompt_hash AND a.first_ts >= tasks.launched_ts "
@@ -188,6 +217,8 @@ _LINK_TASKS = (
 # A run is judged by its own file first: Claude Code has told parents "completed" for killed runs.
 _TASK_OUTCOMES = (
     "UPDATE tasks SET outcome = CASE "
+    # The user stopped the background runs (`system`/`agents_killed`): their own end, never outage loss.
+    "WHEN result_status = 'stopped_by_user' THEN 'stopped_by_user' "
     "WHEN (SELECT a.last_event FROM agents AS a WHERE a.agent_id = tasks.agent_id) "
     "     IN ('final_error', 'retry') THEN 'killed' "
     "WHEN (SELECT a.last_event FROM agents AS a WHERE a.agent_id = tasks.agent_id) = 'interrupt' "
@@ -247,6 +278,21 @@ def _same_head(path: Path, stored: str | None) -> bool:
         with open(path, "rb") as handle:
             return hashlib.sha256(handle.read(HEAD_BYTES)).hexdigest()[:32] == stored
     return length.isdigit() and _head_hash(path, int(length)) == stored
+
+
+META_LIMIT = 64 * 1024
+
+
+def launch_of_run(agent_file: Path) -> str | None:
+    """The `toolUseId` in a subagent run's `agent-<id>.meta.json` (2.1.1xx+: `{agentType, description,
+    toolUseId, spawnDepth}`), or None when there is no such file or it does not say."""
+    meta = agent_file.with_name(agent_file.name[: -len(".jsonl")] + ".meta.json")
+    try:
+        data = msgspec.json.decode(read_regular_bytes(meta, META_LIMIT))
+    except (OSError, UnsafeFile, msgspec.DecodeError, RecursionError):
+        return None
+    tool_use_id = data.get("toolUseId") if isinstance(data, dict) else None
+    return tool_use_id if isinstance(tool_use_id, str) and 0 < len(tool_use_id) <= 200 else None
 
 
 def _file_key(path: str) -> str:
@@ -360,7 +406,8 @@ def _read_file(tfile: TranscriptFile, st: os.stat_result, previous: dict | None,
         agent_row = None
         if tfile.agent_id and state.first_ts:
             agent_row = (tfile.agent_id, state.session_id, path_text, state.first_ts, state.last_ts,
-                         state.agent_prompt_hash, state.last_event, state.last_event_ts, machine)
+                         state.agent_prompt_hash, state.last_event, state.last_event_ts,
+                         launch_of_run(tfile.path), machine)
         parser.batch = ParseBatch()
         return _Chunk(batch, file_row, session_row, agent_row)
 
@@ -521,6 +568,7 @@ def ingest(
         "SELECT path, device, inode, size, mtime_ns, byte_offset, head_hash, lines_read, lines_skipped, "
         "state FROM files WHERE machine_id = ?", (machine,))}
     skipped: Counter = Counter()
+    unknown: Counter = Counter()
     links_pending = ledger.scalar("SELECT value FROM meta WHERE key = ?", (_LINKS_PENDING,)) is not None
 
     work: list[tuple[TranscriptFile, os.stat_result, dict | None]] = []
@@ -568,6 +616,7 @@ def ingest(
                 summary.unreadable.append(str(tfile.path))
             if chunk.batch is not None:
                 skipped.update(chunk.batch.skipped)
+                unknown.update(chunk.batch.unknown)
                 summary.lines_read += chunk.batch.lines
                 writer.add(chunk.batch, chunk.file_row, chunk.session_row, chunk.agent_row)
             if chunk.final:
@@ -590,6 +639,8 @@ def ingest(
             _drop_replays(ledger, writer.message_ids)
             ledger.execute(_DROP_COPIED_FAILURES)
             ledger.execute(_DROP_COPIED_PROMPTS)
+            ledger.execute(_INHERIT_RETRY_CLASS)
+            ledger.execute(_LINK_TASKS_BY_META)
             ledger.execute(_LINK_TASKS)
             ledger.execute(_TASK_OUTCOMES)
             drop_otel_duplicates(ledger)  # telemetry rows that these transcript rows now record
@@ -607,5 +658,6 @@ def ingest(
         summary.new_tasks = _count(ledger, "tasks", counted) - tasks_before
         summary.new_prompts = _count(ledger, "prompts", counted) - prompts_before
     summary.lines_skipped = dict(skipped.most_common())
+    summary.unknown_records = dict(unknown.most_common(MAX_UNKNOWN_LABELS))
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary

@@ -134,6 +134,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
+        21,
+        "a subagent run's launch, from its meta file",
+        (
+            # `subagents/agent-<id>.meta.json` (2.1.1xx+) names the Agent/Task tool_use that started the
+            # run (`toolUseId`): the surest link from run to launch (ledger/ingest.py).
+            "ALTER TABLE agents ADD COLUMN tool_use_id TEXT",
+            "CREATE INDEX agents_tool_use ON agents (tool_use_id)",
+        ),
+    ),
+    Migration(
         2,
         "usage report cache",
         (

@@ -39,6 +39,11 @@ def render_ingest_summary(summary: IngestSummary) -> None:
     if summary.lines_skipped:
         parts = ", ".join(f"{reason} {n:,}" for reason, n in summary.lines_skipped.items())
         out.print(f"  lines skipped: {parts}")
+    if summary.unknown_records:
+        from rich.markup import escape
+
+        parts = ", ".join(f"{escape(kind)} {n:,}" for kind, n in summary.unknown_records.items())
+        out.print(f"  record kinds not known to this claimback (counted, not read): {parts}")
     if summary.partial_lines_left:
         out.print(f"  {summary.partial_lines_left} partial last line(s) left for the next run (still being written)")
     for path in summary.unreadable[:5]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from claimback.core.classify import OUTAGE
+from claimback.core.classify import NETWORK, OUTAGE
 from claimback.core.times import format_iso, parse_iso
 from claimback.errors import BadInput
 from claimback.ledger.store import Ledger
@@ -178,6 +178,31 @@ def _window_bounds(ledger: Ledger, window_id: str) -> dict[str, Any]:
             "incident_ids": list(window.incident_ids), "confirmed_by": window.confirmed_by}
 
 
+class _OutageSpans:
+    """Outage windows (offline, from the ledger), computed once and only when a lost connection needs
+    them: a `network` failure ended work for an outage only inside a window (core/classify.py)."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._spans: list[tuple[str, str]] | None = None
+
+    def holds(self, ts: str | None) -> bool:
+        if ts is None:
+            return False
+        if self._spans is None:
+            try:
+                from claimback.analysis.outages import find_windows
+            except ImportError:
+                self._spans = []
+            else:
+                self._spans = [(w.start, _shift(w.end, CAUSE_SLACK) or w.end)
+                               for w in find_windows(self.ledger, offline=True, sync=False)]
+        return any(start <= ts <= end for start, end in self._spans)
+
+    def ended_by_outage(self, failure_class: str | None, ts: str | None) -> bool:
+        return failure_class == OUTAGE or (failure_class == NETWORK and self.holds(ts))
+
+
 def _in_window(ts: str | None, window: dict[str, Any] | None) -> bool:
     if window is None:
         return True
@@ -259,7 +284,7 @@ def _parent_reported(task: dict[str, Any]) -> str:
 
 
 def _killed_tasks(ledger: Ledger, session: str | None, window: dict[str, Any] | None,
-                  with_prompts: bool) -> tuple[list[KilledTask], int]:
+                  with_prompts: bool, spans: _OutageSpans) -> tuple[list[KilledTask], int]:
     marks = ", ".join("?" for _ in KILLED_OUTCOMES)
     sql = (
         "SELECT t.tool_use_id, t.session_id, t.tool_name, t.agent_id, t.launched_ts, t.subagent_type, "
@@ -277,7 +302,7 @@ def _killed_tasks(ledger: Ledger, session: str | None, window: dict[str, Any] | 
     other = 0
     for row in rows:
         cause = _task_cause(ledger, row)
-        if cause is None or cause["failure_class"] != OUTAGE:
+        if cause is None or not spans.ended_by_outage(cause["failure_class"], cause["ts"]):
             other += 1
             continue
         if not _in_window(cause["ts"], window):
@@ -305,11 +330,12 @@ def _killed_tasks(ledger: Ledger, session: str | None, window: dict[str, Any] | 
 
 # -- turns ----------------------------------------------------------------------------------------
 def _killed_turns(ledger: Ledger, session: str | None, window: dict[str, Any] | None,
-                  with_prompts: bool) -> list[KilledTurn]:
-    sql = ("SELECT session_id, turn_id, MAX(ts) AS last_ts, COUNT(*) AS n FROM failures "
-           "WHERE is_sidechain = 0 AND agent_id IS NULL AND failure_class = ? AND turn_id IS NOT NULL "
+                  with_prompts: bool, spans: _OutageSpans) -> list[KilledTurn]:
+    sql = ("SELECT session_id, turn_id, MAX(ts) AS last_ts, COUNT(*) AS n, "
+           "SUM(CASE WHEN failure_class = ? THEN 1 ELSE 0 END) AS http_level FROM failures "
+           "WHERE is_sidechain = 0 AND agent_id IS NULL AND failure_class IN (?, ?) AND turn_id IS NOT NULL "
            "AND kind IN ('retry', 'final')")
-    params: list[Any] = [OUTAGE]
+    params: list[Any] = [OUTAGE, OUTAGE, NETWORK]
     if session:
         sql += " AND session_id = ?"
         params.append(session)
@@ -319,6 +345,8 @@ def _killed_turns(ledger: Ledger, session: str | None, window: dict[str, Any] | 
         sid, turn, last_ts = group["session_id"], group["turn_id"], group["last_ts"]
         if not _in_window(last_ts, window):
             continue
+        if not group["http_level"] and not spans.holds(last_ts):
+            continue  # only lost connections, outside any outage window: not shown to be an outage
         recovered = ledger.scalar(
             "SELECT COUNT(*) FROM requests WHERE session_id = ? AND turn_id = ? AND is_sidechain = 0 "
             "AND ts > ?", (sid, turn, last_ts))
@@ -332,7 +360,7 @@ def _killed_turns(ledger: Ledger, session: str | None, window: dict[str, Any] | 
             "AND turn_id = ? AND is_sidechain = 0", (sid, turn))[0]
         signature = ledger.scalar(
             "SELECT signature FROM failures WHERE session_id = ? AND turn_id = ? AND agent_id IS NULL "
-            "AND failure_class = ? ORDER BY ts DESC LIMIT 1", (sid, turn, OUTAGE))
+            "AND failure_class IN (?, ?) ORDER BY ts DESC LIMIT 1", (sid, turn, OUTAGE, NETWORK))
         item = KilledTurn(session_id=sid, turn_id=turn, prompt_ts=prompt["ts"] if prompt else None,
                           ended_ts=last_ts, failures=int(group["n"]), requests=int(usage["n"] or 0),
                           tokens_burned=int(usage["tokens"] or 0), cause_signature=signature,
@@ -418,8 +446,9 @@ def build_resume(ledger: Ledger, *, session: str | None = None, window_id: str |
     window = _window_bounds(ledger, window_id) if window_id else None
     if session:
         session = _resolve_session(ledger, session)
-    tasks, other = _killed_tasks(ledger, session, window, with_prompts)
-    turns = _killed_turns(ledger, session, window, with_prompts)
+    spans = _OutageSpans(ledger)
+    tasks, other = _killed_tasks(ledger, session, window, with_prompts, spans)
+    turns = _killed_turns(ledger, session, window, with_prompts, spans)
     by_session: dict[str, tuple[list[KilledTask], list[KilledTurn]]] = defaultdict(lambda: ([], []))
     for task in tasks:
         if task.session_id and (task.status == "pending" or include_done):

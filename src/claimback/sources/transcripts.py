@@ -86,6 +86,9 @@ class Record(msgspec.Struct):
     version: Any = None
     # Newer versions (2.1.23x) also write `session_id`, and some records carry only that one.
     session_id: Any = None
+    # Who wrote a user record (2.1.1xx+): "typed" or "sdk" for a person's prompt, "system" for the
+    # client's own (the auto-continuation after a usage-limit reset), which is no prompt of the user's.
+    promptSource: Any = None
     # `api-request` records (2.1.33x): one per HTTP attempt, `id` named by the answer's `requestRef`.
     id: Any = None
     querySource: Any = None
@@ -107,6 +110,34 @@ _INTERRUPT = b"[Request interrupted"
 _NOTIFICATION = b"<task-notification>"
 # One `api-request` record per HTTP attempt (2.1.33x); `api-request-shape`/`-blob` hold request bodies.
 _API_REQUEST = b'"type":"api-request",'
+# `system`/`agents_killed`: the user stopped the background subagents (read only while some are open).
+_AGENTS_KILLED = b'"subtype":"agents_killed"'
+_SYSTEM = b'"type":"system"'
+
+# Record types and system subtypes read or skipped by name (docs/design.md, "Transcript records"). Any
+# other is counted in the ingest summary (`unknown_records`) instead of being guessed at.
+KNOWN_TYPES = frozenset({
+    "user", "assistant", "system", "summary", "file-history-snapshot", "queue-operation", "progress",
+    "attachment", "custom-title", "agent-name", "last-prompt", "pr-link", "tag", "api-request",
+    "api-request-shape", "api-request-blob", "atis-latch", "cost-state", "tools-used",
+})
+KNOWN_SYSTEM_SUBTYPES = frozenset({
+    "api_error", "agents_killed", "turn_duration", "api_metrics", "compact_boundary", "microcompact_boundary",
+    "local_command", "informational", "stop_hook_summary", "away_summary", "memory_saved",
+    "scheduled_task_fire", "model_refusal_fallback", "bridge_status",
+})
+_KNOWN_TYPE = re.compile(rb'"type":"(?:' + b"|".join(re.escape(t.encode()) for t in sorted(KNOWN_TYPES)) + rb')"')
+_KNOWN_SUBTYPE = re.compile(rb'"subtype":"(?:' + b"|".join(re.escape(t.encode()) for t in sorted(KNOWN_SYSTEM_SUBTYPES))
+                            + rb')"')
+MAX_UNKNOWN_LABELS = 50  # distinct unknown kinds reported per file: a hostile file cannot flood the summary
+
+
+class _Kind(msgspec.Struct):
+    type: Any = None
+    subtype: Any = None
+
+
+_decode_kind = msgspec.json.Decoder(_Kind).decode
 
 _STATUS_IN_TEXT = re.compile(r"API Error:\s*(\d{3})\b")
 _TYPE_IN_TEXT = re.compile(r'"type"\s*:\s*"([a-z_]+_error)"')
@@ -244,6 +275,7 @@ class ParseBatch:
     results: list[tuple] = field(default_factory=list)
     prompts: list[tuple] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
+    unknown: Counter = field(default_factory=Counter)  # record kinds we neither read nor skip by name
     lines: int = 0
 
     def size(self) -> int:
@@ -289,12 +321,15 @@ class TranscriptParser:
             if _USER in line and not (_INTERRUPT in line or (self._pending and self._mentions_pending(line))):
                 return
         elif not (_USAGE in line or _API_ERROR_SUBTYPE in line or _API_ERROR_FLAG in line or _USER in line
-                  or (_NOTIFICATION in line and self._pending) or _API_REQUEST in line):
+                  or (_NOTIFICATION in line and self._pending) or _API_REQUEST in line
+                  or (self._pending and _AGENTS_KILLED in line)):
             if not line.strip():
                 return
             # Cheap checks said "nothing we need"; still count lines that are not JSON at all.
             if line.lstrip()[:1] != b"{":
                 self.batch.skipped["malformed JSON"] += 1
+            elif _KNOWN_TYPE.search(line) is None or (_SYSTEM in line and _KNOWN_SUBTYPE.search(line) is None):
+                self._unknown_kind(line)
             return
         if not line.isascii():
             # Claude Code writes UTF-8; invalid bytes mean a corrupt line. msgspec checks only the fields
@@ -324,6 +359,23 @@ class TranscriptParser:
         except (ValueError, TypeError, OverflowError, RecursionError, msgspec.DecodeError,
                 msgspec.ValidationError):
             self.batch.skipped["invalid values"] += 1
+
+    def _unknown_kind(self, line: bytes) -> None:
+        """Count a record of a kind we do not know (a newer client's): by name, never by guessing."""
+        try:
+            kind = _decode_kind(line)
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+            return  # a line that is not one record: the decode of a record it mimics would say why
+        label = kind.type if isinstance(kind.type, str) else "(no type)"
+        if label in KNOWN_TYPES and label != "system":
+            return  # the type token was only written with other spacing
+        if label == "system":
+            if isinstance(kind.subtype, str) and kind.subtype in KNOWN_SYSTEM_SUBTYPES:
+                return
+            label = f"system/{kind.subtype if isinstance(kind.subtype, str) else '(no subtype)'}"
+        label = "".join(c for c in label[:48] if c.isprintable())
+        if label in self.batch.unknown or len(self.batch.unknown) < MAX_UNKNOWN_LABELS:
+            self.batch.unknown[label] += 1
 
     def _mentions_pending(self, line: bytes) -> bool:
         return any(tool_id.encode() in line for tool_id in self._pending)
@@ -372,6 +424,8 @@ class TranscriptParser:
         if kind == "system":
             if rec.subtype == "api_error":
                 self._retry_failure(rec, ts, offset)
+            elif rec.subtype == "agents_killed":
+                self._agents_killed(ts)
             return
         msg = rec.message
         if msg is None:
@@ -590,6 +644,8 @@ class TranscriptParser:
                 # The user stopped the attempt under way: not a failed attempt.
                 self.state.open_attempts = []
                 return
+        if rec.promptSource == "system":
+            return  # the client's own message (auto-continuation after a limit reset), not the user's
         if rec.isMeta is True or rec.isCompactSummary is True or not texts or any(isinstance(b, dict) and b.get("type") == "tool_result"
                                           for b in (content if isinstance(content, list) else ())):
             return
@@ -663,6 +719,15 @@ class TranscriptParser:
         self.batch.results.append((
             tool_id, agent_id, ts, status, 1 if block.get("is_error") else 0, result_error, total,
         ))
+
+    def _agents_killed(self, ts: str) -> None:
+        """`system`/`agents_killed`: the user stopped the background runs still open. They end here, by
+        the user's hand, not by an outage (outcome `stopped_by_user`, never loss)."""
+        for agent, tool_id in list(self.state.async_agents.items()):
+            if tool_id in self._pending:
+                self._pending.discard(tool_id)
+                self.batch.results.append((tool_id, agent, ts, "stopped_by_user", 0, None, None))
+        self.state.async_agents = {}
 
     def _notification_record(self, kind: str, rec: Record, ts: str) -> None:
         """A notification queued for the parent (queue-operation `content`, attachment `prompt`)."""

@@ -1,0 +1,148 @@
+"""Records of newer clients (2.1.1xx–2.1.2xx): what carries meaning is read, the rest is skipped by name,
+and kinds no claimback knows are counted in the ingest summary instead of being guessed at. Shapes as
+public parsers of real transcripts document them (docs/design.md, "Transcript records")."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from claimback.cli import main
+from claimback.ledger import open_ledger
+from claimback.ledger.ingest import ingest
+from claimback.prevent.resume import build_resume
+from records import SESSION, agent_launch, assistant, final_error, line, task_result, user_prompt
+
+SLUG = "-home-u-app"
+AGENT = "a1b2c3d4e5f60718"
+
+
+def _ts(minute: int, second: int = 0) -> str:
+    return f"2026-05-15T01:{minute:02d}:{second:02d}.000Z"
+
+
+def _system(subtype: str, ts: str, **fields: Any) -> dict[str, Any]:
+    return {"type": "system", "subtype": subtype, "sessionId": SESSION, "timestamp": ts, "uuid": f"s-{subtype}-{ts}",
+            "isSidechain": False, "level": "info", "version": "2.1.230", **fields}
+
+
+def _write(path: Path, records: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(line(r) for r in records))
+
+
+def _ingest(tmp_path: Path):
+    ledger = open_ledger(tmp_path / "ledger.sqlite3")
+    summary = ingest(ledger, [tmp_path / "projects"], machine="m")
+    return ledger, summary
+
+
+def _main(tmp_path: Path) -> Path:
+    return tmp_path / "projects" / SLUG / f"{SESSION}.jsonl"
+
+
+def _agent_file(tmp_path: Path) -> Path:
+    return tmp_path / "projects" / SLUG / SESSION / "subagents" / f"agent-{AGENT}.jsonl"
+
+
+def test_background_runs_the_user_killed_are_not_outage_loss(tmp_path: Path) -> None:
+    """`system`/`agents_killed` after a background launch: the run ends by the user's hand, even when its
+    own file ends in an outage error (the user gave up on it), and resume does not offer it."""
+    _write(_main(tmp_path), [
+        user_prompt("review it in the background", _ts(0), uuid="p-1"),
+        agent_launch("msg_01L", "req_01L", _ts(0, 5), "toolu_bg", "Review the change"),
+        {**task_result("toolu_bg", _ts(0, 6), status="async_launched", agent_id=AGENT, is_error=False,
+                       text="Async agent launched"), "toolUseResult": {"status": "async_launched", "agentId": AGENT}},
+        _system("agents_killed", _ts(4), content={"count": 1, "reason": "user"}),
+    ])
+    _write(_agent_file(tmp_path), [
+        user_prompt("Review the change", _ts(0, 7), agent_id=AGENT, sidechain=True, uuid="ap-1"),
+        assistant("msg_02A", "req_02A", _ts(1), agent_id=AGENT, sidechain=True),
+        final_error(_ts(3), 'API Error: 529 {"type":"error","error":{"type":"overloaded_error"}}',
+                    status=529, agent_id=AGENT),
+    ])
+    ledger, _ = _ingest(tmp_path)
+    try:
+        task = ledger.rows("SELECT outcome, result_status, agent_id FROM tasks")[0]
+        assert (task["outcome"], task["result_status"], task["agent_id"]) == ("stopped_by_user", "stopped_by_user", AGENT)
+        assert build_resume(ledger).tasks == []
+    finally:
+        ledger.close()
+
+
+def test_a_runs_meta_file_links_it_to_its_launch(tmp_path: Path) -> None:
+    """No agentId in the parent's result and a first prompt that is not the launch's: only the meta
+    file's `toolUseId` says which launch started the run."""
+    _write(_main(tmp_path), [
+        user_prompt("explore", _ts(0), uuid="p-1"),
+        agent_launch("msg_01L", "req_01L", _ts(0, 5), "toolu_01meta", "Find the config loader"),
+        task_result("toolu_01meta", _ts(2), status="completed", agent_id=None, is_error=False, text="found it"),
+    ])
+    _write(_agent_file(tmp_path), [
+        user_prompt("(the client rewrote this prompt)", _ts(0, 6), agent_id=AGENT, sidechain=True, uuid="ap-1"),
+        assistant("msg_02A", "req_02A", _ts(1), agent_id=AGENT, sidechain=True),
+    ])
+    meta = _agent_file(tmp_path).with_name(f"agent-{AGENT}.meta.json")
+    meta.write_text(json.dumps({"agentType": "Explore", "description": "Find the config loader",
+                                "toolUseId": "toolu_01meta", "spawnDepth": 1}))
+    ledger, _ = _ingest(tmp_path)
+    try:
+        assert ledger.scalar("SELECT agent_id FROM tasks WHERE tool_use_id = 'toolu_01meta'") == AGENT
+        assert ledger.scalar("SELECT tool_use_id FROM agents") == "toolu_01meta"
+    finally:
+        ledger.close()
+
+
+def test_client_written_prompts_compactions_and_metrics_open_no_turn(tmp_path: Path) -> None:
+    auto = {**user_prompt("Your claude.ai usage limit has reset. Continue the task you were working on.",
+                          _ts(5), uuid="p-auto"), "promptSource": "system", "origin": {"kind": "auto-continuation"}}
+    typed = {**user_prompt("fix the flaky test", _ts(0), uuid="p-typed"), "promptSource": "typed"}
+    summary_record = {**user_prompt("This session is being continued from a previous conversation that ran out "
+                                    "of context.", _ts(3, 1), uuid="p-summary"), "isCompactSummary": True}
+    _write(_main(tmp_path), [
+        typed,
+        assistant("msg_01", "req_01", _ts(1)),
+        _system("turn_duration", _ts(2), durationMs=61234),
+        _system("api_metrics", _ts(2, 1), ttftMs=812, otps=41.5, turnDurationMs=61234, toolCount=3),
+        _system("compact_boundary", _ts(3), content="Conversation compacted",
+                compactMetadata={"trigger": "auto", "preTokens": 170251, "postTokens": 6330, "durationMs": 67643}),
+        summary_record,
+        auto,
+        assistant("msg_02", "req_02", _ts(6)),
+    ])
+    ledger, summary = _ingest(tmp_path)
+    try:
+        assert [r["prompt_key"] for r in ledger.rows("SELECT prompt_key FROM prompts")] == ["p-typed"]
+        # The work after the compaction and the auto-continuation is still the typed prompt's turn.
+        assert {r["turn_id"] for r in ledger.rows("SELECT turn_id FROM requests")} == {"p-typed"}
+        assert summary.unknown_records == {}
+    finally:
+        ledger.close()
+
+
+def test_unknown_record_kinds_are_counted_not_guessed(tmp_path: Path) -> None:
+    _write(_main(tmp_path), [
+        user_prompt("go", _ts(0), uuid="p-1"),
+        {"type": "brand-new-kind", "timestamp": _ts(0, 1), "sessionId": SESSION, "payload": {"type": "text"}},
+        {"type": "brand-new-kind", "timestamp": _ts(0, 2), "sessionId": SESSION},
+        _system("quota_forecast", _ts(0, 3), content="…"),
+        _system("turn_duration", _ts(0, 4), durationMs=10),  # known by name: not counted
+        {"type": "[bold red]markup[/]", "timestamp": _ts(0, 5)},
+        assistant("msg_01", "req_01", _ts(1)),
+    ])
+    ledger, summary = _ingest(tmp_path)
+    ledger.close()
+    assert summary.unknown_records == {"brand-new-kind": 2, "system/quota_forecast": 1, "[bold red]markup[/]": 1}
+    result = CliRunner().invoke(main, ["ingest", "--json", "--source", str(tmp_path / "projects"),
+                                       "--db", str(tmp_path / "cli.sqlite3")])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["unknown_records"] == summary.unknown_records
+    shown = CliRunner().invoke(main, ["ingest", "--source", str(tmp_path / "projects"),
+                                      "--db", str(tmp_path / "cli2.sqlite3")])
+    assert shown.exit_code == 0, shown.output
+    text = " ".join(shown.output.split())  # the terminal wraps long lines
+    assert "brand-new-kind 2" in text and "system/quota_forecast 1" in text
+    assert "[bold red]markup[/] 1" in text  # printed as text, not taken as markup
