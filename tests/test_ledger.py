@@ -51,9 +51,12 @@ def _undo_later_migrations(ledger: store.Ledger) -> None:
 
     with ledger.transaction():
         for migration in sorted((m for m in schema.MIGRATIONS if m.version != 1), key=lambda m: -m.version):
-            for statement in reversed(migration.statements):
-                if found := re.match(r"\s*CREATE (?:UNIQUE )?INDEX (\w+)", statement):
-                    ledger.execute(f"DROP INDEX {found.group(1)}")
+            # a migration of another dialect is recorded as applied, with nothing to undo
+            for statement in reversed(migration.statements if ledger.dialect in migration.dialects else ()):
+                if found := re.match(r"\s*CREATE (?:UNIQUE )?INDEX (?:IF NOT EXISTS )?(\w+)", statement):
+                    ledger.execute(f"DROP INDEX IF EXISTS {found.group(1)}")
+                elif found := re.match(r"\s*DROP INDEX IF EXISTS (\w+)", statement):
+                    ledger.execute(schema.TEAM_INDEXES[found.group(1)])
                 elif found := re.match(r"\s*CREATE TABLE (\w+)", statement):
                     ledger.execute(f"DROP TABLE {found.group(1)}")
                 elif found := re.match(r"\s*ALTER TABLE (\w+) ADD COLUMN (\w+)", statement):
