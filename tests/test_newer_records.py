@@ -130,6 +130,9 @@ def test_unknown_record_kinds_are_counted_not_guessed(tmp_path: Path) -> None:
         {"type": "brand-new-kind", "timestamp": _ts(0, 2), "sessionId": SESSION},
         _system("quota_forecast", _ts(0, 3), content="…"),
         _system("turn_duration", _ts(0, 4), durationMs=10),  # known by name: not counted
+        # a 1.0.x notice: a system record with no subtype (known: not counted)
+        {"type": "system", "content": "Claude Opus limit reached, now using Sonnet 4", "level": "warning",
+         "isMeta": False, "timestamp": _ts(0, 4), "sessionId": SESSION, "uuid": "n-1"},
         {"type": "[bold red]markup[/]", "timestamp": _ts(0, 5)},
         assistant("msg_01", "req_01", _ts(1)),
     ])

@@ -370,7 +370,9 @@ class TranscriptParser:
         if label in KNOWN_TYPES and label != "system":
             return  # the type token was only written with other spacing
         if label == "system":
-            if isinstance(kind.subtype, str) and kind.subtype in KNOWN_SYSTEM_SUBTYPES:
+            # 1.0.x notices have no subtype ({content: "Claude Opus limit reached, now using Sonnet 4",
+            # level: "warning"}): shown to the user, nothing the ledger needs.
+            if kind.subtype is None or (isinstance(kind.subtype, str) and kind.subtype in KNOWN_SYSTEM_SUBTYPES):
                 return
             label = f"system/{kind.subtype if isinstance(kind.subtype, str) else '(no subtype)'}"
         label = "".join(c for c in label[:48] if c.isprintable())
