@@ -131,6 +131,9 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE prompts ADD COLUMN copy_hash TEXT",
             "CREATE INDEX failures_copy ON failures (copy_hash)",
             "CREATE INDEX prompts_copy ON prompts (copy_hash)",
+            # The few request rows without requestId, merged by message.id after every ingest: a partial
+            # index so that pass never scans the whole table.
+            "CREATE INDEX requests_unkeyed ON requests (message_id, session_id) WHERE request_id IS NULL",
         ),
     ),
     Migration(

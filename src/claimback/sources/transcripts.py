@@ -118,7 +118,7 @@ _SYSTEM = b'"type":"system"'
 # other is counted in the ingest summary (`unknown_records`) instead of being guessed at.
 KNOWN_TYPES = frozenset({
     "user", "assistant", "system", "summary", "file-history-snapshot", "queue-operation", "progress",
-    "attachment", "custom-title", "agent-name", "last-prompt", "pr-link", "tag", "api-request",
+    "attachment", "custom-title", "ai-title", "agent-name", "last-prompt", "pr-link", "tag", "api-request",
     "api-request-shape", "api-request-blob", "atis-latch", "cost-state", "tools-used",
 })
 KNOWN_SYSTEM_SUBTYPES = frozenset({
