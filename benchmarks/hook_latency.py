@@ -10,7 +10,14 @@ with a warm status cache (fresh, so no background refresh is started), in two sc
 Reports p50 / p95 / max over `--runs` runs each (after 10 warm-up runs), the interpreter's own
 start-up (`python -c pass`) and the full CLI (`claimback --version`) for scale, and a
 `-X importtime` summary of the hook path (PYTHONPROFILEIMPORTTIME on the same script).
-Target (DESIGN §9): p95 ≤ 60 ms.
+Target (DESIGN §9): p95 ≤ 60 ms; issue 17: p95 ≤ 40 ms idle and ≤ 60 ms beside one CPU-bound process.
+
+    python benchmarks/hook_latency.py --beside-busy [--runs 100]
+
+measures the hook as Claude Code meets it (Claude Code itself is busy on a core while it waits): blocks
+of runs alternate between "alone" and "beside one CPU-bound process" (a `while True: pass` child
+started for the block), quiet and outage scenarios interleaved inside each block, so a change in the
+machine's other load hits both conditions alike. Each row gives the 1-minute load average seen.
 """
 
 from __future__ import annotations
@@ -102,6 +109,35 @@ def time_runs(cmd: list[str], env: dict[str, str], stdin: str, runs: int, warmup
     return samples, out
 
 
+def busy_blocks(cmd: list[str], homes: dict[str, tuple[dict[str, str], str]], runs: int,
+                block: int = 10) -> dict[str, dict[str, Any]]:
+    """Alternate blocks alone / beside a CPU-bound process; both scenarios inside every block."""
+    samples: dict[str, list[float]] = {}
+    loads: dict[str, list[float]] = {}
+    done = 0
+    for name, (env, payload) in homes.items():  # warm-up: bytecode and page cache
+        time_runs(cmd, env, payload, 3, warmup=2)
+    while done < runs:
+        for busy in (False, True):
+            burner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+            try:
+                if burner:
+                    time.sleep(0.2)  # let it reach the CPU
+                for _ in range(block):
+                    for name, (env, payload) in homes.items():
+                        key = f"{name}{' beside busy' if busy else ' alone'}"
+                        got, _ = time_runs(cmd, env, payload, 1, warmup=0)
+                        samples.setdefault(key, []).extend(got)
+                        loads.setdefault(key, []).append(os.getloadavg()[0])
+            finally:
+                if burner:
+                    burner.kill()
+                    burner.wait()
+        done += block
+    return {k: {**summary(v), "load_min": round(min(loads[k]), 1), "load_max": round(max(loads[k]), 1)}
+            for k, v in samples.items()}
+
+
 def summary(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     return {"p50": round(statistics.median(ordered), 1),
@@ -132,8 +168,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--beside-busy", action="store_true",
+                        help="alternate blocks alone / beside one CPU-bound process (issue 17)")
     args = parser.parse_args()
     cmd = script() + ["hook", "PreToolUse"]
+    if args.beside_busy:
+        with tempfile.TemporaryDirectory() as tmp:
+            homes = {"allow": build_home(Path(tmp), False), "deny": build_home(Path(tmp), True)}
+            floor_env = dict(os.environ, PYTHONPYCACHEPREFIX=str(Path(tmp) / "pycache"))
+            result = busy_blocks(cmd, homes, args.runs)
+            floor = busy_blocks([sys.executable, "-c", "pass"], {"python -c pass": (floor_env, "")},
+                                max(20, args.runs // 2))
+        result.update(floor)
+        if args.json:
+            print(json.dumps(result, indent=2))
+            return
+        print(f"guard hook latency beside a busy core ({os.cpu_count()} CPUs, Python {platform.python_version()})")
+        print("| run | p50 | p95 | max | n | load (1 min) |\n|---|---:|---:|---:|---:|---:|")
+        for key, r in result.items():
+            print(f"| {key} | {r['p50']:.1f} ms | {r['p95']:.1f} ms | {r['max']:.1f} ms | {r['runs']} | "
+                  f"{r['load_min']}–{r['load_max']} |")
+        return
     result: dict[str, Any] = {"command": " ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd)),
                               "python": platform.python_version(), "platform": platform.platform(),
                               "cpus": os.cpu_count(),

@@ -9,7 +9,6 @@ click, rich, httpx, platformdirs or tomllib unless it must (see `load_policy`).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -17,6 +16,7 @@ from datetime import datetime, timezone
 
 # Transcripts and the StopFailure log are read regular-file-only and non-blocking: a FIFO named *.jsonl
 # would otherwise hold the hook (and the Claude Code action waiting on it) until its timeout.
+from claimback.core import jsonlite as json  # see core/jsonlite.py: the hook's start-up
 from claimback.core.files import read_tail_lines
 from claimback.core.times import format_epoch as iso  # noqa: F401 - callers' name for it
 from claimback.core.times import parse_epoch as parse_ts

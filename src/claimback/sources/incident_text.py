@@ -17,11 +17,11 @@ a Pacific or Eastern time.
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~2 ms on the hook path
 if TYPE_CHECKING:
+    import re
     from collections.abc import Iterable, Sequence
 
 
@@ -38,6 +38,8 @@ class _Rx:
 
     def get(self) -> re.Pattern[str]:
         if self._compiled is None:
+            import re
+
             self._compiled = re.compile(self._pattern, self._flags)
         return self._compiled
 
@@ -54,7 +56,7 @@ class _Rx:
         return self.get().sub(repl, text)
 
 
-_I = re.IGNORECASE
+_I = 2  # re.IGNORECASE; `re` itself is imported when a pattern is first used
 UTC = timezone.utc
 
 # Fixed offsets where the abbreviation says which one; bare PT/ET follow the date's DST rules.
