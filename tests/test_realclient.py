@@ -37,7 +37,7 @@ from realclient import (
     session_ids,
 )
 
-from claimback.analysis.loss import attribute_window
+from claimback.analysis.loss import EXPOSURE, attribute_window
 from claimback.analysis.outages import find_windows
 from claimback.ledger import open_ledger
 from claimback.ledger.ingest import ingest
@@ -276,6 +276,12 @@ def test_founding_case_every_failed_attempt_is_a_failure_and_the_killed_subagent
     assert len(windows) == 1 and windows[0].outage_failures == RETRIES + 1
     loss = attribute_window(led, windows[0])
     assert loss.loss["killed_subagents"].tokens == task.tokens_burned
+    # Each of the subagent's failed attempts is exposed to its last good prompt (before 2.1.332's silent
+    # retries were read, three of the four were missing here).
+    assert loss.loss[EXPOSURE].attempts == RETRIES + 1
+    alpha_prompt = first_launch[0]["input_tokens"] + first_launch[0]["cache_read_tokens"] \
+        + first_launch[0]["cache_creation_tokens"]
+    assert loss.loss[EXPOSURE].tokens == (RETRIES + 1) * alpha_prompt
 
 
 def test_killed_turn_resent_in_a_new_session(killed_turn: Scenario, tmp_path: Path) -> None:
@@ -297,6 +303,12 @@ def test_killed_turn_resent_in_a_new_session(killed_turn: Scenario, tmp_path: Pa
     assert turn.tokens_burned == sum(_tokens([killed_request]))
     assert turn.failures == RETRIES + 1 and turn.status == "done"
     assert len(session_ids(killed_turn.sandbox)) == 2
+    # The burst makes a window from the logs; the turn the user re-sent is its abandoned-turn loss.
+    windows = find_windows(led, offline=True)
+    assert len(windows) == 1 and windows[0].outage_failures == RETRIES + 1
+    loss = attribute_window(led, windows[0])
+    assert loss.loss["abandoned_turns"].tokens == turn.tokens_burned
+    assert loss.loss[EXPOSURE].attempts == RETRIES + 1  # every failed attempt exposed, none merged
 
 
 def test_stream_cut_is_one_failed_attempt_and_its_tokens_are_not_in_the_transcript(
@@ -431,3 +443,23 @@ def test_real_client_telemetry_lands_in_the_ledger_one_row_per_failure(telemetry
     assert led.scalar("SELECT COUNT(*) FROM failures WHERE origin = 'otel'") == 0
     after = team_report(led, offline=True, with_loss=False).members  # the same figures from the transcript
     assert [(m.failed_attempts, m.final_errors) for m in after] == [(len(failed) - 1, 1)]
+
+
+@pytest.fixture(scope="session")
+def refused(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    """Nothing listens at the base URL (port 9 on loopback): the client retries, then gives up."""
+    sandbox = Sandbox(tmp_path_factory.mktemp("rc-refused"))
+    run = run_claude(sandbox, "http://127.0.0.1:9", "Is anyone there?")
+    return Scenario(sandbox, [], [run])
+
+
+def test_connection_refused_is_the_users_side_not_an_outage(refused: Scenario, tmp_path: Path) -> None:
+    assert refused.runs[0].returncode != 0 and "ECONNREFUSED" in refused.runs[0].stdout
+    led = _ledger(refused, tmp_path)
+    rows = _failures(led)
+    # 2.1.332 writes error.connection.code ECONNREFUSED on each retry and `error: "server_error"` on the
+    # final record; the text and the code decide: the user's side, never an outage window.
+    assert sorted(r["kind"] for r in rows) == ["final"] + ["retry"] * RETRIES
+    assert {r["failure_class"] for r in rows} == {"local_runtime"}
+    assert {r["error_code"] for r in rows if r["kind"] == "retry"} == {"ECONNREFUSED"}
+    assert find_windows(led, offline=True) == []
