@@ -333,3 +333,17 @@ def test_a_fifo_in_the_status_cache_is_no_data(isolated_home: Path, which: str) 
     started = time.monotonic()
     assert status_client.read_cache("unresolved") is None
     assert time.monotonic() - started < 5
+
+
+def test_doctor_names_an_old_client_it_finds(tmp_path: Path) -> None:
+    # An old client's `--version` line, as 2.1.7x prints it (the pinned real client is newer than both).
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    claude = bin_dir / "claude"
+    claude.write_text("#!/bin/sh\necho '2.1.77 (Claude Code)'\n")
+    claude.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    report = run_doctor(None, project=tmp_path, env=env, ingest_first=False, ledger_error="test")
+    assert report.claude.version == "2.1.77 (Claude Code)"
+    old = [w for w in report.warnings if "older than" in w]
+    assert len(old) == 2 and "StopFailure" in old[0] and "rate_limits" in old[1]
