@@ -46,7 +46,7 @@ _MODEL_NAME = re.compile(r"^[A-Za-z0-9][\w.:/@\[\]-]{0,120}$")
 _SECRETISH = re.compile(r"sk-ant|sk-[A-Za-z0-9]{16}|bearer|token|secret|password|://[^/]*@", re.I)
 
 
-# -- values shown in reports ----------------------------------------------------------------------------------------
+# -- values shown in reports -----------------------------------------------------------------------
 def url_host(url: str | None) -> str | None:
     """Host (and port) of a URL; never the scheme's credentials, path or query."""
     if not url:
@@ -83,7 +83,6 @@ class HookEntry:
     is_claimback: bool
 
 
-
 @dataclass
 class SettingsFile:
     scope: str  # managed | user | project | local
@@ -101,7 +100,6 @@ class SettingsFile:
     status_line: bool = False
 
 
-
 @dataclass
 class Provider:
     name: str  # anthropic | bedrock | vertex | foundry | custom
@@ -109,7 +107,6 @@ class Provider:
     source: str | None  # where it was set: env | settings (scope)
     auth: list[str] = field(default_factory=list)  # names of credential sources present
     problems: list[str] = field(default_factory=list)
-
 
 
 # -- settings files -------------------------------------------------------------------------------
@@ -410,8 +407,6 @@ def cleanup_period(rows: list[SettingsFile]) -> tuple[int, str]:
         if row.cleanup_period_days is not None:
             days, source = row.cleanup_period_days, f"{row.scope} settings"
     return days, source
-
-
 
 
 def read_all(project: Path | None = None, env: Mapping[str, str] | None = None) -> list[tuple[str, dict[str, Any]]]:

@@ -278,7 +278,6 @@ IMPORT_FORMATS = ("Statuspage incidents.json / incidents/unresolved.json / summa
                   "claimback's incident archive (anthropic-incidents.json)")
 
 
-
 def parse_import(text: str) -> tuple[str, list[Incident], int]:
     """(format name, incidents, entries skipped) for any accepted format; BadInput otherwise."""
     accepted = "; ".join(IMPORT_FORMATS)

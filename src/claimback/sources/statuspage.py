@@ -204,7 +204,6 @@ class ImportResult:
     updates: int
 
 
-
 def import_file(ledger: Ledger, path: str | os.PathLike[str]) -> ImportResult:
     p = Path(path)
     try:
