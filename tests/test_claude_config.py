@@ -347,3 +347,14 @@ def test_doctor_names_an_old_client_it_finds(tmp_path: Path) -> None:
     assert report.claude.version == "2.1.77 (Claude Code)"
     old = [w for w in report.warnings if "older than" in w]
     assert len(old) == 2 and "StopFailure" in old[0] and "rate_limits" in old[1]
+
+
+def test_fifos_as_the_guards_own_files_never_hang(isolated_home: Path) -> None:
+    guard_dir = isolated_home / "data" / "guard"
+    guard_dir.mkdir(parents=True)
+    os.mkfifo(guard_dir / "installs.json")
+    os.mkfifo(guard_dir / "decisions.jsonl")
+    for args in (["guard", "status"], ["guard", "log"]):
+        done = cli(*args, cwd=isolated_home, timeout=30)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, (args, done.stderr)
+    assert guard.read_log() == []

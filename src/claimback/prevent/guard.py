@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from claimback.core import claude_config
-from claimback.core.files import UnsafeFile, atomic_write, display_path
+from claimback.core.files import UnsafeFile, atomic_write, display_path, read_regular_bytes
 from claimback.core.times import format_epoch
 from claimback.errors import BadInput, ClaimbackError
 from claimback.prevent import hook as hook_runtime
@@ -161,7 +161,9 @@ def _state_path() -> Path:
 
 def _load_states() -> dict[str, Any]:
     try:
-        data = json.loads(_state_path().read_text(encoding="utf-8"))
+        # Regular file only (a FIFO here must not hang install); it keeps original settings bytes, so the
+        # cap is generous.
+        data = json.loads(read_regular_bytes(_state_path(), 256 * 1024 * 1024))
         return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}
@@ -852,7 +854,7 @@ def read_log(limit: int = 20) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for candidate in (path.with_name("decisions.1.jsonl"), path):
         try:
-            lines = candidate.read_bytes().splitlines()
+            lines = read_regular_bytes(candidate, 16 * 1024 * 1024).splitlines()  # rotates at 1 MiB
         except OSError:
             continue
         for line in lines:
