@@ -143,6 +143,12 @@ def test_guard_install_plugin_uses_claudes_cli_with_the_repo_marketplace(tmp_pat
                             timeout=120, cwd=sandbox.workdir)
     assert listed.returncode == 0, listed.stderr
     assert PLUGIN_ID in listed.stdout
+    status = subprocess.run([sys.executable, "-m", "claimback", "guard", "status", "--json"],
+                            env={**env, "CLAIMBACK_HOME": str(tmp_path / "cb")}, capture_output=True, text=True,
+                            timeout=60, cwd=sandbox.workdir)
+    scopes = {s["scope"]: s for s in json.loads(status.stdout)["scopes"]}
+    assert scopes["user"]["plugin"] is True and scopes["user"]["events"] == []  # enabledPlugins, no settings hooks
+    assert json.loads(status.stdout)["installed"] is True
 
 
 def _status_cache(home: Path, name: str) -> None:

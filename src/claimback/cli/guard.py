@@ -122,6 +122,9 @@ def status_cmd(project_dir: str | None, as_json: bool) -> None:
         state = s.problem or (", ".join(s.events) if s.events else ("not installed" if s.exists else "no file"))
         if s.missing:
             state += f" (missing: {', '.join(s.missing)})"
+        if s.plugin:
+            state = ("plugin claimback@claimback" if not s.events
+                     else state + " + plugin (every hook runs twice: keep one)")
         rows.append([s.scope, s.path, state, "yes" if s.statusline else "-"])
     out.print(simple_table("guard hooks", ["scope", "settings file", "claimback hooks", "statusline"], rows))
     if data.hooks_inert:

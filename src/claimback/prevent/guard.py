@@ -792,6 +792,7 @@ class ScopeStatus:
     missing: list[str]
     statusline: bool
     problem: str | None = None
+    plugin: bool = False  # `enabledPlugins` names claimback's plugin (its hooks run from the plugin)
 
 
 @dataclass
@@ -825,18 +826,20 @@ def status(project_dir: str | os.PathLike[str] | None = None) -> GuardStatus:
             data = parse_settings(raw, path)
             events = installed_events(data)
             sl = _statusline_is_ours(data.get("statusLine"))
+            enabled = data.get("enabledPlugins")
+            plugin = isinstance(enabled, dict) and enabled.get(PLUGIN_ID) is True
             problem = None
         except BadInput as exc:
-            events, sl, problem = [], False, str(exc)
+            events, sl, plugin, problem = [], False, False, str(exc)
         missing = [e for e, _ in HOOK_EVENTS if e not in events] if events else []
-        scopes.append(ScopeStatus(scope, display_path(path), raw is not None, events, missing, sl, problem))
+        scopes.append(ScopeStatus(scope, display_path(path), raw is not None, events, missing, sl, problem, plugin))
     policy, note = signals.load_policy(config_dir, data_dir)
     assessment = signals.assess(policy=policy, cache_dir=cache_dir, data_dir=data_dir)
     now = time.time()
     until = hook_runtime._override_active(data_dir, now)
     env = os.environ.get("CLAIMBACK_GUARD") or None
     return GuardStatus(
-        scopes=scopes, installed=any(s.events for s in scopes), env_override=env,
+        scopes=scopes, installed=any(s.events or s.plugin for s in scopes), env_override=env,
         paused_until=format_epoch(until) if until else None, policy=policy, policy_note=note,
         outage=signals.describe(assessment, now), level=assessment["level"],
         incidents=assessment["incidents"], cache_age_s=assessment["cache_age"],
