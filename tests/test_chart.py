@@ -14,7 +14,7 @@ def _timeline(quota: bool) -> dict[str, Any]:
     tokens = [0, 120_000, 0, 0, 45_000, 310_000, 0, 8_000]
     failures = [0, 0, 3, 5, 0, 0, 1, 0]
     bins = [{"start": f"2026-05-15T01:{10 * i:02d}:00.000Z" if i < 6 else f"2026-05-15T02:{10 * (i - 6):02d}:00.000Z",
-             "tokens": t, "requests": 1, "failures": f, "outage_failures": f} for i, (t, f) in enumerate(zip(tokens, failures))]
+             "tokens": t, "requests": 1, "failures": f, "outage_failures": f} for i, (t, f) in enumerate(zip(tokens, failures, strict=True))]
     return {"bin_minutes": 10, "start": bins[0]["start"], "end": "2026-05-15T02:20:00.000Z", "bins": bins,
             "quota": [{"ts": "2026-05-15T01:05:00.000Z", "seven_day_pct": 40.0, "five_hour_pct": 10.0},
                       {"ts": "2026-05-15T01:55:00.000Z", "seven_day_pct": 52.5, "five_hour_pct": 30.0}] if quota else [],

@@ -18,7 +18,6 @@ from click.testing import CliRunner
 from claimback.cli import main
 from claimback.demo import build_demo
 from claimback.ledger import open_ledger
-from claimback.ledger.info import export_jsonl
 from claimback.ledger.ingest import ingest
 
 

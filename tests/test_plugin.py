@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fake_anthropic import OVERLOADED, FakeAnthropic, Reply, Rule, agent_call, answers_tool, error_reply, main_thread
 from realclient import Sandbox, require_claude, run_claude
 

@@ -150,7 +150,7 @@ def _live(refresh_interval: float, max_refreshes: int | None, *, tz_name: str | 
           pricing_file: str | None, db: str | None, sources: tuple[str, ...], no_ingest: bool, demo: bool,
           token_limit: str | None, **_: Any) -> None:
     from claimback.analysis.pricing import PricingTable
-    from claimback.analysis.usage import live_state
+    from claimback.prevent.live import live_state
     from claimback.ledger.ingest import ingest
     from claimback.outputs.usage import run_live
     from claimback.workspace import open_workspace

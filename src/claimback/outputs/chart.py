@@ -118,7 +118,7 @@ def timeline_svg(timeline: dict[str, Any], title: str) -> str:
     out.append(f'<text transform="translate(14 {_num(TOP + MAIN_HEIGHT / 2)}) rotate(-90)" text-anchor="middle" '
                f'fill="{AXIS_COLOR}">tokens per 10 min</text>')
     bin_w = timeline["bin_minutes"] * 60 / span * plot_w
-    for start, b in zip(starts, bins):
+    for start, b in zip(starts, bins, strict=True):
         if b["tokens"] <= 0:
             continue
         h = b["tokens"] / top_tokens * MAIN_HEIGHT
@@ -135,11 +135,11 @@ def timeline_svg(timeline: dict[str, Any], title: str) -> str:
     out.append(f'<text transform="translate({WIDTH - 18} {_num(TOP + MAIN_HEIGHT / 2)}) rotate(90)" '
                f'text-anchor="middle" fill="{FAILURE_COLOR}">failed requests per 10 min</text>')
     half = timedelta(minutes=timeline["bin_minutes"] / 2)
-    points = [(x(s + half), main_bottom - n / top_failures * MAIN_HEIGHT) for s, n in zip(starts, failures)]
+    points = [(x(s + half), main_bottom - n / top_failures * MAIN_HEIGHT) for s, n in zip(starts, failures, strict=True)]
     if points:
         out.append(f'<polyline class="failures" points="{" ".join(f"{_num(px)},{_num(py)}" for px, py in points)}" '
                    f'fill="none" stroke="{FAILURE_COLOR}" stroke-width="1.4"/>')
-    for (px, py), n in zip(points, failures):
+    for (px, py), n in zip(points, failures, strict=True):
         if n:
             out.append(f'<circle cx="{_num(px)}" cy="{_num(py)}" r="2.2" fill="{FAILURE_COLOR}"/>')
     out.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{main_bottom}" y2="{main_bottom}" stroke="{AXIS_COLOR}"/>')

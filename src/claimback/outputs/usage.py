@@ -10,7 +10,11 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from claimback.analysis.usage import Block, LiveState, ModelBreakdown, UsageReport, UsageRow
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from claimback.prevent.live import LiveState
+
+from claimback.analysis.usage import Block, ModelBreakdown, UsageReport, UsageRow
 from claimback.outputs.terminal import console, fmt_int
 
 _TOKEN_COLUMNS = ["Input", "Output", "Cache write", "Cache read", "Total tokens", "Cost (USD)"]
