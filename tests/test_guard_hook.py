@@ -213,6 +213,25 @@ def test_old_failures_quota_errors_and_recovery_do_not_make_a_burst(isolated_hom
     assert out is None
 
 
+def lost_connection(ts: datetime) -> dict[str, Any]:
+    return {"type": "system", "subtype": "api_error", "level": "error", "isSidechain": False, "sessionId": "s1",
+            "timestamp": iso(ts), "error": {"cause": {"code": "ECONNRESET", "path": "https://api.anthropic.com/v1/messages"}},
+            "retryInMs": 1200.0, "retryAttempt": 2, "maxRetries": 10}
+
+
+def test_lost_connections_count_toward_a_burst_only_beside_an_http_failure(isolated_home: Path, tmp_path: Path) -> None:
+    """A reset connection proves no outage on its own (it may be the user's network: core/classify.py
+    NETWORK); beside a 529 it is one more failure of the burst."""
+    write_cache(isolated_home, [])
+    alone = [lost_connection(NOW - timedelta(minutes=6 - i)) for i in range(4)]
+    out, _ = run_hook("PreToolUse", agent_payload(write_transcript(tmp_path / "proj" / "a.jsonl", alone)))
+    assert out is None
+    beside = alone[:2] + [retry(NOW - timedelta(minutes=1))]
+    out, _ = run_hook("PreToolUse", agent_payload(write_transcript(tmp_path / "proj" / "b.jsonl", beside)))
+    assert is_deny(out)
+    assert "3 outage-class API failures" in out["hookSpecificOutput"]["permissionDecisionReason"]
+
+
 def test_subagent_failures_count_toward_the_burst(isolated_home: Path, tmp_path: Path) -> None:
     write_cache(isolated_home, [])
     transcript = write_transcript(tmp_path / "proj" / "sess.jsonl", [assistant(NOW - timedelta(seconds=3))])

@@ -62,8 +62,11 @@ OPEN_STATUSES = {"investigating", "identified", "monitoring", "in_progress", "ve
 # records that carry text only).
 OUTAGE_STATUSES = {500, 502, 503, 504, 520, 522, 524, 529}
 OUTAGE_TYPES = {"overloaded_error", "api_error", "server_error", "timeout_error"}
-OUTAGE_CODES = {"ECONNRESET", "ETIMEDOUT", "EPIPE", "UND_ERR_SOCKET", "ECONNABORTED",
-                "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"}
+# A lost connection with no HTTP status (core/classify.py NETWORK): no proof of an outage on its own, so
+# the guard counts it toward a burst only beside an HTTP-level outage failure (scan_lines / assess).
+LOST_CONNECTION_CODES = {"ECONNRESET", "ETIMEDOUT", "EPIPE", "UND_ERR_SOCKET", "ECONNABORTED",
+                         "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"}
+OUTAGE_CODES = {"STREAMTRUNCATED"}  # a stream cut after the API answered 200
 NOT_OUTAGE_TYPES = {"rate_limit", "rate_limit_error", "authentication_failed", "authentication_error",
                     "permission_error", "billing_error", "invalid_request", "invalid_request_error",
                     "max_output_tokens", "not_found_error"}
@@ -322,6 +325,19 @@ def is_outage_failure(status: int | None, etype: str | None, code: str | None, t
     return False
 
 
+def is_lost_connection(status: int | None, etype: str | None, code: str | None, text: str | None) -> bool:
+    """A failure with no HTTP status or API error type whose connection went away (class `network`)."""
+    if status is not None or etype:
+        return False
+    if code:
+        return code.upper() in LOST_CONNECTION_CODES
+    if text:
+        from claimback.core.classify import NETWORK, classify  # only for text-only records
+
+        return classify(text=text) == NETWORK
+    return False
+
+
 def scan_lines(lines: list[bytes], since: float, out: dict[str, Any]) -> None:
     """Add outage failures (epochs ≥ since), successful request times and the last model to `out`."""
     for line in lines:
@@ -339,8 +355,12 @@ def scan_lines(lines: list[bytes], since: float, out: dict[str, Any]) -> None:
             continue
         ts = parse_ts(rec.get("timestamp"))
         if failure and (rec.get("subtype") == "api_error" or rec.get("isApiErrorMessage") is True):
-            if ts is not None and ts >= since and is_outage_failure(*_failure_fields(rec)):
-                out["failures"].append(ts)
+            if ts is not None and ts >= since:
+                fields = _failure_fields(rec)
+                if is_outage_failure(*fields):
+                    out["failures"].append(ts)
+                elif is_lost_connection(*fields):
+                    out["lost_connections"].append(ts)
             continue
         msg = rec.get("message")
         if rec.get("type") == "assistant" and isinstance(msg, dict) and isinstance(msg.get("usage"), dict):
@@ -360,7 +380,8 @@ def transcript_signals(transcript_path: str | None, now: float, window_s: float,
     changed within the window (subagents die first in an outage: the founding case). Past
     `deadline` (a `time.perf_counter()` value) it stops reading: a slow disk must not hold the hook.
     """
-    out: dict[str, Any] = {"failures": [], "successes": [], "model": None, "files": 0, "skipped": False}
+    out: dict[str, Any] = {"failures": [], "lost_connections": [], "successes": [], "model": None, "files": 0,
+                           "skipped": False}
     if not transcript_path or not isinstance(transcript_path, str) or not transcript_path.endswith(".jsonl"):
         return out  # the path comes from the hook's stdin: read Claude Code transcripts, nothing else
     since = now - window_s
@@ -500,6 +521,8 @@ def assess(
                 })
     stops = recent_stop_failures(data_dir, now, window_s)
     failures = sorted(tail["failures"])
+    if failures or stops:  # lost connections count only beside an HTTP-level outage failure
+        failures = sorted(failures + tail.get("lost_connections", []))
     last_failure = max([*failures, *(parse_ts(s.get("ts")) or 0 for s in stops)], default=None)
     recovered = False
     if last_failure is not None:
