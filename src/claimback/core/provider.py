@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 ANTHROPIC = "anthropic"
 BEDROCK = "bedrock"
@@ -117,6 +118,7 @@ def from_request_id(request_id: str | None) -> str | None:
     return None
 
 
+@lru_cache(maxsize=256)  # a ledger holds a handful of model names; the parser asks once per request
 def from_model(model: str | None) -> str | None:
     """The provider a model name proves: Bedrock/Vertex model ids, or `other` for non-Claude models.
 
@@ -158,7 +160,7 @@ def judge(*, message_id: str | None = None, request_id: str | None = None, model
     Order: a non-Claude model or a relay's error body is decisive (`other`: a relay can dress its
     answers in Anthropic-shaped ids); then the cloud infixes and model ids; then the first-party shapes.
     """
-    by_model = from_model(model)
+    by_model = from_model(model) if isinstance(model, str) else None
     if by_model == OTHER:
         return OTHER
     if from_error_text(text) == OTHER:

@@ -147,6 +147,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
+        30,
+        "provider of every request and failure",
+        (
+            # Who served the request (core/provider.py): anthropic | bedrock | vertex | foundry | other.
+            # Rows written before this version have NULL; readers judge them from their ids, models and
+            # texts (`claimback.core.provider.judge`), else take Anthropic, Claude Code's default.
+            "ALTER TABLE requests ADD COLUMN provider TEXT",
+            "ALTER TABLE failures ADD COLUMN provider TEXT",
+        ),
+    ),
+    Migration(
         2,
         "usage report cache",
         (

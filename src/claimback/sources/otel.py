@@ -35,6 +35,8 @@ from typing import Any
 from claimback.core.classify import classify, normalize_signature
 from claimback.core.secrets import scrub
 from claimback.core.times import format_epoch, normalize_ts, utc_now_iso
+from claimback.core.provider import ANTHROPIC
+from claimback.core.provider import judge as judge_provider
 from claimback.errors import BadInput
 from claimback.ledger.store import Ledger, ensure_team_indexes
 from claimback.ledger.team import drop_otel_duplicates, register_machine
@@ -238,14 +240,14 @@ _REQUEST_SQL = (
     "INSERT INTO requests (request_key, message_id, request_id, session_id, agent_id, is_sidechain, ts, "
     "model, input_tokens, output_tokens, cache_creation_tokens, cache_creation_1h_tokens, "
     "cache_read_tokens, speed, service_tier, duration_ms, cost_usd, stop_reason, turn_id, file_path, "
-    "file_offset, origin, machine_id) VALUES (?, NULL, ?, ?, NULL, 0, ?, ?, ?, ?, ?, 0, ?, ?, NULL, ?, ?, "
-    "NULL, NULL, NULL, NULL, 'otel', ?) ON CONFLICT (request_key) DO NOTHING"
+    "file_offset, origin, machine_id, provider) VALUES (?, NULL, ?, ?, NULL, 0, ?, ?, ?, ?, ?, 0, ?, ?, NULL, ?, ?, "
+    "NULL, NULL, NULL, NULL, 'otel', ?, ?) ON CONFLICT (request_key) DO NOTHING"
 )
 _FAILURE_SQL = (
     "INSERT INTO failures (failure_key, kind, session_id, agent_id, is_sidechain, ts, status, error_type, "
     "error_code, request_id, message, failure_class, signature, attempt, max_attempts, retry_in_ms, "
-    "model, turn_id, file_path, file_offset, origin, machine_id) VALUES (?, ?, ?, NULL, 0, ?, ?, NULL, "
-    "NULL, ?, ?, ?, ?, ?, ?, NULL, ?, NULL, NULL, NULL, 'otel', ?) ON CONFLICT (failure_key) DO NOTHING"
+    "model, turn_id, file_path, file_offset, origin, machine_id, provider) VALUES (?, ?, ?, NULL, 0, ?, ?, NULL, "
+    "NULL, ?, ?, ?, ?, ?, ?, NULL, ?, NULL, NULL, NULL, 'otel', ?, ?) ON CONFLICT (failure_key) DO NOTHING"
 )
 
 
@@ -276,7 +278,8 @@ def event_rows(events: list[OtelEvent]) -> tuple[list[tuple], list[tuple]]:
                 continue  # corrupt usage: not a request we can count (the transcript may still have it)
             requests.append((
                 key, request_id, session, event.ts, model, *counts, _str(a.get("speed")),
-                _int(a.get("duration_ms")), _float(a.get("cost_usd")), event.machine_id))
+                _int(a.get("duration_ms")), _float(a.get("cost_usd")), event.machine_id,
+                judge_provider(request_id=request_id, model=model) or ANTHROPIC))
             continue
         if event.name == "api_retries_exhausted":
             continue  # the api_error beside it is the failure (see the module docstring)
@@ -289,7 +292,8 @@ def event_rows(events: list[OtelEvent]) -> tuple[list[tuple], list[tuple]]:
         failures.append((
             key, "final", session, event.ts, status, request_id, scrub((text or "")[:2400])[:300] or None,
             classify(status, None, None, text), normalize_signature(text, status, None, None), attempt,
-            total, model, event.machine_id))
+            total, model, event.machine_id,
+            judge_provider(request_id=request_id, model=model, text=text) or ANTHROPIC))
     return requests, failures
 
 

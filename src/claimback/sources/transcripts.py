@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from claimback.core import provider as _provider
 from claimback.core.classify import INTERRUPT_MARKERS, classify, normalize_signature
 from claimback.core.secrets import scrub
 from claimback.core.times import normalize_ts
@@ -207,6 +208,9 @@ class FileState:
     last_ts: str | None = None
     cwd: str | None = None
     version: str | None = None
+    # Who served this file's last request (core/provider.py): the route of failures that carry no
+    # evidence of their own (a connection error has no id, a synthetic final error no real model).
+    provider: str | None = None
     # Background runs (`run_in_background`) still waiting for their `<task-notification>`: agent id ->
     # the launch's tool_use id, for notifications that name only the agent (`<task-id>`).
     async_agents: dict[str, str] = field(default_factory=dict)
@@ -246,12 +250,12 @@ REQUEST_COLUMNS = (
     "request_key", "message_id", "request_id", "session_id", "agent_id", "is_sidechain", "ts", "model",
     "input_tokens", "output_tokens", "cache_creation_tokens", "cache_creation_1h_tokens",
     "cache_read_tokens", "speed", "service_tier", "duration_ms", "cost_usd", "stop_reason", "turn_id",
-    "file_path", "file_offset",
+    "file_path", "file_offset", "provider",
 )
 FAILURE_COLUMNS = (
     "failure_key", "kind", "session_id", "agent_id", "is_sidechain", "ts", "status", "error_type",
     "error_code", "request_id", "message", "failure_class", "signature", "attempt", "max_attempts",
-    "retry_in_ms", "model", "turn_id", "file_path", "file_offset", "copy_hash",
+    "retry_in_ms", "model", "turn_id", "file_path", "file_offset", "copy_hash", "provider",
 )
 TASK_COLUMNS = (
     "tool_use_id", "session_id", "tool_name", "parent_agent_id", "launched_ts", "subagent_type",
@@ -484,6 +488,9 @@ class TranscriptParser:
         # request_wins(), inlined: the larger total, and on a tie the earlier line (a copy written later
         # by --resume never moves a request to the copy's time or session)
         if previous is None or total > (kept := _request_total(previous)) or (total == kept and ts < previous[6]):
+            found = _provider.judge_request(msg.id, _as_str(rec.requestId), msg.model)
+            if found is not None:
+                self.state.provider = found
             duration, cost = rec.requestDuration, rec.costUSD
             requests[key] = (
                 key, msg.id, rec.requestId, self.state.session_id, _as_str(rec.agentId) or self.file_agent_id,
@@ -492,6 +499,7 @@ class TranscriptParser:
                 None if duration is None else _as_int(_as_number(duration)),
                 None if cost is None else _as_number(cost), msg.stop_reason,
                 self.state.turn_id, self.file_path, offset,
+                found or self.state.provider or _provider.ANTHROPIC,
             )
         state = self.state
         if state.last_event_ts is None or ts >= state.last_event_ts:  # _event("request", ts), inlined
@@ -507,9 +515,13 @@ class TranscriptParser:
                  error_type: str | None, code: str | None, request_id: str | None,
                  text: str | None, attempt: int | None = None, max_attempts: int | None = None,
                  retry_in_ms: float | None = None, failure_class: str | None = None,
-                 own_line: bool = True) -> None:
+                 own_line: bool = True, evidence: str | None = None) -> None:
         key = rec.uuid or f"@{self.file_key}:{offset}"
         cls = failure_class or classify(status, error_type, code, text)
+        # The failure's own evidence first (a relay's page or wording, a cloud request id), then the
+        # route of this file's requests; Claude Code's default endpoint is Anthropic's.
+        found = None if kind == "interrupt" else _provider.judge(request_id=request_id, text=evidence or text)
+        route = found or self.state.provider or _provider.ANTHROPIC
         # Error texts can quote keys (a proxy echoing headers): the ledger never stores a secret.
         message = _clean(text)
         self.batch.failures.append((
@@ -518,6 +530,7 @@ class TranscriptParser:
             normalize_signature(text, status, error_type, code), attempt, max_attempts, retry_in_ms,
             self.state.model, self.state.turn_id, self.file_path, offset,
             copy_hash(self._line) if own_line else None,  # a failure inferred from other records has no line
+            route,
         ))
         self._event("interrupt" if kind == "interrupt" else ("retry" if kind == "retry" else "final_error"), ts)
 
@@ -546,10 +559,12 @@ class TranscriptParser:
                 text = code
         elif isinstance(error, str):
             text = error
+        # A gateway's page can sit anywhere in the error object: judge the whole (bounded) record.
+        evidence = bytes(rec.error)[:8192].decode("utf-8", "replace") if isinstance(rec.error, msgspec.Raw) else None
         self._failure(rec, "retry", ts, offset, status=status, error_type=error_type, code=code,
                       request_id=request_id, text=text or _first_text(rec.content),
                       attempt=_as_int(rec.retryAttempt), max_attempts=_as_int(rec.maxRetries),
-                      retry_in_ms=_as_number(rec.retryInMs))
+                      retry_in_ms=_as_number(rec.retryInMs), evidence=evidence)
         self.state.last_failure = [status, error_type, code, text]
         self._account_latest()
 
