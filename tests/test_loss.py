@@ -64,7 +64,7 @@ def build(tmp_path: Path):
     ])
     write(projects / "app" / f"{S3}.jsonl", [
         user_prompt("Profile the renderer", t("00:58"), session=S3, uuid="p3"),
-        assistant("r3a", "rr3a", t("01:01"), out=200, cr=40000, session=S3),
+        assistant("r3a", "rr3a", t("00:59"), out=200, cr=40000, session=S3),
         final_error(t("01:02"), "API Error: Connection lost mid-response. The response above may be incomplete.",
                     status=None, session=S3),
         user_prompt("Profile the renderer again", t("02:00"), session=S3, uuid="p3b"),
@@ -84,11 +84,16 @@ def test_every_category_matches_the_hand_derivation(tmp_path):
     assert figures["abandoned_turns"] == (10 + 100 + 1000 + 5000) + (3 + 100 + 8000)
     # Cache rebuild: the 45,000-token write after a 58-minute gap, capped at the 40,003 tokens cached before.
     assert figures["cache_rebuild"] == 40003
-    # Exposure: S1 retry + final (8,003 each), k1 retry + final (30,003 each), S3's final (40,003); the 429 is not
-    # an outage failure.
-    assert figures["failed_attempt_exposure"] == 2 * 8003 + 2 * 30003 + 40003
-    assert loss.loss["failed_attempt_exposure"].attempts == 5
+    # Exposure: S1's and k1's finals (HTTP 500: 8,003 and 30,003), S3's final (40,003); the 429 is not an
+    # outage failure. Their two retries were 529 overloaded_error: not charged (Anthropic documents that a
+    # 529 does not count against the quota), shown apart and never in the estimate.
+    assert figures["failed_attempt_exposure"] == 8003 + 30003 + 40003
+    assert loss.loss["failed_attempt_exposure"].attempts == 3
     assert loss.loss["failed_attempt_exposure"].basis == "estimated"
+    assert figures["overloaded_not_charged"] == 8003 + 30003
+    assert loss.loss["overloaded_not_charged"].attempts == 2
+    assert loss.loss["overloaded_not_charged"].basis == "not charged"
+    assert loss.estimated_tokens == figures["failed_attempt_exposure"]
     assert all(loss.loss[k].basis == "measured" for k in ("killed_subagents", "partial_responses",
                                                           "abandoned_turns", "cache_rebuild"))
     assert loss.measured_tokens == sum(figures[k] for k in ("killed_subagents", "partial_responses",
@@ -96,6 +101,27 @@ def test_every_category_matches_the_hand_derivation(tmp_path):
     # Redo work (S2's re-submission) is evidence, not loss.
     assert not any(r.session_id == S2 for r in loss.lost_requests)
     assert sorted(loss.loss["killed_subagents"].request_ids) == ["rk1a", "rk1b"]
+
+
+def test_cache_rebuild_is_zero_when_nothing_was_cached_before_the_window(tmp_path):
+    # S3's only request before the failure moves inside the window: the session had cached nothing
+    # before the window began, so the write after it rebuilds nothing the outage destroyed.
+    ledger = build(tmp_path)
+    ledger.execute("UPDATE requests SET ts = ? WHERE request_id = 'rr3a'", (t("01:01"),))
+    loss = attribute_window(ledger, WINDOW)
+    assert loss.loss["cache_rebuild"].tokens == 0
+    assert loss.loss["partial_responses"].tokens == 3 + 200 + 40000  # the stream that died still counts
+
+
+def test_a_same_session_resend_is_evidence_not_loss(tmp_path):
+    # DESIGN §5: a prompt re-sent in the same session keeps the earlier work in context. Move S1's
+    # re-submission from S2 into S1 itself: the turn is listed as a re-send, and nothing is abandoned.
+    ledger = build(tmp_path)
+    ledger.execute("UPDATE prompts SET session_id = ? WHERE prompt_key = 'p2'", (S1,))
+    loss = attribute_window(ledger, WINDOW)
+    assert loss.loss["abandoned_turns"].tokens == 0
+    assert [(r["session_id"], r["requests_before"]) for r in loss.resent_same_session] == [(S1, 2)]
+    assert loss.resent_same_session[0]["tokens_before"] == (10 + 100 + 1000 + 5000) + (3 + 100 + 8000)
 
 
 def test_no_resubmission_means_no_abandoned_turn(tmp_path):
@@ -242,8 +268,15 @@ def test_demo_reproduces_the_founding_case():
     assert killed["basis"] == "measured" and 3 * 70_000 <= killed["tokens"] <= 3 * 95_000
     assert loss["failed_attempt_exposure"]["basis"] == "estimated"
     assert all(loss[k]["tokens"] > 0 for k in ("partial_responses", "abandoned_turns", "cache_rebuild"))
-    total = window["measured_tokens"] + window["estimated_tokens"]
-    assert 800_000 <= total <= 1_400_000  # "about 1M tokens in all"
+    # "About 1M tokens burned" in all; the 529 attempts among them are shown as not charged, never claimed.
+    not_charged = loss["overloaded_not_charged"]
+    assert not_charged["basis"] == "not charged" and not_charged["attempts"] > 0
+    total = window["measured_tokens"] + window["estimated_tokens"] + not_charged["tokens"]
+    assert 800_000 <= total <= 1_400_000
+    assert window["estimated_tokens"] == loss["failed_attempt_exposure"]["tokens"]
+    assert window["provider"] == "anthropic" and window["claimable"] is True
+    assert "not charged (Anthropic documents that 529 does not count against your quota)" in window["headline"]
+    assert window["headline"].index("tokens lost, measured") < window["headline"].index("estimated")
     assert window["quota"]["basis"] == "measured" and window["quota"]["seven_day_delta_pct"] == 9.0
     assert window["quota"]["hours_to_reset"] == 21.0 and window["quota"]["plan_value_usd"] > 0
     assert "01:06–02:31 UTC" in window["headline"] and "estimated" in window["headline"]

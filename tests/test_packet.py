@@ -86,7 +86,7 @@ def test_every_file_exists_and_the_manifest_checks_with_sha256sum(demo_packet: P
 
 def test_html_markdown_json_and_csv_carry_the_same_numbers(demo_packet: Path):
     ev = json.loads((demo_packet / "evidence.json").read_text())
-    assert ev["schema_version"] == "1" and ev["outage_found"] is True
+    assert ev["schema_version"] == "2" and ev["outage_found"] is True
     assert [w["incidents"][0]["id"] for w in ev["windows"]] == ["8z7l5zcy0v3b"]
     window = ev["windows"][0]
     assert window["measured_tokens"] == sum(window["loss"][k]["tokens"] for k in
@@ -113,9 +113,14 @@ def test_html_markdown_json_and_csv_carry_the_same_numbers(demo_packet: Path):
     lost = [r for r in rows if r["record"] == "lost_request"]
     assert len(failures) == len(window["failures"]) and len(lost) == len(window["lost_requests"])
     assert sum(int(r["tokens"]) for r in lost if r["basis"] == "measured") == window["measured_tokens"]
-    assert sum(int(r["tokens"] or 0) for r in failures) == window["estimated_tokens"]
+    assert sum(int(r["tokens"] or 0) for r in failures if r["basis"] == "estimated") == window["estimated_tokens"]
+    # 529 attempts: their own category and basis, never in the estimate.
+    not_charged = [r for r in failures if r["category"] == "overloaded_not_charged"]
+    assert not_charged and {r["status"] for r in not_charged} == {"529"}
+    assert {r["basis"] for r in not_charged} == {"not charged"}
+    assert sum(int(r["tokens"]) for r in not_charged) == window["loss"]["overloaded_not_charged"]["tokens"]
     for key, figure in window["loss"].items():
-        if key != "failed_attempt_exposure":
+        if key not in ("failed_attempt_exposure", "overloaded_not_charged"):
             assert sum(int(r["tokens"]) for r in lost if r["category"] == key) == figure["tokens"]
     assert {r["class"] for r in failures} == {"outage"} and all(r["time_utc"].endswith("Z") for r in rows)
     assert {r["status"] for r in failures} >= {"529", "500"}
@@ -137,12 +142,28 @@ def test_message_is_short_factual_and_names_incident_and_requests(demo_packet: P
     message = (demo_packet / "message.txt").read_text()
     ev = json.loads((demo_packet / "evidence.json").read_text())
     assert len(message) <= 1500
-    assert INCIDENT_LINK in message and "UTC" in message and "local time" in message
-    request_ids = {r["request_id"] for r in ev["windows"][0]["lost_requests"] if r["request_id"]}
-    assert len(request_ids & set(re.findall(r"req_[A-Za-z0-9]+", message))) >= 3
+    window = ev["windows"][0]
+    assert INCIDENT_LINK in message and "Incident 8z7l5zcy0v3b" in message
+    # Both spans, each labelled, in the very words every other output uses.
+    assert f"Incident span (status page): {window['incident_span']}" in message
+    assert f"Error span (Claude Code logs): {window['error_span']}" in message
+    assert window["incident_span"] == "2026-05-15 00:18–01:46 UTC"
+    assert window["error_span"] == "2026-05-15 01:06–02:31 UTC"
+    assert "UTC+00:00" not in message  # the user's clock is UTC here: no redundant zone text
+    lost_line = next(line for line in message.splitlines() if line.startswith("Lost requests' ids: "))
+    failed_line = next(line for line in message.splitlines() if line.startswith("Failed request ids: "))
+    lost_ids = {r["request_id"] for r in window["lost_requests"] if r["request_id"]}
+    failed_ids = {f["request_id"] for f in window["failures"] if f["request_id"]}
+    assert len(lost_ids & set(re.findall(r"req_[A-Za-z0-9]+", lost_line))) >= 3
+    assert set(re.findall(r"req_[A-Za-z0-9]+", failed_line)) <= failed_ids
+    assert all(s["session_id"] in message for s in window["sessions"][:2])
+    assert "/feedback ID" in message and "support conversation ID" in message
+    assert "Plan: Max 20x" in message and "2026-05-15 23:30 UTC" in message  # plan and weekly reset
     assert f"{ev['totals']['measured_tokens']:,}" in message and f"{ev['totals']['estimated_tokens']:,}" in message
     assert "measured" in message and "estimated" in message and "restore" in message
-    assert "2026-05-15 23:30 UTC" in message  # the weekly reset
+    # Measured loss leads; 529 attempts are never claimed, and the message says why.
+    assert message.index("measured") < message.index("estimated")
+    assert "does not count against your quota" in message
 
 
 def test_zip_holds_the_same_files(demo_packet: Path):
@@ -372,7 +393,7 @@ def test_message_gives_local_time_in_the_users_zone(tmp_path: Path, monkeypatch:
     assert result.exit_code == 0, result.output
     message = (tmp_path / "p" / "message.txt").read_text()
     # 01:06 UTC on the 15th is 18:06 the evening before in California (PDT, UTC-7).
-    assert "2026-05-15 01:06" in message and "2026-05-14 18:06 PDT" in message
+    assert "2026-05-15 01:06" in message and "local time 2026-05-14 18:06–19:31 PDT" in message
     ev = json.loads((tmp_path / "p" / "evidence.json").read_text())
     assert ev["windows"][0]["start_local"].startswith("2026-05-14 17:18 PDT")
 

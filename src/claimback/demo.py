@@ -31,6 +31,7 @@ MAIN_MODEL = "claude-opus-4-6"
 AGENT_MODEL = "claude-sonnet-4-6"
 PROJECT_SLUG = "-home-demo-work-billing-service"
 CWD = "/home/demo/work/billing-service"
+DEMO_PLAN = "max20"  # the founding user: a Max subscriber
 OUTAGE_DAY = "2026-05-15"
 WEEKLY_RESET = "2026-05-15T23:30:00.000Z"
 INCIDENT_ID = "8z7l5zcy0v3b"

@@ -7,13 +7,22 @@ Five categories per window. Each lost request is counted in at most one category
 2. partial_responses (measured): the request whose stream died mid-response (final failure with no HTTP
    status, or a "connection lost mid-response" / "stream idle timeout" / socket reset), in the window.
 3. abandoned_turns (measured): the requests of a main-session turn that ended in an outage failure in
-   the window and whose prompt the user re-submitted later (same normalized-text hash).
+   the window and whose prompt the user re-submitted later (same normalized-text hash) in another
+   session (a new session, or after `/clear`, which starts one). A re-send in the same session keeps the
+   earlier work in context (DESIGN §5): it is listed as evidence (`resent_same_session`), not loss.
 4. cache_rebuild (measured tokens, attributed): the first request after the window in each session that
    was active around it and hit by an outage failure in it, when the gap exceeded the cache TTL (5 min; 1 h if 1-h cache writes were used):
-   its cache writes, up to the prompt size cached before the window.
+   its cache writes, up to the prompt size cached before the outage reached you (the start of your
+   error span, else of the window): a session that began after that had nothing cached, zero.
 5. failed_attempt_exposure (estimated): for each outage-class failed attempt in the window, the prompt
    size (input + cache read + cache write) of the last successful request of the same session/agent.
-   Whether failed attempts count against a quota is not public; this figure is labelled estimated.
+   Whether such attempts count against a quota is not public; this figure is labelled estimated.
+   529 / overloaded_error attempts are apart (`overloaded_not_charged`): Anthropic's Claude Code error
+   reference (https://code.claude.com/docs/en/errors) says a 529 is not your usage limit and does not
+   count against your quota, so they are shown as not charged and never claimed.
+
+Only the window's own provider counts (core/provider.py): a relay's or a cloud provider's requests and
+failures never enter an Anthropic window's figures, and the reverse.
 
 Redo work after the window (re-launched tasks, re-submitted prompts) is evidence, never extra loss.
 """
@@ -27,12 +36,19 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from claimback.core.times import format_iso, parse_utc
+from claimback.core.provider import ANTHROPIC, CLAIM_DESTINATION, SQL_PROVIDER
 from claimback.ledger.store import Ledger
 
 MEASURED = "measured"
 ESTIMATED = "estimated"
 CATEGORIES = ("killed_subagents", "partial_responses", "abandoned_turns", "cache_rebuild")
 EXPOSURE = "failed_attempt_exposure"
+NOT_CHARGED = "overloaded_not_charged"
+NOT_CHARGED_BASIS = "not charged"
+DOCS_529_URL = "https://code.claude.com/docs/en/errors"
+NOT_CHARGED_NOTE = "not charged (Anthropic documents that 529 does not count against your quota)"
+EXPOSURE_ASSUMPTION = ("assumes each failed attempt re-sent the prompt of the last successful request; "
+                       "whether such attempts count against a quota is not public")
 
 KILLED_TASK_OUTCOMES = ("killed", "no_result", "interrupted")
 MID_STREAM_MARKERS = ("mid-response", "stream idle timeout", "partial response", "ECONNRESET", "socket hang up",
@@ -82,6 +98,17 @@ class ExposedAttempt:
     # Attempts this row stands for: 1 for a transcript row (one per attempt); a telemetry failure is one
     # row for all its attempts (api_error carries the total), and each of them was exposed.
     attempts: int = 1
+    charged: bool = True  # False for 529 / overloaded_error: Anthropic documents those as not counted
+
+
+def is_overloaded(status: int | None, error_type: str | None, message: str | None = None) -> bool:
+    """A 529 / overloaded_error attempt: Anthropic documents that it does not count against the quota."""
+    if status == 529 or (error_type or "").lower() == "overloaded_error":
+        return True
+    if status is None and message:
+        low = message.lower()
+        return "529" in low or "overloaded" in low
+    return False
 
 
 @dataclass
@@ -130,6 +157,7 @@ class WindowLoss:
     # every measured category draws from, so their sum can never exceed it.
     scope_total_tokens: int
     unpriced_models: list[str] = field(default_factory=list)
+    resent_same_session: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _tokens(row: dict[str, Any]) -> int:
@@ -171,17 +199,21 @@ class _WindowData:
 
     def __init__(self, ledger: Ledger, window: WindowLike, shared: ReportRows | None = None) -> None:
         self.start, self.end = window.start, window.end
+        # When the outage reached your sessions: the start of your error span (a window merged with an
+        # incident can begin earlier, before the session whose cache it later cost even existed).
+        self.hit_from = getattr(window, "logs_start", None) or window.start
+        provider = getattr(window, "provider", None) or ANTHROPIC
         lo = format_iso(parse_utc(window.start) - ACTIVE_BEFORE - CACHE_TTL_1H)
         hi = format_iso(parse_utc(window.end) + AFTER_WINDOW)
         self.failures = ledger.rows(
             "SELECT failure_key, kind, session_id, agent_id, ts, status, error_type, error_code, request_id, "
             "message, failure_class, model, turn_id, origin, attempt, max_attempts FROM failures "
             # inside a window a lost connection (`network`) is outage loss too (core/classify.py)
-            "WHERE ts >= ? AND ts <= ? AND failure_class IN ('outage', 'network') ORDER BY ts",
-            (window.start, window.end))
+            "WHERE ts >= ? AND ts <= ? AND failure_class IN ('outage', 'network') "
+            f"AND {SQL_PROVIDER} = ? ORDER BY ts", (window.start, window.end, provider))
         sessions = sorted({f["session_id"] for f in self.failures if f["session_id"]})
-        active = ledger.rows("SELECT DISTINCT session_id FROM requests WHERE ts >= ? AND ts <= ?",
-                             (format_iso(parse_utc(window.start) - ACTIVE_BEFORE), window.end))
+        active = ledger.rows(f"SELECT DISTINCT session_id FROM requests WHERE ts >= ? AND ts <= ? AND {SQL_PROVIDER} = ?",
+                             (format_iso(parse_utc(window.start) - ACTIVE_BEFORE), window.end, provider))
         sessions = sorted(set(sessions) | {r["session_id"] for r in active if r["session_id"]})
         self.sessions = sessions
         self.requests: list[dict[str, Any]] = []
@@ -189,14 +221,14 @@ class _WindowData:
             marks = ", ".join("?" for _ in chunk)
             self.requests += ledger.rows(
                 f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE session_id IN ({marks}) AND ts >= ? AND ts <= ? "
-                "ORDER BY ts", (*chunk, lo, hi))
+                f"AND {SQL_PROVIDER} = ? ORDER BY ts", (*chunk, lo, hi, provider))
         self.scope_total = sum(_tokens(r) for r in self.requests)
         shared = shared or ReportRows(ledger)
         # launched_ts <= end, as SQL compares text (a NULL launch time never qualifies)
         self.tasks = [t for t in shared.tasks if t["launched_ts"] is not None and t["launched_ts"] <= window.end]
         self.agent_failures = shared.agent_failures
         self.prompts = ledger.rows(
-            "SELECT prompt_key, session_id, ts, text_hash FROM prompts WHERE is_sidechain = 0 AND ts >= ? "
+            "SELECT prompt_key, session_id, ts, text_hash, text_len FROM prompts WHERE is_sidechain = 0 AND ts >= ? "
             "AND ts <= ? ORDER BY ts", (lo, hi))
 
 
@@ -256,7 +288,9 @@ def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = N
         if earlier:
             take(earlier[-1], "partial_responses")
 
-    # 3. Abandoned turns: a main-session turn ended by the outage, whose prompt was re-submitted later.
+    # 3. Abandoned turns: a main-session turn ended by the outage, whose prompt was re-submitted later in
+    # another session (new session or /clear). A same-session re-send kept the work in context: evidence.
+    resent_same: list[dict[str, Any]] = []
     prompt_by_key = {p["prompt_key"]: p for p in data.prompts}
     ended_turns: dict[str, dict[str, Any]] = {}
     for failure in data.failures:
@@ -266,13 +300,21 @@ def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = N
         prompt = prompt_by_key.get(turn_id)
         if prompt is None:
             continue
-        resubmitted = any(p["text_hash"] == prompt["text_hash"] and p["ts"] > failure["ts"]
-                          and p["prompt_key"] != turn_id for p in data.prompts)
-        if not resubmitted:
+        resends = [p for p in data.prompts if p["text_hash"] == prompt["text_hash"] and p["ts"] > failure["ts"]
+                   and p["prompt_key"] != turn_id]
+        if not resends:
             continue
         later_success = any(r["turn_id"] == turn_id and r["ts"] > failure["ts"] and r["agent_id"] is None
                             for r in data.requests)
         if later_success:
+            continue
+        if not any(p["session_id"] != prompt["session_id"] for p in resends):
+            turn_rows = [r for r in data.requests if r["turn_id"] == turn_id and r["agent_id"] is None
+                         and r["ts"] <= failure["ts"]]
+            resent_same.append({"session_id": prompt["session_id"], "turn_ts": prompt["ts"],
+                                "failed_at": failure["ts"], "resent_at": resends[0]["ts"],
+                                "requests_before": len(turn_rows),
+                                "tokens_before": sum(_tokens(r) for r in turn_rows)})
             continue
         for row in data.requests:
             if row["turn_id"] == turn_id and row["agent_id"] is None and row["ts"] <= failure["ts"]:
@@ -287,7 +329,10 @@ def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = N
             continue
         before = [r for r in stream if r["ts"] <= data.end]
         after = [r for r in stream if r["ts"] > data.end]
-        if not before or not after:
+        # The cap: what was cached before the outage reached you (the start of your error span). A
+        # session that began after that had nothing cached to lose.
+        before_window = [r for r in stream if r["ts"] < data.hit_from]
+        if not before or not after or not before_window:
             continue
         last = before[-1]
         if parse_utc(last["ts"]) < window_start - ACTIVE_BEFORE:
@@ -296,7 +341,7 @@ def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = N
         ttl = CACHE_TTL_1H if any(r["cache_creation_1h_tokens"] for r in before) else CACHE_TTL_5M
         if parse_utc(first["ts"]) - parse_utc(last["ts"]) <= ttl or first["cache_creation_tokens"] <= 0:
             continue
-        cached_before = max(_prompt_size(r) for r in before[-3:])
+        cached_before = max(_prompt_size(r) for r in before_window[-3:])
         rebuilt = min(int(first["cache_creation_tokens"]), cached_before)
         if rebuilt <= 0:
             continue
@@ -320,13 +365,17 @@ def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = N
         size = _prompt_size(last_ok) * attempts
         usd = price(dict(last_ok, output_tokens=0))
         usd = usd * attempts if usd is not None else None
+        charged = not is_overloaded(failure["status"], failure["error_type"], failure["message"])
         exposed.append(ExposedAttempt(failure["failure_key"], failure["ts"], failure["session_id"],
                                       failure["agent_id"], last_ok["model"], failure["status"],
-                                      failure["error_type"], failure["request_id"], size, usd, attempts))
-        if usd is None and last_ok["model"]:
+                                      failure["error_type"], failure["request_id"], size, usd, attempts,
+                                      charged))
+        if usd is None and last_ok["model"] and charged:
             unpriced.add(last_ok["model"])
 
-    return _summarize(window, lost, exposed, data.scope_total, sorted(unpriced))
+    result = _summarize(window, lost, exposed, data.scope_total, sorted(unpriced))
+    result.resent_same_session = resent_same
+    return result
 
 
 def _credit(sessions: dict[str, Breakdown], models: dict[str, Breakdown], session_id: str | None,
@@ -357,7 +406,12 @@ def _summarize(window: WindowLike, lost: list[LostRequest], exposed: list[Expose
         figure.usd = _add_usd(figure.usd, item.usd)
         _credit(sessions, models, item.session_id, item.model, item.tokens, item.usd, MEASURED)
     exposure = ExposureFigure()
+    not_charged = ExposureFigure(basis=NOT_CHARGED_BASIS, usd=None)
     for attempt in exposed:
+        if not attempt.charged:
+            not_charged.tokens += attempt.tokens
+            not_charged.attempts += attempt.attempts
+            continue
         exposure.tokens += attempt.tokens
         exposure.attempts += attempt.attempts
         if attempt.usd is None:
@@ -375,6 +429,7 @@ def _summarize(window: WindowLike, lost: list[LostRequest], exposed: list[Expose
         usd_measured = None
     loss: dict[str, Any] = dict(figures)
     loss[EXPOSURE] = exposure
+    loss[NOT_CHARGED] = not_charged
     return WindowLoss(
         window_id=window.id, start=window.start, end=window.end, loss=loss, measured_tokens=measured,
         estimated_tokens=exposure.tokens, usd_measured=usd_measured,
@@ -411,6 +466,19 @@ class WindowReport:
     headline: str
     lost_requests: list[LostRequest]
     exposed_attempts: list[ExposedAttempt]
+    provider: str = ANTHROPIC
+    # The two named spans every output shows (analysis.outages.describe_spans): the incident's own span
+    # on the status page, and the span of your own errors.
+    statuspage_start: str | None = None
+    statuspage_end: str | None = None
+    logs_start: str | None = None
+    logs_end: str | None = None
+    spans: str = ""
+    resent_same_session: list[dict[str, Any]] = field(default_factory=list)
+    # Only what Anthropic's own API served can be claimed with Anthropic; `claim_to` names where a
+    # claim for this window goes (core.provider.CLAIM_DESTINATION).
+    claimable: bool = True
+    claim_to: str = ""
 
 
 @dataclass
@@ -452,21 +520,35 @@ def _hm(ts: str) -> str:
 
 
 def headline(report: WindowReport) -> str:
-    """One sentence a user can repeat to support, every figure labelled by its basis."""
-    when = f"{report.affected_start[:10]} {_hm(report.affected_start)}–{_hm(report.affected_end)} UTC"
+    """One sentence a user can repeat to support: the measured loss first, every figure labelled by its
+    basis, the window described by its two named spans (the same text in every output)."""
+    from claimback.core.provider import LABELS
+
     names = ", ".join(f"incident {i.get('id')}" for i in report.incidents if i.get("id"))
     source = {"both": "confirmed by your logs", "statuspage": "status page only; your logs show no errors",
               "logs": "seen in your logs; no official incident"}.get(report.confirmed_by, report.confirmed_by)
     context = f"{names}, {source}" if names else source
+    where = f"window {report.id} ({context}; {report.spans})"
+    if not report.claimable:
+        where = (f"window {report.id} ({LABELS.get(report.provider, report.provider)}, not claimable with "
+                 f"Anthropic: a claim goes to {report.claim_to}; {report.spans})")
+    not_charged = report.loss.get(NOT_CHARGED)
     if report.measured_tokens == 0 and report.estimated_tokens == 0:
-        return f"{when} ({context}): no loss recorded in your logs."
-    parts = [f"{when} ({context}): {_fmt_tokens(report.measured_tokens)} tokens lost, measured"]
+        tail = ""
+        if not_charged is not None and not_charged.attempts:
+            tail = f"; {not_charged.attempts} overloaded (529) attempts {NOT_CHARGED_NOTE}"
+        return f"No loss recorded in your logs in {where}{tail}."
+    parts = [f"{_fmt_tokens(report.measured_tokens)} tokens lost, measured"]
     measured_parts = [f"{k.replace('_', ' ')} {_fmt_tokens(report.loss[k].tokens)}"
                       for k in CATEGORIES if report.loss[k].tokens]
     if measured_parts:
         parts[0] += f" ({', '.join(measured_parts)})"
-    parts.append(f"plus {_fmt_tokens(report.estimated_tokens)} tokens exposed by "
-                 f"{report.loss[EXPOSURE].attempts} failed attempts, estimated")
+    parts[0] += f", in {where}"
+    if report.loss[EXPOSURE].attempts:
+        parts.append(f"plus {_fmt_tokens(report.estimated_tokens)} tokens exposed by "
+                     f"{report.loss[EXPOSURE].attempts} other failed attempts, estimated")
+    if not_charged is not None and not_charged.attempts:
+        parts.append(f"{not_charged.attempts} overloaded (529) attempts {NOT_CHARGED_NOTE}")
     if report.usd_measured is not None:
         usd = f"~${report.usd_measured:,.2f} at API prices"
         if report.usd_estimated:
@@ -487,6 +569,8 @@ def build_loss_report(ledger: Ledger, windows: Sequence[Any], *, pricing: Any, p
                       weekly_reset: str | None = None) -> LossReport:
     from claimback.analysis.quota import TokenHistory, load_snapshots, quota_impact
 
+    from claimback.analysis.outages import describe_spans
+
     cost = request_pricer(pricing)
     reports = []
     # Read once for the whole report, not once per window (at 1 GB, 27 windows paid 216 range sums).
@@ -495,8 +579,10 @@ def build_loss_report(ledger: Ledger, windows: Sequence[Any], *, pricing: Any, p
     snapshots = load_snapshots(ledger) if windows else None
     for window in windows:
         loss = attribute_window(ledger, window, cost, shared)
-        affected_start = getattr(window, "logs_start", None) or window.start
-        affected_end = getattr(window, "logs_end", None) or window.end
+        logs_start, logs_end = getattr(window, "logs_start", None), getattr(window, "logs_end", None)
+        sp_start, sp_end = getattr(window, "statuspage_start", None), getattr(window, "statuspage_end", None)
+        affected_start = logs_start or window.start
+        affected_end = logs_end or window.end
         quota = quota_impact(ledger, affected_start, affected_end, loss.measured_tokens + loss.estimated_tokens,
                              plan=plan, weekly_reset=weekly_reset, history=history, snapshots=snapshots)
         report = WindowReport(
@@ -507,17 +593,30 @@ def build_loss_report(ledger: Ledger, windows: Sequence[Any], *, pricing: Any, p
             estimated_tokens=loss.estimated_tokens, usd_measured=loss.usd_measured,
             usd_estimated=loss.usd_estimated, by_session=loss.by_session, by_model=loss.by_model,
             scope_total_tokens=loss.scope_total_tokens, unpriced_models=loss.unpriced_models, headline="",
-            lost_requests=loss.lost_requests, exposed_attempts=loss.exposed_attempts)
+            lost_requests=loss.lost_requests, exposed_attempts=loss.exposed_attempts,
+            provider=getattr(window, "provider", None) or ANTHROPIC, statuspage_start=sp_start,
+            statuspage_end=sp_end, logs_start=logs_start, logs_end=logs_end,
+            spans=describe_spans(sp_start, sp_end, logs_start, logs_end),
+            resent_same_session=loss.resent_same_session)
+        report.claimable = report.provider == ANTHROPIC
+        report.claim_to = CLAIM_DESTINATION.get(report.provider, CLAIM_DESTINATION["other"])
         report.headline = headline(report)
         reports.append(report)
-    usd_measured: float | None = sum(r.usd_measured or 0.0 for r in reports)
-    if any(r.usd_measured is None for r in reports):
+    usd_measured: float | None
+    # Totals are what a claim to Anthropic can rest on: Anthropic windows only. Other providers'
+    # windows keep their own figures, reported apart.
+    claimable = [r for r in reports if r.claimable]
+    usd_measured = sum(r.usd_measured or 0.0 for r in claimable)
+    if any(r.usd_measured is None for r in claimable):
         usd_measured = None
     totals = {
-        "measured_tokens": sum(r.measured_tokens for r in reports),
-        "estimated_tokens": sum(r.estimated_tokens for r in reports),
+        "measured_tokens": sum(r.measured_tokens for r in claimable),
+        "estimated_tokens": sum(r.estimated_tokens for r in claimable),
         "usd_measured": usd_measured,
-        "usd_estimated": sum(r.usd_estimated or 0.0 for r in reports),
+        "usd_estimated": sum(r.usd_estimated or 0.0 for r in claimable),
+        "not_charged_attempts": sum(r.loss[NOT_CHARGED].attempts for r in claimable),
+        "not_claimable": {p: sum(r.measured_tokens for r in reports if r.provider == p)
+                          for p in sorted({r.provider for r in reports if not r.claimable})},
     }
     notes = [] if reports else ["no outage window in this period: nothing was lost to an outage"]
     return LossReport(reports, totals, pricing.describe() if hasattr(pricing, "describe") else "", notes)

@@ -59,6 +59,7 @@ from typing import Any
 from claimback.core.classify import OUTAGE_WINDOW_CLASSES
 from claimback.core.times import parse_iso, to_iso, utc_now_iso
 from claimback.ledger.store import Ledger
+from claimback.core.provider import ANTHROPIC, CLAIM_DESTINATION, LABELS, SQL_PROVIDER
 from claimback.sources.incident_text import Relevance, families_overlap, model_family
 from claimback.sources.incident_text import incident_relevance as _relevance
 from claimback.sources.incidents import Incident
@@ -103,6 +104,9 @@ class OutageWindow:
     start: str
     end: str
     confirmed_by: str  # statuspage | logs | both
+    # Who served the failed requests (core/provider.py). Only `anthropic` windows are claimable with
+    # Anthropic; `claim_to` says where a claim for any other goes.
+    provider: str = ANTHROPIC
     incident_ids: list[str] = field(default_factory=list)
     incidents: list[IncidentRef] = field(default_factory=list)
     logs_start: str | None = None
@@ -120,8 +124,24 @@ class OutageWindow:
     user_affected: bool = False  # any outage-class failure of yours inside the window
 
     @property
+    def claimable(self) -> bool:
+        return self.provider == ANTHROPIC
+
+    @property
+    def provider_label(self) -> str:
+        return LABELS.get(self.provider, self.provider)
+
+    @property
+    def claim_to(self) -> str:
+        return CLAIM_DESTINATION.get(self.provider, CLAIM_DESTINATION["other"])
+
+    @property
     def links(self) -> list[str]:
         return [i.link for i in self.incidents]
+
+    @property
+    def spans(self) -> str:
+        return describe_spans(self.statuspage_start, self.statuspage_end, self.logs_start, self.logs_end)
 
     @property
     def id(self) -> str:  # the name `analysis.loss.WindowLike` uses
@@ -146,6 +166,37 @@ class OutagesReport:
     incidents_considered: int
     incidents_relevant: int
     incidents: list[Incident] = field(default_factory=list)  # for the export / `outages import`
+
+
+# -- one description of a window, for every output -------------------------------------------------
+INCIDENT_SPAN = "incident span (status page)"
+ERROR_SPAN = "error span (Claude Code logs)"
+
+
+def span_label(start: str | None, end: str | None) -> str | None:
+    """`2026-05-15 00:18–01:46 UTC`; across days `2026-05-14 23:50 – 2026-05-15 01:10 UTC`; one instant
+    `2026-05-15 05:11 UTC`. The one format every command and packet file shows a span in."""
+    if not start:
+        return None
+    end = end or start
+    a, b = start[:10] + " " + start[11:16], end[:10] + " " + end[11:16]
+    if a == b:
+        return f"{a} UTC"
+    if start[:10] == end[:10]:
+        return f"{a}–{end[11:16]} UTC"
+    return f"{a} – {b} UTC"
+
+
+def describe_spans(statuspage_start: str | None, statuspage_end: str | None, logs_start: str | None,
+                   logs_end: str | None) -> str:
+    """`incident span (status page): …; your error span (your logs): …` — each part only when known."""
+    parts = []
+    incident = span_label(statuspage_start, statuspage_end)
+    if incident:
+        parts.append(f"{INCIDENT_SPAN}: {incident}")
+    errors = span_label(logs_start, logs_end)
+    parts.append(f"{ERROR_SPAN}: {errors}" if errors else f"{ERROR_SPAN}: none")
+    return "; ".join(parts)
 
 
 # -- relevance ---------------------------------------------------------------------------------------
@@ -190,6 +241,8 @@ class _Failure:
     agent_id: str | None
     model: str | None
     failure_class: str
+    provider: str = ANTHROPIC
+    kind: str = "retry"
 
 
 @dataclass
@@ -199,29 +252,46 @@ class _Interval:
     incidents: list[IncidentRef] = field(default_factory=list)
     failures: list[_Failure] = field(default_factory=list)
     from_logs: bool = False
+    provider: str = ANTHROPIC
+
+
+def _is_burst(run: Sequence[_Failure]) -> bool:
+    # ≥ 3 failures that span time: a run of final errors stamped at one instant (copies, or one turn's
+    # error written by several agents at once) is one event, not an outage; and a window is never zero
+    # minutes long. Retries carry their wait (`end`), so a retry run always spans its retry span.
+    if len(run) < BURST_MIN_FAILURES:
+        return False
+    return max(f.end for f in run) > min(f.ts for f in run)
 
 
 def detect_bursts(failures: Sequence[_Failure]) -> list[_Interval]:
-    """Runs of ≥ 3 outage-class failures, each ≤ 10 min after the previous one's end (ts + retry wait).
-    Lost connections (class `network`) count toward a run only beside at least one HTTP-level outage
-    error in it: on their own they may be the user's network."""
+    """Runs of ≥ 3 outage-class failures of one provider, each ≤ 10 min after the previous one's end
+    (ts + retry wait), spanning more than an instant. Lost connections (class `network`) count toward a
+    run only beside at least one HTTP-level outage error in it: on their own they may be the user's
+    network. Providers never mix: a relay's burst is the relay's outage, not Anthropic's."""
     out: list[_Interval] = []
-    run: list[_Failure] = []
-    run_end: datetime | None = None
+    by_provider: dict[str, list[_Failure]] = {}
+    for f in failures:
+        if f.failure_class in OUTAGE_WINDOW_CLASSES:
+            by_provider.setdefault(f.provider, []).append(f)
+    for provider, items in sorted(by_provider.items()):
+        run: list[_Failure] = []
+        run_end: datetime | None = None
 
-    def close() -> None:
-        if len(run) >= BURST_MIN_FAILURES and run_end is not None and any(f.failure_class == OUTAGE for f in run):
-            out.append(_Interval(run[0].ts, run_end, failures=list(run), from_logs=True))
+        def close(run: list[_Failure] = run, provider: str = provider) -> None:
+            if run and _is_burst(run) and any(f.failure_class == OUTAGE for f in run):
+                out.append(_Interval(run[0].ts, max(f.end for f in run), failures=list(run), from_logs=True,
+                                     provider=provider))
 
-    for f in sorted((f for f in failures if f.failure_class in OUTAGE_WINDOW_CLASSES), key=lambda f: f.ts):
-        if run and run_end is not None and f.ts - run_end > BURST_MAX_GAP:
-            close()
-            run = []
-            run_end = None
-        run.append(f)
-        run_end = f.end if run_end is None else max(run_end, f.end)
-    close()
-    return out
+        for f in sorted(items, key=lambda f: f.ts):
+            if run and run_end is not None and f.ts - run_end > BURST_MAX_GAP:
+                close(run)
+                run = []
+                run_end = None
+            run.append(f)
+            run_end = f.end if run_end is None else max(run_end, f.end)
+        close(run)
+    return sorted(out, key=lambda i: (i.start, i.end))
 
 
 # -- helpers -----------------------------------------------------------------------------------------
@@ -246,7 +316,7 @@ def _activity_span(ledger: Ledger) -> tuple[str | None, str | None]:
 
 
 def _load_failures(ledger: Ledger, since: str | None, until: str | None) -> list[_Failure]:
-    sql = "SELECT ts, session_id, agent_id, retry_in_ms, model, failure_class FROM failures"
+    sql = f"SELECT ts, session_id, agent_id, retry_in_ms, model, failure_class, kind, {SQL_PROVIDER} AS provider FROM failures"
     params: list[Any] = []
     where = []
     if since:
@@ -264,15 +334,17 @@ def _load_failures(ledger: Ledger, since: str | None, until: str | None) -> list
             continue
         wait = r["retry_in_ms"] or 0.0
         end = ts + timedelta(milliseconds=min(float(wait), 10 * 60_000)) if wait and wait > 0 else ts
-        out.append(_Failure(ts, end, r["session_id"], r["agent_id"], r["model"], r["failure_class"]))
+        out.append(_Failure(ts, end, r["session_id"], r["agent_id"], r["model"], r["failure_class"], r["provider"],
+                            r["kind"]))
     return out
 
 
-def _session_models(ledger: Ledger, start: datetime, end: datetime) -> dict[str, set[str]]:
-    """Model ids each session used in [start, end] (requests), for model-specific matching."""
+def _session_models(ledger: Ledger, start: datetime, end: datetime,
+                    provider: str = ANTHROPIC) -> dict[str, set[str]]:
+    """Model ids each session used in [start, end] through `provider` (requests), for model matching."""
     out: dict[str, set[str]] = {}
-    for r in ledger.rows("SELECT session_id, model FROM requests WHERE ts >= ? AND ts <= ? "
-                         "GROUP BY session_id, model", (to_iso(start), to_iso(end))):
+    for r in ledger.rows(f"SELECT session_id, model FROM requests WHERE ts >= ? AND ts <= ? AND {SQL_PROVIDER} = ? "
+                         "GROUP BY session_id, model", (to_iso(start), to_iso(end), provider)):
         if r["session_id"] and r["model"]:
             out.setdefault(r["session_id"], set()).add(r["model"])
     return out
@@ -347,7 +419,7 @@ def outages_report(
             hit = {s for s, models in used.items()
                    if families_overlap(rel.model_families, [model_family(m) for m in models])}
             hit |= {f.session_id for f in failures if start <= f.ts <= end and f.session_id
-                    and families_overlap(rel.model_families, [model_family(f.model)])}
+                    and f.provider == ANTHROPIC and families_overlap(rel.model_families, [model_family(f.model)])}
             if not hit:
                 continue  # the user did not use that model then: not their outage
         relevant_n += 1
@@ -362,16 +434,22 @@ def outages_report(
             continue
         intervals.append(burst)
 
+    # Anthropic's status page speaks for Anthropic's API only: incidents merge with Anthropic's bursts,
+    # never with a relay's or a cloud provider's.
     merged: list[_Interval] = []
+    open_by_provider: dict[str, _Interval] = {}
     for iv in sorted(intervals, key=lambda i: (i.start, i.end)):
-        if merged and iv.start <= merged[-1].end:
-            cur = merged[-1]
+        cur = open_by_provider.get(iv.provider)
+        if cur is not None and iv.start <= cur.end:
             cur.end = max(cur.end, iv.end)
             cur.incidents += iv.incidents
             cur.failures += iv.failures
             cur.from_logs = cur.from_logs or iv.from_logs
         else:
-            merged.append(_Interval(iv.start, iv.end, list(iv.incidents), list(iv.failures), iv.from_logs))
+            cur = _Interval(iv.start, iv.end, list(iv.incidents), list(iv.failures), iv.from_logs, iv.provider)
+            merged.append(cur)
+            open_by_provider[iv.provider] = cur
+    merged.sort(key=lambda i: (i.start, i.end))
 
     windows = [_describe(ledger, iv, wid) for iv, wid in zip(merged, _stable_ids(merged))]
     return OutagesReport(lo, hi, windows, source, len(incidents), relevant_n, incidents)
@@ -380,7 +458,7 @@ def outages_report(
 def _describe(ledger: Ledger, iv: _Interval, window_id: str) -> OutageWindow:
     start_iso, end_iso = to_iso(iv.start), to_iso(iv.end)
     rows = ledger.rows("SELECT session_id, agent_id, is_sidechain, model, failure_class FROM failures "
-                       "WHERE ts >= ? AND ts <= ?", (start_iso, end_iso))
+                       f"WHERE ts >= ? AND ts <= ? AND {SQL_PROVIDER} = ?", (start_iso, end_iso, iv.provider))
     by_class = Counter(r["failure_class"] for r in rows)
     http_level = any(r["failure_class"] == OUTAGE for r in rows)
     # Lost connections (`network`) count beside HTTP-level outage errors or an incident, never alone.
@@ -388,7 +466,7 @@ def _describe(ledger: Ledger, iv: _Interval, window_id: str) -> OutageWindow:
     outage_rows = [r for r in rows if r["failure_class"] in counted]
     sessions_failed = sorted({r["session_id"] for r in outage_rows if r["session_id"]})
     agents_failed = sorted({r["agent_id"] for r in outage_rows if r["agent_id"] and r["is_sidechain"]})
-    used = _session_models(ledger, iv.start, iv.end)
+    used = _session_models(ledger, iv.start, iv.end, iv.provider)
     sessions = set(sessions_failed)
     if iv.incidents:
         scoped = [i for i in iv.incidents if i.scope == "models"]
@@ -402,15 +480,26 @@ def _describe(ledger: Ledger, iv: _Interval, window_id: str) -> OutageWindow:
     fams = sorted({f for f in (model_family(m) for m in models) if f})
     logs = http_level and (iv.from_logs or len(outage_rows) >= BURST_MIN_FAILURES)
     confirmed = "both" if (iv.incidents and logs) else ("statuspage" if iv.incidents else "logs")
-    logs_start = to_iso(min(f.ts for f in iv.failures)) if iv.failures else None
-    logs_end = to_iso(max(f.end for f in iv.failures)) if iv.failures else None
-    if not iv.failures and logs:
-        stamps = ledger.rows("SELECT MIN(ts) AS a, MAX(ts) AS b FROM failures WHERE failure_class = ? AND "
-                             "ts >= ? AND ts <= ?", (OUTAGE, start_iso, end_iso))[0]
-        logs_start, logs_end = stamps["a"], stamps["b"]
+    # Your error span: every outage-class failure of this provider inside the window, each widened by the
+    # retry wait Claude Code announced (the client was still inside the outage while it waited).
+    logs_start = logs_end = None
+    marks = ", ".join("?" for _ in counted)
+    for r in ledger.rows(f"SELECT ts, retry_in_ms FROM failures WHERE failure_class IN ({marks}) AND ts >= ? "
+                         f"AND ts <= ? AND {SQL_PROVIDER} = ?", (*counted, start_iso, end_iso, iv.provider)):
+        ts = parse_iso(r["ts"])
+        if ts is None:
+            continue
+        wait = float(r["retry_in_ms"] or 0.0)
+        until = ts + timedelta(milliseconds=min(wait, 10 * 60_000)) if wait > 0 else ts
+        logs_start = ts if logs_start is None or ts < logs_start else logs_start
+        logs_end = until if logs_end is None or until > logs_end else logs_end
+    if logs_end is not None and logs_end > iv.end:
+        logs_end = iv.end
+    logs_start = to_iso(logs_start) if logs_start else None
+    logs_end = to_iso(logs_end) if logs_end else None
     incs = sorted(iv.incidents, key=lambda i: i.start)
     return OutageWindow(
-        window_id=window_id, start=start_iso, end=end_iso, confirmed_by=confirmed,
+        window_id=window_id, start=start_iso, end=end_iso, confirmed_by=confirmed, provider=iv.provider,
         incident_ids=[i.incident_id for i in incs], incidents=incs,
         logs_start=logs_start, logs_end=logs_end,
         statuspage_start=min((i.start for i in incs), default=None),
@@ -467,7 +556,10 @@ def export_payload(report: OutagesReport) -> dict[str, Any]:
         "since": report.since, "until": report.until,
         "data_source": asdict(report.data_source),
         "incidents_considered": report.incidents_considered, "incidents_relevant": report.incidents_relevant,
-        "windows": [dict(asdict(w), links=w.links) for w in report.windows],
+        "windows": [dict(asdict(w), links=w.links, claimable=w.claimable, claim_to=w.claim_to,
+                         incident_span=span_label(w.statuspage_start, w.statuspage_end),
+                         error_span=span_label(w.logs_start, w.logs_end), spans=w.spans)
+                    for w in report.windows],
         "incidents": incidents,
     }
 

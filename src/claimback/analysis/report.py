@@ -39,5 +39,9 @@ def loss_for_workspace(ws: Workspace, *, since: date | None = None, until: date 
             known = ", ".join(w.id for w in windows[:10]) or "none in this period"
             raise BadInput(f"no outage window {window_id!r} (known: {known}); see `claimback outages`")
         windows = chosen
+    if plan is None and ws.demo:
+        from claimback.demo import DEMO_PLAN
+
+        plan = DEMO_PLAN  # the founding case is a Max user: the demo never reads the user's config
     return build_loss_report(ws.ledger, windows, pricing=pricing, plan=plan or config.plan,
                              weekly_reset=config.weekly_reset)

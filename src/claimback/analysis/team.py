@@ -243,7 +243,7 @@ def _attribute_loss(ledger: Ledger, table: PricingTable, since: date | None, unt
     out: list[dict[str, Any]] = []
     for window in windows:
         wid = getattr(window, "window_id", None) or getattr(window, "id", "")
-        loss = attribute_window(ledger, _Window(wid, window.start, window.end), cost)
+        loss = attribute_window(ledger, window, cost)
         machine_of_request = _machines(ledger, "requests", "request_key",
                                        [r.request_key for r in loss.lost_requests])
         machine_of_failure = _machines(ledger, "failures", "failure_key",
@@ -255,6 +255,8 @@ def _attribute_loss(ledger: Ledger, table: PricingTable, since: date | None, unt
             m.loss_measured_tokens += lost.tokens
             m.loss_usd_measured = _add(m.loss_usd_measured, lost.usd)
         for attempt in loss.exposed_attempts:
+            if not attempt.charged:
+                continue  # a 529: Anthropic documents it does not count against the quota
             m = member(machine_of_failure.get(attempt.failure_key))
             if m is None:
                 continue
@@ -262,18 +264,10 @@ def _attribute_loss(ledger: Ledger, table: PricingTable, since: date | None, unt
             m.loss_usd_estimated = _add(m.loss_usd_estimated, attempt.usd)
         out.append({"id": wid, "start": window.start, "end": window.end,
                     "confirmed_by": window.confirmed_by, "incident_ids": list(window.incident_ids),
+                    "provider": getattr(window, "provider", "anthropic"),
                     "measured_tokens": loss.measured_tokens, "estimated_tokens": loss.estimated_tokens})
     notes = [] if windows else ["no outage window in this period: no outage loss to attribute"]
     return True, out, notes
-
-
-@dataclass
-class _Window:
-    """The three fields the loss attribution reads from a window."""
-
-    id: str
-    start: str
-    end: str
 
 
 def _machines(ledger: Ledger, table: str, key: str, values: list[str]) -> dict[str, str]:

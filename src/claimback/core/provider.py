@@ -177,6 +177,11 @@ def judge(*, message_id: str | None = None, request_id: str | None = None, model
     return None
 
 
+# The ledger's provider column as every query reads it: rows that no writer judged (a ledger import,
+# a hand-made row) are Anthropic's, Claude Code's default route.
+SQL_PROVIDER = "COALESCE(provider, 'anthropic')"
+
+
 def _truthy(value: object) -> bool:
     # Claude Code's own reading of boolean env vars: 1/true/yes/on, any case.
     return str(value).strip().lower() in ("1", "true", "yes", "on")

@@ -151,10 +151,28 @@ MIGRATIONS: tuple[Migration, ...] = (
         "provider of every request and failure",
         (
             # Who served the request (core/provider.py): anthropic | bedrock | vertex | foundry | other.
-            # Rows written before this version have NULL; readers judge them from their ids, models and
-            # texts (`claimback.core.provider.judge`), else take Anthropic, Claude Code's default.
+            # Rows written before this version are judged here by the shapes portable SQL can see (cloud
+            # id infixes, non-Claude models, gateway pages and relay wording); the rest stay NULL, which
+            # readers take as Anthropic (core.provider.SQL_PROVIDER). Hex-style relay ids need the
+            # parser's judgment: re-ingesting (`ledger vacuum` then `ingest`) applies it.
             "ALTER TABLE requests ADD COLUMN provider TEXT",
             "ALTER TABLE failures ADD COLUMN provider TEXT",
+            """UPDATE requests SET provider = CASE
+                WHEN message_id LIKE 'msg!_bdrk!_%' ESCAPE '!' OR request_id LIKE 'req!_bdrk!_%' ESCAPE '!'
+                     OR lower(model) LIKE '%anthropic.claude%' OR lower(model) LIKE 'arn:aws%' THEN 'bedrock'
+                WHEN message_id LIKE 'msg!_vrtx!_%' ESCAPE '!' OR request_id LIKE 'req!_vrtx!_%' ESCAPE '!'
+                     OR model LIKE 'claude%@%' THEN 'vertex'
+                WHEN model IS NOT NULL AND model <> '<synthetic>' AND lower(model) NOT LIKE '%claude%'
+                     THEN 'other'
+                ELSE NULL END""",
+            """UPDATE failures SET provider = CASE
+                WHEN request_id LIKE 'req!_bdrk!_%' ESCAPE '!' THEN 'bedrock'
+                WHEN request_id LIKE 'req!_vrtx!_%' ESCAPE '!' THEN 'vertex'
+                WHEN lower(message) LIKE '%<html%' OR lower(message) LIKE '%<!doctype html%'
+                     OR lower(message) LIKE '%no available claude accounts%'
+                     OR lower(message) LIKE '%new!_api!_error%' ESCAPE '!' OR lower(message) LIKE '%edgeone%'
+                     THEN 'other'
+                ELSE NULL END""",
         ),
     ),
     Migration(

@@ -12,12 +12,24 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from claimback.analysis.loss import CATEGORIES, EXPOSURE, LossReport, WindowReport
+from claimback.analysis.loss import (
+    CATEGORIES,
+    DOCS_529_URL,
+    EXPOSURE,
+    EXPOSURE_ASSUMPTION,
+    NOT_CHARGED,
+    NOT_CHARGED_NOTE,
+    LossReport,
+    WindowReport,
+)
+from claimback.analysis.outages import ERROR_SPAN, INCIDENT_SPAN, span_label
+from claimback.core.provider import LABELS as PROVIDER_LABELS
+from claimback.core.provider import SQL_PROVIDER
 from claimback.core.times import format_iso, parse_utc, utc_now_iso
 from claimback.ledger.store import Ledger
 from claimback.outputs.redact import Redactor
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 BIN_MINUTES = 10
 CHART_MARGIN = timedelta(hours=2)  # context shown around a window in its timeline
 MAX_CHART_SPAN = timedelta(days=3)  # a longer window is charted from its start, so bins stay readable
@@ -27,6 +39,7 @@ CATEGORY_LABELS = {
     "abandoned_turns": "Abandoned turns",
     "cache_rebuild": "Cache rebuild",
     EXPOSURE: "Failed-attempt exposure",
+    NOT_CHARGED: "Overloaded (529) attempts",
 }
 CSV_COLUMNS = ("record", "window_id", "time_utc", "session_id", "agent_id", "request_id", "model", "status",
                "error_type", "class", "tokens", "category", "basis")
@@ -96,6 +109,12 @@ def _figure(name: str, figure: Any) -> dict[str, Any]:
     }
     if name == EXPOSURE:
         data["attempts"] = int(figure.attempts)
+        data["assumption"] = EXPOSURE_ASSUMPTION
+    elif name == NOT_CHARGED:
+        data["attempts"] = int(figure.attempts)
+        data["usd"] = None
+        data["note"] = NOT_CHARGED_NOTE
+        data["source"] = DOCS_529_URL
     else:
         data["requests"] = int(figure.requests)
         data["request_ids"] = list(figure.request_ids)
@@ -120,8 +139,8 @@ def _failures(ledger: Ledger, window: WindowReport, redactor: Redactor) -> list[
     exposure = {a.failure_key: a for a in window.exposed_attempts}
     rows = ledger.rows(
         "SELECT failure_key, kind, session_id, agent_id, ts, status, error_type, error_code, request_id, message, "
-        "failure_class, model, attempt, max_attempts FROM failures WHERE ts >= ? AND ts <= ? ORDER BY ts, failure_key",
-        (window.start, window.end))
+        f"failure_class, model, attempt, max_attempts FROM failures WHERE ts >= ? AND ts <= ? AND {SQL_PROVIDER} = ? "
+        "ORDER BY ts, failure_key", (window.start, window.end, window.provider))
     out = []
     for row in rows:
         exposed = exposure.get(row["failure_key"])
@@ -140,7 +159,9 @@ def _failures(ledger: Ledger, window: WindowReport, redactor: Redactor) -> list[
             "max_attempts": row["max_attempts"],
             "message": redactor.text(row["message"]),
             "exposure_tokens": exposed.tokens if exposed else None,
-            "exposure_usd": _round_usd(exposed.usd) if exposed else None,
+            "exposure_usd": _round_usd(exposed.usd) if exposed and exposed.charged else None,
+            # 529s: Anthropic documents they do not count against the quota; never part of a claim.
+            "charged": None if exposed is None else exposed.charged,
         })
     return out
 
@@ -229,7 +250,7 @@ def _timeline(ledger: Ledger, window: WindowReport, all_windows: Sequence[dict[s
 def build_evidence(ledger: Ledger, report: LossReport, *, originals: dict[str, Any] | None = None,
                    redactor: Redactor | None = None, since: str | None = None, until: str | None = None,
                    demo: bool = False, selected: str | None = None, generated_at: str | None = None,
-                   tz: Any = None) -> dict[str, Any]:
+                   tz: Any = None, coverage: dict[str, Any] | None = None) -> dict[str, Any]:
     """The packet's evidence. `originals` maps window id → the outage window object (for log/status times);
     `selected` is the window the user asked for (kept even if it touched none of their sessions)."""
     from claimback import __version__
@@ -237,12 +258,23 @@ def build_evidence(ledger: Ledger, report: LossReport, *, originals: dict[str, A
     originals = originals or {}
     redactor = redactor or Redactor()
     now = generated_at or utc_now_iso()
-    affected, unaffected = [], []
+    affected, unaffected, not_claimable = [], [], []
     for window in report.windows:
         original = originals.get(window.id)
         base = {"id": window.id, "start": window.start, "end": window.end, "confirmed_by": window.confirmed_by,
+                "provider": window.provider, "provider_label": PROVIDER_LABELS.get(window.provider, window.provider),
+                "claimable": window.claimable, "claim_to": window.claim_to,
+                "incident_span": span_label(window.statuspage_start, window.statuspage_end),
+                "error_span": span_label(window.logs_start, window.logs_end), "spans": window.spans,
                 "incidents": _incidents(window, original)}
-        if is_affected(window, original) or window.id == selected:
+        if not window.claimable:
+            # Not Anthropic's: reported apart, with where such a claim goes; never in the claim's totals.
+            if is_affected(window, original) or window.id == selected:
+                not_claimable.append({**base, "headline": window.headline,
+                                      "measured_tokens": int(window.measured_tokens),
+                                      "estimated_tokens": int(window.estimated_tokens),
+                                      "outage_failures": int(getattr(original, "outage_failures", 0) or 0)})
+        elif is_affected(window, original) or window.id == selected:
             affected.append((window, original, base))
         else:
             unaffected.append(base)
@@ -261,12 +293,13 @@ def build_evidence(ledger: Ledger, report: LossReport, *, originals: dict[str, A
             "start_local": local_label(window.start, tz),
             "end_local": local_label(window.end, tz),
             "duration_minutes": round((parse_utc(window.end) - parse_utc(window.start)).total_seconds() / 60, 1),
-            "logs_start": getattr(original, "logs_start", None) or (failures[0]["ts"] if failures else None),
-            "logs_end": getattr(original, "logs_end", None) or (failures[-1]["ts"] if failures else None),
-            "statuspage_start": getattr(original, "statuspage_start", None),
-            "statuspage_end": getattr(original, "statuspage_end", None),
+            "logs_start": window.logs_start,
+            "logs_end": window.logs_end,
+            "statuspage_start": window.statuspage_start,
+            "statuspage_end": window.statuspage_end,
             "headline": window.headline,
-            "loss": {name: _figure(name, window.loss[name]) for name in (*CATEGORIES, EXPOSURE)},
+            "loss": {name: _figure(name, window.loss[name]) for name in (*CATEGORIES, EXPOSURE, NOT_CHARGED)},
+            "resent_same_session": list(window.resent_same_session),
             "measured_tokens": int(window.measured_tokens),
             "estimated_tokens": int(window.estimated_tokens),
             "usd_measured": _round_usd(window.usd_measured),
@@ -278,6 +311,7 @@ def build_evidence(ledger: Ledger, report: LossReport, *, originals: dict[str, A
                 "total": len(failures), "outage": len(outage_failures),
                 "retries": sum(1 for f in outage_failures if f["kind"] == "retry"),
                 "final": sum(1 for f in outage_failures if f["kind"] == "final"),
+                "not_charged": sum(1 for f in outage_failures if f["charged"] is False),
                 "statuses": statuses,
             },
             "failures": failures,
@@ -304,10 +338,14 @@ def build_evidence(ledger: Ledger, report: LossReport, *, originals: dict[str, A
         "outage_failures": sum(w["failure_counts"]["outage"] for w in windows),
         "lost_requests": sum(len(w["lost_requests"]) for w in windows),
         "killed_tasks": sum(len(w["killed_tasks"]) for w in windows),
+        "not_charged_attempts": sum(w["loss"][NOT_CHARGED]["attempts"] for w in windows),
     }
     notes = list(report.notes)
-    if not windows:
+    if not windows and not not_claimable:
         notes.append("No outage touched your Claude Code sessions in this period: there is no loss to claim.")
+    elif not windows:
+        notes.append("No Anthropic API outage touched your sessions in this period: the failures in your logs "
+                     "came through another provider, so there is nothing to claim with Anthropic.")
     return {
         "schema_version": SCHEMA_VERSION,
         "generator": {"name": "claimback", "version": __version__, "generated_at": now},
@@ -324,7 +362,12 @@ def build_evidence(ledger: Ledger, report: LossReport, *, originals: dict[str, A
         "outage_found": bool(windows),
         "totals": totals,
         "windows": windows,
+        "not_claimable": not_claimable,
         "other_windows": unaffected,
+        "span_names": {"incident": INCIDENT_SPAN, "errors": ERROR_SPAN},
+        # Months of the period the official incident data does not cover (bundled archive and live feed).
+        "coverage": coverage,
+        "sources": {"529_not_charged": DOCS_529_URL},
         "notes": notes,
     }
 
@@ -336,12 +379,14 @@ def csv_rows(evidence: dict[str, Any]) -> list[dict[str, Any]]:
         items: list[tuple[str, int, dict[str, Any]]] = []
         for f in window["failures"]:
             exposed = f["exposure_tokens"] is not None
+            charged = f["charged"] is not False
             items.append((f["ts"], 0, {
                 "record": "failure", "window_id": window["id"], "time_utc": f["ts"], "session_id": f["session_id"],
                 "agent_id": f["agent_id"], "request_id": f["request_id"], "model": f["model"],
                 "status": f["status"], "error_type": f["error_type"], "class": f["class"],
                 "tokens": f["exposure_tokens"] if exposed else None,
-                "category": EXPOSURE if exposed else None, "basis": "estimated" if exposed else None,
+                "category": (EXPOSURE if charged else NOT_CHARGED) if exposed else None,
+                "basis": ("estimated" if charged else "not charged") if exposed else None,
             }))
         for r in window["lost_requests"]:
             items.append((r["ts"], 1, {

@@ -24,11 +24,13 @@ from claimback.outputs.evidence import (
     CATEGORY_LABELS,
     CSV_COLUMNS,
     EXPOSURE,
+    NOT_CHARGED,
     build_evidence,
     csv_rows,
     local_label,
     utc_label,
 )
+from claimback.analysis.outages import span_label
 from claimback.outputs.redact import Redactor
 from claimback.core.secrets import SecretFinding, scan_file
 
@@ -69,6 +71,7 @@ def _environment() -> Any:
         "usd": lambda v: "unknown" if v is None else f"${float(v):,.2f}",
         "pct": lambda v: "unknown" if v is None else f"{float(v):g} %",
         "utc": utc_label,
+        "span": span_label,
         "utc_time": lambda ts: "" if not ts else parse_utc(ts).strftime("%H:%M UTC"),
         "utc_time_date": lambda ts: "" if not ts else parse_utc(ts).strftime("%Y-%m-%d %H:%M"),
         "hms": lambda ts: "" if not ts else parse_utc(ts).strftime("%Y-%m-%d %H:%M:%S"),
@@ -83,7 +86,29 @@ def _environment() -> Any:
     return env
 
 
-def render_message(env: Any, ev: dict[str, Any]) -> str:
+PLAN_LABELS = {"pro": "Pro", "max5": "Max 5x", "max20": "Max 20x", "api": "API key (billed per token)"}
+
+
+def _local_suffix(start: str | None, end: str | None, tz: Any = None) -> str:
+    """` (local time 03:06–04:31 CEST)`, or nothing when the user's clock is UTC (no "UTC+00:00")."""
+    if not start:
+        return ""
+    a = parse_utc(start).astimezone(tz) if tz is not None else parse_utc(start).astimezone()
+    if a.utcoffset() is not None and a.utcoffset().total_seconds() == 0:
+        return ""
+    b = parse_utc(end or start).astimezone(a.tzinfo)
+    name = a.tzname() or ""
+    off = a.strftime("%z")
+    zone = name if name and not name.startswith(("+", "-")) else f"UTC{off[:3]}:{off[3:]}"
+    day = "" if a.date() == b.date() else f"{b:%Y-%m-%d} "
+    return f" (local time {a:%Y-%m-%d %H:%M}–{day}{b:%H:%M} {zone})"
+
+
+def _more(items: list[str], shown: int) -> str:
+    return f" (+{len(items) - shown} more in evidence.csv)" if len(items) > shown else ""
+
+
+def render_message(env: Any, ev: dict[str, Any], tz: Any = None) -> str:
     """The support draft, shortened step by step until it fits MESSAGE_LIMIT characters."""
     windows = sorted(ev["windows"], key=lambda w: -(w["measured_tokens"] + w["estimated_tokens"]))
     main = windows[0] if windows else None
@@ -91,26 +116,40 @@ def render_message(env: Any, ev: dict[str, Any]) -> str:
     measured_parts = []
     if main is not None:
         for key in CATEGORY_LABELS:
-            if key == EXPOSURE:
+            if key in (EXPOSURE, NOT_CHARGED):
                 continue
             tokens = sum(w["loss"][key]["tokens"] for w in windows)
             if tokens:
                 measured_parts.append(f"{CATEGORY_LABELS[key].lower()} {tokens:,}")
-    request_ids: list[str] = []
+    lost_ids: list[str] = []
+    failed_ids: list[str] = []
+    session_ids: list[str] = []
     for w in windows:
         ordered = [r["request_id"] for r in w["lost_requests"] if r["category"] == "killed_subagents"]
-        ordered += [r["request_id"] for r in w["lost_requests"]] + [f["request_id"] for f in w["failures"]]
+        ordered += [r["request_id"] for r in w["lost_requests"]]
         for rid in ordered:
-            if rid and rid not in request_ids:
-                request_ids.append(rid)
+            if rid and rid not in lost_ids:
+                lost_ids.append(rid)
+        for f in w["failures"]:
+            if f["request_id"] and f["request_id"] not in failed_ids and f["class"] == "outage":
+                failed_ids.append(f["request_id"])
+        for sid in [b["session_id"] for b in w["by_session"]] + [x["session_id"] for x in w["sessions"]]:
+            if sid and sid != "-" and sid not in session_ids:
+                session_ids.append(sid)
+    quota = main["quota"] if main else None
+    plan = PLAN_LABELS.get((quota or {}).get("plan") or "", "[your plan: Pro, Max 5x or Max 20x]")
+    local = {w["id"]: _local_suffix(w["logs_start"], w["logs_end"], tz) for w in windows}
     template = env.get_template("message.txt.j2")
     text = ""
-    for detail in ({"windows": 3, "incidents": 3, "request_ids": 6}, {"windows": 2, "incidents": 2, "request_ids": 4},
-                   {"windows": 1, "incidents": 1, "request_ids": 3}, {"windows": 1, "incidents": 1, "request_ids": 1},
-                   {"windows": 1, "incidents": 0, "request_ids": 0}):
+    for detail in ({"windows": 3, "incidents": 3, "request_ids": 4, "sessions": 3},
+                   {"windows": 2, "incidents": 2, "request_ids": 3, "sessions": 2},
+                   {"windows": 1, "incidents": 1, "request_ids": 2, "sessions": 2},
+                   {"windows": 1, "incidents": 1, "request_ids": 1, "sessions": 1},
+                   {"windows": 1, "incidents": 1, "request_ids": 0, "sessions": 1}):
         text = template.render(ev=ev, windows=windows, main=main, incidents=incidents,
-                               parts=", ".join(measured_parts), quota=main["quota"] if main else None,
-                               request_ids=request_ids, detail=detail).strip() + "\n"
+                               parts=", ".join(measured_parts), quota=quota, plan=plan, local=local,
+                               lost_ids=lost_ids, failed_ids=failed_ids, session_ids=session_ids,
+                               detail=detail, more=_more).strip() + "\n"
         if len(text) <= MESSAGE_LIMIT:
             return text
     return text[:MESSAGE_LIMIT - 2].rstrip() + "…\n"
