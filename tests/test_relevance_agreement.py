@@ -75,7 +75,7 @@ def _window_incidents(tmp_path: Path, models: list[str]) -> tuple[set[str], set[
 @pytest.mark.parametrize("models", MODEL_SETS, ids=lambda m: "+".join(m))
 def test_guard_and_outage_windows_agree_on_every_archived_incident(tmp_path: Path, models: list[str]) -> None:
     in_windows, timed = _window_incidents(tmp_path, models)
-    assert len(ROWS) == 273 and len(timed) >= 250
+    assert len(ROWS) == 705 and len(timed) >= 690
     used = [f for f in (model_family(m) for m in models) if f]
     keyed = [(incident_from_archive(r).incident_id, r) for r in ROWS]  # rows without id get a content key
     # An incident with no time makes no window: the windows' own relevance reading stands in for it.

@@ -155,7 +155,7 @@ def test_faults_fall_back_to_the_archive(fault: str, httpserver: HTTPServer, mon
     assert sync.origin == "archive"
     assert sync.faults and "unreachable" in sync.note and "archive" in sync.note
     assert ledger.scalar("SELECT COUNT(*) FROM incidents WHERE source = 'live'") == 0
-    assert ledger.scalar("SELECT COUNT(*) FROM incidents WHERE source = 'archive'") == 273
+    assert ledger.scalar("SELECT COUNT(*) FROM incidents WHERE source = 'archive'") == 705
 
 
 def test_fault_with_a_cache_uses_the_cache_and_says_how_old(page: HTTPServer, ledger) -> None:
@@ -262,12 +262,12 @@ def test_archive_is_idempotent_and_never_overrides_live(ledger_db: str) -> None:
     with open_ledger(ledger_db) as led:
         live = incident_from_statuspage(P.LOGIN_INCIDENT)
         assert sp.store_incidents(led, [live], "live") == 1
-        assert sp.load_archive(led) == 273
+        assert sp.load_archive(led) == 705
         assert sp.load_archive(led) == 0  # same archive version: nothing to do
         sp.load_archive(led, force=True)
         row = led.rows("SELECT source, impact_start, name FROM incidents WHERE incident_id = '9l93x2ht4s5w'")[0]
         assert row["source"] == "live"
-        assert led.scalar("SELECT COUNT(*) FROM incidents") == 273
+        assert led.scalar("SELECT COUNT(*) FROM incidents") == 705
         # an import overrides the archive, not the live row
         imported = incident_from_archive({"id": "8z7l5zcy0v3b", "name": "Renamed by import",
                                              "created_at": "2026-05-15T00:20:00Z", "resolved_at": None})
@@ -287,7 +287,7 @@ def test_archive_is_idempotent_and_never_overrides_live(ledger_db: str) -> None:
 def test_archive_alone_with_no_network(monkeypatch: pytest.MonkeyPatch, ledger) -> None:
     monkeypatch.setenv("CLAIMBACK_STATUS_URL", f"http://127.0.0.1:{free_port()}")
     sync = sp.sync_status(ledger, offline=True)
-    assert sync.origin == "archive" and sync.archive_incidents == 273
+    assert sync.origin == "archive" and sync.archive_incidents == 705
     incidents = {i.incident_id: i for i in sp.ledger_incidents(ledger)}
     founding = incidents["8z7l5zcy0v3b"]
     assert founding.name == "Elevated error rates on requests to some models"

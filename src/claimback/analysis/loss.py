@@ -487,6 +487,8 @@ class LossReport:
     totals: dict[str, Any]
     pricing: str
     notes: list[str] = field(default_factory=list)
+    # Months with activity in your logs that no official incident data covers (analysis.outages).
+    coverage_missing: list[str] = field(default_factory=list)
 
 
 def request_pricer(table: Any) -> CostFn:

@@ -166,6 +166,55 @@ class OutagesReport:
     incidents_considered: int
     incidents_relevant: int
     incidents: list[Incident] = field(default_factory=list)  # for the export / `outages import`
+    # Where your logs have activity but no official incident data speaks (bundled archive, live feed,
+    # imports): "2026-11", or "2026-10 after 2026-10-07" for a month covered in part.
+    coverage_missing: list[str] = field(default_factory=list)
+
+
+NO_INCIDENT_DATA = "no official incident data for this period"
+
+
+def coverage_note(missing: Sequence[str]) -> str | None:
+    """The one sentence every output uses when incident data does not cover the user's logs."""
+    if not missing:
+        return None
+    return (f"{NO_INCIDENT_DATA} ({', '.join(missing)}): the bundled archive does not cover it and the live "
+            "status feed could not reach it; only bursts in your own logs can show an outage there")
+
+
+def incident_coverage(ledger: Ledger, lo: str | None, hi: str | None) -> list[str]:
+    """Months (in part or whole) of [lo, hi] with activity in your logs that no incident data covers."""
+    from claimback.sources.statuspage import ARCHIVE_FROM_KEY, ARCHIVE_UNTIL_KEY
+
+    spans: list[tuple[str, str]] = []
+    a_from = ledger.scalar("SELECT value FROM meta WHERE key = ?", (ARCHIVE_FROM_KEY,))
+    a_until = ledger.scalar("SELECT value FROM meta WHERE key = ?", (ARCHIVE_UNTIL_KEY,))
+    if a_from and a_until:
+        spans.append((str(a_from)[:10], str(a_until)[:10]))
+    # The live feed (and imports) speak from their oldest incident to the moment they were fetched.
+    row = ledger.rows("SELECT MIN(created_at) AS a, MAX(fetched_at) AS b FROM incidents "
+                      "WHERE source IN ('live', 'import', 'demo')")[0]
+    if row["a"] and row["b"]:
+        spans.append((str(row["a"])[:10], str(row["b"])[:10]))
+    where, params = [], []
+    if lo:
+        where.append("ts >= ?")
+        params.append(lo)
+    if hi:
+        where.append("ts <= ?")
+        params.append(hi)
+    cond = (" WHERE " + " AND ".join(where)) if where else ""
+    days = {r["d"] for r in ledger.rows(f"SELECT DISTINCT substr(ts, 1, 10) AS d FROM requests{cond}", params)}
+    days |= {r["d"] for r in ledger.rows(f"SELECT DISTINCT substr(ts, 1, 10) AS d FROM failures{cond}", params)}
+    uncovered = sorted(d for d in days if d and not any(a <= d <= b for a, b in spans))
+    months: dict[str, list[str]] = {}
+    for day in uncovered:
+        months.setdefault(day[:7], []).append(day)
+    out = []
+    for month in sorted(months):
+        partial = [b for a, b in spans if b[:7] == month and b >= a]
+        out.append(f"{month} after {max(partial)}" if partial else month)
+    return out
 
 
 # -- one description of a window, for every output -------------------------------------------------
@@ -452,7 +501,8 @@ def outages_report(
     merged.sort(key=lambda i: (i.start, i.end))
 
     windows = [_describe(ledger, iv, wid) for iv, wid in zip(merged, _stable_ids(merged))]
-    return OutagesReport(lo, hi, windows, source, len(incidents), relevant_n, incidents)
+    missing = [] if demo else incident_coverage(ledger, lo, hi)
+    return OutagesReport(lo, hi, windows, source, len(incidents), relevant_n, incidents, missing)
 
 
 def _describe(ledger: Ledger, iv: _Interval, window_id: str) -> OutageWindow:
@@ -556,6 +606,7 @@ def export_payload(report: OutagesReport) -> dict[str, Any]:
         "since": report.since, "until": report.until,
         "data_source": asdict(report.data_source),
         "incidents_considered": report.incidents_considered, "incidents_relevant": report.incidents_relevant,
+        "coverage": {"missing": list(report.coverage_missing), "note": coverage_note(report.coverage_missing)},
         "windows": [dict(asdict(w), links=w.links, claimable=w.claimable, claim_to=w.claim_to,
                          incident_span=span_label(w.statuspage_start, w.statuspage_end),
                          error_span=span_label(w.logs_start, w.logs_end), spans=w.spans)

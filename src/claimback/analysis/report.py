@@ -39,9 +39,22 @@ def loss_for_workspace(ws: Workspace, *, since: date | None = None, until: date 
             known = ", ".join(w.id for w in windows[:10]) or "none in this period"
             raise BadInput(f"no outage window {window_id!r} (known: {known}); see `claimback outages`")
         windows = chosen
+    coverage: list[str] = []
+    if not ws.demo:
+        from claimback.analysis.outages import incident_coverage
+
+        coverage = incident_coverage(ws.ledger, _bound(since, False), _bound(until, True))
     if plan is None and ws.demo:
         from claimback.demo import DEMO_PLAN
 
         plan = DEMO_PLAN  # the founding case is a Max user: the demo never reads the user's config
-    return build_loss_report(ws.ledger, windows, pricing=pricing, plan=plan or config.plan,
-                             weekly_reset=config.weekly_reset)
+    report = build_loss_report(ws.ledger, windows, pricing=pricing, plan=plan or config.plan,
+                               weekly_reset=config.weekly_reset)
+    if coverage:
+        from claimback.analysis.outages import coverage_note
+
+        report.coverage_missing = coverage
+        note = coverage_note(coverage)
+        # "No outage windows" would claim too much where no official data exists: say what is known.
+        report.notes = [note] if not report.windows else [*report.notes, note]
+    return report

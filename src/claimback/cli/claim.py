@@ -74,6 +74,9 @@ def claim(window_id: str | None, since: str | None, until: str | None, out_dir: 
     if packet.outage_found:
         for line in result.headlines:
             click.echo(f"- {line}")
+    elif result.notes:
+        for note in result.notes:
+            click.echo(note)
     else:
         click.echo("No outage touched your Claude Code sessions in this period: the packet says so, and claims nothing.")
     if packet.zip_path:

@@ -22,7 +22,7 @@ from claimback.analysis.loss import (
     LossReport,
     WindowReport,
 )
-from claimback.analysis.outages import ERROR_SPAN, INCIDENT_SPAN, span_label
+from claimback.analysis.outages import ERROR_SPAN, INCIDENT_SPAN, coverage_note, span_label
 from claimback.core.provider import LABELS as PROVIDER_LABELS
 from claimback.core.provider import SQL_PROVIDER
 from claimback.core.times import format_iso, parse_utc, utc_now_iso
@@ -341,7 +341,9 @@ def build_evidence(ledger: Ledger, report: LossReport, *, originals: dict[str, A
         "not_charged_attempts": sum(w["loss"][NOT_CHARGED]["attempts"] for w in windows),
     }
     notes = list(report.notes)
-    if not windows and not not_claimable:
+    if not windows and getattr(report, "coverage_missing", None):
+        pass  # the coverage note already says what is (not) known
+    elif not windows and not not_claimable:
         notes.append("No outage touched your Claude Code sessions in this period: there is no loss to claim.")
     elif not windows:
         notes.append("No Anthropic API outage touched your sessions in this period: the failures in your logs "
@@ -364,9 +366,12 @@ def build_evidence(ledger: Ledger, report: LossReport, *, originals: dict[str, A
         "windows": windows,
         "not_claimable": not_claimable,
         "other_windows": unaffected,
-        "span_names": {"incident": INCIDENT_SPAN, "errors": ERROR_SPAN},
+        "span_names": {"incident": INCIDENT_SPAN, "errors": ERROR_SPAN,
+                       "incident_title": INCIDENT_SPAN[0].upper() + INCIDENT_SPAN[1:],
+                       "errors_title": ERROR_SPAN[0].upper() + ERROR_SPAN[1:]},
         # Months of the period the official incident data does not cover (bundled archive and live feed).
-        "coverage": coverage,
+        "coverage": coverage or {"missing": list(getattr(report, "coverage_missing", []) or []),
+                                 "note": coverage_note(getattr(report, "coverage_missing", []) or [])},
         "sources": {"529_not_charged": DOCS_529_URL},
         "notes": notes,
     }

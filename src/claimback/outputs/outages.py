@@ -5,7 +5,15 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from claimback.analysis.outages import CurrentStatus, DataSource, OutagesReport, OutageWindow
+from claimback.analysis.outages import (
+    ERROR_SPAN,
+    INCIDENT_SPAN,
+    CurrentStatus,
+    DataSource,
+    OutagesReport,
+    OutageWindow,
+    span_label,
+)
 
 SHORT_LABEL = {"both": "both", "statuspage": "status", "logs": "logs"}
 CONFIRMED_LABEL = {"both": "status page + your logs", "statuspage": "status page", "logs": "your logs"}
@@ -15,24 +23,27 @@ def _hm(ts: str | None) -> str:
     return f"{ts[:10]} {ts[11:16]}" if ts else "-"
 
 
-def _span(start: str | None, end: str | None) -> str:
-    if not start:
-        return "-"
-    if end and end[:10] == start[:10]:
-        return f"{_hm(start)}–{end[11:16]}"
-    return f"{_hm(start)} → {_hm(end)}"
-
-
 def _source_line(out: Console, source: DataSource) -> None:
     style = "yellow" if source.origin not in ("live", "demo") else "dim"
     out.print(f"[{style}]Incident data: {source.note}[/{style}]")
+
+
+def _cell(start: str | None, end: str | None) -> str:
+    """A span in the table (the title says UTC): `05-15 00:18–01:46`."""
+    label = span_label(start, end)
+    return "-" if label is None else label.removesuffix(" UTC")[5:].replace(" – ", "–")
 
 
 def render_outages(report: OutagesReport, verbose: bool = False) -> None:
     out = Console(highlight=False)
     period = f"{(report.since or '?')[:10]} to {(report.until or '?')[:10]}"
     if not report.windows:
-        out.print(f"No outage windows from {period} ({report.incidents_considered} incidents checked).")
+        if report.coverage_missing:
+            out.print(f"No official incident data for this period ({', '.join(report.coverage_missing)}: "
+                      "the bundled archive does not cover it and the live feed cannot reach it), and no burst "
+                      f"of API errors in your logs from {period}.")
+        else:
+            out.print(f"No outage windows from {period} ({report.incidents_considered} incidents checked).")
         _source_line(out, report.data_source)
         return
     from rich import box
@@ -40,23 +51,21 @@ def render_outages(report: OutagesReport, verbose: bool = False) -> None:
     table = Table(title=f"Outage windows, {period} (UTC)", title_justify="left", box=box.SIMPLE_HEAD,
                   pad_edge=False, collapse_padding=True)
     table.add_column("Window", no_wrap=True)
-    table.add_column("Span (UTC)", no_wrap=True)
-    table.add_column("Your errors", no_wrap=True, min_width=11)
-    table.add_column("Confirmed", no_wrap=True)
-    table.add_column("Incidents", no_wrap=True)
+    table.add_column(INCIDENT_SPAN[0].upper() + INCIDENT_SPAN[1:], no_wrap=False, min_width=11)
+    table.add_column(ERROR_SPAN[0].upper() + ERROR_SPAN[1:], no_wrap=False, min_width=11)
+    table.add_column("Provider", no_wrap=True)
     table.add_column("Fails", justify="right", no_wrap=True)
     for w in report.windows:
-        errors = "-"
-        if w.logs_start and w.logs_end:
-            errors = _span(w.logs_start, w.logs_end)
-            errors = errors[11:] if w.logs_start[:10] == w.start[:10] == w.logs_end[:10] else errors[5:]
-        table.add_row(w.window_id, _span(w.start, w.end)[5:], errors, SHORT_LABEL.get(w.confirmed_by, w.confirmed_by),
-                      " ".join(w.incident_ids) or "-", str(w.outage_failures))
+        table.add_row(w.window_id, _cell(w.statuspage_start, w.statuspage_end), _cell(w.logs_start, w.logs_end),
+                      w.provider, str(w.outage_failures))
     out.print(table)
     for w in report.windows:
         if w.confirmed_by == "statuspage" and not verbose:
             continue
         _render_detail(out, w)
+    if report.coverage_missing:
+        out.print(f"[yellow]No official incident data for this period: {', '.join(report.coverage_missing)} "
+                  "(the bundled archive does not cover it and the live feed cannot reach it).[/yellow]")
     _source_line(out, report.data_source)
     if not verbose and any(w.confirmed_by == "statuspage" for w in report.windows):
         out.print("[dim]Status-page-only windows: the incident overlapped your active period but your logs "
@@ -64,15 +73,19 @@ def render_outages(report: OutagesReport, verbose: bool = False) -> None:
 
 
 def _render_detail(out: Console, w: OutageWindow) -> None:
-    out.print(f"\n[bold]{w.window_id}[/bold]  {_span(w.start, w.end)} UTC, confirmed by "
-              f"{CONFIRMED_LABEL.get(w.confirmed_by, w.confirmed_by)}")
+    out.print(f"\n[bold]{w.window_id}[/bold]  confirmed by {CONFIRMED_LABEL.get(w.confirmed_by, w.confirmed_by)}; "
+              f"provider {w.provider_label}")
+    for part in w.spans.split("; "):
+        out.print(f"  {part}")
+    if not w.claimable:
+        out.print(f"  [yellow]not claimable with Anthropic: a claim goes to {w.claim_to}[/yellow]")
     for i in w.incidents:
         scope = f" (models: {', '.join(i.model_families)})" if i.scope == "models" else ""
         out.print(f"  incident {i.incident_id} [{i.source}] {i.name or ''}{scope}")
-        out.print(f"    {_span(i.start, i.end)} ({i.basis})")
+        out.print(f"    {span_label(i.start, i.end)} ({i.basis})")
         out.print(f"    {i.link}", soft_wrap=True)
     if w.logs_start:
-        out.print(f"  your logs: {w.outage_failures} outage-class failures {_span(w.logs_start, w.logs_end)}")
+        out.print(f"  your logs: {w.outage_failures} outage-class failures")
     if w.sessions:
         out.print(f"  sessions: {', '.join(s[:8] for s in w.sessions)}"
                   + (f"  (with failures: {', '.join(s[:8] for s in w.sessions_failed)})" if w.sessions_failed else ""))

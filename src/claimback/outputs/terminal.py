@@ -93,12 +93,23 @@ def _render_audit_windows(out: Console, report: Any) -> None:
     originals = {w.window_id: w for w in report.windows}
     hit = [w for w in report.loss.windows if is_affected(w, originals.get(w.id))]
     out.print("")
-    if hit:
+    claimable = [w for w in hit if w.claimable]
+    elsewhere = [w for w in hit if not w.claimable]
+    if claimable:
         out.print("Outage windows that touched your sessions:")
-        for window in hit:
+        for window in claimable:
             out.print(f"- {window.id}: {window.headline}", soft_wrap=True)
+    elif report.loss.coverage_missing:
+        out.print(f"[yellow]{report.loss.notes[0] if report.loss.notes else 'no official incident data'}[/]",
+                  soft_wrap=True)
     else:
-        out.print("No outage touched your Claude Code sessions in this period: nothing to claim.")
+        out.print("No Anthropic API outage touched your Claude Code sessions in this period: nothing to claim.")
+    if elsewhere:
+        out.print("Not claimable with Anthropic (another provider served these requests):")
+        for window in elsewhere:
+            out.print(f"- {window.id}: {window.headline}", soft_wrap=True)
+    if claimable and report.loss.coverage_missing:
+        out.print(f"[yellow]note:[/] {report.loss.notes[-1]}", soft_wrap=True)
     others = len(report.loss.windows) - len(hit)
     if others:
         out.print(f"({others} other status-page incident window(s) in the period touched none of your sessions.)")
@@ -112,6 +123,7 @@ CATEGORY_LABELS = {
     "abandoned_turns": "abandoned turns",
     "cache_rebuild": "cache rebuild",
     "failed_attempt_exposure": "failed-attempt exposure",
+    "overloaded_not_charged": "overloaded (529) attempts",
 }
 
 
@@ -129,9 +141,11 @@ def render_loss(report: Any) -> None:
         rows = []
         for key, label in CATEGORY_LABELS.items():
             figure = window.loss[key]
-            count = figure.attempts if key == "failed_attempt_exposure" else figure.requests
-            unit = "attempts" if key == "failed_attempt_exposure" else "requests"
-            rows.append([label, figure.basis, fmt_int(figure.tokens), fmt_usd(figure.usd), f"{count:,} {unit}"])
+            attempts = key in ("failed_attempt_exposure", "overloaded_not_charged")
+            count = figure.attempts if attempts else figure.requests
+            unit = "attempts" if attempts else "requests"
+            usd = "not charged" if key == "overloaded_not_charged" else fmt_usd(figure.usd)
+            rows.append([label, figure.basis, fmt_int(figure.tokens), usd, f"{count:,} {unit}"])
         rows.append(["total measured", "measured", fmt_int(window.measured_tokens), fmt_usd(window.usd_measured), ""])
         rows.append(["total estimated", "estimated", fmt_int(window.estimated_tokens), fmt_usd(window.usd_estimated), ""])
         out.print(simple_table(None, ["category", "basis", "tokens", "USD (API prices)", "evidence"], rows))
@@ -155,5 +169,9 @@ def render_loss(report: Any) -> None:
         for window in quiet:
             out.print(f"  {window.id}  {window.headline}")
     totals = report.totals
-    out.print(f"\nAll windows: {totals['measured_tokens']:,} tokens measured, {totals['estimated_tokens']:,} "
-              f"estimated; {fmt_usd(totals['usd_measured'])} measured at API prices.")
+    out.print(f"\nClaimable with Anthropic (Anthropic windows): {totals['measured_tokens']:,} tokens measured, "
+              f"{totals['estimated_tokens']:,} estimated; {fmt_usd(totals['usd_measured'])} measured at API prices.")
+    for provider, tokens in (totals.get("not_claimable") or {}).items():
+        out.print(f"Not claimable with Anthropic: {tokens:,} tokens measured through {provider}.")
+    for note in report.notes:
+        out.print(f"[yellow]note:[/] {note}", soft_wrap=True)

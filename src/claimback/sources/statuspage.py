@@ -58,6 +58,8 @@ from claimback.sources.status_client import (
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 SOURCE_RANK = {"demo": 1, "archive": 2, "import": 3, "live": 4}
 ARCHIVE_META_KEY = "statuspage.archive_sha256"
+ARCHIVE_FROM_KEY = "statuspage.archive_covered_from"
+ARCHIVE_UNTIL_KEY = "statuspage.archive_covered_until"
 ARCHIVE_RESOURCE = "anthropic-incidents.json"
 
 
@@ -189,9 +191,17 @@ def load_archive(ledger: Ledger, force: bool = False) -> int:
     data = json.loads(body)
     incidents = [i for i in (incident_from_archive(o) for o in data.get("incidents", [])) if i]
     written = store_incidents(ledger, incidents, "archive", fetched_at=to_iso(data.get("generated")))
+    # The days the archive speaks for (analysis.outages says "no official incident data" outside them).
+    days = sorted(str(o.get("date") or o.get("created_at") or "")[:10] for o in data.get("incidents", [])
+                  if isinstance(o, dict) and (o.get("date") or o.get("created_at")))
+    covered = {ARCHIVE_META_KEY: digest}
+    if days:
+        covered[ARCHIVE_FROM_KEY] = days[0][:8] + "01"  # the archive holds whole months from its first one
+        covered[ARCHIVE_UNTIL_KEY] = str(data.get("covered_until") or data.get("generated") or days[-1])[:10]
     with ledger.transaction():
-        ledger.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
-                       "value = excluded.value", (ARCHIVE_META_KEY, digest))
+        for key, value in covered.items():
+            ledger.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+                           "value = excluded.value", (key, value))
     return written
 
 
