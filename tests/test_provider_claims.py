@@ -210,3 +210,19 @@ def test_one_window_one_description_everywhere(mixed: dict) -> None:
     assert f"Incident span (status page): {incident_span}" in mixed["md"]
     assert incident_span in mixed["html"] and error_span in mixed["html"]
     assert "UTC+00:00" not in mixed["message"] and len(mixed["message"]) <= 1500
+
+
+def test_doctor_shows_the_provider_mix_next_to_the_settings_and_counts_back_from_the_newest_data(
+        mixed: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The logs are from May; "today" is months later: recent failures count back from the newest data.
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "https://api.anthropic.com")
+    res = CliRunner().invoke(main, ["doctor", "--json", "--db", str(mixed["base"] / "ledger.sqlite3"),
+                                    "--no-ingest", "--project", str(tmp_path)])
+    assert res.exit_code in (0, 1, 3), res.output
+    report = json.loads(res.output)
+    assert report["provider_expected"] == "anthropic"
+    mix = report["providers_in_logs"]
+    assert set(mix) == {"anthropic", "other"} and mix["other"]["requests"] == 3 and mix["other"]["failures"] > 0
+    assert any("Anthropic API" in w and "relay" in w for w in report["warnings"])
+    assert report["failures_since"].startswith("2026-05-09")  # 7 days before the newest record (05-16)
+    assert sum(c["count"] for c in report["failures"]) > 0

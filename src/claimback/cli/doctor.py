@@ -107,6 +107,10 @@ def _render_doctor(report, out) -> None:  # type: ignore[no-untyped-def]
     prov = report.provider
     where = f" via {e(prov.base_url_host)}" if prov.base_url_host else ""
     out.print(f"provider: {e(prov.name)}{where}" + (f" (set in {e(prov.source)})" if prov.source else ""))
+    if report.providers_in_logs:
+        mix = ", ".join(f"{e(name)} {n['requests']:,} requests / {n['failures']:,} failures"
+                        for name, n in report.providers_in_logs.items())
+        out.print(f"providers in your logs: {mix} (settings say: {e(report.provider_expected)})")
     out.print("credentials present (names only): " + (e(", ".join(prov.auth)) if prov.auth else "none found"))
     if report.models:
         out.print("models: " + e("; ".join(f"{k} = {v}" for k, v in report.models.items())))

@@ -125,6 +125,10 @@ class DoctorReport:
     warnings: list[str] = field(default_factory=list)
     demo: bool = False
     claude_versions_in_logs: list[str] = field(default_factory=list)  # newest session first
+    # Who served the requests in your logs (core/provider.py), next to what the settings select: a relay
+    # or cloud route in the logs makes those failures not claimable with Anthropic.
+    provider_expected: str = "anthropic"
+    providers_in_logs: dict[str, dict[str, int]] = field(default_factory=dict)  # provider -> requests/failures
 
 
 # -- claude binary --------------------------------------------------------------------------------
@@ -298,6 +302,19 @@ def failure_summary(ledger: Ledger, since: str) -> list[ClassSummary]:
     return summaries
 
 
+def provider_mix(ledger: Ledger) -> dict[str, dict[str, int]]:
+    """Requests and failures per provider, over the whole ledger."""
+    from claimback.core.provider import PROVIDERS, SQL_PROVIDER
+
+    mix: dict[str, dict[str, int]] = {}
+    for table, key in (("requests", "requests"), ("failures", "failures")):
+        extra = " WHERE kind <> 'interrupt'" if table == "failures" else ""
+        for row in ledger.rows(f"SELECT {SQL_PROVIDER} AS p, COUNT(*) AS n FROM {table}{extra} GROUP BY {SQL_PROVIDER}"):
+            mix.setdefault(str(row["p"]), {"requests": 0, "failures": 0})[key] = int(row["n"])
+    order = {name: i for i, name in enumerate(PROVIDERS)}
+    return dict(sorted(mix.items(), key=lambda kv: order.get(kv[0], len(order))))
+
+
 def run_doctor(ledger: Ledger | None, roots: list[Path] | None = None, *, project: Path | None = None,
                env: dict[str, str] | None = None, ingest_first: bool = True, demo: bool = False,
                now: datetime | None = None, ledger_error: str | None = None) -> DoctorReport:
@@ -333,9 +350,18 @@ def run_doctor(ledger: Ledger | None, roots: list[Path] | None = None, *, projec
         health = LedgerHealth(location=None, backend=None, error=ledger_error or "not opened")
     else:
         health = ledger_health(ledger)
+    # "Recent" counts back from the newest data: logs older than the window (a copy from another
+    # machine, the demo's week) still show their failures.
     anchor = now
-    if demo and health.last_activity:
-        anchor = parse_iso(health.last_activity) or now  # the demo's week, not today's
+    newest = [health.last_activity] if health.last_activity else []
+    if ledger is not None and health.error is None:
+        try:
+            newest.append(ledger.scalar("SELECT MAX(ts) FROM failures"))
+        except Exception:  # noqa: BLE001 - the summary below reports a broken ledger
+            pass
+    last = max((t for t in (parse_iso(v) for v in newest if v) if t is not None), default=None)
+    if last is not None and last < now:
+        anchor = last
     since = format_iso(anchor - timedelta(days=FAILURE_DAYS))
     failures: list[ClassSummary] = []
     if ledger is not None:
@@ -365,6 +391,14 @@ def run_doctor(ledger: Ledger | None, roots: list[Path] | None = None, *, projec
         demo=demo,
         claude_versions_in_logs=versions,
     )
+    from claimback.core.provider import LABELS, provider_from_env
+
+    report.provider_expected = provider_from_env({k: v for k, (v, _src) in effective.items()})
+    if ledger is not None and health.error is None:
+        try:
+            report.providers_in_logs = provider_mix(ledger)
+        except Exception as exc:  # reported under the ledger's health
+            health.error = health.error or f"{type(exc).__name__}: {str(exc)[:200]}"
     w = report.warnings
     if warnings_from_ingest:
         w.append(warnings_from_ingest)
@@ -374,6 +408,12 @@ def run_doctor(ledger: Ledger | None, roots: list[Path] | None = None, *, projec
         if row.error:
             w.append(f"{row.scope} settings {row.path}: {row.error}")
     w.extend(provider.problems)
+    seen_elsewhere = [p for p, n in report.providers_in_logs.items()
+                      if p != report.provider_expected and (n["requests"] or n["failures"])]
+    if seen_elsewhere:
+        w.append(f"your logs show requests or failures through {', '.join(LABELS.get(p, p) for p in seen_elsewhere)}, "
+                 f"while your settings select {LABELS.get(report.provider_expected, report.provider_expected)}; "
+                 "only what Anthropic's API served can be claimed with Anthropic")
     if report.retention.warning:
         w.append(report.retention.warning)
     if health.error:
