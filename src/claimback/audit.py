@@ -53,6 +53,7 @@ class AuditReport:
     loss: Any = None
     packet: Any = None
     notes: list[str] = field(default_factory=list)
+    packet_skipped: str | None = None  # why no packet was written although one was asked for
 
 
 def default_period(ws: Workspace, since: date | None, until: date | None) -> tuple[date, date]:
@@ -112,7 +113,9 @@ def run_audit(ws: Workspace, since: date | None = None, until: date | None = Non
         days=usage_by_day(ws, since, until),
         killed_tasks=killed_tasks(ws, since, until),
     )
-    if not ws.roots and not ws.demo:
+    if ws.roots_warning:
+        report.notes.append(f"{ws.roots_warning}; reporting on the ledger as it is")
+    elif not ws.roots and not ws.demo:
         report.notes.append("no transcript directory found: reporting on the ledger as it is")
     # Outages → loss → claim packet: the same functions `claimback loss` and `claimback claim` use.
     from claimback.analysis.report import loss_for_workspace
@@ -122,6 +125,35 @@ def run_audit(ws: Workspace, since: date | None = None, until: date | None = Non
     report.windows = list(originals.values())
     report.loss = loss_for_workspace(ws, since=since, until=until, offline=offline or ws.demo, windows=windows)
     if packet:
-        report.packet = write_claim_packet(ws, report.loss, originals, out_dir=out_dir, force=force,
-                                           since=since, until=until)
+        why = _nothing_to_claim(ws, report, originals, since, until)
+        if why is None:
+            report.packet = write_claim_packet(ws, report.loss, originals, out_dir=out_dir, force=force,
+                                               since=since, until=until)
+        else:
+            # A packet that says "nothing to claim" is a folder of nothing: say why instead.
+            report.packet_skipped = why
+            report.notes.append(f"no claim packet written: {why}")
     return report
+
+
+def _nothing_to_claim(ws: Workspace, report: AuditReport, originals: dict[str, Any], since: date,
+                      until: date) -> str | None:
+    """Why a packet would claim nothing, or None when there is something to claim (or it is the demo)."""
+    from claimback.outputs.evidence import is_affected
+
+    if ws.demo:
+        return None
+    windows = report.loss.windows
+    if any(w.claimable and is_affected(w, originals.get(w.id)) for w in windows):
+        return None
+    if not report.days:
+        source = "no Claude Code transcripts were found" if not ws.roots else "your transcripts"
+        return (f"{source} and the ledger hold no requests or failures from {since} to {until}: there is "
+                "nothing to claim")
+    if report.loss.coverage_missing:
+        return report.loss.notes[0] if report.loss.notes else "no official incident data for this period"
+    if any(is_affected(w, originals.get(w.id)) for w in windows):
+        return ("the failures in your logs came through another provider, not Anthropic's API: there is "
+                "nothing to claim with Anthropic (see the windows above for where such a claim goes)")
+    return ("no Anthropic API outage touched your sessions in this period: there is nothing to claim "
+            "(`claimback claim` writes a packet that says so, if you need one)")

@@ -6,6 +6,7 @@ from the generated demo corpus), after ingesting new transcript lines unless tol
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -26,6 +27,9 @@ class Workspace:
     ingest_summary: IngestSummary | None
     demo: bool = False
     demo_dir: Path | None = None
+    # Why no transcripts were read although some were configured (a CLAUDE_CONFIG_DIR that does not
+    # exist): reporting commands go on with the ledger alone and print this as a warning.
+    roots_warning: str | None = None
 
 
 @contextmanager
@@ -56,12 +60,15 @@ def open_workspace(
             shutil.rmtree(tmp, ignore_errors=True)
         return
 
+    roots_warning = None
     try:
         roots = resolve_roots(sources)
-    except BadInput:
+    except BadInput as exc:
         if require_transcripts or sources:
             raise
         roots = []  # a reporting command still works on the ledger alone
+        if os.environ.get("CLAUDE_CONFIG_DIR", "").strip():
+            roots_warning = str(exc)
     if require_transcripts and not roots:
         raise BadInput(
             "no Claude Code transcripts found in ~/.config/claude/projects or ~/.claude/projects; "
@@ -70,6 +77,6 @@ def open_workspace(
     ledger = open_ledger(db)
     try:
         summary = ingest(ledger, roots, progress=progress) if (run_ingest and roots) else None
-        yield Workspace(ledger, roots, summary)
+        yield Workspace(ledger, roots, summary, roots_warning=roots_warning)
     finally:
         ledger.close()

@@ -74,6 +74,20 @@ def parse_day(value: str | None, option: str) -> date | None:
         raise BadInput(f"{option} {value!r} is not a date (use YYYY-MM-DD, YYYYMMDD or 7d)") from None
 
 
+def parse_range(since: str | None, until: str | None) -> tuple[date | None, date | None]:
+    """`--since`/`--until` as days; a range that ends before it starts is bad usage (exit 2)."""
+    first, last = parse_day(since, "--since"), parse_day(until, "--until")
+    if first is not None and last is not None and first > last:
+        raise BadInput(f"--since {first.isoformat()} is after --until {last.isoformat()}: the period is empty")
+    return first, last
+
+
+OUT_HELP = ("Folder the claim packet is written to. Default: claimback-packet-<today, UTC> in the current "
+            "directory (claimback-packet-demo-2026-05-15 for --demo); when that folder already exists and is "
+            "not empty, -2, -3, ... is added (claimback-packet-2026-12-01-2). An --out folder that exists and is "
+            "not empty is refused unless --force.")
+
+
 def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 

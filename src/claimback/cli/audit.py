@@ -7,11 +7,12 @@ import msgspec
 
 from claimback.cli import main
 from claimback.cli._common import (
+    OUT_HELP,
     db_option,
     demo_option,
     json_option,
     no_ingest_option,
-    parse_day,
+    parse_range,
     print_json,
     progress_bar,
     range_options,
@@ -26,7 +27,7 @@ from claimback.cli._common import (
 @db_option
 @no_ingest_option
 @click.option("--out", "out_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=str), default=None,
-              help="Folder for the claim packet (default: ./claimback-packet-<date>, or -demo-2026-05-15).")
+              help=OUT_HELP)
 @click.option("--no-packet", is_flag=True, help="Do not write the claim packet.")
 @click.option("--force", is_flag=True, help="Overwrite the packet files in an existing --out folder.")
 @click.option("--offline", is_flag=True, help="Do not contact the status page; use the cache, ledger and archive.")
@@ -45,7 +46,7 @@ def audit(demo: bool, since: str | None, until: str | None, sources: tuple[str, 
     from claimback.outputs.terminal import render_audit
     from claimback.workspace import open_workspace
 
-    since_day, until_day = parse_day(since, "--since"), parse_day(until, "--until")
+    since_day, until_day = parse_range(since, until)
     with progress_bar("ingest", enabled=not as_json) as progress:
         with open_workspace(db, sources, demo=demo, run_ingest=not no_ingest, progress=progress) as ws:
             report = run_audit(ws, since_day, until_day, packet=not no_packet, out_dir=out_dir, force=force,

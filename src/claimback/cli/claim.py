@@ -7,11 +7,12 @@ import msgspec
 
 from claimback.cli import main
 from claimback.cli._common import (
+    OUT_HELP,
     db_option,
     demo_option,
     json_option,
     no_ingest_option,
-    parse_day,
+    parse_range,
     print_json,
     progress_bar,
     range_options,
@@ -24,7 +25,7 @@ from claimback.cli._common import (
               help="Only this outage window, by window id or incident id (see `claimback outages`).")
 @range_options
 @click.option("--out", "out_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=str), default=None,
-              help="Folder to write (default: ./claimback-packet-<date>). Refused if it exists and is not empty.")
+              help=OUT_HELP)
 @click.option("--zip", "make_zip", is_flag=True, help="Also write <DIR>.zip next to the folder.")
 @click.option("--force", is_flag=True, help="Overwrite the packet files in an existing --out folder.")
 @click.option("--include-paths", is_flag=True,
@@ -61,7 +62,7 @@ def claim(window_id: str | None, since: str | None, until: str | None, out_dir: 
     from claimback.claim import run_claim
     from claimback.workspace import open_workspace
 
-    since_day, until_day = parse_day(since, "--since"), parse_day(until, "--until")
+    since_day, until_day = parse_range(since, until)
     with progress_bar("ingest", enabled=not as_json) as progress:
         with open_workspace(db, sources, demo=demo, run_ingest=not no_ingest, progress=progress) as ws:
             result = run_claim(ws, since=since_day, until=until_day, window_id=window_id, out_dir=out_dir,

@@ -27,10 +27,16 @@ def ledger() -> None:
 @json_option
 def info(db: str | None, as_json: bool) -> None:
     """Where the ledger is, how big, its schema version and what it holds."""
+    from claimback.errors import BadInput
     from claimback.ledger import open_ledger
     from claimback.ledger.info import ledger_info
+    from claimback.ledger.store import is_postgres_url, resolve_target
     from claimback.outputs.terminal import console, fmt_int, simple_table
 
+    target = resolve_target(db)
+    if not is_postgres_url(target) and not Path(target).expanduser().is_file():
+        # Looking must not create: opening would make an empty ledger (and its folders) at that path.
+        raise BadInput(f"no ledger at {target} (nothing was created); `claimback ingest` makes one")
     with open_ledger(db) as store:
         data = ledger_info(store)
     if as_json:

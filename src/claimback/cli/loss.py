@@ -13,7 +13,7 @@ from claimback.cli._common import (
     demo_option,
     json_option,
     no_ingest_option,
-    parse_day,
+    parse_range,
     print_json,
     progress_bar,
     range_options,
@@ -52,7 +52,7 @@ def loss(since: str | None, until: str | None, window_id: str | None, plan: str 
     from claimback.outputs.terminal import render_loss
     from claimback.workspace import open_workspace
 
-    since_day, until_day = parse_day(since, "--since"), parse_day(until, "--until")
+    since_day, until_day = parse_range(since, until)
     with progress_bar("ingest", enabled=not as_json) as progress:
         with open_workspace(db, sources, demo=demo, run_ingest=not no_ingest, progress=progress) as ws:
             report = loss_for_workspace(ws, since=since_day, until=until_day, window_id=window_id, plan=plan,

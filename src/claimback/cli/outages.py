@@ -10,7 +10,7 @@ from claimback.cli._common import (
     demo_option,
     json_option,
     no_ingest_option,
-    parse_day,
+    parse_range,
     print_json,
     range_options,
     source_option,
@@ -63,7 +63,7 @@ def outages(ctx: click.Context, since: str | None, until: str | None, offline: b
     from claimback.outputs.outages import render_outages
     from claimback.workspace import open_workspace
 
-    since_day, until_day = parse_day(since, "--since"), parse_day(until, "--until")
+    since_day, until_day = parse_range(since, until)
     with open_workspace(db, sources, demo=demo, run_ingest=not no_ingest) as ws:
         report = outages_report(ws.ledger, since_day, until_day, offline or demo, refresh=refresh and not demo,
                                 demo=demo)

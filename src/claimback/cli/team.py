@@ -7,7 +7,7 @@ import dataclasses
 import click
 
 from claimback.cli import main
-from claimback.cli._common import db_option, json_option, parse_day, print_json, range_options
+from claimback.cli._common import db_option, json_option, parse_range, print_json, range_options
 
 _USER_HELP = ("User label for this machine's rows (default: CLAIMBACK_USER, then user_label in "
               "config.toml, then your OS login name).")
@@ -49,7 +49,7 @@ def report(by: str, since: str | None, until: str | None, user: str | None, offl
     from claimback.analysis.team import team_report
     from claimback.ledger import open_ledger
 
-    since_day, until_day = parse_day(since, "--since"), parse_day(until, "--until")
+    since_day, until_day = parse_range(since, until)
     table = PricingTable.load(pricing_file)
     with open_ledger(db) as ledger:
         result = team_report(ledger, by=by, since=since_day, until=until_day, user=user, pricing=table,

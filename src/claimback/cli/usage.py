@@ -13,7 +13,7 @@ from claimback.cli._common import (
     demo_option,
     json_option,
     no_ingest_option,
-    parse_day,
+    parse_range,
     print_json,
     progress_bar,
     range_options,
@@ -68,8 +68,7 @@ def _run(kind: str, since: str | None, until: str | None, as_json: bool, breakdo
     from claimback.analysis.usage import to_ccusage_json, usage_report
     from claimback.workspace import open_workspace
 
-    first = parse_day(since, "--since")
-    last = parse_day(until, "--until")
+    first, last = parse_range(since, until)
     table = PricingTable.load(pricing_file)
     subagents = bool(extra.get("subagents"))
     with progress_bar("ingest", enabled=not as_json) as progress:
@@ -77,6 +76,9 @@ def _run(kind: str, since: str | None, until: str | None, as_json: bool, breakdo
             report = usage_report(ws.ledger, kind, since=first, until=last, tz_name=tz_name, mode=mode,
                                   pricing=table, order=order, **extra)
             report.demo = ws.demo
+            if ws.roots_warning:
+                # `ingest` errors on this; a report goes on with the ledger, but must not look complete.
+                click.echo(f"warning: {ws.roots_warning}; reporting on the ledger as it is", err=True)
     if as_json:
         print_json(to_ccusage_json(report, subagents=subagents, cost=not no_cost))
         return
