@@ -62,6 +62,23 @@ def open_report(html: Path, screenshot: Path, *, print_pdf: Path | None = None, 
                 "table_text": table.inner_text(),
                 "title": page.title(),
             }
+            # Layout facts a reader sees: the summary cards' rows at 1,300 px, the failed-requests table
+            # against its column, and whether any id cell wraps (an id broken mid-id).
+            page.set_viewport_size({"width": 1300, "height": height})
+            state["kpi_rows"] = page.evaluate(
+                "() => new Set([...document.querySelectorAll('.kpi')].map(e => Math.round(e.getBoundingClientRect().top))).size")
+            state["failures_overflow"] = page.evaluate(
+                "() => [...document.querySelectorAll('table.failures-table, table.lost-table')].map("
+                "t => t.scrollWidth - t.parentElement.clientWidth)")
+            state["wrapped_ids"] = page.evaluate(
+                "() => [...document.querySelectorAll('table.failures-table td.id, table.lost-table td.id')]"
+                ".filter(td => { const r = document.createRange(); r.selectNodeContents(td);"
+                " return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size > 1; })"
+                ".map(td => td.textContent)")
+            state["id_cells"] = page.evaluate(
+                "() => [...document.querySelectorAll('table.failures-table td.id, table.lost-table td.id')]"
+                ".map(td => [td.title, td.textContent])")
+            page.set_viewport_size({"width": 1100, "height": height})
             page.screenshot(path=str(screenshot), full_page=full_page)
             if print_pdf is not None:
                 page.emulate_media(media="print")
@@ -92,6 +109,37 @@ def test_report_html_renders_offline_in_chromium(tmp_path: Path):
     assert shot.stat().st_size > 50_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 20_000
     assert state["print_width"] <= 703  # prints on A4 without cutting a table off
+    assert state["kpi_rows"] == 1  # the summary cards sit on one row at 1,300 px
+    assert state["failures_overflow"] and max(state["failures_overflow"]) <= 0  # tables fit the page column
+    assert state["wrapped_ids"] == []  # no id broken mid-id
+    _short_ids_carry_the_full_id(state["id_cells"])
+
+
+def _short_ids_carry_the_full_id(cells: list[list[str]]) -> None:
+    # Every id cell shows the id or its start, and carries the whole id as its title (hover).
+    assert cells
+    for title, text in cells:
+        assert text in (title, "-") or (len(text) >= 8 and title.startswith(text.removesuffix("…"))), (title, text)
+    assert any(len(title) > len(text) for title, text in cells)
+
+
+def test_a_real_shaped_packet_lays_out_like_the_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # The mixed first-party/relay corpus (tests/test_provider_claims.py): long real-shaped ids, a relay
+    # window reported apart. Same layout checks as the demo's.
+    import test_provider_claims as corpus
+
+    projects = corpus._build(tmp_path)
+    out = tmp_path / "packet"
+    result = CliRunner().invoke(main, ["claim", "--source", str(projects), "--db", str(tmp_path / "l.sqlite3"),
+                                       "--offline", "--since", "2026-05-14", "--until", "2026-05-16",
+                                       "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    state = open_report(out / "report.html", tmp_path / "real.png", print_pdf=tmp_path / "real.pdf")
+    assert state["requests"] == [(out / "report.html").as_uri()]
+    assert state["chart_visible"] and state["chart_box"]["width"] > 600
+    assert state["kpi_rows"] == 1 and max(state["failures_overflow"]) <= 0 and state["wrapped_ids"] == []
+    assert state["print_width"] <= 703
+    _short_ids_carry_the_full_id(state["id_cells"])
 
 
 def make_docs_screenshot(target: Path) -> None:  # pragma: no cover - run by hand: python tests/test_packet_browser.py

@@ -31,7 +31,8 @@ from claimback.outputs.redact import Redactor
 
 SCHEMA_VERSION = "2"
 BIN_MINUTES = 10
-CHART_MARGIN = timedelta(hours=2)  # context shown around a window in its timeline
+CHART_MARGIN = timedelta(hours=2)  # context shown after a window in its timeline (cache rebuilds, re-runs)
+CHART_LEAD = timedelta(minutes=40)  # the chart starts this long before your first failure
 MAX_CHART_SPAN = timedelta(days=3)  # a longer window is charted from its start, so bins stay readable
 CATEGORY_LABELS = {
     "killed_subagents": "Killed subagent work",
@@ -212,8 +213,11 @@ def _floor(moment: datetime) -> datetime:
 
 def _timeline(ledger: Ledger, window: WindowReport, all_windows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     start, end = parse_utc(window.start), parse_utc(window.end)
-    lo = _floor(start - CHART_MARGIN)
-    hi = _floor(min(end, start + MAX_CHART_SPAN) + CHART_MARGIN) + timedelta(minutes=BIN_MINUTES)
+    # Start shortly before the first failure in your logs: hours of an incident's span before you were
+    # hit would squeeze what matters into the chart's right edge.
+    first = parse_utc(window.logs_start) if window.logs_start else start
+    lo = _floor(first - CHART_LEAD)
+    hi = _floor(min(end, first + MAX_CHART_SPAN) + CHART_MARGIN) + timedelta(minutes=BIN_MINUTES)
     step = timedelta(minutes=BIN_MINUTES)
     count = int((hi - lo) / step)
     bins = [{"start": format_iso(lo + i * step), "tokens": 0, "requests": 0, "failures": 0, "outage_failures": 0}

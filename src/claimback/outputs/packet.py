@@ -78,6 +78,8 @@ def _environment() -> Any:
         "local": lambda ts: local_label(ts),
         "local_time": lambda ts: "" if not ts else parse_utc(ts).astimezone().strftime("%H:%M"),
         "short": lambda s: (s or "-")[:8],
+        # `req_011CWjK86SWe…`: enough to tell ids apart and find the row in evidence.csv.
+        "short_id": lambda s: "-" if not s else (s if len(s) <= 18 else s[:16] + "…"),
         "label": lambda key: CATEGORY_LABELS.get(key, key),
         "confirmed": lambda c: {"both": "the status page and your logs", "statuspage": "the status page only",
                                 "logs": "your logs (no official incident)"}.get(c, c),
