@@ -98,7 +98,7 @@ def _render_audit_windows(out: Console, report: Any) -> None:
     if claimable:
         out.print("Outage windows that touched your sessions:")
         for window in claimable:
-            out.print(f"- {window.id}: {window.headline}", soft_wrap=True)
+            out.print(f"- {window.headline}", soft_wrap=True)  # the headline names its window
     elif report.loss.coverage_missing:
         out.print(f"[yellow]{report.loss.notes[0] if report.loss.notes else 'no official incident data'}[/]",
                   soft_wrap=True)
@@ -107,7 +107,7 @@ def _render_audit_windows(out: Console, report: Any) -> None:
     if elsewhere:
         out.print("Not claimable with Anthropic (another provider served these requests):")
         for window in elsewhere:
-            out.print(f"- {window.id}: {window.headline}", soft_wrap=True)
+            out.print(f"- {window.headline}", soft_wrap=True)
     if claimable and report.loss.coverage_missing:
         out.print(f"[yellow]note:[/] {report.loss.notes[-1]}", soft_wrap=True)
     others = len(report.loss.windows) - len(hit)
