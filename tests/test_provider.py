@@ -75,3 +75,21 @@ def test_import_is_stdlib_only() -> None:
             "('msgspec', 'rich', 'jinja2', 'urllib.parse')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['claimback', 'claimback.core', 'claimback.core.provider']"
+
+
+@pytest.mark.parametrize("args", [
+    ("msg_01QjKY4iZgTq69BYEKRD112G", "req_011CV7dYwK3mZq5Tn8aLhJ2u", "claude-opus-4-6"),
+    ("msg_01QjKY4iZgTq69BYEKRD112G", None, "claude-opus-4-6"),
+    ("msg_01a4b2c3d4e5f6a7b8c9d0e1f2a3b4c5", "req_011CV7dYwK3mZq5Tn8aLhJ2u", "claude-sonnet-4-5"),
+    ("msg_bdrk_01TRwJeNivnr3Xs1x84gExCb", None, "claude-opus-4-6"),
+    ("msg_vrtx_0154LUXjFVzQGUca3yK2RUeo", "req_vrtx_011CWjK86SWeFuXqZKUtgB1H", "claude-opus-4-5"),
+    ("msg_01QjKY4iZgTq69BYEKRD112G", "req_011CV7dYwK3mZq5Tn8aLhJ2u", "glm-4.7"),
+    ("msg_01QjKY4iZgTq69BYEKRD112G", "req_bdrk_5f0c", "claude-opus-4-6"),
+    ("msg_1", "req_1", "claude-opus-4-6"),
+    ("msg_01QjKY4iZgTq69BYEKRD112G", "req_011CV7dYwK3mZq5Tn8aLhJ2u", "us.anthropic.claude-sonnet-4-20250514-v1:0"),
+    (None, None, None),
+])
+def test_the_parsers_fast_path_agrees_with_judge(args: tuple) -> None:
+    message_id, request_id, model = args
+    assert p.judge_request(message_id, request_id, model) == p.judge(message_id=message_id, request_id=request_id,
+                                                                     model=model)

@@ -226,3 +226,36 @@ def test_doctor_shows_the_provider_mix_next_to_the_settings_and_counts_back_from
     assert any("Anthropic API" in w and "relay" in w for w in report["warnings"])
     assert report["failures_since"].startswith("2026-05-09")  # 7 days before the newest record (05-16)
     assert sum(c["count"] for c in report["failures"]) > 0
+
+
+def test_no_official_incident_data_is_said_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Logs from November 2026: after the bundled archive (2026-10-07) and, offline, out of the feed's reach.
+    # A few scattered errors, no burst: claimback cannot say "no outage", only that it has no data.
+    mid, rid = _fp(1)
+    write(tmp_path / "projects" / "app" / f"{FIRST}.jsonl", [
+        user_prompt("Tidy the tests", "2026-11-20T10:00:00.000Z", session=FIRST, uuid="n-p1"),
+        assistant(mid, rid, "2026-11-20T10:01:00.000Z", session=FIRST),
+        final_error("2026-11-20T10:30:00.000Z", "API Error: 500 Internal server error", session=FIRST),
+    ])
+    monkeypatch.setenv("TZ", "UTC")
+    common = ["--source", str(tmp_path / "projects"), "--db", str(tmp_path / "l.sqlite3"), "--offline"]
+    runner = CliRunner()
+    outages = runner.invoke(main, ["outages", *common])
+    assert outages.exit_code == 0 and "No official incident data for this period (2026-11" in outages.output
+    assert "No outage windows" not in outages.output
+    data = json.loads(runner.invoke(main, ["outages", *common, "--json"]).output)
+    assert data["windows"] == [] and data["coverage"]["missing"] == ["2026-11"]
+    assert data["coverage"]["note"].startswith("no official incident data for this period (2026-11)")
+    loss = json.loads(runner.invoke(main, ["loss", *common, "--json"]).output)
+    assert loss["coverage_missing"] == ["2026-11"]
+    assert loss["notes"] and loss["notes"][0].startswith("no official incident data for this period")
+    audit = runner.invoke(main, ["audit", *common, "--since", "2026-11-14", "--until", "2026-11-20"])
+    assert audit.exit_code == 0 and "no official incident data for this period" in audit.output
+    assert not list(tmp_path.glob("claimback-packet-*"))
+    claim = runner.invoke(main, ["claim", *common, "--out", str(tmp_path / "packet")])
+    assert claim.exit_code == 0, claim.output
+    ev = json.loads((tmp_path / "packet" / "evidence.json").read_text())
+    assert ev["coverage"]["missing"] == ["2026-11"] and ev["outage_found"] is False
+    for name in ("report.md", "report.html"):
+        assert "No official incident data for this period" in (tmp_path / "packet" / name).read_text(), name
+    assert "no official incident data for this period" in (tmp_path / "packet" / "message.txt").read_text()

@@ -58,11 +58,21 @@ CLAIM_DESTINATION: dict[str, str] = {
 _FIRST_PARTY_HOSTS = ("api.anthropic.com",)
 
 # `msg_01` / `req_011` + an alphanumeric body (base58 in practice). Short toy ids ("msg_1") and shapes
-# seen nowhere prove nothing either way: only a recognised shape is evidence.
-_FIRST_PARTY_MSG = re.compile(r"msg_01[A-Za-z0-9]{16,40}\Z")
-_FIRST_PARTY_REQ = re.compile(r"req_011[A-Za-z0-9]{8,40}\Z")
-# A hex body (`msg_3f9a0c…`, 16+ hex digits, any dashes) or a UUID: minted by a relay.
-_HEXISH = re.compile(r"(?=(?:[^-]*[0-9a-f]){16})[0-9a-f]+(?:-[0-9a-f]+)*\Z", re.IGNORECASE)
+# seen nowhere prove nothing either way: only a recognised shape is evidence. Checked with str methods,
+# not regexes: the parser asks once per request (~0.3 µs instead of ~2 µs).
+_HEX_CHARS = "0123456789abcdefABCDEF-"
+
+
+def _hexish(body: str) -> bool:
+    """A hex body (`3f9a0c…`, 16+ hex digits, any dashes: UUIDs too): minted by a relay."""
+    return len(body) >= 16 and not body.strip(_HEX_CHARS) and len(body.replace("-", "")) >= 16
+
+
+def _first_party(value: str, prefix: str, low: int) -> bool:
+    body = value[len(prefix):]
+    return value.startswith(prefix) and low <= len(body) <= 40 and body.isascii() and body.isalnum()
+
+
 _VERTEX_MODEL = re.compile(r"claude[\w.-]*@\d{8}\Z|.*publishers/anthropic/models/")
 _CLAUDE_MODEL = re.compile(r"(?:[\w.:/-]*[./])?claude[\w.@:-]*\Z")
 # Pseudo-models Claude Code writes itself: never evidence of a route.
@@ -96,9 +106,9 @@ def from_message_id(message_id: str | None) -> str | None:
     rest = message_id[4:] if message_id.startswith("msg_") else message_id
     # Hex/UUID bodies and OpenAI-style ids: shapes Anthropic never issues. Checked before the
     # first-party shape because a hex body can begin with "01".
-    if _HEXISH.match(rest) or message_id.startswith(("chatcmpl-", "gen-")):
+    if _hexish(rest) or message_id.startswith(("chatcmpl-", "gen-")):
         return OTHER
-    if _FIRST_PARTY_MSG.match(message_id):
+    if _first_party(message_id, "msg_01", 16):
         return ANTHROPIC
     return None
 
@@ -111,7 +121,7 @@ def from_request_id(request_id: str | None) -> str | None:
         return BEDROCK
     if request_id.startswith("req_vrtx_"):
         return VERTEX
-    if _FIRST_PARTY_REQ.match(request_id):
+    if _first_party(request_id, "req_011", 8):
         return ANTHROPIC
     # Other shapes (Bedrock's x-amzn-requestid and many relays' ids are UUIDs) say only "not
     # first-party", not who: the message ids and settings decide.
@@ -180,6 +190,27 @@ def judge(*, message_id: str | None = None, request_id: str | None = None, model
 # The ledger's provider column as every query reads it: rows that no writer judged (a ledger import,
 # a hand-made row) are Anthropic's, Claude Code's default route.
 SQL_PROVIDER = "COALESCE(provider, 'anthropic')"
+
+
+_MODEL_VERDICT: dict[str, str | None] = {}
+
+
+def judge_request(message_id: str | None, request_id: str | None, model: str | None) -> str | None:
+    """`judge` for a request record (no error text), on the parser's hot path: the common first-party
+    case costs a few string methods; anything else takes the full judgment."""
+    if type(model) is str:
+        verdict = _MODEL_VERDICT.get(model, "?")
+        if verdict == "?":
+            verdict = _MODEL_VERDICT.setdefault(model, from_model(model)) if len(_MODEL_VERDICT) < 4096 \
+                else from_model(model)
+        if verdict is not None:
+            return verdict if verdict == OTHER else judge(message_id=message_id, request_id=request_id, model=model)
+    if (type(message_id) is str and message_id.startswith("msg_01") and 22 <= len(message_id) <= 46
+            and message_id.isascii() and message_id[6:].isalnum() and message_id[6:].strip(_HEX_CHARS)
+            and (request_id is None or (type(request_id) is str and request_id.startswith("req_011")
+                                        and request_id[7:].isalnum()))):
+        return ANTHROPIC
+    return judge(message_id=message_id, request_id=request_id, model=model)
 
 
 def _truthy(value: object) -> bool:
