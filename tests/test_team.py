@@ -155,10 +155,16 @@ def test_two_ingesters_and_telemetry_make_one_consistent_team_report(tmp_path, p
                                        home=server_home)))
     assert sum(m["loss_estimated_tokens"] for m in members.values()) == loss["totals"]["estimated_tokens"]
     assert sum(m["loss_measured_tokens"] for m in members.values()) == loss["totals"]["measured_tokens"]
-    assert loss["totals"]["estimated_tokens"] > 0
-    # Her three failed attempts, each exposed to the prompt of her last good request (20 + 6000 + 0).
-    assert carol_m["loss_estimated_tokens"] == 3 * 6020
-    assert members["alice"]["loss_estimated_tokens"] > 0 and members["bob"]["loss_estimated_tokens"] > 0
+    # The team's failed attempts are sized (the sum above is not vacuous); their 529s are not charged
+    # (Anthropic's error reference), so they stay out of the estimate.
+    sized = loss["totals"]["estimated_tokens"] + sum(w["loss"]["overloaded_not_charged"]["tokens"]
+                                                     for w in loss["windows"])
+    assert sized > 0
+    # Her three failed attempts, each sized by the prompt of her last good request (20 + 6000 + 0); the
+    # 529s among them are not charged, the rest estimated.
+    assert carol_m["loss_estimated_tokens"] + carol_m["loss_not_charged_tokens"] == 3 * 6020
+    for name in ("alice", "bob"):
+        assert members[name]["loss_estimated_tokens"] + members[name]["loss_not_charged_tokens"] > 0, name
 
     by_machine = json.loads(finish(claimback("team", "report", "--db", pg_url, "--offline", "--json",
                                              "--by", "machine", "--user", "alice", home=server_home)))

@@ -44,6 +44,8 @@ class TeamMember:
     loss_estimated_tokens: int = 0
     loss_usd_measured: float | None = 0.0
     loss_usd_estimated: float | None = 0.0
+    # 529 attempts, sized like the estimate but not charged (Anthropic documents it): never in a claim.
+    loss_not_charged_tokens: int = 0
 
 
 @dataclass
@@ -255,10 +257,11 @@ def _attribute_loss(ledger: Ledger, table: PricingTable, since: date | None, unt
             m.loss_measured_tokens += lost.tokens
             m.loss_usd_measured = _add(m.loss_usd_measured, lost.usd)
         for attempt in loss.exposed_attempts:
-            if not attempt.charged:
-                continue  # a 529: Anthropic documents it does not count against the quota
             m = member(machine_of_failure.get(attempt.failure_key))
             if m is None:
+                continue
+            if not attempt.charged:
+                m.loss_not_charged_tokens += attempt.tokens  # a 529: not counted against the quota
                 continue
             m.loss_estimated_tokens += attempt.tokens
             m.loss_usd_estimated = _add(m.loss_usd_estimated, attempt.usd)
