@@ -32,7 +32,9 @@ _OK, _WARN, _BAD = "[green]ok[/]", "[yellow]warn[/]", "[red]fail[/]"
 def doctor(ctx: click.Context, as_json: bool, out_file: Path | None, project: Path | None, demo: bool,
            db: str | None, sources: tuple[str, ...], no_ingest: bool) -> None:
     """Non-secret diagnostics: versions, provider, models, settings and hooks, retention, ledger health,
-    and the last 7 days' failures by class with their top signatures and the next step for each.
+    the providers seen in your logs next to the one your settings select, and the failures of the 7 days
+    up to your newest data (today, or the last record when the logs are older) by class with their top
+    signatures and the next step for each.
 
     \b
     Environment variables are listed by name only; URLs by host only; no key, token or password is
