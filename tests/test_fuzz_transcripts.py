@@ -20,8 +20,8 @@ The rules the reference reader applies:
 6. Requests are keyed by message.id:requestId (both non-empty), else by their line; per key the copy with
    the largest input+output+cache write+cache read is kept (the earliest on ties, then the first). Lines
    with a message.id and no requestId are one request per (session, message.id), kept the same way.
-7. Cache writes = ephemeral_5m + ephemeral_1h when either is present and they sum above 0, else
-   cache_creation_input_tokens.
+7. Cache writes = ephemeral_5m + ephemeral_1h when either is present (even when they sum to 0 beside a
+   positive total, as ccusage 20 counts them), else cache_creation_input_tokens.
 8. A sidechain copy of a message that the main thread (or a larger/earlier sidechain copy) also has is
    a replay, not a request (the ccusage rule, docs/benchmarks.md "Deduplication").
 9. A failed attempt is a `system` record with subtype `api_error`; a final failure is an `assistant`
@@ -270,7 +270,7 @@ def reference_read(data: bytes, session: str = SESSION) -> tuple[dict[str, dict]
         except Malformed:
             continue
         cache_write = counts["cache_creation_input_tokens"]
-        if any(p is not None for p in parts) and sum(split) > 0:
+        if any(p is not None for p in parts):
             cache_write = sum(split)
         msg_id, req_id = message.get("id"), record.get("requestId")
         key = f"{msg_id}:{req_id}" if msg_id and req_id else f"@{start}"

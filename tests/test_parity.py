@@ -256,6 +256,29 @@ def test_unkeyed_lines_match_ccusage_20_session(tmp_path: Path, name: str) -> No
         assert (totals["inputTokens"], totals["outputTokens"]) == expected, report
 
 
+def _with_zero_breakdown(line: str) -> str:
+    record = json.loads(line)
+    record["message"]["usage"]["cache_creation"] = {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0}
+    return json.dumps(record, separators=(",", ":"))
+
+
+def test_a_zero_cache_breakdown_beside_a_total_counts_as_ccusage_20_does(tmp_path: Path) -> None:
+    """Relays (seen in published 2.1.1xx transcripts) write `cache_creation: {0, 0}` beside a positive
+    `cache_creation_input_tokens`: ccusage 20.0.24 counts the breakdown (0 cache writes), so with it a
+    later line of the same response can lose the largest-total choice. Recorded answers (`claude session`):
+    one line (10, 5, 0 writes); two lines without requestId, the second with the zero breakdown: the
+    first counts (19452, 0, 228 writes)."""
+    project = tmp_path / "claude" / "projects" / "-home-u-app"
+    project.mkdir(parents=True)
+    (project / MAIN).write_text("\n".join([
+        _with_zero_breakdown(_rec(T0, "z1", "r1", 10, 5, cc=228)),
+        _rec(T1, "z2", None, 19452, 0, cc=228),
+        _with_zero_breakdown(_rec(T2, "z2", None, 19452, 83, cc=228)),
+    ]) + "\n")
+    totals = _usage(tmp_path, "session", tmp_path / "claude")["totals"]
+    assert (totals["inputTokens"], totals["outputTokens"], totals["cacheCreationTokens"]) == (10 + 19452, 5, 228)
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_dedup_case_matches_ccusage_20(tmp_path: Path, name: str) -> None:
     files, expected = CASES[name]

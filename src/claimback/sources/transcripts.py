@@ -119,7 +119,8 @@ _SYSTEM = b'"type":"system"'
 # other is counted in the ingest summary (`unknown_records`) instead of being guessed at.
 KNOWN_TYPES = frozenset({
     "user", "assistant", "system", "summary", "file-history-snapshot", "queue-operation", "progress",
-    "attachment", "custom-title", "ai-title", "agent-name", "last-prompt", "pr-link", "tag", "api-request",
+    "attachment", "custom-title", "ai-title", "agent-name", "last-prompt", "pr-link", "tag", "mode",
+    "permission-mode", "api-request",
     "api-request-shape", "api-request-blob", "atis-latch", "cost-state", "tools-used",
 })
 KNOWN_SYSTEM_SUBTYPES = frozenset({
@@ -467,9 +468,9 @@ class TranscriptParser:
         # Every count is checked, used or not: one negative or absurd number means the usage is corrupt.
         cache_total = _count(usage.cache_creation_input_tokens)
         if cache_5m is not None or cache_1h is not None:
+            # The breakdown when present, even all zeros beside a positive total (relays write that):
+            # ccusage 20's rule, so usage equals its reports (seen in published 2.1.1xx transcripts).
             cache_write = _count(cache_5m) + _count(cache_1h)
-            if cache_write == 0:
-                cache_write = cache_total
         else:
             cache_write = cache_total
         if msg.id and rec.requestId:
