@@ -195,3 +195,22 @@ def test_real_client_runs_the_plugins_pretooluse_hook(tmp_path: Path) -> None:
                for b in (rec["message"]["content"] if isinstance(rec["message"]["content"], list) else [])
                if b.get("type") == "tool_result"]
     assert results and "3 outage-class API failures" in json.dumps(results)
+
+
+def test_guard_install_notes_an_enabled_plugin(isolated_home: Path, tmp_path: Path) -> None:
+    """Settings hooks beside the enabled plugin would run every hook twice: install says so, status shows both."""
+    from click.testing import CliRunner
+
+    from claimback.cli import main
+    from claimback.prevent.guard import settings_path
+
+    user = settings_path("user")
+    user.parent.mkdir(parents=True, exist_ok=True)
+    user.write_text(json.dumps({"enabledPlugins": {PLUGIN_ID: True}}))
+    done = CliRunner().invoke(main, ["guard", "install"])
+    assert done.exit_code == 0 and "plugin is also enabled (user settings)" in done.output
+    status = json.loads(CliRunner().invoke(main, ["guard", "status", "--json"]).output)
+    (mine,) = [s for s in status["scopes"] if s["scope"] == "user"]
+    assert mine["plugin"] is True and mine["events"]
+    table = CliRunner().invoke(main, ["guard", "status"]).output
+    assert "+ plugin" in table  # (the rest of the cell wraps with the test console's width)

@@ -79,6 +79,13 @@ def install_cmd(scope: str, project_dir: str | None, statusline: bool, plugin: b
         return
     result = install(scope, statusline=statusline, project_dir=project_dir)
     _print_result(result, as_json)
+    from claimback.prevent.guard import plugin_scopes
+
+    doubled = plugin_scopes(project_dir)
+    if doubled and not as_json:
+        click.echo(f"note: the claimback plugin is also enabled ({', '.join(doubled)} settings): every hook would run "
+                   "twice; keep one (`claude plugin disable claimback@claimback`, or `claimback guard uninstall`)",
+                   err=True)
     if result.changed and not as_json:
         click.echo("Claude Code picks up hook changes in new sessions (or via /hooks).")
 

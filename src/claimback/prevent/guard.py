@@ -627,6 +627,25 @@ PLUGIN_ID = "claimback@claimback"  # plugin name @ marketplace name (.claude-plu
 MARKETPLACE_SOURCE = "claimback/claimback"  # the GitHub repository holding the marketplace
 
 
+def plugin_enabled(data: dict[str, Any]) -> bool:
+    """Whether a settings file's `enabledPlugins` turns claimback's plugin on (then its hooks run from it)."""
+    enabled = data.get("enabledPlugins")
+    return isinstance(enabled, dict) and enabled.get(PLUGIN_ID) is True
+
+
+def plugin_scopes(project_dir: str | os.PathLike[str] | None = None) -> list[str]:
+    """The scopes whose settings enable claimback's plugin."""
+    found = []
+    for scope in SCOPES:
+        path = settings_path(scope, project_dir)
+        try:
+            if plugin_enabled(parse_settings(_read(path), path)):
+                found.append(scope)
+        except BadInput:
+            continue
+    return found
+
+
 @dataclass
 class PluginInstallResult:
     source: str
@@ -826,8 +845,7 @@ def status(project_dir: str | os.PathLike[str] | None = None) -> GuardStatus:
             data = parse_settings(raw, path)
             events = installed_events(data)
             sl = _statusline_is_ours(data.get("statusLine"))
-            enabled = data.get("enabledPlugins")
-            plugin = isinstance(enabled, dict) and enabled.get(PLUGIN_ID) is True
+            plugin = plugin_enabled(data)
             problem = None
         except BadInput as exc:
             events, sl, plugin, problem = [], False, False, str(exc)
