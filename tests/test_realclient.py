@@ -156,8 +156,9 @@ def test_healthy_run_requests_and_tokens_equal_the_server_log(healthy: Scenario,
     assert led.scalar("SELECT COUNT(*) FROM failures") == 0
 
 
-# A main-thread turn does some work, then dies in a burst of 500s; the user sends the same prompt again
-# in a new session (what `/clear` and re-send amounts to in `-p` mode), and it goes through.
+# A main-thread turn does some work, then dies in a burst of 500s; the user runs `/clear` and sends the
+# same prompt again (in `-p` mode: `claude -p /clear --continue` starts the new session and writes the
+# command record, the re-send continues it), and it goes through.
 TURN_PROMPT = "Summarise notes.txt for the release."
 
 
@@ -177,8 +178,9 @@ def killed_turn(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -
     ]
     with FakeAnthropic(rules) as api:
         first = run_claude(sandbox, api.url, TURN_PROMPT)
-        second = run_claude(sandbox, api.url, TURN_PROMPT)
-    return Scenario(sandbox, api.served, [first, second])
+        cleared = run_claude(sandbox, api.url, "/clear", "--continue")
+        second = run_claude(sandbox, api.url, TURN_PROMPT, "--continue")
+    return Scenario(sandbox, api.served, [first, cleared, second])
 
 
 @pytest.fixture(scope="session")
@@ -284,8 +286,9 @@ def test_founding_case_every_failed_attempt_is_a_failure_and_the_killed_subagent
     assert loss.loss[EXPOSURE].tokens == (RETRIES + 1) * alpha_prompt
 
 
-def test_killed_turn_resent_in_a_new_session(killed_turn: Scenario, tmp_path: Path) -> None:
-    first, second = killed_turn.runs
+def test_killed_turn_resent_after_clear(killed_turn: Scenario, tmp_path: Path) -> None:
+    first, cleared, second = killed_turn.runs
+    assert cleared.returncode == 0
     assert first.returncode != 0 and "500" in first.stdout + first.stderr
     assert second.returncode == 0 and "monday" in second.stdout
     led = _ledger(killed_turn, tmp_path)
@@ -302,7 +305,10 @@ def test_killed_turn_resent_in_a_new_session(killed_turn: Scenario, tmp_path: Pa
     killed_request = killed_turn.answered()[0]  # the turn's one answered request, before the burst
     assert turn.tokens_burned == sum(_tokens([killed_request]))
     assert turn.failures == RETRIES + 1 and turn.status == "done"
-    assert len(session_ids(killed_turn.sandbox)) == 2
+    sessions = session_ids(killed_turn.sandbox)
+    assert len(sessions) == 2 and turn.resubmitted_session == sessions[1] != turn.session_id
+    cleared_file = next(p for p in killed_turn.sandbox.transcripts() if p.stem == sessions[1])
+    assert "<command-name>/clear</command-name>" in cleared_file.read_text()
     # The burst makes a window from the logs; the turn the user re-sent is its abandoned-turn loss.
     windows = find_windows(led, offline=True)
     assert len(windows) == 1 and windows[0].outage_failures == RETRIES + 1
