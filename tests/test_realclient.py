@@ -37,7 +37,7 @@ from realclient import (
     session_ids,
 )
 
-from claimback.analysis.loss import EXPOSURE, attribute_window
+from claimback.analysis.loss import EXPOSURE, NOT_CHARGED, attribute_window
 from claimback.analysis.outages import find_windows
 from claimback.ledger import open_ledger
 from claimback.ledger.ingest import ingest
@@ -278,12 +278,13 @@ def test_founding_case_every_failed_attempt_is_a_failure_and_the_killed_subagent
     assert len(windows) == 1 and windows[0].outage_failures == RETRIES + 1
     loss = attribute_window(led, windows[0])
     assert loss.loss["killed_subagents"].tokens == task.tokens_burned
-    # Each of the subagent's failed attempts is exposed to its last good prompt (before 2.1.332's silent
-    # retries were read, three of the four were missing here).
-    assert loss.loss[EXPOSURE].attempts == RETRIES + 1
+    # Each of the subagent's failed attempts was exposed to its last good prompt (before 2.1.332's silent
+    # retries were read, three of the four were missing here); 529s are set apart as not charged.
+    assert loss.loss[EXPOSURE].attempts == 0
+    assert loss.loss[NOT_CHARGED].attempts == RETRIES + 1
     alpha_prompt = first_launch[0]["input_tokens"] + first_launch[0]["cache_read_tokens"] \
         + first_launch[0]["cache_creation_tokens"]
-    assert loss.loss[EXPOSURE].tokens == (RETRIES + 1) * alpha_prompt
+    assert loss.loss[NOT_CHARGED].tokens == (RETRIES + 1) * alpha_prompt
 
 
 def test_killed_turn_resent_after_clear(killed_turn: Scenario, tmp_path: Path) -> None:
