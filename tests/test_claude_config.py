@@ -16,7 +16,7 @@ import pytest
 
 from claimback.core import claude_config
 from claimback.errors import BadInput, ClaimbackError
-from claimback.prevent import guard
+from claimback.prevent import guard, guard_settings, guard_state
 from claimback.prevent.doctor import client_version_warnings, run_doctor
 
 
@@ -269,7 +269,7 @@ def test_user_then_project_install_ends_with_one_command_line(tmp_path: Path, mo
     result = guard.install("project", project_dir=project)
     assert result.changed
     user, shared = _commands(user_settings()), _commands(project / ".claude" / "settings.json")
-    assert user == shared == {f"claimback hook {e}" for e, _ in guard.HOOK_EVENTS}
+    assert user == shared == {f"claimback hook {e}" for e, _ in guard_settings.HOOK_EVENTS}
     # Uninstalling the user scope still gives its original bytes back (none: claimback created it).
     guard.uninstall("user")
     assert not user_settings().exists()
@@ -280,7 +280,7 @@ def test_two_command_lines_that_cannot_be_one_are_reported(tmp_path: Path) -> No
     guard.install("user", command="/opt/other-venv/bin/claimback")
     result = guard.install("project", project_dir=project)
     assert "Claude Code runs both" in result.message
-    assert _commands(user_settings()) == {f"/opt/other-venv/bin/claimback hook {e}" for e, _ in guard.HOOK_EVENTS}
+    assert _commands(user_settings()) == {f"/opt/other-venv/bin/claimback hook {e}" for e, _ in guard_settings.HOOK_EVENTS}
 
 
 def test_session_start_warns_only_sessions_on_the_incidents_model(isolated_home: Path) -> None:
@@ -357,4 +357,4 @@ def test_fifos_as_the_guards_own_files_never_hang(isolated_home: Path) -> None:
     for args in (["guard", "status"], ["guard", "log"]):
         done = cli(*args, cwd=isolated_home, timeout=30)
         assert done.returncode == 0 and "Traceback" not in done.stderr, (args, done.stderr)
-    assert guard.read_log() == []
+    assert guard_state.read_log() == []

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from claimback.errors import BadInput
-from claimback.prevent import guard
+from claimback.prevent import guard, guard_state
 
 # A settings file as people have them: 4-space indent, other tools' hooks on the same events,
 # unknown keys, non-ASCII text, no newline at the end.
@@ -240,7 +240,7 @@ def test_statusline_wraps_and_restores_the_previous_command(isolated_home: Path)
     assert result.statusline
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["statusLine"]["command"].endswith(" statusline") and data["statusLine"]["padding"] == 0
-    assert guard.previous_statusline_command("user") == "~/.claude/statusline.sh"
+    assert guard_state.previous_statusline_command("user") == "~/.claude/statusline.sh"
     # The wrapper finds the previous command where it looks for it: [statusline] command in config.toml.
     from claimback.config import config_path, load_config
 
@@ -296,11 +296,11 @@ def test_status_and_log_commands(isolated_home: Path) -> None:
 
 
 def test_parse_duration() -> None:
-    assert guard.parse_duration("30m") == 1800
-    assert guard.parse_duration("2h") == 7200
-    assert guard.parse_duration("45") == 2700
+    assert guard_state.parse_duration("30m") == 1800
+    assert guard_state.parse_duration("2h") == 7200
+    assert guard_state.parse_duration("45") == 2700
     with pytest.raises(BadInput):
-        guard.parse_duration("soon")
+        guard_state.parse_duration("soon")
 
 
 def test_help_and_click_route(isolated_home: Path) -> None:
@@ -316,7 +316,7 @@ def test_help_and_click_route(isolated_home: Path) -> None:
     # `claimback hook` reached through the click group (not the fast entry point) behaves the same.
     result = CliRunner().invoke(main, ["hook", "SessionStart"], input="{}")
     assert result.exit_code == 0 and result.output == ""
-    rows = guard.read_log(1)
+    rows = guard_state.read_log(1)
     assert rows[0]["event"] == "SessionStart" and rows[0]["decision"] == "allow"
 
 
@@ -363,7 +363,8 @@ def test_round_trip_property(isolated_home: Path, extra: dict[str, Any], hooks: 
 
 
 def test_reinstall_widens_an_older_installs_matcher_to_workflow(tmp_path: Path) -> None:
-    from claimback.prevent.guard import hook_command, install, settings_path
+    from claimback.prevent.guard import install
+    from claimback.prevent.guard_settings import hook_command, settings_path
 
     path = settings_path("user")
     path.parent.mkdir(parents=True, exist_ok=True)

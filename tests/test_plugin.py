@@ -21,7 +21,8 @@ from typing import Any
 from fake_anthropic import OVERLOADED, FakeAnthropic, Reply, Rule, agent_call, answers_tool, error_reply, main_thread
 from realclient import Sandbox, require_claude, run_claude
 
-from claimback.prevent.guard import HOOK_EVENTS, HOOK_TIMEOUT_S, PLUGIN_ID, plugin_hooks
+from claimback.prevent.guard_plugin import PLUGIN_ID, plugin_hooks
+from claimback.prevent.guard_settings import HOOK_EVENTS, HOOK_TIMEOUT_S
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = ROOT / "plugins" / "claimback"
@@ -202,7 +203,7 @@ def test_guard_install_notes_an_enabled_plugin(isolated_home: Path, tmp_path: Pa
     from click.testing import CliRunner
 
     from claimback.cli import main
-    from claimback.prevent.guard import settings_path
+    from claimback.prevent.guard_settings import settings_path
 
     user = settings_path("user")
     user.parent.mkdir(parents=True, exist_ok=True)

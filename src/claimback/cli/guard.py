@@ -65,7 +65,8 @@ def guard() -> None:
 def install_cmd(scope: str, project_dir: str | None, statusline: bool, plugin: bool, marketplace: str | None,
                 as_json: bool) -> None:
     """Merge claimback's hooks into a Claude Code settings file (idempotent; other hooks kept)."""
-    from claimback.prevent.guard import install, install_plugin
+    from claimback.prevent.guard import install
+    from claimback.prevent.guard_plugin import install_plugin
 
     if plugin or marketplace:
         if statusline:
@@ -79,7 +80,7 @@ def install_cmd(scope: str, project_dir: str | None, statusline: bool, plugin: b
         return
     result = install(scope, statusline=statusline, project_dir=project_dir)
     _print_result(result, as_json)
-    from claimback.prevent.guard import plugin_scopes
+    from claimback.prevent.guard_plugin import plugin_scopes
 
     doubled = plugin_scopes(project_dir)
     if doubled and not as_json:
@@ -159,7 +160,7 @@ def status_cmd(project_dir: str | None, as_json: bool) -> None:
 @json_option
 def log_cmd(limit: int, as_json: bool) -> None:
     """Recent hook decisions (allow / deny / warn / record), newest last."""
-    from claimback.prevent.guard import read_log
+    from claimback.prevent.guard_state import read_log
 
     rows = read_log(limit)
     if as_json:
@@ -187,7 +188,7 @@ def log_cmd(limit: int, as_json: bool) -> None:
 @json_option
 def off_cmd(duration: str, as_json: bool) -> None:
     """Let subagent launches and prompts through for a while (the hooks stay installed)."""
-    from claimback.prevent.guard import pause
+    from claimback.prevent.guard_state import pause
 
     until = pause(duration)
     if as_json:
@@ -200,7 +201,7 @@ def off_cmd(duration: str, as_json: bool) -> None:
 @json_option
 def on_cmd(as_json: bool) -> None:
     """End a pause started by `claimback guard off`."""
-    from claimback.prevent.guard import resume_guard
+    from claimback.prevent.guard_state import resume_guard
 
     was = resume_guard()
     if as_json:
