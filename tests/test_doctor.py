@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from claimback.cli import main
 from claimback.config import cache_dir
-from claimback.core.claude_config import url_host
+from claimback.core.provider import url_host
 from claimback.ledger import open_ledger
 from claimback.prevent import doctor as doctor_mod
 from claimback.prevent.doctor import find_claude, run_doctor
@@ -163,9 +163,10 @@ def test_provider_detection(env: dict, name: str, problem: str | None, tmp_path:
 
 
 def test_url_host_strips_credentials_path_and_query() -> None:
-    assert url_host("https://u:p@gw.example.com:8443/v1?key=x") == "gw.example.com:8443"
-    assert url_host("gw.example.com") == "gw.example.com"
-    assert url_host(None) is None
+    assert url_host("https://u:p@gw.example.com:8443/v1?key=x", port=True) == "gw.example.com:8443"
+    assert url_host("https://u:p@gw.example.com:8443/v1?key=x") == "gw.example.com"
+    assert url_host("gw.example.com", port=True) == "gw.example.com"
+    assert url_host(None, port=True) is None
 
 
 def _seed(led, ts_fail: str | None, ts_req: str | None, *, files_updated: str | None = None,

@@ -31,7 +31,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from claimback.core.files import UnsafeFile, display_path, read_regular_bytes
 
@@ -47,21 +46,6 @@ _SECRETISH = re.compile(r"sk-ant|sk-[A-Za-z0-9]{16}|bearer|token|secret|password
 
 
 # -- values shown in reports -----------------------------------------------------------------------
-def url_host(url: str | None) -> str | None:
-    """Host (and port) of a URL; never the scheme's credentials, path or query."""
-    if not url:
-        return None
-    try:
-        parts = urlsplit(url if "://" in url else "//" + url)
-        host = parts.hostname
-        port = parts.port
-    except ValueError:
-        return "(unparseable URL)"
-    if not host:
-        return "(unparseable URL)"
-    return f"{host}:{port}" if port else host
-
-
 def safe_model(value: Any) -> str | None:
     if not isinstance(value, str) or not value:
         return None
@@ -319,6 +303,8 @@ def effective_env(env: dict[str, str], contents: list[tuple[str, dict[str, Any]]
 
 
 def detect_provider(effective: dict[str, tuple[str, str]], contents: list[tuple[str, dict[str, Any]]]) -> Provider:
+    from claimback.core.provider import url_host  # doctor's only: the hook's path never loads it
+
     def val(name: str) -> str | None:
         return effective.get(name, (None, None))[0]
 
@@ -332,19 +318,19 @@ def detect_provider(effective: dict[str, tuple[str, str]], contents: list[tuple[
     if len(flags) > 1:
         problems.append(f"more than one provider switch is on ({', '.join(flags)}): set only one")
     if "CLAUDE_CODE_USE_BEDROCK" in flags:
-        provider = Provider("bedrock", url_host(val("ANTHROPIC_BEDROCK_BASE_URL")), src("CLAUDE_CODE_USE_BEDROCK"))
+        provider = Provider("bedrock", url_host(val("ANTHROPIC_BEDROCK_BASE_URL"), port=True), src("CLAUDE_CODE_USE_BEDROCK"))
         if not (val("AWS_REGION") or val("AWS_DEFAULT_REGION")):
             problems.append("Bedrock needs AWS_REGION (Claude Code does not read the region from ~/.aws/config)")
     elif "CLAUDE_CODE_USE_VERTEX" in flags:
-        provider = Provider("vertex", url_host(val("ANTHROPIC_VERTEX_BASE_URL")), src("CLAUDE_CODE_USE_VERTEX"))
+        provider = Provider("vertex", url_host(val("ANTHROPIC_VERTEX_BASE_URL"), port=True), src("CLAUDE_CODE_USE_VERTEX"))
         if not val("CLOUD_ML_REGION"):
             problems.append("Vertex needs CLOUD_ML_REGION (e.g. global or us-east5)")
         if not (val("ANTHROPIC_VERTEX_PROJECT_ID") or val("GOOGLE_CLOUD_PROJECT")):
             problems.append("Vertex needs ANTHROPIC_VERTEX_PROJECT_ID")
     elif "CLAUDE_CODE_USE_FOUNDRY" in flags:
-        provider = Provider("foundry", url_host(val("ANTHROPIC_FOUNDRY_BASE_URL")), src("CLAUDE_CODE_USE_FOUNDRY"))
+        provider = Provider("foundry", url_host(val("ANTHROPIC_FOUNDRY_BASE_URL"), port=True), src("CLAUDE_CODE_USE_FOUNDRY"))
     elif base:
-        host = url_host(base)
+        host = url_host(base, port=True)
         # doctor has always called a relay or gateway "custom"; core/provider.py calls it "other"
         name = "custom" if implied_provider(effective) == "other" else "anthropic"
         provider = Provider(name, host, src("ANTHROPIC_BASE_URL"))

@@ -218,19 +218,27 @@ def _truthy(value: object) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
-def url_host(url: str | None) -> str | None:
-    """The lowercased host of a URL (no credentials, no port), or None when there is none."""
+def url_host(url: str | None, *, port: bool = False) -> str | None:
+    """The lowercased host of a URL, never its credentials, path or query; None when there is none.
+
+    port=True (doctor's display) adds a port the URL names (`gw.example.com:8443`) and says
+    `(unparseable URL)` for a URL with no host or a port that is no number from 1 to 65535."""
     if not url:
         return None
     rest = url.strip().split("://", 1)[-1]
     netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
     netloc = netloc.rsplit("@", 1)[-1]
     if netloc.startswith("["):
-        host = netloc[1:].split("]", 1)[0]
+        host, _, after = netloc[1:].partition("]")
+        digits = after[1:] if after.startswith(":") else after
     else:
-        host = netloc.split(":", 1)[0]
+        host, _, digits = netloc.partition(":")
     host = host.strip().lower().rstrip(".")
-    return host or None
+    if not port:
+        return host or None
+    if not host or (digits and not (digits.isascii() and digits.isdigit() and int(digits) <= 65535)):
+        return "(unparseable URL)"
+    return f"{host}:{int(digits)}" if digits and int(digits) else host
 
 
 def provider_from_env(env: Mapping[str, object]) -> str:
