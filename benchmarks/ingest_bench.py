@@ -107,7 +107,7 @@ def _fresh(ledger: Path) -> None:
 
 
 def run_size(work: Path, size_mb: int, seed: int, rounds: int, c20: list[str] | None, c18: list[str] | None,
-             baseline: Path | None) -> dict:
+             baseline: Path | None, warmup: int = 1) -> dict:
     corpus = ensure_corpus(work, size_mb, seed)
     size = corpus_bytes(corpus)
     warm_page_cache(corpus)
@@ -143,7 +143,7 @@ def run_size(work: Path, size_mb: int, seed: int, rounds: int, c20: list[str] | 
         cases.append(Case("ccusage 18 daily --json --offline (node)", c18 + ["daily", "--json", "--offline"], env,
                           stdout=outs / "ccusage18-daily.json"))
     load_before = load_now()
-    interleave(cases, rounds)
+    interleave(cases, rounds, warmup=warmup)
     ours = totals_of(outs / "claimback-daily.json")
     native = totals_of(outs / "ccusage20-daily.json") if c20 else {}
     same_rows = None
@@ -202,7 +202,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size-mb", type=int, action="append", help="corpus size in MiB (repeatable; default 100)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5, after 1 warm-up)")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed rounds first (default 1)")
     ap.add_argument("--work", type=Path, default=HERE / ".work", help="corpora, ledgers, npm installs")
     ap.add_argument("--baseline-src", type=Path, help="another tree's src/ directory, run as an extra case")
     ap.add_argument("--ccusage20", help="path to ccusage 20's native binary (default: npm install into --work)")
@@ -215,7 +216,7 @@ def main() -> int:
     c18 = ccusage18_cmd(args.work) if args.ccusage18 and not args.no_ccusage else None
     host = (f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    results = [run_size(args.work, size, args.seed, max(1, args.rounds), c20, c18, args.baseline_src)
+    results = [run_size(args.work, size, args.seed, max(1, args.rounds), c20, c18, args.baseline_src, args.warmup)
                for size in args.size_mb or [100]]
     print(f"claimback ingest benchmark — {host}")
     print(render(results))

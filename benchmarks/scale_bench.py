@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Analysis at scale (issue 17): `loss`, `audit --no-ingest` and `usage daily` on growing ledgers.
+
+    python benchmarks/scale_bench.py --corpus 100mb=DIR --corpus 1gb=DIR --corpus tasks=DIR \\
+        [--rounds 3] [--baseline-src OTHER/src] [--work DIR]
+
+Each corpus (a directory holding `projects/`: from ../shared/tools/gen_corpus.py, or the many-tasks
+corpus of benchmarks/gen_tasks_corpus.py) is ingested once into a ledger (by each tree, when
+--baseline-src gives a second one), then the three reports run over all of its days in interleaved
+rounds (every command of every tree once per round): `loss --no-ingest --offline --json`, `audit
+--no-ingest --offline --out DIR --force` (the claim packet with its charts) and `usage daily --json
+--no-ingest`. Medians, CPU time, process-tree RSS and the load average per row (benchmarks/_harness.py);
+every figure is from the same rounds, so ratios between rows are fair on a busy machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _harness import Case, interleave, load_now, run_once, table  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", action="append", required=True, metavar="NAME=DIR")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--since", default="2026-01-01", help="first day of every report (all days of the corpora)")
+    ap.add_argument("--baseline-src", type=Path, help="another tree's src/ directory, run beside this one")
+    ap.add_argument("--work", type=Path, default=HERE / ".work" / "scale")
+    ap.add_argument("--skip", action="append", default=[], help="a command to leave out: loss, audit, usage")
+    args = ap.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    trees = {"": None}
+    if args.baseline_src:
+        trees[" (baseline)"] = args.baseline_src
+    base_env = dict(os.environ, TZ="UTC", NO_COLOR="1", CLAIMBACK_HOME=str(args.work / "home"))
+    base_env.pop("PYTHONPATH", None)
+    py = [sys.executable, "-m", "claimback"]
+    cases: list[Case] = []
+    ingests: list[str] = []
+    for spec in args.corpus:
+        name, _, folder = spec.partition("=")
+        projects = Path(folder) / "projects"
+        size = sum(p.stat().st_size for p in projects.rglob("*.jsonl")) / 2**20
+        for tag, src in trees.items():
+            env = dict(base_env, PYTHONPATH=str(src)) if src else base_env
+            db = args.work / f"{name}{tag.strip(' ()')}.sqlite3"
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{db}{suffix}").unlink(missing_ok=True)
+            built = run_once(py + ["ingest", "--quiet", "--db", str(db), "--source", str(projects)], env)
+            ingests.append(f"| {name} ({size:.0f} MiB){tag} | {built.wall:.2f} s | {built.cpu:.2f} s | "
+                           f"{built.tree_rss_mb:.0f} MB | {db.stat().st_size / 2**20:.0f} MiB | {built.load1:.1f} |")
+            label = f"{name}{tag}"
+            out = args.work / f"packet-{name}{tag.strip(' ()')}"
+            commands = {
+                "loss": py + ["loss", "--no-ingest", "--offline", "--json", "--db", str(db), "--since", args.since],
+                "audit": py + ["audit", "--no-ingest", "--offline", "--db", str(db), "--since", args.since,
+                               "--out", str(out), "--force"],
+                "usage": py + ["usage", "daily", "--json", "--no-ingest", "--db", str(db), "--since",
+                               args.since.replace("-", "")],
+            }
+            for command, cmd in commands.items():
+                if command in args.skip:
+                    continue
+                cases.append(Case(f"{command}, {label}", cmd, env,
+                                  before=(lambda o=out: shutil.rmtree(o, ignore_errors=True)) if command == "audit" else None))
+    print(f"load before: {load_now()}")
+    print("\n| ledger built by cold ingest | wall | CPU | peak RSS, process tree | ledger size | load (1 min) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    print("\n".join(ingests))
+    interleave(cases, args.rounds)
+    print(f"\nmedian of {args.rounds} interleaved rounds (after 1 warm-up); load after: {load_now()}\n")
+    print(table(cases))
+    bad = [c.name for c in cases if any(r.rc for r in c.runs)]
+    if bad:
+        print(f"\nfailed: {bad}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
