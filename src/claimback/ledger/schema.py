@@ -221,6 +221,15 @@ MIGRATIONS += (
             "CREATE INDEX failures_agent ON failures (agent_id, ts) WHERE agent_id IS NOT NULL",
         ),
     ),
+    Migration(
+        62,
+        "prompts by time",
+        (
+            # Every outage window reads the prompts around it (re-submissions, loss category 3); without
+            # an index each window scanned all prompts (54 ms per window at 1 GB, 67 windows).
+            "CREATE INDEX prompts_ts ON prompts (ts)",
+        ),
+    ),
 )
 
 # Versions are handed out to parallel work, so they may land out of order: the latest is the highest,
