@@ -23,31 +23,26 @@ def home_override() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def config_dir() -> Path:
+def _app_dir(kind: str) -> Path:
+    """claimback's `kind` (config | data | cache) dir: under CLAIMBACK_HOME when set, else the OS's."""
     home = home_override()
     if home:
-        return home / "config"
+        return home / kind
     import platformdirs
 
-    return Path(platformdirs.user_config_dir(APP))
+    return Path(getattr(platformdirs, f"user_{kind}_dir")(APP))
+
+
+def config_dir() -> Path:
+    return _app_dir("config")
 
 
 def data_dir() -> Path:
-    home = home_override()
-    if home:
-        return home / "data"
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir(APP))
+    return _app_dir("data")
 
 
 def cache_dir() -> Path:
-    home = home_override()
-    if home:
-        return home / "cache"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir(APP))
+    return _app_dir("cache")
 
 
 def config_path() -> Path:
