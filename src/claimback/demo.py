@@ -206,6 +206,15 @@ def _agent_id(rng: random.Random) -> str:
     return "a" + "".join(rng.choice("0123456789abcdef") for _ in range(16))
 
 
+def _open_session(projects: Path, rng: random.Random, start: datetime, context: int, prompt: str) -> _Writer:
+    """A new main-thread session whose first prompt is at `start`."""
+    sid = _session_id(rng)
+    writer = _Writer(projects / PROJECT_SLUG / f"{sid}.jsonl", sid, rng)
+    writer.context = context
+    writer.prompt(start, prompt)
+    return writer
+
+
 def _ordinary_session(projects: Path, rng: random.Random, start: datetime, turns: int) -> None:
     sid = _session_id(rng)
     writer = _Writer(projects / PROJECT_SLUG / f"{sid}.jsonl", sid, rng)
@@ -301,11 +310,8 @@ def build_demo(root: Path) -> DemoScenario:
 
     # --- The outage evening ---------------------------------------------------------------------
     # Session A: the refactor whose three reviewers die.
-    sid_a = _session_id(rng)
-    main_a = _Writer(projects / PROJECT_SLUG / f"{sid_a}.jsonl", sid_a, rng)
-    main_a.context = 21_000
     t = parse_utc("2026-05-15T00:31:40Z")
-    main_a.prompt(t, REFACTOR_PROMPT)
+    main_a = _open_session(projects, rng, t, 21_000, REFACTOR_PROMPT)
     for step in range(7):
         t += timedelta(seconds=rng.randint(50, 110))
         main_a.tool_round(t, ["Read", "Read", "Grep", "Edit", "Edit", "Bash", "Read"][step])
@@ -340,11 +346,8 @@ def build_demo(root: Path) -> DemoScenario:
     main_a.write()
 
     # Session C: a second terminal whose long cached context is cut by a dropped stream.
-    sid_c = _session_id(rng)
-    side = _Writer(projects / PROJECT_SLUG / f"{sid_c}.jsonl", sid_c, rng)
-    side.context = 27_000
     t = parse_utc("2026-05-15T00:44:10Z")
-    side.prompt(t, "Profile the PDF renderer and cut its memory use.")
+    side = _open_session(projects, rng, t, 27_000, "Profile the PDF renderer and cut its memory use.")
     for _ in range(5):
         t += timedelta(seconds=rng.randint(60, 120))
         side.tool_round(t, "Bash")
@@ -371,11 +374,8 @@ def build_demo(root: Path) -> DemoScenario:
     side.write()
 
     # Session B: after recovery the user re-submits the refactor and re-launches the reviewers.
-    sid_b = _session_id(rng)
-    main_b = _Writer(projects / PROJECT_SLUG / f"{sid_b}.jsonl", sid_b, rng)
-    main_b.context = 21_000
     t = parse_utc("2026-05-15T02:41:15Z")
-    main_b.prompt(t, REFACTOR_PROMPT)
+    main_b = _open_session(projects, rng, t, 21_000, REFACTOR_PROMPT)
     for step in range(4):
         t += timedelta(seconds=rng.randint(50, 100))
         main_b.tool_round(t, ["Read", "Edit", "Edit", "Bash"][step])
@@ -390,7 +390,7 @@ def build_demo(root: Path) -> DemoScenario:
     for ts, five, seven in (("2026-05-15T00:30:05.000Z", 22.0, 71.0), ("2026-05-15T01:00:10.000Z", 41.0, 74.0),
                             ("2026-05-15T01:40:00.000Z", 77.0, 80.0), ("2026-05-15T02:40:30.000Z", 9.0, 83.0),
                             ("2026-05-15T03:20:00.000Z", 31.0, 86.0)):
-        snapshots.append({"ts": ts, "session_id": sid_a, "five_hour_pct": five,
+        snapshots.append({"ts": ts, "session_id": main_a.session_id, "five_hour_pct": five,
                           "five_hour_resets_at": "2026-05-15T02:30:00.000Z" if ts < "2026-05-15T02:30" else
                           "2026-05-15T07:30:00.000Z", "seven_day_pct": seven})
     return DemoScenario(root, projects, snapshots)
