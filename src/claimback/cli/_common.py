@@ -58,6 +58,17 @@ def range_options(func: F) -> F:
     return func
 
 
+def pricing_options(func: F) -> F:
+    """--plan, --pricing and --offline: what a loss is priced and matched against (loss, claim)."""
+    func = click.option("--offline", is_flag=True,
+                        help="Do not contact the status page; use the cache, ledger and archive.")(func)
+    func = click.option("--pricing", "pricing_file", type=click.Path(dir_okay=False), default=None,
+                        help="A LiteLLM-format pricing JSON instead of the bundled table.")(func)
+    func = click.option("--plan", type=click.Choice(["pro", "max5", "max20", "api"]), default=None,
+                        help="Your plan, for the plan-value equivalent (default: `plan` in config.toml).")(func)
+    return func
+
+
 def parse_day(value: str | None, option: str) -> date | None:
     """Dates as ccusage takes them (YYYYMMDD), ISO, or relative (`7d`, `2w`)."""
     if value is None:

@@ -14,6 +14,7 @@ from claimback.cli._common import (
     no_ingest_option,
     parse_range,
     print_json,
+    pricing_options,
     progress_bar,
     range_options,
     source_option,
@@ -32,11 +33,7 @@ from claimback.cli._common import (
               help="Keep project paths, home directory, user and host names (default: replaced by short hashes).")
 @click.option("--include-text", is_flag=True,
               help="Include subagent task descriptions (default: left out). A key in them aborts the packet.")
-@click.option("--plan", type=click.Choice(["pro", "max5", "max20", "api"]), default=None,
-              help="Your plan, for the plan-value equivalent (default: `plan` in config.toml).")
-@click.option("--pricing", "pricing_file", type=click.Path(dir_okay=False), default=None,
-              help="A LiteLLM-format pricing JSON instead of the bundled table.")
-@click.option("--offline", is_flag=True, help="Do not contact the status page; use the cache, ledger and archive.")
+@pricing_options
 @demo_option
 @source_option
 @db_option

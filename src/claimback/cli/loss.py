@@ -15,22 +15,16 @@ from claimback.cli._common import (
     no_ingest_option,
     parse_range,
     print_json,
+    pricing_options,
     progress_bar,
     range_options,
     source_option,
 )
 
-PLAN_CHOICE = click.Choice(["pro", "max5", "max20", "api"])
-
-
 @main.command()
 @range_options
 @click.option("--window", "window_id", metavar="ID", default=None, help="Only this outage window (see `claimback outages`).")
-@click.option("--plan", type=PLAN_CHOICE, default=None,
-              help="Your plan, for the plan-value equivalent (default: `plan` in config.toml).")
-@click.option("--pricing", "pricing_file", type=click.Path(dir_okay=False), default=None,
-              help="A LiteLLM-format pricing JSON instead of the bundled table.")
-@click.option("--offline", is_flag=True, help="Do not contact the status page; use the cache, ledger and archive.")
+@pricing_options
 @demo_option
 @source_option
 @db_option
