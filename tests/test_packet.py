@@ -348,16 +348,21 @@ def test_a_key_in_a_task_description_is_redacted_at_ingest_even_with_include_tex
     assert PLANTED["task_key"] not in written and "Review with key [REDACTED]" in written
 
 
-def test_secret_forced_in_with_include_paths_aborts_and_removes_the_packet(tmp_path: Path):
-    # A key in a directory name is a path, kept verbatim with --include-paths: the final scan must stop it.
+def test_a_key_in_a_kept_path_is_redacted_in_place_and_the_packet_is_written(tmp_path: Path):
+    # A key in a directory name is a path, kept verbatim with --include-paths: the key alone is redacted
+    # (issue 15: one key-shaped value must never cost the whole packet); the rest of the path stays.
     out = tmp_path / "packet"
     projects = build_secret_corpus(tmp_path, tmp_path / f"home-{PLANTED['task_key']}")
     result = invoke("claim", "--source", str(projects), "--db", str(tmp_path / "l.db"), "--offline",
                     "--since", "2026-05-15", "--until", "2026-05-15", "--out", str(out), "--include-paths")
-    assert result.exit_code == 1, result.output
-    assert "secret-like text" in result.output and "packet was removed" in result.output
+    assert result.exit_code == 0, result.output
     assert PLANTED["task_key"] not in result.output
-    assert not out.exists()
+    written = {p.name: p.read_text(errors="replace") for p in out.iterdir() if p.is_file()}
+    assert {"report.html", "evidence.json", "evidence.csv", "MANIFEST.sha256"} <= set(written)
+    for name, text in written.items():
+        assert PLANTED["task_key"] not in text and PLANTED["task_key"][:24] not in text, name
+        assert scan_file(out / name) == [], name
+    assert "home-[REDACTED]" in written["evidence.json"]
 
 
 def test_include_paths_keeps_the_project_path(tmp_path: Path):

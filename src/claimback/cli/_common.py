@@ -100,7 +100,12 @@ OUT_HELP = ("Folder the claim packet is written to. Default: claimback-packet-<t
 
 
 def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    """JSON on stdout; every string scrubbed of key-shaped values (fields from transcripts, telemetry
+    and status pages reach here; json.dumps escapes control characters itself)."""
+    from claimback.outputs.redact import redact_tree
+
+    data = json.loads(json.dumps(data, ensure_ascii=False, default=str))  # dataclasses/dates as printed
+    click.echo(json.dumps(redact_tree(data, personal=False), indent=2, ensure_ascii=False))
 
 
 def stderr_is_terminal() -> bool:

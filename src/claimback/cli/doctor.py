@@ -81,10 +81,10 @@ def _cut(text: str, n: int) -> str:
 
 
 def _console(file: Any, color: bool = True):  # type: ignore[no-untyped-def]
-    from rich.console import Console
+    from claimback.outputs.terminal import console as make_console
 
-    console = Console(file=file, highlight=False, no_color=not color, soft_wrap=False,
-                      force_terminal=False if file is not None else None)
+    console = make_console(file=file, no_color=not color, soft_wrap=False,
+                           force_terminal=False if file is not None else None)
     if not console.is_terminal:
         console.width = max(console.width, 110)
     return console

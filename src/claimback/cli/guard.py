@@ -122,7 +122,7 @@ def status_cmd(project_dir: str | None, as_json: bool) -> None:
     if as_json:
         print_json(data.to_dict())
         return
-    from claimback.outputs.terminal import console, simple_table
+    from claimback.outputs.terminal import console, markup_safe, simple_table
 
     out = console()
     rows = []
@@ -145,7 +145,7 @@ def status_cmd(project_dir: str | None, as_json: bool) -> None:
     out.print(f"status cache: {age}{'; ' + data.cache_problem if data.cache_problem else ''}")
     verdict = {"block": "would pause subagent launches", "monitoring": "would warn"}.get(
         data.level or "", "would allow")
-    out.print(f"now: {data.outage} → {verdict}")
+    out.print(f"now: {markup_safe(data.outage)} → {verdict}")
     pol = data.policy
     out.print(f"policy: PreToolUse={pol['pre_tool_use']} UserPromptSubmit={pol['user_prompt_submit']} "
               f"SessionStart={pol['session_start']} StopFailure={pol['stop_failure']} "

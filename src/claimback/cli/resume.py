@@ -81,10 +81,10 @@ def resume(session: str | None, window_id: str | None, with_prompt: bool, includ
 
 
 def _render(report, with_prompt: bool, include_done: bool) -> None:  # type: ignore[no-untyped-def]
-    from rich.console import Console
+    from claimback.outputs.terminal import console
     from rich.table import Table
 
-    out = Console(highlight=False)
+    out = console()
     if not out.is_terminal:
         out.width = max(out.width, 110)  # piped or captured: do not squeeze the tables into 80 columns
     if report.demo:

@@ -182,6 +182,16 @@ RULES: tuple[Rule, ...] = (
           r"unknown model|invalid_request|refus|content filter|output blocked|too large"),
 )
 
+# Every text from outside is cut to this many characters before any pattern sees it: what identifies an
+# error is at its start, and no pattern then costs more than a few KB of work, whatever a proxy sent
+# (a 1 MB error froze `otel serve` for 15+ minutes before this bound).
+TEXT_LIMIT = 4096
+
+
+def bounded(text: str, limit: int = TEXT_LIMIT) -> str:
+    return text if len(text) <= limit else text[:limit]
+
+
 # Texts that say "the user stopped it", not "the API failed".
 INTERRUPT_MARKERS = ("[Request interrupted by user", "Request was aborted", "[Request interrupted")
 
@@ -202,6 +212,7 @@ def extract_fields(text: str | None) -> tuple[int | None, str | None, str | None
     """(status, error type, network code) named inside an error message, when it names them."""
     if not text:
         return None, None, None
+    text = bounded(text)
     status = None
     found = _STATUS_IN_TEXT.search(text) or _LEADING_STATUS.search(text)
     if found:
@@ -232,6 +243,7 @@ def classify(
     if is_interrupt(text):
         return INTERRUPT
     if text:
+        text = bounded(text)
         for rule in DECISIVE:
             if rule.text is not None and rule.text.search(text):
                 return rule.failure_class
@@ -273,7 +285,8 @@ _NORMALIZERS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bsk-ant-[A-Za-z0-9_-]+|\bsk-[A-Za-z0-9_-]{16,}"), "<secret>"),
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 <secret>"),
     (re.compile(r"https?://[^\s\"'<>)\]]+"), "<url>"),
-    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "<email>"),
+    # Anchored at the start of a run (lookbehind): tried once per run, not once per character of it.
+    (re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.-]+"), "<email>"),
     (re.compile(r"\b(?:req|msg|toolu|srvtoolu)_[A-Za-z0-9]+"), "<id>"),
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
     (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"), "<time>"),
@@ -282,13 +295,22 @@ _NORMALIZERS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\((?:[A-Za-z]+/[A-Za-z_+-]+(?:/[A-Za-z_]+)?|UTC|GMT)\)"), "(<tz>)"),
     (re.compile(r"(?:[A-Za-z]:)?(?:[/\\][\w.@~$-]+){2,}"), "<path>"),
     (re.compile(r"\|\d{9,}"), "|<epoch>"),
-    (re.compile(r"\b[0-9a-f]*\d[0-9a-f]*[a-f][0-9a-f]*\b|\b[0-9a-f]*[a-f][0-9a-f]*\d[0-9a-f]*\b", re.I),
-     "<hex>"),
+    # One linear scan per hex run; _hex decides (digit and letter, long enough). The former
+    # digit-then-letter alternation backtracked cubically inside a long run.
+    (re.compile(r"\b[0-9a-fA-F]+\b"), "<hex>"),
     (re.compile(r"\d+(?:[.,]\d+)*"), "<n>"),
     (re.compile(r"\s+"), " "),
 )
 _URL = re.compile(r"https?://[^\s\"'<>)\]]+")
 _HEX_MIN = 12  # shorter mixed tokens ("v1", "4o") are words, not ids
+_DIGITS = frozenset("0123456789")
+
+
+def _hex(match: re.Match[str]) -> str:
+    token = match.group(0)
+    if len(token) >= _HEX_MIN and not _DIGITS.isdisjoint(token) and not _DIGITS.issuperset(token):
+        return "<hex>"
+    return token
 
 
 def _normalize_body(body: str) -> str:
@@ -306,7 +328,7 @@ def _normalize_body(body: str) -> str:
     body = _PROTECT.sub(keep, body)
     for pattern, replacement in _NORMALIZERS:
         if replacement == "<hex>":
-            body = pattern.sub(lambda m: "<hex>" if len(m.group(0)) >= _HEX_MIN else m.group(0), body)
+            body = pattern.sub(_hex, body)
         else:
             body = pattern.sub(replacement, body)
     return re.sub("\x00(.)\x00", lambda m: protected[ord(m.group(1)) - 0xE000], body)
@@ -323,7 +345,7 @@ def normalize_signature(text: str | None, status: int | None = None, error_type:
         parts.append(error_type)
     if code:
         parts.append(code)
-    body = _normalize_body((text or "").strip()).strip()[:160]
+    body = _normalize_body(bounded(text or "").strip()).strip()[:160]
     if body:
         parts.append(body)
     return " | ".join(parts) if parts else "<empty>"

@@ -2,45 +2,120 @@
 
 Used to scrub text before it is written (`scrub`) and to scan finished files as a last gate (`scan_file`).
 Findings name the file, line and kind of secret, never the secret itself. The patterns are deliberately
-broad (a false alarm costs the user one rerun; a leaked key costs them the key).
+broad (a false alarm costs the user one redacted word; a leaked key costs them the key).
+
+Three layers: vendor token shapes (prefix, alphabet, length: the shapes detect-secrets' plugins and the
+public gitleaks rules know; tests/test_secret_corpus.py checks ours against detect-secrets' plugins), the
+generic key=value / HTTP-header heuristic (any key naming a password, secret, token, API key, credential
+or authorization, in env, YAML, JSON, header or query form), and personal identifiers that are not keys
+but must not leave either (e-mail addresses, AWS account ids in ARNs). detect-secrets itself is not used
+at run time: importing it costs ~0.3 s and loading its plugins ~0.9 s per process, and several of its
+patterns backtrack; the scrubber runs on every failure at ingest and in the hook.
+
+Every pattern is linear: each starts behind a lookbehind that lets it begin only at the start of a run
+(so a 1 MB run of letters is tried once, not a million times), and repetitions are bounded.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
-# (kind, pattern). Case-sensitive unless the pattern says otherwise: upper-case env names and key prefixes
-# are what real secrets look like, and lower-case JSON keys such as "measured_tokens" must not match.
-SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("anthropic key or OAuth token", re.compile(r"sk-ant-[A-Za-z0-9]{2,8}-[A-Za-z0-9_\-]{8,}")),
-    ("API key (sk-...)", re.compile(r"(?<![A-Za-z0-9])sk-(?:proj-|svcacct-)?[A-Za-z0-9_\-]{20,}")),
-    ("AWS access key id", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[A-Z0-9]{16}(?![A-Z0-9])")),
-    ("GitHub token", re.compile(r"(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})")),
-    ("Slack token", re.compile(r"(?<![A-Za-z0-9])xox[abposre]-[A-Za-z0-9\-]{10,}")),
-    ("Google API key / OAuth token", re.compile(r"(?<![A-Za-z0-9])(?:AIza[0-9A-Za-z_\-]{35}|ya29\.[A-Za-z0-9_\-]{20,})")),
-    ("JSON web token", re.compile(r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")),
-    ("bearer token", re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]{16,}")),
-    ("password in URL", re.compile(r"(?i)\b[a-z][a-z0-9+.\-]*://[^/\s:@\"'<>]+:[^/\s@\"'<>]+@")),
-    ("private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
-    ("Stripe key", re.compile(r"(?<![A-Za-z0-9])(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}")),
-    ("npm token", re.compile(r"(?<![A-Za-z0-9])npm_[A-Za-z0-9]{36}")),
-    ("GitLab token", re.compile(r"(?<![A-Za-z0-9])gl(?:pat|dt|rt|ptt)-[A-Za-z0-9_\-]{20,}")),
-    ("Hugging Face token", re.compile(r"(?<![A-Za-z0-9])hf_[A-Za-z0-9]{30,}")),
-    ("SendGrid key", re.compile(r"(?<![A-Za-z0-9])SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}")),
-    ("secret in environment assignment", re.compile(
-        r"\b(?:ANTHROPIC_API_KEY|ANTHROPIC_AUTH_TOKEN|CLAUDE_CODE_OAUTH_TOKEN|OPENAI_API_KEY|AWS_SECRET_ACCESS_KEY|"
-        r"AWS_SESSION_TOKEN|GITHUB_TOKEN|GH_TOKEN|PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|"
-        r"[A-Z][A-Z0-9_]*(?:_SECRET|_TOKEN|_PASSWORD|_PASSWD|_API_KEY|_APIKEY))"
-        r"\s*[=:]\s*[\"']?[^\s\"'<>]{6,}")),
+REPLACEMENT = "[REDACTED]"
+
+_B = r"(?<![A-Za-z0-9])"  # a token starts here (after a dash or underscore too: slugs join words so)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    kind: str
+    pattern: re.Pattern[str]
+    scan: bool = True  # False: scrubbed wherever text is written, but not a reason to stop a packet
+    check: Callable[[str], bool] | None = None  # a further test of the match (or of its `v` group)
+
+
+def _has_classes(value: str) -> bool:
+    """A bare 40-character AWS secret mixes upper, lower and digits; a git SHA-1 (hex) does not."""
+    return (any(c.isupper() for c in value) and any(c.islower() for c in value)
+            and any(c.isdigit() for c in value))
+
+
+# Key names whose value is a credential: env (ANTHROPIC_API_KEY=), YAML/INI (password: x), JSON
+# ("password":"x"), HTTP headers (x-api-key: v, Authorization: Basic v), query strings (?token=v).
+# "tokens" (max_tokens, input_tokens) and "key" alone are not here: they name counts and ids.
+_KEYWORDS = (r"pass(?:word|wd|phrase)?|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|"
+             r"private[_\-]?key|credentials?|authorization|auth|cookie")
+_ASSIGNMENT = re.compile(
+    # The key's own prefix (MY_SERVICE_, x-, aws_secret_) is not matched: only the value is redacted, and
+    # a pattern starting at the keyword is tried once per keyword, not once per character of an identifier.
+    r"(?i)(?:" + _KEYWORDS + r")[\"']?\s{0,4}[:=]\s{0,4}"
+    r"(?:(?:basic|bearer|token|digest|negotiate)\s{1,4})?"
+    r"(?:\"(?P<v>[^\"\n\\]{4,300})\"|'(?P<w>[^'\n\\]{4,300})'|(?P<x>[^\s\"'<>,;&)}\]]{4,300}))")
+
+_RULES: tuple[_Rule, ...] = (
+    # -- vendor token shapes ------------------------------------------------------------------------------
+    _Rule("anthropic key or OAuth token", re.compile(_B + r"sk-ant-[A-Za-z0-9]{2,8}-[A-Za-z0-9_\-]{8,}")),
+    _Rule("API key (sk-...)", re.compile(_B + r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}")),
+    _Rule("AWS access key id", re.compile(
+        r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Z0-9])")),
+    _Rule("AWS secret access key", re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"),
+          check=_has_classes),
+    _Rule("GitHub token", re.compile(_B + r"(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})")),
+    _Rule("Slack token", re.compile(_B + r"xox[abposre]-[A-Za-z0-9\-]{10,}")),
+    _Rule("Slack or Discord webhook", re.compile(
+        r"(?i)https://(?:hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/\-]{8,}|"
+        r"(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/[0-9]{5,}/[A-Za-z0-9_\-]{8,})")),
+    _Rule("Google API key / OAuth token", re.compile(
+        _B + r"(?:AIza[0-9A-Za-z_\-]{35}|ya29\.[A-Za-z0-9_\-]{20,}|GOCSPX-[A-Za-z0-9_\-]{20,})")),
+    _Rule("JSON web token", re.compile(_B + r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")),
+    _Rule("bearer or basic credential", re.compile(
+        r"(?i)(?<![A-Za-z0-9])(?:bearer|basic)\s{1,4}[A-Za-z0-9._~+/=\-]{16,}")),
+    _Rule("password in URL", re.compile(
+        r"(?i)(?<![a-z0-9+.\-])[a-z][a-z0-9+.\-]{0,30}://(?P<v>[^/\s:@\"'<>]{1,256}:[^/\s\"'<>]{1,256})@")),
+    _Rule("private key", re.compile(
+        r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|PuTTY-User-Key-File-[0-9]")),
+    _Rule("Stripe key", re.compile(_B + r"(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}")),
+    _Rule("npm token", re.compile(_B + r"npm_[A-Za-z0-9]{36}")),
+    _Rule("PyPI token", re.compile(_B + r"pypi-AgE[A-Za-z0-9_\-]{50,}")),
+    _Rule("GitLab token", re.compile(_B + r"(?:gl(?:pat|dt|rt|ptt|ft|soat|cbt)-[A-Za-z0-9_\-]{20,}|"
+                                          r"GR1348941[A-Za-z0-9_\-]{20,})")),
+    _Rule("Hugging Face token", re.compile(_B + r"hf_[A-Za-z0-9]{30,}")),
+    _Rule("SendGrid key", re.compile(_B + r"SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}")),
+    _Rule("Twilio key", re.compile(_B + r"(?:SK|AC)[0-9a-f]{32}(?![A-Za-z0-9])")),
+    _Rule("Mailchimp key", re.compile(_B + r"[0-9a-f]{32}-us[0-9]{1,2}(?![A-Za-z0-9])")),
+    _Rule("Square token", re.compile(_B + r"sq0(?:csp|atp)-[0-9A-Za-z_\-]{22,}")),
+    _Rule("Shopify token", re.compile(_B + r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}")),
+    _Rule("DigitalOcean token", re.compile(_B + r"do[opr]_v1_[a-f0-9]{64}")),
+    _Rule("Databricks token", re.compile(_B + r"dapi[a-f0-9]{32}(?:-[0-9])?")),
+    _Rule("Telegram bot token", re.compile(r"(?<![0-9])[0-9]{8,10}:[0-9A-Za-z_\-]{35,40}(?![0-9A-Za-z_\-])")),
+    _Rule("Discord bot token", re.compile(
+        _B + r"[MNO][A-Za-z0-9_\-]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38}")),
+    _Rule("Azure storage key", re.compile(r"(?i)AccountKey=[A-Za-z0-9+/=]{40,100}")),
+    _Rule("Artifactory token", re.compile(_B + r"AKC[A-Za-z0-9]{60,}")),
+    # -- generic: key=value and header forms ---------------------------------------------------------------
+    _Rule("secret in assignment or header", _ASSIGNMENT, check=lambda v: v.strip(".") != REPLACEMENT.strip(".")
+          and not v.startswith(("[REDACTED", "<secret", "${", "$("))),
+    # -- personal identifiers: scrubbed, never a reason to stop a packet -----------------------------------
+    _Rule("e-mail address", re.compile(
+        r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@(?:[A-Za-z0-9\-]{1,63}\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9\-])"),
+        scan=False),
+    _Rule("AWS account in ARN", re.compile(
+        r"(?<![A-Za-z0-9])arn:aws[a-z\-]{0,12}:[a-z0-9\-]{1,40}:[a-z0-9\-]{0,20}:(?P<v>[0-9]{12}):"
+        r"(?P<w>(?:user|role|assumed-role|federated-user|group)/[A-Za-z0-9+=,.@_/\-]{1,200})?"), scan=False),
 )
 
-REPLACEMENT = "[REDACTED]"
-# A whole PEM private key: the header alone is what `scan_text` finds line by line, but scrubbing must
-# take the body too (an error text cut at 300 characters may have lost the END line).
+# Public for other modules (doctor, tests): (kind, pattern) of every shape a finished file is scanned for.
+SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((r.kind, r.pattern) for r in _RULES if r.scan)
+
+# A whole PEM/PGP private key: the header alone is what `scan_text` finds line by line, but scrubbing
+# must take the body too (an error text cut at 300 characters may have lost the END line).
 _PRIVATE_KEY_BLOCK = re.compile(
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.DOTALL)
+    r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----.*?"
+    r"(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|\Z)", re.DOTALL)
+_VALUE_GROUPS = ("v", "w", "x")
 
 
 @dataclass(frozen=True)
@@ -50,27 +125,80 @@ class SecretFinding:
     kind: str
 
 
-def find_secrets(text: str) -> list[tuple[str, int, int]]:
-    """(kind, start, end) of every secret-looking span in `text`; overlapping matches of broader patterns
-    (an Anthropic key is also an `sk-...` key) are reported once, under the first, most specific kind."""
-    hits = []
-    for kind, pattern in SECRET_PATTERNS:
-        for match in pattern.finditer(text):
-            if not any(match.start() < end and start < match.end() for _, start, end in hits):
-                hits.append((kind, match.start(), match.end()))
+def _spans(rule: _Rule, text: str) -> list[tuple[int, int]]:
+    """Spans to redact for one rule: the value group when the rule has one (the key name stays readable),
+    else the whole match; matches the rule's `check` refuses are skipped."""
+    spans = []
+    for match in rule.pattern.finditer(text):
+        groups = [g for g in _VALUE_GROUPS if g in rule.pattern.groupindex and match.group(g) is not None]
+        parts = [(match.start(g), match.end(g)) for g in groups] or [(match.start(), match.end())]
+        for start, end in parts:
+            if rule.check is None or rule.check(text[start:end]):
+                spans.append((start, end))
+    return spans
+
+
+def _hits(text: str, rules: tuple[_Rule, ...]) -> list[tuple[str, int, int]]:
+    hits: list[tuple[str, int, int]] = []
+    for rule in rules:
+        for start, end in _spans(rule, text):
+            if not any(start < e and s < end for _, s, e in hits):
+                hits.append((rule.kind, start, end))
     return sorted(hits, key=lambda h: h[1])
 
 
+_SCANNED = tuple(r for r in _RULES if r.scan)
+
+
+def find_secrets(text: str) -> list[tuple[str, int, int]]:
+    """(kind, start, end) of every secret-looking span in `text`; overlapping matches of broader patterns
+    (an Anthropic key is also an `sk-...` key) are reported once, under the first, most specific kind."""
+    return _hits(text, _SCANNED)
+
+
 def contains_secret(text: str) -> bool:
-    return any(pattern.search(text) for _, pattern in SECRET_PATTERNS)
+    return bool(find_secrets(text))
 
 
-def scrub(text: str) -> str:
-    """`text` with every secret-looking span replaced by [REDACTED]."""
+# Longer texts are cut before scrubbing: ~30 linear patterns still cost ~4 us a character, and nothing
+# claimback writes keeps more than a few KB of one text (error messages are stored cut to 300).
+SCRUB_LIMIT = 16 * 1024
+
+
+def scrub(text: str, *, personal: bool = True) -> str:
+    """`text` with every secret-looking span (and, unless `personal` is False, e-mail addresses and ARN
+    accounts) replaced by [REDACTED]; a text over SCRUB_LIMIT characters is cut there first (and says so).
+    `personal=False` is for the user's own terminal, where their own address names nobody new."""
+    if len(text) <= 512:
+        return _scrub_short(text, personal)
+    if len(text) > SCRUB_LIMIT:
+        text = f"{text[:SCRUB_LIMIT]} [{len(text) - SCRUB_LIMIT} characters cut]"
+    return _scrub(text, personal)
+
+
+@lru_cache(maxsize=4096)
+def _scrub_short(text: str, personal: bool) -> str:
+    # Evidence repeats the same short strings (models, versions, error types) thousands of times.
+    return _scrub(text, personal)
+
+
+def _scrub(text: str, personal: bool) -> str:
     if "PRIVATE KEY" in text:
         text = _PRIVATE_KEY_BLOCK.sub(REPLACEMENT, text)
-    for _, pattern in SECRET_PATTERNS:
-        text = pattern.sub(REPLACEMENT, text)
+    for rule in _RULES if personal else _SCANNED:
+        # One rule at a time: an earlier redaction is never half-matched by a later rule.
+        spans = _spans(rule, text)
+        if not spans:
+            continue
+        out, last = [], 0
+        for start, end in sorted(spans):
+            if start < last:
+                continue
+            out.append(text[last:start])
+            out.append(REPLACEMENT)
+            last = end
+        out.append(text[last:])
+        text = "".join(out)
     return text
 
 

@@ -14,6 +14,7 @@ from claimback.analysis.outages import (
     OutageWindow,
     span_label,
 )
+from claimback.outputs.terminal import console, markup_safe as e
 
 SHORT_LABEL = {"both": "both", "statuspage": "status", "logs": "logs"}
 CONFIRMED_LABEL = {"both": "status page + your logs", "statuspage": "status page", "logs": "your logs"}
@@ -35,7 +36,7 @@ def _cell(start: str | None, end: str | None) -> str:
 
 
 def render_outages(report: OutagesReport, verbose: bool = False) -> None:
-    out = Console(highlight=False)
+    out = console()
     period = f"{(report.since or '?')[:10]} to {(report.until or '?')[:10]}"
     if not report.windows:
         if report.coverage_missing:
@@ -81,22 +82,22 @@ def _render_detail(out: Console, w: OutageWindow) -> None:
         out.print(f"  [yellow]not claimable with Anthropic: a claim goes to {w.claim_to}[/yellow]")
     for i in w.incidents:
         scope = f" (models: {', '.join(i.model_families)})" if i.scope == "models" else ""
-        out.print(f"  incident {i.incident_id} [{i.source}] {i.name or ''}{scope}")
+        out.print(f"  incident {e(i.incident_id)} [{e(i.source)}] {e(i.name or '')}{e(scope)}")
         out.print(f"    {span_label(i.start, i.end)} ({i.basis})")
-        out.print(f"    {i.link}", soft_wrap=True)
+        out.print(f"    {e(i.link)}", soft_wrap=True)
     if w.logs_start:
         out.print(f"  your logs: {w.outage_failures} outage-class failures")
     if w.sessions:
         out.print(f"  sessions: {', '.join(s[:8] for s in w.sessions)}"
                   + (f"  (with failures: {', '.join(s[:8] for s in w.sessions_failed)})" if w.sessions_failed else ""))
     if w.agents_failed:
-        out.print(f"  subagents hit: {', '.join(w.agents_failed)}")
+        out.print(f"  subagents hit: {e(', '.join(w.agents_failed))}")
     if w.models:
-        out.print(f"  models: {', '.join(w.models)}")
+        out.print(f"  models: {e(', '.join(w.models))}")
 
 
 def render_status(status: CurrentStatus) -> None:
-    out = Console(highlight=False)
+    out = console()
     if status.affected:
         out.print("[bold red]Claude Code is affected by an incident right now.[/bold red]")
     elif status.indicator is None and not status.incidents and status.data_source.origin not in ("live", "cache"):
@@ -104,16 +105,17 @@ def render_status(status: CurrentStatus) -> None:
     else:
         out.print("[green]No open incident affects Claude Code.[/green]")
     if status.description:
-        out.print(f"Status page: {status.description} (indicator: {status.indicator})")
+        out.print(f"Status page: {e(status.description)} (indicator: {e(status.indicator)})")
     for c in status.components:
         colour = "green" if c.status == "operational" else "yellow"
-        out.print(f"  [{colour}]{c.name}: {c.status}[/{colour}]")
+        out.print(f"  [{colour}]{e(c.name)}: {e(c.status)}[/{colour}]")
     for i in status.incidents:
         scope = f" — models: {', '.join(i.model_families)}" if i.scope == "models" else ""
-        out.print(f"  [bold]{i.name}[/bold] ({i.status}, impact {i.impact}, since {_hm(i.started_at)} UTC){scope}")
+        out.print(f"  [bold]{e(i.name)}[/bold] ({e(i.status)}, impact {e(i.impact)}, since {_hm(i.started_at)} UTC)"
+                  f"{e(scope)}")
         if i.latest_update:
-            out.print(f"    {i.latest_update}")
-        out.print(f"    {i.link}")
+            out.print(f"    {e(i.latest_update)}")
+        out.print(f"    {e(i.link)}")
     if status.ignored:
         out.print(f"[dim]{status.ignored} other open incident(s) do not touch Claude Code.[/dim]")
     _source_line(out, status.data_source)

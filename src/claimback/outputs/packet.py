@@ -31,7 +31,8 @@ from claimback.outputs.evidence import (
     utc_label,
 )
 from claimback.analysis.outages import span_label
-from claimback.outputs.redact import Redactor
+from claimback.outputs.escape import csv_cell, md_text, safe_links
+from claimback.outputs.redact import Redactor, redact_tree
 from claimback.core.secrets import SecretFinding, scan_file
 
 MESSAGE_LIMIT = 1500
@@ -58,10 +59,12 @@ class SecretFound(ClaimbackError):
     """A key-like string reached a packet file: the packet was removed (exit 1)."""
 
 
-def _environment() -> Any:
+def _environment(markdown: bool = False) -> Any:
+    """The templates' environment; `markdown` escapes every {{ value }} for Markdown (report.md)."""
     import jinja2
 
     env = jinja2.Environment(
+        finalize=md_text if markdown else None,
         loader=jinja2.PackageLoader("claimback.outputs", "templates"),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
@@ -83,7 +86,8 @@ def _environment() -> Any:
         "label": lambda key: CATEGORY_LABELS.get(key, key),
         "confirmed": lambda c: {"both": "the status page and your logs", "statuspage": "the status page only",
                                 "logs": "your logs (no official incident)"}.get(c, c),
-        "md": lambda text: str(text).replace("|", "\\|").replace("\n", " "),
+        # report.md escapes every value (finalize); elsewhere this keeps a table cell on one line.
+        "md": (lambda text: text) if markdown else (lambda text: str(text).replace("|", "\\|").replace("\n", " ")),
     })
     return env
 
@@ -162,7 +166,7 @@ def _csv_text(ev: dict[str, Any]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in csv_rows(ev):
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        writer.writerow({k: "" if v is None else csv_cell(v) for k, v in row.items()})
     return buffer.getvalue()
 
 
@@ -177,7 +181,7 @@ def render_files(ev: dict[str, Any]) -> dict[str, str]:
     context = {"ev": ev, "charts": charts, "max_rows": MAX_TABLE_ROWS, "by_session": by_session}
     return {
         "report.html": env.get_template("report.html.j2").render(**context),
-        "report.md": env.get_template("report.md.j2").render(**context),
+        "report.md": _environment(markdown=True).get_template("report.md.j2").render(**context),
         "evidence.json": json.dumps(ev, indent=2, ensure_ascii=False) + "\n",
         "evidence.csv": _csv_text(ev),
         "message.txt": render_message(env, ev),
@@ -246,6 +250,7 @@ def write_packet(ledger: Any, loss_report: LossReport, out_dir: str | Path, *, f
         redactor = Redactor(include_paths=include_paths, include_text=include_text, extra_homes=extra_homes)
         ev = build_evidence(ledger, loss_report, originals=originals, redactor=redactor, since=since, until=until,
                             demo=demo, selected=selected)
+        ev = safe_links(redact_tree(ev))
         files = render_files(ev)
         for name in FILES:
             (out / name).write_text(files[name], encoding="utf-8", newline="\n")

@@ -14,8 +14,10 @@ import re
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from claimback.core.secrets import scrub
+from claimback.core.untrusted import strip_controls
 
 # An absolute POSIX path of two or more parts, or a Windows drive path: how a project path shows up in an
 # API error message or a cwd.
@@ -84,6 +86,24 @@ class Redactor:
         if not self.include_text or value is None:
             return None
         return self._places(value)
+
+
+def redact_tree(value: Any, *, personal: bool = True) -> Any:
+    """A copy of `value` (dicts, lists, strings, numbers) with every string, keys included, scrubbed.
+
+    The packet's last step before rendering, and every --json print: whatever field a builder forgot (a
+    model that is a Bedrock ARN, a request id, an error type, a version), a key-shaped value is redacted
+    in place, so the packet's final scan never has to abort it over one field. Control characters (ESC
+    sequences) are dropped too. `personal` as in `scrub`.
+    """
+    if isinstance(value, str):
+        return strip_controls(scrub(value, personal=personal))
+    if isinstance(value, dict):
+        return {redact_tree(k, personal=personal) if isinstance(k, str) else k: redact_tree(v, personal=personal)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_tree(v, personal=personal) for v in value]
+    return value
 
 
 def _safe(getter: object) -> str:

@@ -4,14 +4,49 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
+import re
 
+from rich.console import Console
+from rich.errors import MarkupError
+from rich.table import Table
+from rich.text import Text
+
+from claimback.core.secrets import scrub
 from claimback.ledger.ingest import IngestSummary
 
+# ESC (ANSI/OSC sequences: colours, titles, hyperlinks, clipboard writes), other C0 and C1 controls and
+# DEL; tab and newline stay. Text from transcripts, telemetry and status pages must not drive the terminal.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
-def console() -> Console:
-    return Console(highlight=False)
+
+def terminal_text(text: str) -> str:
+    """Foreign text made safe to print: control characters dropped, key-shaped values redacted."""
+    return _CONTROLS.sub("", scrub(text, personal=False))
+
+
+class SafeConsole(Console):
+    """Every string printed (print arguments and table cells alike pass through render_str) is cleaned
+    by `terminal_text`; markup that does not parse is printed as plain text instead of crashing the
+    command (an incident named `[/]` crashed `status`). Foreign text interpolated into our own markup
+    should still go through `markup_safe`, so it cannot style or link either."""
+
+    def render_str(self, text: str, **kwargs) -> Text:  # type: ignore[override]
+        text = terminal_text(text)
+        try:
+            return super().render_str(text, **kwargs)
+        except MarkupError:
+            return super().render_str(text, **{**kwargs, "markup": False})
+
+
+def markup_safe(text: object) -> str:
+    """Foreign text for interpolation into Rich markup: printed literally."""
+    from rich.markup import escape
+
+    return escape(terminal_text(str(text)))
+
+
+def console(**kwargs) -> Console:
+    return SafeConsole(highlight=False, **kwargs)
 
 
 def fmt_int(value: int | float | None) -> str:

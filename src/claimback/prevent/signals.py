@@ -546,17 +546,28 @@ def assess(
     }
 
 
+_STATUS_WORDS = frozenset({"investigating", "identified", "monitoring", "resolved", "postmortem", "scheduled",
+                           "in_progress", "verifying", "completed"})
+_IMPACT_WORDS = frozenset({"none", "minor", "major", "critical", "maintenance"})
+
+
 def describe(assessment: dict[str, Any], now: float | None = None) -> str:
     """One human sentence naming what the guard saw (incident name, since when; or the burst)."""
+    from claimback.core.untrusted import quote_data, safe_link  # not on the quiet path (re, urllib)
+
     now = time.time() if now is None else now
     parts = []
     for inc in assessment["incidents"][:2]:
         since = inc.get("since")
         when = f"since {hhmm(since)} ({ago(now - since)})" if since else "time unknown"
-        link = f"; {inc['shortlink']}" if inc.get("shortlink") else ""
-        status = f", {inc['status']}" if inc.get("status") else ""
-        parts.append(f"Anthropic reports \"{inc.get('name')}\" ({inc.get('impact') or 'impact unknown'}"
-                     f"{status}, {when}{link})")
+        # Status page text reaches the model in the deny reason: quoted as data, short, and only the
+        # known words of the impact/status vocabulary and a link to the status page's own hosts.
+        link = safe_link(inc.get("shortlink"))
+        link = f"; {link}" if link else ""
+        status = f", {inc['status']}" if inc.get("status") in _STATUS_WORDS else ""
+        impact = inc.get("impact") if inc.get("impact") in _IMPACT_WORDS else "impact unknown"
+        parts.append(f"Anthropic's status page lists an incident titled {quote_data(inc.get('name') or '', 80)} "
+                     f"({impact}{status}, {when}{link})")
     if assessment["burst"]:
         n = assessment["failures"] + assessment["stop_failures"]
         first, last = assessment.get("first_failure"), assessment.get("last_failure")
