@@ -35,6 +35,7 @@ class _Rule:
     pattern: re.Pattern[str]
     scan: bool = True  # False: scrubbed wherever text is written, but not a reason to stop a packet
     check: Callable[[str], bool] | None = None  # a further test of the match (or of its `v` group)
+    personal: bool = False  # True: left alone by scrub(personal=False) (the user's own terminal)
 
 
 def _has_classes(value: str) -> bool:
@@ -101,7 +102,7 @@ _RULES: tuple[_Rule, ...] = (
     # -- personal identifiers: scrubbed, never a reason to stop a packet -----------------------------------
     _Rule("e-mail address", re.compile(
         r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@(?:[A-Za-z0-9\-]{1,63}\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9\-])"),
-        scan=False),
+        scan=False, personal=True),
     _Rule("AWS account in ARN", re.compile(
         r"(?<![A-Za-z0-9])arn:aws[a-z\-]{0,12}:[a-z0-9\-]{1,40}:[a-z0-9\-]{0,20}:(?P<v>[0-9]{12}):"
         r"(?P<w>(?:user|role|assumed-role|federated-user|group)/[A-Za-z0-9+=,.@_/\-]{1,200})?"), scan=False),
@@ -148,6 +149,7 @@ def _hits(text: str, rules: tuple[_Rule, ...]) -> list[tuple[str, int, int]]:
 
 
 _SCANNED = tuple(r for r in _RULES if r.scan)
+_IMPERSONAL = tuple(r for r in _RULES if not r.personal)
 
 
 def find_secrets(text: str) -> list[tuple[str, int, int]]:
@@ -166,9 +168,9 @@ SCRUB_LIMIT = 16 * 1024
 
 
 def scrub(text: str, *, personal: bool = True) -> str:
-    """`text` with every secret-looking span (and, unless `personal` is False, e-mail addresses and ARN
-    accounts) replaced by [REDACTED]; a text over SCRUB_LIMIT characters is cut there first (and says so).
-    `personal=False` is for the user's own terminal, where their own address names nobody new."""
+    """`text` with every secret-looking span, AWS account in an ARN and (unless `personal` is False)
+    e-mail address replaced by [REDACTED]; a text over SCRUB_LIMIT characters is cut there first (and
+    says so). `personal=False` is for the user's own terminal, where an address names nobody new."""
     if len(text) <= 512:
         return _scrub_short(text, personal)
     if len(text) > SCRUB_LIMIT:
@@ -185,7 +187,7 @@ def _scrub_short(text: str, personal: bool) -> str:
 def _scrub(text: str, personal: bool) -> str:
     if "PRIVATE KEY" in text:
         text = _PRIVATE_KEY_BLOCK.sub(REPLACEMENT, text)
-    for rule in _RULES if personal else _SCANNED:
+    for rule in _RULES if personal else _IMPERSONAL:
         # One rule at a time: an earlier redaction is never half-matched by a later rule.
         spans = _spans(rule, text)
         if not spans:
