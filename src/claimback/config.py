@@ -76,8 +76,11 @@ class Config:
 
 def load_config(path: Path | None = None) -> Config:
     path = path or config_path()
+    from claimback.core.files import read_regular_bytes
+
     try:
-        text = path.read_text(encoding="utf-8")
+        # Regular file only, non-blocking, capped: a FIFO or /dev/zero as config.toml hung every command.
+        text = read_regular_bytes(path, 1024 * 1024).decode("utf-8")
     except FileNotFoundError:
         return Config()
     except (OSError, UnicodeDecodeError) as exc:
@@ -93,9 +96,11 @@ def load_config(path: Path | None = None) -> Config:
 
 def machine_id() -> str:
     """A random id for this machine, made once and kept in the data dir (no hardware fingerprinting)."""
+    from claimback.core.files import read_regular_bytes
+
     path = data_dir() / "machine-id"
     try:
-        value = path.read_text(encoding="ascii").strip()
+        value = read_regular_bytes(path, 4096).decode("ascii").strip()
         if value:
             return value
     except (OSError, UnicodeDecodeError):
@@ -111,7 +116,7 @@ def machine_id() -> str:
         try:
             os.link(aside, path)
         except FileExistsError:
-            existing = path.read_text(encoding="ascii").strip()
+            existing = read_regular_bytes(path, 4096).decode("ascii").strip()
             value = existing or value
         except OSError:  # no hard links here (some network file systems): best effort, as before
             if not path.exists():

@@ -24,6 +24,7 @@ import sys
 import time
 
 from claimback.core import jsonlite as json  # json without re/enum: ~10 ms of every hook's start-up
+from claimback.core.files import read_regular_bytes
 from claimback.core.times import format_epoch
 from claimback.prevent import signals
 
@@ -38,6 +39,7 @@ LOG_NAME = "decisions.jsonl"
 LOG_ROTATE_BYTES = 1024 * 1024
 # Stop reading subagent tails after this much of our own time: a slow disk must not hold a launch.
 READ_BUDGET_S = 0.040
+MAX_STDIN_BYTES = 8 * 1024 * 1024
 RANK = {"off": 0, "warn": 1, "block": 2}
 
 
@@ -109,9 +111,13 @@ def _read_stdin() -> dict[str, Any]:
     try:
         if sys.stdin is None or sys.stdin.isatty():
             return {}
-        raw = sys.stdin.buffer.read()
+        # Bounded: a 500 MB stdin took 4.7 s and its size in memory. A real payload is KBs (a long
+        # prompt: a few hundred KB); one past the bound is not read further and the hook fails open.
+        raw = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)
     except (OSError, ValueError):
         return {}
+    if len(raw) > MAX_STDIN_BYTES:
+        return {"_oversized": True}
     if not raw.strip():
         return {}
     payload = json.loads(raw)
@@ -145,8 +151,7 @@ def third_party_provider() -> str | None:
 
 def _override_active(data_dir: str, now: float) -> float | None:
     try:
-        with open(override_path(data_dir), "rb") as fh:
-            until = json.loads(fh.read()).get("until")
+        until = json.loads(read_regular_bytes(override_path(data_dir), 64 * 1024)).get("until")
     except (OSError, ValueError, AttributeError):
         return None
     return until if isinstance(until, (int, float)) and until > now else None
@@ -157,6 +162,9 @@ def handle(argv: list[str], record: dict[str, Any], data_dir: str, cache_dir: st
     payload = _read_stdin()
     event = (argv[0] if argv else None) or payload.get("hook_event_name")
     record["event"] = event
+    if payload.get("_oversized"):
+        record["why"] = f"hook input over {MAX_STDIN_BYTES >> 20} MiB: not read (fail open)"
+        return None
     if _session(payload.get("session_id")):
         record["session"] = payload["session_id"]
     if event not in EVENTS:
@@ -311,8 +319,9 @@ def maybe_refresh(cache_dir: str, cache_age: float | None, policy: dict[str, Any
     except OSError:
         pass
     os.makedirs(os.path.dirname(marker), exist_ok=True)
-    with open(marker, "wb"):
-        pass
+    # Non-blocking and never through a symlink: a FIFO put here must not hold the hook (ENXIO instead).
+    os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | getattr(os, "O_NONBLOCK", 0)
+                     | getattr(os, "O_NOFOLLOW", 0), 0o600))
     os.utime(marker, (now, now))
     import subprocess  # only when a refresh is due (~3 ms)
 

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 # Transcripts and the StopFailure log are read regular-file-only and non-blocking: a FIFO named *.jsonl
 # would otherwise hold the hook (and the Claude Code action waiting on it) until its timeout.
 from claimback.core import jsonlite as json  # see core/jsonlite.py: the hook's start-up
-from claimback.core.files import read_tail_lines
+from claimback.core.files import read_regular_bytes, read_regular_text, read_tail_lines
 from claimback.core.times import format_epoch as iso  # noqa: F401 - callers' name for it
 from claimback.core.times import parse_epoch as parse_ts
 # The one judgment of incident relevance and model families, shared with the outage windows
@@ -72,6 +72,12 @@ NOT_OUTAGE_TYPES = {"rate_limit", "rate_limit_error", "authentication_failed", "
                     "max_output_tokens", "not_found_error"}
 
 TAIL_BYTES = 64 * 1024
+# How far ahead of this clock a timestamp may be and still count (NTP steps, a VM resuming): beyond it a
+# time is not a fact about now.
+CLOCK_SLACK_S = 120.0
+# Subagent directory entries looked at on the hook's path (see transcript_signals).
+MAX_SUBAGENT_LISTED = 2000
+
 # Statuspage's unresolved.json and summary.json are a few KB; a cache file past this is not one.
 MAX_STATUS_BYTES = 1024 * 1024
 SUBAGENT_TAIL_BYTES = 16 * 1024
@@ -151,8 +157,7 @@ def load_policy(config_dir: str, data_dir: str) -> tuple[dict[str, Any], str | N
     cache_path = os.path.join(guard_dir(data_dir), "policy-cache.json")
     key = [st.st_mtime_ns, st.st_size]
     try:
-        with open(cache_path, "rb") as fh:
-            cached = json.loads(fh.read())
+        cached = json.loads(read_regular_bytes(cache_path, 64 * 1024))
         if cached.get("key") == key:
             return _coerce_policy(cached.get("guard") or {}), cached.get("note")
     except (OSError, ValueError, AttributeError):
@@ -162,8 +167,7 @@ def load_policy(config_dir: str, data_dir: str) -> tuple[dict[str, Any], str | N
     try:
         import tomllib
 
-        with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
+        raw = tomllib.loads(read_regular_text(path, 1024 * 1024))
         guard = raw.get("guard") or {}
         if not isinstance(guard, dict):
             guard, note = {}, "[guard] in config.toml is not a table; defaults used"
@@ -202,14 +206,10 @@ def read_status_cache(cache_dir: str) -> tuple[list[dict[str, Any]] | None, floa
         body_path = os.path.join(base, f"{name}.json")
         meta_path = os.path.join(base, f"{name}.meta.json")
         try:
-            with open(meta_path, "rb") as fh:
-                meta = json.loads(fh.read())
+            # Regular files only, non-blocking, capped: a FIFO or /dev/zero here hung the hook.
+            meta = json.loads(read_regular_bytes(meta_path, 64 * 1024))
             fetched = parse_ts(meta.get("fetched_at"))
-            with open(body_path, "rb") as fh:
-                raw = fh.read(MAX_STATUS_BYTES + 1)
-            if len(raw) > MAX_STATUS_BYTES:
-                raise ValueError("too large")  # a real payload is a few KB; this one is not one
-            body = json.loads(raw)
+            body = json.loads(read_regular_bytes(body_path, MAX_STATUS_BYTES))
             incidents = body.get("incidents")
             if fetched is None or not isinstance(incidents, list):
                 raise ValueError("bad shape")
@@ -338,8 +338,12 @@ def is_lost_connection(status: int | None, etype: str | None, code: str | None, 
     return False
 
 
-def scan_lines(lines: list[bytes], since: float, out: dict[str, Any]) -> None:
-    """Add outage failures (epochs ≥ since), successful request times and the last model to `out`."""
+def scan_lines(lines: list[bytes], since: float, out: dict[str, Any], until: float | None = None) -> None:
+    """Add outage failures (since ≤ epoch ≤ until), successful request times and the last model to `out`.
+
+    A record dated after `until` (now plus the clock slack) is not a fact about now: a transcript written
+    under a wrong clock, or forged, must not keep the guard denying until the real clock catches up."""
+    until = float("inf") if until is None else until
     for line in lines:
         if not line:
             continue
@@ -355,7 +359,7 @@ def scan_lines(lines: list[bytes], since: float, out: dict[str, Any]) -> None:
             continue
         ts = parse_ts(rec.get("timestamp"))
         if failure and (rec.get("subtype") == "api_error" or rec.get("isApiErrorMessage") is True):
-            if ts is not None and ts >= since:
+            if ts is not None and since <= ts <= until:
                 fields = _failure_fields(rec)
                 if is_outage_failure(*fields):
                     out["failures"].append(ts)
@@ -368,7 +372,7 @@ def scan_lines(lines: list[bytes], since: float, out: dict[str, Any]) -> None:
             if isinstance(model, str) and model and model != "<synthetic>":
                 if rec.get("isSidechain") is not True:
                     out["model"] = model
-                if ts is not None:
+                if ts is not None and ts <= until:
                     out["successes"].append(ts)
 
 
@@ -385,32 +389,40 @@ def transcript_signals(transcript_path: str | None, now: float, window_s: float,
     if not transcript_path or not isinstance(transcript_path, str) or not transcript_path.endswith(".jsonl"):
         return out  # the path comes from the hook's stdin: read Claude Code transcripts, nothing else
     since = now - window_s
+    until = now + CLOCK_SLACK_S
     try:
-        scan_lines(read_tail_lines(transcript_path, TAIL_BYTES), since, out)
+        scan_lines(read_tail_lines(transcript_path, TAIL_BYTES), since, out, until)
         out["files"] += 1
     except OSError:
         return out
     sub_dir = os.path.join(transcript_path[:-6] if transcript_path.endswith(".jsonl") else transcript_path,
                            "subagents")
-    try:
-        entries = [e for e in os.scandir(sub_dir) if e.name.endswith(".jsonl")]
-    except OSError:
-        entries = []
     recent = []
-    for entry in entries:
-        try:
-            mtime = entry.stat().st_mtime
-        except OSError:
-            continue
-        if mtime >= since:
-            recent.append((mtime, entry.path))
+    try:
+        # Bounded: a real session has tens of subagent files; listing and stat-ing 50,000 took 0.94 s on
+        # the hook's path. Past MAX_SUBAGENT_LISTED entries (or the deadline) the rest is not looked at.
+        with os.scandir(sub_dir) as listing:
+            for n, entry in enumerate(listing):
+                if n >= MAX_SUBAGENT_LISTED or (deadline is not None and time.perf_counter() > deadline):
+                    out["skipped"] = True
+                    break
+                if not entry.name.endswith(".jsonl"):
+                    continue
+                try:
+                    mtime = entry.stat().st_mtime
+                except OSError:
+                    continue
+                if since <= mtime <= until:
+                    recent.append((mtime, entry.path))
+    except OSError:
+        pass
     recent.sort(reverse=True)
     for _, path in recent[:MAX_SUBAGENT_FILES]:
         if deadline is not None and time.perf_counter() > deadline:
             out["skipped"] = True
             break
         try:
-            scan_lines(read_tail_lines(path, SUBAGENT_TAIL_BYTES), since, out)
+            scan_lines(read_tail_lines(path, SUBAGENT_TAIL_BYTES), since, out, until)
             out["files"] += 1
         except OSError:
             continue
@@ -502,7 +514,14 @@ def assess(
         if family and family not in used:
             used.append(family)
     incidents, fetched, problem = read_status_cache(cache_dir)
-    cache_age = None if fetched is None else max(0.0, now - fetched)
+    cache_age = None if fetched is None else now - fetched
+    if cache_age is not None and cache_age < -CLOCK_SLACK_S:
+        # Dated in the future (a clock that was ahead, or a forged cache): not fresh but unknown. Its
+        # incidents are not used (fail open) and a None age makes the hook refresh it now.
+        problem = "status cache is dated in the future (not trusted; refreshing)"
+        incidents, cache_age = None, None
+    elif cache_age is not None:
+        cache_age = max(0.0, cache_age)
     relevant: list[dict[str, Any]] = []
     ignored = 0
     if incidents is not None and cache_age is not None:
@@ -564,8 +583,9 @@ def describe(assessment: dict[str, Any], now: float | None = None) -> str:
         # known words of the impact/status vocabulary and a link to the status page's own hosts.
         link = safe_link(inc.get("shortlink"))
         link = f"; {link}" if link else ""
-        status = f", {inc['status']}" if inc.get("status") in _STATUS_WORDS else ""
-        impact = inc.get("impact") if inc.get("impact") in _IMPACT_WORDS else "impact unknown"
+        status, impact = inc.get("status"), inc.get("impact")
+        status = f", {status}" if isinstance(status, str) and status in _STATUS_WORDS else ""
+        impact = impact if isinstance(impact, str) and impact in _IMPACT_WORDS else "impact unknown"
         parts.append(f"Anthropic's status page lists an incident titled {quote_data(inc.get('name') or '', 80)} "
                      f"({impact}{status}, {when}{link})")
     if assessment["burst"]:

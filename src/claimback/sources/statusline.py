@@ -102,9 +102,10 @@ def record_snapshot(payload: dict[str, Any], now: float | None = None) -> bool:
 def _active_incident() -> str | None:
     """The first unresolved incident in the status cache, if any (never the network)."""
     from claimback.config import cache_dir
+    from claimback.core.files import read_regular_bytes
 
     try:
-        data = json.loads((cache_dir() / "status" / "unresolved.json").read_text(encoding="utf-8"))
+        data = json.loads(read_regular_bytes(cache_dir() / "status" / "unresolved.json", 4 * 1024 * 1024))
     except (OSError, ValueError):
         return None
     incidents = data.get("incidents") if isinstance(data, dict) else None
