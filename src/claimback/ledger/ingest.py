@@ -133,13 +133,13 @@ _UPSERT_AGENT = (
 )
 _UPSERT_FILE = (
     "INSERT INTO files (machine_id, path, kind, session_id, agent_id, device, inode, size, mtime_ns, "
-    "byte_offset, head_hash, lines_read, lines_skipped, state, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (machine_id, path) DO UPDATE SET "
+    "byte_offset, head_hash, lines_read, lines_skipped, state, updated_at, tail_hash) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (machine_id, path) DO UPDATE SET "
     "kind = excluded.kind, session_id = excluded.session_id, agent_id = excluded.agent_id, "
     "device = excluded.device, inode = excluded.inode, size = excluded.size, "
     "mtime_ns = excluded.mtime_ns, byte_offset = excluded.byte_offset, head_hash = excluded.head_hash, "
     "lines_read = excluded.lines_read, lines_skipped = excluded.lines_skipped, state = excluded.state, "
-    "updated_at = excluded.updated_at"
+    "updated_at = excluded.updated_at, tail_hash = excluded.tail_hash"
 )
 
 # A subagent file may replay the parent's last message (same message.id, another requestId): the
@@ -269,6 +269,40 @@ def _head_hash(path: Path, length: int = HEAD_BYTES) -> str:
     return f"{len(data)}:{hashlib.sha256(data).hexdigest()[:32]}"
 
 
+TAIL_BYTES = 4096
+
+
+def _tail_hash(path: Path, offset: int) -> str:
+    """A hash of the (up to) 4 KiB just before `offset`, the end of what a run consumed: a file rewritten
+    in place with the same inode, size and mtime (or the same first 4 KiB) differs there. One pread."""
+    start = max(0, offset - TAIL_BYTES)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        data = os.pread(fd, offset - start, start)
+    finally:
+        os.close(fd)
+    return f"{offset}:{hashlib.sha256(data).hexdigest()[:32]}"
+
+
+def _same_tail(path: Path, stored: str | None, offset: int) -> bool:
+    """Whether the consumed bytes still end as they did (True when nothing was stored: older ledgers)."""
+    return not stored or _tail_hash(path, offset) == stored
+
+
+def _tail_or_none(path: Path, offset: int) -> str | None:
+    try:
+        return _tail_hash(path, offset)
+    except OSError:
+        return None
+
+
+def _unchanged_tail(path: Path, previous: dict) -> bool:
+    try:
+        return _same_tail(path, previous.get("tail_hash"), previous["byte_offset"])
+    except OSError:
+        return True  # unreadable now: the main read reports it when the file changes
+
+
 def _same_head(path: Path, stored: str | None) -> bool:
     """Whether the file still starts as it did: a file under 4 KiB that grew keeps its first bytes."""
     if not stored:
@@ -379,7 +413,8 @@ def _read_file(tfile: TranscriptFile, st: os.stat_result, previous: dict | None,
     try:
         head = _head_hash(tfile.path)
         resume = (previous is not None and previous["inode"] == st.st_ino
-                  and st.st_size >= previous["byte_offset"] and _same_head(tfile.path, previous["head_hash"]))
+                  and st.st_size >= previous["byte_offset"] and _same_head(tfile.path, previous["head_hash"])
+                  and _same_tail(tfile.path, previous.get("tail_hash"), previous["byte_offset"]))
     except OSError:
         yield _Chunk(None, unreadable=True)
         return
@@ -398,7 +433,7 @@ def _read_file(tfile: TranscriptFile, st: os.stat_result, previous: dict | None,
         lines_skipped += sum(batch.skipped.values())
         file_row = (machine, path_text, tfile.kind, state.session_id, tfile.agent_id, st.st_dev,
                     st.st_ino, st.st_size if final else -1, st.st_mtime_ns, offset, head,
-                    lines_read, lines_skipped, state.to_json(), utc_now_iso())
+                    lines_read, lines_skipped, state.to_json(), utc_now_iso(), _tail_or_none(tfile.path, offset))
         session_row = None
         if state.session_id and state.first_ts:
             session_row = (state.session_id, tfile.project, state.cwd, state.first_ts, state.last_ts,
@@ -566,7 +601,7 @@ def ingest(
     summary = IngestSummary(ledger=ledger.location, roots=[str(r) for r in roots])
     known = {row["path"]: row for row in ledger.rows(
         "SELECT path, device, inode, size, mtime_ns, byte_offset, head_hash, lines_read, lines_skipped, "
-        "state FROM files WHERE machine_id = ?", (machine,))}
+        "state, tail_hash FROM files WHERE machine_id = ?", (machine,))}
     skipped: Counter = Counter()
     unknown: Counter = Counter()
     links_pending = ledger.scalar("SELECT value FROM meta WHERE key = ?", (_LINKS_PENDING,)) is not None
@@ -582,7 +617,7 @@ def ingest(
         previous = known.get(str(tfile.path))
         if (previous is not None and previous["size"] == st.st_size
                 and previous["mtime_ns"] == st.st_mtime_ns and previous["inode"] == st.st_ino
-                and previous["device"] == st.st_dev):
+                and previous["device"] == st.st_dev and _unchanged_tail(tfile.path, previous)):
             summary.files_unchanged += 1
             continue
         work.append((tfile, st, previous))

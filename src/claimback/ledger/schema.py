@@ -232,6 +232,16 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        40,
+        "files remember a hash of the bytes before their consumed offset",
+        # An in-place rewrite keeps inode, size and mtime (or the first 4 KiB): only the bytes the last
+        # run consumed tell it from an untouched file (ledger/ingest.py, _tail_hash).
+        ("ALTER TABLE files ADD COLUMN tail_hash TEXT",),
+    ),
+)
+
 # Versions are handed out to parallel work, so they may land out of order: the latest is the highest,
 # and a ledger is migrated by the set of versions it lacks, not by "everything above its maximum".
 LATEST_VERSION = max(m.version for m in MIGRATIONS)
