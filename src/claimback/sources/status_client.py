@@ -19,11 +19,13 @@ import json
 import os
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from claimback import __version__
 from claimback.config import cache_dir, load_config
@@ -211,38 +213,46 @@ def _fetch_one(name: str, bases: Sequence[str], deadline: float) -> FetchOutcome
             faults.append("no time left")
             break
         url = base + ENDPOINTS[name]
-        headers = {"User-Agent": f"claimback/{__version__}",
+        shown = public_url(url)  # what is stored and printed: never the credentials a URL may carry
+        # One content-encoding layer at most, decoded here with a bounded inflate (httpx decodes every
+        # layer a server lists, unbounded per chunk: a double-gzip body reached 1.8 GB RSS).
+        headers = {"User-Agent": f"claimback/{__version__}", "Accept-Encoding": "gzip",
                    "Accept": "application/atom+xml" if name == "history" else "application/json"}
-        if cached and cached.meta.get("url") == url:
+        if cached and cached.meta.get("url") in (url, shown):
             if cached.meta.get("etag"):
                 headers["If-None-Match"] = cached.meta["etag"]
             if cached.meta.get("last_modified"):
                 headers["If-Modified-Since"] = cached.meta["last_modified"]
         host = httpx.URL(url).host
         try:
-            with httpx.Client(timeout=httpx.Timeout(remaining), follow_redirects=True,
-                              trust_env=True) as client:
+            with httpx.Client(timeout=httpx.Timeout(remaining), follow_redirects=True, max_redirects=5,
+                              trust_env=True, event_hooks={"response": [_same_host_redirects]}) as client:
                 with client.stream("GET", url, headers=headers) as resp:
                     if resp.status_code == 304 and cached is not None:
                         meta = dict(cached.meta, fetched_at=utc_now_iso(), status=304)
                         _touch_cache(name, meta)
-                        return FetchOutcome(name, True, url, cached.data, cached.body, 304, True,
+                        return FetchOutcome(name, True, shown, cached.data, cached.body, 304, True,
                                             seconds=time.monotonic() - started)
                     if resp.status_code >= 300:
                         faults.append(f"{host}: HTTP {resp.status_code}")
                         continue
+                    inflater, problem = _inflater(resp.headers.get("content-encoding", ""))
+                    if problem:
+                        faults.append(f"{host}: {problem}")
+                        continue
                     chunks: list[bytes] = []
                     total = 0
                     too_big = late = False
-                    for chunk in resp.iter_bytes():
-                        total += len(chunk)
+                    for raw in resp.iter_raw():
+                        for chunk in _inflate(inflater, raw, MAX_BODY_BYTES + 1 - total):
+                            total += len(chunk)
+                            chunks.append(chunk)
                         if total > MAX_BODY_BYTES:
                             too_big = True
                             break
                         if time.monotonic() > deadline:
                             late = True
                             break
-                        chunks.append(chunk)
                     if too_big:
                         faults.append(f"{host}: response larger than {MAX_BODY_BYTES // 1_048_576} MiB")
                         continue
@@ -257,7 +267,10 @@ def _fetch_one(name: str, bases: Sequence[str], deadline: float) -> FetchOutcome
         except httpx.ConnectError as exc:
             faults.append(f"{host}: cannot connect ({_short(exc)})")
             continue
-        except (httpx.HTTPError, OSError, ValueError) as exc:
+        except _OtherHostRedirect as exc:
+            faults.append(f"{host}: {exc}")
+            continue
+        except (httpx.HTTPError, OSError, ValueError, zlib.error) as exc:
             faults.append(f"{host}: {_short(exc)}")
             continue
         body = b"".join(chunks)
@@ -265,16 +278,73 @@ def _fetch_one(name: str, bases: Sequence[str], deadline: float) -> FetchOutcome
         if problem:
             faults.append(f"{host}: {problem}")
             continue
-        write_cache(name, body, {"url": url, "fetched_at": utc_now_iso(), "etag": etag,
+        write_cache(name, body, {"url": shown, "fetched_at": utc_now_iso(), "etag": etag,
                                  "last_modified": last_modified, "status": status})
-        return FetchOutcome(name, True, url, data, body, status, seconds=time.monotonic() - started)
+        return FetchOutcome(name, True, shown, data, body, status, seconds=time.monotonic() - started)
     return FetchOutcome(name, False, fault="; ".join(faults) or "no status URL",
                         seconds=time.monotonic() - started)
 
 
 def _short(exc: BaseException) -> str:
+    from claimback.core.secrets import scrub
+
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:120]
+    return scrub(text)[:120]  # an error may quote the URL, credentials and all
+
+
+def public_url(url: str) -> str:
+    """`url` without user:password@ and without its query (either may carry a credential)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = host + (f":{parts.port}" if parts.port else "")
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    except ValueError:
+        return "<unparsable status URL>"
+
+
+class _OtherHostRedirect(Exception):
+    pass
+
+
+def _same_host_redirects(response: Any) -> None:
+    """Follow a redirect only to the same host (http -> https allowed): a status server, or whoever sits
+    in front of it, must not send us (and any credentials in the URL) somewhere else."""
+    if not response.is_redirect:
+        return
+    location = response.headers.get("location", "")
+    target = response.request.url.join(location)
+    here = response.request.url
+    if target.host != here.host or target.scheme not in ("http", "https") or (
+            here.scheme == "https" and target.scheme != "https"):
+        raise _OtherHostRedirect(f"refused a redirect to another host ({public_url(str(target))})")
+
+
+def _inflater(encoding: str) -> tuple[Any, str | None]:
+    layers = [e.strip().lower() for e in encoding.split(",") if e.strip() and e.strip().lower() != "identity"]
+    if not layers:
+        return None, None
+    if len(layers) > 1:
+        return None, f"refused {len(layers)} content-encoding layers (one at most)"
+    if layers[0] in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS), None
+    if layers[0] == "deflate":
+        return zlib.decompressobj(), None
+    return None, f"unsupported content-encoding {layers[0][:20]!r}"
+
+
+def _inflate(inflater: Any, data: bytes, room: int) -> Iterator[bytes]:
+    """Decoded pieces of `data`, at most `room` bytes in all (past it the caller stops: too big)."""
+    if inflater is None:
+        yield data[:max(room, 0)]
+        return
+    while data and room > 0:
+        piece = inflater.decompress(data, room)
+        room -= len(piece)
+        yield piece
+        data = inflater.unconsumed_tail
 
 
 def fetch_all(names: Sequence[str] = tuple(ENDPOINTS), timeout: float = DEFAULT_TIMEOUT) -> dict[str, FetchOutcome]:
