@@ -586,8 +586,7 @@ def describe(assessment: dict[str, Any], now: float | None = None) -> str:
         status, impact = inc.get("status"), inc.get("impact")
         status = f", {status}" if isinstance(status, str) and status in _STATUS_WORDS else ""
         impact = impact if isinstance(impact, str) and impact in _IMPACT_WORDS else "impact unknown"
-        parts.append(f"Anthropic's status page lists an incident titled {quote_data(inc.get('name') or '', 80)} "
-                     f"({impact}{status}, {when}{link})")
+        parts.append(f"Anthropic reports {quote_data(inc.get('name') or '', 80)} ({impact}{status}, {when}{link})")
     if assessment["burst"]:
         n = assessment["failures"] + assessment["stop_failures"]
         first, last = assessment.get("first_failure"), assessment.get("last_failure")
