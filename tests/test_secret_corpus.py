@@ -338,7 +338,7 @@ def plant_identifiers(projects: Path) -> None:
     records: list = [user_prompt("review the code", "2026-05-15T00:55:00.000Z", session=SESSION)]
     for n in range(1, 5):
         rec = assistant(f"msg_{n}", ids["request_id"] if n == 1 else f"req_{n}", f"2026-05-15T01:0{n}:00.000Z",
-                        session=SESSION, model=ids["model"], out=5000)
+                        session=SESSION, model=ids["model"] if n == 4 else "claude-opus-4-6", out=5000)
         rec["version"] = ids["claude_code_version"]
         records.append(rec)
     launch = agent_launch("msg_9", "req_9", "2026-05-15T01:02:10.000Z", "toolu_idf", "review", session=SESSION)
@@ -377,7 +377,8 @@ def test_identifier_fields_are_redacted_in_place_and_never_abort_the_packet(tmp_
         result = runner.invoke(main, args)
         assert result.exit_code == 0, (name, result.output)
         outputs[name] = result.output
-    files = [p for d in ("packet", "packet2") for p in (tmp_path / d).iterdir()]
+    # audit writes a packet only when something is claimable (a Bedrock model is not, with Anthropic)
+    files = [p for d in ("packet", "packet2") if (tmp_path / d).exists() for p in (tmp_path / d).iterdir()]
     files += [tmp_path / "doctor.txt", tmp_path / "doctor.json"]
     assert {"evidence.json", "report.html", "evidence.csv"} <= {p.name for p in files}
     texts = {str(p.relative_to(tmp_path)): p.read_text(errors="replace") for p in files}
@@ -385,5 +386,5 @@ def test_identifier_fields_are_redacted_in_place_and_never_abort_the_packet(tmp_
     marks = {name: ("493817265502" if name == "model" else value[-16:]) for name, value in IDENTIFIERS.items()}
     found = {where: [name for name, mark in marks.items() if mark in text] for where, text in texts.items()}
     assert {where: names for where, names in found.items() if names} == {}
-    evidence = json.loads(texts["packet/evidence.json"])
-    assert "[REDACTED]" in json.dumps(evidence)  # the ARN's account, at least, was there and was redacted
+    # the planted fields did reach these outputs (as [REDACTED]): doctor lists error types and codes
+    assert "[REDACTED]" in texts["doctor.json"] and "[REDACTED]" in texts["output of loss"]

@@ -62,7 +62,11 @@ def doctor(ctx: click.Context, as_json: bool, out_file: Path | None, project: Pa
     if out_file is not None:
         try:
             if out_file.suffix.lower() == ".json":
-                out_file.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+                from claimback.outputs.redact import redact_tree
+
+                # A file meant to be shared: every field scrubbed, e-mail addresses too.
+                clean = redact_tree(json.loads(json.dumps(data, default=str)))
+                out_file.write_text(json.dumps(clean, indent=2) + "\n", encoding="utf-8")
             else:
                 with out_file.open("w", encoding="utf-8") as handle:
                     _render_doctor(report, _console(handle, color=False))

@@ -36,6 +36,13 @@ class _Rule:
     scan: bool = True  # False: scrubbed wherever text is written, but not a reason to stop a packet
     check: Callable[[str], bool] | None = None  # a further test of the match (or of its `v` group)
     personal: bool = False  # True: left alone by scrub(personal=False) (the user's own terminal)
+    # A cheap test first: the rule runs only on texts holding one of these (lower-case) substrings and at
+    # least min_len characters. Most strings (timestamps, ids, words) then cost no regex at all.
+    hints: tuple[str, ...] = ()
+    min_len: int = 8
+
+    def may_match(self, text: str, lowered: str) -> bool:
+        return len(text) >= self.min_len and (not self.hints or any(h in lowered for h in self.hints))
 
 
 def _has_classes(value: str) -> bool:
@@ -58,52 +65,52 @@ _ASSIGNMENT = re.compile(
 
 _RULES: tuple[_Rule, ...] = (
     # -- vendor token shapes ------------------------------------------------------------------------------
-    _Rule("anthropic key or OAuth token", re.compile(_B + r"sk-ant-[A-Za-z0-9]{2,8}-[A-Za-z0-9_\-]{8,}")),
-    _Rule("API key (sk-...)", re.compile(_B + r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}")),
-    _Rule("AWS access key id", re.compile(
+    _Rule("anthropic key or OAuth token", hints=("sk-ant-",), pattern=re.compile(_B + r"sk-ant-[A-Za-z0-9]{2,8}-[A-Za-z0-9_\-]{8,}")),
+    _Rule("API key (sk-...)", hints=("sk-",), pattern=re.compile(_B + r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}")),
+    _Rule("AWS access key id", hints=("akia", "asia", "agpa", "aida", "aroa", "anpa", "anva", "aipa", "abia", "acca", "a3t"), pattern=re.compile(
         r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Z0-9])")),
-    _Rule("AWS secret access key", re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"),
+    _Rule("AWS secret access key", min_len=40, pattern=re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"),
           check=_has_classes),
-    _Rule("GitHub token", re.compile(_B + r"(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})")),
-    _Rule("Slack token", re.compile(_B + r"xox[abposre]-[A-Za-z0-9\-]{10,}")),
-    _Rule("Slack or Discord webhook", re.compile(
+    _Rule("GitHub token", hints=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), pattern=re.compile(_B + r"(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})")),
+    _Rule("Slack token", hints=("xox",), pattern=re.compile(_B + r"xox[abposre]-[A-Za-z0-9\-]{10,}")),
+    _Rule("Slack or Discord webhook", hints=("hooks.slack.com", "discord"), pattern=re.compile(
         r"(?i)https://(?:hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/\-]{8,}|"
         r"(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/[0-9]{5,}/[A-Za-z0-9_\-]{8,})")),
-    _Rule("Google API key / OAuth token", re.compile(
+    _Rule("Google API key / OAuth token", hints=("aiza", "ya29.", "gocspx-"), pattern=re.compile(
         _B + r"(?:AIza[0-9A-Za-z_\-]{35}|ya29\.[A-Za-z0-9_\-]{20,}|GOCSPX-[A-Za-z0-9_\-]{20,})")),
-    _Rule("JSON web token", re.compile(_B + r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")),
-    _Rule("bearer or basic credential", re.compile(
+    _Rule("JSON web token", hints=("eyj",), pattern=re.compile(_B + r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")),
+    _Rule("bearer or basic credential", hints=("bearer", "basic"), pattern=re.compile(
         r"(?i)(?<![A-Za-z0-9])(?:bearer|basic)\s{1,4}[A-Za-z0-9._~+/=\-]{16,}")),
-    _Rule("password in URL", re.compile(
+    _Rule("password in URL", hints=("://",), pattern=re.compile(
         r"(?i)(?<![a-z0-9+.\-])[a-z][a-z0-9+.\-]{0,30}://(?P<v>[^/\s:@\"'<>]{1,256}:[^/\s\"'<>]{1,256})@")),
-    _Rule("private key", re.compile(
+    _Rule("private key", hints=("private key", "putty-user-key"), pattern=re.compile(
         r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|PuTTY-User-Key-File-[0-9]")),
-    _Rule("Stripe key", re.compile(_B + r"(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}")),
-    _Rule("npm token", re.compile(_B + r"npm_[A-Za-z0-9]{36}")),
-    _Rule("PyPI token", re.compile(_B + r"pypi-AgE[A-Za-z0-9_\-]{50,}")),
-    _Rule("GitLab token", re.compile(_B + r"(?:gl(?:pat|dt|rt|ptt|ft|soat|cbt)-[A-Za-z0-9_\-]{20,}|"
+    _Rule("Stripe key", hints=("_live_", "_test_"), pattern=re.compile(_B + r"(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}")),
+    _Rule("npm token", hints=("npm_",), pattern=re.compile(_B + r"npm_[A-Za-z0-9]{36}")),
+    _Rule("PyPI token", hints=("pypi-",), pattern=re.compile(_B + r"pypi-AgE[A-Za-z0-9_\-]{50,}")),
+    _Rule("GitLab token", hints=("glpat-", "gldt-", "glrt-", "glptt-", "glft-", "glsoat-", "glcbt-", "gr1348941"), pattern=re.compile(_B + r"(?:gl(?:pat|dt|rt|ptt|ft|soat|cbt)-[A-Za-z0-9_\-]{20,}|"
                                           r"GR1348941[A-Za-z0-9_\-]{20,})")),
-    _Rule("Hugging Face token", re.compile(_B + r"hf_[A-Za-z0-9]{30,}")),
-    _Rule("SendGrid key", re.compile(_B + r"SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}")),
-    _Rule("Twilio key", re.compile(_B + r"(?:SK|AC)[0-9a-f]{32}(?![A-Za-z0-9])")),
-    _Rule("Mailchimp key", re.compile(_B + r"[0-9a-f]{32}-us[0-9]{1,2}(?![A-Za-z0-9])")),
-    _Rule("Square token", re.compile(_B + r"sq0(?:csp|atp)-[0-9A-Za-z_\-]{22,}")),
-    _Rule("Shopify token", re.compile(_B + r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}")),
-    _Rule("DigitalOcean token", re.compile(_B + r"do[opr]_v1_[a-f0-9]{64}")),
-    _Rule("Databricks token", re.compile(_B + r"dapi[a-f0-9]{32}(?:-[0-9])?")),
-    _Rule("Telegram bot token", re.compile(r"(?<![0-9])[0-9]{8,10}:[0-9A-Za-z_\-]{35,40}(?![0-9A-Za-z_\-])")),
-    _Rule("Discord bot token", re.compile(
+    _Rule("Hugging Face token", hints=("hf_",), pattern=re.compile(_B + r"hf_[A-Za-z0-9]{30,}")),
+    _Rule("SendGrid key", hints=("sg.",), pattern=re.compile(_B + r"SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}")),
+    _Rule("Twilio key", min_len=34, pattern=re.compile(_B + r"(?:SK|AC)[0-9a-f]{32}(?![A-Za-z0-9])")),
+    _Rule("Mailchimp key", hints=("-us",), pattern=re.compile(_B + r"[0-9a-f]{32}-us[0-9]{1,2}(?![A-Za-z0-9])")),
+    _Rule("Square token", hints=("sq0",), pattern=re.compile(_B + r"sq0(?:csp|atp)-[0-9A-Za-z_\-]{22,}")),
+    _Rule("Shopify token", hints=("shp",), pattern=re.compile(_B + r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}")),
+    _Rule("DigitalOcean token", hints=("_v1_",), pattern=re.compile(_B + r"do[opr]_v1_[a-f0-9]{64}")),
+    _Rule("Databricks token", hints=("dapi",), pattern=re.compile(_B + r"dapi[a-f0-9]{32}(?:-[0-9])?")),
+    _Rule("Telegram bot token", min_len=44, pattern=re.compile(r"(?<![0-9])[0-9]{8,10}:[0-9A-Za-z_\-]{35,40}(?![0-9A-Za-z_\-])")),
+    _Rule("Discord bot token", min_len=59, pattern=re.compile(
         _B + r"[MNO][A-Za-z0-9_\-]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38}")),
-    _Rule("Azure storage key", re.compile(r"(?i)AccountKey=[A-Za-z0-9+/=]{40,100}")),
-    _Rule("Artifactory token", re.compile(_B + r"AKC[A-Za-z0-9]{60,}")),
+    _Rule("Azure storage key", hints=("accountkey=",), pattern=re.compile(r"(?i)AccountKey=[A-Za-z0-9+/=]{40,100}")),
+    _Rule("Artifactory token", hints=("akc",), pattern=re.compile(_B + r"AKC[A-Za-z0-9]{60,}")),
     # -- generic: key=value and header forms ---------------------------------------------------------------
-    _Rule("secret in assignment or header", _ASSIGNMENT, check=lambda v: v.strip(".") != REPLACEMENT.strip(".")
+    _Rule("secret in assignment or header", hints=("pass", "pwd", "secret", "token", "key", "credential", "auth", "cookie"), pattern=_ASSIGNMENT, check=lambda v: v.strip(".") != REPLACEMENT.strip(".")
           and not v.startswith(("[REDACTED", "<secret", "${", "$("))),
     # -- personal identifiers: scrubbed, never a reason to stop a packet -----------------------------------
-    _Rule("e-mail address", re.compile(
+    _Rule("e-mail address", hints=("@",), pattern=re.compile(
         r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@(?:[A-Za-z0-9\-]{1,63}\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9\-])"),
         scan=False, personal=True),
-    _Rule("AWS account in ARN", re.compile(
+    _Rule("AWS account in ARN", hints=("arn:aws",), pattern=re.compile(
         r"(?<![A-Za-z0-9])arn:aws[a-z\-]{0,12}:[a-z0-9\-]{1,40}:[a-z0-9\-]{0,20}:(?P<v>[0-9]{12}):"
         r"(?P<w>(?:user|role|assumed-role|federated-user|group)/[A-Za-z0-9+=,.@_/\-]{1,200})?"), scan=False),
 )
@@ -141,7 +148,12 @@ def _spans(rule: _Rule, text: str) -> list[tuple[int, int]]:
 
 def _hits(text: str, rules: tuple[_Rule, ...]) -> list[tuple[str, int, int]]:
     hits: list[tuple[str, int, int]] = []
+    if _nothing_to_find(text):
+        return hits
+    lowered = text.lower()
     for rule in rules:
+        if not rule.may_match(text, lowered):
+            continue
         for start, end in _spans(rule, text):
             if not any(start < e and s < end for _, s, e in hits):
                 hits.append((rule.kind, start, end))
@@ -149,6 +161,21 @@ def _hits(text: str, rules: tuple[_Rule, ...]) -> list[tuple[str, int, int]]:
 
 
 _SCANNED = tuple(r for r in _RULES if r.scan)
+# One search for any rule's hint: a text with none of them, and shorter than every hint-less rule's
+# minimum, holds no secret (timestamps, ids, numbers, most words: ~1 us instead of ~30 rule checks).
+# (Substring tests: a case-insensitive regex alternation of the hints took ~100x longer.)
+_ALL_HINTS = tuple(sorted({h for r in _RULES for h in r.hints}))
+_HINTLESS_MIN = min(r.min_len for r in _RULES if not r.hints)
+
+
+def _nothing_to_find(text: str) -> bool:
+    if len(text) >= _HINTLESS_MIN:
+        return False
+    lowered = text.lower()
+    for hint in _ALL_HINTS:
+        if hint in lowered:
+            return False
+    return True
 _IMPERSONAL = tuple(r for r in _RULES if not r.personal)
 
 
@@ -185,9 +212,14 @@ def _scrub_short(text: str, personal: bool) -> str:
 
 
 def _scrub(text: str, personal: bool) -> str:
+    if len(text) < 8 or _nothing_to_find(text):
+        return text  # no shape here is shorter, or none of their hints is here
     if "PRIVATE KEY" in text:
         text = _PRIVATE_KEY_BLOCK.sub(REPLACEMENT, text)
+    lowered = text.lower()
     for rule in _RULES if personal else _IMPERSONAL:
+        if not rule.may_match(text, lowered):
+            continue
         # One rule at a time: an earlier redaction is never half-matched by a later rule.
         spans = _spans(rule, text)
         if not spans:
