@@ -10,9 +10,10 @@ from typing import Any
 
 from claimback.core.untrusted import safe_link, strip_controls
 
-# Every ASCII punctuation character CommonMark lets a backslash escape that can start markup: emphasis,
-# code, links and images, raw HTML (`<script>`, `<img onerror>`), tables, headings, strikethrough.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
+# The characters that can start markup inside a line: emphasis, code, link and image brackets (with
+# `[` and `]` escaped no link or image can form, so parentheses stay readable), raw HTML (`<script>`,
+# `<img onerror>`), table cells, strikethrough.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~])")
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)*")
 
 
