@@ -58,6 +58,10 @@ def test_judge(kwargs: dict, expected: str | None) -> None:
     ({"CLAUDE_CODE_USE_FOUNDRY": "YES"}, p.FOUNDRY),
     ({"CLAUDE_CODE_USE_BEDROCK": "0"}, p.ANTHROPIC),
     ({"CLAUDE_CODE_USE_VERTEX": ""}, p.ANTHROPIC),
+    # A gateway the user declares as forwarding to Anthropic's API; any other value proves nothing.
+    ({"ANTHROPIC_BASE_URL": "https://llm-gw.corp.example", "CLAIMBACK_GATEWAY_UPSTREAM": "Anthropic"}, p.ANTHROPIC),
+    ({"ANTHROPIC_BASE_URL": "https://llm-gw.corp.example", "CLAIMBACK_GATEWAY_UPSTREAM": "openrouter"}, p.OTHER),
+    ({"CLAUDE_CODE_USE_BEDROCK": "1", "CLAIMBACK_GATEWAY_UPSTREAM": "anthropic"}, p.BEDROCK),
 ])
 def test_provider_from_env(env: dict, expected: str) -> None:
     assert p.provider_from_env(env) == expected

@@ -6,7 +6,9 @@ CLAIMBACK_GUARD=off. The same for Workflow, which runs its subagents in the back
 
 Why the burst: the sandbox's ANTHROPIC_BASE_URL is not Anthropic's host, so for the guard the session goes
 through a relay (provider `other`), where a status-page incident alone only warns; the session's own
-failures block on any provider. `test_status_page_alone_only_warns_behind_a_relay` shows that rule."""
+failures block on any provider. `test_status_page_alone_only_warns_behind_a_relay` shows that rule, and
+`test_status_page_alone_blocks_behind_a_gateway_to_anthropic` the incident alone blocking once the user
+declares the base URL a gateway to Anthropic's API (CLAIMBACK_GATEWAY_UPSTREAM=anthropic)."""
 
 from __future__ import annotations
 
@@ -92,6 +94,9 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GuardRun]:
         runs["workflow_off"] = _one_launch(sandbox, {**env, "CLAIMBACK_GUARD": "off"},
                                            workflow_call(WORKFLOW_PROMPT), "--allowedTools", "Workflow")
         runs["status_only"] = _one_launch(sandbox, env, agent_call(AGENT_PROMPT, "Count files"), burst=0)
+        # The same sandbox declared as a gateway in front of Anthropic's API: the incident alone blocks.
+        runs["gateway_status_only"] = _one_launch(sandbox, {**env, "CLAIMBACK_GATEWAY_UPSTREAM": "anthropic"},
+                                                  agent_call(AGENT_PROMPT, "Count files"), burst=0)
     settings = json.loads((sandbox.config_dir / "settings.json").read_text())
     assert settings["hooks"]["PreToolUse"][0]["matcher"] == "Agent|Task|Workflow"
     return runs
@@ -138,6 +143,16 @@ def test_status_page_alone_only_warns_behind_a_relay(guarded: dict[str, GuardRun
     assert len(_subagent_requests(run, AGENT_PROMPT)) >= 1
     pre = [d for d in run.decisions if d["event"] == "PreToolUse"]
     assert [d["decision"] for d in pre] == ["warn"] and "provider other" in pre[0]["note"]
+
+
+def test_status_page_alone_blocks_behind_a_gateway_to_anthropic(guarded: dict[str, GuardRun]) -> None:
+    run = guarded["gateway_status_only"]
+    assert _subagent_requests(run, AGENT_PROMPT) == []
+    assert [(r["status"], r["subagent"]) for r in run.served] == [(200, False)] * 2
+    results = _tool_results(run)
+    assert len(results) == 1 and "claimback guard paused this subagent launch" in results[0]
+    pre = [d for d in run.decisions if d["event"] == "PreToolUse"]
+    assert [d["decision"] for d in pre] == ["deny"] and "note" not in pre[0]
 
 
 # Every `error` value Claude Code 2.1.332 validates StopFailure input against (strings in its binary).

@@ -246,7 +246,8 @@ def provider_from_env(env: Mapping[str, object]) -> str:
     settings files' `env` blocks, as Claude Code merges them). Pure: reads only `env`.
 
     The cloud switches win over ANTHROPIC_BASE_URL (Claude Code ignores the base URL then); a base URL
-    whose host is not Anthropic's API is a relay or proxy, `other`.
+    whose host is not Anthropic's API is a relay or proxy, `other`, unless CLAIMBACK_GATEWAY_UPSTREAM=anthropic
+    says the gateway forwards to Anthropic's API.
     """
     if _truthy(env.get("CLAUDE_CODE_USE_BEDROCK", "")):
         return BEDROCK
@@ -257,9 +258,19 @@ def provider_from_env(env: Mapping[str, object]) -> str:
     base = env.get("ANTHROPIC_BASE_URL")
     if isinstance(base, str) and base.strip():
         host = url_host(base)
-        if host is None or host not in _FIRST_PARTY_HOSTS:
+        if (host is None or host not in _FIRST_PARTY_HOSTS) and not _gateway_to_anthropic(env):
             return OTHER
     return ANTHROPIC
+
+
+# A company gateway or LLM proxy (LiteLLM, an egress proxy) that passes requests on to Anthropic's own API
+# unchanged is Anthropic's service behind another host name: only the user knows that, so they say it.
+GATEWAY_UPSTREAM_VAR = "CLAIMBACK_GATEWAY_UPSTREAM"
+
+
+def _gateway_to_anthropic(env: Mapping[str, object]) -> bool:
+    value = env.get(GATEWAY_UPSTREAM_VAR)
+    return isinstance(value, str) and value.strip().lower() == ANTHROPIC
 
 
 def mix(providers: Iterable[str | None]) -> dict[str, int]:
