@@ -196,14 +196,7 @@ def incident_coverage(ledger: Ledger, lo: str | None, hi: str | None) -> list[st
                       "WHERE source IN ('live', 'import', 'demo')")[0]
     if row["a"] and row["b"]:
         spans.append((str(row["a"])[:10], str(row["b"])[:10]))
-    where, params = [], []
-    if lo:
-        where.append("ts >= ?")
-        params.append(lo)
-    if hi:
-        where.append("ts <= ?")
-        params.append(hi)
-    cond = (" WHERE " + " AND ".join(where)) if where else ""
+    cond, params = _ts_between(lo, hi)
     days = {r["d"] for r in ledger.rows(f"SELECT DISTINCT substr(ts, 1, 10) AS d FROM requests{cond}", params)}
     days |= {r["d"] for r in ledger.rows(f"SELECT DISTINCT substr(ts, 1, 10) AS d FROM failures{cond}", params)}
     uncovered = sorted(d for d in days if d and not any(a <= d <= b for a, b in spans))
@@ -364,20 +357,23 @@ def _activity_span(ledger: Ledger) -> tuple[str | None, str | None]:
     return (min(lo) if lo else None, max(hi) if hi else None)
 
 
-def _load_failures(ledger: Ledger, since: str | None, until: str | None) -> list[_Failure]:
-    sql = f"SELECT ts, session_id, agent_id, retry_in_ms, model, failure_class, kind, {SQL_PROVIDER} AS provider FROM failures"
-    params: list[Any] = []
-    where = []
-    if since:
+def _ts_between(lo: str | None, hi: str | None) -> tuple[str, list[Any]]:
+    """A ` WHERE` clause (or nothing) keeping rows with lo <= ts <= hi, each bound optional."""
+    where, params = [], []
+    if lo:
         where.append("ts >= ?")
-        params.append(since)
-    if until:
+        params.append(lo)
+    if hi:
         where.append("ts <= ?")
-        params.append(until)
-    if where:
-        sql += " WHERE " + " AND ".join(where)
+        params.append(hi)
+    return (" WHERE " + " AND ".join(where)) if where else "", params
+
+
+def _load_failures(ledger: Ledger, since: str | None, until: str | None) -> list[_Failure]:
+    cond, params = _ts_between(since, until)
+    sql = f"SELECT ts, session_id, agent_id, retry_in_ms, model, failure_class, kind, {SQL_PROVIDER} AS provider FROM failures"
     out = []
-    for r in ledger.rows(sql + " ORDER BY ts", params):
+    for r in ledger.rows(sql + cond + " ORDER BY ts", params):
         ts = parse_iso(r["ts"])
         if ts is None:
             continue
