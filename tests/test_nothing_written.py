@@ -54,3 +54,31 @@ def test_usage_warns_when_the_configured_claude_config_dir_is_missing(tmp_path: 
     assert "warning:" in result.output and "CLAUDE_CONFIG_DIR" in result.output
     # ingest, which exists to read them, refuses outright
     assert invoke("ingest", "--db", str(tmp_path / "l.db")).exit_code == 2
+
+
+def test_audit_writes_no_packet_when_the_only_failures_were_uncharged_529s(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # 529 retries inside the archived incident 8z7l5zcy0v3b, then the same turn gets through at once: no
+    # work was lost, and Anthropic documents 529s as not counting against the quota. A packet would ask
+    # support to restore nothing.
+    from records import assistant, retry, user_prompt, write
+
+    session = "5d0c9f7e-3333-4000-8000-00000000cccc"
+    ids = lambda n: (f"msg_01Qx7NvPz3WmKc8RtYbLdF{n:02d}", f"req_011CQx7NvPz3WmKc8RtY{n:02d}")  # noqa: E731
+    records = [user_prompt("Tidy the changelog", "2026-05-15T00:50:00.000Z", session=session, uuid="p-1")]
+    for n, minute in enumerate(("51", "53", "55")):
+        mid, rid = ids(n)
+        records.append(assistant(mid, rid, f"2026-05-15T00:{minute}:00.000Z", session=session))
+    records += [retry(f"2026-05-15T01:{m}:00.000Z", k, status=529, session=session)
+                for k, m in enumerate(("06", "07", "08"), start=1)]
+    mid, rid = ids(9)
+    records.append(assistant(mid, rid, "2026-05-15T01:09:00.000Z", session=session))
+    write(tmp_path / "claude" / "projects" / "-home-u-code-notes" / f"{session}.jsonl", records)
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude"))
+
+    result = invoke("audit", "--offline", "--since", "2026-05-14", "--until", "2026-05-16",
+                    "--db", str(tmp_path / "l.db"))
+    assert result.exit_code == 0, result.output
+    assert "no claim packet written" in result.output, result.output
+    assert "3 overloaded (529) attempts" in result.output and "not charged" in result.output
+    assert not list(tmp_path.glob("claimback-packet-*"))

@@ -139,13 +139,21 @@ def run_audit(ws: Workspace, since: date | None = None, until: date | None = Non
 def _nothing_to_claim(ws: Workspace, report: AuditReport, originals: dict[str, Any], since: date,
                       until: date) -> str | None:
     """Why a packet would claim nothing, or None when there is something to claim (or it is the demo)."""
+    from claimback.analysis.loss import NOT_CHARGED, NOT_CHARGED_NOTE
     from claimback.outputs.evidence import is_affected
 
     if ws.demo:
         return None
     windows = report.loss.windows
-    if any(w.claimable and is_affected(w, originals.get(w.id)) for w in windows):
+    touched = [w for w in windows if w.claimable and is_affected(w, originals.get(w.id))]
+    if any(w.measured_tokens or w.estimated_tokens for w in touched):
         return None
+    if touched:
+        # Failures, but nothing lost: 529s do not count against the quota, and no work was cut short.
+        uncharged = sum(w.loss[NOT_CHARGED].attempts for w in touched if NOT_CHARGED in w.loss)
+        note = f" ({uncharged} overloaded (529) attempts {NOT_CHARGED_NOTE})" if uncharged else ""
+        return ("the Anthropic outage windows that touched your sessions show no lost usage, measured or "
+                f"estimated{note}: there is nothing to claim")
     if not report.days:
         source = "no Claude Code transcripts were found" if not ws.roots else "your transcripts"
         return (f"{source} and the ledger hold no requests or failures from {since} to {until}: there is "
