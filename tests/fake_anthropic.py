@@ -149,6 +149,24 @@ def error_reply(status: int, error_type: str, message: str, **kw: Any) -> Reply:
     return Reply(kind="error", status=status, error_type=error_type, error_message=message, **kw)
 
 
+def serve_bounded(handler: type[BaseHTTPRequestHandler],
+                  lifetime_s: float) -> tuple[ThreadingHTTPServer, threading.Timer]:
+    """A threaded server on 127.0.0.1 (a free port) that shuts itself down after `lifetime_s`."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    timer = threading.Timer(lifetime_s, httpd.shutdown)
+    timer.daemon = True
+    timer.start()
+    return httpd, timer
+
+
+def stop_bounded(httpd: ThreadingHTTPServer, timer: threading.Timer) -> None:
+    timer.cancel()
+    httpd.shutdown()
+    httpd.server_close()
+
+
 OVERLOADED = dict(status=529, error_type="overloaded_error", message="Overloaded")
 SERVER_ERROR = dict(status=500, error_type="api_error", message="Internal server error")
 
@@ -188,20 +206,12 @@ class FakeAnthropic:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-        self._timer = threading.Timer(self.lifetime_s, self._httpd.shutdown)
-        self._timer.daemon = True
-        self._timer.start()
+        self._httpd, self._timer = serve_bounded(Handler, self.lifetime_s)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._timer:
-            self._timer.cancel()
-        if self._httpd:
-            self._httpd.shutdown()
-            self._httpd.server_close()
+        if self._httpd and self._timer:
+            stop_bounded(self._httpd, self._timer)
 
     @property
     def url(self) -> str:

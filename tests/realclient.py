@@ -156,7 +156,9 @@ class StaticServer:
         self.lifetime_s = lifetime_s
 
     def __enter__(self) -> StaticServer:
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import BaseHTTPRequestHandler
+
+        from fake_anthropic import serve_bounded, stop_bounded
 
         server = self
 
@@ -175,20 +177,11 @@ class StaticServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        import threading
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-        self._timer = threading.Timer(self.lifetime_s, self._httpd.shutdown)
-        self._timer.daemon = True
-        self._timer.start()
+        self._httpd, self._timer = serve_bounded(Handler, self.lifetime_s)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._timer.cancel()
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        stop_bounded(self._httpd, self._timer)
 
     @property
     def url(self) -> str:
