@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_anthropic import serve_bounded, stop_bounded
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL_DIR = ROOT / ".ci" / "claude-code"
@@ -157,8 +158,6 @@ class StaticServer:
 
     def __enter__(self) -> StaticServer:
         from http.server import BaseHTTPRequestHandler
-
-        from fake_anthropic import serve_bounded, stop_bounded
 
         server = self
 
