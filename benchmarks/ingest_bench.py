@@ -11,7 +11,8 @@ benchmarks/.work/; kept and reused), warms the page cache, then runs in alternat
   3. the unchanged re-run `claimback usage daily --json` (incremental ingest finds nothing, then the report),
   4. ccusage 20's native linux-x64 binary, `daily --json --offline` (installed with npm into the work dir),
   5. with --ccusage18, ccusage 18 on Node (slow and 2 GB of RSS at 1 GB; off by default).
-Each row is the median of the rounds, with the range, CPU time and the process tree's peak RSS (see
+Every Python child runs with bytecode compiled first (benchmarks/_harness.py `with_bytecode`), as a
+pip install has it. Each row is the median of the rounds, with the range, CPU time and the process tree's peak RSS (see
 benchmarks/_harness.py); ratios are ratios of medians from the same rounds. The load average is
 printed with every row: on this shared 2-core machine it is part of the result. The script also checks
 that claimback's token totals equal ccusage 20's, and (with --baseline-src) that both trees wrote
@@ -31,7 +32,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _harness import Case, interleave, load_now, table  # noqa: E402
+from _harness import Case, interleave, load_now, table, with_bytecode  # noqa: E402
 from ledger_dump import digest  # noqa: E402
 
 REPO = HERE.parent
@@ -119,6 +120,7 @@ def run_size(work: Path, size_mb: int, seed: int, rounds: int, c20: list[str] | 
     env = dict(os.environ, TZ="UTC", HOME=str(home), CLAIMBACK_HOME=str(home / "cb"),
                CLAUDE_CONFIG_DIR=str(corpus), NO_COLOR="1")
     env.pop("PYTHONPATH", None)
+    env = with_bytecode(env)
     source = ["--source", str(corpus / "projects")]
     cold = work / f"ledger-{size_mb}mb.sqlite3"
     cold_base = work / f"ledger-{size_mb}mb-baseline.sqlite3"
@@ -129,7 +131,7 @@ def run_size(work: Path, size_mb: int, seed: int, rounds: int, c20: list[str] | 
     cases = [Case("claimback ingest (cold)", claimback + ["ingest", "--quiet", "--db", str(cold), *source], env,
                   before=lambda: _fresh(cold))]
     if baseline:
-        base_env = dict(env, PYTHONPATH=str(baseline))
+        base_env = with_bytecode(dict(env, PYTHONPATH=str(baseline)), baseline)
         cases.append(Case("claimback ingest (cold), baseline tree",
                           claimback + ["ingest", "--quiet", "--db", str(cold_base), *source], base_env,
                           before=lambda: _fresh(cold_base)))

@@ -10,7 +10,8 @@ corpus of benchmarks/gen_tasks_corpus.py) is ingested once into a ledger (by eac
 rounds (every command of every tree once per round): `loss --no-ingest --offline --json`, `audit
 --no-ingest --offline --out DIR --force` (the claim packet with its charts) and `usage daily --json
 --no-ingest`. Medians, CPU time, process-tree RSS and the load average per row (benchmarks/_harness.py);
-every figure is from the same rounds, so ratios between rows are fair on a busy machine.
+every figure is from the same rounds, so ratios between rows are fair on a busy machine. Every tree runs
+with its bytecode compiled first, as a pip install has it (benchmarks/_harness.py `with_bytecode`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _harness import Case, interleave, load_now, run_once, table  # noqa: E402
+from _harness import Case, interleave, load_now, run_once, table, with_bytecode  # noqa: E402
 
 
 def main() -> int:
@@ -42,6 +43,8 @@ def main() -> int:
         trees[" (baseline)"] = args.baseline_src
     base_env = dict(os.environ, TZ="UTC", NO_COLOR="1", CLAIMBACK_HOME=str(args.work / "home"))
     base_env.pop("PYTHONPATH", None)
+    envs = {tag: with_bytecode(dict(base_env, PYTHONPATH=str(src)), src) if src else with_bytecode(base_env)
+            for tag, src in trees.items()}
     py = [sys.executable, "-m", "claimback"]
     cases: list[Case] = []
     ingests: list[str] = []
@@ -50,7 +53,7 @@ def main() -> int:
         projects = Path(folder) / "projects"
         size = sum(p.stat().st_size for p in projects.rglob("*.jsonl")) / 2**20
         for tag, src in trees.items():
-            env = dict(base_env, PYTHONPATH=str(src)) if src else base_env
+            env = envs[tag]
             db = args.work / f"{name}{tag.strip(' ()')}.sqlite3"
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{db}{suffix}").unlink(missing_ok=True)
