@@ -39,6 +39,9 @@ from claimback.sources.transcripts import (
 )
 
 FLUSH_ROWS = 20_000
+# While parse workers run, this process only writes: smaller transactions start the writes early, so they
+# overlap the parsing instead of piling up behind it (the last flush is the part nothing overlaps).
+PARALLEL_FLUSH_ROWS = 4_000
 HEAD_BYTES = 4096
 # Lines are read through a 1 MiB buffer (Python's default is 8 KiB): fewer read() calls and line splits
 # across buffer edges; measured ~3 % of a cold ingest.
@@ -47,6 +50,9 @@ READ_BUFFER = 1 << 20
 PARALLEL_BYTES = 64 * 1024 * 1024
 PARALLEL_WORKERS = 2
 PARALLEL_MAX_FILE = 64 * 1024 * 1024
+# Transcript bytes handed to the workers and not yet written, at most: enough that a flush never leaves
+# them idle, little enough to bound the parsed rows held in memory.
+PARALLEL_WINDOW_BYTES = 32 * 1024 * 1024
 # Workers only while the load average is at most this (None: all cores but one; see _parallel_pays).
 PARALLEL_MAX_LOAD: float | None = None
 
@@ -248,13 +254,16 @@ _MARK_LINKS_PENDING = f"INSERT INTO meta (key, value) VALUES ('{_LINKS_PENDING}'
 # A large ingest writes rows with random keys into seven B-trees. SQLite's default 2 MB page cache and
 # 1000-page WAL auto-checkpoint then rewrite most index pages on every flush: at 1 GB that was half of
 # the ingest time (benchmarks/ingest_bench.py, docs/benchmarks.md). For big runs we give this connection
-# a 64 MB cache and let the WAL grow to ~200 MB between checkpoints, then restore both.
+# a 64 MB cache (32 MB beside parse workers, whose memory counts too) and let the WAL grow to ~200 MB
+# between checkpoints, then restore both.
 BULK_BYTES = 32 * 1024 * 1024
+BULK_CACHE_MB = 64
+BULK_CACHE_MB_WITH_WORKERS = 32
 
 
-def _sqlite_bulk_mode(ledger: Ledger, on: bool) -> None:
+def _sqlite_bulk_mode(ledger: Ledger, on: bool, cache_mb: int = BULK_CACHE_MB) -> None:
     if on:
-        ledger.execute("PRAGMA cache_size = -65536")
+        ledger.execute(f"PRAGMA cache_size = -{int(cache_mb) * 1024}")
         ledger.execute("PRAGMA wal_autocheckpoint = 50000")
     else:
         ledger.execute("PRAGMA wal_autocheckpoint = 1000")
@@ -336,9 +345,10 @@ def _file_key(path: str) -> str:
 class _Writer:
     """Buffers parsed rows and commits them together with the files' new offsets."""
 
-    def __init__(self, ledger: Ledger, machine: str) -> None:
+    def __init__(self, ledger: Ledger, machine: str, flush_rows: int = FLUSH_ROWS) -> None:
         self.ledger = ledger
         self.machine = machine
+        self.flush_rows = flush_rows
         self.batches: list[ParseBatch] = []
         self.file_rows: list[tuple] = []
         self.session_rows: list[tuple] = []
@@ -356,7 +366,7 @@ class _Writer:
         if agent_row:
             self.agent_rows.append(agent_row)
         self.pending_rows += batch.size() + 1
-        if self.pending_rows >= FLUSH_ROWS:
+        if self.pending_rows >= self.flush_rows:
             self.flush()
 
     def flush(self) -> None:
@@ -528,24 +538,28 @@ def _read_all(work: list[tuple[TranscriptFile, os.stat_result, dict | None]], ma
     try:
         pending: deque = deque()
         jobs = iter(work)
-        window = 3 * workers  # parsed-but-unwritten files held at once
+        in_flight = 0  # bytes submitted and not yet handed to the writer
 
         def submit() -> None:
+            nonlocal in_flight
             for tfile, st, previous in jobs:
                 if st.st_size > PARALLEL_MAX_FILE:
                     pending.append((tfile, st, previous, None))
                 else:
                     pending.append((tfile, st, None, pool.submit(_read_whole, (tfile, st, previous, machine))))
-                if len(pending) >= window:
+                    in_flight += st.st_size
+                if in_flight >= PARALLEL_WINDOW_BYTES and len(pending) >= 2 * workers:
                     return
 
         submit()
         while pending:
             tfile, st, previous, future = pending.popleft()
             chunks = _read_file(tfile, st, previous, machine) if future is None else future.result()
+            if future is not None:
+                in_flight -= st.st_size
+            submit()  # before writing these rows: the workers go on while this process writes
             for chunk in chunks:
                 yield tfile, st, chunk
-            submit()
     finally:
         pool.shutdown(cancel_futures=True)
 
@@ -630,15 +644,16 @@ def ingest(
         tasks_before = _count(ledger, "tasks", counted)
         prompts_before = _count(ledger, "prompts", counted)
     total_bytes = sum(st.st_size for _, st, _ in work)
+    parallel = _parallel_pays(total_bytes)
     bulk = ledger.dialect == "sqlite" and total_bytes >= BULK_BYTES
     if bulk:
-        _sqlite_bulk_mode(ledger, True)
+        _sqlite_bulk_mode(ledger, True, BULK_CACHE_MB_WITH_WORKERS if parallel else BULK_CACHE_MB)
     if work and not known:
         # A first load (an empty SQLite ledger): its secondary indexes are built after the rows
         # (ledger/store.py, defer_indexes; a no-op when any row is there already).
         defer_indexes(ledger)
     done_bytes = 0
-    writer = _Writer(ledger, machine)
+    writer = _Writer(ledger, machine, PARALLEL_FLUSH_ROWS if parallel else FLUSH_ROWS)
     if known and not links_pending:
         writer.message_ids = set()  # an incremental run: the replay rule for its own messages only
     # The rows are tuples of strings and numbers (no cycles): the cyclic GC only re-walks the growing
@@ -646,7 +661,7 @@ def ingest(
     gc_was_on = gc.isenabled()
     gc.disable()
     try:
-        for tfile, st, chunk in _read_all(work, machine, parallel=_parallel_pays(total_bytes)):
+        for tfile, st, chunk in _read_all(work, machine, parallel=parallel):
             if chunk.unreadable:
                 summary.unreadable.append(str(tfile.path))
             if chunk.batch is not None:
