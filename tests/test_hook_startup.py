@@ -4,6 +4,7 @@ loads), and core/jsonlite, which stands in for json there, gives json's own resu
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -59,3 +60,73 @@ def test_quiet_hook_path_imports_no_json_re_or_enum(isolated_home: Path) -> None
     assert "claimback.prevent.hook" in modules
     for heavy in ("json", "re", "enum", "typing"):
         assert heavy not in modules, heavy
+
+
+# -- the report's start-up (issue 17): an unchanged re-run imports no parser and compiles no pattern ------
+
+_REPORT_PROBE = """
+import json, sys
+from claimback.entry import main
+sys.argv = ["claimback", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+finally:
+    print("probe:", file=sys.stderr, flush=True)
+    from claimback.core import classify, secrets
+    rules = [p for r in classify.DECISIVE + classify.RULES if (p := r.text) is not None]
+    others = [classify._URL, classify._PROTECT, classify._STATUS_IN_TEXT, *(p for p, _ in classify._NORMALIZERS)]
+    print(json.dumps({"classify": sum(p._compiled is not None for p in rules + others),
+                      "secrets": [r.kind for r in secrets._RULES if r.pattern._compiled is not None]}),
+          file=sys.stderr)
+"""
+_PARSER_MODULES = ("claimback.ledger.ingest", "claimback.sources.transcripts", "claimback.core.classify")
+
+
+def _report_run(db: Path, projects: Path) -> tuple[str, set[str], dict]:
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", _REPORT_PROBE, "usage", "daily", "--json",
+                           "--db", str(db), "--source", str(projects)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-500:]
+    before_probe = proc.stderr.split("probe:")[0]  # the probe's own imports come after
+    modules = {line.split("|")[-1].strip() for line in before_probe.splitlines() if "|" in line}
+    return proc.stdout, modules, json.loads(proc.stderr.rsplit("probe:", 1)[1].strip().splitlines()[-1])
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in (k, *_strings(v))]
+    if isinstance(value, list):
+        return [t for v in value for t in _strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_unchanged_rerun_imports_no_parser_and_compiles_no_pattern(tmp_path: Path) -> None:
+    projects = tmp_path / "projects"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "parity" / "claude" / "projects", projects)
+    db = tmp_path / "ledger.sqlite3"
+    first, first_modules, _ = _report_run(db, projects)  # reads every file: the parser is needed
+    assert set(_PARSER_MODULES) <= first_modules
+    again, modules, compiled = _report_run(db, projects)
+    assert again == first and json.loads(again)["daily"]
+    assert not set(_PARSER_MODULES) & modules, set(_PARSER_MODULES) & modules
+    # No failure rule is compiled; a secret shape only when a printed string passed its cheap hint test
+    # (the JSON is scrubbed on its way out), so most never are.
+    from claimback.core.secrets import _RULES
+
+    printed = _strings(json.loads(again))
+    tried = {r.kind for r in _RULES if any(r.may_match(t, t.lower()) for t in printed)}
+    assert compiled["classify"] == 0
+    assert set(compiled["secrets"]) <= tried and len(tried) < len(_RULES) / 2, (compiled, tried)
+    # One line more in one file: that run reads it (and so imports the parser) and reports it.
+    transcript = next(p for p in sorted(projects.rglob("*.jsonl")) if "assistant" in p.read_text())
+    line = next(l for l in transcript.read_text().splitlines() if '"type":"assistant"' in l.replace(" ", ""))
+    record = json.loads(line)
+    record["uuid"], record["requestId"], record["message"]["id"] = "u-rerun-1", "req_rerun_1", "msg_rerun_1"
+    record["message"]["usage"] = {"input_tokens": 1000, "output_tokens": 7}
+    with open(transcript, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")
+    grown, grown_modules, _ = _report_run(db, projects)
+    assert "claimback.sources.transcripts" in grown_modules
+    assert json.loads(grown)["totals"]["inputTokens"] == json.loads(first)["totals"]["inputTokens"] + 1000

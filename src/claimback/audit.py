@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from claimback.ledger.ingest import IngestSummary
+from claimback.ledger.changes import IngestSummary
 from claimback.workspace import Workspace
 
 KILLED_OUTCOMES = ("killed", "no_result")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from claimback.errors import BadInput
 from claimback.ledger import Ledger, open_ledger
-from claimback.ledger.ingest import IngestSummary, ProgressFn, ingest
+from claimback.ledger.changes import IngestSummary, ProgressFn, ingest_changes
 from claimback.sources.discovery import resolve_roots
 
 
@@ -51,6 +51,8 @@ def open_workspace(
             scenario = build_demo(tmp)
             ledger = open_ledger(tmp / "demo-ledger.sqlite3")
             try:
+                from claimback.ledger.ingest import ingest
+
                 summary = ingest(ledger, [scenario.projects_dir], progress=progress, machine="demo")
                 scenario.load_extras(ledger)
                 yield Workspace(ledger, [scenario.projects_dir], summary, demo=True, demo_dir=tmp)
@@ -76,7 +78,8 @@ def open_workspace(
         )
     ledger = open_ledger(db)
     try:
-        summary = ingest(ledger, roots, progress=progress) if (run_ingest and roots) else None
+        # Most reports find nothing new: then the parser is not even imported (ledger/changes.py).
+        summary = ingest_changes(ledger, roots, progress=progress) if (run_ingest and roots) else None
         yield Workspace(ledger, roots, summary, roots_warning=roots_warning)
     finally:
         ledger.close()

@@ -153,7 +153,7 @@ def _live(refresh_interval: float, max_refreshes: int | None, *, tz_name: str | 
           token_limit: str | None, **_: Any) -> None:
     from claimback.analysis.pricing import PricingTable
     from claimback.prevent.live import live_state
-    from claimback.ledger.ingest import ingest
+    from claimback.ledger.changes import ingest_changes
     from claimback.outputs.usage import run_live
     from claimback.workspace import open_workspace
 
@@ -161,7 +161,7 @@ def _live(refresh_interval: float, max_refreshes: int | None, *, tz_name: str | 
     with open_workspace(db, sources, demo=demo, run_ingest=not no_ingest) as ws:
         def frame() -> Any:
             if not (no_ingest or ws.demo) and ws.roots:  # new transcript lines since the last frame
-                ingest(ws.ledger, ws.roots)
+                ingest_changes(ws.ledger, ws.roots)
             state = live_state(ws.ledger, tz_name=tz_name, mode=mode, pricing=table, token_limit=token_limit)
             state.demo = ws.demo
             return state

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from claimback.core.lazyre import LazyPattern, lazy_compile
+
 OUTAGE = "outage"
 # A lost connection with no HTTP status (reset, hang-up, timeout, "Connection error."): it may be the
 # API or the user's own network, so on its own it proves no outage. It counts toward an outage window
@@ -112,7 +114,7 @@ class Rule:
     statuses: frozenset[int] = field(default_factory=frozenset)
     error_types: frozenset[str] = field(default_factory=frozenset)
     codes: frozenset[str] = field(default_factory=frozenset)
-    text: re.Pattern[str] | None = None
+    text: LazyPattern | None = None
 
 
 def _rule(cls: str, statuses=(), error_types=(), codes=(), text: str | None = None) -> Rule:
@@ -121,7 +123,7 @@ def _rule(cls: str, statuses=(), error_types=(), codes=(), text: str | None = No
         frozenset(statuses),
         frozenset(t.lower() for t in error_types),
         frozenset(c.upper() for c in codes),
-        re.compile(text, re.IGNORECASE) if text else None,
+        lazy_compile(text, re.IGNORECASE) if text else None,
     )
 
 
@@ -197,12 +199,12 @@ INTERRUPT_MARKERS = ("[Request interrupted by user", "Request was aborted", "[Re
 
 # Reading fields out of a pasted or recorded message: `API Error: 529 …`, `API Error (529 {…})`,
 # `API Error (claude-opus-4-6): 400 …`, `Error: 400 {…}`, `"status":529`, `HTTP 503`, `status code 403`.
-_STATUS_IN_TEXT = re.compile(
+_STATUS_IN_TEXT = lazy_compile(
     r"(?:API Error(?:\s*\((?![1-5]\d\d\b)[^)]{1,80}\))?|\bError|\bHTTP|status(?: code)?|"
     r"Error code|Repeated)[\s:=(\"']{0,4}([1-5]\d\d)\b", re.IGNORECASE)
-_LEADING_STATUS = re.compile(r"^\s*([1-5]\d\d)\s+(?:\{|[A-Z])")
-_TYPE_IN_TEXT = re.compile(r'"type"\s*:\s*"([a-z_]+_error|forbidden)"')
-_CODE_IN_TEXT = re.compile(
+_LEADING_STATUS = lazy_compile(r"^\s*([1-5]\d\d)\s+(?:\{|[A-Z])")
+_TYPE_IN_TEXT = lazy_compile(r'"type"\s*:\s*"([a-z_]+_error|forbidden)"')
+_CODE_IN_TEXT = lazy_compile(
     r"\b(E[A-Z]{3,}[A-Z_]*|UND_ERR_[A-Z_]+|ERR_[A-Z_]+|(?:UNABLE|SELF|DEPTH|CERT)_[A-Z_]+|"
     r"ConnectionRefused|FailedToOpenSocket|CertificateVerifyFailed)\b")
 _NOT_CODES = frozenset({"ERROR", "EOF", "ENV"})
@@ -273,7 +275,7 @@ def classify(
 
 # Normalization: what varies between two occurrences of the same error (ids, times, numbers, paths,
 # secrets) becomes a placeholder; what identifies the error (words, HTTP status, model names) stays.
-_PROTECT = re.compile(
+_PROTECT = lazy_compile(
     r"\b(?:(?:us|eu|apac|global)\.)?(?:anthropic\.)?claude-[a-z0-9][\w.:\[\]-]*"  # model names
     r"|(?<=API Error: )[1-5]\d\d\b|(?<=API Error \()[1-5]\d\d\b|(?<=\): )[1-5]\d\d\b"
     r"|(?<=Error: )[1-5]\d\d\b|^[1-5]\d\d\b|(?<=HTTP )[1-5]\d\d\b|(?<=Repeated )[1-5]\d\d\b"
@@ -281,27 +283,27 @@ _PROTECT = re.compile(
     r"|(?<=Error code: )[1-5]\d\d\b",
     re.IGNORECASE,
 )
-_NORMALIZERS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\bsk-ant-[A-Za-z0-9_-]+|\bsk-[A-Za-z0-9_-]{16,}"), "<secret>"),
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 <secret>"),
-    (re.compile(r"https?://[^\s\"'<>)\]]+"), "<url>"),
+_NORMALIZERS: tuple[tuple[LazyPattern, str], ...] = (
+    (lazy_compile(r"\bsk-ant-[A-Za-z0-9_-]+|\bsk-[A-Za-z0-9_-]{16,}"), "<secret>"),
+    (lazy_compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 <secret>"),
+    (lazy_compile(r"https?://[^\s\"'<>)\]]+"), "<url>"),
     # Anchored at the start of a run (lookbehind): tried once per run, not once per character of it.
-    (re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.-]+"), "<email>"),
-    (re.compile(r"\b(?:req|msg|toolu|srvtoolu)_[A-Za-z0-9]+"), "<id>"),
-    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
-    (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"), "<time>"),
-    (re.compile(r"\b\d{1,2}(?::\d{2})?\s?(?:am|pm)\b", re.I), "<time>"),
-    (re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?\b"), "<time>"),
-    (re.compile(r"\((?:[A-Za-z]+/[A-Za-z_+-]+(?:/[A-Za-z_]+)?|UTC|GMT)\)"), "(<tz>)"),
-    (re.compile(r"(?:[A-Za-z]:)?(?:[/\\][\w.@~$-]+){2,}"), "<path>"),
-    (re.compile(r"\|\d{9,}"), "|<epoch>"),
+    (lazy_compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.-]+"), "<email>"),
+    (lazy_compile(r"\b(?:req|msg|toolu|srvtoolu)_[A-Za-z0-9]+"), "<id>"),
+    (lazy_compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
+    (lazy_compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"), "<time>"),
+    (lazy_compile(r"\b\d{1,2}(?::\d{2})?\s?(?:am|pm)\b", re.I), "<time>"),
+    (lazy_compile(r"\b\d{1,2}:\d{2}(?::\d{2})?\b"), "<time>"),
+    (lazy_compile(r"\((?:[A-Za-z]+/[A-Za-z_+-]+(?:/[A-Za-z_]+)?|UTC|GMT)\)"), "(<tz>)"),
+    (lazy_compile(r"(?:[A-Za-z]:)?(?:[/\\][\w.@~$-]+){2,}"), "<path>"),
+    (lazy_compile(r"\|\d{9,}"), "|<epoch>"),
     # One linear scan per hex run; _hex decides (digit and letter, long enough). The former
     # digit-then-letter alternation backtracked cubically inside a long run.
-    (re.compile(r"\b[0-9a-fA-F]+\b"), "<hex>"),
-    (re.compile(r"\d+(?:[.,]\d+)*"), "<n>"),
-    (re.compile(r"\s+"), " "),
+    (lazy_compile(r"\b[0-9a-fA-F]+\b"), "<hex>"),
+    (lazy_compile(r"\d+(?:[.,]\d+)*"), "<n>"),
+    (lazy_compile(r"\s+"), " "),
 )
-_URL = re.compile(r"https?://[^\s\"'<>)\]]+")
+_URL = lazy_compile(r"https?://[^\s\"'<>)\]]+")
 _HEX_MIN = 12  # shorter mixed tokens ("v1", "4o") are words, not ids
 _DIGITS = frozenset("0123456789")
 

@@ -13,7 +13,8 @@ at run time: importing it costs ~0.3 s and loading its plugins ~0.9 s per proces
 patterns backtrack; the scrubber runs on every failure at ingest and in the hook.
 
 Every pattern is linear: each starts behind a lookbehind that lets it begin only at the start of a run
-(so a 1 MB run of letters is tried once, not a million times), and repetitions are bounded.
+(so a 1 MB run of letters is tried once, not a million times), and repetitions are bounded. Each is
+compiled on first use (core/lazyre.py): most processes that import this never match one.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from claimback.core.lazyre import LazyPattern, lazy_compile
+
 REPLACEMENT = "[REDACTED]"
 
 _B = r"(?<![A-Za-z0-9])"  # a token starts here (after a dash or underscore too: slugs join words so)
@@ -32,7 +35,7 @@ _B = r"(?<![A-Za-z0-9])"  # a token starts here (after a dash or underscore too:
 @dataclass(frozen=True)
 class _Rule:
     kind: str
-    pattern: re.Pattern[str]
+    pattern: LazyPattern
     scan: bool = True  # False: scrubbed wherever text is written, but not a reason to stop a packet
     check: Callable[[str], bool] | None = None  # a further test of the match (or of its `v` group)
     personal: bool = False  # True: left alone by scrub(personal=False) (the user's own terminal)
@@ -56,7 +59,7 @@ def _has_classes(value: str) -> bool:
 # "tokens" (max_tokens, input_tokens) and "key" alone are not here: they name counts and ids.
 _KEYWORDS = (r"pass(?:word|wd|phrase)?|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|"
              r"private[_\-]?key|credentials?|authorization|auth|cookie")
-_ASSIGNMENT = re.compile(
+_ASSIGNMENT = lazy_compile(
     # The key's own prefix (MY_SERVICE_, x-, aws_secret_) is not matched: only the value is redacted, and
     # a pattern starting at the keyword is tried once per keyword, not once per character of an identifier.
     r"(?i)(?:" + _KEYWORDS + r")[\"']?\s{0,4}[:=]\s{0,4}"
@@ -65,62 +68,62 @@ _ASSIGNMENT = re.compile(
 
 _RULES: tuple[_Rule, ...] = (
     # -- vendor token shapes ------------------------------------------------------------------------------
-    _Rule("anthropic key or OAuth token", hints=("sk-ant-",), pattern=re.compile(_B + r"sk-ant-[A-Za-z0-9]{2,8}-[A-Za-z0-9_\-]{8,}")),
-    _Rule("API key (sk-...)", hints=("sk-",), pattern=re.compile(_B + r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}")),
-    _Rule("AWS access key id", hints=("akia", "asia", "agpa", "aida", "aroa", "anpa", "anva", "aipa", "abia", "acca", "a3t"), pattern=re.compile(
+    _Rule("anthropic key or OAuth token", hints=("sk-ant-",), pattern=lazy_compile(_B + r"sk-ant-[A-Za-z0-9]{2,8}-[A-Za-z0-9_\-]{8,}")),
+    _Rule("API key (sk-...)", hints=("sk-",), pattern=lazy_compile(_B + r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}")),
+    _Rule("AWS access key id", hints=("akia", "asia", "agpa", "aida", "aroa", "anpa", "anva", "aipa", "abia", "acca", "a3t"), pattern=lazy_compile(
         r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Z0-9])")),
-    _Rule("AWS secret access key", min_len=40, pattern=re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"),
+    _Rule("AWS secret access key", min_len=40, pattern=lazy_compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"),
           check=_has_classes),
-    _Rule("GitHub token", hints=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), pattern=re.compile(_B + r"(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})")),
-    _Rule("Slack token", hints=("xox",), pattern=re.compile(_B + r"xox[abposre]-[A-Za-z0-9\-]{10,}")),
-    _Rule("Slack or Discord webhook", hints=("hooks.slack.com", "discord"), pattern=re.compile(
+    _Rule("GitHub token", hints=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), pattern=lazy_compile(_B + r"(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})")),
+    _Rule("Slack token", hints=("xox",), pattern=lazy_compile(_B + r"xox[abposre]-[A-Za-z0-9\-]{10,}")),
+    _Rule("Slack or Discord webhook", hints=("hooks.slack.com", "discord"), pattern=lazy_compile(
         r"(?i)https://(?:hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/\-]{8,}|"
         r"(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/[0-9]{5,}/[A-Za-z0-9_\-]{8,})")),
-    _Rule("Google API key / OAuth token", hints=("aiza", "ya29.", "gocspx-"), pattern=re.compile(
+    _Rule("Google API key / OAuth token", hints=("aiza", "ya29.", "gocspx-"), pattern=lazy_compile(
         _B + r"(?:AIza[0-9A-Za-z_\-]{35}|ya29\.[A-Za-z0-9_\-]{20,}|GOCSPX-[A-Za-z0-9_\-]{20,})")),
-    _Rule("JSON web token", hints=("eyj",), pattern=re.compile(_B + r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")),
-    _Rule("bearer or basic credential", hints=("bearer", "basic"), pattern=re.compile(
+    _Rule("JSON web token", hints=("eyj",), pattern=lazy_compile(_B + r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")),
+    _Rule("bearer or basic credential", hints=("bearer", "basic"), pattern=lazy_compile(
         r"(?i)(?<![A-Za-z0-9])(?:bearer|basic)\s{1,4}[A-Za-z0-9._~+/=\-]{16,}")),
-    _Rule("password in URL", hints=("://",), pattern=re.compile(
+    _Rule("password in URL", hints=("://",), pattern=lazy_compile(
         r"(?i)(?<![a-z0-9+.\-])[a-z][a-z0-9+.\-]{0,30}://(?P<v>[^/\s:@\"'<>]{1,256}:[^/\s\"'<>]{1,256})@")),
-    _Rule("private key", hints=("private key", "putty-user-key"), pattern=re.compile(
+    _Rule("private key", hints=("private key", "putty-user-key"), pattern=lazy_compile(
         r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|PuTTY-User-Key-File-[0-9]")),
-    _Rule("Stripe key", hints=("_live_", "_test_"), pattern=re.compile(_B + r"(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}")),
-    _Rule("npm token", hints=("npm_",), pattern=re.compile(_B + r"npm_[A-Za-z0-9]{36}")),
-    _Rule("PyPI token", hints=("pypi-",), pattern=re.compile(_B + r"pypi-AgE[A-Za-z0-9_\-]{50,}")),
-    _Rule("GitLab token", hints=("glpat-", "gldt-", "glrt-", "glptt-", "glft-", "glsoat-", "glcbt-", "gr1348941"), pattern=re.compile(_B + r"(?:gl(?:pat|dt|rt|ptt|ft|soat|cbt)-[A-Za-z0-9_\-]{20,}|"
+    _Rule("Stripe key", hints=("_live_", "_test_"), pattern=lazy_compile(_B + r"(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}")),
+    _Rule("npm token", hints=("npm_",), pattern=lazy_compile(_B + r"npm_[A-Za-z0-9]{36}")),
+    _Rule("PyPI token", hints=("pypi-",), pattern=lazy_compile(_B + r"pypi-AgE[A-Za-z0-9_\-]{50,}")),
+    _Rule("GitLab token", hints=("glpat-", "gldt-", "glrt-", "glptt-", "glft-", "glsoat-", "glcbt-", "gr1348941"), pattern=lazy_compile(_B + r"(?:gl(?:pat|dt|rt|ptt|ft|soat|cbt)-[A-Za-z0-9_\-]{20,}|"
                                           r"GR1348941[A-Za-z0-9_\-]{20,})")),
-    _Rule("Hugging Face token", hints=("hf_",), pattern=re.compile(_B + r"hf_[A-Za-z0-9]{30,}")),
-    _Rule("SendGrid key", hints=("sg.",), pattern=re.compile(_B + r"SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}")),
-    _Rule("Twilio key", min_len=34, pattern=re.compile(_B + r"(?:SK|AC)[0-9a-f]{32}(?![A-Za-z0-9])")),
-    _Rule("Mailchimp key", hints=("-us",), pattern=re.compile(_B + r"[0-9a-f]{32}-us[0-9]{1,2}(?![A-Za-z0-9])")),
-    _Rule("Square token", hints=("sq0",), pattern=re.compile(_B + r"sq0(?:csp|atp)-[0-9A-Za-z_\-]{22,}")),
-    _Rule("Shopify token", hints=("shp",), pattern=re.compile(_B + r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}")),
-    _Rule("DigitalOcean token", hints=("_v1_",), pattern=re.compile(_B + r"do[opr]_v1_[a-f0-9]{64}")),
-    _Rule("Databricks token", hints=("dapi",), pattern=re.compile(_B + r"dapi[a-f0-9]{32}(?:-[0-9])?")),
-    _Rule("Telegram bot token", min_len=44, pattern=re.compile(r"(?<![0-9])[0-9]{8,10}:[0-9A-Za-z_\-]{35,40}(?![0-9A-Za-z_\-])")),
-    _Rule("Discord bot token", min_len=59, pattern=re.compile(
+    _Rule("Hugging Face token", hints=("hf_",), pattern=lazy_compile(_B + r"hf_[A-Za-z0-9]{30,}")),
+    _Rule("SendGrid key", hints=("sg.",), pattern=lazy_compile(_B + r"SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}")),
+    _Rule("Twilio key", min_len=34, pattern=lazy_compile(_B + r"(?:SK|AC)[0-9a-f]{32}(?![A-Za-z0-9])")),
+    _Rule("Mailchimp key", hints=("-us",), pattern=lazy_compile(_B + r"[0-9a-f]{32}-us[0-9]{1,2}(?![A-Za-z0-9])")),
+    _Rule("Square token", hints=("sq0",), pattern=lazy_compile(_B + r"sq0(?:csp|atp)-[0-9A-Za-z_\-]{22,}")),
+    _Rule("Shopify token", hints=("shp",), pattern=lazy_compile(_B + r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}")),
+    _Rule("DigitalOcean token", hints=("_v1_",), pattern=lazy_compile(_B + r"do[opr]_v1_[a-f0-9]{64}")),
+    _Rule("Databricks token", hints=("dapi",), pattern=lazy_compile(_B + r"dapi[a-f0-9]{32}(?:-[0-9])?")),
+    _Rule("Telegram bot token", min_len=44, pattern=lazy_compile(r"(?<![0-9])[0-9]{8,10}:[0-9A-Za-z_\-]{35,40}(?![0-9A-Za-z_\-])")),
+    _Rule("Discord bot token", min_len=59, pattern=lazy_compile(
         _B + r"[MNO][A-Za-z0-9_\-]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38}")),
-    _Rule("Azure storage key", hints=("accountkey=",), pattern=re.compile(r"(?i)AccountKey=[A-Za-z0-9+/=]{40,100}")),
-    _Rule("Artifactory token", hints=("akc",), pattern=re.compile(_B + r"AKC[A-Za-z0-9]{60,}")),
+    _Rule("Azure storage key", hints=("accountkey=",), pattern=lazy_compile(r"(?i)AccountKey=[A-Za-z0-9+/=]{40,100}")),
+    _Rule("Artifactory token", hints=("akc",), pattern=lazy_compile(_B + r"AKC[A-Za-z0-9]{60,}")),
     # -- generic: key=value and header forms ---------------------------------------------------------------
     _Rule("secret in assignment or header", hints=("pass", "pwd", "secret", "token", "key", "credential", "auth", "cookie"), pattern=_ASSIGNMENT, check=lambda v: v.strip(".") != REPLACEMENT.strip(".")
           and not v.startswith(("[REDACTED", "<secret", "${", "$("))),
     # -- personal identifiers: scrubbed, never a reason to stop a packet -----------------------------------
-    _Rule("e-mail address", hints=("@",), pattern=re.compile(
+    _Rule("e-mail address", hints=("@",), pattern=lazy_compile(
         r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@(?:[A-Za-z0-9\-]{1,63}\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9\-])"),
         scan=False, personal=True),
-    _Rule("AWS account in ARN", hints=("arn:aws",), pattern=re.compile(
+    _Rule("AWS account in ARN", hints=("arn:aws",), pattern=lazy_compile(
         r"(?<![A-Za-z0-9])arn:aws[a-z\-]{0,12}:[a-z0-9\-]{1,40}:[a-z0-9\-]{0,20}:(?P<v>[0-9]{12}):"
         r"(?P<w>(?:user|role|assumed-role|federated-user|group)/[A-Za-z0-9+=,.@_/\-]{1,200})?"), scan=False),
 )
 
 # Public for other modules (doctor, tests): (kind, pattern) of every shape a finished file is scanned for.
-SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((r.kind, r.pattern) for r in _RULES if r.scan)
+SECRET_PATTERNS: tuple[tuple[str, LazyPattern], ...] = tuple((r.kind, r.pattern) for r in _RULES if r.scan)
 
 # A whole PEM/PGP private key: the header alone is what `scan_text` finds line by line, but scrubbing
 # must take the body too (an error text cut at 300 characters may have lost the END line).
-_PRIVATE_KEY_BLOCK = re.compile(
+_PRIVATE_KEY_BLOCK = lazy_compile(
     r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----.*?"
     r"(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|\Z)", re.DOTALL)
 _VALUE_GROUPS = ("v", "w", "x")

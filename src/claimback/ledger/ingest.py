@@ -14,8 +14,8 @@ import hashlib
 import os
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
@@ -23,9 +23,20 @@ import msgspec
 from claimback.config import machine_id as local_machine_id
 from claimback.core.files import UnsafeFile, read_regular_bytes
 from claimback.core.times import utc_now_iso
+# The summary, the per-file change check and the tail hash live there, so that a run with nothing to read
+# never imports this module (and the parser below): ledger/changes.py, ingest_changes.
+from claimback.ledger.changes import (
+    LINKS_PENDING as _LINKS_PENDING,
+    Changes,
+    IngestSummary,
+    ProgressFn,
+    find_changes,
+    same_tail as _same_tail,
+    tail_hash as _tail_hash,
+)
 from claimback.ledger.store import Ledger, defer_indexes, has_team_indexes, restore_deferred_indexes
 from claimback.ledger.team import drop_otel_duplicates, register_machine
-from claimback.sources.discovery import TranscriptFile, iter_transcripts
+from claimback.sources.discovery import TranscriptFile
 from claimback.sources.transcripts import (
     FAILURE_COLUMNS,
     PROMPT_COLUMNS,
@@ -55,31 +66,6 @@ PARALLEL_MAX_FILE = 64 * 1024 * 1024
 PARALLEL_WINDOW_BYTES = 32 * 1024 * 1024
 # Workers only while the load average is at most this (None: all cores but one; see _parallel_pays).
 PARALLEL_MAX_LOAD: float | None = None
-
-ProgressFn = Callable[[int, int, str], None]
-
-
-@dataclass
-class IngestSummary:
-    files_seen: int = 0
-    files_read: int = 0
-    files_unchanged: int = 0
-    bytes_read: int = 0
-    lines_read: int = 0
-    new_requests: int = 0
-    new_failures: dict[str, int] = field(default_factory=dict)
-    new_tasks: int = 0
-    new_prompts: int = 0
-    lines_skipped: dict[str, int] = field(default_factory=dict)
-    # Records of a type (or system subtype) this claimback neither reads nor skips by name: a newer
-    # client's. Counted, never guessed at (docs/design.md, "Transcript records").
-    unknown_records: dict[str, int] = field(default_factory=dict)
-    unreadable: list[str] = field(default_factory=list)
-    partial_lines_left: int = 0
-    seconds: float = 0.0
-    ledger: str = ""
-    roots: list[str] = field(default_factory=list)
-
 
 def _insert(columns: tuple[str, ...], table: str, conflict: str) -> str:
     cols = columns + ("machine_id",)
@@ -247,7 +233,6 @@ _TASK_OUTCOMES = (
 # read but replays kept and tasks unlinked, and the next run, finding nothing new, would never fix it:
 # every flush marks the ledger, the last step clears the mark, and a run that finds the mark redoes the
 # final steps even with nothing to read.
-_LINKS_PENDING = "ingest_links_pending"
 _MARK_LINKS_PENDING = f"INSERT INTO meta (key, value) VALUES ('{_LINKS_PENDING}', '1') ON CONFLICT (key) DO NOTHING"
 
 
@@ -278,38 +263,11 @@ def _head_hash(path: Path, length: int = HEAD_BYTES) -> str:
     return f"{len(data)}:{hashlib.sha256(data).hexdigest()[:32]}"
 
 
-TAIL_BYTES = 4096
-
-
-def _tail_hash(path: Path, offset: int) -> str:
-    """A hash of the (up to) 4 KiB just before `offset`, the end of what a run consumed: a file rewritten
-    in place with the same inode, size and mtime (or the same first 4 KiB) differs there. One pread."""
-    start = max(0, offset - TAIL_BYTES)
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    try:
-        data = os.pread(fd, offset - start, start)
-    finally:
-        os.close(fd)
-    return f"{offset}:{hashlib.sha256(data).hexdigest()[:32]}"
-
-
-def _same_tail(path: Path, stored: str | None, offset: int) -> bool:
-    """Whether the consumed bytes still end as they did (True when nothing was stored: older ledgers)."""
-    return not stored or _tail_hash(path, offset) == stored
-
-
 def _tail_or_none(path: Path, offset: int) -> str | None:
     try:
         return _tail_hash(path, offset)
     except OSError:
         return None
-
-
-def _unchanged_tail(path: Path, previous: dict) -> bool:
-    try:
-        return _same_tail(path, previous.get("tail_hash"), previous["byte_offset"])
-    except OSError:
-        return True  # unreadable now: the main read reports it when the file changes
 
 
 def _same_head(path: Path, stored: str | None) -> bool:
@@ -607,34 +565,17 @@ def ingest(
     *,
     progress: ProgressFn | None = None,
     machine: str | None = None,
+    changes: Changes | None = None,
 ) -> IngestSummary:
-    """Bring the ledger up to date with every transcript under `roots`."""
-    started = time.perf_counter()
+    """Bring the ledger up to date with every transcript under `roots`. `changes`: what
+    ledger/changes.py's find_changes already found for these roots and this machine (ingest_changes)."""
     machine = machine or local_machine_id()
-    roots = list(roots)
-    summary = IngestSummary(ledger=ledger.location, roots=[str(r) for r in roots])
-    known = {row["path"]: row for row in ledger.rows(
-        "SELECT path, device, inode, size, mtime_ns, byte_offset, head_hash, lines_read, lines_skipped, "
-        "state, tail_hash FROM files WHERE machine_id = ?", (machine,))}
+    if changes is None:
+        changes = find_changes(ledger, roots, machine)
+    started, summary, known, work = changes.started, changes.summary, changes.known, changes.work
+    links_pending = changes.links_pending
     skipped: Counter = Counter()
     unknown: Counter = Counter()
-    links_pending = ledger.scalar("SELECT value FROM meta WHERE key = ?", (_LINKS_PENDING,)) is not None
-
-    work: list[tuple[TranscriptFile, os.stat_result, dict | None]] = []
-    for tfile in iter_transcripts(roots):
-        summary.files_seen += 1
-        try:
-            st = os.stat(tfile.path)
-        except OSError:
-            summary.unreadable.append(str(tfile.path))
-            continue
-        previous = known.get(str(tfile.path))
-        if (previous is not None and previous["size"] == st.st_size
-                and previous["mtime_ns"] == st.st_mtime_ns and previous["inode"] == st.st_ino
-                and previous["device"] == st.st_dev and _unchanged_tail(tfile.path, previous)):
-            summary.files_unchanged += 1
-            continue
-        work.append((tfile, st, previous))
 
     # The "new" counts cost a scan each; an unchanged re-run (every report starts with one) skips them.
     if work:

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from claimback.core.secrets import scrub
-from claimback.ledger.ingest import IngestSummary
+from claimback.ledger.changes import IngestSummary
 
 # ESC (ANSI/OSC sequences: colours, titles, hyperlinks, clipboard writes), other C0 and C1 controls and
 # DEL; tab and newline stay. Text from transcripts, telemetry and status pages must not drive the terminal.
