@@ -26,6 +26,8 @@ import argparse
 import json
 import os
 import platform
+import resource
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -47,6 +49,24 @@ def script() -> list[str]:
         return [str(here)]
     found = shutil.which("claimback")
     return [found] if found else [sys.executable, "-m", "claimback"]
+
+
+def install_command(src: str | None = None) -> list[str]:
+    """The command prefix `claimback guard install` writes for this interpreter (of the tree at `src`,
+    else the installed one): what Claude Code runs, launcher included."""
+    env = dict(os.environ)
+    if src:
+        env["PYTHONPATH"] = src
+    code = "from claimback.prevent.guard_settings import claimback_command; print(claimback_command())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return shlex.split(out.stdout.strip())
+
+
+def refresh_cache(env: dict[str, str]) -> None:
+    """Date the cache "now" again: it stays under the 60 s refresh age (no background refresh is started
+    while measuring) and the 15 min trust limit (the deny scenario keeps denying)."""
+    meta = Path(env["CLAIMBACK_HOME"]) / "cache" / "status" / "unresolved.meta.json"
+    meta.write_text(json.dumps({"url": "bench", "fetched_at": iso(datetime.now(timezone.utc))}))
 
 
 def build_home(root: Path, outage: bool) -> tuple[dict[str, str], str]:
@@ -109,32 +129,66 @@ def time_runs(cmd: list[str], env: dict[str, str], stdin: str, runs: int, warmup
     return samples, out
 
 
-def busy_blocks(cmd: list[str], homes: dict[str, tuple[dict[str, str], str]], runs: int,
-                block: int = 10) -> dict[str, dict[str, Any]]:
-    """Alternate blocks alone / beside a CPU-bound process; both scenarios inside every block."""
+def decision(out: str) -> str:
+    if '"permissionDecision": "deny"' in out:
+        return "deny"
+    return "allow" if not out.strip() else "other"
+
+
+def one_run(cmd: list[str], env: dict[str, str], stdin: str) -> tuple[float, float, str]:
+    """(wall ms, the child's CPU ms (user + system), stdout) of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env)
+    wall = (time.perf_counter() - t0) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"hook failed: {proc.stderr}")
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
+    return wall, cpu, proc.stdout
+
+
+Variant = tuple[list[str], dict[str, str], str, str | None]  # command, env, stdin, expected decision
+
+
+def busy_blocks(variants: dict[str, Variant], runs: int, block: int = 10) -> dict[str, dict[str, Any]]:
+    """Alternate blocks alone / beside a CPU-bound process; every variant inside every block.
+
+    Each block re-dates the status caches first (see refresh_cache); a run whose decision is not the
+    scenario's (a stale cache, a refresh) stops the benchmark instead of being counted."""
     samples: dict[str, list[float]] = {}
+    cpus: dict[str, list[float]] = {}
     loads: dict[str, list[float]] = {}
     done = 0
-    for name, (env, payload) in homes.items():  # warm-up: bytecode and page cache
+    for cmd, env, payload, _ in variants.values():  # warm-up: bytecode and page cache
+        if "CLAIMBACK_HOME" in env:
+            refresh_cache(env)
         time_runs(cmd, env, payload, 3, warmup=2)
     while done < runs:
         for busy in (False, True):
+            for _, env, _, _ in variants.values():
+                if "CLAIMBACK_HOME" in env:
+                    refresh_cache(env)
             burner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
             try:
                 if burner:
                     time.sleep(0.2)  # let it reach the CPU
                 for _ in range(block):
-                    for name, (env, payload) in homes.items():
+                    for name, (cmd, env, payload, expected) in variants.items():
                         key = f"{name}{' beside busy' if busy else ' alone'}"
-                        got, _ = time_runs(cmd, env, payload, 1, warmup=0)
-                        samples.setdefault(key, []).extend(got)
+                        wall, cpu, out = one_run(cmd, env, payload)
+                        if expected is not None and decision(out) != expected:
+                            raise SystemExit(f"{key}: decision {decision(out)}, expected {expected}: {out[:200]}")
+                        samples.setdefault(key, []).append(wall)
+                        cpus.setdefault(key, []).append(cpu)
                         loads.setdefault(key, []).append(os.getloadavg()[0])
             finally:
                 if burner:
                     burner.kill()
                     burner.wait()
         done += block
-    return {k: {**summary(v), "load_min": round(min(loads[k]), 1), "load_max": round(max(loads[k]), 1)}
+    return {k: {**summary(v), "cpu_p50": round(statistics.median(cpus[k]), 1),
+                "load_min": round(min(loads[k]), 1), "load_max": round(max(loads[k]), 1)}
             for k, v in samples.items()}
 
 
@@ -170,24 +224,39 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--beside-busy", action="store_true",
                         help="alternate blocks alone / beside one CPU-bound process (issue 17)")
+    parser.add_argument("--baseline", metavar="SRC",
+                        help="with --beside-busy: also run the tree at SRC (its src/ directory, e.g. from "
+                             "`git archive main src`), interleaved, with the command its own install writes")
     args = parser.parse_args()
-    cmd = script() + ["hook", "PreToolUse"]
+    cmd = install_command() + ["hook", "PreToolUse"]
     if args.beside_busy:
         with tempfile.TemporaryDirectory() as tmp:
             homes = {"allow": build_home(Path(tmp), False), "deny": build_home(Path(tmp), True)}
+            sides = {"": install_command()}
+            if args.baseline:
+                sides[" (baseline)"] = install_command(args.baseline)
+            variants: dict[str, Variant] = {}
+            for suffix, prefix in sides.items():
+                for name, (env, payload) in homes.items():
+                    if suffix:
+                        env = dict(env, PYTHONPATH=args.baseline)
+                    variants[name + suffix] = (prefix + ["hook", "PreToolUse"], env, payload, name)
+            # The floor as the hook runs it: bytecode on (the environment's PYTHONDONTWRITEBYTECODE off).
             floor_env = dict(os.environ, PYTHONPYCACHEPREFIX=str(Path(tmp) / "pycache"))
-            result = busy_blocks(cmd, homes, args.runs)
-            floor = busy_blocks([sys.executable, "-c", "pass"], {"python -c pass": (floor_env, "")},
+            floor_env.pop("PYTHONDONTWRITEBYTECODE", None)
+            result = busy_blocks(variants, args.runs)
+            floor = busy_blocks({"python -c pass": ([sys.executable, "-c", "pass"], floor_env, "", None)},
                                 max(20, args.runs // 2))
         result.update(floor)
         if args.json:
             print(json.dumps(result, indent=2))
             return
-        print(f"guard hook latency beside a busy core ({os.cpu_count()} CPUs, Python {platform.python_version()})")
-        print("| run | p50 | p95 | max | n | load (1 min) |\n|---|---:|---:|---:|---:|---:|")
+        print(f"guard hook latency beside a busy core ({os.cpu_count()} CPUs, Python {platform.python_version()}; "
+              f"command {' '.join(Path(c).name if i == 0 else c for i, c in enumerate(sides['']))} hook PreToolUse)")
+        print("| run | p50 | p95 | max | CPU p50 | n | load (1 min) |\n|---|---:|---:|---:|---:|---:|---:|")
         for key, r in result.items():
-            print(f"| {key} | {r['p50']:.1f} ms | {r['p95']:.1f} ms | {r['max']:.1f} ms | {r['runs']} | "
-                  f"{r['load_min']}–{r['load_max']} |")
+            print(f"| {key} | {r['p50']:.1f} ms | {r['p95']:.1f} ms | {r['max']:.1f} ms | {r['cpu_p50']:.1f} ms | "
+                  f"{r['runs']} | {r['load_min']}–{r['load_max']} |")
         return
     result: dict[str, Any] = {"command": " ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd)),
                               "python": platform.python_version(), "platform": platform.platform(),
@@ -197,8 +266,7 @@ def main() -> None:
         for outage in (False, True):
             env, payload = build_home(Path(tmp), outage)
             samples, out = time_runs(cmd, env, payload, args.runs)
-            decision = "deny" if '"permissionDecision": "deny"' in out else ("allow" if not out.strip() else "other")
-            result["outage" if outage else "quiet"] = {**summary(samples), "decision": decision}
+            result["outage" if outage else "quiet"] = {**summary(samples), "decision": decision(out)}
         # The same hook when claimback's own modules have no bytecode (PYTHONDONTWRITEBYTECODE=1, as in
         # some sandboxes and containers, and `guard install` could not precompile): a copy of the
         # package without __pycache__ first on PYTHONPATH, compiled from source on every run; the

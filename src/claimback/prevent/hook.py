@@ -211,11 +211,13 @@ def handle(argv: list[str], record: dict[str, Any], data_dir: str, cache_dir: st
         # A new session has no transcript yet: its input names the model, so an incident on another
         # model does not warn it.
         extra_models.append(payload["model"])
+    judgments = signals.Judgments(data_dir)
     assessment = signals.assess(
         policy=policy, cache_dir=cache_dir, data_dir=data_dir,
         transcript_path=payload.get("transcript_path"), extra_models=extra_models, now=now,
-        deadline=t0 + READ_BUDGET_S,
+        deadline=t0 + READ_BUDGET_S, judgments=judgments,
     )
+    judgments.save()
     maybe_refresh(cache_dir, assessment["cache_age"], policy, now, record)
     record["incidents"] = [i.get("id") for i in assessment["incidents"]]
     record["failures"] = assessment["failures"] + assessment["stop_failures"]

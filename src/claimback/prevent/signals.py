@@ -22,7 +22,7 @@ from claimback.core.times import format_epoch as iso  # noqa: F401 - callers' na
 from claimback.core.times import parse_epoch as parse_ts
 # The one judgment of incident relevance and model families, shared with the outage windows
 # (stdlib only, patterns compiled on first use: ~0.3 ms to import).
-from claimback.sources.incident_text import families_overlap, incident_relevance, model_family
+from claimback.sources.incident_text import Relevance, families_overlap, incident_relevance, model_family
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~2 ms on the hook path
 if TYPE_CHECKING:
@@ -231,8 +231,22 @@ def _names(items: Any, key: str = "name") -> list[str]:
             if isinstance(c, dict) and isinstance(c.get(key), str)]
 
 
+def relevance_inputs(incident: dict[str, Any]) -> tuple[str | None, str, list[str], list[str]]:
+    """(name, impact, components, update bodies oldest first): what `incident_relevance` judges."""
+    impact = str(incident.get("impact") or "none").lower()
+    updates = [u for u in (incident.get("incident_updates") or []) if isinstance(u, dict)] \
+        if isinstance(incident.get("incident_updates"), list) else []
+    components = _names(incident.get("components"))
+    for update in updates:  # as `incidents.incident_from_statuspage` does: updates' affected components
+        components += [c for c in _names(update.get("affected_components")) if c not in components]
+    updates.sort(key=lambda u: parse_ts(u.get("created_at")) or parse_ts(u.get("display_at")) or 0.0)
+    bodies = [u["body"] for u in updates if isinstance(u.get("body"), str)]
+    name = incident.get("name")
+    return (name if isinstance(name, str) else None), impact, components, bodies
+
+
 def classify_incident(incident: dict[str, Any], policy: dict[str, Any],
-                      used_families: list[str]) -> str | None:
+                      used_families: list[str], judgments: Judgments | None = None) -> str | None:
     """Why an unresolved incident matters to this session, or None when it does not.
 
     Returns 'active' (investigating/identified) or 'monitoring'. Whether the incident touches Claude
@@ -241,7 +255,7 @@ def classify_incident(incident: dict[str, Any], policy: dict[str, Any],
     lists one of the policy's components when it lists any (a login incident counts as claude.ai's,
     which the default policy leaves out: a running session keeps its token), and, when
     model-specific, names a model family this session uses (`used_families`, from `model_family`;
-    none known → it counts).
+    none known → it counts). `judgments` (the hook's) keeps relevance results between calls.
     """
     status = str(incident.get("status") or "").lower()
     if status and status not in OPEN_STATUSES:
@@ -251,15 +265,8 @@ def classify_incident(incident: dict[str, Any], policy: dict[str, Any],
     impact = str(incident.get("impact") or "none").lower()
     if IMPACT_RANK.get(impact, 1) < IMPACT_RANK.get(str(policy["min_impact"]).lower(), 1):
         return None
-    updates = [u for u in (incident.get("incident_updates") or []) if isinstance(u, dict)] \
-        if isinstance(incident.get("incident_updates"), list) else []
-    components = _names(incident.get("components"))
-    for update in updates:  # as `incidents.incident_from_statuspage` does: updates' affected components
-        components += [c for c in _names(update.get("affected_components")) if c not in components]
-    updates.sort(key=lambda u: parse_ts(u.get("created_at")) or parse_ts(u.get("display_at")) or 0.0)
-    bodies = [u["body"] for u in updates if isinstance(u.get("body"), str)]
-    name = incident.get("name")
-    rel = incident_relevance(name if isinstance(name, str) else None, impact, components, bodies)
+    name, impact, components, bodies = relevance_inputs(incident)
+    rel = (judgments.relevance if judgments is not None else incident_relevance)(name, impact, components, bodies)
     if not rel.relevant:
         return None
     wanted = [str(w).lower() for w in policy["components"]]
@@ -273,6 +280,109 @@ def classify_incident(incident: dict[str, Any], policy: dict[str, Any],
 
 def incident_since(incident: dict[str, Any]) -> float | None:
     return parse_ts(incident.get("started_at")) or parse_ts(incident.get("created_at"))
+
+
+# ---------------------------------------------------------------- judgments kept between hook calls
+
+JUDGMENTS_NAME = "judgments.json"
+MAX_JUDGMENTS = 32               # of each kind: a handful of incidents and model ids are live at a time
+MAX_JUDGMENT_INPUT = 16 * 1024   # an input this long is judged afresh each time rather than kept
+MAX_JUDGMENTS_BYTES = 1024 * 1024
+
+
+def _judgment_stamp() -> list[Any] | None:
+    """What the kept judgments are valid for: this Python and this copy of incident_text's rules."""
+    from claimback.sources import incident_text
+
+    try:
+        st = os.stat(incident_text.__file__)
+    except (OSError, TypeError):
+        return None
+    return [sys.version, st.st_mtime_ns, st.st_size]
+
+
+def _relevance_entry(entry: Any) -> bool:
+    """[[name, impact, components, first two bodies], [relevant, scope, families, reason, login_only]]."""
+    if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], list) and len(entry[0]) == 4
+            and isinstance(entry[1], list) and len(entry[1]) == 5):
+        return False
+    relevant, scope, fams, reason, login_only = entry[1]
+    return (isinstance(relevant, bool) and isinstance(scope, str) and isinstance(reason, str)
+            and isinstance(login_only, bool) and isinstance(fams, list) and all(isinstance(f, str) for f in fams))
+
+
+class Judgments:
+    """`incident_relevance` and `model_family` answers the hook keeps between its calls.
+
+    Both are pure functions of their text, but their patterns compile on first use: importing `re` and
+    compiling them cost each hook call ~1 ms (a model id) to ~6 ms (an incident), every call, for the
+    same few incidents and model ids. Kept as JSON beside the decision log with the inputs in full (a
+    hit is an equal input, never a hash), stamped with the Python version and incident_text's file (an
+    upgrade judges afresh), at most MAX_JUDGMENTS of each; a missing, corrupt or foreign file is
+    judged afresh. It is as trusted as the pause file beside it (whoever can write one can write both).
+    """
+
+    def __init__(self, data_dir: str | None) -> None:
+        self.path = None if data_dir is None else os.path.join(guard_dir(data_dir), JUDGMENTS_NAME)
+        self.stamp = _judgment_stamp() if self.path is not None else None
+        self.families: dict[str, str | None] = {}
+        self.relevances: list[list[Any]] = []
+        self.changed = False
+        if self.path is None or self.stamp is None:
+            return
+        try:
+            data = json.loads(read_regular_bytes(self.path, MAX_JUDGMENTS_BYTES))
+        except (OSError, ValueError):
+            return
+        if not isinstance(data, dict) or data.get("stamp") != self.stamp:
+            return
+        fams = data.get("families")
+        if isinstance(fams, dict):
+            self.families = {k: v for k, v in fams.items() if v is None or isinstance(v, str)}
+        rels = data.get("relevance")
+        if isinstance(rels, list):
+            self.relevances = [r for r in rels if _relevance_entry(r)]
+
+    def family(self, model_id: str | None) -> str | None:
+        if not isinstance(model_id, str) or not model_id:
+            return model_family(model_id)
+        if model_id in self.families:
+            return self.families[model_id]
+        family = model_family(model_id)
+        if len(model_id) <= 256:
+            self.families[model_id] = family
+            while len(self.families) > MAX_JUDGMENTS:
+                del self.families[next(iter(self.families))]
+            self.changed = True
+        return family
+
+    def relevance(self, name: str | None, impact: str | None, components: list[str],
+                  bodies: list[str]) -> Relevance:
+        # incident_relevance reads only the first two bodies: the key holds just those.
+        key = [name, impact, list(components), [b for b in bodies[:2]]]
+        for entry in self.relevances:
+            if entry[0] == key:
+                relevant, scope, fams, reason, login_only = entry[1]
+                return Relevance(relevant, scope, list(fams), reason, login_only)
+        rel = incident_relevance(name, impact, components, bodies)
+        if len(name or "") + sum(len(c) for c in components) + sum(len(b) for b in key[3]) <= MAX_JUDGMENT_INPUT:
+            self.relevances.append([key, [rel.relevant, rel.scope, list(rel.model_families), rel.reason,
+                                          rel.login_only]])
+            del self.relevances[:-MAX_JUDGMENTS]
+            self.changed = True
+        return rel
+
+    def save(self) -> None:
+        """Write the kept answers when a new one was added (atomic; an unwritable dir is no error)."""
+        if not self.changed or self.path is None or self.stamp is None:
+            return
+        data = {"stamp": self.stamp, "families": self.families, "relevance": self.relevances}
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            write_atomic(self.path, json.dumps(data).encode())
+            self.changed = False
+        except (OSError, ValueError, TypeError):
+            pass
 
 
 # ---------------------------------------------------------------- transcript tail
@@ -497,20 +607,22 @@ def assess(
     extra_models: list[str] | None = None,
     now: float | None = None,
     deadline: float | None = None,
+    judgments: Judgments | None = None,
 ) -> dict[str, Any]:
     """Everything the guard knows right now, as plain data (shared by hook, status and preflight).
 
     Keys: incidents (relevant, each with id/name/impact/status/since/shortlink/level), ignored
     (count of unresolved incidents judged not relevant), cache_age (s or None), cache_problem,
     failures (outage-class failures in window: transcript + StopFailure), burst (bool),
-    session_model, level ('block' when something active, 'monitoring', or None).
+    session_model, level ('block' when something active, 'monitoring', or None). `judgments`: the
+    hook's kept `incident_relevance` / `model_family` results (same answers, no pattern compiled).
     """
     now = time.time() if now is None else now
     window_s = float(policy["burst_window_minutes"]) * 60
     tail = transcript_signals(transcript_path, now, window_s, deadline)
     used: list[str] = []
     for model in [tail["model"], *(extra_models or [])]:
-        family = model_family(model)
+        family = judgments.family(model) if judgments is not None else model_family(model)
         if family and family not in used:
             used.append(family)
     incidents, fetched, problem = read_status_cache(cache_dir)
@@ -529,7 +641,7 @@ def assess(
             problem = f"status cache is {int(cache_age // 60)} min old (not trusted)"
         else:
             for inc in incidents:
-                level = classify_incident(inc, policy, used)
+                level = classify_incident(inc, policy, used, judgments)
                 if level is None:
                     ignored += 1
                     continue
