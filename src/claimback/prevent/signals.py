@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 import sys
 import time
-from datetime import datetime, timezone
 
 # Transcripts and the StopFailure log are read regular-file-only and non-blocking: a FIFO named *.jsonl
 # would otherwise hold the hook (and the Claude Code action waiting on it) until its timeout.
 from claimback.core import jsonlite as json  # see core/jsonlite.py: the hook's start-up
 from claimback.core.files import read_regular_bytes, read_regular_text, read_tail_lines
+from claimback.core.times import datetime, timezone  # datetime's classes, see core/times.py
 from claimback.core.times import format_epoch as iso  # noqa: F401 - callers' name for it
 from claimback.core.times import parse_epoch as parse_ts
 # The one judgment of incident relevance and model families, shared with the outage windows

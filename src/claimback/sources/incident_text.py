@@ -17,7 +17,8 @@ a Pacific or Eastern time.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+# datetime's own classes without running datetime.py (see core/times.py)
+from claimback.core.times import date, datetime, time, timedelta, timezone, tzinfo
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~2 ms on the hook path
 if TYPE_CHECKING:
