@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 
 from claimback.errors import BadInput
 from claimback.prevent import guard, guard_state
+from claimback.prevent.guard_settings import LAUNCH_CODE
 
 # A settings file as people have them: 4-space indent, other tools' hooks on the same events,
 # unknown keys, non-ASCII text, no newline at the end.
@@ -188,7 +190,8 @@ def test_project_and_local_scopes(isolated_home: Path, tmp_path: Path, scope: st
     if scope == "project":  # shared file: claimback from PATH, not this machine's venv
         assert commands["PreToolUse"] == ["claimback hook PreToolUse"]
     else:
-        assert commands["PreToolUse"][0].endswith("/claimback hook PreToolUse")
+        # this very interpreter and install, started without the console script's or runpy's imports
+        assert commands["PreToolUse"] == [f"{shlex.quote(sys.executable)} -P -c '{LAUNCH_CODE}' hook PreToolUse"]
     assert not user_settings().exists()
     status = json.loads(cli("guard", "status", "--json", cwd=project).stdout)
     by_scope = {s["scope"]: s for s in status["scopes"]}

@@ -4,10 +4,12 @@ loads), and core/jsonlite, which stands in for json there, gives json's own resu
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -264,3 +266,49 @@ def test_the_background_refresh_keeps_the_judgments_of_the_incidents_it_cached(i
                           input=json.dumps(agent_payload()), capture_output=True, text=True, timeout=30)
     assert json.loads(proc.stdout)["hookSpecificOutput"]["permissionDecision"] == "deny"
     assert "re" not in {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+
+
+# -- the launcher guard install writes: `<python> -P -c '<LAUNCH_CODE>'` -------------------------------
+
+def test_the_installed_command_line_decides_and_speaks_as_python_m_claimback(isolated_home: Path, tmp_path: Path) -> None:
+    from claimback.prevent import guard
+    from test_guard_hook import incident, retry, write_transcript
+
+    guard.install("user")
+    settings_file = Path(os.environ["HOME"]) / ".claude" / "settings.json"
+    command = json.loads(settings_file.read_text())["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
+    assert command.endswith(" -P -c 'from claimback.entry import main; main()' hook PreToolUse")
+    now = datetime.now(timezone.utc)
+    transcript = write_transcript(tmp_path / "p" / "s.jsonl", [retry(now - timedelta(seconds=s)) for s in (40, 30, 20)])
+    project = tmp_path / "project"  # Claude Code runs hooks in the project: its files must not shadow ours
+    (project / "claimback").mkdir(parents=True)
+    (project / "claimback" / "__init__.py").write_text("raise SystemExit('the project shadowed claimback')\n")
+    (project / "datetime.py").write_text("raise SystemExit('the project shadowed datetime')\n")
+    for incidents in ([], [incident("Elevated errors on Claude Code", components=["Claude Code"])]):
+        write_cache(isolated_home, incidents)
+        for transcript_path in (None, transcript):
+            payload = json.dumps({"hook_event_name": "PreToolUse", "session_id": "s1",
+                                  **agent_payload(transcript_path)})
+            installed = subprocess.run(command, shell=True, input=payload, capture_output=True, text=True,
+                                       timeout=30, cwd=project)
+            module = subprocess.run([sys.executable, "-m", "claimback", "hook", "PreToolUse"], input=payload,
+                                    capture_output=True, text=True, timeout=30)
+            assert installed.returncode == module.returncode == 0, installed.stderr
+            assert installed.stdout == module.stdout and installed.stderr == ""
+    rows = decisions(isolated_home)
+    assert [r["decision"] for r in rows] == ["allow"] * 2 + ["deny"] * 6
+
+
+def test_a_project_install_aligns_a_user_install_of_this_interpreter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The user entry `<python> -P -c …` and `claimback` on PATH (the script beside that python) are one
+    install, so a project install turns the user entry into the same line (Claude Code runs it once)."""
+    from claimback.prevent import guard, guard_settings
+
+    bin_dir = Path(sys.executable).parent
+    if not (bin_dir / "claimback").exists():
+        pytest.skip("no console script next to this interpreter")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    guard.install("user")
+    guard.install("project", project_dir=tmp_path / "repo")
+    user = json.loads((Path(os.environ["HOME"]) / ".claude" / "settings.json").read_text())
+    assert guard_settings.our_prefix(user) == "claimback"

@@ -31,6 +31,7 @@ from claimback.prevent import hook as hook_runtime
 from claimback.prevent import signals
 from claimback.prevent.guard_plugin import plugin_enabled
 from claimback.prevent.guard_settings import (
+    LAUNCH_CODE,
     HOOK_EVENTS,
     SCOPES,
     backup_copy,
@@ -52,12 +53,15 @@ from claimback.prevent.guard_state import load_states, read_log, save_states
 
 
 def _on_path_is(prefix: str) -> bool:
-    """True when `claimback` on PATH is the program `prefix` names (so both lines run the same install)."""
+    """True when `claimback` on PATH is the program `prefix` names (so both lines run the same install):
+    the console script itself, or the interpreter beside it starting claimback.entry (LAUNCH_CODE)."""
     found = shutil.which("claimback")
     try:
         parts = shlex.split(prefix)
     except ValueError:
         return False
+    if len(parts) == 4 and parts[1:] == ["-P", "-c", LAUNCH_CODE]:
+        parts = [str(Path(parts[0]).parent / "claimback")]
     if not found or len(parts) != 1:
         return False
     return os.path.realpath(found) == os.path.realpath(parts[0])
@@ -107,7 +111,9 @@ def precompile_hook_path() -> int:
 
     root = Path(claimback.__file__).parent
     written = 0
-    for rel in ("__init__.py", "entry.py", "prevent/__init__.py", "prevent/hook.py", "prevent/signals.py"):
+    for rel in ("__init__.py", "entry.py", "prevent/__init__.py", "prevent/hook.py", "prevent/signals.py",
+                "core/__init__.py", "core/jsonlite.py", "core/files.py", "core/times.py", "core/untrusted.py",
+                "sources/__init__.py", "sources/incident_text.py"):
         try:
             if py_compile.compile(str(root / rel), doraise=True):
                 written += 1

@@ -44,8 +44,13 @@ HOOK_EVENTS: tuple[tuple[str, str | None], ...] = (
     ("StopFailure", None),
 )
 HOOK_TIMEOUT_S = 10  # Claude Code's per-hook timeout (seconds); the hook itself answers in ~30 ms
-_OUR_HOOK = re.compile(r"claimback(?:\.exe)?['\"]?\s+hook\s+(\w+)")
-_OUR_STATUSLINE = re.compile(r"claimback(?:\.exe)?['\"]?\s+statusline\b")
+# What a hook command runs: this interpreter starting claimback.entry itself (see claimback_command).
+LAUNCH_CODE = "from claimback.entry import main; main()"
+# Our command lines: `<…>claimback hook EVENT` (console script, `-m claimback`, `claimback` on PATH) and
+# `<python> -P -c '<LAUNCH_CODE>' hook EVENT`.
+_OURS = r"claimback(?:\.exe|\.entry import main; main\(\))?['\"]?\s+"
+_OUR_HOOK = re.compile(_OURS + r"hook\s+(\w+)")
+_OUR_STATUSLINE = re.compile(_OURS + r"statusline\b")
 _STATUSLINE_KEPT_KEYS = ("padding", "refreshInterval", "hideVimModeIndicator")
 
 
@@ -56,8 +61,14 @@ def settings_path(scope: str, project_dir: str | os.PathLike[str] | None = None)
 
 
 def claimback_command() -> str:
-    """How Claude Code should start claimback: the script next to this interpreter when present
-    (the hook must run this very install, whatever PATH Claude Code has), else `python -m claimback`."""
+    """How Claude Code should start claimback: this very interpreter and install, whatever PATH Claude
+    Code has, as `<python> -P -c '<LAUNCH_CODE>'`. That is the cheapest start: the console script
+    (pip's template imports `re`) and `-m claimback` (runpy imports importlib.util and contextlib) each
+    cost every hook call 4–6 ms more (benchmarks/hook_latency.py); `-P` keeps the current directory (the
+    user's project) off sys.path, where `-c` and `-m` would put it first. On Windows (no POSIX shell
+    quoting) the script next to this interpreter, else `claimback` on PATH, else `python -m claimback`."""
+    if sys.executable and os.name != "nt":
+        return f"{shlex.quote(sys.executable)} -P -c {shlex.quote(LAUNCH_CODE)}"
     here = Path(sys.executable).parent
     for name in ("claimback", "claimback.exe"):
         candidate = here / name
