@@ -2,8 +2,8 @@
 
     python benchmarks/hook_latency.py [--runs 200] [--json]
 
-Runs the installed console script (`<venv>/bin/claimback hook PreToolUse`, the command that
-`claimback guard install` writes) with a PreToolUse payload on stdin, in a temporary CLAIMBACK_HOME
+Runs the command that `claimback guard install` writes for this interpreter (`<python> -P -c 'from
+claimback.entry import main; main()' hook PreToolUse`) with a PreToolUse payload on stdin, in a temporary CLAIMBACK_HOME
 with a warm status cache (fresh, so no background refresh is started), in two scenarios:
 - quiet: no incident, a 5 MB transcript whose tail holds ordinary successful requests → allow;
 - outage: an active Claude Code incident and a burst of 529s in the transcript tail → deny.
@@ -16,8 +16,12 @@ Target (DESIGN §9): p95 ≤ 60 ms; issue 17: p95 ≤ 40 ms idle and ≤ 60 ms b
 
 measures the hook as Claude Code meets it (Claude Code itself is busy on a core while it waits): blocks
 of runs alternate between "alone" and "beside one CPU-bound process" (a `while True: pass` child
-started for the block), quiet and outage scenarios interleaved inside each block, so a change in the
-machine's other load hits both conditions alike. Each row gives the 1-minute load average seen.
+started for the block), quiet and outage scenarios and `python -c pass` interleaved inside each block,
+so a change in the machine's other load hits every row alike. Each row gives the child's CPU time (user +
+system) and the 1-minute load average seen. The hook runs as `claimback guard install` writes it for
+this interpreter; every block re-dates the status cache (no background refresh, the outage stays
+trusted) and every run's decision is checked. `--baseline SRC` runs another tree (its src/, e.g.
+`git archive main src`) with its own install command in the same blocks, for an A/B.
 """
 
 from __future__ import annotations
@@ -241,13 +245,12 @@ def main() -> None:
                     if suffix:
                         env = dict(env, PYTHONPATH=args.baseline)
                     variants[name + suffix] = (prefix + ["hook", "PreToolUse"], env, payload, name)
-            # The floor as the hook runs it: bytecode on (the environment's PYTHONDONTWRITEBYTECODE off).
+            # The interpreter's floor as the hook runs it (bytecode on: the environment's
+            # PYTHONDONTWRITEBYTECODE off), in the same blocks: measured apart, later, it met other load.
             floor_env = dict(os.environ, PYTHONPYCACHEPREFIX=str(Path(tmp) / "pycache"))
             floor_env.pop("PYTHONDONTWRITEBYTECODE", None)
+            variants["python -c pass"] = ([sys.executable, "-c", "pass"], floor_env, "", None)
             result = busy_blocks(variants, args.runs)
-            floor = busy_blocks({"python -c pass": ([sys.executable, "-c", "pass"], floor_env, "", None)},
-                                max(20, args.runs // 2))
-        result.update(floor)
         if args.json:
             print(json.dumps(result, indent=2))
             return

@@ -239,15 +239,22 @@ def test_kept_judgments_from_another_version_or_of_another_shape_are_not_used(tm
     path = Path(data_dir) / "guard" / signals.JUDGMENTS_NAME
     path.parent.mkdir(parents=True)
     stamp = signals.Judgments(data_dir).stamp
-    for data in ({"stamp": ["another python", 1, 2], "relevance": forged, "families": {"claude-opus-4-6": "x"}},
-                 {"stamp": stamp, "relevance": [[forged[0][0], [0, "none", [], "bad shape", False]]],
-                  "families": {"claude-opus-4-6": 7}},
-                 "not an object"):
+    other_install = {"stamp": ["another python", 1, 2], "relevance": forged, "families": {"claude-opus-4-6": "x"}}
+    for data in ({"sets": [other_install]},
+                 {"sets": [{"stamp": stamp, "relevance": [[forged[0][0], [0, "none", [], "bad shape", False]]],
+                            "families": {"claude-opus-4-6": 7}}]},
+                 {"sets": "no list"}, "not an object"):
         path.write_text(json.dumps(data))
         kept = signals.Judgments(data_dir)
         assert kept.relevance(*inputs) == incident_relevance(*inputs) and kept.relevance(*inputs).relevant
         assert kept.family("claude-opus-4-6") == "opus-4.6"
-    path.write_text(json.dumps({"stamp": stamp, "relevance": forged}))  # the same stamp: it is trusted
+    path.write_text(json.dumps({"sets": [other_install]}))
+    kept = signals.Judgments(data_dir)
+    kept.relevance(*inputs)
+    kept.save()  # another install's set stays beside this one's: two installs do not wipe each other
+    sets = json.loads(path.read_text())["sets"]
+    assert [s["stamp"] for s in sets] == [stamp, other_install["stamp"]] and sets[1] == other_install
+    path.write_text(json.dumps({"sets": [{"stamp": stamp, "relevance": forged}]}))  # this stamp: trusted
     assert signals.Judgments(data_dir).relevance(*inputs).reason == "forged"
 
 

@@ -288,6 +288,7 @@ JUDGMENTS_NAME = "judgments.json"
 MAX_JUDGMENTS = 32               # of each kind: a handful of incidents and model ids are live at a time
 MAX_JUDGMENT_INPUT = 16 * 1024   # an input this long is judged afresh each time rather than kept
 MAX_JUDGMENTS_BYTES = 1024 * 1024
+MAX_JUDGMENT_SETS = 4            # installs (stamps) sharing one data dir
 
 
 def _judgment_stamp() -> list[Any] | None:
@@ -317,9 +318,9 @@ class Judgments:
     Both are pure functions of their text, but their patterns compile on first use: importing `re` and
     compiling them cost each hook call ~1 ms (a model id) to ~6 ms (an incident), every call, for the
     same few incidents and model ids. Kept as JSON beside the decision log with the inputs in full (a
-    hit is an equal input, never a hash), stamped with the Python version and incident_text's file (an
-    upgrade judges afresh), at most MAX_JUDGMENTS of each; a missing, corrupt or foreign file is
-    judged afresh. It is as trusted as the pause file beside it (whoever can write one can write both).
+    hit is an equal input, never a hash), one set per stamp (the Python version and incident_text's
+    file: an upgrade judges afresh; up to MAX_JUDGMENT_SETS installs side by side), at most
+    MAX_JUDGMENTS of each kind; a missing, corrupt or foreign file is judged afresh. It is as trusted as the pause file beside it (whoever can write one can write both).
     """
 
     def __init__(self, data_dir: str | None) -> None:
@@ -328,13 +329,22 @@ class Judgments:
         self.families: dict[str, str | None] = {}
         self.relevances: list[list[Any]] = []
         self.changed = False
+        # Other installs' sets (a venv and `uvx claimback` share the data dir): kept as they are, so two
+        # installs do not wipe each other's answers on every call.
+        self.others: list[dict[str, Any]] = []
         if self.path is None or self.stamp is None:
             return
         try:
-            data = json.loads(read_regular_bytes(self.path, MAX_JUDGMENTS_BYTES))
-        except (OSError, ValueError):
+            sets = json.loads(read_regular_bytes(self.path, MAX_JUDGMENTS_BYTES)).get("sets")
+        except (OSError, ValueError, AttributeError):
             return
-        if not isinstance(data, dict) or data.get("stamp") != self.stamp:
+        data: Any = None
+        for entry in sets if isinstance(sets, list) else []:
+            if isinstance(entry, dict) and entry.get("stamp") == self.stamp and data is None:
+                data = entry
+            elif isinstance(entry, dict) and len(self.others) < MAX_JUDGMENT_SETS - 1:
+                self.others.append(entry)
+        if data is None:
             return
         fams = data.get("families")
         if isinstance(fams, dict):
@@ -376,7 +386,8 @@ class Judgments:
         """Write the kept answers when a new one was added (atomic; an unwritable dir is no error)."""
         if not self.changed or self.path is None or self.stamp is None:
             return
-        data = {"stamp": self.stamp, "families": self.families, "relevance": self.relevances}
+        data = {"sets": [{"stamp": self.stamp, "families": self.families, "relevance": self.relevances},
+                         *self.others]}
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             write_atomic(self.path, json.dumps(data).encode())
