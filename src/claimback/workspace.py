@@ -7,8 +7,6 @@ from the generated demo corpus), after ingesting new transcript lines unless tol
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,6 +42,9 @@ def open_workspace(
 ) -> Iterator[Workspace]:
     """Yield a ready ledger. With `demo`, everything lives in a temp dir removed afterwards."""
     if demo:
+        import shutil
+        import tempfile
+
         from claimback.demo import build_demo
 
         tmp = Path(tempfile.mkdtemp(prefix="claimback-demo-"))

@@ -18,13 +18,12 @@ An unknown model has no cost (None), never a silent 0.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from claimback.core.lazyre import lazy_compile
 from claimback.errors import BadInput
 
 TIER_THRESHOLD = 200_000
@@ -33,7 +32,7 @@ COST_MODES: tuple[str, ...] = ("auto", "calculate", "display")
 
 # Tried in order after the exact name, like ccusage's provider prefixes.
 _PREFIXES = ("anthropic/", "anthropic.")
-_DATE_SUFFIX = re.compile(r"[-@](\d{8})$")
+_DATE_SUFFIX = lazy_compile(r"[-@](\d{8})$")
 # When only a fuzzy match exists, prefer first-party prices over cloud resellers' regional ones.
 _PROVIDER_RANK = {"anthropic": 0, "bedrock": 1, "bedrock_converse": 2, "vertex_ai-anthropic_models": 3}
 
@@ -257,6 +256,14 @@ def choose_cost(mode: str, calculated: float | None, recorded: float | None) -> 
 
 @lru_cache(maxsize=1)
 def _bundled() -> PricingTable:
-    text = resources.files("claimback").joinpath("data", "pricing.json").read_text(encoding="utf-8")
+    # Read beside this package when it is a directory (every pip install): importing importlib.resources
+    # costs ~7 ms of a report's start-up (tempfile, zipfile, ...); it stays for zip imports.
+    path = Path(__file__).parent.parent / "data" / "pricing.json"
+    if path.is_file():
+        text = path.read_text(encoding="utf-8")
+    else:
+        from importlib import resources
+
+        text = resources.files("claimback").joinpath("data", "pricing.json").read_text(encoding="utf-8")
     data = json.loads(text)
     return PricingTable(data, source="bundled", meta=data.get("_meta"))

@@ -16,9 +16,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
-from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from claimback.analysis.pricing import PricingTable, TokenSums, choose_cost
 from claimback.core.times import format_iso, parse_utc, utc_now_iso
@@ -35,6 +33,8 @@ def resolve_timezone(name: str | None) -> tzinfo | None:
         return None
     if name.upper() in ("UTC", "Z"):
         return timezone.utc
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # ~3 ms at import: only for a named zone
+
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -249,6 +249,10 @@ _CACHE_VERSION = "1"
 
 def _plain(value: Any) -> Any:
     """PostgreSQL returns SUM(BIGINT) as Decimal: make every value JSON-able and engine-independent."""
+    if value is None or isinstance(value, (int, float, str)):  # SQLite's, without importing decimal
+        return value
+    from decimal import Decimal
+
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value

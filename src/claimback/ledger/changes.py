@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from claimback.ledger.store import Ledger, restore_deferred_indexes
-from claimback.sources.discovery import TranscriptFile, iter_transcripts
+from claimback.sources.discovery import TranscriptFile, classify_path, walk_transcripts
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -49,7 +49,7 @@ class IngestSummary:
     roots: list[str] = field(default_factory=list)
 
 
-def tail_hash(path: Path, offset: int) -> str:
+def tail_hash(path: Path | str, offset: int) -> str:
     """A hash of the (up to) 4 KiB just before `offset`, the end of what a run consumed: a file rewritten
     in place with the same inode, size and mtime (or the same first 4 KiB) differs there. One pread."""
     start = max(0, offset - TAIL_BYTES)
@@ -61,14 +61,14 @@ def tail_hash(path: Path, offset: int) -> str:
     return f"{offset}:{hashlib.sha256(data).hexdigest()[:32]}"
 
 
-def same_tail(path: Path, stored: str | None, offset: int) -> bool:
+def same_tail(path: Path | str, stored: str | None, offset: int) -> bool:
     """Whether the consumed bytes still end as they did (True when nothing was stored: older ledgers)."""
     return not stored or tail_hash(path, offset) == stored
 
 
-def _unchanged_tail(path: Path, previous: dict) -> bool:
+def _unchanged_tail(path: str, stored: str | None, offset: int) -> bool:
     try:
-        return same_tail(path, previous.get("tail_hash"), previous["byte_offset"])
+        return same_tail(path, stored, offset)
     except OSError:
         return True  # unreadable now: the main read reports it when the file changes
 
@@ -78,9 +78,9 @@ class Changes:
     """What an ingest of `roots` has to do: the files to read (with their stat and stored state)."""
 
     summary: IngestSummary
-    known: dict[str, dict]  # this machine's `files` rows by path
-    work: list[tuple[TranscriptFile, os.stat_result, dict | None]]
+    work: list[tuple[TranscriptFile, os.stat_result, dict | None]]  # with the file's stored `files` row
     links_pending: bool
+    first_load: bool  # the ledger has no file of this machine yet
     started: float
 
     @property
@@ -94,26 +94,34 @@ def find_changes(ledger: Ledger, roots: Iterable[Path], machine: str) -> Changes
     started = time.perf_counter()
     roots = list(roots)
     summary = IngestSummary(ledger=ledger.location, roots=[str(r) for r in roots])
-    known = {row["path"]: row for row in ledger.rows(
-        "SELECT path, device, inode, size, mtime_ns, byte_offset, head_hash, lines_read, lines_skipped, "
-        "state, tail_hash FROM files WHERE machine_id = ?", (machine,))}
+    # Only what the check compares: the parser state (~500 bytes a file) is read below, when a file changed.
+    seen = {row[0]: row[1:] for row in ledger.execute(
+        "SELECT path, size, mtime_ns, inode, device, byte_offset, tail_hash FROM files WHERE machine_id = ?",
+        (machine,))}
     links_pending = ledger.scalar("SELECT value FROM meta WHERE key = ?", (LINKS_PENDING,)) is not None
-    work: list[tuple[TranscriptFile, os.stat_result, dict | None]] = []
-    for tfile in iter_transcripts(roots):
+    changed: list[tuple[str, os.stat_result, Path]] = []
+    for path, st, root in walk_transcripts(roots):
         summary.files_seen += 1
-        try:
-            st = os.stat(tfile.path)
-        except OSError:
-            summary.unreadable.append(str(tfile.path))
-            continue
-        previous = known.get(str(tfile.path))
-        if (previous is not None and previous["size"] == st.st_size
-                and previous["mtime_ns"] == st.st_mtime_ns and previous["inode"] == st.st_ino
-                and previous["device"] == st.st_dev and _unchanged_tail(tfile.path, previous)):
+        if st is None:
+            try:
+                st = os.stat(path)
+            except OSError:
+                summary.unreadable.append(path)
+                continue
+        previous = seen.get(path)
+        if (previous is not None and previous[0] == st.st_size and previous[1] == st.st_mtime_ns
+                and previous[2] == st.st_ino and previous[3] == st.st_dev
+                and _unchanged_tail(path, previous[5], previous[4])):
             summary.files_unchanged += 1
             continue
-        work.append((tfile, st, previous))
-    return Changes(summary, known, work, links_pending, started)
+        changed.append((path, st, root))
+    known: dict[str, dict] = {}
+    if changed:
+        known = {row["path"]: row for row in ledger.rows(
+            "SELECT path, device, inode, size, mtime_ns, byte_offset, head_hash, lines_read, lines_skipped, "
+            "state, tail_hash FROM files WHERE machine_id = ?", (machine,))}
+    work = [(classify_path(Path(path), root), st, known.get(path)) for path, st, root in changed]
+    return Changes(summary, work, links_pending, first_load=not seen, started=started)
 
 
 def ingest_changes(ledger: Ledger, roots: Iterable[Path], *, progress: ProgressFn | None = None,

@@ -572,7 +572,7 @@ def ingest(
     machine = machine or local_machine_id()
     if changes is None:
         changes = find_changes(ledger, roots, machine)
-    started, summary, known, work = changes.started, changes.summary, changes.known, changes.work
+    started, summary, work = changes.started, changes.summary, changes.work
     links_pending = changes.links_pending
     skipped: Counter = Counter()
     unknown: Counter = Counter()
@@ -589,13 +589,13 @@ def ingest(
     bulk = ledger.dialect == "sqlite" and total_bytes >= BULK_BYTES
     if bulk:
         _sqlite_bulk_mode(ledger, True, BULK_CACHE_MB_WITH_WORKERS if parallel else BULK_CACHE_MB)
-    if work and not known:
+    if work and changes.first_load:
         # A first load (an empty SQLite ledger): its secondary indexes are built after the rows
         # (ledger/store.py, defer_indexes; a no-op when any row is there already).
         defer_indexes(ledger)
     done_bytes = 0
     writer = _Writer(ledger, machine, PARALLEL_FLUSH_ROWS if parallel else FLUSH_ROWS)
-    if known and not links_pending:
+    if not changes.first_load and not links_pending:
         writer.message_ids = set()  # an incremental run: the replay rule for its own messages only
     # The rows are tuples of strings and numbers (no cycles): the cyclic GC only re-walks the growing
     # batches, ~5 % of a cold ingest. Off while reading; objects are freed by reference counting as ever.

@@ -8,10 +8,8 @@ scrubbed whatever the options.
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import re
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,8 +41,8 @@ class Redactor:
     include_paths: bool = False
     include_text: bool = False
     home: str = field(default_factory=lambda: str(Path.home()))
-    user: str = field(default_factory=lambda: _safe(getpass.getuser))
-    host: str = field(default_factory=lambda: _safe(socket.gethostname))
+    user: str = field(default_factory=lambda: _safe(_user_name))
+    host: str = field(default_factory=lambda: _safe(_host_name))
     extra_homes: tuple[str, ...] = ()  # e.g. the home directory recorded in someone else's transcripts
 
     def project(self, value: str | None) -> str | None:
@@ -104,6 +102,18 @@ def redact_tree(value: Any, *, personal: bool = True) -> Any:
     if isinstance(value, (list, tuple)):
         return [redact_tree(v, personal=personal) for v in value]
     return value
+
+
+def _user_name() -> str:
+    import getpass  # here, not at import: every --json print imports this module for redact_tree
+
+    return getpass.getuser()
+
+
+def _host_name() -> str:
+    import socket
+
+    return socket.gethostname()
 
 
 def _safe(getter: object) -> str:

@@ -94,30 +94,43 @@ def iter_transcripts(roots: Iterable[Path]) -> Iterator[TranscriptFile]:
     A FIFO, socket or device named `*.jsonl` would block or never end a line (ingest would hang or fill
     memory), and a file symlink may point anywhere: only regular files are read, and a symlink only when
     its target is a regular file inside one of the roots (we never read outside them)."""
+    for path, _, root in walk_transcripts(roots):
+        yield classify_path(Path(path), root)
+
+
+def walk_transcripts(roots: Iterable[Path]) -> Iterator[tuple[str, os.stat_result | None, Path]]:
+    """What iter_transcripts reads, as (path as str(Path) spells it, its stat, its root), in the same
+    order, without building a Path per file or classifying it: an unchanged re-run looks at 800+ files
+    of which it reads none (ledger/changes.py). The stat is the one the check made (the target's for a
+    symlink); None for a root that is a file itself."""
     roots = list(roots)
     inside = [r.resolve() for r in roots]
     for root in roots:
         if root.is_file():
             if root.suffix == ".jsonl":
-                yield classify_path(root, root.parent)
+                yield str(root), None, root.parent
             continue
         for dirpath, dirnames, filenames in os.walk(root, onerror=None):
             dirnames.sort()
+            base = str(Path(dirpath))  # once per directory: os.walk keeps a leading "./" that Path drops
             for filename in sorted(filenames):
                 if filename.endswith(".jsonl"):
-                    path = Path(dirpath) / filename
-                    if _readable_transcript(path, inside):
-                        yield classify_path(path, root)
+                    path = filename if base == "." else os.path.join(base, filename)
+                    st = _readable_transcript(path, inside)
+                    if st is not None:
+                        yield path, st, root
 
 
-def _readable_transcript(path: Path, roots: list[Path]) -> bool:
+def _readable_transcript(path: str, roots: list[Path]) -> os.stat_result | None:
+    """The file's stat when it is to be read: a regular file, or a symlink to one inside the roots."""
     try:
         st = os.lstat(path)
         if stat.S_ISREG(st.st_mode):
-            return True
+            return st
         if not stat.S_ISLNK(st.st_mode):
-            return False
-        target = path.resolve(strict=True)
-        return stat.S_ISREG(os.stat(target).st_mode) and any(target.is_relative_to(r) for r in roots)
+            return None
+        target = Path(path).resolve(strict=True)
+        st = os.stat(target)
+        return st if stat.S_ISREG(st.st_mode) and any(target.is_relative_to(r) for r in roots) else None
     except (OSError, RuntimeError):  # gone, unreadable, or a symlink loop
-        return False
+        return None
