@@ -319,3 +319,19 @@ def test_a_project_install_aligns_a_user_install_of_this_interpreter(tmp_path: P
     guard.install("project", project_dir=tmp_path / "repo")
     user = json.loads((Path(os.environ["HOME"]) / ".claude" / "settings.json").read_text())
     assert guard_settings.our_prefix(user) == "claimback"
+
+
+def test_the_installed_command_loads_no_launcher_machinery(isolated_home: Path) -> None:
+    """What the launcher saves (benchmarks/hook_latency.py): the console script's `re` (pip's template)
+    and runpy's importlib.util / contextlib are not loaded by the command install writes."""
+    from claimback.prevent.guard_settings import hook_command
+
+    write_cache(isolated_home, [])
+    proc = subprocess.run(hook_command("PreToolUse"), shell=True, input=json.dumps(agent_payload()),
+                          capture_output=True, text=True, timeout=30,
+                          env=dict(os.environ, PYTHONPROFILEIMPORTTIME="1"))
+    assert proc.returncode == 0 and proc.stdout == "", proc.stderr[-500:]
+    modules = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert "claimback.prevent.hook" in modules
+    for heavy in ("runpy", "importlib.util", "contextlib", "re", "enum", "json", "typing", "datetime"):
+        assert heavy not in modules, heavy
