@@ -215,3 +215,27 @@ def test_guard_install_notes_an_enabled_plugin(isolated_home: Path, tmp_path: Pa
     assert mine["plugin"] is True and mine["events"]
     table = CliRunner().invoke(main, ["guard", "status"]).output
     assert "+ plugin" in table  # (the rest of the cell wraps with the test console's width)
+
+
+def test_launcher_starts_a_hook_with_the_installed_interpreter_directly(tmp_path: Path) -> None:
+    """A hook goes to the interpreter on the installed script's #! line (`-P -c`, as guard install
+    writes it), not through the script, whose pip template imports `re`; the decision is the same."""
+    here = str(Path(sys.executable).parent)
+    if not (Path(here) / "claimback").exists():
+        pytest.skip("no console script next to this interpreter")
+    from test_guard_hook import write_cache
+
+    write_cache(tmp_path / "cb", [])  # fresh: no background refresh is started
+    env = {"PATH": f"{here}:/usr/bin:/bin", "HOME": str(tmp_path), "CLAIMBACK_HOME": str(tmp_path / "cb"),
+           "CLAIMBACK_STATUS_URL": "http://127.0.0.1:9", "PYTHONPROFILEIMPORTTIME": "1"}
+    payload = json.dumps({"hook_event_name": "PreToolUse", "session_id": "s1", "tool_name": "Agent",
+                          "tool_input": {"prompt": "p"}})
+    hook = subprocess.run([str(LAUNCHER), "hook", "PreToolUse"], env=env, input=payload, capture_output=True,
+                          text=True, timeout=60)
+    assert hook.returncode == 0 and hook.stdout == "", hook.stderr[-500:]
+    modules = {line.split("|")[-1].strip() for line in hook.stderr.splitlines() if "|" in line}
+    assert "claimback.prevent.hook" in modules and "re" not in modules and "runpy" not in modules
+    log = (tmp_path / "cb" / "data" / "guard" / "decisions.jsonl").read_text().splitlines()
+    assert json.loads(log[-1])["decision"] == "allow"
+    version = _launch(["--version"], env["PATH"], tmp_path)  # everything else: the script itself
+    assert version.returncode == 0 and version.stdout.startswith("claimback, version")
