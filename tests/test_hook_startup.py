@@ -243,8 +243,8 @@ def test_kept_judgments_from_another_version_or_of_another_shape_are_not_used(tm
     for data in ({"sets": [other_install]},
                  {"sets": [{"stamp": stamp, "relevance": [[forged[0][0], [0, "none", [], "bad shape", False]]],
                             "families": {"claude-opus-4-6": 7}}]},
-                 {"sets": "no list"}, "not an object"):
-        path.write_text(json.dumps(data))
+                 {"sets": "no list"}, "not an object", "[" * 100_000):
+        path.write_text(data if isinstance(data, str) and data.startswith("[") else json.dumps(data))
         kept = signals.Judgments(data_dir)
         assert kept.relevance(*inputs) == incident_relevance(*inputs) and kept.relevance(*inputs).relevant
         assert kept.family("claude-opus-4-6") == "opus-4.6"

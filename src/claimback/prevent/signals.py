@@ -320,7 +320,8 @@ class Judgments:
     same few incidents and model ids. Kept as JSON beside the decision log with the inputs in full (a
     hit is an equal input, never a hash), one set per stamp (the Python version and incident_text's
     file: an upgrade judges afresh; up to MAX_JUDGMENT_SETS installs side by side), at most
-    MAX_JUDGMENTS of each kind; a missing, corrupt or foreign file is judged afresh. It is as trusted as the pause file beside it (whoever can write one can write both).
+    MAX_JUDGMENTS of each kind; a missing, corrupt or foreign file is judged afresh. It is as trusted
+    as the pause file beside it (whoever can write one can write both).
     """
 
     def __init__(self, data_dir: str | None) -> None:
@@ -336,7 +337,7 @@ class Judgments:
             return
         try:
             sets = json.loads(read_regular_bytes(self.path, MAX_JUDGMENTS_BYTES)).get("sets")
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             return
         data: Any = None
         for entry in sets if isinstance(sets, list) else []:
