@@ -115,6 +115,7 @@ def test_unchanged_rerun_imports_no_parser_and_compiles_no_pattern(tmp_path: Pat
     again, modules, compiled = _report_run(db, projects)
     assert again == first and json.loads(again)["daily"]
     assert not set(_PARSER_MODULES) & modules, set(_PARSER_MODULES) & modules
+    assert "_hashlib" not in modules  # OpenSSL: core/digest.py hashes the tails
     # No failure rule is compiled; a secret shape only when a printed string passed its cheap hint test
     # (the JSON is scrubbed on its way out), so most never are.
     from claimback.core.secrets import _RULES
@@ -134,6 +135,8 @@ def test_unchanged_rerun_imports_no_parser_and_compiles_no_pattern(tmp_path: Pat
     grown, grown_modules, _ = _report_run(db, projects)
     assert "claimback.sources.transcripts" in grown_modules
     assert json.loads(grown)["totals"]["inputTokens"] == json.loads(first)["totals"]["inputTokens"] + 1000
+
+
 # -- the deny path: no re, no urllib (core/untrusted without them; judgments kept between calls) ------
 
 # The pattern core/untrusted.strip_controls used before it cleaned ASCII text without `re`.

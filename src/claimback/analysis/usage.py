@@ -11,7 +11,6 @@ Key names of the plain data mirror ccusage's JSON so `to_ccusage_json` is a dire
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 
 from claimback.analysis.pricing import PricingTable, TokenSums, choose_cost
+from claimback.core.digest import sha256
 from claimback.core.times import format_iso, parse_utc, utc_now_iso
 from claimback.errors import BadInput
 from claimback.ledger.store import Ledger
@@ -272,7 +272,7 @@ def _ledger_token(ledger: Ledger) -> str:
 def grouped_rows(ledger: Ledger, sql: str, params: list[Any]) -> list[list[Any]]:
     """The rows of a grouping query, from `report_cache` when the ledger has not changed since they were
     computed. The cache is an optimization only: any failure to read or write it falls back to the query."""
-    key = hashlib.sha256(json.dumps([sql, params]).encode()).hexdigest()[:32]
+    key = sha256(json.dumps([sql, params]).encode()).hexdigest()[:32]
     token = _ledger_token(ledger)
     try:
         hit = ledger.execute("SELECT token, payload FROM report_cache WHERE cache_key = ?", (key,)).fetchone()

@@ -8,13 +8,13 @@ patterns (ledger/ingest.py) load only when a file has something to read (`ingest
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from claimback.core.digest import sha256
 from claimback.ledger.store import Ledger, restore_deferred_indexes
 from claimback.sources.discovery import TranscriptFile, classify_path, walk_transcripts
 
@@ -58,7 +58,7 @@ def tail_hash(path: Path | str, offset: int) -> str:
         data = os.pread(fd, offset - start, start)
     finally:
         os.close(fd)
-    return f"{offset}:{hashlib.sha256(data).hexdigest()[:32]}"
+    return f"{offset}:{sha256(data).hexdigest()[:32]}"
 
 
 def same_tail(path: Path | str, stored: str | None, offset: int) -> bool:

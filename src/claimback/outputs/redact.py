@@ -8,25 +8,26 @@ scrubbed whatever the options.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from claimback.core.digest import sha256
+from claimback.core.lazyre import lazy_compile
 from claimback.core.secrets import scrub
 from claimback.core.untrusted import strip_controls
 
 # An absolute POSIX path of two or more parts, or a Windows drive path: how a project path shows up in an
 # API error message or a cwd.
-_POSIX_PATH = re.compile(r"(?<![\w:/.~])(?:~/[\w.@+\-]+(?:/[\w.@+\-]*)*|/(?:[\w.@+\-]+/)+[\w.@+\-]*)")
-_WINDOWS_PATH = re.compile(r"\b[A-Za-z]:\\(?:[^\\\s\"'<>|]+\\)*[^\\\s\"'<>|]*")
+_POSIX_PATH = lazy_compile(r"(?<![\w:/.~])(?:~/[\w.@+\-]+(?:/[\w.@+\-]*)*|/(?:[\w.@+\-]+/)+[\w.@+\-]*)")
+_WINDOWS_PATH = lazy_compile(r"\b[A-Za-z]:\\(?:[^\\\s\"'<>|]+\\)*[^\\\s\"'<>|]*")
 # System locations that identify nobody and help read an error ("/usr/lib/node_modules/...").
 _NEUTRAL_PREFIXES = ("/usr/", "/lib/", "/bin/", "/etc/", "/opt/homebrew/", "/v1/", "/api/")
 
 
 def short_hash(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:8]
+    return sha256(value.encode("utf-8")).hexdigest()[:8]
 
 
 def project_label(value: str | None) -> str | None:
