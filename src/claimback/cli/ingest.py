@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import msgspec
 import click
 
 from claimback.cli import main
@@ -21,13 +20,18 @@ def ingest(sources: tuple[str, ...], db: str | None, as_json: bool, quiet: bool)
     failed attempts, final API errors, interruptions, subagent launches and prompt hashes (never the
     prompt text). The ledger keeps them after Claude Code deletes old transcripts.
     """
-    from claimback.outputs.terminal import render_ingest_summary
     from claimback.workspace import open_workspace
 
     with progress_bar("ingest", enabled=not (quiet or as_json)) as progress:
         with open_workspace(db, sources, progress=progress, require_transcripts=True) as ws:
             summary = ws.ingest_summary
+    # The renderers (rich) and msgspec only for the output that needs them: `ingest --quiet` from cron or
+    # a hook pays for neither.
     if as_json:
+        import msgspec
+
         print_json(msgspec.to_builtins(summary))
     elif not quiet and summary is not None:
+        from claimback.outputs.terminal import render_ingest_summary
+
         render_ingest_summary(summary)
