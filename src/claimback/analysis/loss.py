@@ -568,7 +568,9 @@ def headline(report: WindowReport) -> str:
 
 
 def build_loss_report(ledger: Ledger, windows: Sequence[Any], *, pricing: Any, plan: str | None = None,
-                      weekly_reset: str | None = None) -> LossReport:
+                      weekly_reset: str | None = None, history: Any = None) -> LossReport:
+    """The loss report of `windows`. `history` (a quota.TokenHistory) may be passed in so a caller
+    that also shows daily totals reads the hourly totals once (audit)."""
     from claimback.analysis.quota import TokenHistory, load_snapshots, quota_impact
 
     from claimback.analysis.outages import describe_spans
@@ -577,7 +579,7 @@ def build_loss_report(ledger: Ledger, windows: Sequence[Any], *, pricing: Any, p
     reports = []
     # Read once for the whole report, not once per window (at 1 GB, 27 windows paid 216 range sums).
     shared = ReportRows(ledger) if windows else None
-    history = TokenHistory(ledger)
+    history = history or TokenHistory(ledger)
     snapshots = load_snapshots(ledger) if windows else None
     for window in windows:
         loss = attribute_window(ledger, window, cost, shared)

@@ -49,6 +49,7 @@ Each `OutageWindow` (all times ISO-8601 UTC strings, sortable):
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -450,6 +451,10 @@ def outages_report(
     f_lo = to_iso(parse_iso(lo) - margin) if lo else None
     f_hi = to_iso(parse_iso(hi) + margin) if hi else None
     failures = _load_failures(ledger, f_lo, f_hi)
+    # Each model-scoped incident looks only at the failures inside its own span (bisected), not at
+    # every failure of the period: hundreds of incidents x thousands of failures otherwise.
+    by_ts = sorted(failures, key=lambda f: f.ts)
+    stamps = [f.ts for f in by_ts]
 
     for inc in incidents:
         rel = incident_relevance(inc)
@@ -463,7 +468,8 @@ def outages_report(
             used = _session_models(ledger, start, end)
             hit = {s for s, models in used.items()
                    if families_overlap(rel.model_families, [model_family(m) for m in models])}
-            hit |= {f.session_id for f in failures if start <= f.ts <= end and f.session_id
+            inside = by_ts[bisect.bisect_left(stamps, start):bisect.bisect_right(stamps, end)]
+            hit |= {f.session_id for f in inside if f.session_id
                     and f.provider == ANTHROPIC and families_overlap(rel.model_families, [model_family(f.model)])}
             if not hit:
                 continue  # the user did not use that model then: not their outage

@@ -83,28 +83,51 @@ _TOKENS_SQL = "input_tokens + output_tokens + cache_creation_tokens + cache_read
 
 
 class TokenHistory:
-    """Token totals per UTC hour of the whole ledger, read once per report (one grouped scan), so the
-    eight weekly sums behind each window's P90 week are a few additions instead of eight range scans
-    per window. The sums stay exact: only the part of a boundary's own hour before the boundary is
-    read, per boundary, from the rows of that hour."""
+    """Request count and token total per UTC hour of the whole ledger, read once per report (one grouped
+    scan), so the eight weekly sums behind each window's P90 week are a few additions instead of eight
+    range scans per window, and the report's daily totals (`days`) are sums of hours, not a second
+    scan. The sums stay exact: only the part of a boundary's own hour before the boundary is read, per
+    boundary, from the rows of that hour."""
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
         self._hours: list[str] | None = None
+        self._counts: list[int] = []
+        self._totals: list[int] = []
         self._before: list[int] = []  # tokens in all hours before hours[i]
+
+    @property
+    def loaded(self) -> bool:
+        return self._hours is not None
 
     def _load(self) -> list[str]:
         if self._hours is None:
             rows = self.ledger.execute(
-                f"SELECT SUBSTR(ts, 1, 13) AS hour, SUM({_TOKENS_SQL}) FROM requests "
+                f"SELECT SUBSTR(ts, 1, 13) AS hour, COUNT(*), SUM({_TOKENS_SQL}) FROM requests "
                 "GROUP BY SUBSTR(ts, 1, 13) ORDER BY hour").fetchall()
-            self._hours = [str(hour) for hour, _ in rows]
+            self._hours = [str(hour) for hour, _, _ in rows]
+            self._counts = [int(n) for _, n, _ in rows]
+            self._totals = [int(total or 0) for _, _, total in rows]
             running = 0
-            for _, total in rows:
+            for total in self._totals:
                 self._before.append(running)
-                running += int(total or 0)
+                running += total
             self._before.append(running)
         return self._hours
+
+    def days(self, start: str, end: str) -> list[tuple[str, int, int]]:
+        """(day, requests, tokens) of every UTC day `start` <= day < `end` (YYYY-MM-DD) with requests:
+        what `GROUP BY SUBSTR(ts, 1, 10)` over `start <= ts < end` gives, as an hour's first ten
+        characters are its day."""
+        import bisect
+
+        hours = self._load()
+        out: dict[str, list[int]] = {}
+        for i in range(bisect.bisect_left(hours, start), bisect.bisect_left(hours, end)):
+            day = out.setdefault(hours[i][:10], [0, 0])
+            day[0] += self._counts[i]
+            day[1] += self._totals[i]
+        return [(day, n, tokens) for day, (n, tokens) in out.items()]
 
     def tokens_before(self, moment: str) -> int:
         """Tokens of every request with ts < `moment` (ISO text, compared as the ledger compares it)."""

@@ -28,7 +28,8 @@ def find_outage_windows(ws: Workspace, since: date | None, until: date | None, o
 
 def loss_for_workspace(ws: Workspace, *, since: date | None = None, until: date | None = None,
                        window_id: str | None = None, plan: str | None = None, pricing_file: str | None = None,
-                       offline: bool = False, windows: list[Any] | None = None) -> LossReport:
+                       offline: bool = False, windows: list[Any] | None = None,
+                       history: Any = None) -> LossReport:
     config = load_config()
     pricing = PricingTable.load(pricing_file or config.pricing_file)
     if windows is None:
@@ -49,7 +50,7 @@ def loss_for_workspace(ws: Workspace, *, since: date | None = None, until: date 
 
         plan = DEMO_PLAN  # the founding case is a Max user: the demo never reads the user's config
     report = build_loss_report(ws.ledger, windows, pricing=pricing, plan=plan or config.plan,
-                               weekly_reset=config.weekly_reset)
+                               weekly_reset=config.weekly_reset, history=history)
     if coverage:
         from claimback.analysis.outages import coverage_note
 

@@ -239,16 +239,24 @@ def _scrub(text: str, personal: bool) -> str:
     return text
 
 
-def scan_text(text: str, label: str) -> list[SecretFinding]:
+def scan_text(text: str, label: str, memo: dict[str, list[str]] | None = None) -> list[SecretFinding]:
+    """Findings line by line. `memo` (line -> kinds found) may be shared by the files of one packet:
+    they repeat most of their lines (JSON keys, table rows, chart markup), each scanned once."""
     findings = []
+    memo = {} if memo is None else memo
+    # A rule whose cheap test fails on the whole text fails on each of its lines (a line is no longer
+    # and holds no hint the text lacks): test the ~30 rules once per text, not once per line.
+    rules = tuple(r for r in _SCANNED if r.may_match(text, text.lower()))
     for number, line in enumerate(text.splitlines(), start=1):
-        for kind, _, _ in find_secrets(line):
-            findings.append(SecretFinding(label, number, kind))
+        kinds = memo.get(line)
+        if kinds is None:
+            kinds = memo[line] = [kind for kind, _, _ in _hits(line, rules)]
+        findings += [SecretFinding(label, number, kind) for kind in kinds]
     # Multi-line secrets (private keys) are matched line by line above; nothing spans lines otherwise.
     return findings
 
 
-def scan_file(path: Path, label: str | None = None) -> list[SecretFinding]:
+def scan_file(path: Path, label: str | None = None, memo: dict[str, list[str]] | None = None) -> list[SecretFinding]:
     """Findings in one file, read as text whatever its encoding (binary bytes cannot hide a key)."""
     text = path.read_bytes().decode("utf-8", errors="replace")
-    return scan_text(text, label or path.name)
+    return scan_text(text, label or path.name, memo)
