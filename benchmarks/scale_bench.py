@@ -36,6 +36,9 @@ def main() -> int:
     ap.add_argument("--baseline-src", type=Path, help="another tree's src/ directory, run beside this one")
     ap.add_argument("--work", type=Path, default=HERE / ".work" / "scale")
     ap.add_argument("--skip", action="append", default=[], help="a command to leave out: loss, audit, usage")
+    ap.add_argument("--keep-ledgers", action="store_true",
+                    help="reuse a ledger an earlier run left in --work (NAME.sqlite3, NAMEbaseline.sqlite3) instead "
+                         "of a cold ingest: a 5 GB ingest takes minutes")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     trees = {"": None}
@@ -48,18 +51,25 @@ def main() -> int:
     py = [sys.executable, "-m", "claimback"]
     cases: list[Case] = []
     ingests: list[str] = []
+    sizes: dict[str, float] = {}  # corpus name -> MiB of transcripts
+    grid: dict[tuple[str, str, str], Case] = {}  # (command, tree tag, corpus name) -> its case
     for spec in args.corpus:
         name, _, folder = spec.partition("=")
         projects = Path(folder) / "projects"
         size = sum(p.stat().st_size for p in projects.rglob("*.jsonl")) / 2**20
+        sizes[name] = size
         for tag, src in trees.items():
             env = envs[tag]
             db = args.work / f"{name}{tag.strip(' ()')}.sqlite3"
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{db}{suffix}").unlink(missing_ok=True)
-            built = run_once(py + ["ingest", "--quiet", "--db", str(db), "--source", str(projects)], env)
-            ingests.append(f"| {name} ({size:.0f} MiB){tag} | {built.wall:.2f} s | {built.cpu:.2f} s | "
-                           f"{built.tree_rss_mb:.0f} MB | {db.stat().st_size / 2**20:.0f} MiB | {built.load1:.1f} |")
+            if args.keep_ledgers and db.exists():
+                ingests.append(f"| {name} ({size:.0f} MiB){tag} | (kept from an earlier run) | | | "
+                               f"{db.stat().st_size / 2**20:.0f} MiB | |")
+            else:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{db}{suffix}").unlink(missing_ok=True)
+                built = run_once(py + ["ingest", "--quiet", "--db", str(db), "--source", str(projects)], env)
+                ingests.append(f"| {name} ({size:.0f} MiB){tag} | {built.wall:.2f} s | {built.cpu:.2f} s | "
+                               f"{built.tree_rss_mb:.0f} MB | {db.stat().st_size / 2**20:.0f} MiB | {built.load1:.1f} |")
             label = f"{name}{tag}"
             out = args.work / f"packet-{name}{tag.strip(' ()')}"
             commands = {
@@ -74,6 +84,7 @@ def main() -> int:
                     continue
                 cases.append(Case(f"{command}, {label}", cmd, env,
                                   before=(lambda o=out: shutil.rmtree(o, ignore_errors=True)) if command == "audit" else None))
+                grid[(command, tag, name)] = cases[-1]
     print(f"load before: {load_now()}")
     print("\n| ledger built by cold ingest | wall | CPU | peak RSS, process tree | ledger size | load (1 min) |")
     print("|---|---:|---:|---:|---:|---:|")
@@ -81,10 +92,31 @@ def main() -> int:
     interleave(cases, args.rounds)
     print(f"\nmedian of {args.rounds} interleaved rounds (after 1 warm-up); load after: {load_now()}\n")
     print(table(cases))
+    print(growth(grid, sizes))
     bad = [c.name for c in cases if any(r.rc for r in c.runs)]
     if bad:
         print(f"\nfailed: {bad}", file=sys.stderr)
     return 0
+
+
+def growth(grid: dict[tuple[str, str, str], Case], sizes: dict[str, float]) -> str:
+    """Per command and tree: CPU per corpus, and how it grew against the data from the smallest
+    corpus (a growth ratio <= 1.0 means the report cost grew no faster than the transcripts)."""
+    names = sorted(sizes, key=sizes.get)  # type: ignore[arg-type]
+    if len(names) < 2:
+        return ""
+    smallest = names[0]
+    lines = ["", f"| command | {' | '.join(f'{n} ({sizes[n]:.0f} MiB)' for n in names)} | growth vs data from {smallest} |",
+             "|---|" + "---:|" * (len(names) + 1)]
+    for command, tag in dict.fromkeys((c, t) for c, t, _ in grid):
+        row = {n: grid[(command, tag, n)].median("cpu") for n in names if (command, tag, n) in grid}
+        if smallest not in row:
+            continue
+        ratios = [f"{n}: {row[n] / row[smallest]:.2f}x CPU for {sizes[n] / sizes[smallest]:.1f}x data"
+                  for n in names[1:] if n in row]
+        lines.append(f"| {command}{tag} | " + " | ".join(f"{row[n]:.3f} s" if n in row else "" for n in names)
+                     + f" | {'; '.join(ratios)} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

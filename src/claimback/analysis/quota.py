@@ -82,6 +82,11 @@ def _delta(before: dict[str, Any], after: dict[str, Any], pct: str, resets: str)
 _TOKENS_SQL = "input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens"
 
 
+# Walks the index of migration 95 (requests_hour) in order: no sort, no table read.
+HOURLY_SQL = (f"SELECT SUBSTR(ts, 1, 13) AS hour, COUNT(*), SUM({_TOKENS_SQL}) FROM requests "
+              "GROUP BY SUBSTR(ts, 1, 13) ORDER BY hour")
+
+
 class TokenHistory:
     """Request count and token total per UTC hour of the whole ledger, read once per report (one grouped
     scan), so the eight weekly sums behind each window's P90 week are a few additions instead of eight
@@ -102,9 +107,7 @@ class TokenHistory:
 
     def _load(self) -> list[str]:
         if self._hours is None:
-            rows = self.ledger.execute(
-                f"SELECT SUBSTR(ts, 1, 13) AS hour, COUNT(*), SUM({_TOKENS_SQL}) FROM requests "
-                "GROUP BY SUBSTR(ts, 1, 13) ORDER BY hour").fetchall()
+            rows = self.ledger.execute(HOURLY_SQL).fetchall()
             self._hours = [str(hour) for hour, _, _ in rows]
             self._counts = [int(n) for _, n, _ in rows]
             self._totals = [int(total or 0) for _, _, total in rows]

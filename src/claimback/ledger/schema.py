@@ -242,6 +242,22 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        95,
+        "request tokens by hour",
+        (
+            # Every report with outage windows reads the token total of each UTC hour (the P90 weeks of
+            # analysis/quota.py TokenHistory, audit's daily table): without it one GROUP BY over all
+            # requests sorted them in a temporary B-tree (0.11 s at 1 GB, 5x that at 5 GB); this index is
+            # in that order and holds every column the scan reads (0.03 s at 1 GB). On a first load it
+            # is built after the rows, like the other secondary indexes (ledger/store.py defer_indexes).
+            "CREATE INDEX requests_hour ON requests ((SUBSTR(ts, 1, 13)), input_tokens, output_tokens, "
+            "cache_creation_tokens, cache_read_tokens, ts)",
+        ),
+    ),
+)
+
 # Versions are handed out to parallel work, so they may land out of order: the latest is the highest,
 # and a ledger is migrated by the set of versions it lacks, not by "everything above its maximum".
 LATEST_VERSION = max(m.version for m in MIGRATIONS)
