@@ -19,9 +19,17 @@ def main() -> None:
         from claimback.sources.statusline import run as statusline
 
         sys.exit(statusline(sys.argv[2:]))
+    import gc
+
     from claimback.cli import main as cli_main
 
-    cli_main(prog_name="claimback")
+    try:
+        cli_main(prog_name="claimback")
+    finally:
+        # What is alive now lives until exit: in the permanent generation, the interpreter's collections
+        # at shutdown skip it (~10 % of an unchanged report's CPU: they re-walked every imported module's
+        # objects). Objects are still released at exit as before; atexit and weakref finalizers still run.
+        gc.freeze()
 
 
 if __name__ == "__main__":  # pragma: no cover
