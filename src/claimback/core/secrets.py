@@ -43,9 +43,13 @@ class _Rule:
     # least min_len characters. Most strings (timestamps, ids, words) then cost no regex at all.
     hints: tuple[str, ...] = ()
     min_len: int = 8
+    # Characters every match holds (case as written): a text with none of them is not tried, and the
+    # pattern not even compiled (a --json print's keys name tokens but hold no ':' or '=').
+    needs: tuple[str, ...] = ()
 
     def may_match(self, text: str, lowered: str) -> bool:
-        return len(text) >= self.min_len and (not self.hints or any(h in lowered for h in self.hints))
+        return (len(text) >= self.min_len and (not self.hints or any(h in lowered for h in self.hints))
+                and (not self.needs or any(n in text for n in self.needs)))
 
 
 def _has_classes(value: str) -> bool:
@@ -95,19 +99,19 @@ _RULES: tuple[_Rule, ...] = (
                                           r"GR1348941[A-Za-z0-9_\-]{20,})")),
     _Rule("Hugging Face token", hints=("hf_",), pattern=lazy_compile(_B + r"hf_[A-Za-z0-9]{30,}")),
     _Rule("SendGrid key", hints=("sg.",), pattern=lazy_compile(_B + r"SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}")),
-    _Rule("Twilio key", min_len=34, pattern=lazy_compile(_B + r"(?:SK|AC)[0-9a-f]{32}(?![A-Za-z0-9])")),
+    _Rule("Twilio key", min_len=34, needs=("SK", "AC"), pattern=lazy_compile(_B + r"(?:SK|AC)[0-9a-f]{32}(?![A-Za-z0-9])")),
     _Rule("Mailchimp key", hints=("-us",), pattern=lazy_compile(_B + r"[0-9a-f]{32}-us[0-9]{1,2}(?![A-Za-z0-9])")),
     _Rule("Square token", hints=("sq0",), pattern=lazy_compile(_B + r"sq0(?:csp|atp)-[0-9A-Za-z_\-]{22,}")),
     _Rule("Shopify token", hints=("shp",), pattern=lazy_compile(_B + r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}")),
     _Rule("DigitalOcean token", hints=("_v1_",), pattern=lazy_compile(_B + r"do[opr]_v1_[a-f0-9]{64}")),
     _Rule("Databricks token", hints=("dapi",), pattern=lazy_compile(_B + r"dapi[a-f0-9]{32}(?:-[0-9])?")),
-    _Rule("Telegram bot token", min_len=44, pattern=lazy_compile(r"(?<![0-9])[0-9]{8,10}:[0-9A-Za-z_\-]{35,40}(?![0-9A-Za-z_\-])")),
-    _Rule("Discord bot token", min_len=59, pattern=lazy_compile(
+    _Rule("Telegram bot token", min_len=44, needs=(":",), pattern=lazy_compile(r"(?<![0-9])[0-9]{8,10}:[0-9A-Za-z_\-]{35,40}(?![0-9A-Za-z_\-])")),
+    _Rule("Discord bot token", min_len=59, needs=(".",), pattern=lazy_compile(
         _B + r"[MNO][A-Za-z0-9_\-]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38}")),
     _Rule("Azure storage key", hints=("accountkey=",), pattern=lazy_compile(r"(?i)AccountKey=[A-Za-z0-9+/=]{40,100}")),
     _Rule("Artifactory token", hints=("akc",), pattern=lazy_compile(_B + r"AKC[A-Za-z0-9]{60,}")),
     # -- generic: key=value and header forms ---------------------------------------------------------------
-    _Rule("secret in assignment or header", hints=("pass", "pwd", "secret", "token", "key", "credential", "auth", "cookie"), pattern=_ASSIGNMENT, check=lambda v: v.strip(".") != REPLACEMENT.strip(".")
+    _Rule("secret in assignment or header", hints=("pass", "pwd", "secret", "token", "key", "credential", "auth", "cookie"), needs=(":", "="), pattern=_ASSIGNMENT, check=lambda v: v.strip(".") != REPLACEMENT.strip(".")
           and not v.startswith(("[REDACTED", "<secret", "${", "$("))),
     # -- personal identifiers: scrubbed, never a reason to stop a packet -----------------------------------
     _Rule("e-mail address", hints=("@",), pattern=lazy_compile(
