@@ -174,6 +174,7 @@ def _add_usd(total: float | None, value: float | None) -> float | None:
     return (total or 0.0) + value
 
 
+_TOKENS_SUM = "input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens"
 _REQUEST_COLUMNS = ("request_key, message_id, request_id, session_id, agent_id, is_sidechain, ts, model, "
                     "input_tokens, output_tokens, cache_creation_tokens, cache_creation_1h_tokens, "
                     "cache_read_tokens, speed, cost_usd, turn_id")
@@ -216,20 +217,61 @@ class _WindowData:
                              (format_iso(parse_utc(window.start) - ACTIVE_BEFORE), window.end, provider))
         sessions = sorted(set(sessions) | {r["session_id"] for r in active if r["session_id"]})
         self.sessions = sessions
+        # Rows up to the window's end, of every session around it: what categories 1, 2, 3 and 5 take
+        # from (each takes only rows at or before a failure inside the window) and what category 4
+        # reads before the window. After the window only two things are read (category 4's first
+        # request per stream of a session the outage hit, and whether an ended turn went on later):
+        # those rows are read for the hit sessions alone, and the scope's token total is summed in
+        # SQL. Reading 12 hours after every window for every session around it made the rows read
+        # grow with windows x sessions (1.2 M rows for 330 windows at 5 GB: 7 of loss's 11 s).
         self.requests: list[dict[str, Any]] = []
+        self.scope_total = 0
         for chunk in _chunks(sessions, 400):
             marks = ", ".join("?" for _ in chunk)
             self.requests += ledger.rows(
                 f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE session_id IN ({marks}) AND ts >= ? AND ts <= ? "
-                f"AND {SQL_PROVIDER} = ? ORDER BY ts", (*chunk, lo, hi, provider))
-        self.scope_total = sum(_tokens(r) for r in self.requests)
+                f"AND {SQL_PROVIDER} = ? ORDER BY ts", (*chunk, lo, window.end, provider))
+            self.scope_total += int(ledger.scalar(
+                f"SELECT COALESCE(SUM({_TOKENS_SUM}), 0) FROM requests WHERE session_id IN ({marks}) "
+                f"AND ts >= ? AND ts <= ? AND {SQL_PROVIDER} = ?", (*chunk, lo, hi, provider)) or 0)
+        hit = sorted({f["session_id"] for f in self.failures if f["session_id"]})
+        for chunk in _chunks(hit, 400):
+            marks = ", ".join("?" for _ in chunk)
+            self.requests += ledger.rows(
+                f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE session_id IN ({marks}) AND ts > ? AND ts <= ? "
+                f"AND {SQL_PROVIDER} = ? ORDER BY ts", (*chunk, window.end, hi, provider))
+        # Main-session turns a final failure in the window ended (category 3) and which of them have a
+        # main-thread request after the window, in any session around it.
+        self.ended_turns = sorted({f["turn_id"] for f in self.failures
+                                   if f["agent_id"] is None and f["kind"] == "final" and f["turn_id"]})
+        self.turns_after: set[str] = set()
+        for turns in _chunks(self.ended_turns, 200):
+            for chunk in _chunks(sessions, 400):
+                marks, turn_marks = ", ".join("?" for _ in chunk), ", ".join("?" for _ in turns)
+                self.turns_after |= {r["turn_id"] for r in ledger.rows(
+                    f"SELECT DISTINCT turn_id FROM requests WHERE session_id IN ({marks}) AND turn_id IN "
+                    f"({turn_marks}) AND agent_id IS NULL AND ts > ? AND ts <= ? AND {SQL_PROVIDER} = ?",
+                    (*chunk, *turns, window.end, hi, provider))}
         shared = shared or ReportRows(ledger)
         # launched_ts <= end, as SQL compares text (a NULL launch time never qualifies)
         self.tasks = [t for t in shared.tasks if t["launched_ts"] is not None and t["launched_ts"] <= window.end]
         self.agent_failures = shared.agent_failures
-        self.prompts = ledger.rows(
-            "SELECT prompt_key, session_id, ts, text_hash, text_len FROM prompts WHERE is_sidechain = 0 AND ts >= ? "
-            "AND ts <= ? ORDER BY ts", (lo, hi))
+        # Prompts serve category 3 only: an ended turn's own prompt and the prompts with its text hash.
+        self.prompts: list[dict[str, Any]] = []
+        if self.ended_turns:
+            columns = "prompt_key, session_id, ts, text_hash, text_len"
+            hashes: set[str] = set()
+            for turns in _chunks(self.ended_turns, 400):
+                marks = ", ".join("?" for _ in turns)
+                hashes |= {r["text_hash"] for r in ledger.rows(
+                    f"SELECT text_hash FROM prompts WHERE prompt_key IN ({marks}) AND is_sidechain = 0 "
+                    "AND ts >= ? AND ts <= ?", (*turns, lo, hi))}
+            for chunk in _chunks(sorted(hashes), 400):
+                marks = ", ".join("?" for _ in chunk)
+                self.prompts += ledger.rows(
+                    f"SELECT {columns} FROM prompts WHERE text_hash IN ({marks}) AND is_sidechain = 0 "
+                    "AND ts >= ? AND ts <= ? ORDER BY ts", (*chunk, lo, hi))
+            self.prompts.sort(key=lambda p: p["ts"])  # one time order over the chunks, as one query gave
 
 
 def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
@@ -304,8 +346,8 @@ def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = N
                    and p["prompt_key"] != turn_id]
         if not resends:
             continue
-        later_success = any(r["turn_id"] == turn_id and r["ts"] > failure["ts"] and r["agent_id"] is None
-                            for r in data.requests)
+        later_success = turn_id in data.turns_after or any(
+            r["turn_id"] == turn_id and r["ts"] > failure["ts"] and r["agent_id"] is None for r in data.requests)
         if later_success:
             continue
         if not any(p["session_id"] != prompt["session_id"] for p in resends):
