@@ -217,33 +217,52 @@ class _WindowData:
                              (format_iso(parse_utc(window.start) - ACTIVE_BEFORE), window.end, provider))
         sessions = sorted(set(sessions) | {r["session_id"] for r in active if r["session_id"]})
         self.sessions = sessions
-        # Rows up to the window's end, of every session around it: what categories 1, 2, 3 and 5 take
-        # from (each takes only rows at or before a failure inside the window) and what category 4
-        # reads before the window. After the window only two things are read (category 4's first
-        # request per stream of a session the outage hit, and whether an ended turn went on later):
-        # those rows are read for the hit sessions alone, and the scope's token total is summed in
-        # SQL. Reading 12 hours after every window for every session around it made the rows read
-        # grow with windows x sessions (1.2 M rows for 330 windows at 5 GB: 7 of loss's 11 s).
+        shared = shared or ReportRows(ledger)
+        # launched_ts <= end, as SQL compares text (a NULL launch time never qualifies)
+        self.tasks = [t for t in shared.tasks if t["launched_ts"] is not None and t["launched_ts"] <= window.end]
+        self.agent_failures = shared.agent_failures
+        hit = sorted({f["session_id"] for f in self.failures if f["session_id"]})
+        # Main-session turns a final failure in the window ended (category 3).
+        self.ended_turns = sorted({f["turn_id"] for f in self.failures
+                                   if f["agent_id"] is None and f["kind"] == "final" and f["turn_id"]})
+        # Subagents whose killed task ended in the window (category 1), as attribute_window decides it.
+        killed_agents = sorted({t["agent_id"] for t in self.tasks if _task_end(t, self.agent_failures) is not None
+                                and self.start <= _task_end(t, self.agent_failures) <= self.end})
+        # Rows up to the window's end: every row of the sessions the outage hit (categories 2, 4 and 5
+        # read their streams), and of the other sessions around it only the rows a killed subagent or an
+        # ended turn owns (categories 1 and 3; each takes only rows at or before a failure in the
+        # window). After the window only two things are read: category 4's first request per stream of
+        # a hit session, and whether an ended turn went on. The scope's token total is summed in SQL.
+        # Reading every session's rows to 12 hours after every window made the rows read grow with
+        # windows x sessions (1.2 M rows for 330 windows at 5 GB: 7 of loss's 11 s).
         self.requests: list[dict[str, Any]] = []
         self.scope_total = 0
+        owners: list[str] = []
+        owner_params: list[Any] = []
+        for column, values in (("session_id", hit), ("agent_id", killed_agents), ("turn_id", self.ended_turns)):
+            if values:
+                owners.append(f"{column} IN ({', '.join('?' for _ in values)})")
+                owner_params += values
+        # More rows than needed are harmless (each category filters its own): past a few thousand owners
+        # the statement reads all rows to the end instead of growing towards the engines' parameter limits.
+        owned = f" AND ({' OR '.join(owners)})" if owners and len(owner_params) <= 4000 else ""
+        if not owned:
+            owner_params = []
         for chunk in _chunks(sessions, 400):
             marks = ", ".join("?" for _ in chunk)
-            self.requests += ledger.rows(
-                f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE session_id IN ({marks}) AND ts >= ? AND ts <= ? "
-                f"AND {SQL_PROVIDER} = ? ORDER BY ts", (*chunk, lo, window.end, provider))
+            if owners:
+                self.requests += ledger.rows(
+                    f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE session_id IN ({marks}) AND ts >= ? AND ts <= ? "
+                    f"AND {SQL_PROVIDER} = ?{owned} ORDER BY ts", (*chunk, lo, window.end, provider, *owner_params))
             self.scope_total += int(ledger.scalar(
                 f"SELECT COALESCE(SUM({_TOKENS_SUM}), 0) FROM requests WHERE session_id IN ({marks}) "
                 f"AND ts >= ? AND ts <= ? AND {SQL_PROVIDER} = ?", (*chunk, lo, hi, provider)) or 0)
-        hit = sorted({f["session_id"] for f in self.failures if f["session_id"]})
         for chunk in _chunks(hit, 400):
             marks = ", ".join("?" for _ in chunk)
             self.requests += ledger.rows(
                 f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE session_id IN ({marks}) AND ts > ? AND ts <= ? "
                 f"AND {SQL_PROVIDER} = ? ORDER BY ts", (*chunk, window.end, hi, provider))
-        # Main-session turns a final failure in the window ended (category 3) and which of them have a
-        # main-thread request after the window, in any session around it.
-        self.ended_turns = sorted({f["turn_id"] for f in self.failures
-                                   if f["agent_id"] is None and f["kind"] == "final" and f["turn_id"]})
+        # Which ended turns have a main-thread request after the window, in any session around it.
         self.turns_after: set[str] = set()
         for turns in _chunks(self.ended_turns, 200):
             for chunk in _chunks(sessions, 400):
@@ -252,10 +271,6 @@ class _WindowData:
                     f"SELECT DISTINCT turn_id FROM requests WHERE session_id IN ({marks}) AND turn_id IN "
                     f"({turn_marks}) AND agent_id IS NULL AND ts > ? AND ts <= ? AND {SQL_PROVIDER} = ?",
                     (*chunk, *turns, window.end, hi, provider))}
-        shared = shared or ReportRows(ledger)
-        # launched_ts <= end, as SQL compares text (a NULL launch time never qualifies)
-        self.tasks = [t for t in shared.tasks if t["launched_ts"] is not None and t["launched_ts"] <= window.end]
-        self.agent_failures = shared.agent_failures
         # Prompts serve category 3 only: an ended turn's own prompt and the prompts with its text hash.
         self.prompts: list[dict[str, Any]] = []
         if self.ended_turns:
@@ -272,6 +287,12 @@ class _WindowData:
                     f"SELECT {columns} FROM prompts WHERE text_hash IN ({marks}) AND is_sidechain = 0 "
                     "AND ts >= ? AND ts <= ? ORDER BY ts", (*chunk, lo, hi))
             self.prompts.sort(key=lambda p: p["ts"])  # one time order over the chunks, as one query gave
+
+
+def _task_end(task: dict[str, Any], agent_failures: dict[str, Any]) -> str | None:
+    """When a killed task's run ended: its agent's last outage-class failure, else its result's time."""
+    last_failure = agent_failures.get(task["agent_id"])
+    return last_failure["last_ts"] if last_failure else task["result_ts"]
 
 
 def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
@@ -308,8 +329,7 @@ def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = N
 
     # 1. Killed subagent work.
     for task in data.tasks:
-        last_failure = data.agent_failures.get(task["agent_id"])
-        ended = last_failure["last_ts"] if last_failure else task["result_ts"]
+        ended = _task_end(task, data.agent_failures)
         if ended is None or not (data.start <= ended <= data.end):
             continue
         for row in by_agent.get(task["agent_id"], []):
