@@ -52,7 +52,7 @@ from claimback.sources.transcripts import (
 FLUSH_ROWS = 20_000
 # While parse workers run, this process only writes: smaller transactions start the writes early, so they
 # overlap the parsing instead of piling up behind it (the last flush is the part nothing overlaps).
-PARALLEL_FLUSH_ROWS = 4_000
+PARALLEL_FLUSH_ROWS = 10_000
 HEAD_BYTES = 4096
 # Lines are read through a 1 MiB buffer (Python's default is 8 KiB): fewer read() calls and line splits
 # across buffer edges; measured ~3 % of a cold ingest.
