@@ -535,3 +535,36 @@ def test_replay_rule_on_an_incremental_run_sees_the_parent_copy_that_arrives_lat
     keys = {r["request_key"] for r in ledger.rows("SELECT request_key FROM requests")}
     assert keys == {"msg_other:req_o", "msg_parent:req_a", "msg_child:req_c"}
     assert second.new_requests == 0  # one parent row in, its replay out
+
+
+def test_cpu_probe_sees_a_busy_neighbour_but_not_our_own_work() -> None:
+    """Parse workers start only when a core is free (ledger/ingest.py _parallel_pays): the probe counts the
+    CPU other processes use right now, never this process's own (its file scan runs during the sample)."""
+    import subprocess
+    import sys
+    import time
+
+    from claimback.ledger import ingest as ingest_module
+
+    if (os.cpu_count() or 1) < 2 or ingest_module._cpu_ticks() is None:
+        pytest.skip("needs two cores and /proc/stat")
+
+    def busy_probe() -> float:
+        probe = ingest_module._CpuProbe()
+        until = time.monotonic() + 0.1
+        while time.monotonic() < until:  # our own work during the sample
+            pass
+        value = probe.others_busy()
+        assert value is not None
+        return value
+
+    alone = busy_probe()
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.2)
+        beside = busy_probe()
+    finally:
+        hog.kill()
+        hog.wait()
+    assert beside - alone >= 0.6, (alone, beside)
+    assert alone < 0.8, alone  # our own full core was not counted as someone else's

@@ -64,8 +64,11 @@ PARALLEL_MAX_FILE = 64 * 1024 * 1024
 # Transcript bytes handed to the workers and not yet written, at most: enough that a flush never leaves
 # them idle, little enough to bound the parsed rows held in memory.
 PARALLEL_WINDOW_BYTES = 32 * 1024 * 1024
-# Workers only while the load average is at most this (None: all cores but one; see _parallel_pays).
+# Workers only while other processes keep at most this many cores busy (None: all cores but one and a
+# half; see _parallel_pays).
 PARALLEL_MAX_LOAD: float | None = None
+# How long the CPU use of the other processes is sampled before deciding (/proc/stat ticks are 10 ms).
+CPU_PROBE_SECONDS = 0.05
 
 def _insert(columns: tuple[str, ...], table: str, conflict: str) -> str:
     cols = columns + ("machine_id",)
@@ -452,20 +455,64 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="claimback-parent-watch", daemon=True).start()
 
 
-def _parallel_pays(total_bytes: int) -> bool:
-    """Parse workers overlap parsing with writing, but cost ~17 % more CPU in all (pickling rows back,
-    a second interpreter) and twice the memory. That pays only when a core would otherwise sit idle:
-    with the machine's load average above all cores but one (Claude Code, tests, builds), the same
-    work in one process finishes about as soon and leaves the CPU to the others."""
+def _cpu_ticks() -> tuple[int, int] | None:
+    """(all, idle) CPU ticks of the machine so far (Linux /proc/stat), None elsewhere."""
+    try:
+        with open("/proc/stat", "rb") as handle:
+            fields = handle.readline().split()
+        ticks = [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal
+        return sum(ticks), ticks[3] + ticks[4]
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class _CpuProbe:
+    """How many cores the *other* processes keep busy right now: the machine's busy time over a short
+    interval minus this process's own. The load average cannot say it: it trails the last minute, so
+    right after any busy minute (a test run, a benchmark's previous round) an idle machine looks busy,
+    and a busy one idle right after a quiet minute."""
+
+    def __init__(self) -> None:
+        self.ticks = _cpu_ticks()
+        self.own = time.process_time()
+        self.since = time.monotonic()
+
+    def others_busy(self) -> float | None:
+        if self.ticks is None:
+            return None
+        elapsed = time.monotonic() - self.since
+        if elapsed < CPU_PROBE_SECONDS:
+            time.sleep(CPU_PROBE_SECONDS - elapsed)
+        now = _cpu_ticks()
+        if now is None or now[0] <= self.ticks[0]:
+            return None
+        cores = os.cpu_count() or 1
+        total, idle = now[0] - self.ticks[0], now[1] - self.ticks[1]
+        busy = cores * (total - idle) / total
+        own = (time.process_time() - self.own) / max(time.monotonic() - self.since, 1e-9)
+        return max(0.0, busy - own)
+
+
+def _parallel_pays(total_bytes: int, probe: _CpuProbe | None = None) -> bool:
+    """Parse workers overlap parsing with writing, but cost ~20-30 % more CPU in all (pickling rows
+    back, a second interpreter, two cores sharing caches) and more memory. That pays only when a core
+    would otherwise sit idle: with other processes using more than half of the core the workers would
+    need (Claude Code, tests, builds), the same work in one process finishes about as soon and leaves
+    the CPU to the others. Where the machine's CPU time cannot be read, the load average decides."""
     if total_bytes < PARALLEL_BYTES:
         return False
     cores = os.cpu_count() or 1
+    if cores < 2:
+        return False
+    busy = (probe or _CpuProbe()).others_busy()
+    if busy is not None:
+        limit = cores - 1.5 if PARALLEL_MAX_LOAD is None else PARALLEL_MAX_LOAD
+        return busy <= limit
     try:
         load = os.getloadavg()[0]
     except OSError:  # no load average on this platform: assume busy, the safe side
         return False
-    limit = cores - 1 if PARALLEL_MAX_LOAD is None else PARALLEL_MAX_LOAD
-    return cores > 1 and load <= limit
+    return load <= (cores - 1 if PARALLEL_MAX_LOAD is None else PARALLEL_MAX_LOAD)
 
 
 def _read_whole(job: tuple[TranscriptFile, os.stat_result, dict | None, str]) -> list[_Chunk]:
@@ -570,6 +617,7 @@ def ingest(
     """Bring the ledger up to date with every transcript under `roots`. `changes`: what
     ledger/changes.py's find_changes already found for these roots and this machine (ingest_changes)."""
     machine = machine or local_machine_id()
+    probe = _CpuProbe()  # sampled across the file scan and the counts below (see _parallel_pays)
     if changes is None:
         changes = find_changes(ledger, roots, machine)
     started, summary, work = changes.started, changes.summary, changes.work
@@ -585,7 +633,7 @@ def ingest(
         tasks_before = _count(ledger, "tasks", counted)
         prompts_before = _count(ledger, "prompts", counted)
     total_bytes = sum(st.st_size for _, st, _ in work)
-    parallel = _parallel_pays(total_bytes)
+    parallel = _parallel_pays(total_bytes, probe)
     bulk = ledger.dialect == "sqlite" and total_bytes >= BULK_BYTES
     if bulk:
         _sqlite_bulk_mode(ledger, True, BULK_CACHE_MB_WITH_WORKERS if parallel else BULK_CACHE_MB)
