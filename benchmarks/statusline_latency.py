@@ -2,8 +2,9 @@
 
     python benchmarks/statusline_latency.py [--runs 100]
 
-Claude Code runs the status line command on every refresh, so it must be quick. Runs the installed
-console script with a real-shaped status line payload (model, workspace, rate_limits) on stdin, in a
+Claude Code runs the status line command on every refresh, so it must be quick. Runs the command
+`claimback guard install --statusline` writes (prevent/guard_settings.py `claimback_command`: this
+interpreter with `-P -c`), with bytecode as a pip install has it, with a real-shaped status line payload (model, workspace, rate_limits) on stdin, in a
 temporary CLAIMBACK_HOME with a ledger, in two cases: `snapshot` (the once-a-minute path that writes a
 quota snapshot into the ledger; the stamp is removed before each run) and `cached` (the usual path: a
 snapshot was written less than a minute ago). Reports p50 / p95 / max, and `python -c pass` for scale.
@@ -21,7 +22,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import shlex
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import with_bytecode  # noqa: E402
 
 PAYLOAD = {
     "session_id": "bench-session", "transcript_path": "/tmp/none.jsonl", "cwd": "/tmp",
@@ -33,11 +38,12 @@ PAYLOAD = {
 
 
 def script() -> list[str]:
-    here = Path(sys.executable).parent / "claimback"
-    if here.exists():
-        return [str(here)]
-    found = shutil.which("claimback")
-    return [found] if found else [sys.executable, "-m", "claimback"]
+    try:
+        from claimback.prevent.guard_settings import claimback_command
+    except ImportError:  # claimback not importable here: the console script on PATH
+        found = shutil.which("claimback")
+        return [found] if found else [sys.executable, "-m", "claimback"]
+    return shlex.split(claimback_command())
 
 
 def timed(cmd: list[str], env: dict[str, str], stdin: bytes, before=None) -> float:
@@ -62,7 +68,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, CLAIMBACK_HOME=tmp)
+        env = with_bytecode(dict(os.environ, CLAIMBACK_HOME=tmp))
         env.pop("CLAIMBACK_DB", None)
         stdin = json.dumps(PAYLOAD).encode()
         cmd = script() + ["statusline"]
@@ -72,7 +78,7 @@ def main() -> None:
         snapshot = [timed(cmd, env, stdin, before=lambda: stamp.unlink(missing_ok=True)) for _ in range(args.runs)]
         cached = [timed(cmd, env, stdin) for _ in range(args.runs)]
         bare = [timed([sys.executable, "-c", "print(1)"], env, b"") for _ in range(args.runs)]
-    print(f"claimback statusline, {args.runs} runs each, load average {os.getloadavg()[0]:.2f}")
+    print(f"claimback statusline, {args.runs} runs each, load average {os.getloadavg()[0]:.2f}; command {' '.join(cmd)}")
     print(f"  snapshot written   {summary(snapshot)}")
     print(f"  snapshot cached    {summary(cached)}")
     print(f"  python -c (scale)  {summary(bare)}")
