@@ -132,3 +132,19 @@ def history_rss(*items: dict[str, Any]) -> str:
                    f"<guid>https://status.claude.com/incidents/{inc['id']}</guid></item>")
     return ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>Claude Status - "
             "Incident History</title><link>https://status.claude.com</link>" + "".join(out) + "</channel></rss>")
+
+
+def write_open_incident_cache(home: Any, name: str, components: tuple[str, ...] | list[str] = ()) -> None:
+    """claimback's status cache under `home` (CLAIMBACK_HOME), fetched now, holding one open major
+    incident named `name` that lists `components`: what the guard and the live views read."""
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    folder = Path(home) / "cache" / "status"
+    folder.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    (folder / "unresolved.json").write_text(json.dumps({"page": {"id": "x"}, "incidents": [{
+        "id": "inc1", "name": name, "status": "investigating", "impact": "major", "created_at": now,
+        "resolved_at": None, "shortlink": "https://stspg.io/abc",
+        "components": [{"name": c} for c in components], "incident_updates": []}]}))
+    (folder / "unresolved.meta.json").write_text(json.dumps({"url": "x", "fetched_at": now, "status": 200}))

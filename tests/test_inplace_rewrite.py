@@ -21,15 +21,21 @@ def _ids(db: Path) -> set[str]:
         return {r["request_id"] for r in ledger.rows("SELECT request_id FROM requests")}
 
 
-def test_same_inode_size_and_mtime_rewrite_is_re_read(tmp_path):
+def _ingested(tmp_path: Path, original: bytes) -> tuple[Path, Path, Path]:
+    """One transcript holding `original`, ingested once: (projects, the file, the ledger)."""
     projects = tmp_path / "projects"
     path = projects / "app" / f"{SESSION}.jsonl"
     path.parent.mkdir(parents=True)
-    original = _records("a")
     path.write_bytes(original)
     db = tmp_path / "l.sqlite3"
     with open_ledger(str(db)) as ledger:
         ingest(ledger, [projects], machine="m")
+    return projects, path, db
+
+
+def test_same_inode_size_and_mtime_rewrite_is_re_read(tmp_path):
+    original = _records("a")
+    projects, path, db = _ingested(tmp_path, original)
     assert _ids(db) == {f"req_a{i:03d}" for i in range(40)}
     st = os.stat(path)
     # Rewrite every request id in place: same length, same inode; then restore the mtime exactly.
@@ -47,14 +53,8 @@ def test_same_inode_size_and_mtime_rewrite_is_re_read(tmp_path):
 
 
 def test_a_rewrite_keeping_the_first_4_kib_and_growing_is_re_read_whole(tmp_path):
-    projects = tmp_path / "projects"
-    path = projects / "app" / f"{SESSION}.jsonl"
-    path.parent.mkdir(parents=True)
     original = _records("a")
-    path.write_bytes(original)
-    db = tmp_path / "l.sqlite3"
-    with open_ledger(str(db)) as ledger:
-        ingest(ledger, [projects], machine="m")
+    projects, path, db = _ingested(tmp_path, original)
     head = original[:4096]
     changed = head + original[4096:].replace(b"req_a", b"req_c") + _records("d", 3)
     with open(path, "r+b") as handle:  # same inode, first 4 KiB unchanged, grown
@@ -67,13 +67,8 @@ def test_a_rewrite_keeping_the_first_4_kib_and_growing_is_re_read_whole(tmp_path
 
 
 def test_an_untouched_file_stays_unchanged_and_an_appended_one_resumes(tmp_path):
-    projects = tmp_path / "projects"
-    path = projects / "app" / f"{SESSION}.jsonl"
-    path.parent.mkdir(parents=True)
-    path.write_bytes(_records("a"))
-    db = tmp_path / "l.sqlite3"
+    projects, path, db = _ingested(tmp_path, _records("a"))
     with open_ledger(str(db)) as ledger:
-        ingest(ledger, [projects], machine="m")
         assert ingest(ledger, [projects], machine="m").files_unchanged == 1
         with open(path, "ab") as handle:
             handle.write(_records("e", 2))

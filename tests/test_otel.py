@@ -56,6 +56,12 @@ def sdk_export(url: str, events: list[tuple[str, dict[str, Any]]], *, token: str
                                headers={"Authorization": f"Bearer {token}"} if token else None,
                                compression=Compression.Gzip if gzip_body else Compression.NoCompression)
     provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+    emit_claude_events(provider, events)
+
+
+def emit_claude_events(provider: Any, events: list[tuple[str, dict[str, Any]]]) -> None:
+    """Emit `events` as Claude Code's event logger does (body and event.name as 2.1.x sends them),
+    then flush and shut the provider down (its exporter sends what is left)."""
     logger = provider.get_logger("com.anthropic.claude_code.events", "2.1.150")
     for name, attributes in events:
         logger.emit(body=f"claude_code.{name}", event_name=f"claude_code.{name}",

@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("grpc", reason="grpcio not installed (pip install 'claimback[grpc]')")
 pytest.importorskip("opentelemetry.exporter.otlp.proto.grpc", reason="the SDK's gRPC exporter is not installed")
 
-from test_otel import TOKEN, api_error, api_request, exhausted, rows  # noqa: E402
+from test_otel import TOKEN, api_error, api_request, emit_claude_events, exhausted, rows  # noqa: E402
 
 from claimback.ledger import open_ledger  # noqa: E402
 from claimback.sources.otel_grpc import start_grpc  # noqa: E402
@@ -58,12 +58,7 @@ def grpc_export(port: int, events: list[tuple[str, dict[str, Any]]], *, token: s
 
     exporter.export = keep  # type: ignore[method-assign]
     provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
-    logger = provider.get_logger("com.anthropic.claude_code.events", "2.1.150")
-    for name, attributes in events:
-        logger.emit(body=f"claude_code.{name}", event_name=f"claude_code.{name}",
-                    attributes={"event.name": name, **attributes})
-    provider.force_flush()
-    provider.shutdown()
+    emit_claude_events(provider, events)
     return results
 
 

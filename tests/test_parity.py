@@ -243,14 +243,19 @@ UNKEYED_CASES: dict[str, tuple[dict[str, list[str]], tuple[int, int]]] = {
 }
 
 
-@pytest.mark.parametrize("name", list(UNKEYED_CASES))
-def test_unkeyed_lines_match_ccusage_20_session(tmp_path: Path, name: str) -> None:
-    files, expected = UNKEYED_CASES[name]
+def _write_project(tmp_path: Path, files: dict[str, list[str]]) -> None:
+    """Each file's lines (paths relative to one project) under tmp_path/claude/projects."""
     project = tmp_path / "claude" / "projects" / "-home-u-app"
     for rel, lines in files.items():
         path = project / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("name", list(UNKEYED_CASES))
+def test_unkeyed_lines_match_ccusage_20_session(tmp_path: Path, name: str) -> None:
+    files, expected = UNKEYED_CASES[name]
+    _write_project(tmp_path, files)
     for report in ("session", "daily"):
         totals = _usage(tmp_path, report, tmp_path / "claude")["totals"]
         assert (totals["inputTokens"], totals["outputTokens"]) == expected, report
@@ -282,11 +287,7 @@ def test_a_zero_cache_breakdown_beside_a_total_counts_as_ccusage_20_does(tmp_pat
 @pytest.mark.parametrize("name", list(CASES))
 def test_dedup_case_matches_ccusage_20(tmp_path: Path, name: str) -> None:
     files, expected = CASES[name]
-    project = tmp_path / "claude" / "projects" / "-home-u-app"
-    for rel, lines in files.items():
-        path = project / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(lines) + "\n")
+    _write_project(tmp_path, files)
     totals = _usage(tmp_path, "daily", tmp_path / "claude")["totals"]
     assert (totals["inputTokens"], totals["outputTokens"]) == expected
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from fake_anthropic import OVERLOADED, FakeAnthropic, Reply, Rule, agent_call, answers_tool, error_reply, main_thread
 from realclient import Sandbox, require_claude, run_claude
+from statuspage_payloads import write_open_incident_cache
 
 from claimback.prevent.guard_plugin import PLUGIN_ID, plugin_hooks
 from claimback.prevent.guard_settings import HOOK_EVENTS, HOOK_TIMEOUT_S
@@ -151,19 +152,6 @@ def test_guard_install_plugin_uses_claudes_cli_with_the_repo_marketplace(tmp_pat
     assert json.loads(status.stdout)["installed"] is True
 
 
-def _status_cache(home: Path, name: str) -> None:
-    from datetime import datetime, timezone
-
-    folder = home / "cache" / "status"
-    folder.mkdir(parents=True, exist_ok=True)
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    (folder / "unresolved.json").write_text(json.dumps({"page": {"id": "x"}, "incidents": [{
-        "id": "inc1", "name": name, "status": "investigating", "impact": "major", "created_at": now,
-        "resolved_at": None, "shortlink": "https://stspg.io/abc",
-        "components": [{"name": "Claude API (api.anthropic.com)"}], "incident_updates": []}]}))
-    (folder / "unresolved.meta.json").write_text(json.dumps({"url": "x", "fetched_at": now, "status": 200}))
-
-
 def test_real_client_runs_the_plugins_pretooluse_hook(tmp_path: Path) -> None:
     """`claude -p --plugin-dir plugins/claimback`: the API overloads three times (the client retries), then
     the model launches a subagent; the plugin's PreToolUse hook (exec form, through the launcher, the
@@ -174,7 +162,7 @@ def test_real_client_runs_the_plugins_pretooluse_hook(tmp_path: Path) -> None:
     require_claude()
     sandbox = Sandbox(tmp_path)
     cb_home = tmp_path / "cb"
-    _status_cache(cb_home, "Elevated errors on Claude Sonnet 4.6")
+    write_open_incident_cache(cb_home, "Elevated errors on Claude Sonnet 4.6", ["Claude API (api.anthropic.com)"])
     rules = [Rule(error_reply(**OVERLOADED), when=lambda r: main_thread(r) and not answers_tool(r), times=3),
              Rule(Reply(kind="tool_use", tools=[agent_call("Count the notes in notes/")]),
                   when=lambda r: main_thread(r) and not answers_tool(r)),

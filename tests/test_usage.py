@@ -16,6 +16,7 @@ from claimback.cli import main
 from claimback.errors import BadInput
 from claimback.ledger import open_ledger
 from claimback.ledger.ingest import ingest
+from statuspage_payloads import write_open_incident_cache
 
 SID_A = "aaaaaaaa-0000-4000-8000-000000000001"
 SID_B = "bbbbbbbb-0000-4000-8000-000000000002"
@@ -278,21 +279,11 @@ def _live_corpus(tmp_path: Path) -> Path:
     return write(tmp_path / "claude", SID_A, [request(stamp[0], 100, 2000, cr=5000), request(stamp[1], 50, 800)])
 
 
-def _status_cache(home: Path, name: str) -> None:
-    folder = home / "cache" / "status"
-    folder.mkdir(parents=True, exist_ok=True)
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    (folder / "unresolved.json").write_text(json.dumps({"page": {"id": "x"}, "incidents": [{
-        "id": "inc1", "name": name, "status": "investigating", "impact": "major", "created_at": now,
-        "resolved_at": None, "shortlink": "https://stspg.io/abc", "components": [], "incident_updates": []}]}))
-    (folder / "unresolved.meta.json").write_text(json.dumps({"url": "x", "fetched_at": now, "status": 200}))
-
-
 def test_live_view_shows_block_pace_incident_and_quota(tmp_path: Path) -> None:
     import os
 
     root = _live_corpus(tmp_path)
-    _status_cache(Path(os.environ["CLAIMBACK_HOME"]), "Elevated errors on Claude Opus 4.6")
+    write_open_incident_cache(Path(os.environ["CLAIMBACK_HOME"]), "Elevated errors on Claude Opus 4.6")
     db = tmp_path / "l.sqlite3"
     ledger = open_ledger(db)
     with ledger.transaction():
