@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
+from claimback.core.classify import extract_fields
 from claimback.core.times import format_iso, parse_utc
 from claimback.core.provider import ANTHROPIC, CLAIM_DESTINATION, SQL_PROVIDER
 from claimback.ledger.store import Ledger
@@ -106,8 +107,11 @@ def is_overloaded(status: int | None, error_type: str | None, message: str | Non
     if status == 529 or (error_type or "").lower() == "overloaded_error":
         return True
     if status is None and message:
-        low = message.lower()
-        return "529" in low or "overloaded" in low
+        # The status or type the text itself names ("API Error: 529 …", "529 {…overloaded_error…}"),
+        # read as the classifier reads it: a bare "529" elsewhere ("took 1529 ms") is no status.
+        named_status, named_type, _ = extract_fields(message)
+        return (named_status == 529 or (named_type or "").lower() == "overloaded_error"
+                or "overloaded" in message.lower())
     return False
 
 
@@ -577,10 +581,6 @@ def _incident_dicts(window: Any) -> list[dict[str, Any]]:
 
 def _fmt_tokens(n: int) -> str:
     return f"{n:,}"
-
-
-def _hm(ts: str) -> str:
-    return ts[11:16]
 
 
 def headline(report: WindowReport) -> str:

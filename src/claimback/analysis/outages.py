@@ -378,11 +378,16 @@ def _load_failures(ledger: Ledger, since: str | None, until: str | None) -> list
         ts = parse_iso(r["ts"])
         if ts is None:
             continue
-        wait = r["retry_in_ms"] or 0.0
-        end = ts + timedelta(milliseconds=min(float(wait), 10 * 60_000)) if wait and wait > 0 else ts
-        out.append(_Failure(ts, end, r["session_id"], r["agent_id"], r["model"], r["failure_class"], r["provider"],
-                            r["kind"]))
+        out.append(_Failure(ts, _retry_end(ts, r["retry_in_ms"]), r["session_id"], r["agent_id"], r["model"],
+                            r["failure_class"], r["provider"], r["kind"]))
     return out
+
+
+def _retry_end(ts: datetime, retry_in_ms: float | None) -> datetime:
+    """When a failed attempt's retry was due: the client's announced wait, at most 10 minutes (a
+    corrupt or absurd wait must not stretch an error span)."""
+    wait = float(retry_in_ms or 0.0)
+    return ts + timedelta(milliseconds=min(wait, 10 * 60_000)) if wait > 0 else ts
 
 
 def _session_models(ledger: Ledger, start: datetime, end: datetime,
@@ -541,8 +546,7 @@ def _describe(ledger: Ledger, iv: _Interval, window_id: str) -> OutageWindow:
         ts = parse_iso(r["ts"])
         if ts is None:
             continue
-        wait = float(r["retry_in_ms"] or 0.0)
-        until = ts + timedelta(milliseconds=min(wait, 10 * 60_000)) if wait > 0 else ts
+        until = _retry_end(ts, r["retry_in_ms"])
         logs_start = ts if logs_start is None or ts < logs_start else logs_start
         logs_end = until if logs_end is None or until > logs_end else logs_end
     if logs_end is not None and logs_end > iv.end:

@@ -16,7 +16,6 @@ from claimback.analysis.outages import (
 )
 from claimback.outputs.terminal import console, markup_safe as e
 
-SHORT_LABEL = {"both": "both", "statuspage": "status", "logs": "logs"}
 CONFIRMED_LABEL = {"both": "status page + your logs", "statuspage": "status page", "logs": "your logs"}
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import re
 
 from rich.console import Console
 from rich.errors import MarkupError
@@ -12,16 +11,14 @@ from rich.table import Table
 from rich.text import Text
 
 from claimback.core.secrets import scrub
+from claimback.core.untrusted import strip_controls
 from claimback.ledger.changes import IngestSummary
 
-# ESC (ANSI/OSC sequences: colours, titles, hyperlinks, clipboard writes), other C0 and C1 controls and
-# DEL; tab and newline stay. Text from transcripts, telemetry and status pages must not drive the terminal.
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
 def terminal_text(text: str) -> str:
-    """Foreign text made safe to print: control characters dropped, key-shaped values redacted."""
-    return _CONTROLS.sub("", scrub(text, personal=False))
+    """Foreign text made safe to print: control characters (ANSI/OSC sequences: colours, titles,
+    hyperlinks, clipboard writes; bidi overrides) dropped as everywhere (core/untrusted.py), key-shaped
+    values redacted. Text from transcripts, telemetry and status pages must not drive the terminal."""
+    return strip_controls(scrub(text, personal=False))
 
 
 class SafeConsole(Console):
