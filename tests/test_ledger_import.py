@@ -125,3 +125,25 @@ def test_import_refuses_bad_files_and_imports_nothing(machines: dict[str, Path],
 def test_export_help_says_it_is_re_importable() -> None:
     text = _cli("ledger", "export", "--help").output
     assert "ledger import" in text and "twice" in text
+
+
+def test_rows_the_ledger_refuses_and_an_unwritable_export_are_one_line_errors(machines: dict[str, Path],
+                                                                              tmp_path: Path) -> None:
+    db = tmp_path / "l.sqlite3"
+    shutil.copy2(machines["workstation"], db)
+    good = machines["export"].read_text().splitlines()
+    nested = tmp_path / "nested.jsonl"
+    nested.write_text("\n".join(good[:5] + [json.dumps({"table": "requests", "row": {"request_key": "k",
+                                                                                        "ts": {"a": 1}}})]) + "\n")
+    no_ts = tmp_path / "no_ts.jsonl"
+    no_ts.write_text("\n".join(good[:5] + [json.dumps({"table": "requests", "row": {"request_key": "k"}})]) + "\n")
+    with open_ledger(db) as ledger:
+        before = ledger.scalar("SELECT COUNT(*) FROM requests")
+    for path, says in ((nested, f"{nested}:6: a requests row with an object or list in ts"),
+                       (no_ts, "a requests row the ledger refuses (NOT NULL constraint failed: requests.ts)")):
+        result = CliRunner().invoke(main, ["ledger", "import", str(path), "--db", str(db)])
+        assert result.exit_code == 2 and says in result.output and "Traceback" not in result.output
+        with open_ledger(db) as ledger:
+            assert ledger.scalar("SELECT COUNT(*) FROM requests") == before  # nothing imported
+    out = CliRunner().invoke(main, ["ledger", "export", "--db", str(db), "--out", str(tmp_path / "no" / "x.jsonl")])
+    assert out.exit_code == 2 and "cannot write" in out.output and "Traceback" not in out.output

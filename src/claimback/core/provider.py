@@ -192,17 +192,11 @@ def judge(*, message_id: str | None = None, request_id: str | None = None, model
 SQL_PROVIDER = "COALESCE(provider, 'anthropic')"
 
 
-_MODEL_VERDICT: dict[str, str | None] = {}
-
-
 def judge_request(message_id: str | None, request_id: str | None, model: str | None) -> str | None:
     """`judge` for a request record (no error text), on the parser's hot path: the common first-party
     case costs a few string methods; anything else takes the full judgment."""
     if type(model) is str:
-        verdict = _MODEL_VERDICT.get(model, "?")
-        if verdict == "?":
-            verdict = _MODEL_VERDICT.setdefault(model, from_model(model)) if len(_MODEL_VERDICT) < 4096 \
-                else from_model(model)
+        verdict = from_model(model)  # lru_cache'd: a ledger holds a handful of model names
         if verdict is not None:
             return verdict if verdict == OTHER else judge(message_id=message_id, request_id=request_id, model=model)
     if (type(message_id) is str and message_id.startswith("msg_01") and 22 <= len(message_id) <= 46

@@ -10,6 +10,8 @@ from typing import Any
 
 import msgspec
 
+from claimback.errors import BadInput
+
 from claimback.ledger.schema import LATEST_VERSION
 from claimback.ledger.store import Ledger
 
@@ -64,7 +66,10 @@ def export_rows(ledger: Ledger, tables: tuple[str, ...] = TABLES) -> Iterator[di
 def export_jsonl(ledger: Ledger, out: Path | None) -> int:
     encoder = msgspec.json.Encoder()
     count = 0
-    handle = open(out, "wb") if out else None
+    try:
+        handle = open(out, "wb") if out else None
+    except OSError as exc:
+        raise BadInput(f"cannot write {out}: {exc.strerror or exc}") from None
     try:
         import sys
 

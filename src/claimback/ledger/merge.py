@@ -10,6 +10,8 @@ key is already there: importing the same file twice changes nothing, and rows bo
 
 from __future__ import annotations
 
+import sqlite3
+
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,9 +79,15 @@ def import_jsonl(ledger: Ledger, path: str | Path) -> ImportSummary:
         rows = pending.pop(key, [])
         if rows:
             marks = ", ".join("?" for _ in names)
-            ledger.executemany(
-                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks}) "
-                f"ON CONFLICT ({', '.join(KEYS[table])}) DO NOTHING", rows)
+            try:
+                ledger.executemany(
+                    f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks}) "
+                    f"ON CONFLICT ({', '.join(KEYS[table])}) DO NOTHING", rows)
+            except Exception as exc:  # the database refused a row (a required column missing, a bad value)
+                if not isinstance(exc, sqlite3.Error) and not type(exc).__module__.startswith("psycopg"):
+                    raise
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise BadInput(f"{path}: a {table} row the ledger refuses ({first}); nothing was imported") from None
 
     with ledger.transaction():
         for number, item in _lines(path):
@@ -97,6 +105,9 @@ def import_jsonl(ledger: Ledger, path: str | Path) -> ImportSummary:
                 dropped = summary.dropped_columns.setdefault(table, [])
                 dropped.extend(c for c in extra if c not in dropped)
             names = tuple(sorted(c for c in row if c in known))
+            nested = [c for c in names if isinstance(row[c], (dict, list))]
+            if nested:
+                raise BadInput(f"{path}:{number}: a {table} row with an object or list in {', '.join(nested)}")
             key = (table, names)
             pending.setdefault(key, []).append(tuple(row[c] for c in names))
             seen[table] = seen.get(table, 0) + 1

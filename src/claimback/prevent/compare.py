@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from claimback.core.files import read_regular_text
 from claimback.errors import BadInput
 
 LIKELY = 50  # differences at or above this weight are "likely" (preflight --baseline fails on them)
@@ -52,7 +53,8 @@ class CompareReport:
 def load_snapshot(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        # A regular file only, size-capped (core/files.py): a FIFO or device here must not hang the command.
+        data = json.loads(read_regular_text(path))
     except FileNotFoundError:
         raise BadInput(f"{path}: no such file (write one with `claimback doctor --out {path.name}`)") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:

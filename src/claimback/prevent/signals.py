@@ -190,11 +190,6 @@ def write_atomic(path: str, data: bytes) -> None:
 
 # ---------------------------------------------------------------- status cache
 
-def status_cache_paths(cache_dir: str) -> tuple[str, str]:
-    base = os.path.join(cache_dir, "status")
-    return os.path.join(base, "unresolved.json"), os.path.join(base, "unresolved.meta.json")
-
-
 def read_status_cache(cache_dir: str) -> tuple[list[dict[str, Any]] | None, float | None, str | None]:
     """(unresolved incidents, fetched_at epoch, problem). Missing or corrupt → (None, None, why).
 

@@ -16,7 +16,6 @@ from claimback.errors import BadInput, ClaimbackError
 if TYPE_CHECKING:
     from claimback.sources.otel_server import OtelServer
 
-DEFAULT_GRPC_PORT = 4317
 _PROTOBUF = "application/x-protobuf"
 _SERVICES = {
     "opentelemetry.proto.collector.logs.v1.LogsService": "logs",
