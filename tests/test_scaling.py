@@ -144,10 +144,16 @@ def test_window_rows_read_only_up_to_the_end_give_the_loss_of_reading_12_hours_a
                 f"SELECT {loss_module._REQUEST_COLUMNS} FROM requests WHERE session_id IN ({marks}) AND ts >= ? "
                 f"AND ts <= ? AND {SQL_PROVIDER} = ? ORDER BY ts", (*self.sessions, lo, hi, provider))
             self.scope_total = sum(loss_module._tokens(r) for r in self.requests)
-            self.turns_after = set()
             self.prompts = ledger.rows(
                 "SELECT prompt_key, session_id, ts, text_hash, text_len FROM prompts WHERE is_sidechain = 0 "
                 "AND ts >= ? AND ts <= ? ORDER BY ts", (lo, hi))
+
+        def first_after(self, session_id, agent_id):  # from the rows read, not a seek
+            return next((r for r in self.requests if r["session_id"] == session_id and r["agent_id"] == agent_id
+                         and r["ts"] > self.end), None)
+
+        def turns_going_on(self, turns):  # the rows read reach 12 h past the window: attribute_window sees them
+            return set()
 
     rows = demo_ledger.execute("SELECT ts FROM failures WHERE failure_class = 'outage' ORDER BY ts").fetchall()
     first, last = rows[0][0], rows[-1][0]

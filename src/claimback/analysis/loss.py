@@ -235,12 +235,16 @@ class _WindowData:
         # Rows up to the window's end: every row of the sessions the outage hit (categories 2, 4 and 5
         # read their streams), and of the other sessions around it only the rows a killed subagent or an
         # ended turn owns (categories 1 and 3; each takes only rows at or before a failure in the
-        # window). After the window only two things are read: category 4's first request per stream of
-        # a hit session, and whether an ended turn went on. The scope's token total is summed in SQL.
-        # Reading every session's rows to 12 hours after every window made the rows read grow with
-        # windows x sessions (1.2 M rows for 330 windows at 5 GB: 7 of loss's 11 s).
+        # window). After the window only two things are read, by `first_after` and `turns_going_on`:
+        # category 4's first request of a stream that may have rebuilt its cache, and whether an ended
+        # turn with a re-sent prompt went on. The scope's token total is summed in SQL. Reading every
+        # session's rows to 12 hours after every window made the rows read grow with windows x sessions
+        # (1.2 M rows for 330 windows at 5 GB: 7 of loss's 11 s); reading the hit sessions' 12 hours
+        # after still read 165 k rows there for the first one of each stream (0.9 s).
         self.requests: list[dict[str, Any]] = []
         self.scope_total = 0
+        self.provider, self.hi = provider, hi
+        self._ledger = ledger
         owners: list[str] = []
         owner_params: list[Any] = []
         for column, values in (("session_id", hit), ("agent_id", killed_agents), ("turn_id", self.ended_turns)):
@@ -261,20 +265,6 @@ class _WindowData:
             self.scope_total += int(ledger.scalar(
                 f"SELECT COALESCE(SUM({_TOKENS_SUM}), 0) FROM requests WHERE session_id IN ({marks}) "
                 f"AND ts >= ? AND ts <= ? AND {SQL_PROVIDER} = ?", (*chunk, lo, hi, provider)) or 0)
-        for chunk in _chunks(hit, 400):
-            marks = ", ".join("?" for _ in chunk)
-            self.requests += ledger.rows(
-                f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE session_id IN ({marks}) AND ts > ? AND ts <= ? "
-                f"AND {SQL_PROVIDER} = ? ORDER BY ts", (*chunk, window.end, hi, provider))
-        # Which ended turns have a main-thread request after the window, in any session around it.
-        self.turns_after: set[str] = set()
-        for turns in _chunks(self.ended_turns, 200):
-            for chunk in _chunks(sessions, 400):
-                marks, turn_marks = ", ".join("?" for _ in chunk), ", ".join("?" for _ in turns)
-                self.turns_after |= {r["turn_id"] for r in ledger.rows(
-                    f"SELECT DISTINCT turn_id FROM requests WHERE session_id IN ({marks}) AND turn_id IN "
-                    f"({turn_marks}) AND agent_id IS NULL AND ts > ? AND ts <= ? AND {SQL_PROVIDER} = ?",
-                    (*chunk, *turns, window.end, hi, provider))}
         # Prompts serve category 3 only: an ended turn's own prompt and the prompts with its text hash.
         self.prompts: list[dict[str, Any]] = []
         if self.ended_turns:
@@ -291,6 +281,27 @@ class _WindowData:
                     f"SELECT {columns} FROM prompts WHERE text_hash IN ({marks}) AND is_sidechain = 0 "
                     "AND ts >= ? AND ts <= ? ORDER BY ts", (*chunk, lo, hi))
             self.prompts.sort(key=lambda p: p["ts"])  # one time order over the chunks, as one query gave
+
+    def first_after(self, session_id: str, agent_id: str | None) -> dict[str, Any] | None:
+        """A stream's first request after the window (up to AFTER_WINDOW past it): one index seek."""
+        agent = "agent_id IS NULL" if agent_id is None else "agent_id = ?"
+        rows = self._ledger.rows(
+            f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE session_id = ? AND {agent} AND ts > ? AND ts <= ? "
+            f"AND {SQL_PROVIDER} = ? ORDER BY ts LIMIT 1",
+            (session_id, *(() if agent_id is None else (agent_id,)), self.end, self.hi, self.provider))
+        return rows[0] if rows else None
+
+    def turns_going_on(self, turns: Sequence[str]) -> set[str]:
+        """Which of `turns` have a main-thread request after the window, in any session around it."""
+        going_on: set[str] = set()
+        for chunk_turns in _chunks(sorted(turns), 200):
+            for chunk in _chunks(self.sessions, 400):
+                marks, turn_marks = ", ".join("?" for _ in chunk), ", ".join("?" for _ in chunk_turns)
+                going_on |= {r["turn_id"] for r in self._ledger.rows(
+                    f"SELECT DISTINCT turn_id FROM requests WHERE session_id IN ({marks}) AND turn_id IN "
+                    f"({turn_marks}) AND agent_id IS NULL AND ts > ? AND ts <= ? AND {SQL_PROVIDER} = ?",
+                    (*chunk, *chunk_turns, self.end, self.hi, self.provider))}
+        return going_on
 
 
 def _task_end(task: dict[str, Any], agent_failures: dict[str, Any]) -> str | None:
@@ -362,15 +373,20 @@ def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = N
     for failure in data.failures:
         if failure["agent_id"] is None and failure["kind"] == "final" and failure["turn_id"]:
             ended_turns[failure["turn_id"]] = failure
+    resent: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}  # turn -> its prompt, the re-sends
     for turn_id, failure in ended_turns.items():
         prompt = prompt_by_key.get(turn_id)
         if prompt is None:
             continue
         resends = [p for p in data.prompts if p["text_hash"] == prompt["text_hash"] and p["ts"] > failure["ts"]
                    and p["prompt_key"] != turn_id]
-        if not resends:
-            continue
-        later_success = turn_id in data.turns_after or any(
+        if resends:
+            resent[turn_id] = (prompt, resends)
+    # Only a re-sent turn asks whether it went on after the window (one statement for all of them).
+    going_on = data.turns_going_on(list(resent)) if resent else set()
+    for turn_id, (prompt, resends) in resent.items():
+        failure = ended_turns[turn_id]
+        later_success = turn_id in going_on or any(
             r["turn_id"] == turn_id and r["ts"] > failure["ts"] and r["agent_id"] is None for r in data.requests)
         if later_success:
             continue
@@ -390,20 +406,21 @@ def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = N
     # sessions the outage actually hit count: a pause in a session with no failure proves nothing.
     window_start = parse_utc(data.start)
     hit_sessions = {f["session_id"] for f in data.failures}
-    for (session_id, _agent_id), stream in by_stream.items():
+    for (session_id, agent_id), stream in by_stream.items():
         if session_id not in hit_sessions:
             continue
         before = [r for r in stream if r["ts"] <= data.end]
-        after = [r for r in stream if r["ts"] > data.end]
         # The cap: what was cached before the outage reached you (the start of your error span). A
         # session that began after that had nothing cached to lose.
         before_window = [r for r in stream if r["ts"] < data.hit_from]
-        if not before or not after or not before_window:
+        if not before or not before_window:
             continue
         last = before[-1]
         if parse_utc(last["ts"]) < window_start - ACTIVE_BEFORE:
             continue
-        first = after[0]
+        first = data.first_after(session_id, agent_id)
+        if first is None:
+            continue
         ttl = CACHE_TTL_1H if any(r["cache_creation_1h_tokens"] for r in before) else CACHE_TTL_5M
         if parse_utc(first["ts"]) - parse_utc(last["ts"]) <= ttl or first["cache_creation_tokens"] <= 0:
             continue

@@ -9,7 +9,7 @@ change to a key's meaning bumps SCHEMA_VERSION.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from claimback.analysis.loss import (
@@ -220,21 +220,31 @@ def _timeline(ledger: Ledger, window: WindowReport, all_windows: Sequence[dict[s
     hi = _floor(min(end, first + MAX_CHART_SPAN) + CHART_MARGIN) + timedelta(minutes=BIN_MINUTES)
     step = timedelta(minutes=BIN_MINUTES)
     count = int((hi - lo) / step)
-    bins = [{"start": format_iso(lo + i * step), "tokens": 0, "requests": 0, "failures": 0, "outage_failures": 0}
-            for i in range(count)]
+    # lo is whole UTC seconds (a multiple of BIN_MINUTES): isoformat is format_iso's text, ~5x faster
+    # (a 3-day chart has 450 bins).
+    naive_lo = lo.astimezone(timezone.utc).replace(tzinfo=None)
+    bins = [{"start": (naive_lo + i * step).isoformat(timespec="milliseconds") + "Z", "tokens": 0, "requests": 0,
+             "failures": 0, "outage_failures": 0} for i in range(count)]
 
     def index(ts: str) -> int | None:
         i = int((parse_utc(ts) - lo) / step)
         return i if 0 <= i < count else None
 
-    for row in ledger.rows(f"SELECT ts, {_TOTAL_SQL} AS tokens FROM requests WHERE ts >= ? AND ts < ?",
-                           (format_iso(lo), format_iso(hi))):
-        i = index(row["ts"])
-        if i is not None:
-            bins[i]["tokens"] += int(row["tokens"] or 0)
-            bins[i]["requests"] += 1
+    # A bin is its ten minutes' 15-character prefix (YYYY-MM-DDTHH:M; bins start on a multiple of ten
+    # minutes): the requests are summed per bin in SQL, in the covering index of migration 95 (hour
+    # prefix, token counts, ts), not read row by row (~1,400 rows per window at 5 GB).
+    by_prefix = {b["start"][:15]: b for b in bins}
+    lo_iso, hi_iso = format_iso(lo), format_iso(hi)
+    for prefix, n, tokens in ledger.execute(
+            f"SELECT SUBSTR(ts, 1, 15), COUNT(*), SUM({_TOTAL_SQL}) FROM requests WHERE SUBSTR(ts, 1, 13) >= ? "
+            "AND SUBSTR(ts, 1, 13) <= ? AND ts >= ? AND ts < ? GROUP BY SUBSTR(ts, 1, 15)",
+            (lo_iso[:13], hi_iso[:13], lo_iso, hi_iso)).fetchall():
+        entry = by_prefix.get(prefix)
+        if entry is not None:
+            entry["tokens"] += int(tokens or 0)
+            entry["requests"] += int(n)
     for row in ledger.rows("SELECT ts, failure_class FROM failures WHERE ts >= ? AND ts < ? AND kind <> ?",
-                           (format_iso(lo), format_iso(hi), "interrupt")):
+                           (lo_iso, hi_iso, "interrupt")):
         i = index(row["ts"])
         if i is not None:
             bins[i]["failures"] += 1
@@ -242,12 +252,12 @@ def _timeline(ledger: Ledger, window: WindowReport, all_windows: Sequence[dict[s
                 bins[i]["outage_failures"] += 1
     quota = [{"ts": r["ts"], "seven_day_pct": r["seven_day_pct"], "five_hour_pct": r["five_hour_pct"]}
              for r in ledger.rows("SELECT ts, seven_day_pct, five_hour_pct FROM quota_snapshots WHERE ts >= ? "
-                                  "AND ts < ? ORDER BY ts", (format_iso(lo), format_iso(hi)))]
+                                  "AND ts < ? ORDER BY ts", (lo_iso, hi_iso))]
     bands = [{"window_id": w["id"], "start": w["start"], "end": w["end"],
               "label": ", ".join(filter(None, (f"{i['id']} {i['name'] or ''}".strip() for i in w["incidents"])))
               or "errors in your logs"}
-             for w in all_windows if w["start"] < format_iso(hi) and w["end"] > format_iso(lo)]
-    return {"bin_minutes": BIN_MINUTES, "start": format_iso(lo), "end": format_iso(hi), "bins": bins, "quota": quota,
+             for w in all_windows if w["start"] < hi_iso and w["end"] > lo_iso]
+    return {"bin_minutes": BIN_MINUTES, "start": lo_iso, "end": hi_iso, "bins": bins, "quota": quota,
             "bands": bands}
 
 

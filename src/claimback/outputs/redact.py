@@ -95,13 +95,22 @@ def redact_tree(value: Any, *, personal: bool = True) -> Any:
     in place, so the packet's final scan never has to abort it over one field. Control characters (ESC
     sequences) are dropped too. `personal` as in `scrub`.
     """
+    return _redacted(value, personal, {})
+
+
+def _redacted(value: Any, personal: bool, memo: dict[str, str]) -> Any:
+    # `memo`: each distinct string of one tree is cleaned once. A packet's evidence repeats its keys,
+    # timestamps, models and ids tens of thousands of times (190 k strings at 5 GB, most of them repeats).
     if isinstance(value, str):
-        return strip_controls(scrub(value, personal=personal))
+        clean = memo.get(value)
+        if clean is None:
+            clean = memo[value] = strip_controls(scrub(value, personal=personal))
+        return clean
     if isinstance(value, dict):
-        return {redact_tree(k, personal=personal) if isinstance(k, str) else k: redact_tree(v, personal=personal)
+        return {_redacted(k, personal, memo) if isinstance(k, str) else k: _redacted(v, personal, memo)
                 for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [redact_tree(v, personal=personal) for v in value]
+        return [_redacted(v, personal, memo) for v in value]
     return value
 
 
