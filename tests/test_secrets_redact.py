@@ -72,6 +72,26 @@ def test_scan_file_names_line_and_kind_never_the_secret(tmp_path: Path):
     assert "anthropic" in findings[0].kind and "kkkk" not in repr(findings)
 
 
+@pytest.mark.parametrize("odd", ["", "İstanbul ", "\u2028", "\r"])
+def test_a_file_scan_finds_what_each_line_holds(odd: str):
+    # scan_text tests each rule's hints in the distinct lines joined (core/secrets.py _kinds_by_line):
+    # every secret shape, among benign lines, repeated lines, a character whose lower case is longer
+    # (positions shift) and other line breaks, is found on its own line under the kind the line gives.
+    from claimback.core.secrets import find_secrets, scan_text
+
+    lines = [odd + "header"]
+    for i, secret in enumerate(SECRETS):
+        lines += [BENIGN[i % len(BENIGN)], f"{odd}value {secret} end", BENIGN[i % len(BENIGN)]]
+    lines += lines[:7] + ["x" * 40, "AC" + "0" * 32, "1234567890:" + "A" * 36]
+    text = "\n".join(lines)
+    expected = [(number, kind) for number, line in enumerate(text.splitlines(), start=1)
+                for kind, _, _ in find_secrets(line)]
+    memo: dict[str, list[str]] = {}
+    assert [(f.line, f.kind) for f in scan_text(text, "x", memo)] == expected
+    assert len({n for n, _ in expected}) == len(SECRETS) + 4  # each secret line, two repeats, Twilio, Telegram
+    assert [(f.line, f.kind) for f in scan_text(text, "x", memo)] == expected  # from the memo
+
+
 def test_redactor_replaces_home_user_host_and_hashes_paths():
     r = Redactor(home="/home/alice", user="alice", host="alice-laptop")
     text = r.text("open /home/alice/work/acme/app.py failed on alice-laptop for alice; see /srv/acme/logs/x.log "
