@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from records import SESSION, assistant, retry, user_prompt, write
 
 from claimback.core import provider as p
+from claimback.ledger import open_ledger
+from claimback.ledger.ingest import ingest
 
 EDGEONE_524 = ("<!DOCTYPE html><html><head><title>524: A timeout occurred</title></head><body>"
                "<h1>EdgeOne</h1> The origin web server timed out responding to this request.</body></html>")
@@ -36,6 +40,23 @@ EDGEONE_524 = ("<!DOCTYPE html><html><head><title>524: A timeout occurred</title
     ({"request_id": "req_011CWjK86SWeFuXqZKUtgB1H",
       "text": '{"error":{"type":"new_api_error","message":"No available Claude accounts support the '
               'requested model: claude-opus-4-6"}}'}, p.OTHER),
+    # A dotted version of a Claude 3+ family is a relay's or an aggregator's model name (a Copilot proxy's
+    # `claude-opus-4.6-1m` beside base58 msg_01 ids, OpenRouter's `anthropic/claude-sonnet-4.5`).
+    ({"message_id": "msg_01QjKY4iZgTq69BYEKRD112G", "model": "claude-opus-4.6-1m"}, p.OTHER),
+    ({"model": "anthropic/claude-sonnet-4.5"}, p.OTHER),
+    ({"model": "claude-3.5-sonnet"}, p.OTHER),
+    ({"model": "claude-2.1"}, None),
+    ({"model": "claude-3-5-sonnet-20241022"}, None),
+    # The URL a failed attempt went to (`cause.path`): another host is someone else's API; loopback (a
+    # local proxy, or a test's fake API) proves nothing.
+    ({"endpoint": "https://api.deepseek.com/anthropic/v1/messages?beta=true"}, p.OTHER),
+    ({"request_id": "req_011CWjK86SWeFuXqZKUtgB1H", "endpoint": "https://relay.example.cn/v1/messages"}, p.OTHER),
+    ({"endpoint": "https://api.anthropic.com/v1/messages?beta=true"}, p.ANTHROPIC),
+    ({"endpoint": "https://bedrock-runtime.us-east-1.amazonaws.com/model/x/invoke"}, p.BEDROCK),
+    ({"endpoint": "https://us-east5-aiplatform.googleapis.com/v1/projects/p"}, p.VERTEX),
+    ({"endpoint": "http://127.0.0.1:15721/v1/messages?beta=true"}, None),
+    ({"endpoint": "http://localhost:4141/v1/messages"}, None),
+    ({"endpoint": "not a url"}, None),
     # No evidence: toy ids, plain Claude names, Claude Code's own synthetic records, JSON API errors.
     ({"message_id": "msg_1", "request_id": "req_1", "model": "claude-opus-4-6"}, None),
     ({"model": "<synthetic>"}, None),
@@ -91,9 +112,56 @@ def test_import_is_stdlib_only() -> None:
     ("msg_01QjKY4iZgTq69BYEKRD112G", "req_bdrk_5f0c", "claude-opus-4-6"),
     ("msg_1", "req_1", "claude-opus-4-6"),
     ("msg_01QjKY4iZgTq69BYEKRD112G", "req_011CV7dYwK3mZq5Tn8aLhJ2u", "us.anthropic.claude-sonnet-4-20250514-v1:0"),
+    ("msg_01QjKY4iZgTq69BYEKRD112G", None, "claude-opus-4.6-1m"),
     (None, None, None),
 ])
 def test_the_parsers_fast_path_agrees_with_judge(args: tuple) -> None:
     message_id, request_id, model = args
     assert p.judge_request(message_id, request_id, model) == p.judge(message_id=message_id, request_id=request_id,
                                                                      model=model)
+
+
+def _ingest_one(tmp_path: Path, name: str, records: list[dict]) -> list[tuple]:
+    write(tmp_path / "projects" / "-home-u-app" / f"{name}.jsonl", records)
+    ledger = open_ledger(tmp_path / "ledger.sqlite3")
+    try:
+        ingest(ledger, [tmp_path / "projects"], machine="m")
+        return [tuple(r.values()) for r in ledger.rows(
+            "SELECT 'failure' AS row, failure_class AS what, provider FROM failures UNION ALL "
+            "SELECT 'request', model, provider FROM requests")]
+    finally:
+        ledger.close()
+
+
+def test_a_failure_before_any_answer_is_judged_by_the_url_it_was_sent_to(tmp_path: Path) -> None:
+    """Published 2.1.14x transcripts behind an Anthropic-compatible third-party API: the first attempts of a
+    session failed (`cause: {code: ECONNRESET, path: https://<their host>/anthropic/v1/messages}`) before any
+    answer told the file's route, and were filed as Anthropic's; the URL is the failure's own evidence."""
+    def lost(ts: str, uuid: str, path: str) -> dict:
+        return {"type": "system", "subtype": "api_error", "level": "error", "sessionId": SESSION,
+                "timestamp": ts, "uuid": uuid, "cause": {"code": "ECONNRESET", "path": path, "errno": 0},
+                "error": {"type": None, "cause": {"code": "ECONNRESET", "path": path, "errno": 0}},
+                "retryInMs": 512.0, "retryAttempt": 1, "maxRetries": 10, "isSidechain": False}
+
+    rows = _ingest_one(tmp_path, SESSION, [
+        user_prompt("go", "2026-05-16T09:39:00.000Z", uuid="p1"),
+        lost("2026-05-16T09:39:04.077Z", "r1", "https://api.llm-vendor.example/anthropic/v1/messages?beta=true"),
+        lost("2026-05-16T09:39:05.000Z", "r2", "https://api.anthropic.com/v1/messages?beta=true"),
+        # A local proxy's port says nothing: the file's route (none yet) and the default decide.
+        lost("2026-05-16T09:39:06.000Z", "r3", "http://127.0.0.1:15721/v1/messages?beta=true"),
+    ])
+    assert sorted(rows) == [("failure", "network", "anthropic"), ("failure", "network", "anthropic"),
+                            ("failure", "network", "other")]
+
+
+def test_a_copilot_proxys_dotted_model_name_is_not_anthropics_api(tmp_path: Path) -> None:
+    """Published 2.1.63 transcripts through a local GitHub Copilot proxy: base58-looking `msg_01…` ids, no
+    requestId, model `claude-opus-4.6-1m`; its answers and the 500s after them were filed as Anthropic's."""
+    rows = _ingest_one(tmp_path, SESSION, [
+        assistant("msg_017P9yRptMuRqSzESxkqaJFA", None, "2026-03-04T08:10:00.000Z", model="claude-opus-4.6-1m"),
+        retry("2026-03-04T08:11:00.000Z", 1, status=500),
+        assistant("msg_01CEt2ZMy9UGtcEXrFRqYdeB", "req_011CWjK86SWeFuXqZKUtgB1H", "2026-03-04T08:12:00.000Z",
+                  session="0b1f0000-0000-4000-8000-000000000002"),
+    ])
+    assert sorted(rows) == [("failure", "outage", "other"), ("request", "claude-opus-4-6", "anthropic"),
+                            ("request", "claude-opus-4.6-1m", "other")]

@@ -15,6 +15,8 @@ traces of the route in every record:
 - *error bodies*: an HTML gateway page (EdgeOne/Cloudflare 522/524 pages) or a relay's own wording
   ("No available Claude accounts support the requested model", new-api/one-api error types); the
   Anthropic API answers errors in JSON;
+- *endpoints*: a failed attempt's `cause.path`, the URL Claude Code was calling (`https://api.deepseek.com/
+  anthropic/v1/messages`): a host that is not Anthropic's API, Bedrock's or Vertex's is someone else's;
 - *settings*: CLAUDE_CODE_USE_BEDROCK/VERTEX/FOUNDRY and the host of ANTHROPIC_BASE_URL
   (`provider_from_env`, the function the Claude Code configuration module calls).
 
@@ -73,6 +75,11 @@ def _first_party(value: str, prefix: str, low: int) -> bool:
     return value.startswith(prefix) and low <= len(body) <= 40 and body.isascii() and body.isalnum()
 
 
+# Anthropic's API names its models with dashes (`claude-opus-4-6`, `claude-3-5-sonnet-20241022`); a dotted
+# version of a Claude 3+ family (`claude-opus-4.6-1m`, `claude-3.5-sonnet`, `anthropic/claude-sonnet-4.5`)
+# is a relay's or an aggregator's name for it (GitHub Copilot proxies, OpenRouter), never in an answer of
+# Anthropic's API. (`claude-2.1`, `claude-instant-1.2` are Anthropic's own, and older than Claude Code.)
+_DOTTED_CLAUDE = re.compile(r"(?:^|[./])claude-(?:\d+\.\d+-(?:opus|sonnet|haiku)|(?:opus|sonnet|haiku)-\d+\.\d)")
 _VERTEX_MODEL = re.compile(r"claude[\w.-]*@\d{8}\Z|.*publishers/anthropic/models/")
 _CLAUDE_MODEL = re.compile(r"(?:[\w.:/-]*[./])?claude[\w.@:-]*\Z")
 # Pseudo-models Claude Code writes itself: never evidence of a route.
@@ -146,6 +153,8 @@ def from_model(model: str | None) -> str | None:
         return VERTEX
     if low.startswith("arn:aws") or "anthropic.claude" in low:
         return BEDROCK
+    if _DOTTED_CLAUDE.search(low):
+        return OTHER
     if _CLAUDE_MODEL.match(low):
         return None
     return OTHER
@@ -163,26 +172,49 @@ def from_error_text(text: str | None) -> str | None:
     return None
 
 
+# Loopback proves nothing: a local proxy may forward to Anthropic's API or to anyone (the settings say
+# which), and a test's fake API listens there too.
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
+
+
+def from_endpoint(url: str | None) -> str | None:
+    """The provider the URL a request was sent to proves (a failed attempt's `cause.path`), or None."""
+    host = url_host(url) if isinstance(url, str) and "://" in url else None
+    if not host or host in _LOOPBACK_HOSTS or host.startswith("127.") or host.endswith(".localhost"):
+        return None
+    if host in _FIRST_PARTY_HOSTS:
+        return ANTHROPIC
+    if host.startswith("bedrock-runtime.") and host.endswith(".amazonaws.com"):
+        return BEDROCK
+    if host.endswith("aiplatform.googleapis.com"):
+        return VERTEX
+    return OTHER
+
+
 def judge(*, message_id: str | None = None, request_id: str | None = None, model: str | None = None,
-          text: str | None = None) -> str | None:
+          text: str | None = None, endpoint: str | None = None) -> str | None:
     """The provider the record's own evidence proves, or None when it proves nothing.
 
-    Order: a non-Claude model or a relay's error body is decisive (`other`: a relay can dress its
-    answers in Anthropic-shaped ids); then the cloud infixes and model ids; then the first-party shapes.
+    Order: a non-Claude model, a relay's error body or a foreign endpoint is decisive (`other`: a relay
+    can dress its answers in Anthropic-shaped ids); then the cloud infixes, model ids and endpoints;
+    then the first-party shapes.
     """
     by_model = from_model(model) if isinstance(model, str) else None
     if by_model == OTHER:
         return OTHER
     if from_error_text(text) == OTHER:
         return OTHER
+    by_url = from_endpoint(endpoint)
+    if by_url == OTHER:
+        return OTHER
     by_msg = from_message_id(message_id)
     by_req = from_request_id(request_id)
-    for found in (by_msg, by_req, by_model):
+    for found in (by_msg, by_req, by_model, by_url):
         if found in (BEDROCK, VERTEX):
             return found
     if OTHER in (by_msg, by_req):
         return OTHER
-    if ANTHROPIC in (by_msg, by_req):
+    if ANTHROPIC in (by_msg, by_req, by_url):
         return ANTHROPIC
     return None
 

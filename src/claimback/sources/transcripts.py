@@ -516,12 +516,13 @@ class TranscriptParser:
                  error_type: str | None, code: str | None, request_id: str | None,
                  text: str | None, attempt: int | None = None, max_attempts: int | None = None,
                  retry_in_ms: float | None = None, failure_class: str | None = None,
-                 own_line: bool = True, evidence: str | None = None) -> None:
+                 own_line: bool = True, evidence: str | None = None, endpoint: str | None = None) -> None:
         key = rec.uuid or f"@{self.file_key}:{offset}"
         cls = failure_class or classify(status, error_type, code, text)
         # The failure's own evidence first (a relay's page or wording, a cloud request id), then the
         # route of this file's requests; Claude Code's default endpoint is Anthropic's.
-        found = None if kind == "interrupt" else _provider.judge(request_id=request_id, text=evidence or text)
+        found = None if kind == "interrupt" else _provider.judge(request_id=request_id, text=evidence or text,
+                                                                 endpoint=endpoint)
         route = found or self.state.provider or _provider.ANTHROPIC
         # Error texts can quote keys (a proxy echoing headers): the ledger never stores a secret.
         message = _clean(text)
@@ -537,7 +538,7 @@ class TranscriptParser:
 
     def _retry_failure(self, rec: Record, ts: str, offset: int) -> None:
         error = _decode_any(rec.error) if rec.error is not None else None
-        status = error_type = code = request_id = text = None
+        status = error_type = code = request_id = text = endpoint = None
         if isinstance(error, dict):
             status = _as_int(error.get("status"))
             request_id = _as_str(error.get("requestID") or error.get("request_id") or error.get("requestId"))
@@ -545,6 +546,9 @@ class TranscriptParser:
             if isinstance(cause, dict):
                 code = _as_str(cause.get("code"))
                 text = _as_str(cause.get("message"))
+                # The URL the attempt went to (`https://api.deepseek.com/anthropic/v1/messages`): who
+                # was failing, when the file has no answer yet to tell (core/provider.from_endpoint).
+                endpoint = _as_str(cause.get("path"))
             # 2.1.33x: `connection: {code: "StreamTruncated"|"ECONNRESET"…, message}` for a lost
             # connection, `message: "529 {…API error body…}"`, `formatted: "529 Overloaded"`.
             connection = error.get("connection")
@@ -565,7 +569,7 @@ class TranscriptParser:
         self._failure(rec, "retry", ts, offset, status=status, error_type=error_type, code=code,
                       request_id=request_id, text=text or _first_text(rec.content),
                       attempt=_as_int(rec.retryAttempt), max_attempts=_as_int(rec.maxRetries),
-                      retry_in_ms=_as_number(rec.retryInMs), evidence=evidence)
+                      retry_in_ms=_as_number(rec.retryInMs), evidence=evidence, endpoint=endpoint)
         self.state.last_failure = [status, error_type, code, text]
         self._account_latest()
 
