@@ -121,47 +121,68 @@ def test_the_parsers_fast_path_agrees_with_judge(args: tuple) -> None:
                                                                      model=model)
 
 
-def _ingest_one(tmp_path: Path, name: str, records: list[dict]) -> list[tuple]:
-    write(tmp_path / "projects" / "-home-u-app" / f"{name}.jsonl", records)
+def _ingest(tmp_path: Path, files: dict[str, list[dict]]) -> list[tuple]:
+    for name, records in files.items():
+        write(tmp_path / "projects" / "-home-u-app" / f"{name}.jsonl", records)
     ledger = open_ledger(tmp_path / "ledger.sqlite3")
     try:
         ingest(ledger, [tmp_path / "projects"], machine="m")
-        return [tuple(r.values()) for r in ledger.rows(
-            "SELECT 'failure' AS row, failure_class AS what, provider FROM failures UNION ALL "
-            "SELECT 'request', model, provider FROM requests")]
+        return sorted(tuple(r.values()) for r in ledger.rows(
+            "SELECT 'failure' AS row, failure_key AS what, COALESCE(provider, 'NULL') AS provider FROM failures "
+            "UNION ALL SELECT 'request', model, provider FROM requests"))
     finally:
         ledger.close()
 
 
-def test_a_failure_before_any_answer_is_judged_by_the_url_it_was_sent_to(tmp_path: Path) -> None:
-    """Published 2.1.14x transcripts behind an Anthropic-compatible third-party API: the first attempts of a
-    session failed (`cause: {code: ECONNRESET, path: https://<their host>/anthropic/v1/messages}`) before any
-    answer told the file's route, and were filed as Anthropic's; the URL is the failure's own evidence."""
-    def lost(ts: str, uuid: str, path: str) -> dict:
-        return {"type": "system", "subtype": "api_error", "level": "error", "sessionId": SESSION,
-                "timestamp": ts, "uuid": uuid, "cause": {"code": "ECONNRESET", "path": path, "errno": 0},
-                "error": {"type": None, "cause": {"code": "ECONNRESET", "path": path, "errno": 0}},
-                "retryInMs": 512.0, "retryAttempt": 1, "maxRetries": 10, "isSidechain": False}
+def _lost(ts: str, uuid: str, path: str, *, session: str = SESSION, agent: str | None = None) -> dict:
+    """A 2.1.14x lost-connection attempt: `cause` at the top and inside `error`, with the URL it went to."""
+    cause = {"code": "ECONNRESET", "path": path, "errno": 0}
+    record = {"type": "system", "subtype": "api_error", "level": "error", "sessionId": session, "timestamp": ts,
+              "uuid": uuid, "cause": cause, "error": {"type": None, "cause": cause}, "retryInMs": 512.0,
+              "retryAttempt": 1, "maxRetries": 10, "isSidechain": agent is not None}
+    if agent:
+        record["agentId"] = agent
+    return record
 
-    rows = _ingest_one(tmp_path, SESSION, [
-        user_prompt("go", "2026-05-16T09:39:00.000Z", uuid="p1"),
-        lost("2026-05-16T09:39:04.077Z", "r1", "https://api.llm-vendor.example/anthropic/v1/messages?beta=true"),
-        lost("2026-05-16T09:39:05.000Z", "r2", "https://api.anthropic.com/v1/messages?beta=true"),
-        # A local proxy's port says nothing: the file's route (none yet) and the default decide.
-        lost("2026-05-16T09:39:06.000Z", "r3", "http://127.0.0.1:15721/v1/messages?beta=true"),
-    ])
-    assert sorted(rows) == [("failure", "network", "anthropic"), ("failure", "network", "anthropic"),
-                            ("failure", "network", "other")]
+
+def test_a_failure_before_any_answer_takes_its_url_or_its_sessions_route(tmp_path: Path) -> None:
+    """Published 2.1.114-2.1.144 transcripts behind an Anthropic-compatible third-party API: attempts that
+    failed before their file's first answer (`cause.path` https://<their host>/anthropic/v1/messages, or a
+    local proxy's port), and a subagent whose only attempt failed, were filed as Anthropic's."""
+    vendor = "https://api.llm-vendor.example/anthropic/v1/messages?beta=true"
+    rows = _ingest(tmp_path, {
+        SESSION: [
+            user_prompt("go", "2026-05-16T09:39:00.000Z", uuid="p1"),
+            _lost("2026-05-16T09:39:04.077Z", "r-vendor", vendor),
+            _lost("2026-05-16T09:39:05.000Z", "r-loopback", "http://127.0.0.1:15721/v1/messages?beta=true"),
+            _lost("2026-05-16T09:39:06.000Z", "r-first-party", "https://api.anthropic.com/v1/messages?beta=true"),
+            assistant("0d3c0f4e-5b1a-4c2d-9e8f-7a6b5c4d3e2f", None, "2026-05-16T09:41:35.487Z",
+                      model="deepseek-v4-pro"),
+        ],
+        f"{SESSION}/subagents/agent-a4387701e9b57fec": [
+            _lost("2026-05-16T09:42:00.000Z", "r-subagent", "http://127.0.0.1:15721/v1/messages", agent="a4387701e9b57fec"),
+        ],
+        # A session with no answer at all keeps no provider: read as Claude Code's default, Anthropic's.
+        "0b1f0000-0000-4000-8000-000000000003": [
+            _lost("2026-05-16T10:00:00.000Z", "r-alone", "http://127.0.0.1:15721/v1/messages",
+                  session="0b1f0000-0000-4000-8000-000000000003"),
+        ],
+    })
+    assert rows == [("failure", "r-alone", "NULL"), ("failure", "r-first-party", "anthropic"),
+                    ("failure", "r-loopback", "other"), ("failure", "r-subagent", "other"),
+                    ("failure", "r-vendor", "other"), ("request", "deepseek-v4-pro", "other")]
 
 
 def test_a_copilot_proxys_dotted_model_name_is_not_anthropics_api(tmp_path: Path) -> None:
     """Published 2.1.63 transcripts through a local GitHub Copilot proxy: base58-looking `msg_01…` ids, no
     requestId, model `claude-opus-4.6-1m`; its answers and the 500s after them were filed as Anthropic's."""
-    rows = _ingest_one(tmp_path, SESSION, [
+    other_session = "0b1f0000-0000-4000-8000-000000000002"
+    rows = _ingest(tmp_path, {SESSION: [
         assistant("msg_017P9yRptMuRqSzESxkqaJFA", None, "2026-03-04T08:10:00.000Z", model="claude-opus-4.6-1m"),
-        retry("2026-03-04T08:11:00.000Z", 1, status=500),
+        retry("2026-03-04T08:11:00.000Z", 1, status=500, uuid="r-500"),
+    ], other_session: [
         assistant("msg_01CEt2ZMy9UGtcEXrFRqYdeB", "req_011CWjK86SWeFuXqZKUtgB1H", "2026-03-04T08:12:00.000Z",
-                  session="0b1f0000-0000-4000-8000-000000000002"),
-    ])
-    assert sorted(rows) == [("failure", "outage", "other"), ("request", "claude-opus-4-6", "anthropic"),
-                            ("request", "claude-opus-4.6-1m", "other")]
+                  session=other_session),
+    ]})
+    assert rows == [("failure", "r-500", "other"), ("request", "claude-opus-4-6", "anthropic"),
+                    ("request", "claude-opus-4.6-1m", "other")]

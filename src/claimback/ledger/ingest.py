@@ -196,6 +196,17 @@ _INHERIT_RETRY_CLASS = (
     f"AND EXISTS ({_FINAL_OF_TURN})"
 )
 
+# A failure that names no provider and came before any answer in its file (a subagent whose first attempt
+# failed, a session that failed before its first answer) was sent where its session's requests went: the
+# most common provider among them. Without any, it stays NULL, read as Anthropic's (core/provider.py
+# SQL_PROVIDER) until a later ingest brings the session's requests.
+_SESSION_PROVIDER = (
+    "UPDATE failures SET provider = (SELECT r.provider FROM requests AS r WHERE r.session_id = failures.session_id "
+    "AND r.provider IS NOT NULL GROUP BY r.provider ORDER BY COUNT(*) DESC, r.provider LIMIT 1) "
+    "WHERE provider IS NULL AND origin = 'transcript' AND session_id IS NOT NULL AND EXISTS (SELECT 1 FROM "
+    "requests AS r WHERE r.session_id = failures.session_id AND r.provider IS NOT NULL)"
+)
+
 # Link launches to runs: by the run's meta file (`toolUseId`, the surest), by the agent id the parent's
 # tool_result names, else by the run whose first prompt is the launch's prompt, first started at or
 # after the launch.
@@ -679,6 +690,7 @@ def ingest(
             ledger.execute(_DROP_COPIED_FAILURES)
             ledger.execute(_DROP_COPIED_PROMPTS)
             ledger.execute(_INHERIT_RETRY_CLASS)
+            ledger.execute(_SESSION_PROVIDER)
             ledger.execute(_LINK_TASKS_BY_META)
             ledger.execute(_LINK_TASKS)
             ledger.execute(_TASK_OUTCOMES)

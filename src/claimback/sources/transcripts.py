@@ -519,11 +519,12 @@ class TranscriptParser:
                  own_line: bool = True, evidence: str | None = None, endpoint: str | None = None) -> None:
         key = rec.uuid or f"@{self.file_key}:{offset}"
         cls = failure_class or classify(status, error_type, code, text)
-        # The failure's own evidence first (a relay's page or wording, a cloud request id), then the
-        # route of this file's requests; Claude Code's default endpoint is Anthropic's.
+        # The failure's own evidence first (a relay's page or wording, a cloud request id, the URL), then
+        # the route of this file's requests; with neither (a subagent whose first attempt failed), None:
+        # the ingest gives it its session's route, else Claude Code's default, Anthropic's (SQL_PROVIDER).
         found = None if kind == "interrupt" else _provider.judge(request_id=request_id, text=evidence or text,
                                                                  endpoint=endpoint)
-        route = found or self.state.provider or _provider.ANTHROPIC
+        route = found or self.state.provider
         # Error texts can quote keys (a proxy echoing headers): the ledger never stores a secret.
         message = _clean(text)
         self.batch.failures.append((
