@@ -32,3 +32,15 @@ def test_lazy_pattern_answers_as_compiled(source: str, flags: int, first: str) -
     assert (got and got.span()) == (want and want.span())
     assert lazy.findall(TEXT) == real.findall(TEXT) and lazy.subn("", TEXT) == real.subn("", TEXT)
     assert (lazy.fullmatch(TEXT) is None) == (real.fullmatch(TEXT) is None)
+
+
+def test_importing_lazyre_and_the_hooks_patterns_loads_neither_re_nor_typing() -> None:
+    """The guard hook's incident_text defines its patterns with lazy_compile: defining them loads no `re`."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import claimback.sources.incident_text as t; "
+            "print(sorted(m for m in ('re', 'typing') if m in sys.modules)); "
+            "print(t.model_family('claude-opus-4-6-20260101'), 're' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "[]" and out[1] == "opus-4.6 True"

@@ -98,3 +98,50 @@ def test_model_specific_incidents_split_the_sessions(tmp_path: Path) -> None:
     opus, _ = _window_incidents(tmp_path / "a", ["claude-opus-4-6"])
     sonnet, _ = _window_incidents(tmp_path / "b", ["claude-sonnet-4-5-20250929"])
     assert opus - sonnet and sonnet - opus and opus & sonnet
+
+
+# Statuspage payloads in the shapes copies of the API take: components given as plain strings (trimmed
+# fixtures, exports) and updates without a body (a status change with no text). The guard reads the
+# status cache's payload, the archive reads the same payload through incident_from_statuspage: one
+# reading, so one judgement.
+_NOW = "2026-11-30T10:00:00.000Z"
+PAYLOADS: list[dict[str, Any]] = [
+    {"id": "strcomp1", "name": "Elevated errors", "status": "investigating", "impact": "major",
+     "components": ["Claude Code"], "created_at": _NOW},
+    {"id": "strcomp2", "name": "Elevated errors", "status": "investigating", "impact": "major",
+     "components": [" Claude API (api.anthropic.com) ", {"name": "Claude API (api.anthropic.com)"}, 7, None], "created_at": _NOW},
+    {"id": "nobody1", "name": None, "status": "investigating", "impact": "minor", "created_at": _NOW,
+     "components": [{"name": "Claude Code"}],
+     "incident_updates": [
+         {"id": "u3", "created_at": "2026-11-30T10:20:00.000Z", "body": "Errors on the API for Claude Code"},
+         {"id": "u2", "created_at": "2026-11-30T10:10:00.000Z", "body": "We are looking into it."},
+         {"id": "u1", "created_at": "2026-11-30T10:00:00.000Z", "status": "investigating"},
+     ]},
+    {"id": "nobody2", "name": "", "status": "identified", "impact": "minor", "created_at": _NOW,
+     "incident_updates": [
+         {"id": "u2", "created_at": "2026-11-30T10:10:00.000Z", "body": None,
+          "affected_components": [{"name": "Claude API"}, "Claude Code"]},
+         {"id": "u1", "display_at": "2026-11-30T10:00:00.000Z", "body": "Elevated errors on Opus 4.6"},
+     ]},
+    {"id": "plain1", "name": "Elevated errors on Claude Opus 4.6 and Sonnet 4.5", "status": "monitoring",
+     "impact": "critical", "components": [{"name": "claude.ai"}], "created_at": _NOW,
+     "incident_updates": [{"id": "u1", "created_at": _NOW, "body": "Switch to Haiku 4.5 meanwhile.",
+                           "affected_components": [{"name": "Claude API"}]}]},
+]
+
+
+@pytest.mark.parametrize("payload", PAYLOADS, ids=lambda p: p["id"])
+def test_guard_and_archive_read_a_statuspage_payload_alike(payload: dict[str, Any]) -> None:
+    from claimback.sources.incidents import incident_from_statuspage
+
+    incident = incident_from_statuspage(payload)
+    assert incident is not None
+    bodies = [u.body for u in sorted(incident.updates, key=lambda u: u.created_at or "")]
+    name, _impact, components, guard_bodies = signals.relevance_inputs(payload)
+    assert (name, components, guard_bodies) == (incident.name, incident.components, bodies)
+    archive = incident_relevance(incident)
+    for models in MODEL_SETS:
+        used = [f for f in (model_family(m) for m in models) if f]
+        guard = signals.classify_incident(payload, OPEN_POLICY, used)
+        counts = archive.relevant and (archive.scope == "all" or families_overlap(archive.model_families, used))
+        assert bool(guard) == counts, (models, archive)

@@ -61,7 +61,7 @@ from claimback.core.classify import OUTAGE_WINDOW_CLASSES
 from claimback.core.times import parse_iso, to_iso, utc_now_iso
 from claimback.ledger.store import Ledger
 from claimback.core.provider import ANTHROPIC, CLAIM_DESTINATION, LABELS, SQL_PROVIDER
-from claimback.sources.incident_text import Relevance, families_overlap, model_family
+from claimback.sources.incident_text import Relevance, bodies_oldest_first, families_overlap, model_family
 from claimback.sources.incident_text import incident_relevance as _relevance
 from claimback.sources.incidents import Incident
 from claimback.sources.status_client import DEFAULT_TIMEOUT, age_seconds, describe_age, read_cache
@@ -246,7 +246,7 @@ def describe_spans(statuspage_start: str | None, statuspage_end: str | None, log
 def incident_relevance(incident: Incident) -> Relevance:
     """Does this incident touch Claude Code's requests, and for which models? (The one judgment,
     `claimback.sources.incident_text.incident_relevance`, which the guard hook shares.)"""
-    bodies = [u.body for u in sorted(incident.updates, key=lambda u: u.created_at or "")]
+    bodies = bodies_oldest_first((u.created_at, u.body) for u in incident.updates)
     return _relevance(incident.name, incident.impact, incident.components, bodies)
 
 

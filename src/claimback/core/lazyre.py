@@ -4,13 +4,19 @@ The secret shapes (core/secrets.py) and the failure rules (core/classify.py) are
 compilation took ~20 ms of every process that imported them, though most runs (a report with nothing new
 to ingest, a JSON print of numbers and dates) never match a single one. `lazy_compile` keeps the
 definition where it is and defers `re.compile` until a method of the pattern is first called.
+
+The guard hook's modules (sources/incident_text.py) use it too, so importing this module imports
+neither `re` nor `typing`: `re` loads with the first pattern compiled (flags are plain ints, or
+`re` flags where the caller has imported it anyway).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from typing import Any
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~2 ms on the hook path
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Iterator
+    from typing import Any
 
 
 class LazyPattern:
@@ -24,6 +30,8 @@ class LazyPattern:
 
     def compiled(self) -> re.Pattern[str]:
         if self._compiled is None:
+            import re
+
             pattern = re.compile(self.source, self.flags)
             for name in ("search", "match", "fullmatch", "finditer", "findall", "sub", "subn", "split",
                          "groupindex"):

@@ -22,7 +22,13 @@ from claimback.core.times import format_epoch as iso  # noqa: F401 - callers' na
 from claimback.core.times import parse_epoch as parse_ts
 # The one judgment of incident relevance and model families, shared with the outage windows
 # (stdlib only, patterns compiled on first use: ~0.3 ms to import).
-from claimback.sources.incident_text import Relevance, families_overlap, incident_relevance, model_family
+from claimback.sources.incident_text import (
+    Relevance,
+    families_overlap,
+    incident_relevance,
+    model_family,
+    statuspage_relevance_inputs,
+)
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~2 ms on the hook path
 if TYPE_CHECKING:
@@ -221,23 +227,10 @@ def read_status_cache(cache_dir: str) -> tuple[list[dict[str, Any]] | None, floa
 
 # ---------------------------------------------------------------- incidents
 
-def _names(items: Any, key: str = "name") -> list[str]:
-    return [str(c[key]) for c in (items if isinstance(items, list) else [])
-            if isinstance(c, dict) and isinstance(c.get(key), str)]
-
-
-def relevance_inputs(incident: dict[str, Any]) -> tuple[str | None, str, list[str], list[str]]:
-    """(name, impact, components, update bodies oldest first): what `incident_relevance` judges."""
-    impact = str(incident.get("impact") or "none").lower()
-    updates = [u for u in (incident.get("incident_updates") or []) if isinstance(u, dict)] \
-        if isinstance(incident.get("incident_updates"), list) else []
-    components = _names(incident.get("components"))
-    for update in updates:  # as `incidents.incident_from_statuspage` does: updates' affected components
-        components += [c for c in _names(update.get("affected_components")) if c not in components]
-    updates.sort(key=lambda u: parse_ts(u.get("created_at")) or parse_ts(u.get("display_at")) or 0.0)
-    bodies = [u["body"] for u in updates if isinstance(u.get("body"), str)]
-    name = incident.get("name")
-    return (name if isinstance(name, str) else None), impact, components, bodies
+def relevance_inputs(incident: dict[str, Any]) -> tuple[str | None, str | None, list[str], list[str]]:
+    """(name, impact, components, update bodies oldest first): what `incident_relevance` judges, read as
+    the incident archive reads the same payload (`incident_text.statuspage_parts`)."""
+    return statuspage_relevance_inputs(incident)
 
 
 def classify_incident(incident: dict[str, Any], policy: dict[str, Any],

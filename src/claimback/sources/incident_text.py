@@ -10,51 +10,29 @@ family keys ("opus-4.6") that transcripts' model ids ("claude-opus-4-6-20260101"
 which model families): the outage windows (`analysis.outages`) and the guard hook
 (`prevent.signals`) both call it, so they cannot disagree.
 
-The guard hook imports this module on every call (p95 budget 60 ms), so it imports only `re` and
-`datetime` at load time; patterns compile on first use and `zoneinfo` loads only when a text names
-a Pacific or Eastern time.
+`statuspage_parts` is THE reading of a Statuspage API v2 incident object (its name, impact, components
+and updates' texts): the incident archive (`sources.incidents.incident_from_statuspage`) and the guard
+hook (`prevent.signals.relevance_inputs`, on the status cache's payload) both read a payload through it,
+so they judge the same incident from the same inputs.
+
+The guard hook imports this module on every call (p95 budget 60 ms), so it imports neither `re` nor
+`typing` at load time; patterns compile on first use (core/lazyre.py) and `zoneinfo` loads only when a
+text names a Pacific or Eastern time.
 """
 
 from __future__ import annotations
 
+# Patterns compile on first use (core/lazyre.py: neither `re` nor `typing` is imported until then).
+from claimback.core.lazyre import lazy_compile
 # datetime's own classes without running datetime.py (see core/times.py)
-from claimback.core.times import date, datetime, time, timedelta, timezone, tzinfo
+from claimback.core.times import date, datetime, time, timedelta, timezone, to_iso, tzinfo
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~2 ms on the hook path
 if TYPE_CHECKING:
-    import re
     from collections.abc import Iterable, Sequence
+    from typing import Any
 
-
-class _Rx:
-    """A regex compiled on first use (compiling every pattern here at import costs ~5 ms, and the
-    guard hook, which imports this module on each call, usually needs none of them)."""
-
-    __slots__ = ("_pattern", "_flags", "_compiled")
-
-    def __init__(self, pattern: str, flags: int = 0) -> None:
-        self._pattern = pattern
-        self._flags = flags
-        self._compiled: re.Pattern[str] | None = None
-
-    def get(self) -> re.Pattern[str]:
-        if self._compiled is None:
-            import re
-
-            self._compiled = re.compile(self._pattern, self._flags)
-        return self._compiled
-
-    def search(self, text: str, pos: int = 0) -> re.Match[str] | None:
-        return self.get().search(text, pos)
-
-    def match(self, text: str, pos: int = 0) -> re.Match[str] | None:
-        return self.get().match(text, pos)
-
-    def finditer(self, text: str) -> Iterable[re.Match[str]]:
-        return self.get().finditer(text)
-
-    def sub(self, repl: str, text: str) -> str:
-        return self.get().sub(repl, text)
+    from claimback.core.lazyre import LazyPattern
 
 
 _I = 2  # re.IGNORECASE; `re` itself is imported when a pattern is first used
@@ -88,25 +66,25 @@ _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
 
 # One clock time, optional am/pm, optional zone.  `(?<![\d.:])` keeps "4.6" or "v2.1.120" out.
-_TIME = _Rx(
+_TIME = lazy_compile(
     r"(?<![\d.:])(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)(?::[0-5]\d)?(?!\d)"
     r"\s*(?P<ampm>[ap]\.?m\.?)?(?![a-z])"
     r"(?:\s*(?P<zone>UTC|GMT|PDT|PST|PT|EDT|EST|ET|Z)\b)?",
     _I,
 )
 # What may stand between two times of a range ("17:34–18:52", "from 7:00 UTC to 9:50 UTC", "and").
-_RANGE_JOIN = _Rx(r"^\s*(?:-|–|—|to|and|until|till|through|thru)\s*(?:approximately\s+|about\s+|~\s*)?$",
+_RANGE_JOIN = lazy_compile(r"^\s*(?:-|–|—|to|and|until|till|through|thru)\s*(?:approximately\s+|about\s+|~\s*)?$",
                          _I)
 # "23:00 PT / 7:00 UTC": the same instant in two zones; keep the UTC one.
-_SAME_INSTANT = _Rx(r"^\s*(?:/|\(|,)\s*$")
-_DATE = _Rx(
+_SAME_INSTANT = lazy_compile(r"^\s*(?:/|\(|,)\s*$")
+_DATE = lazy_compile(
     r"\b(?P<mon>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(?P<day>[0-3]?\d)(?:st|nd|rd|th)?\b"
     r"|\b(?P<iso>20\d\d-[01]\d-[0-3]\d)\b",
     _I,
 )
-_START_WORDS = _Rx(r"(?:start(?:ed|ing)?|began|beginning|since)\s+(?:at\s+)?(?:approximately\s+|about\s+)?$",
+_START_WORDS = lazy_compile(r"(?:start(?:ed|ing)?|began|beginning|since)\s+(?:at\s+)?(?:approximately\s+|about\s+)?$",
                           _I)
-_END_WORDS = _Rx(
+_END_WORDS = lazy_compile(
     r"(?:recover(?:ed|y)|baseline(?:\s+error\s+rates?)?(?:\s+from)?|resolved|mitigated|ended|stopped|"
     r"restored|returned to normal)\s+(?:as of\s+|at\s+|from\s+|by\s+)?(?:approximately\s+|about\s+)?$",
     _I,
@@ -208,7 +186,7 @@ def parse_impact_range(text: str, ref: datetime) -> tuple[datetime, datetime] | 
     return None
 
 
-def _single_point(text: str, ref: datetime, words: _Rx) -> datetime | None:
+def _single_point(text: str, ref: datetime, words: LazyPattern) -> datetime | None:
     for clock in _clock_times(text):
         before = text[max(0, clock.lead - 60):clock.lead]
         if words.search(before) and clock.zone:
@@ -281,16 +259,16 @@ _NOT_FAMILY = frozenset({
 # A version has a one-digit major ("4", "4.6", "5.1"): "Opus 48" in a title is a typo for some Opus,
 # read as the bare tier, not a model that does not exist.
 _VER = r"\d(?:\.\d{1,2})?(?![\d.:]*\d)"
-_MENTION = _Rx(rf"\bclaude\s+(?P<word>[a-z]+)\s+(?P<v1>{_VER})|\b(?:claude\s+)?(?P<tier>{_TIERS})\b(?:\s+(?P<v2>{_VER}))?", _I)
+_MENTION = lazy_compile(rf"\bclaude\s+(?P<word>[a-z]+)\s+(?P<v1>{_VER})|\b(?:claude\s+)?(?P<tier>{_TIERS})\b(?:\s+(?P<v2>{_VER}))?", _I)
 # Further versions of the same tier: "Opus 4.6 and 4.5", "Opus 4.8, 4.7 and 4.6".
-_MORE_VERSIONS = _Rx(rf"\s*(?:,\s*(?:and\s+)?|and\s+|/\s*)(?P<v>{_VER})(?!\s*(?:%|percent|hours?|minutes?|mins?\b|"
+_MORE_VERSIONS = lazy_compile(rf"\s*(?:,\s*(?:and\s+)?|and\s+|/\s*)(?P<v>{_VER})(?!\s*(?:%|percent|hours?|minutes?|mins?\b|"
                      rf"seconds?|am\b|pm\b|[ap]\.m\.|utc\b|gmt\b|p[ds]?t\b|e[ds]?t\b))", _I)
-_ID_TIER = _Rx(rf"({_TIERS})-(\d{{1,2}})(?:[-.](\d{{1,2}}))?(?!\d)", _I)        # claude-opus-4-6-20260101
-_ID_ANY = _Rx(r"claude-([a-z]+)-(\d{1,2})(?:[-.](\d{1,2}))?(?!\d)", _I)         # claude-<new family>-5
-_ID_OLD = _Rx(r"claude-(\d{1,2})(?:[-.](\d{1,2}))?-([a-z]+)", _I)               # claude-3-5-sonnet-20241022
-_ID_ALIAS = _Rx(rf"\b({_TIERS})\b", _I)                                           # "opus", "sonnet[1m]"
+_ID_TIER = lazy_compile(rf"({_TIERS})-(\d{{1,2}})(?:[-.](\d{{1,2}}))?(?!\d)", _I)        # claude-opus-4-6-20260101
+_ID_ANY = lazy_compile(r"claude-([a-z]+)-(\d{1,2})(?:[-.](\d{1,2}))?(?!\d)", _I)         # claude-<new family>-5
+_ID_OLD = lazy_compile(r"claude-(\d{1,2})(?:[-.](\d{1,2}))?-([a-z]+)", _I)               # claude-3-5-sonnet-20241022
+_ID_ALIAS = lazy_compile(rf"\b({_TIERS})\b", _I)                                           # "opus", "sonnet[1m]"
 # A title that names some models and then "other models", or just "all/many models": every model.
-_ANY_MODEL = _Rx(r"\b(?:other|all|some|most|multiple|several|many|various)\s+(?:claude\s+)?models\b", _I)
+_ANY_MODEL = lazy_compile(r"\b(?:other|all|some|most|multiple|several|many|various)\s+(?:claude\s+)?models\b", _I)
 
 
 def _mentions(text: str) -> list[tuple[str, str | None]]:
@@ -383,17 +361,17 @@ def families_overlap(incident: Iterable[str | None], used: Iterable[str | None])
 
 
 # -- relevance -------------------------------------------------------------------------------------
-_ERROR_WORDS = _Rx(
+_ERROR_WORDS = lazy_compile(
     r"error|outage|down\b|unavailab|not available|disrupt|timeout|time out|failure|failing|fails?\b|"
     r"degraded (?:performance|service|functionality)|latency|unable|cannot|can't|unreachable|"
     r"not responding|unresponsive|connectivity|crash|issues?\b|impacted|problems?\b|spike",
     _I,
 )
-_LOGIN_WORDS = _Rx(r"log(?:ging)?\s?-?in|sign-?in|auth|oauth|sso\b|credentials? for claude code", _I)
-_API_WORDS = _Rx(r"\bapi\b|\bmodels?\b|requests?\b|claude services|claude code\b|all products", _I)
+_LOGIN_WORDS = lazy_compile(r"log(?:ging)?\s?-?in|sign-?in|auth|oauth|sso\b|credentials? for claude code", _I)
+_API_WORDS = lazy_compile(r"\bapi\b|\bmodels?\b|requests?\b|claude services|claude code\b|all products", _I)
 # Products that share words with Claude Code or the API but not its request path. A name is judged on
 # what remains after these phrases are removed ("…claude.ai, Claude Code, Claude Cowork and the API").
-_OTHER_SURFACES = _Rx(
+_OTHER_SURFACES = lazy_compile(
     r"claude code (?:on the web|in slack|review|code review|ide extension|desktop)|code review|"
     r"ide extension|(?:claude(?:\.ai)?|the) desktop(?: app(?:lication)?s?)?|desktop app(?:lication)?s?|"
     r"cowork(?: remote| on windows)?|claude for (?:microsoft )?office(?: 365)?|office add-in|"
@@ -405,9 +383,9 @@ _OTHER_SURFACES = _Rx(
     r"platform\.claude\.com|claude for government",
     _I,
 )
-_QUALITY = _Rx(r"\bquality\b", _I)
+_QUALITY = lazy_compile(r"\bquality\b", _I)
 # Features Claude Code's requests do not depend on, or local defects that burn no tokens.
-_FEATURE_ONLY = _Rx(r"structured outputs|crash\w* on startup|json parse error|\bbatch(?:es)?\b|files api|"
+_FEATURE_ONLY = lazy_compile(r"structured outputs|crash\w* on startup|json parse error|\bbatch(?:es)?\b|files api|"
                     r"admin api|usage credits|model picker", _I)
 
 
@@ -498,3 +476,66 @@ def incident_relevance(name: str | None, impact: str | None = None, components: 
     if comp_ai or "claude.ai" in name.lower():
         return _no("claude.ai only (not login)")
     return _no("no component or model that Claude Code uses")
+
+
+# -- reading a Statuspage incident object ----------------------------------------------------------
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _items(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []  # "components": 7 holds no items
+
+
+def _component_names(items: Any, into: list[str]) -> list[str]:
+    """Names of a component list, added to `into` when new: {"name": "Claude API"} or a plain
+    "Claude API" (trimmed copies and exports list bare names); anything else names nothing."""
+    added: list[str] = []
+    for comp in _items(items):
+        name = _text(comp.get("name")) if isinstance(comp, dict) else _text(comp)
+        if name:
+            added.append(name)
+            if name not in into:
+                into.append(name)
+    return added
+
+
+class StatuspageUpdate:
+    """One update of a Statuspage incident as read: its object, text ("" when it has none: a status
+    change without words still counts as an update), when it was posted (canonical ISO: created_at,
+    else display_at) and the components it names as affected."""
+
+    __slots__ = ("raw", "body", "created", "affected")
+
+    def __init__(self, raw: dict[str, Any], body: str, created: str | None, affected: list[str]) -> None:
+        self.raw, self.body, self.created, self.affected = raw, body, created, affected
+
+
+def statuspage_parts(obj: dict[str, Any]) -> tuple[str | None, str | None, list[str], list[StatuspageUpdate]]:
+    """(name, impact, components, updates in the payload's order) of a Statuspage incident object.
+
+    Components are the incident's own and then every update's affected ones, deduplicated in that order.
+    """
+    components: list[str] = []
+    _component_names(obj.get("components"), components)
+    updates: list[StatuspageUpdate] = []
+    for upd in _items(obj.get("incident_updates")):
+        if not isinstance(upd, dict):
+            continue
+        affected = _component_names(upd.get("affected_components"), components)
+        body = upd.get("body")
+        created = to_iso(upd.get("created_at")) or to_iso(upd.get("display_at"))
+        updates.append(StatuspageUpdate(upd, body if isinstance(body, str) else "", created, affected))
+    return _text(obj.get("name")), _text(obj.get("impact")), components, updates
+
+
+def bodies_oldest_first(updates: Iterable[tuple[str | None, str]]) -> list[str]:
+    """The texts of (posted at, text) updates, oldest first (undated ones first, in their order): the
+    `bodies` that `incident_relevance` reads."""
+    return [body for _at, body in sorted(updates, key=lambda u: u[0] or "")]
+
+
+def statuspage_relevance_inputs(obj: dict[str, Any]) -> tuple[str | None, str | None, list[str], list[str]]:
+    """(name, impact, components, bodies): what `incident_relevance` judges of a Statuspage object."""
+    name, impact, components, updates = statuspage_parts(obj)
+    return name, impact, components, bodies_oldest_first((u.created, u.body) for u in updates)

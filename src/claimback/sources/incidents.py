@@ -20,7 +20,7 @@ from typing import Any
 
 from claimback.core.times import parse_iso, to_iso
 from claimback.errors import BadInput
-from claimback.sources.incident_text import UpdateText, models_mentioned, parse_impact_window
+from claimback.sources.incident_text import UpdateText, models_mentioned, parse_impact_window, statuspage_parts
 
 PAGE_URL = "https://status.claude.com"
 ATOM_NS = "{http://www.w3.org/2005/Atom}"
@@ -99,30 +99,19 @@ def incident_from_statuspage(obj: Any) -> Incident | None:
         if not m:
             return None
         incident_id = m.group(1)
-    components: list[str] = []
-    for comp in json_list(obj.get("components")):
-        name = _str(comp.get("name")) if isinstance(comp, dict) else _str(comp)
-        if name and name not in components:
-            components.append(name)
+    # The one reading of a Statuspage object, shared with the guard hook (incident_text.statuspage_parts).
+    name, impact, components, parts = statuspage_parts(obj)
     updates: list[IncidentUpdate] = []
-    for i, upd in enumerate(json_list(obj.get("incident_updates"))):
-        if not isinstance(upd, dict):
-            continue
-        affected = [n for n in (_str(c.get("name")) for c in json_list(upd.get("affected_components"))
-                                if isinstance(c, dict)) if n]
-        for name in affected:
-            if name not in components:
-                components.append(name)
-        created = to_iso(upd.get("created_at")) or to_iso(upd.get("display_at"))
-        update_id = _str(upd.get("id")) or f"{incident_id}:{created or i}"
-        updates.append(IncidentUpdate(update_id, incident_id, _str(upd.get("status")),
-                                      upd.get("body") if isinstance(upd.get("body"), str) else "",
-                                      created, to_iso(upd.get("display_at")), affected))
+    for i, part in enumerate(parts):
+        upd = part.raw
+        update_id = _str(upd.get("id")) or f"{incident_id}:{part.created or i}"
+        updates.append(IncidentUpdate(update_id, incident_id, _str(upd.get("status")), part.body, part.created,
+                                      to_iso(upd.get("display_at")), part.affected))
     return finish_incident(Incident(
         incident_id=incident_id,
-        name=_str(obj.get("name")),
+        name=name,
         status=_str(obj.get("status")),
-        impact=_str(obj.get("impact")),
+        impact=impact,
         created_at=to_iso(obj.get("created_at")) or to_iso(obj.get("started_at")),
         updated_at=to_iso(obj.get("updated_at")),
         resolved_at=to_iso(obj.get("resolved_at")),
