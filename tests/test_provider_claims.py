@@ -259,3 +259,59 @@ def test_no_official_incident_data_is_said_as_such(tmp_path: Path, monkeypatch: 
     for name in ("report.md", "report.html"):
         assert "No official incident data for this period" in (tmp_path / "packet" / name).read_text(), name
     assert "no official incident data for this period" in (tmp_path / "packet" / "message.txt").read_text()
+
+
+def _no_data_logs(root: Path) -> list[str]:
+    """November 2026 logs (after the archive, offline: no incident data) with a few errors, no burst."""
+    mid, rid = _fp(1)
+    write(root / "projects" / "app" / f"{FIRST}.jsonl", [
+        user_prompt("Tidy the tests", "2026-11-20T10:00:00.000Z", session=FIRST, uuid="n-p1"),
+        assistant(mid, rid, "2026-11-20T10:01:00.000Z", session=FIRST),
+        final_error("2026-11-20T10:30:00.000Z", "API Error: 500 Internal server error", session=FIRST),
+    ])
+    return ["--source", str(root / "projects"), "--db", str(root / "l.sqlite3"), "--offline"]
+
+
+def test_no_incident_data_is_one_sentence_in_every_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from claimback.analysis.outages import coverage_note
+
+    monkeypatch.setenv("TZ", "UTC")
+    monkeypatch.setenv("COLUMNS", "400")  # one sentence on one line
+    common = _no_data_logs(tmp_path)
+    sentence = coverage_note(["2026-11"])
+    assert sentence and sentence.startswith("no official incident data for this period (2026-11)")
+    runner = CliRunner()
+    flat = {name: " ".join(runner.invoke(main, args).output.split()).lower() for name, args in {
+        "outages": ["outages", *common], "loss": ["loss", *common],
+        "audit": ["audit", *common, "--since", "2026-11-14", "--until", "2026-11-20"]}.items()}
+    for name, text in flat.items():
+        assert sentence in text, (name, text)
+    assert json.loads(runner.invoke(main, ["outages", *common, "--json"]).output)["coverage"]["note"] == sentence
+    assert sentence in json.loads(runner.invoke(main, ["loss", *common, "--json"]).output)["notes"]
+    assert runner.invoke(main, ["claim", *common, "--out", str(tmp_path / "packet")]).exit_code == 0
+    for name in ("report.md", "report.html", "message.txt"):
+        text = " ".join((tmp_path / "packet" / name).read_text().split()).lower()
+        assert sentence in re.sub(r"<[^>]+>", "", text).replace("**", ""), name
+
+
+def test_incident_coverage_is_read_once_per_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """loss, audit and claim read which months the incident data covers once (outage windows and the
+    loss report share it)."""
+    from claimback.analysis import outages
+
+    calls: list[tuple[str | None, str | None]] = []
+    real = outages.incident_coverage
+
+    def counted(ledger, lo, hi):  # type: ignore[no-untyped-def]
+        calls.append((lo, hi))
+        return real(ledger, lo, hi)
+
+    monkeypatch.setattr(outages, "incident_coverage", counted)
+    common = _no_data_logs(tmp_path)
+    runner = CliRunner()
+    for args in (["loss", *common, "--json"], ["audit", *common, "--no-packet", "--json"],
+                 ["claim", *common, "--out", str(tmp_path / "p")]):
+        calls.clear()
+        res = runner.invoke(main, args)
+        assert res.exit_code == 0, res.output
+        assert len(calls) == 1, (args[0], calls)

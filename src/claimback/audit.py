@@ -115,11 +115,11 @@ def run_audit(ws: Workspace, since: date | None = None, until: date | None = Non
     from claimback.analysis.report import loss_for_workspace
     from claimback.claim import outage_windows, write_claim_packet
 
-    windows, originals = outage_windows(ws, since, until, offline)
+    windows, originals, coverage = outage_windows(ws, since, until, offline)
     # One grouped scan of the requests per report: the windows' P90 weeks and the daily table share it.
     history = TokenHistory(ws.ledger)
     loss = loss_for_workspace(ws, since=since, until=until, offline=offline or ws.demo, windows=windows,
-                              history=history)
+                              coverage=coverage, history=history)
     report = AuditReport(
         demo=ws.demo,
         ledger="(temporary demo ledger)" if ws.demo else ws.ledger.location,
@@ -170,7 +170,9 @@ def _nothing_to_claim(ws: Workspace, report: AuditReport, originals: dict[str, A
         return (f"{source} and the ledger hold no requests or failures from {since} to {until}: there is "
                 "nothing to claim")
     if report.loss.coverage_missing:
-        return report.loss.notes[0] if report.loss.notes else "no official incident data for this period"
+        from claimback.analysis.outages import coverage_note
+
+        return coverage_note(report.loss.coverage_missing)
     if any(is_affected(w, originals.get(w.id)) for w in windows):
         return ("the failures in your logs came through another provider, not Anthropic's API: there is "
                 "nothing to claim with Anthropic (see the windows above for where such a claim goes)")

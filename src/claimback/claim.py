@@ -24,12 +24,14 @@ class ClaimResult:
     notes: list[str] = field(default_factory=list)
 
 
-def outage_windows(ws: Workspace, since: date | None, until: date | None, offline: bool) -> tuple[list[Any], dict[str, Any]]:
-    """(the outage windows, id → window) for the loss attribution and the packet."""
-    from claimback.analysis.report import find_outage_windows
+def outage_windows(ws: Workspace, since: date | None, until: date | None,
+                   offline: bool) -> tuple[list[Any], dict[str, Any], list[str]]:
+    """(the outage windows, id → window, months no incident data covers) for the loss attribution and
+    the packet."""
+    from claimback.analysis.report import find_outages
 
-    found = find_outage_windows(ws, since, until, offline)
-    return found, {w.id: w for w in found}
+    found = find_outages(ws, since, until, offline)
+    return found.windows, {w.id: w for w in found.windows}, found.coverage_missing
 
 
 def default_out_dir(ws: Workspace, base: Path | None = None) -> Path:
@@ -67,7 +69,7 @@ def run_claim(ws: Workspace, *, since: date | None = None, until: date | None = 
               pricing_file: str | None = None, offline: bool = False) -> ClaimResult:
     from claimback.analysis.report import loss_for_workspace
 
-    windows, originals = outage_windows(ws, since, until, offline)
+    windows, originals, coverage = outage_windows(ws, since, until, offline)
     if window_id is not None:
         from claimback.analysis.outages import get_window
 
@@ -75,7 +77,8 @@ def run_claim(ws: Workspace, *, since: date | None = None, until: date | None = 
         if chosen is not None:
             window_id = chosen.window_id
     report = loss_for_workspace(ws, since=since, until=until, window_id=window_id, plan=plan,
-                                pricing_file=pricing_file, offline=offline or ws.demo, windows=windows)
+                                pricing_file=pricing_file, offline=offline or ws.demo, windows=windows,
+                                coverage=coverage)
     packet = write_claim_packet(ws, report, originals, out_dir=out_dir, force=force, zip=zip,
                                 include_paths=include_paths, include_text=include_text, since=since, until=until,
                                 selected=window_id)

@@ -175,12 +175,15 @@ class OutagesReport:
 NO_INCIDENT_DATA = "no official incident data for this period"
 
 
-def coverage_note(missing: Sequence[str]) -> str | None:
-    """The one sentence every output uses when incident data does not cover the user's logs."""
+def coverage_note(missing: Sequence[str], *, capital: bool = False) -> str | None:
+    """The one sentence every output uses when incident data does not cover the user's logs (terminal,
+    JSON, packet files): outputs find it by the report's `coverage_missing`, never by a note's place.
+    `capital`: to open a sentence ("No official…")."""
     if not missing:
         return None
-    return (f"{NO_INCIDENT_DATA} ({', '.join(missing)}): the bundled archive does not cover it and the live "
+    note = (f"{NO_INCIDENT_DATA} ({', '.join(missing)}): the bundled archive does not cover it and the live "
             "status feed could not reach it; only bursts in your own logs can show an outage there")
+    return note[0].upper() + note[1:] if capital else note
 
 
 def incident_coverage(ledger: Ledger, lo: str | None, hi: str | None) -> list[str]:

@@ -21,30 +21,40 @@ def _bound(day: date | None, end: bool) -> str | None:
 
 
 def find_outage_windows(ws: Workspace, since: date | None, until: date | None, offline: bool) -> list[Any]:
-    from claimback.analysis.outages import find_windows
+    return find_outages(ws, since, until, offline).windows
 
-    return find_windows(ws.ledger, since=since, until=until, offline=offline or ws.demo, demo=ws.demo)
+
+def find_outages(ws: Workspace, since: date | None, until: date | None, offline: bool) -> Any:
+    """The period's OutagesReport: its windows and the months no incident data covers
+    (`coverage_missing`, read once per run: pass it on to `loss_for_workspace`)."""
+    from claimback.analysis.outages import outages_report
+
+    return outages_report(ws.ledger, since, until, offline or ws.demo, demo=ws.demo)
 
 
 def loss_for_workspace(ws: Workspace, *, since: date | None = None, until: date | None = None,
                        window_id: str | None = None, plan: str | None = None, pricing_file: str | None = None,
                        offline: bool = False, windows: list[Any] | None = None,
-                       history: Any = None) -> LossReport:
+                       coverage: list[str] | None = None, history: Any = None) -> LossReport:
+    """`windows` and `coverage` (the months no incident data covers) as `find_outages` gave them, when
+    the caller has them; each is found here otherwise."""
     config = load_config()
     pricing = PricingTable.load(pricing_file or config.pricing_file)
     if windows is None:
-        windows = find_outage_windows(ws, since, until, offline)
+        found = find_outages(ws, since, until, offline)
+        windows, coverage = found.windows, found.coverage_missing
     if window_id is not None:
         chosen = [w for w in windows if w.id == window_id]
         if not chosen:
             known = ", ".join(w.id for w in windows[:10]) or "none in this period"
             raise BadInput(f"no outage window {window_id!r} (known: {known}); see `claimback outages`")
         windows = chosen
-    coverage: list[str] = []
-    if not ws.demo:
-        from claimback.analysis.outages import incident_coverage
+    if coverage is None:
+        coverage = []
+        if not ws.demo:
+            from claimback.analysis.outages import incident_coverage
 
-        coverage = incident_coverage(ws.ledger, _bound(since, False), _bound(until, True))
+            coverage = incident_coverage(ws.ledger, _bound(since, False), _bound(until, True))
     if plan is None and ws.demo:
         from claimback.demo import DEMO_PLAN
 

@@ -12,6 +12,7 @@ from claimback.analysis.outages import (
     DataSource,
     OutagesReport,
     OutageWindow,
+    coverage_note,
     span_label,
 )
 from claimback.outputs.terminal import console, markup_safe as e
@@ -39,9 +40,8 @@ def render_outages(report: OutagesReport, verbose: bool = False) -> None:
     period = f"{(report.since or '?')[:10]} to {(report.until or '?')[:10]}"
     if not report.windows:
         if report.coverage_missing:
-            out.print(f"No official incident data for this period ({', '.join(report.coverage_missing)}: "
-                      "the bundled archive does not cover it and the live feed cannot reach it), and no burst "
-                      f"of API errors in your logs from {period}.")
+            out.print(f"{coverage_note(report.coverage_missing, capital=True)}. No burst of API errors in your "
+                      f"logs from {period}.")
         else:
             out.print(f"No outage windows from {period} ({report.incidents_considered} incidents checked).")
         _source_line(out, report.data_source)
@@ -64,8 +64,7 @@ def render_outages(report: OutagesReport, verbose: bool = False) -> None:
             continue
         _render_detail(out, w)
     if report.coverage_missing:
-        out.print(f"[yellow]No official incident data for this period: {', '.join(report.coverage_missing)} "
-                  "(the bundled archive does not cover it and the live feed cannot reach it).[/yellow]")
+        out.print(f"[yellow]{coverage_note(report.coverage_missing, capital=True)}.[/yellow]")
     _source_line(out, report.data_source)
     if not verbose and any(w.confirmed_by == "statuspage" for w in report.windows):
         out.print("[dim]Status-page-only windows: the incident overlapped your active period but your logs "

@@ -120,6 +120,7 @@ def render_audit(report: Any) -> None:
 def _render_audit_windows(out: Console, report: Any) -> None:
     if report.loss is None:
         return
+    from claimback.analysis.outages import coverage_note
     from claimback.outputs.evidence import is_affected
 
     originals = {w.window_id: w for w in report.windows}
@@ -132,8 +133,7 @@ def _render_audit_windows(out: Console, report: Any) -> None:
         for window in claimable:
             out.print(f"- {window.headline}", soft_wrap=True)  # the headline names its window
     elif report.loss.coverage_missing:
-        out.print(f"[yellow]{report.loss.notes[0] if report.loss.notes else 'no official incident data'}[/]",
-                  soft_wrap=True)
+        out.print(f"[yellow]{coverage_note(report.loss.coverage_missing)}[/]", soft_wrap=True)
     else:
         out.print("No Anthropic API outage touched your Claude Code sessions in this period: nothing to claim.")
     if elsewhere:
@@ -141,7 +141,7 @@ def _render_audit_windows(out: Console, report: Any) -> None:
         for window in elsewhere:
             out.print(f"- {window.headline}", soft_wrap=True)
     if claimable and report.loss.coverage_missing:
-        out.print(f"[yellow]note:[/] {report.loss.notes[-1]}", soft_wrap=True)
+        out.print(f"[yellow]note:[/] {coverage_note(report.loss.coverage_missing)}", soft_wrap=True)
     others = len(report.loss.windows) - len(hit)
     if others:
         out.print(f"({others} other status-page incident window(s) in the period touched none of your sessions.)")
