@@ -3,6 +3,7 @@ writes no packet folder, a bad range is bad usage, a configured transcript root 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,27 @@ def test_audit_writes_no_packet_when_the_only_failures_were_uncharged_529s(tmp_p
     assert "no claim packet written" in result.output, result.output
     assert "3 overloaded (529) attempts" in result.output and "not charged" in result.output
     assert not list(tmp_path.glob("claimback-packet-*"))
+
+
+@pytest.mark.parametrize("command", [
+    ["usage", "daily"], ["usage", "daily", "--json"], ["loss"], ["loss", "--json"], ["outages"], ["claim"],
+    ["audit", "--no-packet"], ["audit", "--no-packet", "--json"], ["resume"], ["doctor"], ["doctor", "verify"],
+], ids=" ".join)
+def test_every_command_reading_the_transcript_roots_warns_when_claude_config_dir_is_missing(
+        command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A report on the ledger alone must not look complete: one warning line on stderr, the same in
+    every command that reads the user's transcript roots (JSON on stdout stays JSON)."""
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "no-such-config"))
+    monkeypatch.chdir(tmp_path)
+    result = invoke(*command, "--offline" if command[0] in ("loss", "outages", "claim", "audit") else "--db",
+                    *(["--db"] if command[0] in ("loss", "outages", "claim", "audit") else []),
+                    str(tmp_path / "l.db"))
+    assert "Traceback" not in result.output
+    assert result.exit_code in ((0, 1, 3) if command[0] == "doctor" else (0,)), result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, result.stderr
+    assert "CLAUDE_CONFIG_DIR" in warnings[0] and warnings[0].endswith("; reporting on the ledger as it is")
+    if command[0] != "doctor":  # doctor lists the environment's variable names on stdout
+        assert "CLAUDE_CONFIG_DIR" not in result.stdout
+    if "--json" in command:
+        json.loads(result.stdout)

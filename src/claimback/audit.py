@@ -131,9 +131,8 @@ def run_audit(ws: Workspace, since: date | None = None, until: date | None = Non
         windows=list(originals.values()),
         loss=loss,
     )
-    if ws.roots_warning:
-        report.notes.append(f"{ws.roots_warning}; reporting on the ledger as it is")
-    elif not ws.roots and not ws.demo:
+    # An unreadable CLAUDE_CONFIG_DIR is the CLI's warning (cli._common.warn_roots), as in every command.
+    if not ws.roots and not ws.demo and not ws.roots_warning:
         report.notes.append("no transcript directory found: reporting on the ledger as it is")
     if packet:
         why = _nothing_to_claim(ws, report, originals, since, until)

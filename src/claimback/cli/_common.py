@@ -99,6 +99,14 @@ OUT_HELP = ("Folder the claim packet is written to. Default: claimback-packet-<t
             "not empty is refused unless --force.")
 
 
+def warn_roots(ws: Any) -> None:
+    """The one warning of every command that reads the user's transcript roots, when the configured ones
+    could not be read (a CLAUDE_CONFIG_DIR that does not exist): the report goes on with the ledger
+    alone, but must not look complete. One line on stderr, so `--json` output stays JSON."""
+    if getattr(ws, "roots_warning", None):
+        click.echo(f"warning: {ws.roots_warning}; reporting on the ledger as it is", err=True)
+
+
 def print_json(data: Any) -> None:
     """JSON on stdout; every string scrubbed of key-shaped values (fields from transcripts, telemetry
     and status pages reach here; json.dumps escapes control characters itself)."""

@@ -17,6 +17,7 @@ from claimback.cli._common import (
     progress_bar,
     range_options,
     source_option,
+    warn_roots,
 )
 
 
@@ -49,6 +50,7 @@ def audit(demo: bool, since: str | None, until: str | None, sources: tuple[str, 
     since_day, until_day = parse_range(since, until)
     with progress_bar("ingest", enabled=not as_json) as progress:
         with open_workspace(db, sources, demo=demo, run_ingest=not no_ingest, progress=progress) as ws:
+            warn_roots(ws)
             report = run_audit(ws, since_day, until_day, packet=not no_packet, out_dir=out_dir, force=force,
                                offline=offline)
     if as_json:

@@ -18,6 +18,7 @@ from claimback.cli._common import (
     progress_bar,
     range_options,
     source_option,
+    warn_roots,
 )
 
 
@@ -62,6 +63,7 @@ def claim(window_id: str | None, since: str | None, until: str | None, out_dir: 
     since_day, until_day = parse_range(since, until)
     with progress_bar("ingest", enabled=not as_json) as progress:
         with open_workspace(db, sources, demo=demo, run_ingest=not no_ingest, progress=progress) as ws:
+            warn_roots(ws)
             result = run_claim(ws, since=since_day, until=until_day, window_id=window_id, out_dir=out_dir,
                                force=force, zip=make_zip, include_paths=include_paths, include_text=include_text,
                                plan=plan, pricing_file=pricing_file, offline=offline)

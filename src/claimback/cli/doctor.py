@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from claimback.cli import main
-from claimback.cli._common import db_option, demo_option, json_option, no_ingest_option, print_json, source_option
+from claimback.cli._common import db_option, demo_option, json_option, no_ingest_option, print_json, source_option, warn_roots
 from claimback.errors import BadInput
 
 _OK, _WARN, _BAD = "[green]ok[/]", "[yellow]warn[/]", "[red]fail[/]"
@@ -54,6 +54,7 @@ def doctor(ctx: click.Context, as_json: bool, out_file: Path | None, project: Pa
 
     try:
         with open_workspace(db, sources, demo=demo, run_ingest=False) as ws:
+            warn_roots(ws)
             report = run_doctor(ws.ledger, ws.roots, project=project, ingest_first=not no_ingest, demo=ws.demo)
     except LedgerError as exc:
         # Doctor is what you run when things are broken: report the ledger, check everything else.
@@ -243,6 +244,7 @@ def verify(probe: bool, as_json: bool, db: str | None, sources: tuple[str, ...],
     from claimback.workspace import open_workspace
 
     with open_workspace(db, sources, run_ingest=False) as ws:
+        warn_roots(ws)
         result = run_verify(ws.ledger, ws.roots, probe=probe, ingest_first=not no_ingest)
     if as_json:
         print_json(dataclasses.asdict(result))

@@ -19,6 +19,7 @@ from claimback.cli._common import (
     progress_bar,
     range_options,
     source_option,
+    warn_roots,
 )
 
 @main.command()
@@ -49,6 +50,7 @@ def loss(since: str | None, until: str | None, window_id: str | None, plan: str 
     since_day, until_day = parse_range(since, until)
     with progress_bar("ingest", enabled=not as_json) as progress:
         with open_workspace(db, sources, demo=demo, run_ingest=not no_ingest, progress=progress) as ws:
+            warn_roots(ws)
             report = loss_for_workspace(ws, since=since_day, until=until_day, window_id=window_id, plan=plan,
                                         pricing_file=pricing_file, offline=offline or demo)
     if as_json:

@@ -14,6 +14,7 @@ from claimback.cli._common import (
     print_json,
     range_options,
     source_option,
+    warn_roots,
 )
 
 
@@ -65,6 +66,7 @@ def outages(ctx: click.Context, since: str | None, until: str | None, offline: b
 
     since_day, until_day = parse_range(since, until)
     with open_workspace(db, sources, demo=demo, run_ingest=not no_ingest) as ws:
+        warn_roots(ws)
         report = outages_report(ws.ledger, since_day, until_day, offline or demo, refresh=refresh and not demo,
                                 demo=demo)
     if as_json:

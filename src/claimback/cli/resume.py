@@ -14,6 +14,7 @@ from claimback.cli._common import (
     no_ingest_option,
     print_json,
     source_option,
+    warn_roots,
 )
 
 
@@ -71,6 +72,7 @@ def resume(session: str | None, window_id: str | None, with_prompt: bool, includ
     from claimback.workspace import open_workspace
 
     with open_workspace(db, sources, demo=demo, run_ingest=not no_ingest) as ws:
+        warn_roots(ws)
         report = build_resume(ws.ledger, session=session, window_id=window_id, with_prompts=with_prompt,
                               include_done=include_done)
         report.demo = ws.demo

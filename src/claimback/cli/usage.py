@@ -18,6 +18,7 @@ from claimback.cli._common import (
     progress_bar,
     range_options,
     source_option,
+    warn_roots,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -76,9 +77,7 @@ def _run(kind: str, since: str | None, until: str | None, as_json: bool, breakdo
             report = usage_report(ws.ledger, kind, since=first, until=last, tz_name=tz_name, mode=mode,
                                   pricing=table, order=order, **extra)
             report.demo = ws.demo
-            if ws.roots_warning:
-                # `ingest` errors on this; a report goes on with the ledger, but must not look complete.
-                click.echo(f"warning: {ws.roots_warning}; reporting on the ledger as it is", err=True)
+            warn_roots(ws)  # `ingest` errors on this; a report goes on with the ledger
     if as_json:
         print_json(to_ccusage_json(report, subagents=subagents, cost=not no_cost))
         return
@@ -159,6 +158,7 @@ def _live(refresh_interval: float, max_refreshes: int | None, *, tz_name: str | 
 
     table = PricingTable.load(pricing_file)
     with open_workspace(db, sources, demo=demo, run_ingest=not no_ingest) as ws:
+        warn_roots(ws)
         def frame() -> Any:
             if not (no_ingest or ws.demo) and ws.roots:  # new transcript lines since the last frame
                 ingest_changes(ws.ledger, ws.roots)
