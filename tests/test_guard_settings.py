@@ -380,3 +380,31 @@ def test_reinstall_widens_an_older_installs_matcher_to_workflow(tmp_path: Path) 
     groups = json.loads(path.read_text(encoding="utf-8"))["hooks"]["PreToolUse"]
     assert [g["matcher"] for g in groups] == ["Bash", "Agent|Task|Workflow"]  # the user's own group untouched
     assert groups[0]["hooks"] == old["hooks"]["PreToolUse"][0]["hooks"]
+
+
+@pytest.mark.parametrize("bad", ["fifo", "directory", "dangling-link"])
+def test_guard_status_reports_a_bad_scope_in_one_line_and_still_shows_the_others(tmp_path: Path, bad: str) -> None:
+    guard.install("user")
+    project = tmp_path / "proj"
+    (project / ".claude").mkdir(parents=True)
+    local = project / ".claude" / "settings.local.json"
+    if bad == "fifo":
+        os.mkfifo(local)
+    elif bad == "directory":
+        local.mkdir()
+    else:
+        local.symlink_to(project / "gone.json")
+    (project / ".claude" / "settings.json").write_text("{}")
+    for args in (["guard", "status"], ["guard", "status", "--json"]):
+        proc = cli(*args, "--project-dir", str(project), cwd=project)
+        assert proc.returncode == 0, proc.stderr
+        assert "Traceback" not in proc.stderr and "Aborted" not in proc.stderr and proc.stderr == ""
+    status = json.loads(proc.stdout)
+    by_scope = {s["scope"]: s for s in status["scopes"]}
+    assert by_scope["user"]["events"] and by_scope["user"]["problem"] is None
+    assert by_scope["project"]["problem"] is None and by_scope["project"]["exists"]
+    problem = by_scope["local"]["problem"]
+    assert problem and "\n" not in problem and "settings.local.json" in problem
+    assert by_scope["local"]["events"] == [] and status["installed"] is True
+    table = cli("guard", "status", "--project-dir", str(project), cwd=project).stdout
+    assert "user" in table and "project" in table and "local" in table and "decision log:" in table

@@ -405,17 +405,21 @@ def status(project_dir: str | os.PathLike[str] | None = None) -> GuardStatus:
     scopes: list[ScopeStatus] = []
     for scope in SCOPES:
         path = settings_path(scope, project_dir)
-        raw = read_file(path)
+        # One scope's unreadable file (a FIFO, a directory, a dangling link, no permission) is that scope's
+        # problem, reported in its row: the other scopes and the guard's verdict are still shown.
+        raw: bytes | None = None
         try:
+            raw = read_file(path)
             data = parse_settings(raw, path)
             events = installed_events(data)
             sl = statusline_is_ours(data.get("statusLine"))
             plugin = plugin_enabled(data)
             problem = None
-        except BadInput as exc:
+        except ClaimbackError as exc:
             events, sl, plugin, problem = [], False, False, str(exc)
         missing = [e for e, _ in HOOK_EVENTS if e not in events] if events else []
-        scopes.append(ScopeStatus(scope, display_path(path), raw is not None, events, missing, sl, problem, plugin))
+        exists = raw is not None or (problem is not None and (path.is_symlink() or path.exists()))
+        scopes.append(ScopeStatus(scope, display_path(path), exists, events, missing, sl, problem, plugin))
     policy, note = signals.load_policy(config_dir, data_dir)
     assessment = signals.assess(policy=policy, cache_dir=cache_dir, data_dir=data_dir)
     now = time.time()
