@@ -145,3 +145,32 @@ def test_cli_pricing_option(tmp_path: Path) -> None:
     assert "claude-opus-4-6" in data["claimback"]["unpricedModels"]
     missing = CliRunner().invoke(main, [*args, "--pricing", str(tmp_path / "nope.json")])
     assert missing.exit_code == 2 and "Traceback" not in missing.output
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "huge", "directory"])
+def test_a_pricing_file_that_is_no_regular_file_or_too_big_is_one_line_of_bad_usage(tmp_path: Path, kind: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    target = tmp_path / "prices.json"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "dev-zero":
+        target.symlink_to("/dev/zero")
+    elif kind == "huge":
+        with open(target, "wb") as fh:  # sparse: 200 MB that take no disk
+            fh.truncate(200 * 1024 * 1024)
+    else:
+        target.mkdir()
+    env = dict(os.environ, CLAIMBACK_HOME=str(tmp_path / "home"), CLAIMBACK_STATUS_URL="http://127.0.0.1:9")
+    proc = subprocess.run([sys.executable, "-m", "claimback", "usage", "daily", "--pricing", str(target),
+                           "--db", str(tmp_path / "l.db"), "--no-ingest"],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-500:])
+    lines = proc.stderr.strip().splitlines()
+    assert "Traceback" not in proc.stderr and lines and "pricing" in lines[-1].lower(), proc.stderr
+    assert len([line for line in lines if "pricing" in line.lower()]) == 1, proc.stderr
+    want = {"fifo": "not a regular file", "dev-zero": "not a regular file", "huge": "larger than",
+            "directory": "is a directory"}[kind]
+    assert want in lines[-1], proc.stderr

@@ -126,6 +126,10 @@ class TokenSums:
                    ex(input), ex(output), ex(five), ex(cache_write_1h), ex(cache_read))
 
 
+# LiteLLM's whole table is a few MB; a file many times that is not one.
+MAX_PRICING_BYTES = 32 * 1024 * 1024
+
+
 class PricingTable:
     """Model name → `ModelPrice`, with ccusage-like name matching."""
 
@@ -149,8 +153,18 @@ class PricingTable:
 
     @classmethod
     def from_file(cls, path: str | Path) -> PricingTable:
+        from claimback.core.files import UnsafeFile, read_regular_bytes
+
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            # Regular files only, non-blocking, capped (core/files.py): a FIFO here hung the command and
+            # /dev/zero filled memory.
+            data = json.loads(read_regular_bytes(path, MAX_PRICING_BYTES).decode("utf-8"))
+        except UnsafeFile as exc:
+            why = (f"is larger than {MAX_PRICING_BYTES // (1024 * 1024)} MiB" if str(exc).startswith("larger")
+                   else "is not a regular file (a FIFO or a device?)")
+            raise BadInput(f"pricing file {path} {why}") from None
+        except IsADirectoryError:
+            raise BadInput(f"pricing file {path} is a directory") from None
         except OSError as exc:
             raise BadInput(f"cannot read pricing file {path}: {exc.strerror or exc}") from None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
