@@ -107,3 +107,15 @@ def test_every_command_reading_the_transcript_roots_warns_when_claude_config_dir
         assert "CLAUDE_CONFIG_DIR" not in result.stdout
     if "--json" in command:
         json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("command", [["ledger", "export"], ["ledger", "export", "--out", "OUT"],
+                                     ["ledger", "vacuum"], ["ledger", "vacuum", "--json"]], ids=" ".join)
+def test_ledger_export_and_vacuum_on_a_missing_path_create_nothing(command: list[str], tmp_path: Path) -> None:
+    target = tmp_path / "nowhere" / "ledger.sqlite3"
+    args = [str(tmp_path / "out.jsonl") if a == "OUT" else a for a in command]
+    result = invoke(*args, "--db", str(target))
+    assert result.exit_code == 2, result.output
+    assert "no ledger at" in result.output and "nothing was created" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert not (tmp_path / "nowhere").exists() and not (tmp_path / "out.jsonl").exists()

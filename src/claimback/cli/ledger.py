@@ -22,21 +22,27 @@ def ledger() -> None:
     """
 
 
+def _require_existing(db: str | None) -> None:
+    """Commands that read or rewrite a ledger must not create one: opening a path that holds none makes an
+    empty ledger (and its folders) there. A PostgreSQL URL names a server, checked when connecting."""
+    from claimback.errors import BadInput
+    from claimback.ledger.store import is_postgres_url, resolve_target
+
+    target = resolve_target(db)
+    if not is_postgres_url(target) and not Path(target).expanduser().is_file():
+        raise BadInput(f"no ledger at {target} (nothing was created); `claimback ingest` makes one")
+
+
 @ledger.command("info")
 @db_option
 @json_option
 def info(db: str | None, as_json: bool) -> None:
     """Where the ledger is, how big, its schema version and what it holds."""
-    from claimback.errors import BadInput
     from claimback.ledger import open_ledger
     from claimback.ledger.info import ledger_info
-    from claimback.ledger.store import is_postgres_url, resolve_target
     from claimback.outputs.terminal import console, fmt_int, simple_table
 
-    target = resolve_target(db)
-    if not is_postgres_url(target) and not Path(target).expanduser().is_file():
-        # Looking must not create: opening would make an empty ledger (and its folders) at that path.
-        raise BadInput(f"no ledger at {target} (nothing was created); `claimback ingest` makes one")
+    _require_existing(db)
     with open_ledger(db) as store:
         data = ledger_info(store)
     if as_json:
@@ -62,6 +68,7 @@ def export(db: str | None, fmt: str, out: Path | None) -> None:
     from claimback.ledger import open_ledger
     from claimback.ledger.info import export_jsonl
 
+    _require_existing(db)
     if out is not None and out.exists():
         raise BadInput(f"{out} already exists; choose another --out")
     with open_ledger(db) as store:
@@ -104,6 +111,7 @@ def vacuum_cmd(db: str | None, as_json: bool) -> None:
     from claimback.ledger import open_ledger
     from claimback.ledger.info import vacuum
 
+    _require_existing(db)
     with open_ledger(db) as store:
         before, after = vacuum(store)
     if as_json:
