@@ -420,3 +420,31 @@ def test_message_stays_within_the_limit_with_many_windows(demo_packet: Path):
     assert len(message) <= MESSAGE_LIMIT
     assert "https://status.claude.com/incidents/inc0" in message and "restore" in message
     assert "more outage window(s)" in message
+
+
+@pytest.mark.parametrize(("zone", "label", "span"), [
+    ("America/Los_Angeles", "2026-05-14 18:06 PDT (UTC-07:00)", " (local time 2026-05-14 18:06–19:31 PDT)"),
+    ("Asia/Kolkata", "2026-05-15 06:36 IST (UTC+05:30)", " (local time 2026-05-15 06:36–08:01 IST)"),
+    ("Australia/Lord_Howe", "2026-05-15 11:36 UTC+10:30", " (local time 2026-05-15 11:36–13:01 UTC+10:30)"),
+    ("Etc/GMT-3", "2026-05-15 04:06 UTC+03:00", " (local time 2026-05-15 04:06–05:31 UTC+03:00)"),
+    ("UTC", "2026-05-15 01:06 UTC+00:00", ""),
+])
+def test_one_local_clock_rule_for_the_packets_labels_and_the_messages_span(zone: str, label: str, span: str) -> None:
+    """evidence.json's *_local labels and message.txt's "(local time …)" name the zone alike (one rule,
+    outputs/evidence.py): the zone's own abbreviation, else its UTC offset; on a UTC clock no suffix."""
+    from zoneinfo import ZoneInfo
+
+    from claimback.outputs.evidence import local_label, local_span
+
+    tz = ZoneInfo(zone)
+    start, end = "2026-05-15T01:06:00.000Z", "2026-05-15T02:31:00.000Z"
+    assert local_label(start, tz) == label
+    assert local_span(start, end, tz) == span
+    assert local_span(None, end, tz) == "" and local_label(None, tz) == ""
+    if span:  # across midnight on the local clock the end says its day
+        assert local_span("2026-05-15T23:06:00.000Z", "2026-05-16T02:31:00.000Z", ZoneInfo("Asia/Kolkata")) == \
+            " (local time 2026-05-16 04:36–08:01 IST)"
+        assert local_span("2026-05-15T20:06:00.000Z", "2026-05-15T21:31:00.000Z", ZoneInfo("Asia/Kolkata")) == \
+            " (local time 2026-05-16 01:36–03:01 IST)"
+        assert local_span("2026-05-15T18:06:00.000Z", "2026-05-15T18:59:00.000Z", ZoneInfo("Asia/Kolkata")) == \
+            " (local time 2026-05-15 23:36–2026-05-16 00:29 IST)"

@@ -51,16 +51,41 @@ def utc_label(ts: str | None) -> str:
     return "" if not ts else parse_utc(ts).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def local_label(ts: str | None, tz: Any = None) -> str:
-    """The same moment on the user's clock (the machine's local time zone unless `tz` is given)."""
-    if not ts:
-        return ""
-    moment = parse_utc(ts).astimezone(tz) if tz is not None else parse_utc(ts).astimezone()
+def _on_local_clock(ts: str, tz: Any = None) -> datetime:
+    """The moment on the user's clock (the machine's local time zone unless `tz` is given)."""
+    return parse_utc(ts).astimezone(tz) if tz is not None else parse_utc(ts).astimezone()
+
+
+def _zone_names(moment: datetime) -> tuple[str | None, str]:
+    """(the zone's own abbreviation, or None where it has only digits or says UTC; "UTC+05:30"):
+    the one rule every local-time label of the packet names its zone by."""
     offset = moment.strftime("%z")
     offset = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
     name = moment.tzname() or ""
-    return f"{moment:%Y-%m-%d %H:%M} {name} ({offset})" if name and not name.startswith(("UTC", "+", "-")) \
-        else f"{moment:%Y-%m-%d %H:%M} {offset}"
+    return (name if name and not name.startswith(("UTC", "+", "-")) else None), offset
+
+
+def local_label(ts: str | None, tz: Any = None) -> str:
+    """The same moment on the user's clock: `2026-05-15 03:06 CEST (UTC+02:00)`, `… UTC+10:30`."""
+    if not ts:
+        return ""
+    moment = _on_local_clock(ts, tz)
+    name, offset = _zone_names(moment)
+    return f"{moment:%Y-%m-%d %H:%M} {name} ({offset})" if name else f"{moment:%Y-%m-%d %H:%M} {offset}"
+
+
+def local_span(start: str | None, end: str | None, tz: Any = None) -> str:
+    """` (local time 2026-05-15 03:06–04:31 CEST)` after a UTC span, or nothing when the user's clock is
+    UTC (no "UTC+00:00"); the end says its day when it is another."""
+    if not start:
+        return ""
+    a = _on_local_clock(start, tz)
+    if a.utcoffset() is not None and a.utcoffset().total_seconds() == 0:
+        return ""
+    b = parse_utc(end or start).astimezone(a.tzinfo)
+    name, offset = _zone_names(a)
+    day = "" if a.date() == b.date() else f"{b:%Y-%m-%d} "
+    return f" (local time {a:%Y-%m-%d %H:%M}–{day}{b:%H:%M} {name or offset})"
 
 
 def _timezone(now: str, tz: Any) -> dict[str, str]:

@@ -28,6 +28,7 @@ from claimback.outputs.evidence import (
     build_evidence,
     csv_rows,
     local_label,
+    local_span,
     utc_label,
 )
 from claimback.analysis.outages import span_label
@@ -132,21 +133,6 @@ def _environment(markdown: bool = False) -> Any:
 PLAN_LABELS = {"pro": "Pro", "max5": "Max 5x", "max20": "Max 20x", "api": "API key (billed per token)"}
 
 
-def _local_suffix(start: str | None, end: str | None, tz: Any = None) -> str:
-    """` (local time 03:06–04:31 CEST)`, or nothing when the user's clock is UTC (no "UTC+00:00")."""
-    if not start:
-        return ""
-    a = parse_utc(start).astimezone(tz) if tz is not None else parse_utc(start).astimezone()
-    if a.utcoffset() is not None and a.utcoffset().total_seconds() == 0:
-        return ""
-    b = parse_utc(end or start).astimezone(a.tzinfo)
-    name = a.tzname() or ""
-    off = a.strftime("%z")
-    zone = name if name and not name.startswith(("+", "-")) else f"UTC{off[:3]}:{off[3:]}"
-    day = "" if a.date() == b.date() else f"{b:%Y-%m-%d} "
-    return f" (local time {a:%Y-%m-%d %H:%M}–{day}{b:%H:%M} {zone})"
-
-
 def _more(items: list[str], shown: int) -> str:
     return f" (+{len(items) - shown} more in evidence.csv)" if len(items) > shown else ""
 
@@ -181,7 +167,7 @@ def render_message(env: Any, ev: dict[str, Any], tz: Any = None) -> str:
                 session_ids.append(sid)
     quota = main["quota"] if main else None
     plan = PLAN_LABELS.get((quota or {}).get("plan") or "", "[your plan: Pro, Max 5x or Max 20x]")
-    local = {w["id"]: _local_suffix(w["logs_start"], w["logs_end"], tz) for w in windows}
+    local = {w["id"]: local_span(w["logs_start"], w["logs_end"], tz) for w in windows}
     template = env.get_template("message.txt.j2")
     text = ""
     for detail in ({"windows": 3, "incidents": 3, "request_ids": 4, "sessions": 3},
