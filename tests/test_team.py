@@ -220,3 +220,40 @@ def test_team_cli_register_and_table(tmp_path):
     table = runner.invoke(main, ["team", "report", "--db", db, "--offline"], terminal_width=200)
     assert table.exit_code == 0, table.output
     assert "frank" in table.output and "1 person on 1 machine" in table.output
+
+
+def test_loss_and_team_count_a_failure_rows_attempts_by_one_rule(tmp_path: Path) -> None:
+    """Which failed attempts count (analysis/loss.py failure_attempts): a transcript row is one attempt, a
+    telemetry final row stands for all its attempts. The loss's exposure and the team report's failure
+    counts read the same rows alike, whatever attempt/max_attempts say (0 and NULL included)."""
+    from datetime import date
+
+    from claimback.analysis.loss import EXPOSURE, attribute_window, failure_attempts
+    from claimback.analysis.team import team_report
+    from claimback.ledger import open_ledger
+
+    ledger = open_ledger(tmp_path / "l.sqlite3")
+    try:
+        shapes = [("otel", "final", 3, None), ("otel", "final", 3, 5), ("otel", "final", None, 4),
+                  ("otel", "final", 3, 0), ("otel", "final", 0, None), ("otel", "final", None, None),
+                  ("transcript", "retry", 2, 10), ("transcript", "final", None, None), ("otel", "retry", 4, 4)]
+        with ledger.transaction():
+            ledger.execute("INSERT INTO requests (request_key, session_id, ts, model, input_tokens) "
+                           "VALUES ('r0', 's1', '2026-05-15T00:59:00.000Z', 'claude-opus-4-6', 100)")
+            for i, (origin, kind, attempt, max_attempts) in enumerate(shapes):
+                ledger.execute(
+                    "INSERT INTO failures (failure_key, kind, session_id, ts, status, error_type, failure_class, "
+                    "origin, attempt, max_attempts) VALUES (?, ?, 's1', ?, 500, 'api_error', 'outage', ?, ?, ?)",
+                    (f"f{i}", kind, f"2026-05-15T01:{10 + i:02d}:00.000Z", origin, attempt, max_attempts))
+        rows = ledger.rows("SELECT origin, kind, attempt, max_attempts FROM failures")
+        want = sum(failure_attempts(r) for r in rows)
+        window = type("W", (), {"id": "w", "start": "2026-05-15T01:00:00.000Z", "end": "2026-05-15T02:00:00.000Z"})()
+        loss = attribute_window(ledger, window)
+        assert loss.loss[EXPOSURE].attempts == want
+        team = team_report(ledger, since=date(2026, 5, 15), until=date(2026, 5, 15), with_loss=False)
+        (m,) = team.members
+        assert m.failures_by_class == {"outage": want} and m.outage_failures == want
+        finals = sum(1 for r in rows if r["kind"] == "final")
+        assert m.failed_attempts == want - finals and m.final_errors == finals
+    finally:
+        ledger.close()

@@ -30,7 +30,7 @@ Redo work after the window (re-launched tasks, re-submitted prompts) is evidence
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
@@ -100,6 +100,16 @@ class ExposedAttempt:
     # row for all its attempts (api_error carries the total), and each of them was exposed.
     attempts: int = 1
     charged: bool = True  # False for 529 / overloaded_error: Anthropic documents those as not counted
+
+
+def failure_attempts(failure: Mapping[str, Any]) -> int:
+    """How many failed attempts one `failures` row stands for: the one rule the loss's exposure and the
+    team report count by. A transcript writes a row per attempt (retries, then the final error): 1. A
+    telemetry `final` row is the whole failure (api_error's `attempt` is the total; `max_attempts` the
+    exhausted event's total_attempts): every one of its attempts, at least 1."""
+    if failure.get("origin") == "otel" and failure.get("kind") == "final":
+        return max(int(failure.get("max_attempts") or failure.get("attempt") or 1), 1)
+    return 1
 
 
 def is_overloaded(status: int | None, error_type: str | None, message: str | None = None) -> bool:
@@ -442,9 +452,7 @@ def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = N
         if not previous:
             continue
         last_ok = previous[-1]
-        attempts = 1
-        if failure.get("origin") == "otel" and failure["kind"] == "final":
-            attempts = max(int(failure.get("max_attempts") or failure.get("attempt") or 1), 1)
+        attempts = failure_attempts(failure)
         size = _prompt_size(last_ok) * attempts
         usd = price(dict(last_ok, output_tokens=0))
         usd = usd * attempts if usd is not None else None

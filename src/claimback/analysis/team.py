@@ -160,19 +160,21 @@ def team_report(
                            f"WHERE r.session_id IS NOT NULL{where}", params):
         sessions[group_of(row["machine_id"])].add(row["session_id"])
 
+    from claimback.analysis.loss import failure_attempts
+
     fwhere, fparams = _range(since, until, "f.ts")
     for row in ledger.rows(
-            # A telemetry failure is one row for all its attempts (api_error carries the total): the
-            # attempts before the last are failed attempts as a transcript's retry rows would be.
-            "SELECT f.machine_id, f.kind, f.failure_class, COUNT(*) AS n, "
-            "SUM(CASE WHEN f.origin = 'otel' AND f.kind = 'final' AND COALESCE(f.max_attempts, f.attempt, 1) > 1 "
-            "THEN COALESCE(f.max_attempts, f.attempt, 1) - 1 ELSE 0 END) AS earlier_attempts FROM failures AS f "
-            f"WHERE 1 = 1{fwhere} GROUP BY f.machine_id, f.kind, f.failure_class", fparams):
+            # How many attempts a row stands for is loss.failure_attempts (a telemetry failure is one row
+            # for all its attempts): grouped by what it reads, so each group is counted by that one rule.
+            "SELECT f.machine_id, f.kind, f.failure_class, f.origin, f.attempt, f.max_attempts, COUNT(*) AS n "
+            f"FROM failures AS f WHERE 1 = 1{fwhere} "
+            "GROUP BY f.machine_id, f.kind, f.failure_class, f.origin, f.attempt, f.max_attempts", fparams):
         m = member(row["machine_id"])
         if m is None:
             continue
         n = int(row["n"])
-        earlier = int(row["earlier_attempts"] or 0)
+        # the attempts before the last are failed attempts, as a transcript's retry rows would be
+        earlier = n * (failure_attempts(row) - 1)
         cls = row["failure_class"]
         m.failures_by_class[cls] = m.failures_by_class.get(cls, 0) + n + earlier
         if row["kind"] == "retry":
