@@ -24,8 +24,29 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
+BAD_USAGE = 2  # exit code of a benchmark given what it cannot measure (as claimback's own CLI)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One line on stderr and exit: `code` 2 for bad usage (an empty corpus), 1 when a tool or server the
+    benchmark starts or reaches is not there. Never a traceback: these are run by hand and in scripts."""
+    print(f"{Path(sys.argv[0]).name}: error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def transcripts_bytes(projects: Path) -> int:
+    """Bytes of the `*.jsonl` transcripts under `projects` (0 when it is missing or holds none)."""
+    return sum(p.stat().st_size for p in projects.rglob("*.jsonl")) if projects.is_dir() else 0
+
+
+def corpus_generator(gen: Path) -> Path:
+    """The corpus generator (../shared/tools/gen_corpus.py, or CLAIMBACK_GEN_CORPUS), or a one-line error."""
+    if not gen.is_file():
+        fail(f"no corpus generator at {gen} (set CLAIMBACK_GEN_CORPUS to gen_corpus.py)", BAD_USAGE)
+    return gen
 
 
 def _children() -> dict[int, list[int]]:

@@ -28,6 +28,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import BAD_USAGE, fail  # noqa: E402
+
 SESSION = "5e551011-0000-4000-8000-0000000b1e55"
 
 SHAPES = {
@@ -82,7 +85,8 @@ def time_ingest(text: str, src: str | None, timeout: float) -> float | None:
         except subprocess.TimeoutExpired:
             return None
         if done.returncode != 0:
-            raise SystemExit(f"ingest failed: {done.stderr[-300:]!r}")
+            said = done.stderr.decode(errors="replace").strip().splitlines()
+            fail(f"`claimback ingest` failed (exit {done.returncode}): {said[-1] if said else ''}")
         # The command's own figure ("... in 0.26s"): the ingest work without interpreter start-up.
         found = re.search(rb" in ([0-9.]+)s", done.stdout + done.stderr)
         return float(found.group(1)) if found else time.perf_counter() - start
@@ -96,6 +100,10 @@ def time_otlp(text: str, src: str | None, timeout: float) -> float | None:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             line = proc.stderr.readline()
+            if "listening on " not in line:
+                proc.kill()
+                rest = (line + proc.communicate()[1]).strip().splitlines()
+                fail(f"`claimback otel serve` did not start: {rest[-1] if rest else f'exit {proc.wait()}'}")
             url = line.split("listening on ")[1].split(" ")[0]
             body = otlp_body(text)
             request = urllib.request.Request(f"{url}/v1/logs", data=body, method="POST",
@@ -119,10 +127,19 @@ def main() -> None:
     parser.add_argument("--src", default=None, help="sources to run (PYTHONPATH), default: the installed ones")
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--shapes", default=",".join(SHAPES))
+    parser.add_argument("--paths", default="ingest,otlp", help="which paths to time: ingest, otlp or both")
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
+    try:
+        sizes = [int(s) for s in args.sizes.split(",")]
+    except ValueError:
+        fail(f"--sizes {args.sizes}: expected sizes in characters, comma-separated", BAD_USAGE)
     shapes = args.shapes.split(",")
-    cases = [(path, shape, size) for size in sizes for shape in shapes for path in ("ingest", "otlp")]
+    paths = args.paths.split(",")
+    unknown = [x for x in shapes if x not in SHAPES] + [x for x in paths if x not in ("ingest", "otlp")]
+    if unknown:
+        fail(f"unknown shape or path: {', '.join(unknown)} (shapes: {', '.join(SHAPES)}; paths: ingest, otlp)",
+             BAD_USAGE)
+    cases = [(path, shape, size) for size in sizes for shape in shapes for path in paths]
     samples: dict[tuple, list[float | None]] = {case: [] for case in cases}
     skip: set[tuple] = set()  # a case that timed out once is not run again (it would only time out again)
     for _ in range(args.rounds):

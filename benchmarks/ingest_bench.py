@@ -32,7 +32,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _harness import Case, interleave, load_now, table, with_bytecode  # noqa: E402
+from _harness import BAD_USAGE, Case, corpus_generator, fail, interleave, load_now, table, with_bytecode  # noqa: E402,I001
 from ledger_dump import digest  # noqa: E402
 
 REPO = HERE.parent
@@ -48,12 +48,17 @@ def ensure_corpus(work: Path, size_mb: int, seed: int) -> Path:
     out = work / f"corpus-{size_mb}mb-s{seed}"
     done = out / ".complete"
     if not done.exists():
+        gen = corpus_generator(GEN)
         if out.exists():
             shutil.rmtree(out)
         print(f"generating {size_mb} MB corpus into {out} ...", file=sys.stderr, flush=True)
-        subprocess.run(["nice", sys.executable, str(GEN), "--out", str(out), "--size-mb", str(size_mb),
-                        "--seed", str(seed)], check=True)
+        made = subprocess.run(["nice", sys.executable, str(gen), "--out", str(out), "--size-mb", str(size_mb),
+                               "--seed", str(seed)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if made.returncode:
+            fail(f"{gen} failed (exit {made.returncode}): {(made.stderr.strip().splitlines() or [''])[-1]}")
         done.write_text("ok\n")
+    if not corpus_bytes(out):
+        fail(f"{out}: no transcripts (*.jsonl); remove the folder to generate it again", BAD_USAGE)
     return out
 
 
@@ -232,4 +237,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except subprocess.CalledProcessError as exc:  # a tool it runs (ingest, npm) failed: which, in one line
+        fail(f"`{' '.join(str(c) for c in exc.cmd[:3])} ...` failed (exit {exc.returncode})")

@@ -38,7 +38,19 @@ def digest(path: str) -> dict[str, tuple[int, str]]:
 
 
 def main() -> int:
-    a, b = digest(sys.argv[1]), digest(sys.argv[2])
+    from pathlib import Path
+
+    from _harness import BAD_USAGE, fail
+
+    if len(sys.argv) != 3:
+        fail("usage: ledger_dump.py A.sqlite3 B.sqlite3", BAD_USAGE)
+    for path in sys.argv[1:]:
+        if not Path(path).is_file():
+            fail(f"no ledger at {path}", BAD_USAGE)
+    try:
+        a, b = digest(sys.argv[1]), digest(sys.argv[2])
+    except sqlite3.DatabaseError as exc:
+        fail(f"cannot read the ledgers: {exc}", BAD_USAGE)
     same = True
     for table in sorted(set(a) | set(b)):
         mark = "same" if a.get(table) == b.get(table) else "DIFFERENT"

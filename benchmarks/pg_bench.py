@@ -35,6 +35,23 @@ WORK = HERE / ".work"
 GEN = Path(os.environ.get("CLAIMBACK_GEN_CORPUS", REPO.parent / "shared" / "tools" / "gen_corpus.py"))
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(HERE))
+from _harness import corpus_generator, fail  # noqa: E402
+
+
+def reach(url: str) -> None:
+    """A one-line error when the PostgreSQL server at `url` does not answer (no password shown)."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        with psycopg.connect(url, connect_timeout=5):
+            pass
+    except psycopg.Error as exc:
+        info = conninfo_to_dict(url)
+        where = f"{info.get('host', 'localhost')}:{info.get('port', 5432)}"
+        said = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+        fail(f"cannot reach PostgreSQL at {where}: {said}")
 
 
 def corpus(size_mb: int, seed: int) -> Path:
@@ -103,18 +120,29 @@ def main() -> None:
 
     import _pg
 
-    WORK.mkdir(parents=True, exist_ok=True)
-    whole = corpus(args.size_mb, args.seed)
-    parts = [corpus(max(args.size_mb // args.ingesters, 1), args.seed + 1 + i) for i in range(args.ingesters)]
-
+    # The server first (reached, or started): generating corpora takes minutes, then finding no server.
     cluster = None
     server = args.pg_url
     if server is None:
         bindir = _pg.find_pg_bin()
         if bindir is None:
-            raise SystemExit("no PostgreSQL server binaries (apt-get install postgresql) and no --pg-url")
-        cluster = _pg.start_cluster(bindir)
+            fail("no PostgreSQL server binaries (apt-get install postgresql) and no --pg-url")
+        try:
+            cluster = _pg.start_cluster(bindir)
+        except RuntimeError as exc:
+            fail(" ".join(str(exc).split()))
         server = cluster.url()
+    else:
+        reach(server)
+    try:
+        WORK.mkdir(parents=True, exist_ok=True)
+        corpus_generator(GEN)
+        whole = corpus(args.size_mb, args.seed)
+        parts = [corpus(max(args.size_mb // args.ingesters, 1), args.seed + 1 + i) for i in range(args.ingesters)]
+    except BaseException:
+        if cluster is not None:
+            _pg.remove_cluster(cluster)
+        raise
     results = []
     try:
         for name, sources, sequential in (

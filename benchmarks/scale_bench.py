@@ -25,7 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _harness import Case, interleave, load_now, run_once, table, with_bytecode  # noqa: E402
+from _harness import BAD_USAGE, Case, fail, interleave, load_now, run_once, table, transcripts_bytes, with_bytecode  # noqa: E402,I001
 
 
 def main() -> int:
@@ -40,6 +40,16 @@ def main() -> int:
                     help="reuse a ledger an earlier run left in --work (NAME.sqlite3, NAMEbaseline.sqlite3) instead "
                          "of a cold ingest: a 5 GB ingest takes minutes")
     args = ap.parse_args()
+    corpora: list[tuple[str, Path, float]] = []  # (name, its projects/, MiB of transcripts)
+    for spec in args.corpus:
+        name, eq, folder = spec.partition("=")
+        if not (name and eq and folder):
+            fail(f"--corpus {spec}: expected NAME=DIR", BAD_USAGE)
+        projects = Path(folder) / "projects"
+        size = transcripts_bytes(projects) / 2**20
+        if not size:
+            fail(f"--corpus {spec}: no transcripts (*.jsonl under {projects})", BAD_USAGE)
+        corpora.append((name, projects, size))
     args.work.mkdir(parents=True, exist_ok=True)
     trees = {"": None}
     if args.baseline_src:
@@ -53,10 +63,7 @@ def main() -> int:
     ingests: list[str] = []
     sizes: dict[str, float] = {}  # corpus name -> MiB of transcripts
     grid: dict[tuple[str, str, str], Case] = {}  # (command, tree tag, corpus name) -> its case
-    for spec in args.corpus:
-        name, _, folder = spec.partition("=")
-        projects = Path(folder) / "projects"
-        size = sum(p.stat().st_size for p in projects.rglob("*.jsonl")) / 2**20
+    for name, projects, size in corpora:
         sizes[name] = size
         for tag, src in trees.items():
             env = envs[tag]
@@ -68,6 +75,9 @@ def main() -> int:
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{db}{suffix}").unlink(missing_ok=True)
                 built = run_once(py + ["ingest", "--quiet", "--db", str(db), "--source", str(projects)], env)
+                if built.rc or not db.exists():
+                    fail(f"the cold ingest of {name}{tag} failed (exit {built.rc}): run `claimback ingest "
+                         f"--db {db} --source {projects}` to see why")
                 ingests.append(f"| {name} ({size:.0f} MiB){tag} | {built.wall:.2f} s | {built.cpu:.2f} s | "
                                f"{built.tree_rss_mb:.0f} MB | {db.stat().st_size / 2**20:.0f} MiB | {built.load1:.1f} |")
             label = f"{name}{tag}"
