@@ -538,7 +538,7 @@ def test_replay_rule_on_an_incremental_run_sees_the_parent_copy_that_arrives_lat
 
 
 def test_cpu_probe_sees_a_busy_neighbour_but_not_our_own_work() -> None:
-    """Parse workers start only when a core is free (ledger/ingest.py _parallel_pays): the probe counts the
+    """Parse workers start only when a core is free (ledger/ingest.py _core_free): the probe counts the
     CPU other processes use right now, never this process's own (its file scan runs during the sample)."""
     import subprocess
     import sys

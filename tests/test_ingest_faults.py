@@ -248,6 +248,7 @@ CRASHER = textwrap.dedent("""
     if os.environ.get("CRASHER_PARALLEL"):
         ingest_mod.PARALLEL_BYTES = 0  # parse in worker processes, as a big run does
         ingest_mod.PARALLEL_MAX_LOAD = float("inf")  # whatever the machine's load
+        ingest_mod.CPU_PROBE_SECONDS = 0  # workers from the first file
     original = store.Ledger.transaction
     seen = [0]
 

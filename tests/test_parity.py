@@ -318,6 +318,7 @@ def test_parallel_parse_writes_the_same_ledger(tmp_path: Path, monkeypatch: pyte
         if parallel:
             monkeypatch.setattr(ingest_module, "PARALLEL_BYTES", 0)
             monkeypatch.setattr(ingest_module, "PARALLEL_MAX_LOAD", float("inf"))
+            monkeypatch.setattr(ingest_module, "CPU_PROBE_SECONDS", 0)  # workers from the first file
             monkeypatch.setattr(ingest_module, "PARALLEL_MAX_FILE", 60_000)  # the largest files stream
             monkeypatch.setattr(ingest_module.os, "cpu_count", lambda: 4)  # a 1-CPU CI runner too
             monkeypatch.setenv("CB_PARSED_IN", str(tmp_path / "parsed-in"))

@@ -14,7 +14,7 @@ import hashlib
 import os
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +65,7 @@ PARALLEL_MAX_FILE = 64 * 1024 * 1024
 # them idle, little enough to bound the parsed rows held in memory.
 PARALLEL_WINDOW_BYTES = 32 * 1024 * 1024
 # Workers only while other processes keep at most this many cores busy (None: all cores but one and a
-# half; see _parallel_pays).
+# half; see _core_free).
 PARALLEL_MAX_LOAD: float | None = None
 # How long the CPU use of the other processes is sampled before deciding (/proc/stat ticks are 10 ms).
 CPU_PROBE_SECONDS = 0.05
@@ -488,6 +488,10 @@ class _CpuProbe:
         self.own = time.process_time()
         self.since = time.monotonic()
 
+    def ready(self) -> bool:
+        """Whether the sample is long enough to read without waiting."""
+        return time.monotonic() - self.since >= CPU_PROBE_SECONDS
+
     def others_busy(self) -> float | None:
         if self.ticks is None:
             return None
@@ -504,18 +508,19 @@ class _CpuProbe:
         return max(0.0, busy - own)
 
 
-def _parallel_pays(total_bytes: int, probe: _CpuProbe | None = None) -> bool:
+def _parallel_may_pay(total_bytes: int) -> bool:
+    """Whether a run is big enough, on enough cores, for parse workers to be worth asking about."""
+    return total_bytes >= PARALLEL_BYTES and (os.cpu_count() or 1) >= 2
+
+
+def _core_free(probe: _CpuProbe) -> bool:
     """Parse workers overlap parsing with writing, but cost ~20-30 % more CPU in all (pickling rows
     back, a second interpreter, two cores sharing caches) and more memory. That pays only when a core
     would otherwise sit idle: with other processes using more than half of the core the workers would
     need (Claude Code, tests, builds), the same work in one process finishes about as soon and leaves
     the CPU to the others. Where the machine's CPU time cannot be read, the load average decides."""
-    if total_bytes < PARALLEL_BYTES:
-        return False
     cores = os.cpu_count() or 1
-    if cores < 2:
-        return False
-    busy = (probe or _CpuProbe()).others_busy()
+    busy = probe.others_busy()
     if busy is not None:
         limit = cores - 1.5 if PARALLEL_MAX_LOAD is None else PARALLEL_MAX_LOAD
         return busy <= limit
@@ -531,13 +536,24 @@ def _read_whole(job: tuple[TranscriptFile, os.stat_result, dict | None, str]) ->
 
 
 def _read_all(work: list[tuple[TranscriptFile, os.stat_result, dict | None]], machine: str,
-              parallel: bool) -> Iterator[tuple[TranscriptFile, os.stat_result, _Chunk]]:
-    """Every file's chunks, in `work` order. A big run parses files in worker processes while this
-    process writes (on 2 cores the two halves overlap); files over PARALLEL_MAX_FILE stream here, so
-    memory stays bounded. The writes, and so the ledger, are the same either way."""
+              probe: _CpuProbe | None, on_workers: Callable[[], None] | None = None,
+              ) -> Iterator[tuple[TranscriptFile, os.stat_result, _Chunk]]:
+    """Every file's chunks, in `work` order. A big run (`probe` given: _parallel_may_pay) parses files
+    in worker processes while this process writes (on 2 cores the two halves overlap); files over
+    PARALLEL_MAX_FILE stream here, so memory stays bounded. Whether the workers pay is read from the
+    probe once its sample is long enough (_core_free); until then files are parsed here, so the
+    decision never waits. `on_workers` is called when the workers start. The writes, and so the
+    ledger, are the same either way."""
+    start = 0
+    while probe is not None and start < len(work) and not probe.ready():
+        tfile, st, previous = work[start]
+        for chunk in _read_file(tfile, st, previous, machine):
+            yield tfile, st, chunk
+        start += 1
+    jobs = iter(work[start:])
     workers = min(PARALLEL_WORKERS, max(1, (os.cpu_count() or 1)))
     pool = None
-    if parallel and workers > 1:
+    if probe is not None and workers > 1 and _core_free(probe):
         try:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
@@ -547,13 +563,14 @@ def _read_all(work: list[tuple[TranscriptFile, os.stat_result, dict | None]], ma
         except (ImportError, OSError, ValueError):
             pool = None  # no fork or no processes here: parse in this process
     if pool is None:
-        for tfile, st, previous in work:
+        for tfile, st, previous in jobs:
             for chunk in _read_file(tfile, st, previous, machine):
                 yield tfile, st, chunk
         return
+    if on_workers is not None:
+        on_workers()
     try:
         pending: deque = deque()
-        jobs = iter(work)
         in_flight = 0  # bytes submitted and not yet handed to the writer
 
         def submit() -> None:
@@ -628,7 +645,7 @@ def ingest(
     """Bring the ledger up to date with every transcript under `roots`. `changes`: what
     ledger/changes.py's find_changes already found for these roots and this machine (ingest_changes)."""
     machine = machine or local_machine_id()
-    probe = _CpuProbe()  # sampled across the file scan and the counts below (see _parallel_pays)
+    probe = _CpuProbe()  # sampled across the file scan and the counts below (see _core_free)
     if changes is None:
         changes = find_changes(ledger, roots, machine)
     started, summary, work = changes.started, changes.summary, changes.work
@@ -644,16 +661,20 @@ def ingest(
         tasks_before = _count(ledger, "tasks", counted)
         prompts_before = _count(ledger, "prompts", counted)
     total_bytes = sum(st.st_size for _, st, _ in work)
-    parallel = _parallel_pays(total_bytes, probe)
     bulk = ledger.dialect == "sqlite" and total_bytes >= BULK_BYTES
     if bulk:
-        _sqlite_bulk_mode(ledger, True, BULK_CACHE_MB_WITH_WORKERS if parallel else BULK_CACHE_MB)
+        _sqlite_bulk_mode(ledger, True)
     if work and changes.first_load:
         # A first load (an empty SQLite ledger): its secondary indexes are built after the rows
         # (ledger/store.py, defer_indexes; a no-op when any row is there already).
         defer_indexes(ledger)
     done_bytes = 0
-    writer = _Writer(ledger, machine, PARALLEL_FLUSH_ROWS if parallel else FLUSH_ROWS)
+    writer = _Writer(ledger, machine, FLUSH_ROWS)
+
+    def workers_started() -> None:
+        writer.flush_rows = PARALLEL_FLUSH_ROWS
+        if bulk:  # the workers hold parsed rows too: the page cache gives up some of its share
+            ledger.execute(f"PRAGMA cache_size = -{BULK_CACHE_MB_WITH_WORKERS * 1024}")
     if not changes.first_load and not links_pending:
         writer.message_ids = set()  # an incremental run: the replay rule for its own messages only
     # The rows are tuples of strings and numbers (no cycles): the cyclic GC only re-walks the growing
@@ -661,7 +682,8 @@ def ingest(
     gc_was_on = gc.isenabled()
     gc.disable()
     try:
-        for tfile, st, chunk in _read_all(work, machine, parallel=parallel):
+        for tfile, st, chunk in _read_all(work, machine, probe if _parallel_may_pay(total_bytes) else None,
+                                          workers_started):
             if chunk.unreadable:
                 summary.unreadable.append(str(tfile.path))
             if chunk.batch is not None:
