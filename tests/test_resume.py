@@ -338,3 +338,27 @@ def test_a_copied_failure_is_not_a_new_failure_turn_or_resubmission(tmp_path: Pa
             (ORIGINAL, "2026-05-15T01:02:00.000Z", "pending", None)]
     finally:
         led.close()
+
+
+@pytest.mark.parametrize("shape", ["same uuid", "new uuid"])
+@pytest.mark.parametrize("first", [ORIGINAL, RESUMED])
+def test_copies_are_dropped_when_original_and_copy_arrive_in_different_runs(tmp_path: Path, shape: str,
+                                                                           first: str) -> None:
+    """An incremental run checks the copy rules only for the copy hashes it wrote (ledger/ingest.py
+    _for_rows): whichever file the ledger saw first, the copy and not the original is dropped."""
+    built = tmp_path / "built"
+    _turn_killed_then_resumed(built, shape)
+    root = tmp_path / "projects"
+    led = open_ledger(tmp_path / "ledger.sqlite3")
+    try:
+        for session in (first, RESUMED if first == ORIGINAL else ORIGINAL):
+            (root / SLUG).mkdir(parents=True, exist_ok=True)
+            (built / SLUG / f"{session}.jsonl").rename(root / SLUG / f"{session}.jsonl")
+            ingest(led, [root], machine="m")
+        failures = led.rows("SELECT session_id, ts FROM failures")
+        assert [(f["session_id"], f["ts"]) for f in failures] == [(ORIGINAL, "2026-05-15T01:02:00.000Z")]
+        prompts = led.rows("SELECT session_id, ts FROM prompts WHERE session_id = ? OR ts < ?",
+                           (ORIGINAL, "2026-05-15T01:31:00.000Z"))
+        assert [(p["session_id"], p["ts"]) for p in prompts] == [(ORIGINAL, "2026-05-15T01:00:00.000Z")]
+    finally:
+        led.close()

@@ -180,6 +180,8 @@ _DROP_COPIED_PROMPTS = (
     "DELETE FROM prompts WHERE copy_hash IS NOT NULL AND EXISTS (SELECT 1 FROM prompts AS o "
     "WHERE o.copy_hash = prompts.copy_hash AND o.prompt_key < prompts.prompt_key)"
 )
+_FAILURE_COPY = FAILURE_COLUMNS.index("copy_hash")
+_PROMPT_COPY = PROMPT_COLUMNS.index("copy_hash")
 
 # A failed attempt whose record says nothing (2.x writes `error: {cause: {}}` for some lost attempts:
 # no status, code or text) takes the class of the final error that ended its turn (the first one at or
@@ -326,8 +328,11 @@ class _Writer:
         self.session_rows: list[tuple] = []
         self.agent_rows: list[tuple] = []
         self.pending_rows = 0
-        # The message ids written, when the caller wants the replay rule checked for those only.
+        # What this run wrote, when the caller wants the whole-ledger rules checked for those rows only
+        # (an incremental run): message ids for the replay rule, copy hashes for the copy rules.
         self.message_ids: set[str] | None = None
+        self.failure_copies: set[str] | None = None
+        self.prompt_copies: set[str] | None = None
 
     def add(self, batch: ParseBatch, file_row: tuple, session_row: tuple | None,
             agent_row: tuple | None) -> None:
@@ -356,6 +361,10 @@ class _Writer:
                     requests[key] = row
         if self.message_ids is not None:
             self.message_ids.update(row[1] for row in requests.values() if row[1])
+            self.failure_copies.update(row[_FAILURE_COPY] for b in self.batches for row in b.failures
+                                       if row[_FAILURE_COPY])
+            self.prompt_copies.update(row[_PROMPT_COPY] for b in self.batches for row in b.prompts
+                                      if row[_PROMPT_COPY])
         with db.transaction():
             db.executemany(_UPSERT_REQUEST, [row + m for row in requests.values()])
             db.executemany(_INSERT_FAILURE, [row + m for b in self.batches for row in b.failures])
@@ -620,18 +629,18 @@ def _sole_machine(ledger: Ledger, machine: str) -> bool:
     return all(row[0] == machine for row in ledger.execute("SELECT machine_id FROM machines").fetchall())
 
 
-def _drop_replays(ledger: Ledger, message_ids: set[str] | None) -> None:
-    """The replay rule for the messages written in this run (a row can only become a replay when it, or
-    another copy of its message, is written), or for the whole ledger (`None`: a first load, or a run
-    finishing what a crashed one left)."""
-    if message_ids is None:
-        ledger.execute(_DROP_SIDECHAIN_REPLAYS)
+def _for_rows(ledger: Ledger, sql: str, column: str, values: set[str] | None) -> None:
+    """A whole-ledger rule (`sql`, a DELETE with a WHERE clause) for the rows whose `column` is one of
+    `values`, or for the whole ledger (`None`: a first load, or a run finishing what a crashed one
+    left). A row can only start to break a rule when it, or a row sharing its `column`, is written, so
+    an incremental run checks its own values and never scans a table (0.24 s per run at 1 GB)."""
+    if values is None:
+        ledger.execute(sql)
         return
-    ids = sorted(message_ids)
-    for start in range(0, len(ids), 500):
-        part = ids[start:start + 500]
-        ledger.execute(f"{_DROP_SIDECHAIN_REPLAYS} AND requests.message_id IN ({', '.join('?' for _ in part)})",
-                       part)
+    ordered = sorted(values)
+    for start in range(0, len(ordered), 500):
+        part = ordered[start:start + 500]
+        ledger.execute(f"{sql} AND {column} IN ({', '.join('?' for _ in part)})", part)
 
 
 def ingest(
@@ -676,7 +685,8 @@ def ingest(
         if bulk:  # the workers hold parsed rows too: the page cache gives up some of its share
             ledger.execute(f"PRAGMA cache_size = -{BULK_CACHE_MB_WITH_WORKERS * 1024}")
     if not changes.first_load and not links_pending:
-        writer.message_ids = set()  # an incremental run: the replay rule for its own messages only
+        # an incremental run: the replay and copy rules for its own rows only (_for_rows)
+        writer.message_ids, writer.failure_copies, writer.prompt_copies = set(), set(), set()
     # The rows are tuples of strings and numbers (no cycles): the cyclic GC only re-walks the growing
     # batches, ~5 % of a cold ingest. Off while reading; objects are freed by reference counting as ever.
     gc_was_on = gc.isenabled()
@@ -708,9 +718,9 @@ def ingest(
     if work or links_pending:
         with ledger.transaction():
             ledger.execute(_MERGE_UNKEYED_REQUESTS)
-            _drop_replays(ledger, writer.message_ids)
-            ledger.execute(_DROP_COPIED_FAILURES)
-            ledger.execute(_DROP_COPIED_PROMPTS)
+            _for_rows(ledger, _DROP_SIDECHAIN_REPLAYS, "requests.message_id", writer.message_ids)
+            _for_rows(ledger, _DROP_COPIED_FAILURES, "failures.copy_hash", writer.failure_copies)
+            _for_rows(ledger, _DROP_COPIED_PROMPTS, "prompts.copy_hash", writer.prompt_copies)
             ledger.execute(_INHERIT_RETRY_CLASS)
             ledger.execute(_SESSION_PROVIDER)
             ledger.execute(_LINK_TASKS_BY_META)
