@@ -43,6 +43,16 @@ def test_migrates_an_empty_ledger_to_the_latest_schema(ledger_db):
         assert ledger.migrate() == []
 
 
+def _earlier_definition(index: str, version: int) -> str:
+    import re
+
+    for migration in sorted((m for m in schema.MIGRATIONS if m.version < version), key=lambda m: -m.version):
+        for statement in migration.statements:
+            if re.match(rf"\s*CREATE (?:UNIQUE )?INDEX (?:IF NOT EXISTS )?{index}\b", statement):
+                return statement
+    raise AssertionError(f"no earlier definition of {index}")
+
+
 def _undo_later_migrations(ledger: store.Ledger) -> None:
     """Turn a ledger into one written by a claimback that knew only migration 1: every later migration's
     tables, indexes and columns removed (today's ingest writes columns migration 1 lacks, so the old
@@ -56,7 +66,9 @@ def _undo_later_migrations(ledger: store.Ledger) -> None:
                 if found := re.match(r"\s*CREATE (?:UNIQUE )?INDEX (?:IF NOT EXISTS )?(\w+)", statement):
                     ledger.execute(f"DROP INDEX IF EXISTS {found.group(1)}")
                 elif found := re.match(r"\s*DROP INDEX IF EXISTS (\w+)", statement):
-                    ledger.execute(schema.TEAM_INDEXES[found.group(1)])
+                    # a team index, or one a later migration redefined: its earlier definition back
+                    ledger.execute(schema.TEAM_INDEXES.get(found.group(1))
+                                   or _earlier_definition(found.group(1), migration.version))
                 elif found := re.match(r"\s*CREATE TABLE (\w+)", statement):
                     ledger.execute(f"DROP TABLE {found.group(1)}")
                 elif re.match(r"\s*UPDATE ", statement):

@@ -122,6 +122,15 @@ def test_the_hourly_scan_reads_the_hour_index_not_a_sort(demo_ledger: Ledger) ->
     assert "COVERING INDEX requests_hour" in plan and "TEMP B-TREE" not in plan, plan
 
 
+def test_a_windows_scope_sum_reads_the_session_index_not_the_table(demo_ledger: Ledger) -> None:
+    # Migration 110: requests_session holds provider and the token counts beside (session_id, ts).
+    from claimback.analysis.loss import SCOPE_SUM_SQL
+
+    plan = " ".join(str(row[-1]) for row in demo_ledger.execute(
+        "EXPLAIN QUERY PLAN " + SCOPE_SUM_SQL.format(marks="?, ?"), ("a", "b", "2026-01-01", "2026-02-01", "anthropic")))
+    assert "COVERING INDEX requests_session" in plan, plan
+
+
 def test_window_rows_read_only_up_to_the_end_give_the_loss_of_reading_12_hours_after(
         demo_ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     # The oracle reads what the attribution read before: every row of every session around the window

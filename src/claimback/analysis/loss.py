@@ -194,6 +194,12 @@ _REQUEST_COLUMNS = ("request_key, message_id, request_id, session_id, agent_id, 
                     "cache_read_tokens, speed, cost_usd, turn_id")
 
 
+# The tokens of a window's sessions from 2 h before it to 12 h after: read from the index of migration 110
+# (session_id, ts, provider and the token counts), no table read.
+SCOPE_SUM_SQL = (f"SELECT COALESCE(SUM({_TOKENS_SUM}), 0) FROM requests WHERE session_id IN ({{marks}}) "
+                 f"AND ts >= ? AND ts <= ? AND {SQL_PROVIDER} = ?")
+
+
 class ReportRows:
     """Rows that do not depend on the window (killed tasks, each agent's last failure): read once per
     report and shared by its windows (`attribute_window(..., shared=...)`), not once per window."""
@@ -272,9 +278,7 @@ class _WindowData:
                 self.requests += ledger.rows(
                     f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE session_id IN ({marks}) AND ts >= ? AND ts <= ? "
                     f"AND {SQL_PROVIDER} = ?{owned} ORDER BY ts", (*chunk, lo, window.end, provider, *owner_params))
-            self.scope_total += int(ledger.scalar(
-                f"SELECT COALESCE(SUM({_TOKENS_SUM}), 0) FROM requests WHERE session_id IN ({marks}) "
-                f"AND ts >= ? AND ts <= ? AND {SQL_PROVIDER} = ?", (*chunk, lo, hi, provider)) or 0)
+            self.scope_total += int(ledger.scalar(SCOPE_SUM_SQL.format(marks=marks), (*chunk, lo, hi, provider)) or 0)
         # Prompts serve category 3 only: an ended turn's own prompt and the prompts with its text hash.
         self.prompts: list[dict[str, Any]] = []
         if self.ended_turns:

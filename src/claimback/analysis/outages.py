@@ -200,9 +200,7 @@ def incident_coverage(ledger: Ledger, lo: str | None, hi: str | None) -> list[st
                       "WHERE source IN ('live', 'import', 'demo')")[0]
     if row["a"] and row["b"]:
         spans.append((str(row["a"])[:10], str(row["b"])[:10]))
-    cond, params = _ts_between(lo, hi)
-    days = {r["d"] for r in ledger.rows(f"SELECT DISTINCT substr(ts, 1, 10) AS d FROM requests{cond}", params)}
-    days |= {r["d"] for r in ledger.rows(f"SELECT DISTINCT substr(ts, 1, 10) AS d FROM failures{cond}", params)}
+    days = _active_days(ledger, "requests", lo, hi) | _active_days(ledger, "failures", lo, hi)
     uncovered = sorted(d for d in days if d and not any(a <= d <= b for a, b in spans))
     months: dict[str, list[str]] = {}
     for day in uncovered:
@@ -212,6 +210,28 @@ def incident_coverage(ledger: Ledger, lo: str | None, hi: str | None) -> list[st
         partial = [b for a, b in spans if b[:7] == month and b >= a]
         out.append(f"{month} after {max(partial)}" if partial else month)
     return out
+
+
+def _active_days(ledger: Ledger, table: str, lo: str | None, hi: str | None) -> set[str]:
+    """The UTC days (YYYY-MM-DD) of [lo, hi] with a row in `table`: one MIN(ts) seek in its ts index per
+    day, jumping to the next day (a DISTINCT over every row's day read the whole index: 0.2 s at 5 GB,
+    twice per report)."""
+    days: set[str] = set()
+    cursor = lo
+    while True:
+        cond, params = _ts_between(cursor, hi)
+        first = ledger.scalar(f"SELECT MIN(ts) FROM {table}{cond}", params)
+        if not first:
+            return days
+        day = str(first)[:10]
+        try:
+            following = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+        except (ValueError, OverflowError):  # not a canonical timestamp: read every row's day
+            cond, params = _ts_between(lo, hi)
+            return {r["d"] for r in ledger.rows(f"SELECT DISTINCT substr(ts, 1, 10) AS d FROM {table}{cond}",
+                                                params) if r["d"]}
+        days.add(day)
+        cursor = following
 
 
 # -- one description of a window, for every output -------------------------------------------------

@@ -258,6 +258,23 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        110,
+        "request tokens by session",
+        (
+            # Each outage window sums the tokens of the sessions around it from 2 h before to 12 h after
+            # (analysis/loss.py, the scope total): with (session_id, ts) alone every row of that span was
+            # read from the table for its four token counts and provider (0.53 s of 330 windows at 5 GB).
+            # The same index with those columns holds every column the sum reads (no table read; +2.4 %
+            # ledger size, +0.03 s to build at 1 GB). Any statement the old index served, this serves.
+            "DROP INDEX IF EXISTS requests_session",  # absent while a crashed first load had deferred it
+            "CREATE INDEX requests_session ON requests (session_id, ts, provider, input_tokens, output_tokens, "
+            "cache_creation_tokens, cache_read_tokens)",
+        ),
+    ),
+)
+
 # Versions are handed out to parallel work, so they may land out of order: the latest is the highest,
 # and a ledger is migrated by the set of versions it lacks, not by "everything above its maximum".
 LATEST_VERSION = max(m.version for m in MIGRATIONS)
