@@ -1,6 +1,7 @@
 """A huge error text through ingest and through the OTLP receiver: seconds per error, by shape and size.
 
     python benchmarks/hostile_text.py [--sizes 20000,1000000] [--rounds 3] [--src PATH] [--timeout 60]
+                                      [--paths ingest,otlp]
 
 A proxy or a broken gateway can return any body as the "error message" (an HTML page, a minified bundle,
 a long hex dump); Claude Code records it verbatim. Before issue 15 the signature normalizer's e-mail and
@@ -11,7 +12,7 @@ minutes). Each case, in interleaved rounds (benchmarks/_harness.py), times:
 - `otlp`: one `claude_code.api_error` event carrying that text, POSTed to a running `otel serve`,
   request to response (the receiver decodes, classifies, normalizes and stores before answering).
 `--src` runs another checkout's sources (e.g. main before the fix: `--src /work/main/src`); a run that
-exceeds `--timeout` is reported as `>timeout`. Target: well under a second for 1 MB.
+exceeds `--timeout` is reported as `>timeout`; `--paths` times one path only. Target: well under a second for 1 MB.
 """
 
 from __future__ import annotations
