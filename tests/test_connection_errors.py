@@ -126,3 +126,24 @@ def test_retry_causes(tmp_path: Path, error: dict[str, Any], expected: str) -> N
         assert _classes(ledger) == [("retry", expected)]
     finally:
         ledger.close()
+
+
+def test_timed_out_attempts_and_their_final_share_one_class(tmp_path: Path) -> None:
+    """2.1.332 against an API that never answers (tests/test_realclient.py, the `timed_out` scenario):
+    each attempt is `error: {message: "Request timed out.", formatted: …}` with no status, and the final
+    record says `error: "server_error"` beside the text. The field is the client's coarse kind for any
+    failure; the text names the cause. A turn that timed out is one failure kind, attempt and final
+    alike: `network` (either side), never an outage on its own."""
+    timed_out = {"message": "Request timed out.", "formatted": "Request timed out.", "connection": None,
+                 "isNetworkDown": False, "rateLimits": None, "noResponse": None}
+    records = [user_prompt("say hi", _ts(0), uuid="p-1")]
+    records += [_retry(_ts(0, 5 * n), n, timed_out, f"r-{n}") for n in (1, 2, 3)]
+    records.append(final_error(_ts(0, 30), "Request timed out. If the API is slow to answer, or a proxy or "
+                               "gateway holds responses, set API_TIMEOUT_MS above 3000.",
+                               error="server_error", status=None))
+    ledger = _ledger(tmp_path, records)
+    try:
+        assert _classes(ledger) == [("retry", "network")] * 3 + [("final", "network")]
+        assert find_windows(ledger, offline=True, sync=False) == []  # no incident: no outage shown
+    finally:
+        ledger.close()

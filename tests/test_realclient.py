@@ -470,3 +470,50 @@ def test_connection_refused_is_the_users_side_not_an_outage(refused: Scenario, t
     assert {r["failure_class"] for r in rows} == {"local_runtime"}
     assert {r["error_code"] for r in rows if r["kind"] == "retry"} == {"ECONNREFUSED"}
     assert find_windows(led, offline=True) == []
+
+
+@pytest.fixture(scope="session")
+def timed_out(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    """The API accepts the connection and never answers within the client's timeout (API_TIMEOUT_MS=2000):
+    every attempt times out, then the client gives up."""
+    sandbox = Sandbox(tmp_path_factory.mktemp("rc-timeout"))
+    rules = [Rule(Reply(text="too late", delay_s=6), times=RETRIES + 1)]
+    with FakeAnthropic(rules) as api:
+        run = run_claude(sandbox, api.url, "Say hi.", env={"API_TIMEOUT_MS": "2000"})
+    return Scenario(sandbox, api.served, [run])
+
+
+def test_timed_out_turn_is_network_attempts_and_final_alike(timed_out: Scenario, tmp_path: Path) -> None:
+    assert timed_out.runs[0].returncode != 0 and "Request timed out" in timed_out.runs[0].stdout
+    assert len(timed_out.messages()) == RETRIES + 1 and timed_out.answered() == []
+    led = _ledger(timed_out, tmp_path)
+    rows = _failures(led)
+    # 2.1.332: each attempt `error: {message: "Request timed out."}` (no status), the final `error:
+    # "server_error"` with a text that advises on proxies. Nobody answered: no side is proven, one class.
+    assert sorted(r["kind"] for r in rows) == ["final"] + ["retry"] * RETRIES
+    assert {(r["status"], r["failure_class"]) for r in rows} == {(None, "network")}
+    assert find_windows(led, offline=True, sync=False) == []
+
+
+@pytest.fixture(scope="session")
+def throttled(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    """Two 429 `rate_limit_error`s that ask for a short wait (retry-after: 1), then an answer: the client
+    retries a throttle it may outwait (an API-key sign-in, no plan quota headers)."""
+    sandbox = Sandbox(tmp_path_factory.mktemp("rc-throttled"))
+    throttle = error_reply(429, "rate_limit_error", "Rate limited", headers={"retry-after": "1"})
+    rules = [Rule(throttle, times=2),
+             Rule(Reply(text="Hi.", input_tokens=140, output_tokens=6, cache_creation_tokens=900))]
+    with FakeAnthropic(rules) as api:
+        run = run_claude(sandbox, api.url, "Say hi.")
+    return Scenario(sandbox, api.served, [run])
+
+
+def test_retried_throttle_is_two_rate_limit_attempts_and_one_request(throttled: Scenario, tmp_path: Path) -> None:
+    assert throttled.runs[0].returncode == 0 and "Hi." in throttled.runs[0].stdout
+    assert [r["status"] for r in throttled.messages()] == [429, 429, 200]
+    led = _ledger(throttled, tmp_path)
+    _assert_requests_match(throttled, led)
+    rows = _failures(led)
+    assert [(r["kind"], r["status"], r["failure_class"]) for r in rows] == [("retry", 429, "quota_rate")] * 2
+    assert [r["request_id"] for r in rows] == [r["request_id"] for r in throttled.failed()]
+    assert find_windows(led, offline=True, sync=False) == []

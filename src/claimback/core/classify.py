@@ -267,9 +267,16 @@ def classify(
         if ecode and ecode in rule.codes:
             return rule.failure_class
     if text:
+        # The phrase that opens the message names the error; what follows is often the client's advice
+        # ("Request timed out. If … a proxy or gateway holds responses, set API_TIMEOUT_MS …"): of the
+        # rules whose pattern matches, the one matching earliest wins (the table's order on a tie).
+        best: tuple[int, str] | None = None
         for rule in RULES:
-            if rule.text is not None and rule.text.search(text):
-                return rule.failure_class
+            found = rule.text.search(text) if rule.text is not None else None
+            if found is not None and (best is None or found.start() < best[0]):
+                best = (found.start(), rule.failure_class)
+        if best is not None:
+            return best[1]
     return UNKNOWN
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from claimback.core import provider as _provider
-from claimback.core.classify import INTERRUPT_MARKERS, classify, normalize_signature
+from claimback.core.classify import INTERRUPT_MARKERS, UNKNOWN, classify, normalize_signature
 from claimback.core.secrets import scrub
 from claimback.core.times import normalize_ts
 
@@ -592,7 +592,12 @@ class TranscriptParser:
             return
         error_type = error_type or _as_str(rec.apiErrorType)
         field_type = error_field if error_field and error_field != "unknown" else None
-        cls = classify(status, error_type or field_type, None, text)
+        # The `error` field is the client's coarse kind ("server_error" for a timeout and for a refused
+        # connection alike): the status, the API's type and the text decide first, the field only when
+        # they say nothing. Else a turn's final would be filed apart from its own attempts.
+        cls = classify(status, error_type, None, text)
+        if cls == UNKNOWN and field_type:
+            cls = classify(status, field_type, None, text)
         self._failure(rec, "final", ts, offset, status=status, error_type=error_type or error_field,
                       code=None, request_id=rec.requestId, text=text, failure_class=cls)
         # The final error is the last attempt's; the thread's other unaccounted attempts met the same
