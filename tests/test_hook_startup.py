@@ -175,6 +175,23 @@ def test_safe_link_without_urllib_accepts_what_urlsplit_accepts(scheme: str, sep
     assert untrusted.safe_link(url) == parsed, url
 
 
+def test_a_quiet_call_with_its_judgments_kept_imports_no_incident_rules(isolated_home: Path) -> None:
+    """No incident open and the session's model family kept: nothing is judged, so the hook imports neither
+    sources/incident_text nor core/lazyre (only an incident or a new model id needs them)."""
+    write_cache(isolated_home, [])
+    runs = []
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "claimback", "hook", "PreToolUse"],
+                              input=json.dumps(agent_payload(model="claude-opus-4-6")), capture_output=True,
+                              text=True, timeout=30)
+        assert proc.returncode == 0, proc.stderr[-500:]
+        runs.append({line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line})
+    assert "claimback.sources.incident_text" in runs[0]  # the new model id was judged once
+    for module in ("claimback.sources.incident_text", "claimback.core.lazyre", "claimback.sources"):
+        assert module not in runs[1], module
+    assert [d["decision"] for d in decisions(isolated_home)[-2:]] == ["allow", "allow"]
+
+
 def _deny_home(home: Path) -> None:
     from test_guard_hook import incident
 

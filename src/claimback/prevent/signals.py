@@ -20,19 +20,21 @@ from claimback.core.files import read_regular_bytes, read_regular_text, read_tai
 from claimback.core.times import datetime, timezone  # datetime's classes, see core/times.py
 from claimback.core.times import format_epoch as iso  # noqa: F401 - callers' name for it
 from claimback.core.times import parse_epoch as parse_ts
-# The one judgment of incident relevance and model families, shared with the outage windows
-# (stdlib only, patterns compiled on first use: ~0.3 ms to import).
-from claimback.sources.incident_text import (
-    Relevance,
-    families_overlap,
-    incident_relevance,
-    model_family,
-    statuspage_relevance_inputs,
-)
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~2 ms on the hook path
 if TYPE_CHECKING:
     from typing import Any
+
+    from claimback.sources.incident_text import Relevance
+
+
+def _incident_text() -> Any:
+    """`sources.incident_text`: the one judgment of incident relevance and model families, shared with
+    the outage windows. Imported when something is to be judged: a quiet hook call whose answers are all
+    kept (`Judgments`) imports neither it nor core/lazyre."""
+    from claimback.sources import incident_text
+
+    return incident_text
 
 APP = "claimback"
 
@@ -230,7 +232,7 @@ def read_status_cache(cache_dir: str) -> tuple[list[dict[str, Any]] | None, floa
 def relevance_inputs(incident: dict[str, Any]) -> tuple[str | None, str | None, list[str], list[str]]:
     """(name, impact, components, update bodies oldest first): what `incident_relevance` judges, read as
     the incident archive reads the same payload (`incident_text.statuspage_parts`)."""
-    return statuspage_relevance_inputs(incident)
+    return _incident_text().statuspage_relevance_inputs(incident)
 
 
 def classify_incident(incident: dict[str, Any], policy: dict[str, Any],
@@ -254,14 +256,16 @@ def classify_incident(incident: dict[str, Any], policy: dict[str, Any],
     if IMPACT_RANK.get(impact, 1) < IMPACT_RANK.get(str(policy["min_impact"]).lower(), 1):
         return None
     name, impact, components, bodies = relevance_inputs(incident)
-    rel = (judgments.relevance if judgments is not None else incident_relevance)(name, impact, components, bodies)
+    rel = (judgments.relevance if judgments is not None else _incident_text().incident_relevance)(
+        name, impact, components, bodies)
     if not rel.relevant:
         return None
     wanted = [str(w).lower() for w in policy["components"]]
     through = ["claude.ai"] if rel.login_only else components  # a login incident is claude.ai's
     if through and not any(w in c.lower() for c in through for w in wanted):
         return None
-    if rel.scope == "models" and used_families and not families_overlap(rel.model_families, used_families):
+    if rel.scope == "models" and used_families and \
+            not _incident_text().families_overlap(rel.model_families, used_families):
         return None
     return "monitoring" if status == "monitoring" else "active"
 
@@ -280,13 +284,16 @@ MAX_JUDGMENT_SETS = 4            # installs (stamps) sharing one data dir
 
 
 def _judgment_stamp() -> list[Any] | None:
-    """What the kept judgments are valid for: this Python and this copy of incident_text's rules."""
-    from claimback.sources import incident_text
-
+    """What the kept judgments are valid for: this Python and this copy of incident_text's rules (its
+    file, found beside this package's without importing it)."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
-        st = os.stat(incident_text.__file__)
-    except (OSError, TypeError):
-        return None
+        st = os.stat(os.path.join(here, "sources", "incident_text.py"))
+    except OSError:
+        try:  # a sourceless install: the module's own file
+            st = os.stat(_incident_text().__file__)
+        except (OSError, TypeError):
+            return None
     return [sys.version, st.st_mtime_ns, st.st_size]
 
 
@@ -344,10 +351,10 @@ class Judgments:
 
     def family(self, model_id: str | None) -> str | None:
         if not isinstance(model_id, str) or not model_id:
-            return model_family(model_id)
+            return None  # as model_family answers
         if model_id in self.families:
             return self.families[model_id]
-        family = model_family(model_id)
+        family = _incident_text().model_family(model_id)
         if len(model_id) <= 256:
             self.families[model_id] = family
             while len(self.families) > MAX_JUDGMENTS:
@@ -362,8 +369,8 @@ class Judgments:
         for entry in self.relevances:
             if entry[0] == key:
                 relevant, scope, fams, reason, login_only = entry[1]
-                return Relevance(relevant, scope, list(fams), reason, login_only)
-        rel = incident_relevance(name, impact, components, bodies)
+                return _incident_text().Relevance(relevant, scope, list(fams), reason, login_only)
+        rel = _incident_text().incident_relevance(name, impact, components, bodies)
         if len(name or "") + sum(len(c) for c in components) + sum(len(b) for b in key[3]) <= MAX_JUDGMENT_INPUT:
             self.relevances.append([key, [rel.relevant, rel.scope, list(rel.model_families), rel.reason,
                                           rel.login_only]])
@@ -622,7 +629,7 @@ def assess(
     tail = transcript_signals(transcript_path, now, window_s, deadline)
     used: list[str] = []
     for model in [tail["model"], *(extra_models or [])]:
-        family = judgments.family(model) if judgments is not None else model_family(model)
+        family = judgments.family(model) if judgments is not None else _incident_text().model_family(model)
         if family and family not in used:
             used.append(family)
     incidents, fetched, problem = read_status_cache(cache_dir)
