@@ -46,6 +46,8 @@ class Reply:
     kind: "text" (a text reply), "tool_use" (one or more tool calls), "error" (an HTTP error with an
     Anthropic error body), "cut" (HTTP 200, a few events, then the connection closes mid-stream),
     "stream_error" (HTTP 200, then an SSE `error` event, as the API does when it overloads mid-stream).
+    `after_block`: "cut" and "stream_error" finish the text block first (`content_block_stop`), so the
+    client has shown output when the stream fails (since 2.1.199 it keeps that partial response).
     """
 
     kind: str = "text"
@@ -60,6 +62,7 @@ class Reply:
     cache_creation_tokens: int = 0
     delay_s: float = 0.0  # before the response starts (a slow API)
     cut_after_deltas: int = 1  # "cut": text deltas sent before the connection drops
+    after_block: bool = False
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -362,12 +365,14 @@ class FakeAnthropic:
                 event("ping", {"type": "ping"})
                 words = reply.text.split(" ")
                 for i, word in enumerate(words):
-                    if reply.kind == "cut" and i >= reply.cut_after_deltas:
+                    if reply.kind == "cut" and not reply.after_block and i >= reply.cut_after_deltas:
                         # The connection drops mid-response, after HTTP 200 and some output.
                         return 1
                     event("content_block_delta", {"type": "content_block_delta", "index": 0,
                                                   "delta": {"type": "text_delta",
                                                             "text": word + (" " if i < len(words) - 1 else "")}})
+                if reply.after_block and reply.kind in ("cut", "stream_error"):
+                    event("content_block_stop", {"type": "content_block_stop", "index": 0})
                 if reply.kind == "stream_error":
                     event("error", {"type": "error", "error": {"type": reply.error_type or "overloaded_error",
                                                                "message": reply.error_message or "Overloaded"},

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
-from claimback.core.classify import extract_fields
+from claimback.core.classify import MID_STREAM_MARKERS, NO_OUTPUT_MARKERS, extract_fields
 from claimback.core.times import format_iso, parse_utc
 from claimback.core.provider import ANTHROPIC, CLAIM_DESTINATION, SQL_PROVIDER
 from claimback.ledger.store import Ledger
@@ -52,8 +52,6 @@ EXPOSURE_ASSUMPTION = ("assumes each failed attempt re-sent the prompt of the la
                        "whether such attempts count against a quota is not public")
 
 KILLED_TASK_OUTCOMES = ("killed", "no_result", "interrupted")
-MID_STREAM_MARKERS = ("mid-response", "stream idle timeout", "partial response", "ECONNRESET", "socket hang up",
-                      "terminated", "other side closed")
 CACHE_TTL_5M = timedelta(minutes=5)
 CACHE_TTL_1H = timedelta(hours=1)
 ACTIVE_BEFORE = timedelta(hours=1)  # a session counts as "active around the window" if used this close
@@ -368,9 +366,10 @@ def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = N
     # 2. Partial responses: the request whose stream died under it.
     for failure in data.failures:
         text = (failure["message"] or "") + " " + (failure["error_code"] or "")
+        lowered = text.lower()
         mid_stream = (failure["kind"] == "final" and failure["status"] is None) or any(
-            marker.lower() in text.lower() for marker in MID_STREAM_MARKERS)
-        if not mid_stream:
+            marker.lower() in lowered for marker in MID_STREAM_MARKERS)
+        if not mid_stream or any(marker in lowered for marker in NO_OUTPUT_MARKERS):
             continue
         stream = by_stream.get((failure["session_id"], failure["agent_id"]), [])
         earlier = [r for r in stream if r["ts"] <= failure["ts"]

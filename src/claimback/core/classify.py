@@ -48,55 +48,78 @@ class FailureClassInfo:
 CLASS_INFO: dict[str, FailureClassInfo] = {
     OUTAGE: FailureClassInfo(
         OUTAGE,
-        "Anthropic's API failed or was overloaded (5xx, 529, dropped or stalled stream).",
+        "Anthropic's API (or your provider's) failed or was overloaded: 5xx, 529, or a stream that broke "
+        "or stalled after the API answered (\"Server error mid-response\", \"Response stalled mid-stream\").",
         "A service-side incident or capacity shortage; nothing on your machine.",
-        "Check `claimback status`; pause subagent launches until it clears, then re-run only what "
-        "died (`claimback resume`). Keep the evidence: `claimback claim`.",
+        "Check `claimback status`; pause subagent launches until it clears (or switch model with `/model`: "
+        "capacity is per model), then re-run only what died (`claimback resume`; reply `continue` to a "
+        "response marked incomplete). Keep the evidence: `claimback claim`.",
     ),
     NETWORK: FailureClassInfo(
         NETWORK,
         "The connection to the API was lost with no HTTP answer (reset, hang-up, timeout, "
-        "\"Connection error.\").",
+        "\"Connection error.\"), or a stream was cut and the transcript does not say why.",
         "Either side: the API dropping connections during an incident, or your network, VPN or proxy.",
         "Check `claimback status`: during an incident this is outage loss (`claimback claim`); with no "
-        "incident and no 5xx/529 errors around it, check your connection first.",
+        "incident and no 5xx/529 errors around it, check your connection first (raise API_TIMEOUT_MS on a "
+        "slow proxy).",
     ),
     QUOTA_RATE: FailureClassInfo(
         QUOTA_RATE,
-        "A usage, session or rate limit was reached (429), or billing blocked the request.",
-        "Your plan's 5-hour or weekly quota, an API rate limit, or a billing problem.",
-        "Wait for the reset shown in the message or check /usage and billing; not an outage, so it "
-        "makes no claim on its own.",
+        "A usage, session, weekly or rate limit was reached (429), the server throttled the request rate, "
+        "or billing blocked the request (credit balance, spend limit, usage credits for 1M context).",
+        "Your plan's 5-hour or weekly quota, an API-key or cloud-project rate limit, too many parallel "
+        "requests, or a billing problem.",
+        "Wait for the reset shown in the message (`/usage`); for a throttle (\"temporarily limiting "
+        "requests\", \"Request rejected (429)\") run fewer subagents at once and check the active credential "
+        "(`/status`); for billing add credits or turn on usage credits (`/usage-credits`), or `/model` to the "
+        "standard context. Not an outage, so it makes no claim on its own.",
     ),
     AUTH: FailureClassInfo(
         AUTH,
-        "The credentials were missing, expired or refused (401/403).",
-        "An expired login, a revoked or wrong API key, or an org/permission change.",
-        "Run `claude /login` (subscription) or check which ANTHROPIC_API_KEY / apiKeyHelper is in use.",
+        "The credentials were missing, expired or refused (401/403), or an organization setting blocks "
+        "this sign-in or feature.",
+        "An expired login, a stale or revoked API key (ANTHROPIC_API_KEY, apiKeyHelper), expired AWS "
+        "credentials, or an admin's setting (disabled organization, API-key or subscription access, "
+        "routines).",
+        "Run `/status` to see which credential is active, then `claude /login` (subscription), unset a stale "
+        "ANTHROPIC_API_KEY / apiKeyHelper, or run your awsAuthRefresh command; an organization setting "
+        "needs your admin.",
     ),
     MODEL_PROVIDER: FailureClassInfo(
         MODEL_PROVIDER,
-        "The request itself was refused: unknown model, prompt too long, bad request, refusal.",
-        "A model name your account or provider does not serve, or a context/output limit.",
-        "Check the model setting (`/model`, ANTHROPIC_MODEL), compact the context, or lower max tokens.",
+        "The request itself was refused: unknown or unavailable model, a plan or organization without "
+        "that model, a context or size limit (prompt, image, PDF), a broken tool/thinking history, or a "
+        "refusal.",
+        "A model name your account, plan or provider does not serve, a context/output limit, or content "
+        "the API will not accept.",
+        "Check the model setting (`/model`, ANTHROPIC_MODEL); for limits `/compact` (Esc twice first if "
+        "compaction itself fails), attach less or lower max tokens; for a broken history or a refusal "
+        "`/rewind`; update Claude Code when a newer model refuses its thinking settings.",
     ),
     LOCAL_RUNTIME: FailureClassInfo(
         LOCAL_RUNTIME,
-        "The request never reached Anthropic: DNS, connection refused, TLS or proxy failure.",
-        "Your network, VPN, proxy or certificate store.",
-        "Check connectivity to the API host, HTTPS_PROXY/NO_PROXY and NODE_EXTRA_CA_CERTS.",
+        "It failed on this machine or its network: the request never reached Anthropic (DNS, refused "
+        "connection, TLS or proxy), or Claude Code stopped locally (image processing, the computer slept, "
+        "install, command line, an untrusted workspace).",
+        "Your network, VPN, proxy, certificate store, or local setup.",
+        "Check connectivity (`curl -I https://api.anthropic.com`), HTTPS_PROXY/NO_PROXY and "
+        "NODE_EXTRA_CA_CERTS; for a local message follow the step it prints.",
     ),
     DEPLOYMENT_CONFIG: FailureClassInfo(
         DEPLOYMENT_CONFIG,
-        "The provider settings are inconsistent (Bedrock, Vertex or a custom base URL).",
-        "CLAUDE_CODE_USE_BEDROCK/VERTEX, region, project, model id or ANTHROPIC_BASE_URL set wrongly.",
-        "Run `claimback doctor` and check the provider section; unset what you do not use.",
+        "The provider settings are inconsistent (Bedrock, Vertex, a gateway or a custom base URL).",
+        "CLAUDE_CODE_USE_BEDROCK/VERTEX, region, project, model id or ANTHROPIC_BASE_URL set wrongly, or a "
+        "gateway that drops the anthropic-beta header.",
+        "Run `claimback doctor` and check the provider section; unset what you do not use. Behind a gateway, "
+        "forward anthropic-beta or set CLAUDE_CODE_DISABLE_EXPERIMENTAL_BETAS=1.",
     ),
     UNKNOWN: FailureClassInfo(
         UNKNOWN,
         "claimback does not recognise this error.",
         "Unknown.",
-        "Run `claimback doctor` and keep the normalized signature when you report it.",
+        "Look the message up in Claude Code's error reference (https://code.claude.com/docs/en/errors); run "
+        "`claimback doctor` and keep the normalized signature when you report it.",
     ),
     INTERRUPT: FailureClassInfo(
         INTERRUPT,
@@ -127,17 +150,53 @@ def _rule(cls: str, statuses=(), error_types=(), codes=(), text: str | None = No
     )
 
 
-# Tier 1: phrases that name their cause, whatever status or type came with them.
+# Tier 1: phrases that name their cause, whatever status or type came with them. Claude Code's error
+# reference (code.claude.com/docs/en/errors) is the evidence for the messages it documents; the
+# comment on each rule names the section or the reason.
 DECISIVE: tuple[Rule, ...] = (
+    # "AWS credentials expired or invalid" / "AWS authentication failed" name an expired or refused AWS
+    # credential even when the 401/403 body says "security token ... invalid" (Authentication errors).
+    _rule(AUTH, text=r"AWS credentials expired or invalid|AWS authentication failed|"
+          r"organization has been disabled|belongs to a disabled organization|"
+          r"organization has disabled (?:API key authentication|Claude subscription access)|"
+          r"routines are disabled by your organization|does not meet scope requirement"),
     _rule(DEPLOYMENT_CONFIG, text=r"provided model identifier is invalid|PublisherModelConfig|"
           r"data sharing to be enabled|aiplatform\.|could not load credentials|inference.profile|"
           r"security token included in the request is invalid|ANTHROPIC_VERTEX_PROJECT_ID|"
-          r"CLOUD_ML_REGION|ANTHROPIC_BASE_URL"),
-    _rule(QUOTA_RATE, text=r"credit balance (?:is )?too low|usage limit reached|hit your (?:\w+ )?limit|"
-          r"(?:session|weekly|5-hour|opus) limit|limit will reset|out of extra usage"),
+          r"CLOUD_ML_REGION|ANTHROPIC_BASE_URL|"
+          # A gateway that drops the anthropic-beta header (Request errors, "Extra inputs are not
+          # permitted"), and Remote Control off the Anthropic API (Bedrock, Vertex, a base URL).
+          r"extra inputs are not permitted|anthropic-beta|only available when using Claude via api\.anthropic"),
+    # Server-side failures, whatever field came with them: a 5xx/overload after output (2.1.199+; the
+    # record says only `error: "server_error"`), the auto-mode classifier model overloaded, "high load".
+    _rule(OUTAGE, text=r"server error mid-response|temporarily unavailable, so auto mode|"
+          r"is experiencing high load"),
+    # Claude Code gives every cut stream `error: "server_error"`; these texts say the cause was local.
+    _rule(LOCAL_RUNTIME, text=r"computer went to sleep|host_not_allowed|unable to resize image|"
+          r"installation was killed|while downloading the update|--bg and --print conflict|"
+          r"workspace has not been trusted"),
+    _rule(NETWORK, text=r"connection (?:lost|closed) before a response|due to a network error"),
+    # "Server is temporarily limiting requests (not your usage limit)": a short-lived throttle of the
+    # request rate, not the plan's quota and not "at capacity across all users" (that is a 529). The
+    # reference files it under Usage limits, apart from the server errors "which affect everyone", and
+    # public reports tie it to bursts of parallel launches: a rate limit, never outage evidence.
+    _rule(QUOTA_RATE, text=r"temporarily limiting requests|credit balance (?:is )?too low|usage limit reached|"
+          r"hit your (?:\w+ ){0,2}limit|(?:session|weekly|5-hour|opus) limit|limit will reset|out of extra usage|"
+          # A spend limit you set answers 400 invalid_request_error (Claude API errors, 400).
+          r"reached your (?:specified )?(?:workspace )?API usage limits|usage credits required"),
     _rule(MODEL_PROVIDER, text=r"prompt is too long|output token maximum|exceed context limit|"
-          r"issue with the selected model|violate (?:our )?usage policy|content filtering policy"),
+          r"issue with the selected model|violate (?:our )?usage policy|content filtering policy|"
+          r"conversation too long|flagged this message for a cybersecurity|not available with the Claude \w+ plan|"
+          r"is not a recognized model id|restricted by your organization's settings|"
+          r"auto mode could not evaluate|auto mode classifier transcript exceeded"),
 )
+
+# Claude Code 2.1.199+ hands a subagent's terminal API error to its parent behind this prefix (Server
+# errors, "Agent terminated early due to an API error"): the detail after it decides the class.
+AGENT_TERMINATED = "Agent terminated early due to an API error"
+# 2.1.332 (-p mode, subagents) keeps a partial answer after a failed stream and sends the model this
+# meta message (two wordings, this prefix) instead of writing an error record.
+CUT_OFF_NUDGE = "Your response above was cut off mid-stream"
 
 # Tier 2 (fields) and tier 3 (text). Order matters: specific signals first (deployment settings, auth,
 # quota) so that a generic word such as "error" in the text never wins over a field.
@@ -147,12 +206,12 @@ RULES: tuple[Rule, ...] = (
     _rule(AUTH, statuses=(401, 403), error_types=("authentication_error", "permission_error",
           "authentication_failed", "oauth_org_not_allowed", "forbidden"),
           text=r"/login|invalid (?:x-)?api[ -]?key|missing api key|oauth token (?:has )?(?:expired|"
-          r"been revoked)|authenticat|not authorized|permission denied|forbidden|"
-          r"request not allowed|organization has been disabled"),
+          r"been revoked)|oauth token revoked|not logged in|authenticat|not authorized|permission denied|"
+          r"forbidden|request not allowed"),
     _rule(QUOTA_RATE, statuses=(429, 402), error_types=("rate_limit_error", "rate_limit",
           "billing_error", "quota_exceeded"),
           text=r"usage limit|rate.?limit|limit reached|resets \d|billing|quota|add funds|"
-          r"too many requests"),
+          r"too many requests|request rejected \(429\)"),
     _rule(LOCAL_RUNTIME, codes=("ECONNREFUSED", "CONNECTIONREFUSED", "ENOTFOUND", "EAI_AGAIN",
           "FAILEDTOOPENSOCKET", "CERT_HAS_EXPIRED", "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
           "UNABLE_TO_GET_ISSUER_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "SELF_SIGNED_CERT_IN_CHAIN",
@@ -161,13 +220,17 @@ RULES: tuple[Rule, ...] = (
           "CERTIFICATEVERIFYFAILED"),
           text=r"connectionrefused|connection refused|failedtoopensocket|unable to connect|"
           r"getaddrinfo|enotfound|eai_again|self[- ]signed certificate|certificate|unable_to_get_issuer|"
-          r"unable to verify|\bssl\b|\btls\b|proxy|network is unreachable|unable to get local issuer"),
+          r"unable to verify|\bssl\b|\btls\b|proxy|network is unreachable|unable to get local issuer|"
+          r"check your internet connection"),
     # A stream cut after the API answered 200 (mid-response, idle) is the API's side: HTTP-level.
     _rule(OUTAGE, statuses=(500, 502, 503, 504, 520, 522, 524, 529),
           error_types=("overloaded_error", "api_error", "server_error", "timeout_error"),
           codes=("STREAMTRUNCATED",),
           text=r"overloaded|internal server error|\b5\d\d\b|stream idle timeout|"
-          r"connection lost mid-response|response stalled mid-stream|service unavailable|"
+          # The cut-stream notices (Server errors, "The response above may be incomplete"; 2.1.332's
+          # own wordings beside the documented ones).
+          r"connection (?:lost|closed) mid-response|response stalled|response stopped arriving|"
+          r"part of the response never arrived|response stream was malformed|service unavailable|"
           r"bad gateway|gateway timeout|upstream connect error|server_error|api_error"),
     # The connection went away with no HTTP answer: no proof of an outage on its own (NETWORK above).
     _rule(NETWORK, codes=("ECONNRESET", "ETIMEDOUT", "EPIPE", "UND_ERR_SOCKET", "ECONNABORTED",
@@ -175,14 +238,25 @@ RULES: tuple[Rule, ...] = (
                           "ECONNRESET_BY_PEER", "ERR_STREAM_PREMATURE_CLOSE"),
           text=r"econnreset|socket hang up|connection error|socket connection was closed|"
           r"request timed out|timed? ?out|\bterminated\b|other side closed|fetch failed|"
-          r"network (?:error|connection was lost)"),
-    _rule(MODEL_PROVIDER, statuses=(400, 404, 413, 422),
-          error_types=("invalid_request_error", "invalid_request", "not_found_error",
-                       "request_too_large", "max_output_tokens"),
+          r"network (?:error|connection was lost)|"
+          # 2.1.332 in -p mode and in subagents: the partial answer is kept and the client asks the
+          # model to resume; the nudge does not say why the stream was cut (either side).
+          r"cut off mid-stream|waiting for api response|couldn't reconnect"),
+    _rule(MODEL_PROVIDER, statuses=(400, 404, 409, 413, 422),
+          error_types=("invalid_request_error", "invalid_request", "not_found_error", "conflict_error",
+                       "request_too_large", "max_output_tokens", "model_not_found"),
           text=r"max_output_tokens|max_tokens|maximum context|context (?:length|window|limit)|"
           r"model .*(?:not found|does not exist|not available)|not_found_error|invalid model|"
-          r"unknown model|invalid_request|refus|content filter|output blocked|too large"),
+          r"unknown model|invalid_request|refus|content filter|output blocked|too large|"
+          r"\bPDF\b|password protected"),
 )
+
+# Cut-stream texts (final errors, retry causes, 2.1.332's resume nudge): the stream died under a
+# request that had started answering (analysis/loss.py, partial responses)...
+MID_STREAM_MARKERS = ("mid-response", "mid-stream", "stream idle timeout", "partial response", "ECONNRESET",
+                      "socket hang up", "terminated", "other side closed")
+# ...unless the text says nothing had been produced yet (2.1.332: "… before a response was produced").
+NO_OUTPUT_MARKERS = ("before a response was produced", "no response was produced")
 
 # Every text from outside is cut to this many characters before any pattern sees it: what identifies an
 # error is at its start, and no pattern then costs more than a few KB of work, whatever a proxy sent
@@ -246,6 +320,10 @@ def classify(
         return INTERRUPT
     if text:
         text = bounded(text)
+        if text.lstrip().startswith(AGENT_TERMINATED):
+            # "…: <detail>" (the final error of the subagent); a \bterminated\b network pattern must
+            # not decide it.
+            text = text.lstrip()[len(AGENT_TERMINATED):].lstrip(" :.")
         for rule in DECISIVE:
             if rule.text is not None and rule.text.search(text):
                 return rule.failure_class
@@ -259,13 +337,21 @@ def classify(
         etype = ""  # the record's `error` field says "unknown": no information, fall through to text
     ecode = (code or "").upper()
     # Fields first, across all rules, then text: a 529 whose text mentions "proxy" is still an outage.
-    for rule in RULES:
-        if status is not None and status in rule.statuses:
-            return rule.failure_class
-        if etype and etype in rule.error_types:
-            return rule.failure_class
-        if ecode and ecode in rule.codes:
-            return rule.failure_class
+    # The status decides first, then a connection code, then an error type: Claude Code gives every
+    # connection failure's final record `error: "server_error"`, and the code its text names
+    # ("Unable to connect to API (ECONNRESET)") says more than that summary.
+    if status is not None:
+        for rule in RULES:
+            if status in rule.statuses:
+                return rule.failure_class
+    if ecode:
+        for rule in RULES:
+            if ecode in rule.codes:
+                return rule.failure_class
+    if etype:
+        for rule in RULES:
+            if etype in rule.error_types:
+                return rule.failure_class
     if text:
         # The phrase that opens the message names the error; what follows is often the client's advice
         # ("Request timed out. If … a proxy or gateway holds responses, set API_TIMEOUT_MS …"): of the

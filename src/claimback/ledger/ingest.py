@@ -239,6 +239,8 @@ _TASK_OUTCOMES = (
     "WHEN result_status = 'teammate_spawned' THEN 'spawned' "
     "WHEN result_error LIKE '[Request interrupted%' THEN 'interrupted' "
     "WHEN result_error LIKE '%API Error%' THEN 'killed' "
+    # 2.1.199+: "Agent terminated early due to an API error: …" (LIKE is case-sensitive on PostgreSQL).
+    "WHEN result_error LIKE 'Agent terminated early%' THEN 'killed' "
     "WHEN result_is_error = 1 OR result_status IN ('failed', 'error', 'killed') THEN 'failed' "
     "ELSE 'completed' END"
 )

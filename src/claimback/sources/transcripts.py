@@ -17,7 +17,14 @@ from typing import Any
 import msgspec
 
 from claimback.core import provider as _provider
-from claimback.core.classify import INTERRUPT_MARKERS, UNKNOWN, classify, normalize_signature
+from claimback.core.classify import (
+    AGENT_TERMINATED,
+    CUT_OFF_NUDGE,
+    INTERRUPT_MARKERS,
+    UNKNOWN,
+    classify,
+    normalize_signature,
+)
 from claimback.core.secrets import scrub
 from claimback.core.times import normalize_ts
 
@@ -672,6 +679,13 @@ class TranscriptParser:
                 # The user stopped the attempt under way: not a failed attempt.
                 self.state.open_attempts = []
                 return
+            if rec.isMeta is True and stripped.startswith(CUT_OFF_NUDGE):
+                # 2.1.332 in -p mode and in subagents: a stream failed after visible output; the client
+                # kept the partial answer (recorded above as a request) and asks the model to resume,
+                # with no error record. The nudge is the only trace of that failed attempt.
+                self._failure(rec, "retry", ts, offset, status=None, error_type=None, code=None,
+                              request_id=None, text=CUT_OFF_NUDGE)
+                return
         if rec.promptSource == "system":
             return  # the client's own message (auto-continuation after a limit reset), not the user's
         if rec.isMeta is True or rec.isCompactSummary is True or not texts or any(isinstance(b, dict) and b.get("type") == "tool_result"
@@ -742,7 +756,7 @@ class TranscriptParser:
         candidates = [t.lstrip()[len("Error: "):] if t.lstrip().startswith("Error: [Request interrupted") else t
                       for t in (error_text, body) if t]
         result_error = next((_clean(t) for t in candidates
-                             if t.lstrip().startswith(("API Error", "[Request interrupted", "Error:"))
+                             if t.lstrip().startswith(("API Error", "[Request interrupted", "Error:", AGENT_TERMINATED))
                              or "API Error:" in t[:200]), None)
         self.batch.results.append((
             tool_id, agent_id, ts, status, 1 if block.get("is_error") else 0, result_error, total,
