@@ -130,6 +130,8 @@ DOCUMENTED: list[Documented] = [
       "Connection closed mid-response. The response above may be incomplete.", OUTAGE, "report", None),
     D("agent-terminated-early-due-to-an-api-error", "Agent terminated early due to an API error", UNKNOWN,
       record=None),
+    D("agent-terminated-early-due-to-an-api-error", "Error: Agent terminated early due to an API error: Model "
+      "not found", MODEL_PROVIDER, "2.1.332 (a string toolUseResult)", None),
     # --- Usage limits: the account's or plan's ----------------------------------------------------
     D("you’ve-hit-your-session-limit", "You've hit your session limit · resets 3:45pm", QUOTA_RATE,
       record={"error": "rate_limit", "status": 429}),

@@ -320,10 +320,11 @@ def classify(
         return INTERRUPT
     if text:
         text = bounded(text)
-        if text.lstrip().startswith(AGENT_TERMINATED):
+        prefix = text.find(AGENT_TERMINATED, 0, len(AGENT_TERMINATED) + 16)  # also behind "Error: "
+        if prefix >= 0:
             # "…: <detail>" (the final error of the subagent); a \bterminated\b network pattern must
             # not decide it.
-            text = text.lstrip()[len(AGENT_TERMINATED):].lstrip(" :.")
+            text = text[prefix + len(AGENT_TERMINATED):].lstrip(" :.")
         for rule in DECISIVE:
             if rule.text is not None and rule.text.search(text):
                 return rule.failure_class
