@@ -81,9 +81,11 @@ DOCUMENTED: list[Documented] = [
     # window, beside HTTP-level errors or an incident).
     D("request-timed-out", "Request timed out", NETWORK, record={"error": "unknown"}),
     D("request-timed-out", "API Error: Request timed out.", NETWORK, "report", {"error": "unknown"}),
+    D("request-timed-out", "Request timed out. If the API is slow to answer, or a proxy or gateway holds "
+      "responses, set API_TIMEOUT_MS above 1000.", NETWORK, "2.1.332", {"error": "server_error"}),
     # ... and the variant that mentions your internet connection belongs to "Unable to connect to API".
     D("unable-to-connect-to-api", "Request timed out. Check your internet connection and proxy settings",
-      LOCAL_RUNTIME, record={"error": "unknown"}),
+      LOCAL_RUNTIME, record={"error": "server_error"}),
     D("the-response-above-may-be-incomplete", "API Error: Server error mid-response. The response above may "
       "be incomplete.", OUTAGE, "2.1.332", {"error": "server_error"}),
     D("the-response-above-may-be-incomplete", "API Error: Connection closed mid-response. The response above "

@@ -172,10 +172,13 @@ DECISIVE: tuple[Rule, ...] = (
     _rule(OUTAGE, text=r"server error mid-response|temporarily unavailable, so auto mode|"
           r"is experiencing high load"),
     # Claude Code gives every cut stream `error: "server_error"`; these texts say the cause was local.
-    _rule(LOCAL_RUNTIME, text=r"computer went to sleep|host_not_allowed|unable to resize image|"
+    _rule(LOCAL_RUNTIME, text=r"check your internet connection|computer went to sleep|host_not_allowed|unable to resize image|"
           r"installation was killed|while downloading the update|--bg and --print conflict|"
           r"workspace has not been trusted"),
-    _rule(NETWORK, text=r"connection (?:lost|closed) before a response|due to a network error"),
+    # A timeout has no HTTP answer: the reference names high load and slow networks or proxies alike
+    # (2.1.332's final record says `error: "server_error"` and suggests raising API_TIMEOUT_MS).
+    _rule(NETWORK, text=r"connection (?:lost|closed) before a response|due to a network error|"
+          r"^\s*(?:API Error:? ?\(?)?Request timed out"),
     # "Server is temporarily limiting requests (not your usage limit)": a short-lived throttle of the
     # request rate, not the plan's quota and not "at capacity across all users" (that is a 529). The
     # reference files it under Usage limits, apart from the server errors "which affect everyone", and
