@@ -40,6 +40,13 @@ EDGEONE_524 = ("<!DOCTYPE html><html><head><title>524: A timeout occurred</title
     ({"request_id": "req_011CWjK86SWeFuXqZKUtgB1H",
       "text": '{"error":{"type":"new_api_error","message":"No available Claude accounts support the '
               'requested model: claude-opus-4-6"}}'}, p.OTHER),
+    # Relays' own ids: a clock (`msg_` + yyyymmddHHMMSS), a request id as the message id.
+    ({"message_id": "msg_20260218142957", "model": "claude-opus-4-6"}, p.OTHER),
+    ({"message_id": "req_vrtx_011CYGpLU7JPtBqxTLLRHsJa", "model": "claude-opus-4-6"}, p.OTHER),
+    # A relay's 502 wording ("forwarding the request failed: error sending request for url (…)").
+    ({"text": '{"type":"proxy_error","message":"请求转发失败: error sending request for url '
+              '(https://relay.example/v1/messages?beta=true)"}'}, p.OTHER),
+    ({"text": "error sending request for url (https://relay.example/v1/messages)"}, p.OTHER),
     # A dotted version of a Claude 3+ family is a relay's or an aggregator's model name (a Copilot proxy's
     # `claude-opus-4.6-1m` beside base58 msg_01 ids, OpenRouter's `anthropic/claude-sonnet-4.5`).
     ({"message_id": "msg_01QjKY4iZgTq69BYEKRD112G", "model": "claude-opus-4.6-1m"}, p.OTHER),
@@ -113,6 +120,9 @@ def test_import_is_stdlib_only() -> None:
     ("msg_1", "req_1", "claude-opus-4-6"),
     ("msg_01QjKY4iZgTq69BYEKRD112G", "req_011CV7dYwK3mZq5Tn8aLhJ2u", "us.anthropic.claude-sonnet-4-20250514-v1:0"),
     ("msg_01QjKY4iZgTq69BYEKRD112G", None, "claude-opus-4.6-1m"),
+    ("msg_20260218142957", None, "claude-opus-4-6"),
+    ("req_vrtx_011CYGpLU7JPtBqxTLLRHsJa", None, "claude-opus-4-6"),
+    ("msg_01234567890123456789012", None, "claude-opus-4-6"),
     (None, None, None),
 ])
 def test_the_parsers_fast_path_agrees_with_judge(args: tuple) -> None:
@@ -129,7 +139,7 @@ def _ingest(tmp_path: Path, files: dict[str, list[dict]]) -> list[tuple]:
         ingest(ledger, [tmp_path / "projects"], machine="m")
         return sorted(tuple(r.values()) for r in ledger.rows(
             "SELECT 'failure' AS row, failure_key AS what, COALESCE(provider, 'NULL') AS provider FROM failures "
-            "UNION ALL SELECT 'request', model, provider FROM requests"))
+            "UNION ALL SELECT 'request', message_id, provider FROM requests"))
     finally:
         ledger.close()
 
@@ -170,7 +180,7 @@ def test_a_failure_before_any_answer_takes_its_url_or_its_sessions_route(tmp_pat
     })
     assert rows == [("failure", "r-alone", "NULL"), ("failure", "r-first-party", "anthropic"),
                     ("failure", "r-loopback", "other"), ("failure", "r-subagent", "other"),
-                    ("failure", "r-vendor", "other"), ("request", "deepseek-v4-pro", "other")]
+                    ("failure", "r-vendor", "other"), ("request", "0d3c0f4e-5b1a-4c2d-9e8f-7a6b5c4d3e2f", "other")]
 
 
 def test_a_copilot_proxys_dotted_model_name_is_not_anthropics_api(tmp_path: Path) -> None:
@@ -184,5 +194,33 @@ def test_a_copilot_proxys_dotted_model_name_is_not_anthropics_api(tmp_path: Path
         assistant("msg_01CEt2ZMy9UGtcEXrFRqYdeB", "req_011CWjK86SWeFuXqZKUtgB1H", "2026-03-04T08:12:00.000Z",
                   session=other_session),
     ]})
-    assert rows == [("failure", "r-500", "other"), ("request", "claude-opus-4-6", "anthropic"),
-                    ("request", "claude-opus-4.6-1m", "other")]
+    assert rows == [("failure", "r-500", "other"), ("request", "msg_017P9yRptMuRqSzESxkqaJFA", "other"),
+                    ("request", "msg_01CEt2ZMy9UGtcEXrFRqYdeB", "anthropic")]
+
+
+def test_a_first_party_shaped_answer_without_request_id_is_a_relays_on_claude_code_2(tmp_path: Path) -> None:
+    """Published 2.1.41-2.1.63 transcripts behind relays that use real Anthropic accounts: `msg_01…` ids
+    passed through, the `request-id` header dropped (no record of the sample has a requestId), the relay's
+    502s (`proxy_error`, "请求转发失败: error sending request for url (…)") and lost connections between
+    them: 16 windows were claimed with Anthropic. Every first-party record of the 2.x transcripts we checked
+    has a requestId; 1.x records and toy ids keep the default."""
+    relayed, first_party, old = SESSION, "0b1f0000-0000-4000-8000-000000000004", "0b1f0000-0000-4000-8000-000000000005"
+    forward = dict(retry("2026-02-19T02:47:30.000Z", 1, status=502, session=relayed, uuid="r-proxy"))
+    forward["error"] = {"status": 502, "headers": {}, "requestID": None, "error": {
+        "type": "proxy_error", "message": "请求转发失败: error sending request for url (https://cdn.relay.example/v1/"
+                                          "messages?beta=true)"}}
+    one_x = assistant("msg_01Gc7pWq2ZzXKkJ3fT9bqQeY", None, "2025-08-25T05:37:59.000Z", session=old)
+    one_x["version"] = "1.0.90"
+    silent = dict(retry("2026-02-19T02:53:05.000Z", 1, status=None, session=relayed, uuid="r-silent"))
+    silent["error"] = {"cause": {}}  # 2.x writes an empty cause for some lost attempts: no evidence of its own
+    rows = _ingest(tmp_path, {
+        relayed: [assistant("msg_01DEq5mJ8aT4rVb9n2kXwLpZ", None, "2026-02-19T02:47:00.000Z", session=relayed),
+                  forward, silent],
+        first_party: [assistant("msg_01CEt2ZMy9UGtcEXrFRqYdeB", "req_011CWjK86SWeFuXqZKUtgB1H",
+                                "2026-02-19T02:48:00.000Z", session=first_party)],
+        old: [one_x, assistant("msg_1", None, "2025-08-25T05:38:00.000Z", session=old)],
+    })
+    assert rows == [("failure", "r-proxy", "other"), ("failure", "r-silent", "other"),
+                    ("request", "msg_01CEt2ZMy9UGtcEXrFRqYdeB", "anthropic"),
+                    ("request", "msg_01DEq5mJ8aT4rVb9n2kXwLpZ", "other"),
+                    ("request", "msg_01Gc7pWq2ZzXKkJ3fT9bqQeY", "anthropic"), ("request", "msg_1", "anthropic")]

@@ -97,6 +97,10 @@ _RELAY_PHRASES = (
     "当前分组",  # new-api: "the current group's upstream is saturated"
     "负载已饱和",
     "无可用渠道",
+    "请求转发失败",  # a relay's "forwarding the request failed" (its 502s)
+    "上游请求失败",  # "the upstream request failed"
+    '"proxy_error"',  # an error type Anthropic's API never answers with
+    "error sending request for url",  # a Rust relay's HTTP client (Claude Code is Node)
     "openrouter",
 )
 _HTML = re.compile(r"<\s*(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>]|title>)", re.IGNORECASE)
@@ -110,10 +114,15 @@ def from_message_id(message_id: str | None) -> str | None:
         return BEDROCK
     if message_id.startswith(("msg_vrtx_", "toolu_vrtx_")):
         return VERTEX
+    if message_id.startswith("req_"):
+        # A request id as the message id (`req_vrtx_011C…`): a relay's rewrite; Vertex's and Bedrock's own
+        # answers carry `msg_vrtx_…`/`msg_bdrk_…` ids beside their request ids.
+        return OTHER
     rest = message_id[4:] if message_id.startswith("msg_") else message_id
-    # Hex/UUID bodies and OpenAI-style ids: shapes Anthropic never issues. Checked before the
-    # first-party shape because a hex body can begin with "01".
-    if _hexish(rest) or message_id.startswith(("chatcmpl-", "gen-")):
+    # Hex/UUID bodies, a relay's clock (`msg_20260218142957`) and OpenAI-style ids: shapes Anthropic
+    # never issues. Checked before the first-party shape because a hex body can begin with "01".
+    if (_hexish(rest) or (len(rest) >= 12 and rest.isascii() and rest.isdigit())
+            or message_id.startswith(("chatcmpl-", "gen-"))):
         return OTHER
     if _first_party(message_id, "msg_01", 16):
         return ANTHROPIC
@@ -222,6 +231,14 @@ def judge(*, message_id: str | None = None, request_id: str | None = None, model
 # The ledger's provider column as every query reads it: rows that no writer judged (a ledger import,
 # a hand-made row) are Anthropic's, Claude Code's default route.
 SQL_PROVIDER = "COALESCE(provider, 'anthropic')"
+
+
+def answer_without_request_id(version: object) -> bool:
+    """Claude Code 2.x writes the `request-id` header of every answer of Anthropic's API as `requestId`
+    (every first-party record of the 2.1.12-2.1.146 transcripts checked has one); a relay passing real
+    `msg_01…` ids through drops the header (none of the 2,549 `msg_01…` records of two published relay
+    and Copilot-proxy samples has one). The parser's `requestId`-less first-party shape is then `other`."""
+    return type(version) is str and version[:1] in "23456789" and version[1:2] == "."
 
 
 def judge_request(message_id: str | None, request_id: str | None, model: str | None) -> str | None:
