@@ -224,3 +224,12 @@ def test_a_first_party_shaped_answer_without_request_id_is_a_relays_on_claude_co
                     ("request", "msg_01CEt2ZMy9UGtcEXrFRqYdeB", "anthropic"),
                     ("request", "msg_01DEq5mJ8aT4rVb9n2kXwLpZ", "other"),
                     ("request", "msg_01Gc7pWq2ZzXKkJ3fT9bqQeY", "anthropic"), ("request", "msg_1", "anthropic")]
+
+
+def test_a_declared_gateway_keeps_requestid_less_first_party_answers_anthropics(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A company gateway that forwards to Anthropic's API may drop the request-id header; the user says so.
+    monkeypatch.setenv("CLAIMBACK_GATEWAY_UPSTREAM", "anthropic")
+    rows = _ingest(tmp_path, {SESSION: [
+        assistant("msg_01DEq5mJ8aT4rVb9n2kXwLpZ", None, "2026-02-19T02:47:00.000Z")]})
+    assert rows == [("request", "msg_01DEq5mJ8aT4rVb9n2kXwLpZ", "anthropic")]

@@ -27,6 +27,7 @@ import-cheap: the guard hook may import it.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -237,8 +238,11 @@ def answer_without_request_id(version: object) -> bool:
     """Claude Code 2.x writes the `request-id` header of every answer of Anthropic's API as `requestId`
     (every first-party record of the 2.1.12-2.1.146 transcripts checked has one); a relay passing real
     `msg_01…` ids through drops the header (none of the 2,549 `msg_01…` records of two published relay
-    and Copilot-proxy samples has one). The parser's `requestId`-less first-party shape is then `other`."""
-    return type(version) is str and version[:1] in "23456789" and version[1:2] == "."
+    and Copilot-proxy samples has one). The parser's `requestId`-less first-party shape is then `other`,
+    unless the user declared a gateway that forwards to Anthropic's API (CLAIMBACK_GATEWAY_UPSTREAM)."""
+    if not (type(version) is str and version[:1] in "23456789" and version[1:2] == "."):
+        return False
+    return not _gateway_to_anthropic(os.environ)
 
 
 def judge_request(message_id: str | None, request_id: str | None, model: str | None) -> str | None:
