@@ -448,3 +448,19 @@ def test_one_local_clock_rule_for_the_packets_labels_and_the_messages_span(zone:
             " (local time 2026-05-16 01:36–03:01 IST)"
         assert local_span("2026-05-15T18:06:00.000Z", "2026-05-15T18:59:00.000Z", ZoneInfo("Asia/Kolkata")) == \
             " (local time 2026-05-15 23:36–2026-05-16 00:29 IST)"
+
+
+@pytest.mark.parametrize("value", [
+    {"a": [1, 2.5, None, True, False, "é\u2028\x7f\x1b\"\\\n", {}, []], "b": {"c": -0.0, "d": 1e15}},
+    {"exponent": 1e16}, {"small": 1.5e-07}, {"nan": float("nan")}, {"inf": [float("inf")]},
+    {1: "an int key"}, {"surrogate": "\ud800"}, {"big": 2 ** 70}, ("a", "tuple"), [],
+])
+@pytest.mark.parametrize("large", [False, True])
+def test_json_text_is_json_dumps_indented(value: object, large: bool) -> None:
+    # evidence.json and every --json print: msgspec writes plain trees, json the rest; the text is
+    # json.dumps(indent=2, ensure_ascii=False) either way (large: past the size where msgspec is used).
+    from claimback.outputs.escape import json_text
+
+    tree = {"rows": [{"ts": f"2026-05-01T00:{i % 60:02d}:00.000Z", "n": i, "usd": i / 7} for i in range(7000)],
+            "value": value} if large else value
+    assert json_text(tree) == json.dumps(tree, indent=2, ensure_ascii=False)

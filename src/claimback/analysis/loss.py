@@ -187,9 +187,9 @@ def _add_usd(total: float | None, value: float | None) -> float | None:
 
 
 _TOKENS_SUM = "input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens"
-_REQUEST_COLUMNS = ("request_key, message_id, request_id, session_id, agent_id, is_sidechain, ts, model, "
-                    "input_tokens, output_tokens, cache_creation_tokens, cache_creation_1h_tokens, "
-                    "cache_read_tokens, speed, cost_usd, turn_id")
+# What the attribution and its pricing read of a request (each column costs every row read).
+_REQUEST_COLUMNS = ("request_key, request_id, session_id, agent_id, ts, model, input_tokens, output_tokens, "
+                    "cache_creation_tokens, cache_creation_1h_tokens, cache_read_tokens, speed, turn_id")
 
 
 # The tokens of a window's sessions from 2 h before it to 12 h after: read from the index of migration 110

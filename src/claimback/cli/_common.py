@@ -110,10 +110,11 @@ def warn_roots(ws: Any) -> None:
 def print_json(data: Any) -> None:
     """JSON on stdout; every string scrubbed of key-shaped values (fields from transcripts, telemetry
     and status pages reach here; json.dumps escapes control characters itself)."""
+    from claimback.outputs.escape import json_text
     from claimback.outputs.redact import redact_tree
 
     data = json.loads(json.dumps(data, ensure_ascii=False, default=str))  # dataclasses/dates as printed
-    click.echo(json.dumps(redact_tree(data, personal=False), indent=2, ensure_ascii=False))
+    click.echo(json_text(redact_tree(data, personal=False)))
 
 
 def stderr_is_terminal() -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from claimback.outputs.evidence import (
     utc_label,
 )
 from claimback.analysis.outages import span_label
-from claimback.outputs.escape import csv_cell, md_text, safe_links
+from claimback.outputs.escape import csv_cell, json_text, md_text, safe_links
 from claimback.outputs.redact import Redactor, redact_tree
 from claimback.core.secrets import SecretFinding, scan_file
 
@@ -205,7 +204,7 @@ def render_files(ev: dict[str, Any]) -> dict[str, str]:
     return {
         "report.html": env.get_template("report.html.j2").render(**context),
         "report.md": _environment(markdown=True).get_template("report.md.j2").render(**context),
-        "evidence.json": json.dumps(ev, indent=2, ensure_ascii=False) + "\n",
+        "evidence.json": json_text(ev) + "\n",
         "evidence.csv": _csv_text(ev),
         "message.txt": render_message(env, ev),
     }
