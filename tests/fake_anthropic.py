@@ -45,7 +45,8 @@ class Reply:
 
     kind: "text" (a text reply), "tool_use" (one or more tool calls), "error" (an HTTP error with an
     Anthropic error body), "cut" (HTTP 200, a few events, then the connection closes mid-stream),
-    "stream_error" (HTTP 200, then an SSE `error` event, as the API does when it overloads mid-stream).
+    "stream_error" (HTTP 200, then an SSE `error` event, as the API does when it overloads mid-stream),
+    "raw" (`status` with `body` as is: a gateway's HTML page or a relay's own error shape).
     `after_block`: "cut" and "stream_error" finish the text block first (`content_block_stop`), so the
     client has shown output when the stream fails (since 2.1.199 it keeps that partial response).
     """
@@ -64,6 +65,8 @@ class Reply:
     cut_after_deltas: int = 1  # "cut": text deltas sent before the connection drops
     after_block: bool = False
     headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""  # "raw": sent as is, with `content_type` and no request-id (a gateway's own page)
+    content_type: str = "text/html"
 
 
 @dataclass
@@ -293,6 +296,17 @@ class FakeAnthropic:
                  request_id: str, message_id: str, streamed: bool, body: dict[str, Any]) -> None:
         streamed = bool(body.get("stream"))
         model = body.get("model") if isinstance(body.get("model"), str) else "claude-sonnet-4-6"
+        if reply.kind == "raw":
+            data = reply.body.encode()
+            handler.send_response(reply.status)
+            handler.send_header("content-type", reply.content_type)
+            handler.send_header("content-length", str(len(data)))
+            for name, value in reply.headers.items():
+                handler.send_header(name, value)
+            handler.end_headers()
+            handler.wfile.write(data)
+            self._record(handler, request, request_id, None, reply.status, "raw", reply, streamed, 0, rule)
+            return
         if reply.kind == "error":
             payload = {"type": "error", "error": {"type": reply.error_type, "message": reply.error_message},
                        "request_id": request_id}

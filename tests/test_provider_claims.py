@@ -315,3 +315,41 @@ def test_incident_coverage_is_read_once_per_run(tmp_path: Path, monkeypatch: pyt
         res = runner.invoke(main, args)
         assert res.exit_code == 0, res.output
         assert len(calls) == 1, (args[0], calls)
+
+
+GATEWAY_PAGE = ("502 <html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad "
+                "Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n")
+
+
+def test_a_final_error_takes_the_route_its_attempts_named(tmp_path: Path) -> None:
+    """2.1.332 behind a gateway that answers with its own HTML page (tests/test_realclient.py,
+    `gateway_page`): each attempt's record holds the page, the final error only "API Error: 502 Bad
+    Gateway. … check your inference gateway (HOST)". The final ends those attempts: same route, so a
+    relay's burst is never claimed from Anthropic through its last row. An answer in between, or a new
+    prompt, ends that inheritance."""
+    from claimback.ledger import open_ledger
+    from claimback.ledger.ingest import ingest
+
+    def attempt(ts: str, n: int) -> dict:
+        return {"type": "system", "subtype": "api_error", "level": "error", "sessionId": RELAY, "timestamp": ts,
+                "uuid": f"g-{n}", "error": {"message": GATEWAY_PAGE, "status": 502, "formatted": "502 Bad Gateway",
+                                            "connection": None, "isNetworkDown": False},
+                "retryAttempt": n, "maxRetries": 3, "retryInMs": 600.0, "isSidechain": False}
+
+    final_text = ("API Error: 502 Bad Gateway. This is a server-side issue, usually temporary — try again in a "
+                  "moment. If it persists, check your inference gateway (gw.example.com).")
+    records = [user_prompt("first", t(16, "10:00:00"), session=RELAY, uuid="p1"),
+               attempt(t(16, "10:00:01"), 1), attempt(t(16, "10:00:03"), 2),
+               {**final_error(t(16, "10:00:09"), final_text, status=502, session=RELAY), "uuid": "f1"},
+               # a new turn whose only failure is a final error with no attempts before it
+               user_prompt("second", t(16, "11:00:00"), session=RELAY, uuid="p2"),
+               {**final_error(t(16, "11:00:05"), final_text, status=502, session=RELAY), "uuid": "f2"}]
+    write(tmp_path / "projects" / "-home-u-gw" / f"{RELAY}.jsonl", records)
+    led = open_ledger(tmp_path / "ledger.sqlite3")
+    try:
+        ingest(led, [tmp_path / "projects"], machine="m")
+        rows = led.rows("SELECT failure_key, kind, provider FROM failures ORDER BY ts")
+        assert [(r["kind"], r["provider"]) for r in rows] == [
+            ("retry", "other"), ("retry", "other"), ("final", "other"), ("final", None)]
+    finally:
+        led.close()

@@ -517,3 +517,30 @@ def test_retried_throttle_is_two_rate_limit_attempts_and_one_request(throttled: 
     assert [(r["kind"], r["status"], r["failure_class"]) for r in rows] == [("retry", 429, "quota_rate")] * 2
     assert [r["request_id"] for r in rows] == [r["request_id"] for r in throttled.failed()]
     assert find_windows(led, offline=True, sync=False) == []
+
+
+GATEWAY_PAGE = ("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway"
+                "</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n")
+
+
+@pytest.fixture(scope="session")
+def gateway_page(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    """A gateway in front of the model answers every attempt with its own HTML 502 page (no request id)."""
+    sandbox = Sandbox(tmp_path_factory.mktemp("rc-gateway"))
+    rules = [Rule(Reply(kind="raw", status=502, body=GATEWAY_PAGE), times=RETRIES + 1)]
+    with FakeAnthropic(rules) as api:
+        run = run_claude(sandbox, api.url, "Say hi.")
+    return Scenario(sandbox, api.served, [run])
+
+
+def test_gateway_page_burst_is_the_gateways_attempts_and_final_alike(gateway_page: Scenario,
+                                                                     tmp_path: Path) -> None:
+    assert gateway_page.runs[0].returncode != 0 and "502" in gateway_page.runs[0].stdout
+    assert [r["status"] for r in gateway_page.messages()] == [502] * (RETRIES + 1)
+    led = _ledger(gateway_page, tmp_path)
+    rows = led.rows("SELECT kind, status, request_id, failure_class, provider FROM failures ORDER BY ts")
+    # 2.1.332 keeps the page in each attempt's `error.message`; its final says only "API Error: 502 Bad
+    # Gateway … check your inference gateway (HOST)". The page is the gateway's: every row is its.
+    assert sorted(r["kind"] for r in rows) == ["final"] + ["retry"] * RETRIES
+    assert {(r["status"], r["request_id"], r["failure_class"], r["provider"]) for r in rows} == {
+        (502, None, "outage", "other")}

@@ -233,6 +233,9 @@ class FileState:
     # The querySource of this file's conversation (from its last answered attempt): other sources
     # (compaction, side questions) write api-request records whose answers are not transcript records.
     thread_source: str | None = None
+    # The route the last failed attempt's own evidence named (a relay's page, a cloud request id): the
+    # final error that ends those attempts names none of its own ("API Error: 502 Bad Gateway …").
+    failure_route: str | None = None
 
     def to_json(self) -> str:
         return msgspec.json.encode(self.__dict__).decode()
@@ -512,6 +515,7 @@ class TranscriptParser:
                 found or self.state.provider or _provider.ANTHROPIC,
             )
         state = self.state
+        state.failure_route = None  # answered: a later final error is no end of those attempts
         if state.last_event_ts is None or ts >= state.last_event_ts:  # _event("request", ts), inlined
             state.last_event = "request"
             state.last_event_ts = ts
@@ -533,7 +537,11 @@ class TranscriptParser:
         # the ingest gives it its session's route, else Claude Code's default, Anthropic's (SQL_PROVIDER).
         found = None if kind == "interrupt" else _provider.judge(request_id=request_id, text=evidence or text,
                                                                  endpoint=endpoint)
-        route = found or self.state.provider
+        route = found or (self.state.failure_route if kind == "final" else None) or self.state.provider
+        if kind == "retry":
+            self.state.failure_route = found
+        elif kind == "final":
+            self.state.failure_route = None
         # Error texts can quote keys (a proxy echoing headers): the ledger never stores a secret.
         message = _clean(text)
         self.batch.failures.append((
@@ -706,7 +714,7 @@ class TranscriptParser:
         # records: its prompt opens no turn of the main thread (that turn is still the user's).
         if rec.isSidechain is not True or self.file_agent_id:
             self.state.turn_id = key
-            self.state.last_failure = None
+            self.state.last_failure = self.state.failure_route = None
         if self.file_agent_id and self.state.agent_prompt_hash is None:
             self.state.agent_prompt_hash = digest
 
