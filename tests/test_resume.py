@@ -318,6 +318,15 @@ def _turn_killed_then_resumed(root: Path, copy_shape: str) -> None:
         _as(request("2026-05-15T01:32:00.000Z", "new1"), session=RESUMED, uuid="r2")])
 
 
+def _assert_only_the_originals(led: Any) -> None:
+    """One failure and one prompt of the killed turn, the original's (the copies dropped)."""
+    failures = led.rows("SELECT session_id, ts FROM failures")
+    assert [(f["session_id"], f["ts"]) for f in failures] == [(ORIGINAL, "2026-05-15T01:02:00.000Z")]
+    prompts = led.rows("SELECT session_id, ts FROM prompts WHERE session_id = ? OR ts < ?",
+                       (ORIGINAL, "2026-05-15T01:31:00.000Z"))
+    assert [(p["session_id"], p["ts"]) for p in prompts] == [(ORIGINAL, "2026-05-15T01:00:00.000Z")]
+
+
 @pytest.mark.parametrize("shape", ["same uuid", "new uuid"])
 def test_a_copied_failure_is_not_a_new_failure_turn_or_resubmission(tmp_path: Path, shape: str) -> None:
     root = tmp_path / "projects"
@@ -325,11 +334,7 @@ def test_a_copied_failure_is_not_a_new_failure_turn_or_resubmission(tmp_path: Pa
     led = open_ledger(tmp_path / "ledger.sqlite3")
     try:
         ingest(led, [root], machine="m")
-        failures = led.rows("SELECT session_id, ts, turn_id FROM failures")
-        assert [(f["session_id"], f["ts"]) for f in failures] == [(ORIGINAL, "2026-05-15T01:02:00.000Z")]
-        prompts = led.rows("SELECT session_id, ts FROM prompts WHERE session_id = ? OR ts < ?",
-                           (ORIGINAL, "2026-05-15T01:31:00.000Z"))
-        assert [(p["session_id"], p["ts"]) for p in prompts] == [(ORIGINAL, "2026-05-15T01:00:00.000Z")]
+        _assert_only_the_originals(led)
         request_row = led.rows("SELECT session_id, ts FROM requests WHERE message_id = 'msg_orig1'")
         assert [(q["session_id"], q["ts"]) for q in request_row] == [(ORIGINAL, "2026-05-15T01:01:00.000Z")]
         report = build_resume(led)
@@ -355,10 +360,6 @@ def test_copies_are_dropped_when_original_and_copy_arrive_in_different_runs(tmp_
             (root / SLUG).mkdir(parents=True, exist_ok=True)
             (built / SLUG / f"{session}.jsonl").rename(root / SLUG / f"{session}.jsonl")
             ingest(led, [root], machine="m")
-        failures = led.rows("SELECT session_id, ts FROM failures")
-        assert [(f["session_id"], f["ts"]) for f in failures] == [(ORIGINAL, "2026-05-15T01:02:00.000Z")]
-        prompts = led.rows("SELECT session_id, ts FROM prompts WHERE session_id = ? OR ts < ?",
-                           (ORIGINAL, "2026-05-15T01:31:00.000Z"))
-        assert [(p["session_id"], p["ts"]) for p in prompts] == [(ORIGINAL, "2026-05-15T01:00:00.000Z")]
+        _assert_only_the_originals(led)
     finally:
         led.close()
