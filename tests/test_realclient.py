@@ -544,3 +544,44 @@ def test_gateway_page_burst_is_the_gateways_attempts_and_final_alike(gateway_pag
     assert sorted(r["kind"] for r in rows) == ["final"] + ["retry"] * RETRIES
     assert {(r["status"], r["request_id"], r["failure_class"], r["provider"]) for r in rows} == {
         (502, None, "outage", "other")}
+
+
+GAMMA = "SUBTASK-GAMMA: count the files"
+
+
+@pytest.fixture(scope="session")
+def background_killed(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    """A background subagent (`run_in_background`) whose every attempt meets 529: the launch is answered
+    at once (`async_launched`), the run's end comes later as a `<task-notification>` with status failed."""
+    sandbox = Sandbox(tmp_path_factory.mktemp("rc-background"))
+    rules = [
+        Rule(Reply(kind="tool_use", tools=[agent_call(GAMMA, "Gamma", background=True)], input_tokens=300,
+                   output_tokens=40), when=all_of(main_thread, lambda r: not r.tool_results)),
+        Rule(error_reply(**OVERLOADED), when=prompt_has(GAMMA), times=RETRIES + 1),
+        Rule(Reply(text="Gamma is running in the background.", input_tokens=20, output_tokens=9),
+             when=all_of(main_thread, answers_tool)),
+        Rule(Reply(text="Noted.", input_tokens=20, output_tokens=5), when=main_thread, times=None, for_seconds=120),
+    ]
+    with FakeAnthropic(rules) as api:
+        run = run_claude(sandbox, api.url, "Count the files in the background.")
+    return Scenario(sandbox, api.served, [run])
+
+
+def test_background_subagent_killed_by_529s_is_a_killed_task(background_killed: Scenario, tmp_path: Path) -> None:
+    assert background_killed.runs[0].returncode == 0
+    failed = background_killed.failed()
+    assert [r["status"] for r in failed] == [529] * (RETRIES + 1) and all(r["subagent"] for r in failed)
+    led = _ledger(background_killed, tmp_path)
+    _assert_requests_match(background_killed, led)
+    rows = _failures(led)
+    assert len(rows) == RETRIES + 1 and {(r["status"], r["failure_class"]) for r in rows} == {(529, "outage")}
+    assert len({r["agent_id"] for r in rows}) == 1 and rows[0]["agent_id"]
+    tasks = led.rows("SELECT agent_id, outcome, result_status FROM tasks")
+    # The launch's own answer says only "async_launched"; the notification's `failed` and the run's own
+    # file (its last event a final error) say it was killed.
+    assert [(t["agent_id"], t["outcome"], t["result_status"]) for t in tasks] == [
+        (rows[0]["agent_id"], "killed", "failed")]
+    # The burst is a window from the logs alone, and the task is on the list to re-run.
+    windows = find_windows(led, offline=True, sync=False)
+    assert len(windows) == 1 and windows[0].outage_failures == RETRIES + 1
+    assert [t.outcome for t in build_resume(led).tasks] == ["killed"]
