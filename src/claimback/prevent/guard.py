@@ -26,7 +26,7 @@ from typing import Any
 from claimback.core import claude_config
 from claimback.core.files import display_path
 from claimback.core.times import format_epoch
-from claimback.errors import BadInput, ClaimbackError
+from claimback.errors import ClaimbackError
 from claimback.prevent import hook as hook_runtime
 from claimback.prevent import signals
 from claimback.prevent.guard_plugin import plugin_enabled
