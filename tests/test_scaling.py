@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from claimback.analysis.loss import ReportRows, attribute_window
 from claimback.analysis.quota import TokenHistory, p90_week_tokens
-from claimback.core.times import parse_utc
+from claimback.core.times import format_iso, parse_utc
 from claimback.demo import build_demo
 from claimback.ledger import open_ledger
 from claimback.ledger.ingest import ingest
@@ -131,6 +132,97 @@ def test_a_windows_scope_sum_reads_the_session_index_not_the_table(demo_ledger: 
     assert "COVERING INDEX requests_session" in plan, plan
 
 
+def _read_everything() -> type:
+    """The oracle: a window's data read as the attribution read it before, every row of every session
+    around the window up to 12 h after it, and every main-thread prompt in that span."""
+    from claimback.analysis import loss as loss_module
+    from claimback.core.provider import SQL_PROVIDER
+    from claimback.core.times import format_iso
+
+    class ReadEverything(loss_module._WindowData):  # type: ignore[misc, valid-type]
+        def __init__(self, ledger: Ledger, window, shared=None) -> None:
+            super().__init__(ledger, window, shared)
+            lo = format_iso(parse_utc(window.start) - loss_module.ACTIVE_BEFORE - loss_module.CACHE_TTL_1H)
+            hi = format_iso(parse_utc(window.end) + loss_module.AFTER_WINDOW)
+            marks = ", ".join("?" for _ in self.sessions) or "NULL"
+            provider = getattr(window, "provider", None) or "anthropic"
+            self.requests = ledger.rows(
+                f"SELECT {loss_module._REQUEST_COLUMNS} FROM requests WHERE session_id IN ({marks}) AND ts >= ? "
+                f"AND ts <= ? AND {SQL_PROVIDER} = ? ORDER BY ts", (*self.sessions, lo, hi, provider))
+            self.scope_total = sum(loss_module._tokens(r) for r in self.requests)
+            self.prompts = ledger.rows(
+                "SELECT prompt_key, session_id, ts, text_hash, text_len FROM prompts WHERE is_sidechain = 0 "
+                "AND ts >= ? AND ts <= ? ORDER BY ts", (lo, hi))
+
+        def first_after(self, session_id, agent_id):  # from the rows read, not a seek
+            return next((r for r in self.requests if r["session_id"] == session_id and r["agent_id"] == agent_id
+                         and r["ts"] > self.end), None)
+
+        def turns_going_on(self, turns):  # the rows read reach 12 h past the window: attribute_window sees them
+            return set()
+
+        def turn_rows_elsewhere(self, turns):  # every session's rows are read already
+            return []
+
+    return ReadEverything
+
+
+def test_window_rows_read_only_up_to_the_end_give_the_loss_of_reading_12_hours_after(
+        demo_ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    from claimback.analysis import loss as loss_module
+    from claimback.analysis.outages import find_windows
+
+    ReadEverything = _read_everything()
+    rows = demo_ledger.execute("SELECT ts FROM failures WHERE failure_class = 'outage' ORDER BY ts").fetchall()
+    assert rows, "the demo has outage failures"
+    first, last = rows[0][0], rows[-1][0]
+    windows = [_Window("all", first, last), _Window("early", first, first), _Window("late", last, last)]
+    shared = ReportRows(demo_ledger)
+    for window in windows:
+        alone = attribute_window(demo_ledger, window)
+        together = attribute_window(demo_ledger, window, shared=shared)
+        assert together == alone
+    assert attribute_window(demo_ledger, windows[0]).measured_tokens > 0
+
+
+def test_daily_totals_from_the_hourly_history_equal_the_grouped_scan(demo_ledger: Ledger) -> None:
+    from datetime import date, timedelta
+
+    from claimback.audit import usage_by_day
+    from claimback.workspace import Workspace
+
+    ws = Workspace(demo_ledger, [], None)
+    first, last = (date.fromisoformat(v[:10]) for v in
+                   demo_ledger.execute("SELECT MIN(ts), MAX(ts) FROM requests").fetchone())
+    history = TokenHistory(demo_ledger)
+    history.tokens_before("2000-01-01T00:00:00.000Z")  # loaded, as after a report's P90 weeks
+    assert history.loaded
+    ranges = [(first, last), (first + timedelta(days=1), last - timedelta(days=1)), (last, last),
+              (first - timedelta(days=30), first - timedelta(days=1)), (first, first)]
+    for since, until in ranges:
+        from_hours = usage_by_day(ws, since, until, history)
+        scanned = usage_by_day(ws, since, until)
+        assert from_hours == scanned, (since, until)
+    assert any(day.requests for day in usage_by_day(ws, first, last, history))
+
+
+def test_the_hourly_scan_reads_the_hour_index_not_a_sort(demo_ledger: Ledger) -> None:
+    # Migration 95: the grouped scan walks requests_hour in order and reads nothing else.
+    from claimback.analysis.quota import HOURLY_SQL
+
+    plan = " ".join(str(row[-1]) for row in demo_ledger.execute("EXPLAIN QUERY PLAN " + HOURLY_SQL))
+    assert "COVERING INDEX requests_hour" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_a_windows_scope_sum_reads_the_session_index_not_the_table(demo_ledger: Ledger) -> None:
+    # Migration 110: requests_session holds provider and the token counts beside (session_id, ts).
+    from claimback.analysis.loss import SCOPE_SUM_SQL
+
+    plan = " ".join(str(row[-1]) for row in demo_ledger.execute(
+        "EXPLAIN QUERY PLAN " + SCOPE_SUM_SQL.format(marks="?, ?"), ("a", "b", "2026-01-01", "2026-02-01", "anthropic")))
+    assert "COVERING INDEX requests_session" in plan, plan
+
+
 def test_window_rows_read_only_up_to_the_end_give_the_loss_of_reading_12_hours_after(
         demo_ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     # The oracle reads what the attribution read before: every row of every session around the window
@@ -164,6 +256,9 @@ def test_window_rows_read_only_up_to_the_end_give_the_loss_of_reading_12_hours_a
         def turns_going_on(self, turns):  # the rows read reach 12 h past the window: attribute_window sees them
             return set()
 
+        def turn_rows_elsewhere(self, turns):  # every session's rows are read already
+            return []
+
     rows = demo_ledger.execute("SELECT ts FROM failures WHERE failure_class = 'outage' ORDER BY ts").fetchall()
     first, last = rows[0][0], rows[-1][0]
     windows = [*find_windows(demo_ledger, offline=True, demo=True), _Window("all", first, last),
@@ -175,3 +270,37 @@ def test_window_rows_read_only_up_to_the_end_give_the_loss_of_reading_12_hours_a
     lost = {r.category for w in ours for r in w.lost_requests}
     assert {"killed_subagents", "abandoned_turns", "cache_rebuild"} <= lost, lost
     assert any(w.scope_total_tokens for w in ours)
+
+
+def test_an_abandoned_turns_row_in_a_session_the_outage_did_not_hit_is_still_counted(
+        demo_ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Rows an ended turn owns outside the hit sessions are read only for a re-sent turn
+    # (_WindowData.turn_rows_elsewhere): one of a demo turn's rows moved to a session of its own, which
+    # is then active around the window but hit by nothing, is still abandoned-turn loss, as the oracle says.
+    from claimback.analysis import loss as loss_module
+    from claimback.analysis.outages import find_windows
+
+    copy_path = tmp_path / "moved.sqlite3"
+    with sqlite3.connect(copy_path) as target:
+        demo_ledger.conn.backup(target)
+    ledger = open_ledger(copy_path)
+    try:
+        moved = None
+        for window in find_windows(ledger, offline=True, demo=True):
+            floor = format_iso(parse_utc(window.start) - loss_module.ACTIVE_BEFORE)
+            rows = [r for r in attribute_window(ledger, window).lost_requests
+                    if r.category == "abandoned_turns" and r.ts >= floor]
+            if rows:
+                moved = (window, rows[0].request_key)
+                break
+        assert moved is not None, "the demo has an abandoned turn inside its window"
+        window, key = moved
+        with ledger.transaction():
+            ledger.execute("UPDATE requests SET session_id = 'moved-session' WHERE request_key = ?", (key,))
+        ours = attribute_window(ledger, window)
+        monkeypatch.setattr(loss_module, "_WindowData", _read_everything())
+        assert ours == attribute_window(ledger, window)
+        assert any(r.request_key == key and r.session_id == "moved-session" and r.category == "abandoned_turns"
+                   for r in ours.lost_requests)
+    finally:
+        ledger.close()

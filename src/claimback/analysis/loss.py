@@ -247,35 +247,36 @@ class _WindowData:
         killed_agents = sorted({t["agent_id"] for t in self.tasks if _task_end(t, self.agent_failures) is not None
                                 and self.start <= _task_end(t, self.agent_failures) <= self.end})
         # Rows up to the window's end: every row of the sessions the outage hit (categories 2, 4 and 5
-        # read their streams), and of the other sessions around it only the rows a killed subagent or an
-        # ended turn owns (categories 1 and 3; each takes only rows at or before a failure in the
-        # window). After the window only two things are read, by `first_after` and `turns_going_on`:
-        # category 4's first request of a stream that may have rebuilt its cache, and whether an ended
-        # turn with a re-sent prompt went on. The scope's token total is summed in SQL. Reading every
-        # session's rows to 12 hours after every window made the rows read grow with windows x sessions
-        # (1.2 M rows for 330 windows at 5 GB: 7 of loss's 11 s); reading the hit sessions' 12 hours
-        # after still read 165 k rows there for the first one of each stream (0.9 s).
+        # read their streams), and of the other sessions around it the rows a killed subagent owns
+        # (category 1), each read through an index: (session_id, ts) and agent_id. The rows an ended
+        # turn owns in another session (category 3) are read only for a turn whose prompt was re-sent
+        # (`turn_rows_elsewhere`): finding them needs every row of those sessions, and one statement for
+        # all three scanned 274 k rows at 5 GB to return 50 k. After the window only two things are read,
+        # by `first_after` and `turns_going_on`: category 4's first request of a stream that may have
+        # rebuilt its cache, and whether a re-sent turn went on. The scope's token total is summed in
+        # SQL. Reading every session's rows to 12 hours after every window made the rows read grow with
+        # windows x sessions (1.2 M rows for 330 windows at 5 GB: 7 of loss's 11 s); reading the hit
+        # sessions' 12 hours after still read 165 k rows there for the first one of each stream (0.9 s).
         self.requests: list[dict[str, Any]] = []
         self.scope_total = 0
-        self.provider, self.hi = provider, hi
+        self.provider, self.hi, self.lo = provider, hi, lo
         self._ledger = ledger
-        owners: list[str] = []
-        owner_params: list[Any] = []
-        for column, values in (("session_id", hit), ("agent_id", killed_agents), ("turn_id", self.ended_turns)):
-            if values:
-                owners.append(f"{column} IN ({', '.join('?' for _ in values)})")
-                owner_params += values
-        # More rows than needed are harmless (each category filters its own): past a few thousand owners
-        # the statement reads all rows to the end instead of growing towards the engines' parameter limits.
-        owned = f" AND ({' OR '.join(owners)})" if owners and len(owner_params) <= 4000 else ""
-        if not owned:
-            owner_params = []
+        hit_set = set(hit)
+        self._others = [s for s in sessions if s not in hit_set]
+        for chunk in _chunks(hit, 400):
+            marks = ", ".join("?" for _ in chunk)
+            self.requests += ledger.rows(
+                f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE session_id IN ({marks}) AND ts >= ? AND ts <= ? "
+                f"AND {SQL_PROVIDER} = ? ORDER BY ts", (*chunk, lo, window.end, provider))
+        for agents in _chunks(killed_agents, 400):
+            for chunk in _chunks(self._others, 400):
+                marks, agent_marks = ", ".join("?" for _ in chunk), ", ".join("?" for _ in agents)
+                self.requests += ledger.rows(
+                    f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE agent_id IN ({agent_marks}) AND session_id IN "
+                    f"({marks}) AND ts >= ? AND ts <= ? AND {SQL_PROVIDER} = ? ORDER BY ts",
+                    (*agents, *chunk, lo, window.end, provider))
         for chunk in _chunks(sessions, 400):
             marks = ", ".join("?" for _ in chunk)
-            if owners:
-                self.requests += ledger.rows(
-                    f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE session_id IN ({marks}) AND ts >= ? AND ts <= ? "
-                    f"AND {SQL_PROVIDER} = ?{owned} ORDER BY ts", (*chunk, lo, window.end, provider, *owner_params))
             self.scope_total += int(ledger.scalar(SCOPE_SUM_SQL.format(marks=marks), (*chunk, lo, hi, provider)) or 0)
         # Prompts serve category 3 only: an ended turn's own prompt and the prompts with its text hash.
         self.prompts: list[dict[str, Any]] = []
@@ -302,6 +303,19 @@ class _WindowData:
             f"AND {SQL_PROVIDER} = ? ORDER BY ts LIMIT 1",
             (session_id, *(() if agent_id is None else (agent_id,)), self.end, self.hi, self.provider))
         return rows[0] if rows else None
+
+    def turn_rows_elsewhere(self, turns: Sequence[str]) -> list[dict[str, Any]]:
+        """The main-thread rows of `turns` up to the window's end in the sessions around it the outage
+        did not hit (the hit sessions' rows are read already)."""
+        rows: list[dict[str, Any]] = []
+        for chunk_turns in _chunks(sorted(turns), 200):
+            for chunk in _chunks(self._others, 400):
+                marks, turn_marks = ", ".join("?" for _ in chunk), ", ".join("?" for _ in chunk_turns)
+                rows += self._ledger.rows(
+                    f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE session_id IN ({marks}) AND turn_id IN "
+                    f"({turn_marks}) AND agent_id IS NULL AND ts >= ? AND ts <= ? AND {SQL_PROVIDER} = ? ORDER BY ts",
+                    (*chunk, *chunk_turns, self.lo, self.end, self.provider))
+        return rows
 
     def turns_going_on(self, turns: Sequence[str]) -> set[str]:
         """Which of `turns` have a main-thread request after the window, in any session around it."""
@@ -395,23 +409,26 @@ def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = N
                    and p["prompt_key"] != turn_id]
         if resends:
             resent[turn_id] = (prompt, resends)
-    # Only a re-sent turn asks whether it went on after the window (one statement for all of them).
+    # Only a re-sent turn asks whether it went on after the window (one statement for all of them) and
+    # reads its rows in the sessions the outage did not hit (in time order among the hit sessions' rows).
     going_on = data.turns_going_on(list(resent)) if resent else set()
+    elsewhere = data.turn_rows_elsewhere(list(resent)) if resent else []
+    turn_pool = sorted(data.requests + elsewhere, key=lambda r: r["ts"]) if elsewhere else data.requests
     for turn_id, (prompt, resends) in resent.items():
         failure = ended_turns[turn_id]
         later_success = turn_id in going_on or any(
-            r["turn_id"] == turn_id and r["ts"] > failure["ts"] and r["agent_id"] is None for r in data.requests)
+            r["turn_id"] == turn_id and r["ts"] > failure["ts"] and r["agent_id"] is None for r in turn_pool)
         if later_success:
             continue
         if not any(p["session_id"] != prompt["session_id"] for p in resends):
-            turn_rows = [r for r in data.requests if r["turn_id"] == turn_id and r["agent_id"] is None
+            turn_rows = [r for r in turn_pool if r["turn_id"] == turn_id and r["agent_id"] is None
                          and r["ts"] <= failure["ts"]]
             resent_same.append({"session_id": prompt["session_id"], "turn_ts": prompt["ts"],
                                 "failed_at": failure["ts"], "resent_at": resends[0]["ts"],
                                 "requests_before": len(turn_rows),
                                 "tokens_before": sum(_tokens(r) for r in turn_rows)})
             continue
-        for row in data.requests:
+        for row in turn_pool:
             if row["turn_id"] == turn_id and row["agent_id"] is None and row["ts"] <= failure["ts"]:
                 take(row, "abandoned_turns")
 
