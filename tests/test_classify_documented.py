@@ -393,6 +393,7 @@ def test_doctor_explain_gives_every_documented_class_a_next_step() -> None:
     for doc in DOCUMENTED:
         result = explain(doc.text)
         assert result.failure_class == doc.expected
+        assert result.reference.startswith("https://code.claude.com/docs/en/errors#")
         if doc.expected != UNKNOWN:
             assert result.next_step == CLASS_INFO[doc.expected].next_step != CLASS_INFO[UNKNOWN].next_step
     # The steps name what the reference says to do for the class's members.
@@ -403,3 +404,5 @@ def test_doctor_explain_gives_every_documented_class_a_next_step() -> None:
     assert "NODE_EXTRA_CA_CERTS" in CLASS_INFO[LOCAL_RUNTIME].next_step
     assert "CLAUDE_CODE_DISABLE_EXPERIMENTAL_BETAS" in CLASS_INFO[DEPLOYMENT_CONFIG].next_step
     assert "code.claude.com/docs/en/errors" in CLASS_INFO[UNKNOWN].next_step
+    # The status stays in the signature of a rejected request (429 apart from another status).
+    assert "(429)" in explain("API Error: Request rejected (429) · Rate limited").signature

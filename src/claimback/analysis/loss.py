@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
-from claimback.core.classify import MID_STREAM_MARKERS, NO_OUTPUT_MARKERS, extract_fields
+from claimback.core.classify import ERROR_REFERENCE, MID_STREAM_MARKERS, NO_OUTPUT_MARKERS, extract_fields
 from claimback.core.times import format_iso, parse_utc
 from claimback.core.provider import ANTHROPIC, CLAIM_DESTINATION, SQL_PROVIDER
 from claimback.ledger.store import Ledger
@@ -46,7 +46,7 @@ CATEGORIES = ("killed_subagents", "partial_responses", "abandoned_turns", "cache
 EXPOSURE = "failed_attempt_exposure"
 NOT_CHARGED = "overloaded_not_charged"
 NOT_CHARGED_BASIS = "not charged"
-DOCS_529_URL = "https://code.claude.com/docs/en/errors"
+DOCS_529_URL = ERROR_REFERENCE
 NOT_CHARGED_NOTE = "not charged (Anthropic documents that 529 does not count against your quota)"
 EXPOSURE_ASSUMPTION = ("assumes each failed attempt re-sent the prompt of the last successful request; "
                        "whether such attempts count against a quota is not public")

@@ -220,6 +220,8 @@ def explain(text: str, as_json: bool) -> None:
     out.print(f"[bold]what it means:[/] {e(result.meaning)}")
     out.print(f"[bold]likely cause:[/] {e(result.likely_cause)}")
     out.print(f"[bold]next step:[/] {e(result.next_step)}")
+    if result.reference:
+        out.print(f"[bold]Claude Code's reference:[/] {e(result.reference)}")
     fields = ", ".join(f"{k}={v}" for k, v in (("status", result.status), ("type", result.error_type),
                                                  ("code", result.code)) if v is not None)
     out.print(f"[bold]signature:[/] {e(result.signature)}" + (f"  [dim]({e(fields)})[/]" if fields else ""))

@@ -43,6 +43,11 @@ class FailureClassInfo:
     meaning: str
     likely_cause: str
     next_step: str
+    # The section of Claude Code's error reference that lists this class's messages and their fixes.
+    reference: str = ""
+
+
+ERROR_REFERENCE = "https://code.claude.com/docs/en/errors"
 
 
 CLASS_INFO: dict[str, FailureClassInfo] = {
@@ -54,6 +59,7 @@ CLASS_INFO: dict[str, FailureClassInfo] = {
         "Check `claimback status`; pause subagent launches until it clears (or switch model with `/model`: "
         "capacity is per model), then re-run only what died (`claimback resume`; reply `continue` to a "
         "response marked incomplete). Keep the evidence: `claimback claim`.",
+        ERROR_REFERENCE + "#server-errors",
     ),
     NETWORK: FailureClassInfo(
         NETWORK,
@@ -63,6 +69,7 @@ CLASS_INFO: dict[str, FailureClassInfo] = {
         "Check `claimback status`: during an incident this is outage loss (`claimback claim`); with no "
         "incident and no 5xx/529 errors around it, check your connection first (raise API_TIMEOUT_MS on a "
         "slow proxy).",
+        ERROR_REFERENCE + "#network-and-connection-errors",
     ),
     QUOTA_RATE: FailureClassInfo(
         QUOTA_RATE,
@@ -74,6 +81,7 @@ CLASS_INFO: dict[str, FailureClassInfo] = {
         "requests\", \"Request rejected (429)\") run fewer subagents at once and check the active credential "
         "(`/status`); for billing add credits or turn on usage credits (`/usage-credits`), or `/model` to the "
         "standard context. Not an outage, so it makes no claim on its own.",
+        ERROR_REFERENCE + "#usage-limits",
     ),
     AUTH: FailureClassInfo(
         AUTH,
@@ -85,6 +93,7 @@ CLASS_INFO: dict[str, FailureClassInfo] = {
         "Run `/status` to see which credential is active, then `claude /login` (subscription), unset a stale "
         "ANTHROPIC_API_KEY / apiKeyHelper, or run your awsAuthRefresh command; an organization setting "
         "needs your admin.",
+        ERROR_REFERENCE + "#authentication-errors",
     ),
     MODEL_PROVIDER: FailureClassInfo(
         MODEL_PROVIDER,
@@ -96,6 +105,7 @@ CLASS_INFO: dict[str, FailureClassInfo] = {
         "Check the model setting (`/model`, ANTHROPIC_MODEL); for limits `/compact` (Esc twice first if "
         "compaction itself fails), attach less or lower max tokens; for a broken history or a refusal "
         "`/rewind`; update Claude Code when a newer model refuses its thinking settings.",
+        ERROR_REFERENCE + "#request-errors",
     ),
     LOCAL_RUNTIME: FailureClassInfo(
         LOCAL_RUNTIME,
@@ -105,6 +115,7 @@ CLASS_INFO: dict[str, FailureClassInfo] = {
         "Your network, VPN, proxy, certificate store, or local setup.",
         "Check connectivity (`curl -I https://api.anthropic.com`), HTTPS_PROXY/NO_PROXY and "
         "NODE_EXTRA_CA_CERTS; for a local message follow the step it prints.",
+        ERROR_REFERENCE + "#network-and-connection-errors",
     ),
     DEPLOYMENT_CONFIG: FailureClassInfo(
         DEPLOYMENT_CONFIG,
@@ -113,6 +124,7 @@ CLASS_INFO: dict[str, FailureClassInfo] = {
         "gateway that drops the anthropic-beta header.",
         "Run `claimback doctor` and check the provider section; unset what you do not use. Behind a gateway, "
         "forward anthropic-beta or set CLAUDE_CODE_DISABLE_EXPERIMENTAL_BETAS=1.",
+        ERROR_REFERENCE + "#request-errors",
     ),
     UNKNOWN: FailureClassInfo(
         UNKNOWN,
@@ -120,6 +132,7 @@ CLASS_INFO: dict[str, FailureClassInfo] = {
         "Unknown.",
         "Look the message up in Claude Code's error reference (https://code.claude.com/docs/en/errors); run "
         "`claimback doctor` and keep the normalized signature when you report it.",
+        ERROR_REFERENCE + "#report-an-error",
     ),
     INTERRUPT: FailureClassInfo(
         INTERRUPT,
@@ -377,7 +390,7 @@ _PROTECT = lazy_compile(
     r"|(?<=API Error: )[1-5]\d\d\b|(?<=API Error \()[1-5]\d\d\b|(?<=\): )[1-5]\d\d\b"
     r"|(?<=Error: )[1-5]\d\d\b|^[1-5]\d\d\b|(?<=HTTP )[1-5]\d\d\b|(?<=Repeated )[1-5]\d\d\b"
     r"|(?<=status code )[1-5]\d\d\b|(?<=\"status\":)[1-5]\d\d\b|(?<=\"code\":)[1-5]\d\d\b"
-    r"|(?<=Error code: )[1-5]\d\d\b",
+    r"|(?<=Error code: )[1-5]\d\d\b|(?<=Request rejected \()[1-5]\d\d\b",
     re.IGNORECASE,
 )
 _NORMALIZERS: tuple[tuple[LazyPattern, str], ...] = (

@@ -39,6 +39,7 @@ class Explanation:
     code: str | None
     incident: IncidentNote
     suggestion: str | None = None
+    reference: str = ""  # the section of Claude Code's error reference for this class
 
 
 _RELEVANT_COMPONENTS = ("claude api", "claude code", "api.anthropic.com", "claude.ai")
@@ -100,7 +101,8 @@ def explain(text: str) -> Explanation:
     cls = classify(status, etype, code, text)
     info = CLASS_INFO.get(cls, CLASS_INFO[UNKNOWN])
     result = Explanation(cls, info.meaning, info.likely_cause, info.next_step,
-                         normalize_signature(text), status, etype, code, incident_note(cls))
+                         normalize_signature(text), status, etype, code, incident_note(cls),
+                         reference=info.reference)
     if cls == UNKNOWN:
         result.suggestion = ("Run `claimback doctor` for the full diagnostics; quote the signature above (not "
                              "the raw text) when you report it.")
