@@ -147,3 +147,30 @@ def test_timed_out_attempts_and_their_final_share_one_class(tmp_path: Path) -> N
         assert find_windows(ledger, offline=True, sync=False) == []  # no incident: no outage shown
     finally:
         ledger.close()
+
+
+@pytest.mark.parametrize("error,expected", [
+    # 2.1.33x's own sets: "network down" codes (it sets isNetworkDown) are this machine's side...
+    ({"message": "Connection lost mid-response", "connection": {"code": "ENETDOWN"}, "isNetworkDown": True},
+     "local_runtime"),
+    ({"message": "Connection error.", "connection": {"code": "ERR_PROXY_TUNNEL"}, "isNetworkDown": True},
+     "local_runtime"),
+    ({"message": "Connection error.", "connection": {"code": "EHOSTDOWN"}, "isNetworkDown": False}, "local_runtime"),
+    # ...even when the record names no code: the client checked
+    ({"message": "Connection lost mid-response", "connection": None, "isNetworkDown": True}, "local_runtime"),
+    # ...its "stale connection" codes either side's
+    ({"message": "Connection error.", "connection": {"code": "ERR_SOCKET_CLOSED"}, "isNetworkDown": False},
+     "network"),
+    ({"message": "Connection error.", "connection": {"code": "ConnectionClosed"}, "isNetworkDown": False}, "network"),
+    # ...and an HTTP status still the proof
+    ({"status": 529, "message": "529 Overloaded", "connection": None, "isNetworkDown": True}, "outage"),
+])
+def test_the_clients_own_network_down_verdict(tmp_path: Path, error: dict[str, Any], expected: str) -> None:
+    """Claude Code (2.1.2xx-2.1.33x) sorts connection failures into "network down" codes (refused, DNS, no
+    route, proxy tunnel: `isNetworkDown: true`) and "stale connection" ones (reset, closed socket); its
+    mid-stream notice reads "Connection lost mid-response" either way. The code and the flag decide."""
+    ledger = _ledger(tmp_path, [user_prompt("go", _ts(0), uuid="p"), _retry(_ts(0, 5), 1, error, "r")])
+    try:
+        assert _classes(ledger) == [("retry", expected)]
+    finally:
+        ledger.close()

@@ -233,7 +233,9 @@ RULES: tuple[Rule, ...] = (
           "UNABLE_TO_GET_ISSUER_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "SELF_SIGNED_CERT_IN_CHAIN",
           "DEPTH_ZERO_SELF_SIGNED_CERT", "ERR_TLS_CERT_ALTNAME_INVALID", "ENETUNREACH",
           "EHOSTUNREACH", "ERR_PROXY_CONNECTION_FAILED", "ERR_SSL_WRONG_VERSION_NUMBER",
-          "CERTIFICATEVERIFYFAILED"),
+          "CERTIFICATEVERIFYFAILED",
+          # the rest of the codes Claude Code itself counts as "network down" (its isNetworkDown)
+          "ENETDOWN", "EHOSTDOWN", "ERR_PROXY_TUNNEL"),
           text=r"connectionrefused|connection refused|failedtoopensocket|unable to connect|"
           r"getaddrinfo|enotfound|eai_again|self[- ]signed certificate|certificate|unable_to_get_issuer|"
           r"unable to verify|\bssl\b|\btls\b|proxy|network is unreachable|unable to get local issuer|"
@@ -251,7 +253,9 @@ RULES: tuple[Rule, ...] = (
     # The connection went away with no HTTP answer: no proof of an outage on its own (NETWORK above).
     _rule(NETWORK, codes=("ECONNRESET", "ETIMEDOUT", "EPIPE", "UND_ERR_SOCKET", "ECONNABORTED",
                           "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT",
-                          "ECONNRESET_BY_PEER", "ERR_STREAM_PREMATURE_CLOSE"),
+                          "ECONNRESET_BY_PEER", "ERR_STREAM_PREMATURE_CLOSE",
+                          # the client's "stale connection" codes beside ECONNRESET/EPIPE/ETIMEDOUT
+                          "CONNECTIONCLOSED", "ERR_SOCKET_CLOSED", "STREAMSUSPENDED"),
           text=r"econnreset|socket hang up|connection error|socket connection was closed|"
           r"request timed out|timed? ?out|\bterminated\b|other side closed|fetch failed|"
           r"network (?:error|connection was lost)|"
@@ -296,7 +300,7 @@ _LEADING_STATUS = lazy_compile(r"^\s*([1-5]\d\d)\s+(?:\{|[A-Z])")
 _TYPE_IN_TEXT = lazy_compile(r'"type"\s*:\s*"([a-z_]+_error|forbidden)"')
 _CODE_IN_TEXT = lazy_compile(
     r"\b(E[A-Z]{3,}[A-Z_]*|UND_ERR_[A-Z_]+|ERR_[A-Z_]+|(?:UNABLE|SELF|DEPTH|CERT)_[A-Z_]+|"
-    r"ConnectionRefused|FailedToOpenSocket|CertificateVerifyFailed)\b")
+    r"ConnectionRefused|FailedToOpenSocket|CertificateVerifyFailed|ConnectionClosed|StreamSuspended)\b")
 _NOT_CODES = frozenset({"ERROR", "EOF", "ENV"})
 
 

@@ -21,6 +21,7 @@ from claimback.core.classify import (
     AGENT_TERMINATED,
     CUT_OFF_NUDGE,
     INTERRUPT_MARKERS,
+    LOCAL_RUNTIME,
     UNKNOWN,
     classify,
     normalize_signature,
@@ -556,7 +557,7 @@ class TranscriptParser:
 
     def _retry_failure(self, rec: Record, ts: str, offset: int) -> None:
         error = _decode_any(rec.error) if rec.error is not None else None
-        status = error_type = code = request_id = text = endpoint = None
+        status = error_type = code = request_id = text = endpoint = failure_class = None
         if isinstance(error, dict):
             status = _as_int(error.get("status"))
             request_id = _as_str(error.get("requestID") or error.get("request_id") or error.get("requestId"))
@@ -580,6 +581,11 @@ class TranscriptParser:
             text = inner_text or _as_str(error.get("formatted")) or message or text
             if text is None and code:
                 text = code
+            # 2.1.33x sets isNetworkDown when the connection failed with one of its own "network down"
+            # codes (refused, DNS, no route, proxy tunnel): the request never left this machine's side,
+            # whatever the text says ("Connection lost mid-response"). Without an HTTP status only.
+            if error.get("isNetworkDown") is True and status is None:
+                failure_class = LOCAL_RUNTIME
         elif isinstance(error, str):
             text = error
         # A gateway's page can sit anywhere in the error object: judge the whole (bounded) record.
@@ -587,7 +593,8 @@ class TranscriptParser:
         self._failure(rec, "retry", ts, offset, status=status, error_type=error_type, code=code,
                       request_id=request_id, text=text or _first_text(rec.content),
                       attempt=_as_int(rec.retryAttempt), max_attempts=_as_int(rec.maxRetries),
-                      retry_in_ms=_as_number(rec.retryInMs), evidence=evidence, endpoint=endpoint)
+                      retry_in_ms=_as_number(rec.retryInMs), evidence=evidence, endpoint=endpoint,
+                      failure_class=failure_class)
         self.state.last_failure = [status, error_type, code, text]
         self._account_latest()
 
