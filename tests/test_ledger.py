@@ -286,6 +286,27 @@ def test_reporting_commands_agree_on_both_backends(tmp_path, pg_url, demo_projec
         assert results[0][command] == results[1][command], command
 
 
+
+def test_the_claim_packets_evidence_agrees_on_both_backends(tmp_path, pg_url, demo_projects):
+    # The packet's SQL (each window's timeline summed per 10-minute bin, the first request after a
+    # window, the scope sums of migration 110's index, the coverage check's day seeks) on both engines.
+    from click.testing import CliRunner
+
+    from claimback.cli import main
+
+    evidence = []
+    for name, target in (("sqlite", str(tmp_path / "ledger.sqlite3")), ("postgresql", pg_url)):
+        runner = CliRunner()
+        done = runner.invoke(main, ["ingest", "--db", target, "--source", str(demo_projects), "-q"])
+        assert done.exit_code == 0, done.output
+        out = tmp_path / f"packet-{name}"
+        result = runner.invoke(main, ["audit", "--db", target, "--no-ingest", "--offline", "--since", "2026-01-01",
+                                      "--out", str(out), "--force", "--json"])
+        assert result.exit_code == 0, result.output
+        evidence.append(_rounded(json.loads((out / "evidence.json").read_text(encoding="utf-8"))))
+    assert evidence[0]["windows"] and any(b["requests"] for w in evidence[0]["windows"] for b in w["timeline"]["bins"])
+    assert evidence[0] == evidence[1]
+
 # -- speed: indexes built after a first load, team indexes only in shared ledgers (issue 17) ----------
 
 def _index_names(path: Path) -> set[str]:
