@@ -169,62 +169,6 @@ def _read_everything() -> type:
 
 def test_window_rows_read_only_up_to_the_end_give_the_loss_of_reading_12_hours_after(
         demo_ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
-    from claimback.analysis import loss as loss_module
-    from claimback.analysis.outages import find_windows
-
-    ReadEverything = _read_everything()
-    rows = demo_ledger.execute("SELECT ts FROM failures WHERE failure_class = 'outage' ORDER BY ts").fetchall()
-    assert rows, "the demo has outage failures"
-    first, last = rows[0][0], rows[-1][0]
-    windows = [_Window("all", first, last), _Window("early", first, first), _Window("late", last, last)]
-    shared = ReportRows(demo_ledger)
-    for window in windows:
-        alone = attribute_window(demo_ledger, window)
-        together = attribute_window(demo_ledger, window, shared=shared)
-        assert together == alone
-    assert attribute_window(demo_ledger, windows[0]).measured_tokens > 0
-
-
-def test_daily_totals_from_the_hourly_history_equal_the_grouped_scan(demo_ledger: Ledger) -> None:
-    from datetime import date, timedelta
-
-    from claimback.audit import usage_by_day
-    from claimback.workspace import Workspace
-
-    ws = Workspace(demo_ledger, [], None)
-    first, last = (date.fromisoformat(v[:10]) for v in
-                   demo_ledger.execute("SELECT MIN(ts), MAX(ts) FROM requests").fetchone())
-    history = TokenHistory(demo_ledger)
-    history.tokens_before("2000-01-01T00:00:00.000Z")  # loaded, as after a report's P90 weeks
-    assert history.loaded
-    ranges = [(first, last), (first + timedelta(days=1), last - timedelta(days=1)), (last, last),
-              (first - timedelta(days=30), first - timedelta(days=1)), (first, first)]
-    for since, until in ranges:
-        from_hours = usage_by_day(ws, since, until, history)
-        scanned = usage_by_day(ws, since, until)
-        assert from_hours == scanned, (since, until)
-    assert any(day.requests for day in usage_by_day(ws, first, last, history))
-
-
-def test_the_hourly_scan_reads_the_hour_index_not_a_sort(demo_ledger: Ledger) -> None:
-    # Migration 95: the grouped scan walks requests_hour in order and reads nothing else.
-    from claimback.analysis.quota import HOURLY_SQL
-
-    plan = " ".join(str(row[-1]) for row in demo_ledger.execute("EXPLAIN QUERY PLAN " + HOURLY_SQL))
-    assert "COVERING INDEX requests_hour" in plan and "TEMP B-TREE" not in plan, plan
-
-
-def test_a_windows_scope_sum_reads_the_session_index_not_the_table(demo_ledger: Ledger) -> None:
-    # Migration 110: requests_session holds provider and the token counts beside (session_id, ts).
-    from claimback.analysis.loss import SCOPE_SUM_SQL
-
-    plan = " ".join(str(row[-1]) for row in demo_ledger.execute(
-        "EXPLAIN QUERY PLAN " + SCOPE_SUM_SQL.format(marks="?, ?"), ("a", "b", "2026-01-01", "2026-02-01", "anthropic")))
-    assert "COVERING INDEX requests_session" in plan, plan
-
-
-def test_window_rows_read_only_up_to_the_end_give_the_loss_of_reading_12_hours_after(
-        demo_ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     # The oracle reads what the attribution read before: every row of every session around the window
     # up to 12 h after it, and every main-thread prompt in that span.
     from claimback.analysis import loss as loss_module
