@@ -174,3 +174,27 @@ def test_the_clients_own_network_down_verdict(tmp_path: Path, error: dict[str, A
         assert _classes(ledger) == [("retry", expected)]
     finally:
         ledger.close()
+
+
+@pytest.mark.parametrize("cut_error,cause,expected", [
+    ({"message": '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},'
+                 '"request_id":"req_011CT2OxHTQi5TMpUFn3NcLSLcwL"}', "requestId": "req_011CT2OxHTQi5TMpUFn3NcLSLcwL",
+      "formatted": "Overloaded", "connection": None, "isNetworkDown": False}, "server_error",
+     ("outage", "req_011CT2OxHTQi5TMpUFn3NcLSLcwL")),
+    ({"message": "Connection error.", "connection": {"code": "ENETDOWN"}, "isNetworkDown": True}, "network_down",
+     ("local_runtime", None)),
+])
+def test_a_final_error_after_output_reads_its_cut_streams_error(tmp_path: Path, cut_error: dict[str, Any],
+                                                                cause: str, expected: tuple) -> None:
+    """2.1.332's "API Error: Server error mid-response. The response above may be incomplete." carries
+    no request id or status; its `streamCutError` (the cut's own error object) and `streamCutCause` do
+    (tests/test_realclient_partial.py)."""
+    final = final_error(_ts(0, 30), "API Error: Server error mid-response. The response above may be "
+                        "incomplete.", error="server_error", status=None)
+    final.update(truncatedAfterOutput=True, streamCutCause=cause, streamCutError=cut_error)
+    ledger = _ledger(tmp_path, [user_prompt("go", _ts(0), uuid="p"), final])
+    try:
+        rows = ledger.rows("SELECT failure_class, request_id FROM failures")
+        assert [(r["failure_class"], r["request_id"]) for r in rows] == [expected]
+    finally:
+        ledger.close()

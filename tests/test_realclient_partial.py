@@ -91,10 +91,12 @@ def test_partial_responses_are_requests_and_failures_and_the_loss_counts_them(
         assert (rows[r["request_id"]]["input_tokens"], rows[r["request_id"]]["cache_creation_tokens"],
                 rows[r["request_id"]]["output_tokens"]) == (900, 1200, r["output_tokens"])
     # ... and a failure: the resumed ones by the client's nudge, the last by its final error record.
-    failures = led.rows("SELECT kind, status, failure_class, message FROM failures ORDER BY ts")
+    failures = led.rows("SELECT kind, status, failure_class, message, request_id FROM failures ORDER BY ts")
     assert [(f["kind"], f["failure_class"]) for f in failures] == [("retry", NETWORK)] * NUDGES + [("final", OUTAGE)]
     assert all(f["message"] == CUT_OFF_NUDGE for f in failures[:NUDGES])
     assert failures[-1]["status"] is None and "Server error mid-response" in failures[-1]["message"]
+    # The final record names no request; its `streamCutError` does: the last cut stream's own id.
+    assert failures[-1]["request_id"] == cut[-1]["request_id"]
     # One window from the logs (an HTTP-level outage error beside the cut connections); each partial
     # response is measured loss (docs/methodology.md, "partial responses"), counted once.
     windows = find_windows(led, offline=True)

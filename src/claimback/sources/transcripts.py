@@ -103,6 +103,11 @@ class Record(msgspec.Struct):
     querySource: Any = None
     requestRef: Any = None
     apiErrorType: Any = None
+    # 2.1.33x's final error after a stream cut once output was shown: the cut's own error object
+    # ({requestId, message: "{…API error body…}", isNetworkDown, …}) and why it was cut.
+    streamCutError: msgspec.Raw = msgspec.Raw(b"null")
+    streamCutCause: Any = None
+    truncatedAfterOutput: Any = None
 
 
 _decode_record = msgspec.json.Decoder(Record).decode
@@ -622,8 +627,16 @@ class TranscriptParser:
         cls = classify(status, error_type, None, text)
         if cls == UNKNOWN and field_type:
             cls = classify(status, field_type, None, text)
+        request_id = _as_str(rec.requestId)
+        cut = _decode_any(rec.streamCutError) if rec.truncatedAfterOutput is True else None
+        if isinstance(cut, dict):
+            # "Server error mid-response" names no request: the cut's error object does (the partial
+            # answer's own request id, evidence for the claim).
+            request_id = request_id or _as_str(cut.get("requestId") or cut.get("requestID"))
+            if cut.get("isNetworkDown") is True or rec.streamCutCause == "network_down":
+                cls = LOCAL_RUNTIME  # the client found this machine's network down (see _retry_failure)
         self._failure(rec, "final", ts, offset, status=status, error_type=error_type or error_field,
-                      code=None, request_id=rec.requestId, text=text, failure_class=cls)
+                      code=None, request_id=request_id, text=text, failure_class=cls)
         # The final error is the last attempt's; the thread's other unaccounted attempts met the same
         # error and left no record of their own (a subagent's retries in 2.1.33x).
         last = self._account_latest()
