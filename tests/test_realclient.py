@@ -585,3 +585,34 @@ def test_background_subagent_killed_by_529s_is_a_killed_task(background_killed: 
     windows = find_windows(led, offline=True, sync=False)
     assert len(windows) == 1 and windows[0].outage_failures == RETRIES + 1
     assert [t.outcome for t in build_resume(led).tasks] == ["killed"]
+
+
+# What the client does with the API's refusals that no outage causes, and what each must be filed as
+# (2.1.332, seen here: it retries a 401 and a 404, never a 400 or this 403).
+REFUSALS = {
+    "invalid key": (error_reply(401, "authentication_error", "invalid x-api-key"), "auth", "Invalid API key"),
+    "prompt too long": (error_reply(400, "invalid_request_error",
+                                    "prompt is too long: 212000 tokens > 200000 maximum"),
+                        "model_provider", "Prompt is too long"),
+    "no credit": (error_reply(403, "permission_error", "Your credit balance is too low to access the Anthropic "
+                              "API. Please go to Plans & Billing to upgrade or purchase credits."),
+                  "quota_rate", "Credit balance is too low"),
+    "unknown model": (error_reply(404, "not_found_error", "model: claude-sonnet-4-6"), "model_provider",
+                      "issue with the selected model"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+def test_refusals_are_their_own_class_never_outage_evidence(claude_binary: Path, tmp_path: Path, case: str) -> None:
+    reply, expected, shown = REFUSALS[case]
+    sandbox = Sandbox(tmp_path / "rc")
+    with FakeAnthropic([Rule(reply, times=RETRIES + 1)]) as api:
+        run = run_claude(sandbox, api.url, "Say hi.")
+    scenario = Scenario(sandbox, api.served, [run])
+    assert run.returncode != 0 and shown in run.stdout
+    led = _ledger(scenario, tmp_path)
+    rows = _failures(led)
+    assert rows and rows[-1]["kind"] == "final"
+    assert {r["failure_class"] for r in rows} == {expected}
+    assert rows[-1]["request_id"] == scenario.failed()[-1]["request_id"]
+    assert find_windows(led, offline=True, sync=False) == []
