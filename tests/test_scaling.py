@@ -169,39 +169,10 @@ def _read_everything() -> type:
 
 def test_window_rows_read_only_up_to_the_end_give_the_loss_of_reading_12_hours_after(
         demo_ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The oracle reads what the attribution read before: every row of every session around the window
-    # up to 12 h after it, and every main-thread prompt in that span.
     from claimback.analysis import loss as loss_module
     from claimback.analysis.outages import find_windows
-    from claimback.core.provider import SQL_PROVIDER
-    from claimback.core.times import format_iso
 
-    real = loss_module._WindowData
-
-    class ReadEverything(real):  # type: ignore[misc, valid-type]
-        def __init__(self, ledger: Ledger, window, shared=None) -> None:
-            super().__init__(ledger, window, shared)
-            lo = format_iso(parse_utc(window.start) - loss_module.ACTIVE_BEFORE - loss_module.CACHE_TTL_1H)
-            hi = format_iso(parse_utc(window.end) + loss_module.AFTER_WINDOW)
-            marks = ", ".join("?" for _ in self.sessions) or "NULL"
-            provider = getattr(window, "provider", None) or "anthropic"
-            self.requests = ledger.rows(
-                f"SELECT {loss_module._REQUEST_COLUMNS} FROM requests WHERE session_id IN ({marks}) AND ts >= ? "
-                f"AND ts <= ? AND {SQL_PROVIDER} = ? ORDER BY ts", (*self.sessions, lo, hi, provider))
-            self.scope_total = sum(loss_module._tokens(r) for r in self.requests)
-            self.prompts = ledger.rows(
-                "SELECT prompt_key, session_id, ts, text_hash, text_len FROM prompts WHERE is_sidechain = 0 "
-                "AND ts >= ? AND ts <= ? ORDER BY ts", (lo, hi))
-
-        def first_after(self, session_id, agent_id):  # from the rows read, not a seek
-            return next((r for r in self.requests if r["session_id"] == session_id and r["agent_id"] == agent_id
-                         and r["ts"] > self.end), None)
-
-        def turns_going_on(self, turns):  # the rows read reach 12 h past the window: attribute_window sees them
-            return set()
-
-        def turn_rows_elsewhere(self, turns):  # every session's rows are read already
-            return []
+    ReadEverything = _read_everything()
 
     rows = demo_ledger.execute("SELECT ts FROM failures WHERE failure_class = 'outage' ORDER BY ts").fetchall()
     first, last = rows[0][0], rows[-1][0]
