@@ -177,11 +177,23 @@ OVERLOADED = dict(status=529, error_type="overloaded_error", message="Overloaded
 SERVER_ERROR = dict(status=500, error_type="api_error", message="Internal server error")
 
 
+def is_messages_path(path: str) -> bool:
+    """A Messages API request: `/v1/messages` (Anthropic's API), or Vertex AI's `…/models/MODEL:rawPredict`
+    and `:streamRawPredict` (Claude Code with CLAUDE_CODE_USE_VERTEX); never count_tokens."""
+    head = path.split("?", 1)[0]
+    if head.startswith("/v1/messages"):
+        return not head.startswith("/v1/messages/count_tokens")
+    return head.endswith((":rawPredict", ":streamRawPredict"))
+
+
 class FakeAnthropic:
-    """The server. Use as a context manager; `url` is its base URL, `served` its request log."""
+    """The server. Use as a context manager; `url` is its base URL, `served` its request log.
+
+    `vertex`: answer as Claude on Vertex AI does (`msg_vrtx_…` message ids, `req_vrtx_…` request ids)."""
 
     def __init__(self, rules: list[Rule] | None = None, *, max_requests: int = 60, lifetime_s: float = 300,
-                 seed: int = 13, default: Reply | None = None) -> None:
+                 seed: int = 13, default: Reply | None = None, vertex: bool = False) -> None:
+        self.id_prefixes = ("msg_vrtx_01", "req_vrtx_011C") if vertex else ("msg_01", "req_011C")
         self.rules = list(rules or [])
         self.max_requests = max_requests
         self.lifetime_s = lifetime_s
@@ -227,8 +239,7 @@ class FakeAnthropic:
     def log(self, **filters: Any) -> list[dict[str, Any]]:
         """Served requests whose fields equal `filters` (messages requests only, in order)."""
         with self._lock:
-            rows = [r for r in self.served if r["path"].startswith("/v1/messages")
-                    and not r["path"].startswith("/v1/messages/count_tokens")]
+            rows = [r for r in self.served if is_messages_path(r["path"])]
         return [r for r in rows if all(r.get(k) == v for k, v in filters.items())]
 
     # -- one request --------------------------------------------------------------------------------
@@ -270,19 +281,19 @@ class FakeAnthropic:
         with self._lock:
             self._count += 1
             n = self._count
-            request_id = _real_id("req_011C", self._rng)
-            message_id = _real_id("msg_01", self._rng)
+            request_id = _real_id(self.id_prefixes[1], self._rng)
+            message_id = _real_id(self.id_prefixes[0], self._rng)
         if handler.path.startswith("/v1/messages/count_tokens"):
             self._send_json(handler, 200, {"input_tokens": 100}, request_id)
             self._record(handler, None, request_id, None, 200, "count_tokens", Reply(), False, 0, None)
             return
-        if not handler.path.startswith("/v1/messages"):
+        if not is_messages_path(handler.path):
             self._send_json(handler, 404, {"type": "error", "error": {"type": "not_found_error",
                                                                       "message": "Not found"}}, request_id)
             return
         request = self._describe(n, handler, body)
         reply, rule = self._pick(request)
-        streamed = bool(body.get("stream"))
+        streamed = bool(body.get("stream")) or handler.path.split("?", 1)[0].endswith(":streamRawPredict")
         if reply.delay_s and not _wait_unless_closed(handler.connection, min(reply.delay_s, 30.0)):
             # The client gave up (the user interrupted it, or its timeout fired) before we answered.
             self._record(handler, request, request_id, None, 499, "client_closed", reply, streamed, 0, rule)
@@ -294,7 +305,6 @@ class FakeAnthropic:
 
     def _respond(self, handler: BaseHTTPRequestHandler, request: Request, reply: Reply, rule: int | None,
                  request_id: str, message_id: str, streamed: bool, body: dict[str, Any]) -> None:
-        streamed = bool(body.get("stream"))
         model = body.get("model") if isinstance(body.get("model"), str) else "claude-sonnet-4-6"
         if reply.kind == "raw":
             data = reply.body.encode()

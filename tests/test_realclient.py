@@ -23,6 +23,7 @@ from fake_anthropic import (
     all_of,
     answers_tool,
     error_reply,
+    is_messages_path,
     main_thread,
     prompt_has,
     unified_headers,
@@ -51,8 +52,7 @@ class Scenario:
     runs: list[Run] = field(default_factory=list)
 
     def messages(self) -> list[dict[str, Any]]:
-        return [r for r in self.served if r["path"].startswith("/v1/messages")
-                and not r["path"].startswith("/v1/messages/count_tokens")]
+        return [r for r in self.served if is_messages_path(r["path"])]
 
     def answered(self) -> list[dict[str, Any]]:
         return [r for r in self.messages() if r["complete"]]
@@ -616,3 +616,45 @@ def test_refusals_are_their_own_class_never_outage_evidence(claude_binary: Path,
     assert {r["failure_class"] for r in rows} == {expected}
     assert rows[-1]["request_id"] == scenario.failed()[-1]["request_id"]
     assert find_windows(led, offline=True, sync=False) == []
+
+
+@pytest.fixture(scope="session")
+def on_vertex(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    """Claude Code on Vertex AI (CLAUDE_CODE_USE_VERTEX, auth skipped): the fake answers `…:streamRawPredict`
+    as Vertex does (`msg_vrtx_…`, `req_vrtx_…`), once, then a 529 burst ends the second prompt."""
+    sandbox = Sandbox(tmp_path_factory.mktemp("rc-vertex"))
+    rules = [Rule(Reply(text="Hi there.", input_tokens=150, output_tokens=7), when=prompt_has("hello")),
+             Rule(error_reply(**OVERLOADED), times=RETRIES + 1)]
+    with FakeAnthropic(rules, vertex=True) as api:
+        env = {"CLAUDE_CODE_USE_VERTEX": "1", "CLAUDE_CODE_SKIP_VERTEX_AUTH": "1",
+               "ANTHROPIC_VERTEX_PROJECT_ID": "proj-test", "CLOUD_ML_REGION": "us-east5",
+               "ANTHROPIC_VERTEX_BASE_URL": api.url + "/v1", "ANTHROPIC_API_KEY": ""}
+        runs = [run_claude(sandbox, api.url, "Say hello.", env=env), run_claude(sandbox, api.url, "Say bye.", env=env)]
+    return Scenario(sandbox, api.served, runs)
+
+
+def test_a_vertex_burst_is_vertexs_and_never_claimed_from_anthropic(on_vertex: Scenario, tmp_path: Path) -> None:
+    import json
+
+    from realclient import claimback
+
+    assert [r.returncode for r in on_vertex.runs] == [0, 1] and "Vertex AI" in on_vertex.runs[1].stdout
+    assert all(r["path"].endswith(":streamRawPredict") for r in on_vertex.messages())
+    led = _ledger(on_vertex, tmp_path)
+    _assert_requests_match(on_vertex, led)
+    assert {r["provider"] for r in led.rows("SELECT provider FROM requests")} == {"vertex"}
+    rows = led.rows("SELECT kind, status, failure_class, provider, request_id FROM failures ORDER BY ts")
+    assert [(r["kind"], r["status"], r["failure_class"], r["provider"]) for r in rows] == \
+        [("retry", 529, "outage", "vertex")] * RETRIES + [("final", 529, "outage", "vertex")]
+    assert [r["request_id"] for r in rows] == [r["request_id"] for r in on_vertex.failed()]
+    led.close()
+    from datetime import UTC, datetime, timedelta
+
+    since = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()  # the runs' day, not the archive's
+    out = claimback(on_vertex.sandbox, {}, "loss", "--no-ingest", "--offline", "--json", "--db",
+                    str(tmp_path / "ledger.sqlite3"), "--since", since)
+    assert out.returncode == 0, out.stderr
+    windows = json.loads(out.stdout)["windows"]
+    vertex = [w for w in windows if w["provider"] == "vertex"]
+    assert len(vertex) == 1 and not vertex[0]["claimable"] and "Google Cloud" in vertex[0]["claim_to"]
+    assert all(w["provider"] == "anthropic" for w in windows if w["claimable"])
