@@ -183,17 +183,41 @@ def is_messages_path(path: str) -> bool:
     head = path.split("?", 1)[0]
     if head.startswith("/v1/messages"):
         return not head.startswith("/v1/messages/count_tokens")
+    if head.startswith("/model/"):  # Amazon Bedrock (CLAUDE_CODE_USE_BEDROCK)
+        return head.endswith(("/invoke", "/invoke-with-response-stream"))
     return head.endswith((":rawPredict", ":streamRawPredict"))
+
+
+def _is_streamed_path(path: str) -> bool:
+    return path.split("?", 1)[0].endswith((":streamRawPredict", "/invoke-with-response-stream"))
+
+
+def _eventstream_frame(payload: bytes, headers: dict[str, str]) -> bytes:
+    """One message of AWS's event-stream encoding (Bedrock's invoke-with-response-stream): a prelude with
+    both lengths and its CRC32, string headers, the payload, the message's CRC32."""
+    import struct
+    import zlib
+
+    encoded = b"".join(bytes([len(k)]) + k.encode() + b"\x07" + struct.pack(">H", len(v)) + v.encode()
+                       for k, v in headers.items())
+    total = 12 + len(encoded) + len(payload) + 4
+    prelude = struct.pack(">II", total, len(encoded))
+    prelude += struct.pack(">I", zlib.crc32(prelude))
+    body = prelude + encoded + payload
+    return body + struct.pack(">I", zlib.crc32(body))
 
 
 class FakeAnthropic:
     """The server. Use as a context manager; `url` is its base URL, `served` its request log.
 
-    `vertex`: answer as Claude on Vertex AI does (`msg_vrtx_…` message ids, `req_vrtx_…` request ids)."""
+    `vertex`: answer as Claude on Vertex AI does (`msg_vrtx_…` message ids, `req_vrtx_…` request ids);
+    `bedrock`: as on Amazon Bedrock (`msg_bdrk_…` ids, event-stream frames for the streamed path)."""
 
     def __init__(self, rules: list[Rule] | None = None, *, max_requests: int = 60, lifetime_s: float = 300,
-                 seed: int = 13, default: Reply | None = None, vertex: bool = False) -> None:
-        self.id_prefixes = ("msg_vrtx_01", "req_vrtx_011C") if vertex else ("msg_01", "req_011C")
+                 seed: int = 13, default: Reply | None = None, vertex: bool = False, bedrock: bool = False) -> None:
+        self.bedrock = bedrock
+        self.id_prefixes = (("msg_vrtx_01", "req_vrtx_011C") if vertex else ("msg_bdrk_01", "req_bdrk_011C") if bedrock
+                            else ("msg_01", "req_011C"))
         self.rules = list(rules or [])
         self.max_requests = max_requests
         self.lifetime_s = lifetime_s
@@ -293,7 +317,7 @@ class FakeAnthropic:
             return
         request = self._describe(n, handler, body)
         reply, rule = self._pick(request)
-        streamed = bool(body.get("stream")) or handler.path.split("?", 1)[0].endswith(":streamRawPredict")
+        streamed = bool(body.get("stream")) or _is_streamed_path(handler.path)
         if reply.delay_s and not _wait_unless_closed(handler.connection, min(reply.delay_s, 30.0)):
             # The client gave up (the user interrupted it, or its timeout fired) before we answered.
             self._record(handler, request, request_id, None, 499, "client_closed", reply, streamed, 0, rule)
@@ -367,7 +391,8 @@ class FakeAnthropic:
                 reply: Reply, tool_ids: list[str]) -> int:
         """Write one SSE response; returns the output tokens the client was told about."""
         handler.send_response(200)
-        for name, value in {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache",
+        kind = "application/vnd.amazon.eventstream" if self.bedrock else "text/event-stream; charset=utf-8"
+        for name, value in {"content-type": kind, "cache-control": "no-cache",
                             "request-id": request_id, "anthropic-organization-id": _ORG_ID,
                             "connection": "close", **reply.headers}.items():
             handler.send_header(name, value)
@@ -375,7 +400,14 @@ class FakeAnthropic:
         out = handler.wfile
 
         def event(name: str, data: dict[str, Any]) -> None:
-            out.write(f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode())
+            if self.bedrock:  # each Messages event base64'd in a `chunk` frame, as Bedrock wraps them
+                import base64
+
+                chunk = json.dumps({"bytes": base64.b64encode(json.dumps(data).encode()).decode()}).encode()
+                out.write(_eventstream_frame(chunk, {":event-type": "chunk", ":content-type": "application/json",
+                                                     ":message-type": "event"}))
+            else:
+                out.write(f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode())
             out.flush()
 
         handler.close_connection = True

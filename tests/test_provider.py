@@ -54,6 +54,15 @@ EDGEONE_524 = ("<!DOCTYPE html><html><head><title>524: A timeout occurred</title
     ({"model": "claude-3.5-sonnet"}, p.OTHER),
     ({"model": "claude-2.1"}, None),
     ({"model": "claude-3-5-sonnet-20241022"}, None),
+    # A cloud route named in the error text (2.1.332's finals; Bedrock's ServiceUnavailableException body):
+    # a session whose first attempt fails has no answer whose id would tell.
+    ({"text": "API Error: 529 Overloaded. This is a server-side issue, usually temporary — try again in a "
+              "moment. If it persists, check your Amazon Bedrock service status."}, p.BEDROCK),
+    ({"text": "503 Bedrock is unable to process your request.", "request_id": "3f1c2a9e-8b7d-4e6f-9a0b-1c2d3e4f5a6b"},
+     p.BEDROCK),
+    ({"text": "API Error: 529 Overloaded. This is a server-side issue, usually temporary — try again in a "
+              "moment. If it persists, check your Google Vertex AI service status."}, p.VERTEX),
+    ({"text": "API Error: 529 Overloaded. … If it persists, check your inference gateway (gw.example.com)."}, None),
     # The URL a failed attempt went to (`cause.path`): another host is someone else's API; loopback (a
     # local proxy, or a test's fake API) proves nothing.
     ({"endpoint": "https://api.deepseek.com/anthropic/v1/messages?beta=true"}, p.OTHER),

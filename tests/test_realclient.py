@@ -658,3 +658,42 @@ def test_a_vertex_burst_is_vertexs_and_never_claimed_from_anthropic(on_vertex: S
     vertex = [w for w in windows if w["provider"] == "vertex"]
     assert len(vertex) == 1 and not vertex[0]["claimable"] and "Google Cloud" in vertex[0]["claim_to"]
     assert all(w["provider"] == "anthropic" for w in windows if w["claimable"])
+
+
+@pytest.fixture(scope="session")
+def on_bedrock(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    """Claude Code on Amazon Bedrock (CLAUDE_CODE_USE_BEDROCK, auth skipped): the fake answers
+    `/model/…/invoke-with-response-stream` in AWS event-stream frames with `msg_bdrk_…` ids, once; then
+    Bedrock's own 503 ServiceUnavailableException (its JSON body and an x-amzn-RequestId, no Anthropic
+    error shape) ends a second session's prompt before it had any answer."""
+    import json
+
+    sandbox = Sandbox(tmp_path_factory.mktemp("rc-bedrock"))
+    unavailable = Reply(kind="raw", status=503, content_type="application/json",
+                        body=json.dumps({"message": "Bedrock is unable to process your request."}),
+                        headers={"x-amzn-ErrorType": "ServiceUnavailableException:http://internal.amazon.com/coral/"
+                                                     "com.amazon.bedrock/",
+                                 "x-amzn-RequestId": "3f1c2a9e-8b7d-4e6f-9a0b-1c2d3e4f5a6b"})
+    rules = [Rule(Reply(text="Hi there.", input_tokens=150, output_tokens=7), when=prompt_has("hello")),
+             Rule(unavailable, times=RETRIES + 1)]
+    with FakeAnthropic(rules, bedrock=True) as api:
+        env = {"CLAUDE_CODE_USE_BEDROCK": "1", "CLAUDE_CODE_SKIP_BEDROCK_AUTH": "1", "AWS_REGION": "us-east-1",
+               "ANTHROPIC_BEDROCK_BASE_URL": api.url, "ANTHROPIC_API_KEY": ""}
+        runs = [run_claude(sandbox, api.url, "Say hello.", env=env), run_claude(sandbox, api.url, "Say bye.", env=env)]
+    return Scenario(sandbox, api.served, runs)
+
+
+def test_a_bedrock_outage_in_a_session_with_no_answer_is_bedrocks(on_bedrock: Scenario, tmp_path: Path) -> None:
+    assert [r.returncode for r in on_bedrock.runs] == [0, 1] and "Amazon Bedrock" in on_bedrock.runs[1].stdout
+    assert all(r["path"].endswith("/invoke-with-response-stream") for r in on_bedrock.messages())
+    led = _ledger(on_bedrock, tmp_path)
+    _assert_requests_match(on_bedrock, led)
+    assert {r["provider"] for r in led.rows("SELECT provider FROM requests")} == {"bedrock"}
+    # The failing session has no answer of its own: the texts ("Bedrock is unable to process your
+    # request", the final's "check your Amazon Bedrock service status") are its route's only evidence.
+    rows = led.rows("SELECT kind, status, failure_class, provider, session_id FROM failures ORDER BY ts")
+    assert [(r["kind"], r["status"], r["failure_class"], r["provider"]) for r in rows] == \
+        [("retry", 503, "outage", "bedrock")] * RETRIES + [("final", 503, "outage", "bedrock")]
+    assert not led.scalar("SELECT COUNT(*) FROM requests WHERE session_id = ?", (rows[0]["session_id"],))
+    windows = find_windows(led, offline=True, sync=False)
+    assert [w.provider for w in windows] == ["bedrock"]

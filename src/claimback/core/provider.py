@@ -170,8 +170,20 @@ def from_model(model: str | None) -> str | None:
     return OTHER
 
 
+# What the cloud routes say in their own error texts: 2.1.332's final error names the service to check
+# ("… If it persists, check your Amazon Bedrock service status." / "… your Google Vertex AI service
+# status."), and Bedrock's ServiceUnavailableException body names Bedrock. A session whose first attempt
+# fails has no answer whose id would tell (tests/test_realclient.py, the Bedrock and Vertex scenarios).
+_CLOUD_PHRASES = (
+    ("check your amazon bedrock service status", BEDROCK),
+    ("bedrock is unable to process your request", BEDROCK),
+    ("check your google vertex ai service status", VERTEX),
+)
+
+
 def from_error_text(text: str | None) -> str | None:
-    """`other` when an error body is a gateway's HTML page or a relay's own wording, else None."""
+    """`other` when an error body is a gateway's HTML page or a relay's own wording; `bedrock` or
+    `vertex` when it names that service as the one failing; else None."""
     if not text:
         return None
     if _HTML.search(text):
@@ -179,7 +191,7 @@ def from_error_text(text: str | None) -> str | None:
     low = text.lower()
     if any(phrase in low for phrase in _RELAY_PHRASES):
         return OTHER
-    return None
+    return next((route for phrase, route in _CLOUD_PHRASES if phrase in low), None)
 
 
 # Loopback proves nothing: a local proxy may forward to Anthropic's API or to anyone (the settings say
@@ -212,14 +224,15 @@ def judge(*, message_id: str | None = None, request_id: str | None = None, model
     by_model = from_model(model) if isinstance(model, str) else None
     if by_model == OTHER:
         return OTHER
-    if from_error_text(text) == OTHER:
+    by_text = from_error_text(text)
+    if by_text == OTHER:
         return OTHER
     by_url = from_endpoint(endpoint)
     if by_url == OTHER:
         return OTHER
     by_msg = from_message_id(message_id)
     by_req = from_request_id(request_id)
-    for found in (by_msg, by_req, by_model, by_url):
+    for found in (by_msg, by_req, by_model, by_url, by_text):
         if found in (BEDROCK, VERTEX):
             return found
     if OTHER in (by_msg, by_req):
