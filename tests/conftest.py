@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every suite run, so a CI result says something about the
+# commit rather than about the draw; a deep run (CLAIMBACK_FUZZ_EXAMPLES set, docs/reliability.md)
+# explores new ones. Each test's own @settings still sets its example count.
+settings.register_profile("claimback-suite", derandomize=True)
+settings.register_profile("claimback-deep", derandomize=False)
+settings.load_profile("claimback-deep" if os.environ.get("CLAIMBACK_FUZZ_EXAMPLES") else "claimback-suite")
 
 
 @pytest.fixture(autouse=True)
