@@ -618,6 +618,16 @@ def test_refusals_are_their_own_class_never_outage_evidence(claude_binary: Path,
     assert find_windows(led, offline=True, sync=False) == []
 
 
+def _assert_one_clouds_burst(scenario: Scenario, led: Any, provider: str, status: int) -> list[dict[str, Any]]:
+    """Every request `provider`'s, and the burst RETRIES attempts and a final of `status`, all its."""
+    _assert_requests_match(scenario, led)
+    assert {r["provider"] for r in led.rows("SELECT provider FROM requests")} == {provider}
+    rows = led.rows("SELECT kind, status, failure_class, provider, request_id, session_id FROM failures ORDER BY ts")
+    assert [(r["kind"], r["status"], r["failure_class"], r["provider"]) for r in rows] == \
+        [("retry", status, "outage", provider)] * RETRIES + [("final", status, "outage", provider)]
+    return rows
+
+
 @pytest.fixture(scope="session")
 def on_vertex(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     """Claude Code on Vertex AI (CLAUDE_CODE_USE_VERTEX, auth skipped): the fake answers `…:streamRawPredict`
@@ -641,11 +651,7 @@ def test_a_vertex_burst_is_vertexs_and_never_claimed_from_anthropic(on_vertex: S
     assert [r.returncode for r in on_vertex.runs] == [0, 1] and "Vertex AI" in on_vertex.runs[1].stdout
     assert all(r["path"].endswith(":streamRawPredict") for r in on_vertex.messages())
     led = _ledger(on_vertex, tmp_path)
-    _assert_requests_match(on_vertex, led)
-    assert {r["provider"] for r in led.rows("SELECT provider FROM requests")} == {"vertex"}
-    rows = led.rows("SELECT kind, status, failure_class, provider, request_id FROM failures ORDER BY ts")
-    assert [(r["kind"], r["status"], r["failure_class"], r["provider"]) for r in rows] == \
-        [("retry", 529, "outage", "vertex")] * RETRIES + [("final", 529, "outage", "vertex")]
+    rows = _assert_one_clouds_burst(on_vertex, led, "vertex", 529)
     assert [r["request_id"] for r in rows] == [r["request_id"] for r in on_vertex.failed()]
     led.close()
     from datetime import UTC, datetime, timedelta
@@ -687,13 +693,9 @@ def test_a_bedrock_outage_in_a_session_with_no_answer_is_bedrocks(on_bedrock: Sc
     assert [r.returncode for r in on_bedrock.runs] == [0, 1] and "Amazon Bedrock" in on_bedrock.runs[1].stdout
     assert all(r["path"].endswith("/invoke-with-response-stream") for r in on_bedrock.messages())
     led = _ledger(on_bedrock, tmp_path)
-    _assert_requests_match(on_bedrock, led)
-    assert {r["provider"] for r in led.rows("SELECT provider FROM requests")} == {"bedrock"}
     # The failing session has no answer of its own: the texts ("Bedrock is unable to process your
     # request", the final's "check your Amazon Bedrock service status") are its route's only evidence.
-    rows = led.rows("SELECT kind, status, failure_class, provider, session_id FROM failures ORDER BY ts")
-    assert [(r["kind"], r["status"], r["failure_class"], r["provider"]) for r in rows] == \
-        [("retry", 503, "outage", "bedrock")] * RETRIES + [("final", 503, "outage", "bedrock")]
+    rows = _assert_one_clouds_burst(on_bedrock, led, "bedrock", 503)
     assert not led.scalar("SELECT COUNT(*) FROM requests WHERE session_id = ?", (rows[0]["session_id"],))
     windows = find_windows(led, offline=True, sync=False)
     assert [w.provider for w in windows] == ["bedrock"]
