@@ -238,8 +238,7 @@ RULES: tuple[Rule, ...] = (
           "ENETDOWN", "EHOSTDOWN", "ERR_PROXY_TUNNEL"),
           text=r"connectionrefused|connection refused|failedtoopensocket|unable to connect|"
           r"getaddrinfo|enotfound|eai_again|self[- ]signed certificate|certificate|unable_to_get_issuer|"
-          r"unable to verify|\bssl\b|\btls\b|proxy|network is unreachable|unable to get local issuer|"
-          r"check your internet connection"),
+          r"unable to verify|\bssl\b|\btls\b|proxy|network is unreachable|unable to get local issuer"),
     # A stream cut after the API answered 200 (mid-response, idle) is the API's side: HTTP-level.
     _rule(OUTAGE, statuses=(500, 502, 503, 504, 520, 522, 524, 529),
           error_types=("overloaded_error", "api_error", "server_error", "timeout_error"),

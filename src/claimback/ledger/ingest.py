@@ -564,7 +564,7 @@ def _read_all(work: list[tuple[TranscriptFile, os.stat_result, dict | None]], ma
     jobs = iter(work[start:])
     workers = min(PARALLEL_WORKERS, max(1, (os.cpu_count() or 1)))
     pool = None
-    if probe is not None and workers > 1 and _core_free(probe):
+    if probe is not None and workers > 1 and start < len(work) and _core_free(probe):
         try:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor

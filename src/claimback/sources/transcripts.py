@@ -586,10 +586,7 @@ class TranscriptParser:
             text = inner_text or _as_str(error.get("formatted")) or message or text
             if text is None and code:
                 text = code
-            # 2.1.33x sets isNetworkDown when the connection failed with one of its own "network down"
-            # codes (refused, DNS, no route, proxy tunnel): the request never left this machine's side,
-            # whatever the text says ("Connection lost mid-response"). Without an HTTP status only.
-            if error.get("isNetworkDown") is True and status is None:
+            if _network_down(error, status):
                 failure_class = LOCAL_RUNTIME
         elif isinstance(error, str):
             text = error
@@ -633,8 +630,8 @@ class TranscriptParser:
             # "Server error mid-response" names no request: the cut's error object does (the partial
             # answer's own request id, evidence for the claim).
             request_id = request_id or _as_str(cut.get("requestId") or cut.get("requestID"))
-            if cut.get("isNetworkDown") is True or rec.streamCutCause == "network_down":
-                cls = LOCAL_RUNTIME  # the client found this machine's network down (see _retry_failure)
+            if _network_down(cut, _as_int(cut.get("status"))) or rec.streamCutCause == "network_down":
+                cls = LOCAL_RUNTIME
         self._failure(rec, "final", ts, offset, status=status, error_type=error_type or error_field,
                       code=None, request_id=request_id, text=text, failure_class=cls)
         # The final error is the last attempt's; the thread's other unaccounted attempts met the same
@@ -827,6 +824,13 @@ class TranscriptParser:
         self.state.pending_tasks = sorted(self._pending)
         # Forget agents whose launch is no longer open (their notification came, or never will matter).
         self.state.async_agents = {a: t for a, t in self.state.async_agents.items() if t in self._pending}
+
+
+def _network_down(error: dict[str, Any], status: int | None) -> bool:
+    """Claude Code's own verdict in an attempt's error object (2.1.33x `isNetworkDown`, set for its
+    "network down" codes: refused, DNS, no route, proxy tunnel): the request never left this machine's
+    side, whatever the text says ("Connection lost mid-response"). An HTTP status outweighs it."""
+    return error.get("isNetworkDown") is True and status is None
 
 
 def _as_int(value: Any) -> int | None:
