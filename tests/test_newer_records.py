@@ -149,3 +149,38 @@ def test_unknown_record_kinds_are_counted_not_guessed(tmp_path: Path) -> None:
     text = " ".join(shown.output.split())  # the terminal wraps long lines
     assert "brand-new-kind 2" in text and "system/quota_forecast 1" in text
     assert "[bold red]markup[/] 1" in text  # printed as text, not taken as markup
+
+
+def test_the_record_kinds_of_2_1_22x_are_known_and_a_forks_file_is_read_as_its_own(tmp_path: Path) -> None:
+    """2.1.217-2.1.232 write `bridge-session`, `file-history-delta`, `frame-link` into sessions and open a
+    forked subagent's file with a `fork-context-ref` (a reference to the parent's context, not a replay):
+    none is an unknown kind, none makes a row, and the fork's own request and prompt still count."""
+    fork = "f1e2d3c4b5a69788"
+    _write(_main(tmp_path), [
+        user_prompt("build it", _ts(0), uuid="p-1"),
+        {"type": "bridge-session", "sessionId": SESSION, "bridgeSessionId": "cse_01AbCdEfGhJkLmNpQrStUv",
+         "lastSequenceNum": 0},
+        assistant("msg_01MainAnswerAbCdEfGhJk", "req_011MainAbCdEfGh", _ts(1), out=40),
+        {"type": "file-history-delta", "messageId": "m-1", "snapshotMessageId": "m-0",
+         "trackingPath": "/home/u/app/notes.md", "timestamp": _ts(1, 5),
+         "backup": {"backupFileName": None, "version": 1, "backupTime": _ts(1, 5), "realParentDir": "/home/u/app"}},
+        {"type": "frame-link", "sessionId": SESSION, "path": "/tmp/scratch/page.html", "title": "a page",
+         "frameUrl": "https://claude.ai/code/artifact/00000000-0000-4000-8000-000000000000", "timestamp": _ts(2)},
+    ])
+    fork_file = tmp_path / "projects" / SLUG / SESSION / "subagents" / f"agent-{fork}.jsonl"
+    _write(fork_file, [
+        {"type": "fork-context-ref", "agentId": fork, "parentSessionId": SESSION, "parentLastUuid": "u-x",
+         "contextLength": 12},
+        user_prompt("check it again", _ts(3), sidechain=True, agent_id=fork, uuid="fp-1"),
+        assistant("msg_01ForkAnswerAbCdEfGhJk", "req_011ForkAbCdEfGh", _ts(3, 20), out=70, sidechain=True,
+                  agent_id=fork),
+    ])
+    ledger, summary = _ingest(tmp_path)
+    try:
+        assert summary.unknown_records == {}
+        rows = ledger.rows("SELECT message_id, agent_id, output_tokens FROM requests ORDER BY ts")
+        assert [tuple(r.values()) for r in rows] == [("msg_01MainAnswerAbCdEfGhJk", None, 40),
+                                            ("msg_01ForkAnswerAbCdEfGhJk", fork, 70)]
+        assert ledger.scalar("SELECT COUNT(*) FROM failures") == 0
+    finally:
+        ledger.close()

@@ -135,6 +135,10 @@ KNOWN_TYPES = frozenset({
     "attachment", "custom-title", "ai-title", "agent-name", "last-prompt", "pr-link", "tag", "mode",
     "permission-mode", "api-request",
     "api-request-shape", "api-request-blob", "atis-latch", "cost-state", "tools-used",
+    # 2.1.217-2.1.232 (a published sample): the remote-control bridge's session id, file-history
+    # deltas, a claude.ai artifact link, and a forked subagent's reference to the parent context it
+    # starts from (the fork's file holds only its own records after it: nothing is replayed)
+    "bridge-session", "file-history-delta", "frame-link", "fork-context-ref",
 })
 KNOWN_SYSTEM_SUBTYPES = frozenset({
     "api_error", "agents_killed", "turn_duration", "api_metrics", "compact_boundary", "microcompact_boundary",
