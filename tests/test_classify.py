@@ -185,6 +185,11 @@ RECORDED: list[tuple[dict, str]] = [
     ({"text": None}, UNKNOWN),
     # A field beats a misleading word in the text: a 529 that mentions a proxy is still an outage.
     ({"status": 529, "text": "upstream proxy returned 529"}, OUTAGE),
+    # A relay's own refusals (2.1.7x behind a relay): an account out of money answers 401, a model the relay
+    # turned off 500 api_error; the texts say which (our wording of the published shape).
+    ({"status": 401, "error_type": "api_error", "text": "Insufficient account balance on this relay key"}, QUOTA_RATE),
+    ({"status": 500, "error_type": "api_error", "text": "Permission denied: this model has been disabled here"},
+     MODEL_PROVIDER),
     # `error: "unknown"` carries no information: the text decides.
     ({"error_type": "unknown", "text": "API Error: Stream idle timeout - partial response received"}, OUTAGE),
 ]

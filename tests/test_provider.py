@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from records import SESSION, assistant, retry, user_prompt, write
+from records import SESSION, assistant, final_error, retry, user_prompt, write
 
 from claimback.core import provider as p
 from claimback.ledger import open_ledger
@@ -242,3 +242,49 @@ def test_a_declared_gateway_keeps_requestid_less_first_party_answers_anthropics(
     rows = _ingest(tmp_path, {SESSION: [
         assistant("msg_01DEq5mJ8aT4rVb9n2kXwLpZ", None, "2026-02-19T02:47:00.000Z")]})
     assert rows == [("request", "msg_01DEq5mJ8aT4rVb9n2kXwLpZ", "anthropic")]
+
+
+def _relay_body(ts: str, attempt: int, status: int, message: str, uuid: str) -> dict:
+    """A relay's own error body in a 2.1.7x retry record: `err_code` and translated messages, no request id."""
+    record = dict(retry(ts, attempt, status=status, uuid=uuid))
+    record["error"] = {"status": status, "headers": {}, "requestID": None, "error": {"error": {
+        "err_code": -10999, "message": message, "message_cn": "（译文）", "type": "api_error"}}}
+    return record
+
+
+def test_a_relay_that_passes_anthropic_ids_with_its_own_request_ids_is_not_anthropics_api(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Published 2.1.76-2.1.81 transcripts behind a relay (302.AI): its answers keep Anthropic's `msg_01…`
+    ids but carry the relay's UUIDs as `requestId`, and its errors are its own JSON (`err_code`,
+    `message_cn`): 381 requests and every failure were Anthropic's, and a relay's 500s for a model it had
+    turned off made a window claimable with Anthropic. Anthropic's API names every request `req_…`."""
+    first_party = "0b1f0000-0000-4000-8000-000000000006"
+    relayed = [
+        _relay_body("2026-03-16T13:00:00.000Z", 1, 401, "Insufficient account balance on this relay key", "r-bal"),
+        assistant("msg_01Hq3vBx7KpLmNzR2sTw9YcD", "6f1d2c3b-4a59-4e6f-8a7b-9c0d1e2f3a4b", "2026-03-16T13:05:00.000Z"),
+        *(_relay_body(f"2026-03-16T13:08:0{n}.000Z", n, 500, "Permission denied: this model has been disabled here",
+                      f"r-off-{n}") for n in (1, 2, 3)),
+        final_error("2026-03-16T13:09:00.000Z", 'API Error: 500 {"error":{"err_code":-10999,"message":"Permission '
+                    'denied: this model has been disabled here","type":"api_error"}}', error="unknown", status=500),
+    ]
+    files = {SESSION: relayed, first_party: [
+        assistant("msg_01CEt2ZMy9UGtcEXrFRqYdeB", "req_011CWjK86SWeFuXqZKUtgB1H", "2026-03-16T13:06:00.000Z",
+                  session=first_party)]}
+    rows = _ingest(tmp_path, files)
+    assert rows == [("failure", "e-2026-03-16T13:09:00.000Z", "other"), ("failure", "r-bal", "other"),
+                    ("failure", "r-off-1", "other"), ("failure", "r-off-2", "other"), ("failure", "r-off-3", "other"),
+                    ("request", "msg_01CEt2ZMy9UGtcEXrFRqYdeB", "anthropic"),
+                    ("request", "msg_01Hq3vBx7KpLmNzR2sTw9YcD", "other")]
+    ledger = open_ledger(tmp_path / "ledger.sqlite3")
+    try:
+        classes = {r["failure_key"]: r["failure_class"] for r in ledger.rows(
+            "SELECT failure_key, failure_class FROM failures")}
+    finally:
+        ledger.close()
+    # The texts say what happened: an account out of money, a model the relay does not offer. No outage.
+    assert classes == {"r-bal": "quota_rate", "r-off-1": "model_provider", "r-off-2": "model_provider",
+                       "r-off-3": "model_provider", "e-2026-03-16T13:09:00.000Z": "model_provider"}
+    # A gateway the user declared as forwarding to Anthropic's API may write its own request ids.
+    monkeypatch.setenv("CLAIMBACK_GATEWAY_UPSTREAM", "anthropic")
+    declared = tmp_path / "declared"
+    assert ("request", "msg_01Hq3vBx7KpLmNzR2sTw9YcD", "anthropic") in _ingest(declared, {SESSION: relayed[1:2]})

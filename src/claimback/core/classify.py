@@ -199,12 +199,17 @@ DECISIVE: tuple[Rule, ...] = (
     _rule(QUOTA_RATE, text=r"temporarily limiting requests|credit balance (?:is )?too low|usage limit reached|"
           r"hit your (?:\w+ ){0,2}limit|(?:session|weekly|5-hour|opus) limit|limit will reset|out of extra usage|"
           # A spend limit you set answers 400 invalid_request_error (Claude API errors, 400).
-          r"reached your (?:specified )?(?:workspace )?API usage limits|usage credits required"),
+          r"reached your (?:specified )?(?:workspace )?API usage limits|usage credits required|"
+          # A relay's account out of money answers 401 (302.AI: "Insufficient account balance").
+          r"insufficient (?:account |credit )?balance"),
     _rule(MODEL_PROVIDER, text=r"prompt is too long|output token maximum|exceed context limit|"
           r"issue with the selected model|violate (?:our )?usage policy|content filtering policy|"
           r"conversation too long|flagged this message for a cybersecurity|not available with the Claude \w+ plan|"
           r"is not a recognized model id|restricted by your organization's settings|"
-          r"auto mode could not evaluate|auto mode classifier transcript exceeded"),
+          r"auto mode could not evaluate|auto mode classifier transcript exceeded|"
+          # A relay that turned a model off answers 500 api_error ("Permission denied, this model has
+          # been disabled"): no server failing, the model is not offered.
+          r"model has been disabled"),
 )
 
 # Claude Code 2.1.199+ hands a subagent's terminal API error to its parent behind this prefix (Server

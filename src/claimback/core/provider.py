@@ -103,6 +103,10 @@ _RELAY_PHRASES = (
     '"proxy_error"',  # an error type Anthropic's API never answers with
     "error sending request for url",  # a Rust relay's HTTP client (Claude Code is Node)
     "openrouter",
+    # A relay's own error body (`{"error":{"err_code":-10004,"message":…,"message_cn":…}}`, 302.AI in a
+    # published 2.1.76-2.1.81 sample): Anthropic's errors are `{"type":"error","error":{"type","message"}}`.
+    '"err_code"',
+    '"message_cn"',
 )
 _HTML = re.compile(r"<\s*(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>]|title>)", re.IGNORECASE)
 
@@ -254,6 +258,17 @@ def answer_without_request_id(version: object) -> bool:
     and Copilot-proxy samples has one). The parser's `requestId`-less first-party shape is then `other`,
     unless the user declared a gateway that forwards to Anthropic's API (CLAIMBACK_GATEWAY_UPSTREAM)."""
     if not (type(version) is str and version[:1] in "23456789" and version[1:2] == "."):
+        return False
+    return not _gateway_to_anthropic(os.environ)
+
+
+def answer_with_foreign_request_id(request_id: object) -> bool:
+    """Anthropic's API names every request `req_…` (`req_011C…`); a first-party-shaped answer whose
+    `requestId` has another shape (a UUID) went through a server that wrote its own request-id header:
+    a relay passing Anthropic's `msg_01…` ids through (every such answer of a published 2.1.76-2.1.81
+    sample behind 302.AI). The parser's verdict is then `other`, unless the user declared a gateway
+    that forwards to Anthropic's API (CLAIMBACK_GATEWAY_UPSTREAM)."""
+    if type(request_id) is not str or not request_id or request_id.startswith("req_"):
         return False
     return not _gateway_to_anthropic(os.environ)
 
