@@ -7,6 +7,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from claimback.outputs.redact import Redactor, project_label
 from claimback.core.secrets import contains_secret, scan_file, scrub
@@ -116,3 +118,24 @@ def test_redactor_opt_ins():
     included = with_text.task_text("Review ~/acme and /home/alice/acme/src, key sk-ant-api03-" + "q" * 30)
     assert included.startswith("Review <path:") and "acme" not in included and "alice" not in included
     assert contains_secret(included)
+
+
+# Pieces that make the line-bound shapes (AWS secret, Twilio, Telegram, Discord) and near misses of them:
+# their boundaries ('=' after a run, '/' and '+' inside one, a run cut by a space) are where a scan of
+# the long runs alone could differ from a scan of each line.
+_PIECES = ["A", "b", "7", "/", "+", "=", "_", "-", ".", ":", " ", '"', "AC", "SK", "M", "0" * 8, "f" * 16,
+           "Ab3" * 5, "1234567890", "x" * 20, "K" * 24, "N" + "a1" * 12, ".q1w2e3.", "c" * 27, "\u0130", "é"]
+
+
+_AWS_SHAPED = "Ab3" * 13 + "A"  # 40 characters of upper, lower and digits
+
+
+@given(st.lists(st.lists(st.sampled_from(_PIECES), max_size=40).map("".join), min_size=1, max_size=12))
+@example([_AWS_SHAPED + "=", "=" + _AWS_SHAPED, f"_{_AWS_SHAPED}_", _AWS_SHAPED + "/", f" {_AWS_SHAPED} "])
+def test_a_joined_scan_finds_exactly_what_each_line_scanned_alone_holds(lines: list[str]):
+    from claimback.core.secrets import find_secrets, scan_text
+
+    text = "\n".join(lines)
+    expected = [(number, kind) for number, line in enumerate(text.splitlines(), start=1)
+                for kind, _, _ in find_secrets(line)]
+    assert [(f.line, f.kind) for f in scan_text(text, "x")] == expected
