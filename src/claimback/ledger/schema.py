@@ -6,11 +6,10 @@ portable subset both engines read the same way (TEXT, BIGINT, DOUBLE PRECISION).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Migration:
+class Migration(NamedTuple):  # not a dataclass: see Ledger in ledger/store.py
     version: int
     name: str
     statements: tuple[str, ...]
