@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import sqlite3
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -219,3 +220,36 @@ def test_an_abandoned_turns_row_in_a_session_the_outage_did_not_hit_is_still_cou
                    for r in ours.lost_requests)
     finally:
         ledger.close()
+
+
+@dataclass
+class _ChartedWindow:
+    start: str
+    end: str
+    logs_start: str | None
+
+
+def test_timelines_from_bins_summed_once_equal_each_charts_own_scan(demo_ledger: Ledger) -> None:
+    # The packet sums the requests of every ten-minute bin once over the windows' charts merged
+    # (outputs/evidence.py _request_bins); each chart must show what a scan of its own span gives.
+    from claimback.outputs.evidence import _chart_span, _request_bins, _timeline
+
+    ts = [r[0] for r in demo_ledger.execute("SELECT ts FROM requests ORDER BY ts").fetchall()]
+    rng = random.Random(7)
+    windows = []
+    for _ in range(12):  # overlapping, nested, disjoint and one-instant windows, some without a log start
+        a, b = sorted(rng.sample(ts, 2))
+        windows.append(_ChartedWindow(a, b if rng.random() < 0.8 else a, a if rng.random() < 0.7 else None))
+    bins = _request_bins(demo_ledger, [_chart_span(w) for w in windows])
+    charted = 0
+    for window in windows:
+        lo, hi = (format_iso(t) for t in _chart_span(window))
+        timeline = _timeline(demo_ledger, window, [], bins)
+        for entry in timeline["bins"]:
+            end = format_iso(parse_utc(entry["start"]) + timedelta(minutes=timeline["bin_minutes"]))
+            n = demo_ledger.scalar("SELECT COUNT(*) FROM requests WHERE ts >= ? AND ts < ?", (entry["start"], end))
+            assert (entry["requests"], entry["tokens"]) == (n, _direct(demo_ledger, entry["start"], end))
+            charted += n
+        assert sum(e["requests"] for e in timeline["bins"]) == demo_ledger.scalar(
+            "SELECT COUNT(*) FROM requests WHERE ts >= ? AND ts < ?", (lo, hi))
+    assert charted > 0
