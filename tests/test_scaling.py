@@ -232,14 +232,24 @@ class _ChartedWindow:
 def test_timelines_from_bins_summed_once_equal_each_charts_own_scan(demo_ledger: Ledger) -> None:
     # The packet sums the requests of every ten-minute bin once over the windows' charts merged
     # (outputs/evidence.py _request_bins); each chart must show what a scan of its own span gives.
-    from claimback.outputs.evidence import _chart_span, _request_bins, _timeline
-
     ts = [r[0] for r in demo_ledger.execute("SELECT ts FROM requests ORDER BY ts").fetchall()]
     rng = random.Random(7)
-    windows = []
+    drawn = []
     for _ in range(12):  # overlapping, nested, disjoint and one-instant windows, some without a log start
         a, b = sorted(rng.sample(ts, 2))
-        windows.append(_ChartedWindow(a, b if rng.random() < 0.8 else a, a if rng.random() < 0.7 else None))
+        drawn.append(_ChartedWindow(a, b if rng.random() < 0.8 else a, a if rng.random() < 0.7 else None))
+    # A long chart with a short one inside it and nothing after: the merged stretch must keep its end.
+    inner = next(t for t in ts if parse_utc(t) >= parse_utc(ts[0]) + timedelta(hours=3))
+    nested = [_ChartedWindow(ts[0], ts[-1], ts[0]), _ChartedWindow(inner, inner, inner)]
+    charted = 0
+    for windows in (drawn, nested):
+        charted += _charts_equal_their_own_scans(demo_ledger, windows)
+    assert charted > 0
+
+
+def _charts_equal_their_own_scans(demo_ledger: Ledger, windows: list[_ChartedWindow]) -> int:
+    from claimback.outputs.evidence import _chart_span, _request_bins, _timeline
+
     bins = _request_bins(demo_ledger, [_chart_span(w) for w in windows])
     charted = 0
     for window in windows:
@@ -252,4 +262,4 @@ def test_timelines_from_bins_summed_once_equal_each_charts_own_scan(demo_ledger:
             charted += n
         assert sum(e["requests"] for e in timeline["bins"]) == demo_ledger.scalar(
             "SELECT COUNT(*) FROM requests WHERE ts >= ? AND ts < ?", (lo, hi))
-    assert charted > 0
+    return charted
