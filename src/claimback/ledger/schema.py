@@ -274,6 +274,23 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        125,
+        "request sessions and models by time",
+        (
+            # Each outage window asks which sessions were active around it and which models each used
+            # (analysis/loss.py, analysis/outages.py _session_models): with (ts) alone every row of the
+            # span was read from the table for its provider, session and model (0.5 s of 288 windows at
+            # 5 GB). The same index with those columns holds every column both read (no table read; the
+            # two statements 1.3-2.6x faster, +8 % ledger size, ~+5 ms to build at 100 MB). Any statement
+            # the old index served, this serves: ts leads.
+            "DROP INDEX IF EXISTS requests_ts",  # absent while a crashed first load had deferred it
+            "CREATE INDEX requests_ts ON requests (ts, provider, session_id, model)",
+        ),
+    ),
+)
+
 # Versions are handed out to parallel work, so they may land out of order: the latest is the highest,
 # and a ledger is migrated by the set of versions it lacks, not by "everything above its maximum".
 LATEST_VERSION = max(m.version for m in MIGRATIONS)
