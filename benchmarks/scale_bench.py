@@ -102,21 +102,42 @@ def main() -> int:
     interleave(cases, args.rounds)
     print(f"\nmedian of {args.rounds} interleaved rounds (after 1 warm-up); load after: {load_now()}\n")
     print(table(cases))
-    print(growth(grid, sizes))
+    windows = {name: window_count(py, args.work / f"{name}.sqlite3", envs[""], args.since) for name, _, _ in corpora}
+    print(growth(grid, sizes, windows))
     bad = [c.name for c in cases if any(r.rc for r in c.runs)]
     if bad:
         print(f"\nfailed: {bad}", file=sys.stderr)
     return 0
 
 
-def growth(grid: dict[tuple[str, str, str], Case], sizes: dict[str, float]) -> str:
+def window_count(py: list[str], db: Path, env: dict[str, str], since: str) -> int | None:
+    """The outage windows `loss --json` finds in a ledger (not timed): what the reports' work grows with."""
+    import json
+
+    done = subprocess.run(py + ["loss", "--no-ingest", "--offline", "--json", "--db", str(db), "--since", since],
+                          env=env, capture_output=True, text=True)
+    try:
+        return len(json.loads(done.stdout)["windows"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def growth(grid: dict[tuple[str, str, str], Case], sizes: dict[str, float],
+           windows: dict[str, int | None] | None = None) -> str:
     """Per command and tree: CPU per corpus (smallest first), and each step's growth against the data's
-    (`1gb: 2.1x CPU for 5.0x data`: a CPU factor at or below the data factor grew no faster)."""
+    (`1gb: 2.1x CPU for 5.0x data`: a CPU factor at or below the data factor grew no faster), and against
+    the outage windows' (the reports' work is per window: denser data has more of them per GB)."""
     names = sorted(sizes, key=lambda n: sizes[n])
     if len(names) < 2:
         return ""
+    windows = windows or {}
     lines = ["", f"| command | {' | '.join(f'{n} ({sizes[n]:.0f} MiB)' for n in names)} | each step: CPU vs data |",
              "|---|" + "---:|" * (len(names) + 1)]
+    if all(windows.get(n) for n in names):
+        steps = [f"{b}: {windows[b] / windows[a]:.2f}x windows for {sizes[b] / sizes[a]:.1f}x data"
+                 for a, b in zip(names, names[1:])]
+        lines.append("| outage windows (`loss --json`) | " + " | ".join(str(windows[n]) for n in names)
+                     + f" | {'; '.join(steps)} |")
     for command, tag in dict.fromkeys((c, t) for c, t, _ in grid):
         row = {n: grid[(command, tag, n)].median("cpu") for n in names if (command, tag, n) in grid}
         present = [n for n in names if n in row]
@@ -124,6 +145,10 @@ def growth(grid: dict[tuple[str, str, str], Case], sizes: dict[str, float]) -> s
                  for a, b in zip(present, present[1:])]
         lines.append(f"| {command}{tag} | " + " | ".join(f"{row[n]:.3f} s" if n in row else "" for n in names)
                      + f" | {'; '.join(steps)} |")
+        if command != "usage" and all(windows.get(n) for n in present):
+            lines.append(f"| {command}{tag}, CPU per window | "
+                         + " | ".join(f"{1000 * row[n] / windows[n]:.1f} ms" if n in row else "" for n in names)
+                         + " | |")
     return "\n".join(lines)
 
 
