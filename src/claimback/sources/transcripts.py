@@ -139,6 +139,7 @@ KNOWN_TYPES = frozenset({
     # deltas, a claude.ai artifact link, and a forked subagent's reference to the parent context it
     # starts from (the fork's file holds only its own records after it: nothing is replayed)
     "bridge-session", "file-history-delta", "frame-link", "fork-context-ref",
+    "agent-setting",  # 2.1.177-2.1.178: the session's `--agent` (a name)
 })
 KNOWN_SYSTEM_SUBTYPES = frozenset({
     "api_error", "agents_killed", "turn_duration", "api_metrics", "compact_boundary", "microcompact_boundary",
