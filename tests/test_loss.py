@@ -304,3 +304,29 @@ def test_no_cache_rebuild_is_attributed_to_a_session_the_outage_did_not_hit(tmp_
     ingest(ledger, [projects], machine="t")
     loss = attribute_window(ledger, WINDOW)
     assert loss.measured_tokens == 0 and loss.estimated_tokens == 0
+
+
+def test_overloaded_attempts_before_any_answer_are_counted_not_charged(tmp_path):
+    """A session whose first prompt meets the outage has no answer to size its attempts by: no estimate, but
+    its 529s are the window's overloaded attempts not charged like any other (and a 500 there adds nothing)."""
+    projects = tmp_path / "projects"
+    write(projects / "app" / f"{S1}.jsonl", [
+        user_prompt("Start the migration", t("01:04"), session=S1, uuid="q1"),
+        retry(t("01:05"), 1, status=529, session=S1),
+        retry(t("01:06"), 2, status=529, session=S1),
+        retry(t("01:07"), 3, status=500, session=S1),
+        final_error(t("01:08"), "API Error: 529 Overloaded. This is a server-side issue, usually temporary.",
+                    error="server_error", status=529, session=S1),
+    ])
+    write(projects / "app" / f"{S2}.jsonl", [
+        user_prompt("Lint it", t("00:58"), session=S2, uuid="q2"),
+        assistant("a1", "ra1", t("00:59"), inp=5, out=50, cr=7000, session=S2),
+        retry(t("01:10"), 1, status=529, session=S2),
+    ])
+    ledger = open_ledger(tmp_path / "ledger.db")
+    ingest(ledger, [projects], machine="t")
+    loss = attribute_window(ledger, WINDOW)
+    not_charged = loss.loss["overloaded_not_charged"]
+    assert not_charged.attempts == 4  # S1's three 529s (two retries, the final) and S2's retry
+    assert not_charged.tokens == 7005  # sized only where an answer came before (S2's prompt)
+    assert loss.loss["failed_attempt_exposure"].attempts == 0 and loss.estimated_tokens == 0

@@ -470,6 +470,14 @@ def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = N
         stream = by_stream.get((failure["session_id"], failure["agent_id"]), [])
         previous = [r for r in stream if r["ts"] < failure["ts"]]
         if not previous:
+            # No answer before it to size its prompt by: nothing to estimate. A 529 is still one of the
+            # window's overloaded attempts not charged (a session whose first prompt met the outage: a
+            # published tree had 22 of the founding incident's 529s in two such sessions, and the packet
+            # said "7 not charged" beside "30 failed requests (HTTP 529)").
+            if is_overloaded(failure["status"], failure["error_type"], failure["message"]):
+                exposed.append(ExposedAttempt(failure["failure_key"], failure["ts"], failure["session_id"],
+                                              failure["agent_id"], None, failure["status"], failure["error_type"],
+                                              failure["request_id"], 0, None, failure_attempts(failure), False))
             continue
         last_ok = previous[-1]
         attempts = failure_attempts(failure)
