@@ -152,7 +152,7 @@ def test_unknown_record_kinds_are_counted_not_guessed(tmp_path: Path) -> None:
 
 
 def test_the_record_kinds_of_2_1_22x_are_known_and_a_forks_file_is_read_as_its_own(tmp_path: Path) -> None:
-    """2.1.177-2.1.232 write `agent-setting`, `bridge-session`, `file-history-delta`, `frame-link` into sessions and open a
+    """2.1.140-2.1.232 write `worktree-state`, `agent-setting`, `bridge-session`, `file-history-delta`, `frame-link` into sessions and open a
     forked subagent's file with a `fork-context-ref` (a reference to the parent's context, not a replay):
     none is an unknown kind, none makes a row, and the fork's own request and prompt still count."""
     fork = "f1e2d3c4b5a69788"
@@ -161,6 +161,10 @@ def test_the_record_kinds_of_2_1_22x_are_known_and_a_forks_file_is_read_as_its_o
         {"type": "bridge-session", "sessionId": SESSION, "bridgeSessionId": "cse_01AbCdEfGhJkLmNpQrStUv",
          "lastSequenceNum": 0},
         {"type": "agent-setting", "agentSetting": "reviewer", "sessionId": SESSION},
+        {"type": "worktree-state", "sessionId": SESSION, "worktreeSession": {
+            "originalCwd": "/home/u/app", "worktreePath": "/home/u/app/.claude/worktrees/try-it",
+            "worktreeName": "try-it", "worktreeBranch": "worktree-try-it", "originalBranch": "main",
+            "sessionId": SESSION}},
         assistant("msg_01MainAnswerAbCdEfGhJk", "req_011MainAbCdEfGh", _ts(1), out=40),
         {"type": "file-history-delta", "messageId": "m-1", "snapshotMessageId": "m-0",
          "trackingPath": "/home/u/app/notes.md", "timestamp": _ts(1, 5),

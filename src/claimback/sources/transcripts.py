@@ -140,6 +140,7 @@ KNOWN_TYPES = frozenset({
     # starts from (the fork's file holds only its own records after it: nothing is replayed)
     "bridge-session", "file-history-delta", "frame-link", "fork-context-ref",
     "agent-setting",  # 2.1.177-2.1.178: the session's `--agent` (a name)
+    "worktree-state",  # 2.1.140: the git worktree a session runs in (`--worktree`)
 })
 KNOWN_SYSTEM_SUBTYPES = frozenset({
     "api_error", "agents_killed", "turn_duration", "api_metrics", "compact_boundary", "microcompact_boundary",
