@@ -25,6 +25,7 @@ import re
 import select
 import socket
 import string
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -46,7 +47,8 @@ class Reply:
     kind: "text" (a text reply), "tool_use" (one or more tool calls), "error" (an HTTP error with an
     Anthropic error body), "cut" (HTTP 200, a few events, then the connection closes mid-stream),
     "stream_error" (HTTP 200, then an SSE `error` event, as the API does when it overloads mid-stream),
-    "raw" (`status` with `body` as is: a gateway's HTML page or a relay's own error shape).
+    "raw" (`status` with `body` as is: a gateway's HTML page or a relay's own error shape), "reset" (no
+    answer at all: the request is read, then the connection is reset, as a dropped network path does).
     `after_block`: "cut" and "stream_error" finish the text block first (`content_block_stop`), so the
     client has shown output when the stream fails (since 2.1.199 it keeps that partial response).
     """
@@ -330,6 +332,12 @@ class FakeAnthropic:
     def _respond(self, handler: BaseHTTPRequestHandler, request: Request, reply: Reply, rule: int | None,
                  request_id: str, message_id: str, streamed: bool, body: dict[str, Any]) -> None:
         model = body.get("model") if isinstance(body.get("model"), str) else "claude-sonnet-4-6"
+        if reply.kind == "reset":
+            # SO_LINGER 0: close() sends a TCP RST, so the client sees ECONNRESET, not a clean end of file.
+            handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            handler.close_connection = True
+            self._record(handler, request, request_id, None, 0, "reset", reply, streamed, 0, rule)
+            return
         if reply.kind == "raw":
             data = reply.body.encode()
             handler.send_response(reply.status)

@@ -167,16 +167,31 @@ def _rule(cls: str, statuses=(), error_types=(), codes=(), text: str | None = No
 # reference (code.claude.com/docs/en/errors) is the evidence for the messages it documents; the
 # comment on each rule names the section or the reason.
 DECISIVE: tuple[Rule, ...] = (
+    # 2.1.332 on Bedrock when the account may not call the model: "AWS authentication failed · enable this
+    # model for your account and region in the Amazon Bedrock console …" is model access, a cloud console
+    # setting, not a refused credential (it must win over the AUTH phrase below).
+    _rule(DEPLOYMENT_CONFIG, text=r"enable this model for your account and region"),
     # "AWS credentials expired or invalid" / "AWS authentication failed" name an expired or refused AWS
     # credential even when the 401/403 body says "security token ... invalid" (Authentication errors).
     _rule(AUTH, text=r"AWS credentials expired or invalid|AWS authentication failed|"
           r"organization has been disabled|belongs to a disabled organization|"
           r"organization has disabled (?:API key authentication|Claude subscription access)|"
-          r"routines are disabled by your organization|does not meet scope requirement"),
+          r"routines are disabled by your organization|does not meet scope requirement|"
+          # 2.1.332's own sign-in texts (records with `error: "invalid_request"` or "account_on_hold"):
+          # "Login expired · …", "Login reached its time limit · …", "Invalid auth token · Fix external
+          # auth token · …", "Your account is on hold and can't use Claude Code …".
+          r"\blogin expired\b|login reached its time limit|invalid auth token|fix external (?:api key|auth token)|"
+          r"account is on hold"),
     _rule(DEPLOYMENT_CONFIG, text=r"provided model identifier is invalid|PublisherModelConfig|"
-          r"data sharing to be enabled|aiplatform\.|could not load credentials|inference.profile|"
+          r"data sharing to be enabled|aiplatform\.|inference.profile|"
+          # 2.1.332: "Could not load AWS|Google Cloud|Azure credentials · …" (no credential found on the
+          # provider's chain: `error: "cloud_credential_error"`); a custom header from the environment
+          # that is not a valid header.
+          r"could not load (?:[\w-]+ ){0,2}credentials|ANTHROPIC_CUSTOM_HEADERS|request header from the environment|"
           r"security token included in the request is invalid|ANTHROPIC_VERTEX_PROJECT_ID|"
-          r"CLOUD_ML_REGION|ANTHROPIC_BASE_URL|"
+          # ANTHROPIC_BASE_URL names the setting at fault, except in 2.1.332's advice after a dropped
+          # connection ("Connection dropped (ECONNRESET). Check the gateway set in ANTHROPIC_BASE_URL").
+          r"CLOUD_ML_REGION|(?<!gateway set in )ANTHROPIC_BASE_URL|"
           # A gateway that drops the anthropic-beta header (Request errors, "Extra inputs are not
           # permitted"), and Remote Control off the Anthropic API (Bedrock, Vertex, a base URL).
           r"extra inputs are not permitted|anthropic-beta|only available when using Claude via api\.anthropic"),
@@ -187,11 +202,23 @@ DECISIVE: tuple[Rule, ...] = (
     # Claude Code gives every cut stream `error: "server_error"`; these texts say the cause was local.
     _rule(LOCAL_RUNTIME, text=r"check your internet connection|computer went to sleep|host_not_allowed|unable to resize image|"
           r"installation was killed|while downloading the update|--bg and --print conflict|"
-          r"workspace has not been trusted"),
+          r"workspace has not been trusted|"
+          # 2.1.332's texts for failures on this machine: a stream suspended by sleep, the login refresh
+          # blocked by another Claude Code process, a full disk or a locked Keychain (each "… /login" or
+          # with `error: "server_error"`), a request its network's edge refused (HTTP 403, region or VPN),
+          # a local mod's fetch hook.
+          r"computer was asleep|another Claude Code process is refreshing|"
+          r"disk that holds the Claude Code config|save to the Keychain|"
+          r"blocked before it reached Anthropic|hook stopped this request"),
     # A timeout has no HTTP answer: the reference names high load and slow networks or proxies alike
     # (2.1.332's final record says `error: "server_error"` and suggests raising API_TIMEOUT_MS).
     _rule(NETWORK, text=r"connection (?:lost|closed) before a response|due to a network error|"
-          r"^\s*(?:API Error:? ?\(?)?Request timed out"),
+          r"^\s*(?:API Error:? ?\(?)?Request timed out|"
+          # 2.1.332: "Connection dropped (ECONNRESET|EPIPE|ConnectionClosed|Malformed_HTTP_Response…)",
+          # a bare "Connection lost" (a suspended stream), "No response from API (waited …)" (no headers in
+          # the first-byte window), "The response could not be read (ZlibError)": no HTTP-level proof.
+          r"^\s*(?:API Error:? ?)?Connection (?:dropped\b|lost\s*$)|no response from (?:the )?API\b|"
+          r"response could not be read"),
     # "Server is temporarily limiting requests (not your usage limit)": a short-lived throttle of the
     # request rate, not the plan's quota and not "at capacity across all users" (that is a 529). The
     # reference files it under Usage limits, apart from the server errors "which affect everyone", and
@@ -201,7 +228,10 @@ DECISIVE: tuple[Rule, ...] = (
           # A spend limit you set answers 400 invalid_request_error (Claude API errors, 400).
           r"reached your (?:specified )?(?:workspace )?API usage limits|usage credits required|"
           # A relay's account out of money answers 401 (302.AI: "Insufficient account balance").
-          r"insufficient (?:account |credit )?balance"),
+          r"insufficient (?:account |credit )?balance|"
+          # 2.1.332's usage-credit texts ("Usage credits ran out before the response was finished", "… requires
+          # usage credits", "You're out of usage credits", "You've hit your monthly spend limit").
+          r"usage credits ran out|out of usage credits|requires usage credits|monthly spend limit"),
     _rule(MODEL_PROVIDER, text=r"prompt is too long|output token maximum|exceed context limit|"
           r"issue with the selected model|violate (?:our )?usage policy|content filtering policy|"
           r"conversation too long|flagged this message for a cybersecurity|not available with the Claude \w+ plan|"
@@ -222,10 +252,11 @@ CUT_OFF_NUDGE = "Your response above was cut off mid-stream"
 # Tier 2 (fields) and tier 3 (text). Order matters: specific signals first (deployment settings, auth,
 # quota) so that a generic word such as "error" in the text never wins over a field.
 RULES: tuple[Rule, ...] = (
-    _rule(DEPLOYMENT_CONFIG, text=r"\bbedrock\b|\bvertex\b|aws credentials|base.?url|"
+    _rule(DEPLOYMENT_CONFIG, error_types=("cloud_credential_error",),
+          text=r"\bbedrock\b|\bvertex\b|aws credentials|base.?url|"
           r"region .* not (?:supported|enabled)|project .* not (?:found|enabled)"),
     _rule(AUTH, statuses=(401, 403), error_types=("authentication_error", "permission_error",
-          "authentication_failed", "oauth_org_not_allowed", "forbidden"),
+          "authentication_failed", "oauth_org_not_allowed", "forbidden", "account_on_hold"),
           text=r"/login|invalid (?:x-)?api[ -]?key|missing api key|oauth token (?:has )?(?:expired|"
           r"been revoked)|oauth token revoked|not logged in|authenticat|not authorized|permission denied|"
           r"forbidden|request not allowed"),
@@ -253,7 +284,11 @@ RULES: tuple[Rule, ...] = (
           # own wordings beside the documented ones).
           r"connection (?:lost|closed) mid-response|response stalled|response stopped arriving|"
           r"part of the response never arrived|response stream was malformed|service unavailable|"
-          r"bad gateway|gateway timeout|upstream connect error|server_error|api_error"),
+          r"bad gateway|gateway timeout|upstream connect error|server_error|api_error|"
+          # 2.1.332 after HTTP 200: a stream with no events or a malformed one, a route turned away.
+          r"stream ended without receiving any events|content block (?:not found|already closed)|"
+          r"stream event unreadable|API is temporarily unavailable|"
+          r"connection closed before the response finished"),
     # The connection went away with no HTTP answer: no proof of an outage on its own (NETWORK above).
     _rule(NETWORK, codes=("ECONNRESET", "ETIMEDOUT", "EPIPE", "UND_ERR_SOCKET", "ECONNABORTED",
                           "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT",
@@ -272,8 +307,25 @@ RULES: tuple[Rule, ...] = (
           text=r"max_output_tokens|max_tokens|maximum context|context (?:length|window|limit)|"
           r"model .*(?:not found|does not exist|not available)|not_found_error|invalid model|"
           r"unknown model|invalid_request|refus|content filter|output blocked|too large|"
-          r"\bPDF\b|password protected"),
+          r"\bPDF\b|password protected|"
+          # 2.1.332's own request-error texts (records with the 400 status; the text alone for explain).
+          r"exceeds the dimension limit|could not be processed and was removed|isn't available with thinking|"
+          r"does not support this model"),
 )
+
+# 2.1.332's own verdict on a final error record (`apiError`, beside the coarse `error` field), where it
+# names a cause its text does not: "Connection to the API was lost (StreamSuspended)" says
+# `computer_slept`. Only kinds whose cause is unambiguous are read; any other value leaves the class to
+# the status, type and text.
+CLIENT_ERROR_KINDS: dict[str, str] = {
+    "computer_slept": LOCAL_RUNTIME,
+    "network_edge_blocked": LOCAL_RUNTIME,  # HTTP 403 from the network's edge: region, VPN or proxy
+    "hook_denied": LOCAL_RUNTIME,
+    "tls_untrusted_ca": LOCAL_RUNTIME,
+    "tls_cert_signature_failure": LOCAL_RUNTIME,
+    "oauth_refresh_store_refused": LOCAL_RUNTIME,
+    "no_response": NETWORK,  # no response headers within the first-byte window
+}
 
 # Cut-stream texts (final errors, retry causes, 2.1.332's resume nudge): the stream died under a
 # request that had started answering (analysis/loss.py, partial responses)...
@@ -293,7 +345,8 @@ def bounded(text: str, limit: int = TEXT_LIMIT) -> str:
 
 
 # Texts that say "the user stopped it", not "the API failed".
-INTERRUPT_MARKERS = ("[Request interrupted by user", "Request was aborted", "[Request interrupted")
+INTERRUPT_MARKERS = ("[Request interrupted by user", "Request was aborted", "[Request interrupted",
+                     "API Error: Request was aborted")
 
 # Reading fields out of a pasted or recorded message: `API Error: 529 …`, `API Error (529 {…})`,
 # `API Error (claude-opus-4-6): 400 …`, `Error: 400 {…}`, `"status":529`, `HTTP 503`, `status code 403`.
@@ -304,7 +357,7 @@ _LEADING_STATUS = lazy_compile(r"^\s*([1-5]\d\d)\s+(?:\{|[A-Z])")
 _TYPE_IN_TEXT = lazy_compile(r'"type"\s*:\s*"([a-z_]+_error|forbidden)"')
 _CODE_IN_TEXT = lazy_compile(
     r"\b(E[A-Z]{3,}[A-Z_]*|UND_ERR_[A-Z_]+|ERR_[A-Z_]+|(?:UNABLE|SELF|DEPTH|CERT)_[A-Z_]+|"
-    r"ConnectionRefused|FailedToOpenSocket|CertificateVerifyFailed|ConnectionClosed|StreamSuspended)\b")
+    r"ConnectionRefused|FailedToOpenSocket|CertificateVerifyFailed|ConnectionClosed|StreamSuspended|StreamTruncated)\b")
 _NOT_CODES = frozenset({"ERROR", "EOF", "ENV"})
 
 

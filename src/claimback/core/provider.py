@@ -180,8 +180,13 @@ def from_model(model: str | None) -> str | None:
 # fails has no answer whose id would tell (tests/test_realclient.py, the Bedrock and Vertex scenarios).
 _CLOUD_PHRASES = (
     ("check your amazon bedrock service status", BEDROCK),
+    # Bedrock's Mantle endpoint: 2.1.332 names it "Amazon Bedrock (Mantle)" in the same sentence.
+    ("check your amazon bedrock (mantle) service status", BEDROCK),
     ("bedrock is unable to process your request", BEDROCK),
     ("check your google vertex ai service status", VERTEX),
+    # 2.1.332 on Microsoft Foundry: "… check your Microsoft Foundry service status." and its 401/403 text.
+    ("check your microsoft foundry service status", FOUNDRY),
+    ("microsoft foundry authentication failed", FOUNDRY),
 )
 
 
@@ -237,7 +242,7 @@ def judge(*, message_id: str | None = None, request_id: str | None = None, model
     by_msg = from_message_id(message_id)
     by_req = from_request_id(request_id)
     for found in (by_msg, by_req, by_model, by_url, by_text):
-        if found in (BEDROCK, VERTEX):
+        if found in (BEDROCK, VERTEX, FOUNDRY):
             return found
     if OTHER in (by_msg, by_req):
         return OTHER

@@ -19,6 +19,7 @@ import msgspec
 from claimback.core import provider as _provider
 from claimback.core.classify import (
     AGENT_TERMINATED,
+    CLIENT_ERROR_KINDS,
     CUT_OFF_NUDGE,
     INTERRUPT_MARKERS,
     LOCAL_RUNTIME,
@@ -108,6 +109,8 @@ class Record(msgspec.Struct):
     streamCutError: msgspec.Raw = msgspec.Raw(b"null")
     streamCutCause: Any = None
     truncatedAfterOutput: Any = None
+    # 2.1.33x's machine-readable kind of a final error ("computer_slept", "no_response", …).
+    apiError: Any = None
 
 
 _decode_record = msgspec.json.Decoder(Record).decode
@@ -141,11 +144,23 @@ KNOWN_TYPES = frozenset({
     "bridge-session", "file-history-delta", "frame-link", "fork-context-ref",
     "agent-setting",  # 2.1.177-2.1.178: the session's `--agent` (a name)
     "worktree-state",  # 2.1.140: the git worktree a session runs in (`--worktree`)
+    # The rest of the entry types 2.1.332's transcript writer knows (read from its binary): session
+    # bookkeeping, file history, request replay and UI state, nothing the ledger counts. A resumed paused
+    # request (`api-request-resumed`) names server request ids only; its attempts are `api-request`s.
+    "api-request-resumed", "continued-in", "resume-head-vouch", "content-replacement", "data-flow-records",
+    "data-flow-incomplete", "derived-from", "observer-ref", "ended-by-model", "relocated", "agent-color",
+    "artifact-comment-monitor", "artifact-autoreact-ledger", "history-suppression", "attribution-snapshot",
+    "isolation-latch", "session-owner", "dev-mods", "memory-mode", "host-row", "repl-mode", "hybrid-organization",
 })
 KNOWN_SYSTEM_SUBTYPES = frozenset({
     "api_error", "agents_killed", "turn_duration", "api_metrics", "compact_boundary", "microcompact_boundary",
     "local_command", "informational", "stop_hook_summary", "away_summary", "memory_saved",
     "scheduled_task_fire", "model_refusal_fallback", "bridge_status",
+    # 2.1.332: `model_fallback` ("Switched to Haiku 4.5 due to high demand for Sonnet 4.6", trigger
+    # "overloaded"…) follows the failed attempts that caused it, each its own api_error / api-request;
+    # the others are notices.
+    "model_fallback", "model_consent_fallback", "model_refusal_no_fallback", "permission_retry",
+    "cloud_session_status", "rewind_stand_in",
 })
 _KNOWN_TYPE = re.compile(rb'"type":"(?:' + b"|".join(re.escape(t.encode()) for t in sorted(KNOWN_TYPES)) + rb')"')
 _KNOWN_SUBTYPE = re.compile(rb'"subtype":"(?:' + b"|".join(re.escape(t.encode()) for t in sorted(KNOWN_SYSTEM_SUBTYPES))
@@ -640,6 +655,9 @@ class TranscriptParser:
             request_id = request_id or _as_str(cut.get("requestId") or cut.get("requestID"))
             if _network_down(cut, _as_int(cut.get("status"))) or rec.streamCutCause == "network_down":
                 cls = LOCAL_RUNTIME
+        client_kind = rec.apiError if isinstance(rec.apiError, str) else None
+        if client_kind in CLIENT_ERROR_KINDS:
+            cls = CLIENT_ERROR_KINDS[client_kind]
         self._failure(rec, "final", ts, offset, status=status, error_type=error_type or error_field,
                       code=None, request_id=request_id, text=text, failure_class=cls)
         # The final error is the last attempt's; the thread's other unaccounted attempts met the same
