@@ -142,7 +142,8 @@ class TokenHistory:
         total = self._before[i]
         if i < len(hours) and hours[i] == hour:
             # The rows of [hour, moment) are exactly the rows of that hour before `moment` (they share
-            # its 13-character prefix): named so, they are one seek in requests_hour, no table read.
+            # its 13-character prefix): named so, they are one seek in requests_hour (migration 126:
+            # ts follows the hour, so only the rows before `moment` are read), no table read.
             total += int(self.ledger.scalar(
                 f"SELECT COALESCE(SUM({_TOKENS_SQL}), 0) FROM requests WHERE SUBSTR(ts, 1, 13) = ? "
                 "AND ts >= ? AND ts < ?", (hour, hour, moment)) or 0)

@@ -291,6 +291,23 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        126,
+        "request tokens by hour, in time order",
+        (
+            # A P90 week's boundary inside an hour sums that hour's rows before it (analysis/quota.py
+            # tokens_before): with ts after the token counts every row of the hour was read (~380 at
+            # 5 GB); with ts right after the hour only the rows before the boundary are (1,500 such
+            # sums: 0.13 -> 0.07 s). The hourly totals still walk it in group order, no sort, no table
+            # read; same size.
+            "DROP INDEX IF EXISTS requests_hour",  # absent while a crashed first load had deferred it
+            "CREATE INDEX requests_hour ON requests ((SUBSTR(ts, 1, 13)), ts, input_tokens, output_tokens, "
+            "cache_creation_tokens, cache_read_tokens)",
+        ),
+    ),
+)
+
 # Versions are handed out to parallel work, so they may land out of order: the latest is the highest,
 # and a ledger is migrated by the set of versions it lacks, not by "everything above its maximum".
 LATEST_VERSION = max(m.version for m in MIGRATIONS)
