@@ -120,11 +120,14 @@ def test_redactor_opt_ins():
     assert contains_secret(included)
 
 
-# Pieces that make the line-bound shapes (AWS secret, Twilio, Telegram, Discord) and near misses of them:
-# their boundaries ('=' after a run, '/' and '+' inside one, a run cut by a space) are where a scan of
-# the long runs alone could differ from a scan of each line.
+# Pieces that make the line-bound shapes (AWS secret, Twilio, Telegram, Discord), key=value shapes and near
+# misses of them: their boundaries ('=' after a run, '/' and '+' inside one, a run cut by a space) and the
+# letters case-insensitive matching treats apart are where a scan of the joined lines (long runs, the
+# key=value head in the lowered text) could differ from a scan of each line.
 _PIECES = ["A", "b", "7", "/", "+", "=", "_", "-", ".", ":", " ", '"', "AC", "SK", "M", "0" * 8, "f" * 16,
-           "Ab3" * 5, "1234567890", "x" * 20, "K" * 24, "N" + "a1" * 12, ".q1w2e3.", "c" * 27, "\u0130", "é"]
+           "Ab3" * 5, "1234567890", "x" * 20, "K" * 24, "N" + "a1" * 12, ".q1w2e3.", "c" * 27, "\u0130", "é",
+           # the key=value shapes, in cases and with the letters (?i) folds apart from their lower case
+           "token", "PassWord", "api_key", "Tokens", "'", "  ", "\u0131", "\u017f", "ſecret", "auth"]
 
 
 _AWS_SHAPED = "Ab3" * 13 + "A"  # 40 characters of upper, lower and digits
@@ -132,6 +135,7 @@ _AWS_SHAPED = "Ab3" * 13 + "A"  # 40 characters of upper, lower and digits
 
 @given(st.lists(st.lists(st.sampled_from(_PIECES), max_size=40).map("".join), min_size=1, max_size=12))
 @example([_AWS_SHAPED + "=", "=" + _AWS_SHAPED, f"_{_AWS_SHAPED}_", _AWS_SHAPED + "/", f" {_AWS_SHAPED} "])
+@example(["measured_tokens: 5", "ap\u0131_key: \"abcd1234\"", "x", "Password : 'hunter22'"])
 def test_a_joined_scan_finds_exactly_what_each_line_scanned_alone_holds(lines: list[str]):
     from claimback.core.secrets import find_secrets, scan_text
 
