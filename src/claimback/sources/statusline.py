@@ -20,6 +20,11 @@ from claimback.core.times import format_epoch, normalize_ts, parse_utc
 
 SNAPSHOT_EVERY_SECONDS = 60
 PREVIOUS_COMMAND_TIMEOUT = 5.0
+# How long the snapshot waits for another claimback process writing the ledger (an ingest, an audit).
+# Claude Code shows nothing new until the command ends, and with the ledger's usual 60 s the real client
+# drew no status line for as long as an ingest held the write lock; the snapshot is skipped instead, and
+# the next refresh, with the stamp untouched, tries again.
+LEDGER_WAIT_SECONDS = 0.25
 
 
 def _pct(value: Any) -> float | None:
@@ -82,7 +87,7 @@ def record_snapshot(payload: dict[str, Any], now: float | None = None) -> bool:
     model = payload.get("model")
     model_id = model.get("id") if isinstance(model, dict) else None
     session = payload.get("session_id") if isinstance(payload.get("session_id"), str) else None
-    ledger = open_ledger(None)
+    ledger = open_ledger(None, busy_timeout=LEDGER_WAIT_SECONDS)
     try:
         with ledger.transaction():
             ledger.execute(
