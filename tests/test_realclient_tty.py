@@ -4,7 +4,9 @@
 pseudo-terminal (the standard library's `pty`), in the sandbox of tests/realclient.py. The user's own
 settings are made the way a user makes them: `claimback guard install --statusline` into the sandbox's
 CLAUDE_CONFIG_DIR. Then one prompt is typed, the fake API answers with `anthropic-ratelimit-unified-*`
-headers, a second prompt meets 529s until the client gives up, and `/exit` is typed.
+headers, a second prompt meets 529s until the client gives up, and `/exit` is typed. A second session
+keeps the user's earlier status line (chained, capturing the client's input) while another process holds
+the ledger's write lock.
 
 Claude Code puts `rate_limits` into the status line's input only for a subscriber or behind a Claude
 gateway (2.1.332: a bearer token whose JWT `aud` is `claude-gateway` and a base URL that is not
@@ -156,7 +158,9 @@ class TtyRun:
 
 
 def _session(root: Path, *, previous_statusline: str | None, expect: Callable[[str], bool],
-             fail_turn: bool) -> TtyRun:
+             fail_turn: bool, ledger_busy: bool = False) -> TtyRun:
+    """One interactive session. `ledger_busy`: another process holds the ledger's write lock throughout
+    (as a long `claimback ingest` does)."""
     sandbox = Sandbox(root)
     # Onboarding done and this project trusted: without trust the client skips the status line command.
     (sandbox.config_dir / ".claude.json").write_text(json.dumps({
@@ -182,6 +186,9 @@ def _session(root: Path, *, previous_statusline: str | None, expect: Callable[[s
         client_env = sandbox.env(api.url, {**env, "TERM": "xterm-256color", "ANTHROPIC_AUTH_TOKEN": GATEWAY_TOKEN,
                                            "CLAUDE_CODE_MAX_RETRIES": str(RETRIES)})
         client_env.pop("ANTHROPIC_API_KEY")  # the gateway's token is the only credential
+        busy = open_ledger(cb_home / "data" / "ledger.sqlite3") if ledger_busy else None
+        if busy is not None:
+            busy.conn.execute("BEGIN IMMEDIATE")
         term = Terminal([str(require_claude()), "--model", MODEL], sandbox.workdir, client_env)
         try:
             assert term.pump(30, lambda: PROMPT_CHAR in term.output), term.screen()[-2000:]
@@ -196,6 +203,9 @@ def _session(root: Path, *, previous_statusline: str | None, expect: Callable[[s
                 term.pump(30, failures.exists)
         finally:
             code = term.close()
+            if busy is not None:
+                busy.conn.execute("ROLLBACK")
+                busy.close()
         return TtyRun(sandbox, cb_home, install, term.screen(), bytes(term.output), code, list(api.served), drawn)
 
 
@@ -206,9 +216,10 @@ def tty(tmp_path_factory: pytest.TempPathFactory) -> dict[str, TtyRun]:
                             expect=lambda screen: "week31%" in screen)}
     chained_root = tmp_path_factory.mktemp("rc-tty-chain")
     capture = chained_root / "statusline-input.jsonl"
-    # The user's own status line before install: it keeps running through claimback's, with the same stdin.
+    # The user's own status line before install: it keeps running through claimback's, with the same stdin;
+    # meanwhile another claimback process is writing the ledger.
     runs["chained"] = _session(chained_root, previous_statusline=f"cat >> {capture}; echo >> {capture}; echo MY-OWN-LINE",
-                               fail_turn=False, expect=lambda screen: "MY-OWN-LINE" in screen
+                               fail_turn=False, ledger_busy=True, expect=lambda screen: "MY-OWN-LINE" in screen
                                and capture.exists() and "rate_limits" in capture.read_text())
     return runs
 
@@ -253,11 +264,14 @@ def test_the_hooks_guard_install_wrote_ran_in_the_interactive_session(tty: dict[
 
 def test_the_previous_status_line_runs_through_claimbacks_with_the_real_payload(tty: dict[str, TtyRun]) -> None:
     run = tty["chained"]
+    # Drawn while another process held the ledger's write lock (before the fix the command waited out
+    # the ledger's 60 s busy timeout, and the client drew no line meanwhile); the snapshot was skipped.
     assert run.drawn, run.screen[-3000:]
+    assert "Traceback" not in run.screen
     assert "[statusline]" in (run.cb_home / "config" / "config.toml").read_text()
     settings = json.loads((run.sandbox.config_dir / "settings.json").read_text())
     assert settings["statusLine"]["command"].endswith(" statusline") and settings["statusLine"]["padding"] == 0
-    assert len(run.snapshots()) == 1  # recorded, though the line shown is the user's
+    assert run.snapshots() == [] and not (run.cb_home / "cache" / "statusline.stamp").exists()
 
 
 def test_the_real_payload_has_the_shape_the_unit_tests_use(tty: dict[str, TtyRun]) -> None:
