@@ -288,3 +288,25 @@ def test_a_relay_that_passes_anthropic_ids_with_its_own_request_ids_is_not_anthr
     monkeypatch.setenv("CLAIMBACK_GATEWAY_UPSTREAM", "anthropic")
     declared = tmp_path / "declared"
     assert ("request", "msg_01Hq3vBx7KpLmNzR2sTw9YcD", "anthropic") in _ingest(declared, {SESSION: relayed[1:2]})
+
+
+def test_a_refused_selected_model_names_the_route_of_a_session_with_no_answer(tmp_path: Path) -> None:
+    """Claude Code's "There's an issue with the selected model (NAME)" is all a session has when its first
+    prompt is refused: a name no Anthropic API model has (a relay's `vendor/model`) is `other`, a cloud model
+    id its cloud's; a plain Claude name proves nothing (Anthropic's default stays)."""
+    assert p.from_error_text("There's an issue with the selected model (acme-ai/coder-9.1). It may not exist "
+                             "or you may not have access to it.") == p.OTHER
+    assert p.from_error_text("There's an issue with the selected model (claude-opus-4@20250514).") == p.VERTEX
+    assert p.from_error_text("There's an issue with the selected model (claude-sonnet-4-6). It may not exist.") is None
+    relayed, first_party = SESSION, "0b1f0000-0000-4000-8000-000000000007"
+    rows = _ingest(tmp_path, {
+        relayed: [user_prompt("hi", "2026-05-18T05:00:00.000Z", session=relayed, uuid="u1"),
+                  final_error("2026-05-18T05:00:02.000Z", "There's an issue with the selected model (acme-ai/coder-9.1)."
+                              " It may not exist or you may not have access to it. Run /model to pick a different "
+                              "model.", error="invalid_request", status=404, session=relayed)],
+        first_party: [user_prompt("hi", "2026-05-18T05:01:00.000Z", session=first_party, uuid="u2"),
+                      final_error("2026-05-18T05:01:02.000Z", "There's an issue with the selected model "
+                                  "(claude-sonnet-4-6). It may not exist or you may not have access to it.",
+                                  error="invalid_request", status=404, session=first_party)],
+    })
+    assert rows == [("failure", "e-2026-05-18T05:00:02.000Z", "other"), ("failure", "e-2026-05-18T05:01:02.000Z", "NULL")]

@@ -190,9 +190,17 @@ _CLOUD_PHRASES = (
 )
 
 
+# Claude Code's own refusal of a model names it: "There's an issue with the selected model (NAME). It may
+# not exist or you may not have access to it." A session whose only prompt fails that way has no answer to
+# tell its route; the name does when it is no Claude model of Anthropic's API (`moonshotai/kimi-k2.6`,
+# `deepseek-ai/deepseek-v4-pro` behind OpenRouter in a published 2.1.145-2.1.159 sample).
+_SELECTED_MODEL = re.compile(r"issue with the selected model \(([^()\s]{1,200})\)")
+
+
 def from_error_text(text: str | None) -> str | None:
-    """`other` when an error body is a gateway's HTML page or a relay's own wording; `bedrock` or
-    `vertex` when it names that service as the one failing; else None."""
+    """`other` when an error body is a gateway's HTML page or a relay's own wording, or names a selected
+    model only a relay or a cloud serves; `bedrock` or `vertex` when it names that service as the one
+    failing; else None."""
     if not text:
         return None
     if _HTML.search(text):
@@ -200,6 +208,10 @@ def from_error_text(text: str | None) -> str | None:
     low = text.lower()
     if any(phrase in low for phrase in _RELAY_PHRASES):
         return OTHER
+    if "selected model (" in low and (named := _SELECTED_MODEL.search(text)) is not None:
+        by_model = from_model(named.group(1))
+        if by_model is not None:
+            return by_model
     return next((route for phrase, route in _CLOUD_PHRASES if phrase in low), None)
 
 
