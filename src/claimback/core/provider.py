@@ -199,8 +199,8 @@ _SELECTED_MODEL = re.compile(r"issue with the selected model \(([^()\s]{1,200})\
 
 def from_error_text(text: str | None) -> str | None:
     """`other` when an error body is a gateway's HTML page or a relay's own wording, or names a selected
-    model only a relay or a cloud serves; `bedrock` or `vertex` when it names that service as the one
-    failing; else None."""
+    model only a relay or a cloud serves; the cloud (`bedrock`, `vertex`, `foundry`) when it names that
+    service as the one failing; else None."""
     if not text:
         return None
     if _HTML.search(text):
