@@ -189,7 +189,7 @@ CLIENT_TEXTS: list[ClientText] = [
     C("Invalid auth token · Fix external auth token · header value contains a newline", AUTH,
       {"error": "invalid_request", "apiError": "invalid_credential_header"}),
     C("Invalid ANTHROPIC_CUSTOM_HEADERS · Fix the environment variable · header name is empty",
-      DEPLOYMENT_CONFIG, {"error": "invalid_request", "apiError": "invalid_credential_header"}),
+      DEPLOYMENT_CONFIG, {"error": "invalid_request"}),
     C("Invalid request header from the environment · Fix the environment variable · value has a newline",
       DEPLOYMENT_CONFIG, {"error": "invalid_request"}),
     C("Your account is on hold and can't use Claude Code. View details or appeal: https://claude.ai/appeal",
@@ -234,6 +234,25 @@ CLIENT_TEXTS: list[ClientText] = [
     C("The model claude-opus-9 is not available on your bedrock deployment. Try /model to switch to "
       "claude-opus-4-7, or ask your admin to enable this model.", MODEL_PROVIDER,
       {"error": "model_not_found", "status": 404}),
+    # Finals the client writes with only its typed kind (`apiError`; `error` absent): the model's empty
+    # reply or unparsable tool call after the retry, a context that refills after every compaction, a
+    # message over the context window, a cloud session's unattended restart limit, an unanswered or
+    # declined usage-credits prompt.
+    C("The model returned an empty response (retry also failed).", MODEL_PROVIDER,
+      {"error": None, "apiError": "empty_completion"}),
+    C("The model's tool call could not be parsed (retry also failed).", MODEL_PROVIDER,
+      {"error": None, "apiError": "malformed_tool_use_exhausted"}),
+    C("Autocompact is thrashing: the context refilled to the limit within 3 turns of the previous compact, 3 "
+      "times in a row.", MODEL_PROVIDER, {"error": "invalid_request", "apiError": "autocompact_thrashing"}),
+    C("This message is too long to send, so Claude didn't get it. Send a shorter one.", MODEL_PROVIDER,
+      {"error": None, "apiError": "message_over_context_limit"}),
+    C("This session restarted with no new message, and Claude has stopped continuing it automatically. Send a "
+      "message to continue.", LOCAL_RUNTIME, {"error": None, "apiError": "unattended_start_limit"}),
+    C("Claude stopped here because Claude Opus 4.7 now requires usage credits. To keep this agent going, switch "
+      "models or continue with usage credits.", QUOTA_RATE, {"error": None, "apiError": "consent_unanswered"}),
+    C("Auto mode doesn't run on Claude Haiku 4.5, and the model policy no longer allows Claude Opus 4.7 · /model "
+      "to pick another model", QUOTA_RATE, {"error": None, "apiError": "no_allowed_fallback"},
+      text_expected=UNKNOWN),
     # --- Capacity ---------------------------------------------------------------------------------------
     C("Opus is experiencing high load. Switch to Sonnet.", OUTAGE, {"error": "rate_limit"}),
     C("Fable is experiencing high load, please use /model to switch to Sonnet", OUTAGE, {"error": "rate_limit"}),

@@ -274,7 +274,9 @@ RULES: tuple[Rule, ...] = (
           "ENETDOWN", "EHOSTDOWN", "ERR_PROXY_TUNNEL"),
           text=r"connectionrefused|connection refused|failedtoopensocket|unable to connect|"
           r"getaddrinfo|enotfound|eai_again|self[- ]signed certificate|certificate|unable_to_get_issuer|"
-          r"unable to verify|\bssl\b|\btls\b|proxy|network is unreachable|unable to get local issuer"),
+          r"unable to verify|\bssl\b|\btls\b|proxy|network is unreachable|unable to get local issuer|"
+          # 2.1.332's limit on unattended restarts of a cloud session (no request was sent)
+          r"stopped continuing it automatically|couldn't confirm that it could continue this session"),
     # A stream cut after the API answered 200 (mid-response, idle) is the API's side: HTTP-level.
     _rule(OUTAGE, statuses=(500, 502, 503, 504, 520, 522, 524, 529),
           error_types=("overloaded_error", "api_error", "server_error", "timeout_error"),
@@ -310,21 +312,66 @@ RULES: tuple[Rule, ...] = (
           r"\bPDF\b|password protected|"
           # 2.1.332's own request-error texts (records with the 400 status; the text alone for explain).
           r"exceeds the dimension limit|could not be processed and was removed|isn't available with thinking|"
-          r"does not support this model"),
+          r"does not support this model|returned an empty response|tool call could not be parsed|"
+          r"autocompact is thrashing|message is too long to send"),
 )
 
-# 2.1.332's own verdict on a final error record (`apiError`, beside the coarse `error` field), where it
-# names a cause its text does not: "Connection to the API was lost (StreamSuspended)" says
-# `computer_slept`. Only kinds whose cause is unambiguous are read; any other value leaves the class to
-# the status, type and text.
+# 2.1.332's typed kind of a final error record (`apiError`, beside the coarse `error` field). Its own
+# schema describes it as the cause "for consumers that key on the cause instead of the message text (the
+# text stays the fallback and may change)", and some kinds name a cause no text does: "Connection to the
+# API was lost (StreamSuspended)" says `computer_slept`, "The model returned an empty response (retry also
+# failed)" carries `empty_completion` and no `error` at all. Only kinds whose cause is one class are read;
+# the mixed ones (`connection_failed`: refused and reset alike; `stream_idle_timeout`: the client's timer;
+# `provider_credentials`: a refused credential or a model the account may not call) leave the class to
+# the status, type and text, as does any kind not listed.
 CLIENT_ERROR_KINDS: dict[str, str] = {
+    # this machine: it slept, its network's edge refused it (HTTP 403: region, VPN or proxy), a local
+    # hook, its certificate store, the Keychain, a proxy that rewrote Bedrock's stream, the client's own
+    # limit on unattended restarts of a cloud session (no request was sent)
     "computer_slept": LOCAL_RUNTIME,
-    "network_edge_blocked": LOCAL_RUNTIME,  # HTTP 403 from the network's edge: region, VPN or proxy
+    "network_edge_blocked": LOCAL_RUNTIME,
     "hook_denied": LOCAL_RUNTIME,
     "tls_untrusted_ca": LOCAL_RUNTIME,
     "tls_cert_signature_failure": LOCAL_RUNTIME,
     "oauth_refresh_store_refused": LOCAL_RUNTIME,
-    "no_response": NETWORK,  # no response headers within the first-byte window
+    "gateway_content_type": LOCAL_RUNTIME,
+    "unattended_start_limit": LOCAL_RUNTIME,
+    "unattended_start_unconfirmed": LOCAL_RUNTIME,
+    # no response headers within the first-byte window: nobody answered
+    "no_response": NETWORK,
+    # sign-in: a gateway with nobody signed in or an expired session, an unusable named profile, a stored
+    # login the organization's settings refuse, API keys off, a disabled organization's key, a credential
+    # that cannot be sent as a header
+    "gateway_signin_required": AUTH,
+    "gateway_session_expired": AUTH,
+    "named_profile_unusable": AUTH,
+    "stored_login_refused": AUTH,
+    "api_key_auth_disabled": AUTH,
+    "org_disabled_credential": AUTH,
+    "invalid_credential_header": AUTH,
+    # the plan's limits and usage credits (a declined or unanswered credits prompt sends nothing)
+    "usage_limit_reached": QUOTA_RATE,
+    "model_requires_usage_credits": QUOTA_RATE,
+    "long_context_credits_required": QUOTA_RATE,
+    "consent_unanswered": QUOTA_RATE,
+    "no_allowed_fallback": QUOTA_RATE,
+    # the request or the model's reply: refused by a policy or a safety monitor, too long for the context,
+    # a broken tool history, media the API would not take, settings the model refuses, an empty reply or
+    # a tool call that could not be parsed (each after its retry)
+    "dlp_request_denied": MODEL_PROVIDER,
+    "safety_monitor_blocked": MODEL_PROVIDER,
+    "claude_code_version_too_old": MODEL_PROVIDER,
+    "message_over_context_limit": MODEL_PROVIDER,
+    "autocompact_thrashing": MODEL_PROVIDER,
+    "tool_history_mismatch": MODEL_PROVIDER,
+    "max_output_tokens": MODEL_PROVIDER,
+    "pdf_too_large": MODEL_PROVIDER,
+    "pdf_password_protected": MODEL_PROVIDER,
+    "media_removed": MODEL_PROVIDER,
+    "effort_requires_thinking": MODEL_PROVIDER,
+    "advisor_incompatible": MODEL_PROVIDER,
+    "empty_completion": MODEL_PROVIDER,
+    "malformed_tool_use_exhausted": MODEL_PROVIDER,
 }
 
 # Cut-stream texts (final errors, retry causes, 2.1.332's resume nudge): the stream died under a
