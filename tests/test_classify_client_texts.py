@@ -46,8 +46,9 @@ STATUS_PAGE = " If it persists, check https://status.claude.com."
 class ClientText:
     text: str
     expected: str
-    # The final record's fields as the client writes them: {"error": …, "status": …, "apiError": …}.
-    record: dict[str, Any] = field(default_factory=dict)
+    # The final record's fields as the client writes them: {"error": …, "status": …, "apiError": …};
+    # None: never a final record of its own (checked as text only).
+    record: dict[str, Any] | None = field(default_factory=dict)
     text_expected: str | None = None  # the class of the text alone, when the fields add evidence
 
 
@@ -258,6 +259,12 @@ CLIENT_TEXTS: list[ClientText] = [
     C("Fable is experiencing high load, please use /model to switch to Sonnet", OUTAGE, {"error": "rate_limit"}),
     # --- The user stopped it -----------------------------------------------------------------------------
     C("API Error: Request was aborted.", INTERRUPT, {"error": "unknown"}),
+    # --- A subagent's final error as its parent's tool result (the detail after the prefix decides) -------
+    C("Agent terminated early due to an API error: API Error: Connection dropped (ECONNRESET). Check the "
+      "gateway set in ANTHROPIC_BASE_URL, then try again. (error type server_error, model sent to the API: "
+      "claude-sonnet-4-6)", NETWORK, record=None),
+    C("Agent terminated early due to an API error: Could not refresh your login because another Claude Code "
+      "process is refreshing it (or exited mid-refresh) (error type server_error)", LOCAL_RUNTIME, record=None),
 ]
 
 IDS = [c.text[:50] for c in CLIENT_TEXTS]
@@ -268,12 +275,15 @@ def test_client_text(row: ClientText) -> None:
     assert classify(text=row.text) == (row.text_expected or row.expected)
 
 
+RECORDED = [c for c in CLIENT_TEXTS if c.record is not None]
+
+
 @pytest.fixture(scope="module")
 def client_ledger(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     """Every row as its final API-error record (a prompt, then the record), ingested once."""
     root = tmp_path_factory.mktemp("client-texts")
     lines: list[dict[str, Any]] = []
-    for n, row in enumerate(CLIENT_TEXTS):
+    for n, row in enumerate(RECORDED):
         minute = f"2026-05-15T{n // 60:02d}:{n % 60:02d}"
         lines.append(user_prompt(f"prompt {n}", f"{minute}:00.000Z"))
         record = final_error(f"{minute}:30.000Z", row.text, error=row.record.get("error"),
@@ -289,9 +299,9 @@ def client_ledger(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[st
     return {r["failure_key"]: r for r in led.rows("SELECT failure_key, kind, status, failure_class FROM failures")}
 
 
-@pytest.mark.parametrize("n", range(len(CLIENT_TEXTS)), ids=IDS)
+@pytest.mark.parametrize("n", range(len(RECORDED)), ids=[c.text[:50] for c in RECORDED])
 def test_client_final_record(client_ledger: dict[str, dict[str, Any]], n: int) -> None:
-    row = CLIENT_TEXTS[n]
+    row = RECORDED[n]
     got = client_ledger[f"client-{n}"]
     assert got["kind"] == ("interrupt" if row.expected == INTERRUPT else "final")
     assert got["failure_class"] == row.expected
@@ -313,3 +323,56 @@ def test_client_final_record(client_ledger: dict[str, dict[str, Any]], n: int) -
 ])
 def test_the_service_a_final_names_is_its_provider(text: str, route: str | None) -> None:
     assert provider.judge(text=text) == route
+
+
+# The retry record of each connection failure, as 2.1.332 writes it: `error.formatted` is the same
+# formatter's text as the final's, `connection.code` the code, `isNetworkDown` the client's verdict for
+# refused, unresolved, unreachable and proxy-refused codes (the reset row was run here).
+def _attempt(code: str, formatted: str, *, network_down: bool = False, status: int | None = None,
+             message: str = "Connection error.") -> dict[str, Any]:
+    return {"message": message, "status": status, "formatted": formatted,
+            "connection": {"code": code, "message": formatted, "isSSLError": code.startswith("CERT")},
+            "isNetworkDown": network_down, "rateLimits": None, "noResponse": None}
+
+
+ATTEMPTS: list[tuple[dict[str, Any], str]] = [
+    (_attempt("ECONNRESET", "Connection dropped (ECONNRESET)"), NETWORK),
+    (_attempt("Malformed_HTTP_Response", "Connection dropped (Malformed_HTTP_Response)"), NETWORK),
+    (_attempt("ECONNREFUSED", "Connection refused — a firewall or proxy may be blocking it (ECONNREFUSED)",
+              network_down=True), LOCAL_RUNTIME),
+    (_attempt("ENOTFOUND", "Can't reach the API server — check your internet or DNS (ENOTFOUND)",
+              network_down=True), LOCAL_RUNTIME),
+    (_attempt("StreamSuspended", "Connection lost while your computer was asleep"), LOCAL_RUNTIME),
+    (_attempt("StreamSuspended", "Connection lost"), NETWORK),  # a remote host: no sleep to blame
+    (_attempt("StreamTruncated", "Connection closed before the response finished"), OUTAGE),
+    (_attempt("StreamNoResponse", "No response from API",
+              message="No response from API within the first-byte window"), NETWORK),
+    (_attempt("ConnectionIdle", "Request timed out"), NETWORK),
+    (_attempt("CERT_HAS_EXPIRED", "Unable to connect to API: SSL certificate has expired"), LOCAL_RUNTIME),
+    (_attempt("RouteTurnedAway", "The API is temporarily unavailable", status=503,
+              message="the request was turned away before any work was done on it"), OUTAGE),
+]
+
+
+@pytest.fixture(scope="module")
+def attempt_ledger(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    root = tmp_path_factory.mktemp("client-attempts")
+    lines: list[dict[str, Any]] = []
+    for n, (error, _) in enumerate(ATTEMPTS):
+        minute = f"2026-05-15T01:{n:02d}"
+        lines.append(user_prompt(f"prompt {n}", f"{minute}:00.000Z"))
+        lines.append({"type": "system", "subtype": "api_error", "level": "error", "sessionId": SESSION,
+                      "timestamp": f"{minute}:10.000Z", "uuid": f"attempt-{n}", "version": "2.1.332",
+                      "error": error, "retryInMs": 600.0, "retryAttempt": 1, "maxRetries": 3,
+                      "source": "request_retry"})
+    write(root / "projects" / "-home-u-app" / f"{SESSION}.jsonl", lines)
+    led = open_ledger(root / "ledger.sqlite3")
+    ingest(led, [root / "projects"], machine="test")
+    return {r["failure_key"]: r for r in led.rows("SELECT failure_key, kind, error_code, failure_class FROM failures")}
+
+
+@pytest.mark.parametrize("n", range(len(ATTEMPTS)), ids=[e["formatted"][:40] for e, _ in ATTEMPTS])
+def test_client_retry_record(attempt_ledger: dict[str, dict[str, Any]], n: int) -> None:
+    error, expected = ATTEMPTS[n]
+    row = attempt_ledger[f"attempt-{n}"]
+    assert (row["kind"], row["error_code"], row["failure_class"]) == ("retry", error["connection"]["code"], expected)
