@@ -274,6 +274,47 @@ def test_statusline_chain_runs_through_the_wrapper_and_config_is_restored(isolat
     assert path.read_bytes() == original and config.read_bytes() == original_config
 
 
+@pytest.mark.parametrize(("command", "ours"), [
+    ("claimback statusline", True),
+    ("/home/u/.venv/bin/claimback statusline ", True),
+    (f"'/usr/bin/python3' -P -c '{LAUNCH_CODE}' statusline", True),
+    ("python -m claimback statusline", True),
+    ("'/home/u/My Projects (x)/.venv/bin/claimback' statusline", True),
+    # A user's command around claimback is theirs: kept and chained, not replaced and lost.
+    ("claimback statusline | sed 's/week/wk/'", False),
+    ("NO_COLOR=1 claimback statusline", False),
+    ("echo -n '> '; claimback statusline", False),
+    ("bash -c 'claimback statusline'", False),
+    ("~/.claude/statusline.sh", False),
+])
+def test_a_status_line_is_ours_only_when_the_whole_command_is_ours(command: str, ours: bool) -> None:
+    from claimback.prevent.guard_settings import statusline_is_ours
+
+    assert statusline_is_ours({"type": "command", "command": command}) is ours
+
+
+def test_a_users_pipeline_around_claimback_statusline_is_chained_without_a_loop(isolated_home: Path) -> None:
+    path = user_settings()
+    path.parent.mkdir(parents=True)
+    users = f"{shlex.quote(sys.executable)} -m claimback statusline | tr a-z A-Z"
+    original = json.dumps({"statusLine": {"type": "command", "command": users}}).encode()
+    path.write_bytes(original)
+    proc = cli("guard", "install", "--statusline")
+    assert proc.returncode == 0 and "previous status line keeps running" in proc.stdout
+    command = json.loads(path.read_text())["statusLine"]["command"]
+    assert command != users
+    payload = {"model": {"display_name": "Opus"}, "rate_limits": {
+        "five_hour": {"used_percentage": 12, "resets_at": 1764600000},
+        "seven_day": {"used_percentage": 40, "resets_at": 1765000000}}}
+    shown = subprocess.run(command, shell=True, input=json.dumps(payload), capture_output=True, text=True,
+                           timeout=30)
+    # The user's pipeline ran once, over claimback's own line (the claimback inside it did not chain again).
+    assert shown.returncode == 0 and shown.stdout.strip().startswith("WEEK 40%"), shown
+    assert shown.stdout.count("WEEK") == 1
+    assert cli("guard", "uninstall").returncode == 0
+    assert path.read_bytes() == original
+
+
 def test_moved_install_updates_commands_in_place(isolated_home: Path) -> None:
     path = user_settings()
     path.parent.mkdir(parents=True)

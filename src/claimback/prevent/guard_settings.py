@@ -50,7 +50,12 @@ LAUNCH_CODE = "from claimback.entry import main; main()"
 # `<python> -P -c '<LAUNCH_CODE>' hook EVENT`.
 _OURS = r"claimback(?:\.exe|\.entry import main; main\(\))?['\"]?\s+"
 _OUR_HOOK = re.compile(_OURS + r"hook\s+(\w+)")
-_OUR_STATUSLINE = re.compile(_OURS + r"statusline\b")
+# A status line is ours only when the whole command is one of our command lines: a user's command that
+# runs claimback inside something larger (`claimback statusline | sed …`, `A=1 claimback statusline`)
+# is theirs, kept and chained like any other (sources/statusline.py runs it with CHAINED_ENV set, so the
+# claimback inside it draws its own line instead of chaining again).
+_OUR_STATUSLINE = re.compile(_OURS + r"statusline\s*$")
+_SHELL_BEFORE = re.compile(r"[|;&`]|\$\(|(?:^|\s)[A-Za-z_][A-Za-z0-9_]*=")  # pipes, lists, substitutions, VAR=x
 _STATUSLINE_KEPT_KEYS = ("padding", "refreshInterval", "hideVimModeIndicator")
 
 
@@ -255,8 +260,12 @@ def _is_ours(hook: Any) -> str | None:
 
 
 def statusline_is_ours(value: Any) -> bool:
-    return isinstance(value, dict) and isinstance(value.get("command"), str) \
-        and bool(_OUR_STATUSLINE.search(value["command"]))
+    if not (isinstance(value, dict) and isinstance(value.get("command"), str)):
+        return False
+    command = value["command"]
+    match = _OUR_STATUSLINE.search(command)
+    # Before `claimback`: an interpreter, its flags and `-c '…from ` (LAUNCH_CODE), nothing of a shell's.
+    return match is not None and not _SHELL_BEFORE.search(command[:match.start()])
 
 
 def installed_events(data: dict[str, Any]) -> list[str]:

@@ -141,6 +141,11 @@ def compact_line(payload: dict[str, Any]) -> str:
     return " · ".join(parts) or "claimback"
 
 
+# Set for the previous status line command this one runs: a user's command that itself runs
+# `claimback statusline` (piped into sed, say) gets claimback's own line from it, not a loop.
+CHAINED_ENV = "CLAIMBACK_STATUSLINE_CHAINED"
+
+
 def _previous_command() -> str | None:
     from claimback.config import load_config
 
@@ -156,12 +161,14 @@ def run(args: list[str], stdin: bytes | None = None) -> int:
             payload = {}
     except (ValueError, RecursionError):
         payload = {}
+    chained = bool(os.environ.get(CHAINED_ENV))
+    if not chained:  # a chained run's snapshot is the outer run's
+        try:
+            record_snapshot(payload)
+        except Exception as exc:  # never break the status line; say why on stderr only
+            print(f"claimback statusline: snapshot skipped: {exc}", file=sys.stderr)
     try:
-        record_snapshot(payload)
-    except Exception as exc:  # never break the status line; say why on stderr only
-        print(f"claimback statusline: snapshot skipped: {exc}", file=sys.stderr)
-    try:
-        command = _previous_command()
+        command = None if chained else _previous_command()
     except Exception:
         command = None
     if command:
@@ -169,7 +176,7 @@ def run(args: list[str], stdin: bytes | None = None) -> int:
             import subprocess
 
             done = subprocess.run(command, shell=True, input=raw, capture_output=True,
-                                  timeout=PREVIOUS_COMMAND_TIMEOUT)
+                                  timeout=PREVIOUS_COMMAND_TIMEOUT, env={**os.environ, CHAINED_ENV: "1"})
             sys.stdout.buffer.write(done.stdout)
             sys.stdout.flush()
             return 0
