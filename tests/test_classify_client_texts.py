@@ -376,3 +376,36 @@ def test_client_retry_record(attempt_ledger: dict[str, dict[str, Any]], n: int) 
     error, expected = ATTEMPTS[n]
     row = attempt_ledger[f"attempt-{n}"]
     assert (row["kind"], row["error_code"], row["failure_class"]) == ("retry", error["connection"]["code"], expected)
+
+
+# Every entry type 2.1.332's transcript writer lists (its table of entry kinds, read from the binary) and
+# the notices it writes as `system` records: skipped by name, none counted as unknown, none a request or a
+# failure (a model_fallback's attempts are their own records; tests/test_realclient_texts.py).
+WRITER_TYPES = ("api-request-resumed", "file-history-delta", "continued-in", "resume-head-vouch",
+                "content-replacement", "data-flow-records", "data-flow-incomplete", "derived-from",
+                "fork-context-ref", "frame-link", "observer-ref", "ended-by-model", "relocated", "agent-color",
+                "agent-setting", "artifact-comment-monitor", "artifact-autoreact-ledger", "bridge-session",
+                "history-suppression", "attribution-snapshot", "isolation-latch", "session-owner", "dev-mods",
+                "memory-mode", "worktree-state", "host-row", "repl-mode", "hybrid-organization")
+WRITER_NOTICES = ("model_fallback", "model_consent_fallback", "model_refusal_no_fallback", "permission_retry",
+                  "cloud_session_status", "rewind_stand_in")
+
+
+def test_every_entry_kind_of_the_clients_writer_is_known(tmp_path) -> None:
+    lines: list[dict[str, Any]] = [user_prompt("hello", "2026-05-15T01:00:00.000Z")]
+    for n, kind in enumerate(WRITER_TYPES):
+        lines.append({"type": kind, "sessionId": SESSION, "timestamp": f"2026-05-15T01:01:{n:02d}.000Z"})
+    for n, subtype in enumerate(WRITER_NOTICES):
+        lines.append({"type": "system", "subtype": subtype, "sessionId": SESSION, "level": "warning",
+                      "content": "Switched to Haiku 4.5 due to high demand for Sonnet 4.6", "isMeta": False,
+                      "uuid": f"notice-{n}", "timestamp": f"2026-05-15T01:02:{n:02d}.000Z"})
+    write(tmp_path / "projects" / "-home-u-app" / f"{SESSION}.jsonl", lines)
+    led = open_ledger(tmp_path / "ledger.sqlite3")
+    result = ingest(led, [tmp_path / "projects"], machine="test")
+    assert result.unknown_records == {}
+    assert led.rows("SELECT COUNT(*) AS n FROM failures")[0]["n"] == 0
+    assert led.rows("SELECT COUNT(*) AS n FROM requests")[0]["n"] == 0
+    # The check can fail: a kind the writer does not list is still counted.
+    write(tmp_path / "projects" / "-home-u-app" / f"{SESSION}.jsonl",
+          lines + [{"type": "not-a-writer-kind", "sessionId": SESSION, "timestamp": "2026-05-15T01:03:00.000Z"}])
+    assert ingest(led, [tmp_path / "projects"], machine="test").unknown_records == {"not-a-writer-kind": 1}
