@@ -109,3 +109,29 @@ def write(path: Path, records: list[dict[str, Any] | str | bytes], mode: str = "
             else:
                 handle.write(line(record).encode())
     return path
+
+
+def ingest_final_errors(root: Path, prefix: str, finals: list[tuple[str, dict[str, Any]]],
+                        version: str = "2.1.332") -> dict[str, dict[str, Any]]:
+    """Each (text, fields) as the final API-error record of its own turn (a prompt, then the record) in one
+    session, ingested once into a ledger under `root`: failure key (`<prefix>-<n>`) -> its kind, status
+    and class. `fields`: the record's `status` and `error`, and any other record keys to set (apiError)."""
+    from claimback.ledger import open_ledger
+    from claimback.ledger.ingest import ingest
+
+    lines: list[dict[str, Any]] = []
+    for n, (text, fields) in enumerate(finals):
+        minute = f"2026-05-15T{n // 60:02d}:{n % 60:02d}"
+        lines.append(user_prompt(f"prompt {n}", f"{minute}:00.000Z"))
+        record = final_error(f"{minute}:30.000Z", text, error=fields.get("error"), status=fields.get("status"))
+        record.update({k: v for k, v in fields.items() if k not in ("error", "status")})
+        record["uuid"] = f"{prefix}-{n}"
+        record["version"] = version
+        lines.append(record)
+    write(root / "projects" / "-home-u-app" / f"{SESSION}.jsonl", lines)
+    ledger = open_ledger(root / "ledger.sqlite3")
+    try:
+        ingest(ledger, [root / "projects"], machine="test")
+        return {r["failure_key"]: r for r in ledger.rows("SELECT failure_key, kind, status, failure_class FROM failures")}
+    finally:
+        ledger.close()

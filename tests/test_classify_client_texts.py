@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from records import SESSION, final_error, user_prompt, write
+from records import SESSION, ingest_final_errors, user_prompt, write
 
 from claimback.core import provider
 from claimback.core.classify import (
@@ -281,22 +281,9 @@ RECORDED = [c for c in CLIENT_TEXTS if c.record is not None]
 @pytest.fixture(scope="module")
 def client_ledger(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     """Every row as its final API-error record (a prompt, then the record), ingested once."""
-    root = tmp_path_factory.mktemp("client-texts")
-    lines: list[dict[str, Any]] = []
-    for n, row in enumerate(RECORDED):
-        minute = f"2026-05-15T{n // 60:02d}:{n % 60:02d}"
-        lines.append(user_prompt(f"prompt {n}", f"{minute}:00.000Z"))
-        record = final_error(f"{minute}:30.000Z", row.text, error=row.record.get("error"),
-                             status=row.record.get("status"))
-        record["uuid"] = f"client-{n}"
-        record["version"] = "2.1.332"
-        if "apiError" in row.record:
-            record["apiError"] = row.record["apiError"]
-        lines.append(record)
-    write(root / "projects" / "-home-u-app" / f"{SESSION}.jsonl", lines)
-    led = open_ledger(root / "ledger.sqlite3")
-    ingest(led, [root / "projects"], machine="test")
-    return {r["failure_key"]: r for r in led.rows("SELECT failure_key, kind, status, failure_class FROM failures")}
+    return ingest_final_errors(tmp_path_factory.mktemp("client-texts"), "client", [
+        (row.text, {k: v for k, v in row.record.items() if k in ("error", "status", "apiError")})
+        for row in RECORDED])
 
 
 @pytest.mark.parametrize("n", range(len(RECORDED)), ids=[c.text[:50] for c in RECORDED])

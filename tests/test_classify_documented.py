@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from records import SESSION, final_error, user_prompt, write
+from records import ingest_final_errors
 
 from claimback.core.classify import (
     AUTH,
@@ -37,8 +37,6 @@ from claimback.core.classify import (
     UNKNOWN,
     classify,
 )
-from claimback.ledger import open_ledger
-from claimback.ledger.ingest import ingest
 from claimback.prevent.explain import explain
 
 GATEWAY = "If it persists, check your inference gateway (127.0.0.1:35351)."
@@ -360,22 +358,10 @@ RECORDED = [d for d in DOCUMENTED if d.record is not None]
 @pytest.fixture(scope="module")
 def recorded_ledger(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     """Every API-error row as Claude Code writes it (a prompt, then its final error), ingested once."""
-    root = tmp_path_factory.mktemp("documented")
-    lines: list[dict[str, Any]] = []
-    for n, doc in enumerate(RECORDED):
-        minute = f"2026-05-15T{n // 60:02d}:{n % 60:02d}"
-        lines.append(user_prompt(f"prompt {n}", f"{minute}:00.000Z"))
-        record = final_error(f"{minute}:30.000Z", doc.text, error=doc.record.get("error"),
-                             status=doc.record.get("status"))
-        record["uuid"] = f"documented-{n}"
-        record["version"] = "2.1.332"
-        if doc.record.get("type"):
-            record["apiErrorType"] = doc.record["type"]
-        lines.append(record)
-    write(root / "projects" / "-home-u-app" / f"{SESSION}.jsonl", lines)
-    led = open_ledger(root / "ledger.sqlite3")
-    ingest(led, [root / "projects"], machine="test")
-    return {r["failure_key"]: r for r in led.rows("SELECT failure_key, kind, status, failure_class FROM failures")}
+    return ingest_final_errors(tmp_path_factory.mktemp("documented"), "documented", [
+        (doc.text, {"error": doc.record.get("error"), "status": doc.record.get("status"),
+                    **({"apiErrorType": doc.record["type"]} if doc.record.get("type") else {})})
+        for doc in RECORDED])
 
 
 @pytest.mark.parametrize("n", range(len(RECORDED)), ids=[f"{d.section}:{d.text[:40]}" for d in RECORDED])
