@@ -171,17 +171,71 @@ _MERGE_UNKEYED_REQUESTS = (
 # A copy written with a new uuid (seen in 1.0.8x resumed files: the typed prompts and system records of
 # the replayed part keep the original's timestamp and session, the rest of the line byte for byte) is
 # the same event as the original: one failure, one prompt. `copy_hash` is the line without its uuid and
-# parentUuid (sources/transcripts.py); of equal ones the first key stays.
-_DROP_COPIED_FAILURES = (
-    "DELETE FROM failures WHERE copy_hash IS NOT NULL AND EXISTS (SELECT 1 FROM failures AS o "
-    "WHERE o.copy_hash = failures.copy_hash AND o.failure_key < failures.failure_key)"
-)
-_DROP_COPIED_PROMPTS = (
-    "DELETE FROM prompts WHERE copy_hash IS NOT NULL AND EXISTS (SELECT 1 FROM prompts AS o "
-    "WHERE o.copy_hash = prompts.copy_hash AND o.prompt_key < prompts.prompt_key)"
-)
+# parentUuid (sources/transcripts.py). The rule, whatever the runs and the order the lines came in: a
+# key's record is its earliest line (the first read on ties), and of keys whose records have one copy
+# hash the smallest key stays. A dropped copy is moved aside whole (`failure_copies`, `prompt_copies`,
+# migration 140), never forgotten: a later run may bring its key again (it stays a copy while its first
+# line is earlier) or an earlier, different line of the key it copied (then it copies nothing and comes
+# back); either way the ledger is the one a single run over the same lines would build.
+@dataclass(frozen=True)
+class _CopyRule:
+    table: str
+    copies: str
+    key: str
+    columns: tuple[str, ...]
+
+    @property
+    def moved(self) -> str:
+        return ", ".join(self.columns + ("origin", "machine_id"))
+
+    def smaller(self, alias: str) -> str:
+        """Whether a smaller key of the same copy hash is kept or set aside (the union of both tables:
+        moving rows between them never changes it)."""
+        return " OR ".join(
+            f"EXISTS (SELECT 1 FROM {t} AS o WHERE o.copy_hash = {alias}.copy_hash AND o.{self.key} < {alias}.{self.key})"
+            for t in (self.table, self.copies))
+
+
+_FAILURE_RULE = _CopyRule("failures", "failure_copies", "failure_key", FAILURE_COLUMNS)
+_PROMPT_RULE = _CopyRule("prompts", "prompt_copies", "prompt_key", PROMPT_COLUMNS)
 _FAILURE_COPY = FAILURE_COLUMNS.index("copy_hash")
 _PROMPT_COPY = PROMPT_COLUMNS.index("copy_hash")
+
+
+def _apply_copy_rule(ledger: Ledger, rule: _CopyRule, keys: set[str] | None, hashes: set[str] | None) -> None:
+    """The copy rule for the keys and copy hashes this run wrote (None: the whole ledger). Only rows of
+    those keys and hashes can change: a row whose key was set aside before (an earlier run dropped it),
+    the copy hashes written, and the copies of a key whose record this run replaced."""
+    t, c, k = rule.table, rule.copies, rule.key
+    if keys is None and ledger.scalar(f"SELECT 1 FROM {c} LIMIT 1") is None:
+        keys = set()  # a first load: nothing was set aside before
+    # 1. A key this run wrote that an earlier run set aside: the earlier line (set aside, read first on
+    # a tie) stays its record, else this run's line replaces it.
+    _for_rows(ledger, f"DELETE FROM {t} WHERE EXISTS (SELECT 1 FROM {c} WHERE {c}.{k} = {t}.{k} "
+                      f"AND {c}.ts <= {t}.ts)", f"{t}.{k}", keys)
+    _for_rows(ledger, f"DELETE FROM {c} WHERE EXISTS (SELECT 1 FROM {t} WHERE {t}.{k} = {c}.{k})",
+              f"{c}.{k}", keys)
+    if hashes is not None and keys:
+        # The hashes whose smallest key this run may have given another record.
+        ordered = sorted(keys)
+        hashes = set(hashes)
+        for start in range(0, len(ordered), 500):
+            part = ordered[start:start + 500]
+            hashes.update(row[0] for row in ledger.execute(
+                f"SELECT copy_hash FROM {c} WHERE copy_of IN ({', '.join('?' for _ in part)})", part).fetchall())
+    # 2. Of each copy hash the smallest key is kept, the others set aside; the union never changes, so
+    # the order of the moves does not matter.
+    _for_rows(ledger, f"INSERT INTO {c} ({rule.moved}) SELECT {rule.moved} FROM {t} "
+                      f"WHERE copy_hash IS NOT NULL AND ({rule.smaller(t)})", f"{t}.copy_hash", hashes)
+    _for_rows(ledger, f"DELETE FROM {t} WHERE copy_hash IS NOT NULL AND EXISTS (SELECT 1 FROM {c} "
+                      f"WHERE {c}.{k} = {t}.{k})", f"{t}.copy_hash", hashes)
+    _for_rows(ledger, f"INSERT INTO {t} ({rule.moved}) SELECT {rule.moved} FROM {c} "
+                      f"WHERE NOT ({rule.smaller(c)})", f"{c}.copy_hash", hashes)
+    _for_rows(ledger, f"DELETE FROM {c} WHERE EXISTS (SELECT 1 FROM {t} WHERE {t}.{k} = {c}.{k})",
+              f"{c}.copy_hash", hashes)
+    _for_rows(ledger, f"UPDATE {c} SET copy_of = (SELECT MIN(o.{k}) FROM {t} AS o "
+                      f"WHERE o.copy_hash = {c}.copy_hash) WHERE copy_hash IS NOT NULL", f"{c}.copy_hash", hashes)
+
 
 # A failed attempt whose record says nothing (2.x writes `error: {cause: {}}` for some lost attempts:
 # no status, code or text) takes the class of the final error that ended its turn (the first one at or
@@ -335,6 +389,8 @@ class _Writer:
         self.message_ids: set[str] | None = None
         self.failure_copies: set[str] | None = None
         self.prompt_copies: set[str] | None = None
+        self.failure_keys: set[str] | None = None
+        self.prompt_keys: set[str] | None = None
 
     def add(self, batch: ParseBatch, file_row: tuple, session_row: tuple | None,
             agent_row: tuple | None) -> None:
@@ -367,6 +423,8 @@ class _Writer:
                                        if row[_FAILURE_COPY])
             self.prompt_copies.update(row[_PROMPT_COPY] for b in self.batches for row in b.prompts
                                       if row[_PROMPT_COPY])
+            self.failure_keys.update(row[0] for b in self.batches for row in b.failures)
+            self.prompt_keys.update(row[0] for b in self.batches for row in b.prompts)
         with db.transaction():
             db.executemany(_UPSERT_REQUEST, [row + m for row in requests.values()])
             db.executemany(_INSERT_FAILURE, [row + m for b in self.batches for row in b.failures])
@@ -632,7 +690,7 @@ def _sole_machine(ledger: Ledger, machine: str) -> bool:
 
 
 def _for_rows(ledger: Ledger, sql: str, column: str, values: set[str] | None) -> None:
-    """A whole-ledger rule (`sql`, a DELETE with a WHERE clause) for the rows whose `column` is one of
+    """A whole-ledger rule (`sql`, a statement ending in a WHERE clause) for the rows whose `column` is one of
     `values`, or for the whole ledger (`None`: a first load, or a run finishing what a crashed one
     left). A row can only start to break a rule when it, or a row sharing its `column`, is written, so
     an incremental run checks its own values and never scans a table (0.24 s per run at 1 GB)."""
@@ -689,6 +747,7 @@ def ingest(
     if not changes.first_load and not links_pending:
         # an incremental run: the replay and copy rules for its own rows only (_for_rows)
         writer.message_ids, writer.failure_copies, writer.prompt_copies = set(), set(), set()
+        writer.failure_keys, writer.prompt_keys = set(), set()
     # The rows are tuples of strings and numbers (no cycles): the cyclic GC only re-walks the growing
     # batches, ~5 % of a cold ingest. Off while reading; objects are freed by reference counting as ever.
     gc_was_on = gc.isenabled()
@@ -721,8 +780,8 @@ def ingest(
         with ledger.transaction():
             ledger.execute(_MERGE_UNKEYED_REQUESTS)
             _for_rows(ledger, _DROP_SIDECHAIN_REPLAYS, "requests.message_id", writer.message_ids)
-            _for_rows(ledger, _DROP_COPIED_FAILURES, "failures.copy_hash", writer.failure_copies)
-            _for_rows(ledger, _DROP_COPIED_PROMPTS, "prompts.copy_hash", writer.prompt_copies)
+            _apply_copy_rule(ledger, _FAILURE_RULE, writer.failure_keys, writer.failure_copies)
+            _apply_copy_rule(ledger, _PROMPT_RULE, writer.prompt_keys, writer.prompt_copies)
             ledger.execute(_INHERIT_RETRY_CLASS)
             ledger.execute(_SESSION_PROVIDER)
             ledger.execute(_LINK_TASKS_BY_META)

@@ -308,6 +308,39 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        140,
+        "copies the copy rules dropped are kept aside",
+        (
+            # A failure or prompt dropped as a copy of another (ledger/ingest.py, the copy rules) is kept
+            # here, whole, instead of being forgotten: a later run may bring its key again (its record is
+            # still the first line of it, so it stays a copy) or an earlier line of the key it copied
+            # (then it copies nothing and comes back). `copy_of` is the key it copies, so an incremental
+            # run finds the copies of the keys it rewrote without a scan. Same columns as the tables.
+            """CREATE TABLE failure_copies (
+                failure_key TEXT PRIMARY KEY, kind TEXT NOT NULL, session_id TEXT, agent_id TEXT,
+                is_sidechain BIGINT NOT NULL DEFAULT 0, ts TEXT NOT NULL, status BIGINT,
+                error_type TEXT, error_code TEXT, request_id TEXT, message TEXT,
+                failure_class TEXT NOT NULL, signature TEXT, attempt BIGINT, max_attempts BIGINT,
+                retry_in_ms DOUBLE PRECISION, model TEXT, turn_id TEXT, file_path TEXT,
+                file_offset BIGINT, copy_hash TEXT NOT NULL, provider TEXT, """
+            + _ROW_ORIGIN
+            + ", copy_of TEXT)",
+            "CREATE INDEX failure_copies_hash ON failure_copies (copy_hash)",
+            "CREATE INDEX failure_copies_of ON failure_copies (copy_of)",
+            """CREATE TABLE prompt_copies (
+                prompt_key TEXT PRIMARY KEY, session_id TEXT, agent_id TEXT,
+                is_sidechain BIGINT NOT NULL DEFAULT 0, ts TEXT NOT NULL, text_hash TEXT NOT NULL,
+                text_len BIGINT NOT NULL, file_path TEXT, file_offset BIGINT, copy_hash TEXT NOT NULL, """
+            + _ROW_ORIGIN
+            + ", copy_of TEXT)",
+            "CREATE INDEX prompt_copies_hash ON prompt_copies (copy_hash)",
+            "CREATE INDEX prompt_copies_of ON prompt_copies (copy_of)",
+        ),
+    ),
+)
+
 # Versions are handed out to parallel work, so they may land out of order: the latest is the highest,
 # and a ledger is migrated by the set of versions it lacks, not by "everything above its maximum".
 LATEST_VERSION = max(m.version for m in MIGRATIONS)
