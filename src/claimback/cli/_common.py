@@ -69,6 +69,31 @@ def pricing_options(func: F) -> F:
     return func
 
 
+class ExistingDir(click.Path):
+    """A directory that exists (a project root): click's own check lets a FIFO or a device through,
+    and a missing one was reported as a project with no settings."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(exists=True, file_okay=False, **kwargs)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = super().convert(value, param, ctx)
+        if not os.path.isdir(path):
+            self.fail(f"{os.fspath(value)!r} is not a directory", param, ctx)
+        return path
+
+
+class FiniteRange(click.FloatRange):
+    """A float range that refuses NaN (which every comparison lets through: `--refresh-interval nan`
+    reached time.sleep and `--max-body-mb nan` int(), both as tracebacks)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number != number:
+            self.fail(f"{value!r} is not a number", param, ctx)
+        return number
+
+
 def parse_day(value: str | None, option: str) -> date | None:
     """Dates as ccusage takes them (YYYYMMDD), ISO, or relative (`7d`, `2w`)."""
     if value is None:
@@ -81,7 +106,7 @@ def parse_day(value: str | None, option: str) -> date | None:
         if len(text) == 8 and text.isdigit():
             return date(int(text[:4]), int(text[4:6]), int(text[6:]))
         return date.fromisoformat(text[:10])
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: `9999999d`, before year 1
         raise BadInput(f"{option} {value!r} is not a date (use YYYY-MM-DD, YYYYMMDD or 7d)") from None
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from claimback.cli import main
-from claimback.cli._common import db_option, demo_option, json_option, no_ingest_option, print_json, source_option, warn_roots
+from claimback.cli._common import ExistingDir, db_option, demo_option, json_option, no_ingest_option, print_json, source_option, warn_roots
 from claimback.errors import BadInput
 
 _OK, _WARN, _BAD = "[green]ok[/]", "[yellow]warn[/]", "[red]fail[/]"
@@ -22,7 +22,7 @@ _OK, _WARN, _BAD = "[green]ok[/]", "[yellow]warn[/]", "[red]fail[/]"
 @click.option("--out", "out_file", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Also write the diagnostics to FILE (JSON when it ends in .json, else text) "
               "to attach to a bug report. Secrets are never included.")
-@click.option("--project", metavar="DIR", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--project", metavar="DIR", type=ExistingDir(path_type=Path), default=None,
               help="Project whose .claude/settings*.json to check (default: the current directory).")
 @demo_option
 @db_option
@@ -61,16 +61,27 @@ def doctor(ctx: click.Context, as_json: bool, out_file: Path | None, project: Pa
         report = run_doctor(None, [], project=project, ledger_error=str(exc))
     data = dataclasses.asdict(report)
     if out_file is not None:
-        try:
-            if out_file.suffix.lower() == ".json":
-                from claimback.outputs.redact import redact_tree
+        import io
 
-                # A file meant to be shared: every field scrubbed, e-mail addresses too.
-                clean = redact_tree(json.loads(json.dumps(data, default=str)))
-                out_file.write_text(json.dumps(clean, indent=2) + "\n", encoding="utf-8")
-            else:
-                with out_file.open("w", encoding="utf-8") as handle:
-                    _render_doctor(report, _console(handle, color=False))
+        from claimback.core.files import atomic_write
+
+        if out_file.exists() and not out_file.is_file():
+            # A FIFO would hold the command until someone reads it, a device swallow the snapshot.
+            raise BadInput(f"cannot write {out_file}: not a regular file")
+        if not out_file.parent.is_dir():
+            raise BadInput(f"cannot write {out_file}: {out_file.parent} is not a directory")
+        if out_file.suffix.lower() == ".json":
+            from claimback.outputs.redact import redact_tree
+
+            # A file meant to be shared: every field scrubbed, e-mail addresses too.
+            clean = redact_tree(json.loads(json.dumps(data, default=str)))
+            text = json.dumps(clean, indent=2) + "\n"
+        else:
+            handle = io.StringIO()
+            _render_doctor(report, _console(handle, color=False))
+            text = handle.getvalue()
+        try:
+            atomic_write(out_file, text.encode("utf-8"), durable=False)  # all of it or nothing
         except OSError as exc:
             raise BadInput(f"cannot write {out_file}: {exc.strerror}") from None
     if as_json:
@@ -267,7 +278,7 @@ def verify(probe: bool, as_json: bool, db: str | None, sources: tuple[str, ...],
 @doctor.command()
 @click.argument("working", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("this", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--project", metavar="DIR", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--project", metavar="DIR", type=ExistingDir(path_type=Path), default=None,
               help="Without THIS: the project whose settings to snapshot now (default: the current directory).")
 @json_option
 def compare(working: Path, this: Path | None, project: Path | None, as_json: bool) -> None:

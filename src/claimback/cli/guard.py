@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from claimback.cli import main
-from claimback.cli._common import json_option, print_json
+from claimback.cli._common import ExistingDir, json_option, print_json
 
 _SCOPE_HELP = ("Which Claude Code settings file: user (~/.claude/settings.json, or the first "
                "CLAUDE_CONFIG_DIR entry), project (.claude/settings.json) or local "
@@ -27,7 +27,7 @@ def _scope_option(func):  # type: ignore[no-untyped-def]
 
 
 def _project_option(func):  # type: ignore[no-untyped-def]
-    return click.option("--project-dir", type=click.Path(file_okay=False), default=None,
+    return click.option("--project-dir", type=ExistingDir(), default=None,
                         help="Project root for --scope project/local (default: the current directory).")(func)
 
 
@@ -156,7 +156,7 @@ def status_cmd(project_dir: str | None, as_json: bool) -> None:
 
 
 @guard.command("log")
-@click.option("-n", "--limit", type=int, default=20, show_default=True, help="How many decisions to show.")
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many decisions to show.")
 @json_option
 def log_cmd(limit: int, as_json: bool) -> None:
     """Recent hook decisions (allow / deny / warn / record), newest last."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -29,7 +30,9 @@ def _require_existing(db: str | None) -> None:
     from claimback.ledger.store import is_postgres_url, resolve_target
 
     target = resolve_target(db)
-    if not is_postgres_url(target) and not Path(target).expanduser().is_file():
+    # A path that is there but no file (a directory, a FIFO) and a URL of another kind are for
+    # open_ledger to name (and a URL's password is never printed).
+    if "://" not in target and not os.path.lexists(Path(target).expanduser()):
         raise BadInput(f"no ledger at {target} (nothing was created); `claimback ingest` makes one")
 
 

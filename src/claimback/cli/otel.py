@@ -7,7 +7,7 @@ import dataclasses
 import click
 
 from claimback.cli import main
-from claimback.cli._common import db_option, json_option, print_json
+from claimback.cli._common import FiniteRange, db_option, json_option, print_json
 
 
 @main.group()
@@ -22,7 +22,7 @@ def otel() -> None:
               help="Port (4318 is OTLP/HTTP's standard port; 0 picks a free one).")
 @click.option("--token", envvar="CLAIMBACK_OTEL_TOKEN", default=None, metavar="T",
               help="Require `Authorization: Bearer T` on every request (env CLAIMBACK_OTEL_TOKEN).")
-@click.option("--max-body-mb", default=8.0, show_default=True, type=click.FloatRange(0.01, 512),
+@click.option("--max-body-mb", default=8.0, show_default=True, type=FiniteRange(0.01, 512),
               help="Largest request body accepted (compressed and decompressed), in MiB.")
 @click.option("--grpc", "grpc", is_flag=True,
               help="Also serve OTLP over gRPC (needs `pip install 'claimback[grpc]'`), into the same ledger.")

@@ -7,7 +7,7 @@ import os
 import click
 
 from claimback.cli import main
-from claimback.cli._common import json_option, print_json
+from claimback.cli._common import ExistingDir, json_option, print_json
 
 _MARK = {"ok": "ok", "skip": "--", "warn": "WARN", "fail": "FAIL", "outage": "OUTAGE"}
 
@@ -21,7 +21,7 @@ _MARK = {"ok": "ok", "skip": "--", "warn": "WARN", "fail": "FAIL", "outage": "OU
 @click.option("--probe", "do_probe", is_flag=True,
               help="Also send one minimal real Messages request (max_tokens 1; costs a few tokens) to "
                    "ANTHROPIC_BASE_URL or api.anthropic.com.")
-@click.option("--project-dir", type=click.Path(file_okay=False), default=None,
+@click.option("--project-dir", type=ExistingDir(), default=None,
               help="Project whose .claude settings to read (default: the current directory).")
 @click.option("--baseline", metavar="FILE", type=click.Path(dir_okay=False), default=None,
               help="A `doctor --out FILE.json` snapshot of a setup that works: fail (exit 1) when this setup "

@@ -9,6 +9,7 @@ import click
 
 from claimback.cli import main
 from claimback.cli._common import (
+    FiniteRange,
     db_option,
     demo_option,
     json_option,
@@ -133,7 +134,7 @@ def session(**options: Any) -> None:
 @click.option("--live", is_flag=True,
               help="A refreshing view of the active block, the guard's incident state and your quota "
               "(Ctrl-C to stop).")
-@click.option("--refresh-interval", type=click.FloatRange(0.5, 300), default=5.0, show_default=True,
+@click.option("--refresh-interval", type=FiniteRange(0.5, 300), default=5.0, show_default=True,
               metavar="SECONDS", help="With --live: seconds between refreshes.")
 @click.option("--max-refreshes", type=click.IntRange(1, None), default=None, metavar="N",
               help="With --live: stop after N refreshes (default: until Ctrl-C).")

@@ -66,10 +66,14 @@ def export_rows(ledger: Ledger, tables: tuple[str, ...] = TABLES) -> Iterator[di
 def export_jsonl(ledger: Ledger, out: Path | None) -> int:
     encoder = msgspec.json.Encoder()
     count = 0
+    # Written beside `out` and renamed when complete: an export that fails half-way (a full disk, an
+    # interrupt) leaves no file that looks like a backup and is not one.
+    partial = out.with_name(f".{out.name}.claimback-{os.getpid()}.tmp") if out else None
     try:
-        handle = open(out, "wb") if out else None
+        handle = open(partial, "xb") if partial else None
     except OSError as exc:
         raise BadInput(f"cannot write {out}: {exc.strerror or exc}") from None
+    done = False
     try:
         import sys
 
@@ -78,9 +82,14 @@ def export_jsonl(ledger: Ledger, out: Path | None) -> int:
             sink.write(encoder.encode(item) + b"\n")
             count += 1
         sink.flush()
+        done = True
     finally:
         if handle:
             handle.close()
+            if done:
+                os.replace(partial, out)
+            else:
+                os.unlink(partial)
     return count
 
 

@@ -55,7 +55,7 @@ def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 continue
             try:
                 item = decoder.decode(raw)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):  # RecursionError: nested thousands deep
                 raise BadInput(f"{path}:{number}: not a JSON line; is this a `claimback ledger export` file?") from None
             if not (isinstance(item, dict) and isinstance(item.get("table"), str) and isinstance(item.get("row"), dict)):
                 raise BadInput(f"{path}:{number}: expected {{\"table\": ..., \"row\": {{...}}}} "

@@ -20,7 +20,7 @@ from typing import Any
 from claimback import __version__
 from claimback.config import default_ledger_path
 from claimback.core.times import utc_now_iso
-from claimback.errors import LedgerError
+from claimback.errors import EXIT_BAD_INPUT, LedgerError
 from claimback.ledger.schema import LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE, TEAM_INDEXES
 
 
@@ -248,7 +248,28 @@ def _enable_wal(conn: sqlite3.Connection, patience: float = 60.0) -> None:
             delay = min(delay * 2, 0.25)
 
 
+def _not_a_directory(folder: Path) -> Path | None:
+    """The nearest existing ancestor of `folder` (itself included) when it is not a directory."""
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            return None if candidate.is_dir() else candidate
+    return None
+
+
 def _connect_sqlite(path: Path, busy_timeout: float = 60.0) -> sqlite3.Connection:
+    # What the user pointed --db (or CLAIMBACK_DB) at, judged before SQLite sees it: SQLite's own words
+    # for these ("unable to open database file", "disk I/O error") name no cause, and a FIFO must not be
+    # opened at all. Bad usage (exit 2), still a LedgerError so `doctor` reports it and goes on.
+    if path.is_dir():
+        raise LedgerError(f"the ledger path {path} is a directory; give a file (such as {path / 'ledger.sqlite3'})",
+                          exit_code=EXIT_BAD_INPUT)
+    if path.exists() and not path.is_file():
+        raise LedgerError(f"the ledger path {path} is not a regular file (a FIFO or a device?)",
+                          exit_code=EXIT_BAD_INPUT)
+    blocker = _not_a_directory(path.parent)
+    if blocker is not None:
+        raise LedgerError(f"cannot create the ledger {path}: {blocker} is a file, not a directory",
+                          exit_code=EXIT_BAD_INPUT)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -293,6 +314,10 @@ def open_ledger(db: str | os.PathLike[str] | None = None, *, migrate: bool = Tru
                 busy_timeout: float = 60.0) -> Ledger:
     """`busy_timeout`: how long a SQLite write waits for another process's write to end (seconds)."""
     target = resolve_target(db)
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", target) and not is_postgres_url(target):
+        # `mysql://…` or `sqlite://…` would otherwise become a SQLite file named like the URL.
+        raise LedgerError(f"{_redact_url(target)} is not a ledger: give a SQLite file path or a postgresql:// URL",
+                          exit_code=EXIT_BAD_INPUT)
     if is_postgres_url(target):
         ledger = Ledger(_connect_postgres(target), "postgresql", _redact_url(target))
     else:

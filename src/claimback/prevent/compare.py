@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from claimback.core.files import read_regular_text
+from claimback.core.files import UnsafeFile, read_regular_text
 from claimback.errors import BadInput
 
 LIKELY = 50  # differences at or above this weight are "likely" (preflight --baseline fails on them)
@@ -57,8 +57,13 @@ def load_snapshot(path: str | Path) -> dict[str, Any]:
         data = json.loads(read_regular_text(path))
     except FileNotFoundError:
         raise BadInput(f"{path}: no such file (write one with `claimback doctor --out {path.name}`)") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise BadInput(f"{path}: not a doctor snapshot ({type(exc).__name__}); write one with "
+    except UnsafeFile:
+        why = "larger than any doctor snapshot" if path.is_file() else "not a regular file (a FIFO or a device?)"
+        raise BadInput(f"{path}: {why}; write a snapshot with `claimback doctor --out FILE.json`") from None
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise BadInput(f"{path}: not a doctor snapshot (not JSON); write one with "
                        "`claimback doctor --out FILE.json`") from None
     if not (isinstance(data, dict) and {"provider", "settings_files", "env_vars", "claude"} <= set(data)):
         raise BadInput(f"{path}: not a `claimback doctor --out FILE.json` snapshot")

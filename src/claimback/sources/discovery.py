@@ -56,6 +56,9 @@ def resolve_roots(sources: Iterable[str | os.PathLike[str]] = (), *, include_def
             raise BadInput(f"--source {path} does not exist (CLAUDE_CONFIG_DIR is not consulted for --source)")
         if not os.access(path, os.R_OK):
             raise BadInput(f"--source {path} is not readable")
+        if not path.is_dir() and not (path.is_file() and path.suffix == ".jsonl"):
+            # Read as nothing, it made a report that looked complete.
+            raise BadInput(f"--source {path} is neither a directory nor a .jsonl transcript")
         roots.append(_projects_dir(path) if path.is_dir() else path)
     if include_defaults and not roots:
         roots = default_roots()

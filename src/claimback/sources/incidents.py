@@ -279,7 +279,7 @@ def parse_import(text: str) -> tuple[str, list[Incident], int]:
         return fmt, incidents, 0
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested thousands deep
         raise BadInput(f"unknown format (neither JSON nor XML); accepted formats: {accepted}") from None
     if isinstance(data, dict) and data.get("claimback") == "outages" and isinstance(data.get("incidents"), list):
         items = data["incidents"]

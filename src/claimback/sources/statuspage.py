@@ -28,7 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from claimback.core.files import atomic_write, read_regular_bytes
+from claimback.core.files import UnsafeFile, atomic_write, read_regular_bytes
 from claimback.core.times import to_iso, utc_now_iso
 from claimback.errors import BadInput
 from claimback.ledger.store import Ledger
@@ -217,15 +217,18 @@ class ImportResult:
 def import_file(ledger: Ledger, path: str | os.PathLike[str]) -> ImportResult:
     p = Path(path)
     try:
-        if p.stat().st_size > MAX_IMPORT_BYTES:
-            raise BadInput(f"{p.name} is larger than {MAX_IMPORT_BYTES // 1_048_576} MiB; not an incident file")
-        text = p.read_text(encoding="utf-8-sig")
+        if p.is_dir():
+            raise BadInput(f"{p} is a directory; give the incident file itself")
+        # A FIFO would block the import forever and a device never end: regular files only, capped.
+        text = read_regular_bytes(p, MAX_IMPORT_BYTES).decode("utf-8-sig")
     except FileNotFoundError:
         raise BadInput(f"no such file: {p}") from None
-    except IsADirectoryError:
-        raise BadInput(f"{p} is a directory; give the incident file itself") from None
     except UnicodeDecodeError:
         raise BadInput(f"{p.name} is not UTF-8 text; accepted formats: {'; '.join(IMPORT_FORMATS)}") from None
+    except UnsafeFile:
+        if p.is_file():  # a regular file, refused for its size
+            raise BadInput(f"{p.name} is larger than {MAX_IMPORT_BYTES // 1_048_576} MiB; not an incident file") from None
+        raise BadInput(f"{p} is not a regular file (a FIFO or a device?); give the incident file itself") from None
     except OSError as exc:
         raise BadInput(f"cannot read {p}: {exc.strerror}") from None
     fmt, incidents, skipped = parse_import(text)
