@@ -135,11 +135,16 @@ def test_rows_the_ledger_refuses_and_an_unwritable_export_are_one_line_errors(ma
     nested = tmp_path / "nested.jsonl"
     nested.write_text("\n".join(good[:5] + [json.dumps({"table": "requests", "row": {"request_key": "k",
                                                                                         "ts": {"a": 1}}})]) + "\n")
+    wrong_kind = tmp_path / "wrong_kind.jsonl"
+    wrong_kind.write_text("\n".join(good[:5] + [json.dumps({"table": "requests", "row": {
+        "request_key": "k", "ts": "2026-05-15T01:00:00.000Z", "input_tokens": "lots", "model": 7}})]) + "\n")
     no_ts = tmp_path / "no_ts.jsonl"
     no_ts.write_text("\n".join(good[:5] + [json.dumps({"table": "requests", "row": {"request_key": "k"}})]) + "\n")
     with open_ledger(db) as ledger:
         before = ledger.scalar("SELECT COUNT(*) FROM requests")
     for path, says in ((nested, f"{nested}:6: a requests row with an object or list in ts"),
+                       (wrong_kind, f"{wrong_kind}:6: a requests row with a value of the wrong kind in "
+                                    "input_tokens (a number expected), model (text expected)"),
                        (no_ts, "a requests row the ledger refuses (NOT NULL constraint failed: requests.ts)")):
         result = CliRunner().invoke(main, ["ledger", "import", str(path), "--db", str(db)])
         assert result.exit_code == 2 and says in result.output and "Traceback" not in result.output
@@ -147,3 +152,18 @@ def test_rows_the_ledger_refuses_and_an_unwritable_export_are_one_line_errors(ma
             assert ledger.scalar("SELECT COUNT(*) FROM requests") == before  # nothing imported
     out = CliRunner().invoke(main, ["ledger", "export", "--db", str(db), "--out", str(tmp_path / "no" / "x.jsonl")])
     assert out.exit_code == 2 and "cannot write" in out.output and "Traceback" not in out.output
+
+
+def test_a_value_of_the_wrong_kind_is_refused_on_both_engines(ledger_db: str, tmp_path: Path) -> None:
+    from claimback.errors import BadInput
+    from claimback.ledger.merge import import_jsonl
+
+    row = {"request_key": "k1", "ts": "2026-05-15T01:00:00.000Z", "input_tokens": 5, "model": "claude-opus-4-6"}
+    good, bad = tmp_path / "good.jsonl", tmp_path / "bad.jsonl"
+    good.write_text(json.dumps({"table": "requests", "row": row}) + "\n")
+    bad.write_text(json.dumps({"table": "requests", "row": {**row, "request_key": "k2", "output_tokens": "9"}}) + "\n")
+    with open_ledger(ledger_db) as ledger:
+        with pytest.raises(BadInput, match="output_tokens \\(a number expected\\)"):
+            import_jsonl(ledger, bad)
+        assert import_jsonl(ledger, good).added == {"requests": 1}
+        assert ledger.scalar("SELECT SUM(input_tokens) FROM requests") == 5

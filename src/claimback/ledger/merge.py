@@ -70,6 +70,7 @@ def import_jsonl(ledger: Ledger, path: str | Path) -> ImportSummary:
         raise BadInput(f"{path} is not a file (give the file `claimback ledger export --out FILE` wrote)")
     summary = ImportSummary(str(path))
     columns = {t: _columns(ledger, t) for t in TABLES}
+    numeric = {t: _numeric_columns(ledger, t) for t in TABLES}
     before = {t: int(ledger.scalar(f"SELECT COUNT(*) FROM {t}")) for t in TABLES}
     pending: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
     seen: dict[str, int] = {}
@@ -108,6 +109,13 @@ def import_jsonl(ledger: Ledger, path: str | Path) -> ImportSummary:
             nested = [c for c in names if isinstance(row[c], (dict, list))]
             if nested:
                 raise BadInput(f"{path}:{number}: a {table} row with an object or list in {', '.join(nested)}")
+            # SQLite stores "lots" in a token count without a word, and every later sum reads it as 0.
+            wrong = [c for c in names if row[c] is not None and not isinstance(
+                row[c], (int, float) if numeric[table].get(c) else str)]
+            if wrong:
+                kinds = ", ".join(f"{c} ({'a number' if numeric[table][c] else 'text'} expected)" for c in wrong)
+                raise BadInput(f"{path}:{number}: a {table} row with a value of the wrong kind in {kinds}; "
+                               "nothing was imported")
             key = (table, names)
             pending.setdefault(key, []).append(tuple(row[c] for c in names))
             seen[table] = seen.get(table, 0) + 1
@@ -129,3 +137,15 @@ def import_jsonl(ledger: Ledger, path: str | Path) -> ImportSummary:
 def _columns(ledger: Ledger, table: str) -> set[str]:
     cur = ledger.execute(f"SELECT * FROM {table} WHERE 1 = 0")
     return {d[0] for d in cur.description}
+
+
+def _numeric_columns(ledger: Ledger, table: str) -> dict[str, bool]:
+    """Each column of `table`: whether the schema declares it a number (BIGINT, DOUBLE PRECISION)."""
+    if ledger.dialect == "sqlite":
+        declared = [(row[1], row[2]) for row in ledger.execute(f"PRAGMA table_info({table})").fetchall()]
+    else:
+        declared = [(row[0], row[1]) for row in ledger.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
+            "AND table_schema = current_schema()", (table,)).fetchall()]
+    return {name: any(word in (kind or "").upper() for word in ("INT", "DOUBLE", "REAL", "NUMERIC"))
+            for name, kind in declared}
