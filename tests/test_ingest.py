@@ -304,8 +304,9 @@ def test_unwritable_ledger_is_a_clear_error(tmp_path, projects):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     result = CliRunner().invoke(main, ["ingest", "--source", str(projects), "--db", str(blocker / "l.db")])
-    assert result.exit_code == 1 and "cannot create the ledger directory" in result.output
-    assert "Traceback" not in result.output
+    # bad usage: the path leads through a regular file (what is in the way, not SQLite's words)
+    assert result.exit_code == 2 and f"{blocker} is a file, not a directory" in result.output
+    assert "Traceback" not in result.output and blocker.read_text() == "not a directory"
     if os.geteuid() != 0:  # permission bits do not stop root
         locked = tmp_path / "locked"
         locked.mkdir()
