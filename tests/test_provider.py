@@ -62,7 +62,14 @@ EDGEONE_524 = ("<!DOCTYPE html><html><head><title>524: A timeout occurred</title
      p.BEDROCK),
     ({"text": "API Error: 529 Overloaded. This is a server-side issue, usually temporary — try again in a "
               "moment. If it persists, check your Google Vertex AI service status."}, p.VERTEX),
-    ({"text": "API Error: 529 Overloaded. … If it persists, check your inference gateway (gw.example.com)."}, None),
+    # 2.1.332 names the gateway only when ANTHROPIC_BASE_URL is not Anthropic's API: its host is the route,
+    # judged as a failed attempt's URL is (loopback proves nothing).
+    ({"text": "API Error: 529 Overloaded. … If it persists, check your inference gateway (gw.example.com)."},
+     p.OTHER),
+    ({"text": "API Error: 529 Overloaded. … If it persists, check your inference gateway (127.0.0.1:4000)."},
+     None),
+    ({"text": "API Error: 500 … check your inference gateway (bedrock-runtime.us-east-1.amazonaws.com)."},
+     p.BEDROCK),
     # The URL a failed attempt went to (`cause.path`): another host is someone else's API; loopback (a
     # local proxy, or a test's fake API) proves nothing.
     ({"endpoint": "https://api.deepseek.com/anthropic/v1/messages?beta=true"}, p.OTHER),
@@ -310,3 +317,14 @@ def test_a_refused_selected_model_names_the_route_of_a_session_with_no_answer(tm
                                   error="invalid_request", status=404, session=first_party)],
     })
     assert rows == [("failure", "e-2026-05-18T05:00:02.000Z", "other"), ("failure", "e-2026-05-18T05:01:02.000Z", "NULL")]
+
+
+def test_a_declared_gateways_own_host_proves_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # CLAIMBACK_GATEWAY_UPSTREAM=anthropic: the user says their gateway forwards to Anthropic's API, so
+    # the URL an attempt went to and the gateway an error text names are no evidence of another route.
+    gateway_url = {"endpoint": "https://llm-gw.corp.example/v1/messages?beta=true"}
+    gateway_text = {"text": "API Error: 529 Overloaded. … check your inference gateway (llm-gw.corp.example)."}
+    assert p.judge(**gateway_url) == p.judge(**gateway_text) == p.OTHER
+    monkeypatch.setenv("CLAIMBACK_GATEWAY_UPSTREAM", "anthropic")
+    assert p.judge(**gateway_url) is None and p.judge(**gateway_text) is None
+    assert p.judge(endpoint="https://bedrock-runtime.us-east-1.amazonaws.com/model/x/invoke") == p.BEDROCK

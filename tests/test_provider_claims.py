@@ -341,9 +341,11 @@ def test_a_final_error_takes_the_route_its_attempts_named(tmp_path: Path) -> Non
     records = [user_prompt("first", t(16, "10:00:00"), session=RELAY, uuid="p1"),
                attempt(t(16, "10:00:01"), 1), attempt(t(16, "10:00:03"), 2),
                {**final_error(t(16, "10:00:09"), final_text, status=502, session=RELAY), "uuid": "f1"},
-               # a new turn whose only failure is a final error with no attempts before it
+               # a new turn whose only failure is a final error with no attempts before it; its text names
+               # a loopback gateway (a local proxy), which proves no route
                user_prompt("second", t(16, "11:00:00"), session=RELAY, uuid="p2"),
-               {**final_error(t(16, "11:00:05"), final_text, status=502, session=RELAY), "uuid": "f2"}]
+               {**final_error(t(16, "11:00:05"), final_text.replace("gw.example.com", "127.0.0.1:4000"),
+                              status=502, session=RELAY), "uuid": "f2"}]
     write(tmp_path / "projects" / "-home-u-gw" / f"{RELAY}.jsonl", records)
     led = open_ledger(tmp_path / "ledger.sqlite3")
     try:

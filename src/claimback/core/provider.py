@@ -195,6 +195,10 @@ _CLOUD_PHRASES = (
 # tell its route; the name does when it is no Claude model of Anthropic's API (`moonshotai/kimi-k2.6`,
 # `deepseek-ai/deepseek-v4-pro` behind OpenRouter in a published 2.1.145-2.1.159 sample).
 _SELECTED_MODEL = re.compile(r"issue with the selected model \(([^()\s]{1,200})\)")
+# 2.1.332 ends an error's advice with "… check your inference gateway (HOST)." only when ANTHROPIC_BASE_URL
+# names a host that is not Anthropic's API (read from its binary): the host the request went to, judged
+# as a failed attempt's URL is (`from_endpoint`).
+_INFERENCE_GATEWAY = re.compile(r"check your inference gateway \(([^()\s]{1,300})\)")
 
 
 def from_error_text(text: str | None) -> str | None:
@@ -212,6 +216,10 @@ def from_error_text(text: str | None) -> str | None:
         by_model = from_model(named.group(1))
         if by_model is not None:
             return by_model
+    if "inference gateway (" in low and (gateway := _INFERENCE_GATEWAY.search(low)) is not None:
+        by_host = from_endpoint(f"https://{gateway.group(1)}")
+        if by_host is not None:
+            return by_host
     return next((route for phrase, route in _CLOUD_PHRASES if phrase in low), None)
 
 
@@ -221,7 +229,8 @@ _LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
 
 
 def from_endpoint(url: str | None) -> str | None:
-    """The provider the URL a request was sent to proves (a failed attempt's `cause.path`), or None."""
+    """The provider the URL a request was sent to proves (a failed attempt's `cause.path`, the gateway an
+    error text names), or None."""
     host = url_host(url) if isinstance(url, str) and "://" in url else None
     if not host or host in _LOOPBACK_HOSTS or host.startswith("127.") or host.endswith(".localhost"):
         return None
@@ -231,7 +240,9 @@ def from_endpoint(url: str | None) -> str | None:
         return BEDROCK
     if host.endswith("aiplatform.googleapis.com"):
         return VERTEX
-    return OTHER
+    # Someone else's host: a relay's or a proxy's, unless the user declared that their gateway forwards
+    # to Anthropic's API (then it proves nothing, as ANTHROPIC_BASE_URL does not: provider_from_env).
+    return None if _gateway_to_anthropic(os.environ) else OTHER
 
 
 def judge(*, message_id: str | None = None, request_id: str | None = None, model: str | None = None,
