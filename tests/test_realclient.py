@@ -212,6 +212,24 @@ def resumed(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Sc
 
 
 @pytest.fixture(scope="session")
+def forked(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    """A first prompt answered after two 529s, then `--resume … --fork-session` with a second prompt.
+    2.1.332 writes the fork as a new session file that starts with copies of the first one's records
+    (the same uuids, timestamps, request and message ids, the failed attempts too; only sessionId new)."""
+    sandbox = Sandbox(tmp_path_factory.mktemp("rc-forked"))
+    rules = [Rule(error_reply(**OVERLOADED), when=prompt_has("first question"), times=2),
+             Rule(Reply(text="First answer.", input_tokens=300, output_tokens=6, cache_creation_tokens=2500),
+                  when=prompt_has("first question")),
+             Rule(Reply(text="Second answer.", input_tokens=40, output_tokens=7, cache_read_tokens=2500),
+                  when=lambda r: "second question" in r.last_user_text)]
+    with FakeAnthropic(rules) as api:
+        first = run_claude(sandbox, api.url, "This is the first question.")
+        session = session_ids(sandbox)[0]
+        second = run_claude(sandbox, api.url, "And a second question.", "--resume", session, "--fork-session")
+    return Scenario(sandbox, api.served, [first, second])
+
+
+@pytest.fixture(scope="session")
 def interrupted(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     """A slow answer; the user presses Ctrl-C (SIGINT) while the request is under way."""
     sandbox = Sandbox(tmp_path_factory.mktemp("rc-interrupted"))
@@ -340,6 +358,26 @@ def test_resumed_session_counts_each_request_once(resumed: Scenario, tmp_path: P
     assert led.scalar("SELECT COUNT(DISTINCT session_id) FROM requests") == 1
     assert led.scalar("SELECT COUNT(*) FROM failures") == 0
     assert led.scalar("SELECT COUNT(*) FROM prompts") == 2
+
+
+def test_a_forked_sessions_copied_failures_and_requests_count_once(forked: Scenario, tmp_path: Path) -> None:
+    # The replayed part of a fork is not new work: each failed attempt, request and prompt once, in the
+    # session that made it; the fork's own prompt and answer in the fork.
+    assert [r.returncode for r in forked.runs] == [0, 0]
+    assert "Second answer." in forked.runs[1].stdout
+    files = sorted((forked.sandbox.config_dir / "projects").rglob("*.jsonl"))
+    assert len(files) == 2  # the original and the fork
+    led = _ledger(forked, tmp_path)
+    _assert_requests_match(forked, led)
+    served_failed = sorted(r["request_id"] for r in forked.failed())
+    rows = _failures(led)
+    assert sorted(r["request_id"] for r in rows) == served_failed and len(served_failed) == 2
+    assert {r["failure_class"] for r in rows} == {"outage"}
+    assert led.scalar("SELECT COUNT(*) FROM prompts") == 2
+    # The first prompt's failed attempts stay in the first prompt's session (the copies moved nothing).
+    first_prompt = led.scalar("SELECT session_id FROM prompts ORDER BY ts LIMIT 1")
+    assert {row[0] for row in led.execute("SELECT session_id FROM failures").fetchall()} == {first_prompt}
+    assert led.scalar("SELECT COUNT(DISTINCT session_id) FROM requests") == 2
 
 
 def test_user_interrupt_is_an_interruption_not_a_failed_attempt(interrupted: Scenario, tmp_path: Path) -> None:
