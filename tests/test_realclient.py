@@ -7,6 +7,7 @@ request with its tokens, one failure row per failed attempt, the killed subagent
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,6 +231,21 @@ def forked(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Sce
 
 
 @pytest.fixture(scope="session")
+def compacted(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    """A prompt answered, then `-p /compact --continue`, whose summary request meets two 529s first."""
+    sandbox = Sandbox(tmp_path_factory.mktemp("rc-compacted"))
+    rules = [Rule(Reply(text="First answer.", input_tokens=300, output_tokens=6, cache_creation_tokens=2500),
+                  when=prompt_has("first question")),
+             Rule(error_reply(**OVERLOADED), times=2),
+             Rule(Reply(text="<summary>A first question was asked and answered.</summary>", input_tokens=500,
+                        output_tokens=40), times=3)]
+    with FakeAnthropic(rules) as api:
+        first = run_claude(sandbox, api.url, "This is the first question.")
+        second = run_claude(sandbox, api.url, "/compact", "--continue")
+    return Scenario(sandbox, api.served, [first, second])
+
+
+@pytest.fixture(scope="session")
 def interrupted(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     """A slow answer; the user presses Ctrl-C (SIGINT) while the request is under way."""
     sandbox = Sandbox(tmp_path_factory.mktemp("rc-interrupted"))
@@ -378,6 +394,26 @@ def test_a_forked_sessions_copied_failures_and_requests_count_once(forked: Scena
     first_prompt = led.scalar("SELECT session_id FROM prompts ORDER BY ts LIMIT 1")
     assert {row[0] for row in led.execute("SELECT session_id FROM failures").fetchall()} == {first_prompt}
     assert led.scalar("SELECT COUNT(DISTINCT session_id) FROM requests") == 2
+
+
+def test_a_compactions_request_and_its_failed_attempts_are_in_no_transcript_record_but_cost_state(
+        compacted: Scenario, tmp_path: Path) -> None:
+    # What 2.1.332 writes for `/compact`: a compact_boundary and the summary as a user record, but neither
+    # the summary request's answer (its usage) nor its failed attempts (no api_error, no api-request
+    # record). Only the session's running `cost-state` (cumulative modelUsage, restored across --continue)
+    # holds its tokens. The ledger counts what the records show; this pins the gap (docs/methodology.md).
+    assert [r.returncode for r in compacted.runs] == [0, 0]
+    served = compacted.answered()
+    assert len(served) == 2 and len(compacted.failed()) == 2
+    led = _ledger(compacted, tmp_path)
+    ids = [r["request_id"] for r in led.rows("SELECT request_id FROM requests")]
+    assert ids == [served[0]["request_id"]]  # the compaction's request is not a transcript record
+    assert led.scalar("SELECT COUNT(*) FROM failures") == 0  # nor are its 529 attempts
+    states = [json.loads(line) for f in (compacted.sandbox.config_dir / "projects").rglob("*.jsonl")
+              for line in f.read_text().splitlines() if '"type":"cost-state"' in line]
+    usage = states[-1]["modelUsage"]
+    assert sum(m["inputTokens"] for m in usage.values()) == sum(r["input_tokens"] for r in served)
+    assert sum(m["outputTokens"] for m in usage.values()) == sum(r["output_tokens"] for r in served)
 
 
 def test_user_interrupt_is_an_interruption_not_a_failed_attempt(interrupted: Scenario, tmp_path: Path) -> None:
