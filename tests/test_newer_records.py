@@ -14,6 +14,7 @@ from claimback.cli import main
 from claimback.ledger import open_ledger
 from claimback.ledger.ingest import ingest
 from claimback.prevent.resume import build_resume
+import pytest
 from records import SESSION, agent_launch, assistant, final_error, line, task_result, user_prompt
 
 SLUG = "-home-u-app"
@@ -187,5 +188,29 @@ def test_the_record_kinds_of_2_1_22x_are_known_and_a_forks_file_is_read_as_its_o
         assert [tuple(r.values()) for r in rows] == [("msg_01MainAnswerAbCdEfGhJk", None, 40),
                                             ("msg_01ForkAnswerAbCdEfGhJk", fork, 70)]
         assert ledger.scalar("SELECT COUNT(*) FROM failures") == 0
+    finally:
+        ledger.close()
+
+
+@pytest.mark.parametrize("fork_id", ["00000000-0000-4000-8000-00000000f0f0", "ffffffff-0000-4000-8000-00000000f0f0"])
+def test_a_forks_copy_of_an_answer_stays_the_request_of_the_session_that_made_it(tmp_path: Path, fork_id: str) -> None:
+    """2.1.332's `--resume … --fork-session` (tests/test_realclient.py, the fork scenario) starts the fork's
+    file with copies of the first session's records under the fork's sessionId, timestamps kept; a copied
+    answer names the session that made the request as `requestSessionId`. Whichever file is read first
+    (the fork's id sorts before and after the original's), the request is the first session's."""
+    first = [user_prompt("build it", _ts(0), uuid="p-1"),
+             assistant("msg_01FirstAnswerAbCdEfGhJk", "req_011FirstAbCdEfGh", _ts(1), out=40)]
+    copies = [{**r, "sessionId": fork_id} for r in first]
+    copies[1]["requestSessionId"] = SESSION
+    fork = [*copies, user_prompt("and test it", _ts(5), session=fork_id, uuid="p-2"),
+            assistant("msg_01ForkAnswerAbCdEfGhJkL", "req_011ForkAbCdEfGhJ", _ts(6), out=70, session=fork_id)]
+    _write(_main(tmp_path), first)
+    _write(tmp_path / "projects" / SLUG / f"{fork_id}.jsonl", fork)
+    ledger, summary = _ingest(tmp_path)
+    try:
+        rows = ledger.rows("SELECT message_id, session_id, output_tokens FROM requests ORDER BY ts")
+        assert [tuple(r.values()) for r in rows] == [("msg_01FirstAnswerAbCdEfGhJk", SESSION, 40),
+                                                      ("msg_01ForkAnswerAbCdEfGhJkL", fork_id, 70)]
+        assert ledger.scalar("SELECT COUNT(*) FROM prompts") == 2 and summary.unknown_records == {}
     finally:
         ledger.close()

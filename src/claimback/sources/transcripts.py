@@ -99,6 +99,9 @@ class Record(msgspec.Struct):
     # Who wrote a user record (2.1.1xx+): "typed" or "sdk" for a person's prompt, "system" for the
     # client's own (the auto-continuation after a usage-limit reset), which is no prompt of the user's.
     promptSource: Any = None
+    # 2.1.332's `--fork-session` starts the fork's file with copies of the first session's records under
+    # the fork's sessionId; a copied answer names the session that made the request here.
+    requestSessionId: Any = None
     # `api-request` records (2.1.33x): one per HTTP attempt, `id` named by the answer's `requestRef`.
     id: Any = None
     querySource: Any = None
@@ -535,7 +538,10 @@ class TranscriptParser:
                 self.state.provider = found
             duration, cost = rec.requestDuration, rec.costUSD
             requests[key] = (
-                key, msg.id, rec.requestId, self.state.session_id, _as_str(rec.agentId) or self.file_agent_id,
+                # a fork's copy of an answer stays the request of the session that made it (whichever of
+                # the two files is read first: the copies keep the original's timestamps)
+                key, msg.id, rec.requestId, _as_str(rec.requestSessionId) or self.state.session_id,
+                _as_str(rec.agentId) or self.file_agent_id,
                 1 if rec.isSidechain is True else 0, ts, msg.model, inp, out, cache_write, _count(cache_1h),
                 read, usage.speed, usage.service_tier,
                 None if duration is None else _as_int(_as_number(duration)),
