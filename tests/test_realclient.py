@@ -487,8 +487,6 @@ def telemetry(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     finally:
         server.send_signal(signal.SIGTERM)
         out, _err = server.communicate(timeout=30)
-    import json
-
     return Telemetry(Scenario(sandbox, api.served, runs), db, json.loads(out) if out.strip() else {})
 
 
@@ -718,8 +716,6 @@ def on_vertex(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def test_a_vertex_burst_is_vertexs_and_never_claimed_from_anthropic(on_vertex: Scenario, tmp_path: Path) -> None:
-    import json
-
     from realclient import claimback
 
     assert [r.returncode for r in on_vertex.runs] == [0, 1] and "Vertex AI" in on_vertex.runs[1].stdout
@@ -746,8 +742,6 @@ def on_bedrock(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) ->
     `/model/…/invoke-with-response-stream` in AWS event-stream frames with `msg_bdrk_…` ids, once; then
     Bedrock's own 503 ServiceUnavailableException (its JSON body and an x-amzn-RequestId, no Anthropic
     error shape) ends a second session's prompt before it had any answer."""
-    import json
-
     sandbox = Sandbox(tmp_path_factory.mktemp("rc-bedrock"))
     unavailable = Reply(kind="raw", status=503, content_type="application/json",
                         body=json.dumps({"message": "Bedrock is unable to process your request."}),

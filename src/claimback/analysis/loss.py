@@ -52,6 +52,7 @@ EXPOSURE_ASSUMPTION = ("assumes each failed attempt re-sent the prompt of the la
                        "whether such attempts count against a quota is not public")
 
 KILLED_TASK_OUTCOMES = ("killed", "no_result", "interrupted")
+_MID_STREAM_LOWER = tuple(marker.lower() for marker in MID_STREAM_MARKERS)
 CACHE_TTL_5M = timedelta(minutes=5)
 CACHE_TTL_1H = timedelta(hours=1)
 ACTIVE_BEFORE = timedelta(hours=1)  # a session counts as "active around the window" if used this close
@@ -382,7 +383,7 @@ def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = N
         text = (failure["message"] or "") + " " + (failure["error_code"] or "")
         lowered = text.lower()
         mid_stream = (failure["kind"] == "final" and failure["status"] is None) or any(
-            marker.lower() in lowered for marker in MID_STREAM_MARKERS)
+            marker in lowered for marker in _MID_STREAM_LOWER)
         if not mid_stream or any(marker in lowered for marker in NO_OUTPUT_MARKERS):
             continue
         stream = by_stream.get((failure["session_id"], failure["agent_id"]), [])

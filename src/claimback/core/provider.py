@@ -316,6 +316,18 @@ def judge_request(message_id: str | None, request_id: str | None, model: str | N
     return judge(message_id=message_id, request_id=request_id, model=model)
 
 
+def judge_answer(message_id: str | None, request_id: str | None, model: str | None,
+                 version: object) -> str | None:
+    """The route an answer's record proves (the parser's one question per request row): `judge_request`,
+    then the header rule of a first-party-shaped answer (a missing or foreign `requestId` is a relay's,
+    `answer_without_request_id` / `answer_with_foreign_request_id`)."""
+    found = judge_request(message_id, request_id, model)
+    if found == ANTHROPIC and (answer_without_request_id(version) if request_id is None
+                               else answer_with_foreign_request_id(request_id)):
+        return OTHER
+    return found
+
+
 def _truthy(value: object) -> bool:
     # Claude Code's own reading of boolean env vars: 1/true/yes/on, any case.
     return str(value).strip().lower() in ("1", "true", "yes", "on")

@@ -250,7 +250,7 @@ def _chart_span(window: WindowReport) -> tuple[datetime, datetime]:
 def _request_bins(ledger: Ledger, spans: Sequence[tuple[datetime, datetime]]) -> dict[str, tuple[int, int]]:
     """(requests, tokens) of every ten-minute bin with requests in any of `spans`, keyed by the bin's
     15-character prefix (YYYY-MM-DDTHH:M; bins start on a multiple of ten minutes). Summed in SQL, in the
-    covering index of migration 95 (hour prefix, token counts, ts), once per stretch of overlapping
+    covering index `requests_hour` (hour prefix, ts, token counts: migration 126), once per stretch of overlapping
     spans: the windows' charts overlap, and summing each chart's three days apart read the same index
     rows again for every window (7 M of them for 271 windows at 5 GB)."""
     merged: list[list[datetime]] = []

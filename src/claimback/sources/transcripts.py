@@ -529,11 +529,7 @@ class TranscriptParser:
         # request_wins(), inlined: the larger total, and on a tie the earlier line (a copy written later
         # by --resume never moves a request to the copy's time or session)
         if previous is None or total > (kept := _request_total(previous)) or (total == kept and ts < previous[6]):
-            found = _provider.judge_request(msg.id, _as_str(rec.requestId), msg.model)
-            if found == _provider.ANTHROPIC and (
-                    _provider.answer_without_request_id(rec.version) if rec.requestId is None
-                    else _provider.answer_with_foreign_request_id(rec.requestId)):
-                found = _provider.OTHER
+            found = _provider.judge_answer(msg.id, rec.requestId, msg.model, rec.version)
             if found is not None:
                 self.state.provider = found
             duration, cost = rec.requestDuration, rec.costUSD
