@@ -2,7 +2,8 @@
 
 `claimback hook EVENT` runs inside Claude Code for every hooked event, so it is dispatched here,
 before the click CLI (and its rich/httpx-using modules) is imported: the hook path loads only the
-standard library and `claimback.prevent`. Everything else goes to `claimback.cli.main`.
+standard library and `claimback.prevent`. So are the status line and, before click, the `usage … --json`
+reports scripts poll (`claimback.fastcli`). Everything else goes to `claimback.cli.main`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ def main() -> None:
         from claimback.sources.statusline import run as statusline
 
         sys.exit(statusline(sys.argv[2:]))
+    if len(sys.argv) > 3 and sys.argv[1] == "usage":
+        from claimback.fastcli import run as fast
+
+        code = fast(sys.argv[1:])
+        if code is not None:
+            sys.exit(code)
     import gc
 
     from claimback.cli import main as cli_main

@@ -29,6 +29,11 @@ class Workspace:
     # exist): reporting commands go on with the ledger alone and print this as a warning.
     roots_warning: str | None = None
 
+    def warning_line(self) -> str | None:
+        """The one warning of every command that reads the user's transcript roots, when the configured
+        ones could not be read: the report goes on with the ledger alone, but must not look complete."""
+        return f"warning: {self.roots_warning}; reporting on the ledger as it is" if self.roots_warning else None
+
 
 @contextmanager
 def open_workspace(

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import click
 
-from claimback.errors import BadInput
+from claimback.core.times import parse_day, parse_range  # noqa: F401  (the commands import them from here)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -94,30 +92,6 @@ class FiniteRange(click.FloatRange):
         return number
 
 
-def parse_day(value: str | None, option: str) -> date | None:
-    """Dates as ccusage takes them (YYYYMMDD), ISO, or relative (`7d`, `2w`)."""
-    if value is None:
-        return None
-    text = value.strip().lower()
-    try:
-        if text.endswith(("d", "w")) and text[:-1].isdigit():
-            days = int(text[:-1]) * (7 if text.endswith("w") else 1)
-            return (datetime.now(timezone.utc) - timedelta(days=days)).date()
-        if len(text) == 8 and text.isdigit():
-            return date(int(text[:4]), int(text[4:6]), int(text[6:]))
-        return date.fromisoformat(text[:10])
-    except (ValueError, OverflowError):  # OverflowError: `9999999d`, before year 1
-        raise BadInput(f"{option} {value!r} is not a date (use YYYY-MM-DD, YYYYMMDD or 7d)") from None
-
-
-def parse_range(since: str | None, until: str | None) -> tuple[date | None, date | None]:
-    """`--since`/`--until` as days; a range that ends before it starts is bad usage (exit 2)."""
-    first, last = parse_day(since, "--since"), parse_day(until, "--until")
-    if first is not None and last is not None and first > last:
-        raise BadInput(f"--since {first.isoformat()} is after --until {last.isoformat()}: the period is empty")
-    return first, last
-
-
 OUT_HELP = ("Folder the claim packet is written to. Default: claimback-packet-<today, UTC> in the current "
             "directory (claimback-packet-demo-2026-05-15 for --demo); when that folder already exists and is "
             "not empty, -2, -3, ... is added (claimback-packet-2026-12-01-2). An --out folder that exists and is "
@@ -125,21 +99,17 @@ OUT_HELP = ("Folder the claim packet is written to. Default: claimback-packet-<t
 
 
 def warn_roots(ws: Any) -> None:
-    """The one warning of every command that reads the user's transcript roots, when the configured ones
-    could not be read (a CLAUDE_CONFIG_DIR that does not exist): the report goes on with the ledger
-    alone, but must not look complete. One line on stderr, so `--json` output stays JSON."""
-    if getattr(ws, "roots_warning", None):
-        click.echo(f"warning: {ws.roots_warning}; reporting on the ledger as it is", err=True)
+    """`Workspace.warning_line` on stderr (one line, so `--json` output stays JSON)."""
+    line = ws.warning_line()
+    if line:
+        click.echo(line, err=True)
 
 
 def print_json(data: Any) -> None:
-    """JSON on stdout; every string scrubbed of key-shaped values (fields from transcripts, telemetry
-    and status pages reach here; json.dumps escapes control characters itself)."""
-    from claimback.outputs.escape import json_text
-    from claimback.outputs.redact import redact_tree
+    """JSON on stdout, every string scrubbed (`outputs.redact.printable_json`)."""
+    from claimback.outputs.redact import printable_json
 
-    data = json.loads(json.dumps(data, ensure_ascii=False, default=str))  # dataclasses/dates as printed
-    click.echo(json_text(redact_tree(data, personal=False)))
+    click.echo(printable_json(data))
 
 
 def stderr_is_terminal() -> bool:

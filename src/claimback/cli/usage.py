@@ -14,7 +14,6 @@ from claimback.cli._common import (
     demo_option,
     json_option,
     no_ingest_option,
-    parse_range,
     print_json,
     progress_bar,
     range_options,
@@ -63,22 +62,13 @@ def usage() -> None:
     """
 
 
-def _run(kind: str, since: str | None, until: str | None, as_json: bool, breakdown: bool, no_cost: bool, order: str,
-         tz_name: str | None, mode: str, pricing_file: str | None, db: str | None,
-         sources: tuple[str, ...], no_ingest: bool, demo: bool, **extra: Any) -> None:
-    from claimback.analysis.pricing import PricingTable
-    from claimback.analysis.usage import to_ccusage_json, usage_report
-    from claimback.workspace import open_workspace
+def _run(kind: str, as_json: bool, breakdown: bool, no_cost: bool, **options: Any) -> None:
+    from claimback.analysis.usage import to_ccusage_json
+    from claimback.fastcli import usage_output
 
-    first, last = parse_range(since, until)
-    table = PricingTable.load(pricing_file)
-    subagents = bool(extra.get("subagents"))
+    subagents = bool(options.get("subagents"))
     with progress_bar("ingest", enabled=not as_json) as progress:
-        with open_workspace(db, sources, demo=demo, run_ingest=not no_ingest, progress=progress) as ws:
-            report = usage_report(ws.ledger, kind, since=first, until=last, tz_name=tz_name, mode=mode,
-                                  pricing=table, order=order, **extra)
-            report.demo = ws.demo
-            warn_roots(ws)  # `ingest` errors on this; a report goes on with the ledger
+        report = usage_output(kind, progress=progress, warn=lambda line: click.echo(line, err=True), **options)
     if as_json:
         print_json(to_ccusage_json(report, subagents=subagents, cost=not no_cost))
         return

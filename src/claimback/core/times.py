@@ -120,3 +120,31 @@ def normalize_ts(value: str | None) -> str | None:
     if not 1990 <= parsed.year <= 2200:
         return None
     return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
+
+
+def parse_day(value: str | None, option: str) -> date | None:
+    """Dates as ccusage takes them (YYYYMMDD), ISO, or relative (`7d`, `2w`)."""
+    if value is None:
+        return None
+    text = value.strip().lower()
+    try:
+        if text.endswith(("d", "w")) and text[:-1].isdigit():
+            days = int(text[:-1]) * (7 if text.endswith("w") else 1)
+            return (datetime.now(UTC) - timedelta(days=days)).date()
+        if len(text) == 8 and text.isdigit():
+            return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        return date.fromisoformat(text[:10])
+    except (ValueError, OverflowError):  # OverflowError: `9999999d`, before year 1
+        from claimback.errors import BadInput
+
+        raise BadInput(f"{option} {value!r} is not a date (use YYYY-MM-DD, YYYYMMDD or 7d)") from None
+
+
+def parse_range(since: str | None, until: str | None) -> tuple[date | None, date | None]:
+    """`--since`/`--until` as days; a range that ends before it starts is bad usage (exit 2)."""
+    first, last = parse_day(since, "--since"), parse_day(until, "--until")
+    if first is not None and last is not None and first > last:
+        from claimback.errors import BadInput
+
+        raise BadInput(f"--since {first.isoformat()} is after --until {last.isoformat()}: the period is empty")
+    return first, last

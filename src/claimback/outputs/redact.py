@@ -87,6 +87,18 @@ class Redactor:
         return self._places(value)
 
 
+def printable_json(data: Any) -> str:
+    """The text every `--json` print writes: dataclasses and dates as json prints them (`str`), every
+    string scrubbed of key-shaped values (fields from transcripts, telemetry and status pages reach
+    here; json escapes control characters itself)."""
+    import json
+
+    from claimback.outputs.escape import json_text
+
+    plain = json.loads(json.dumps(data, ensure_ascii=False, default=str))
+    return json_text(redact_tree(plain, personal=False))
+
+
 def redact_tree(value: Any, *, personal: bool = True) -> Any:
     """A copy of `value` (dicts, lists, strings, numbers) with every string, keys included, scrubbed.
 
