@@ -111,3 +111,16 @@ def test_a_ledger_another_process_is_writing_does_not_hold_the_status_line(isola
     assert snapshots(isolated_home) == []
     again = run(json.dumps(PAYLOAD).encode(), isolated_home)
     assert again.returncode == 0 and len(snapshots(isolated_home)) == 1
+
+
+def test_the_snapshot_path_imports_no_typing_dataclasses_or_click(isolated_home):
+    """The once-a-minute path opens the ledger; what it imports is its start-up (docs/benchmarks.md)."""
+    env = dict(os.environ, CLAIMBACK_HOME=str(isolated_home))
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "claimback", "statusline"],
+                          input=json.dumps(PAYLOAD).encode(), env=env, capture_output=True, timeout=20)
+    assert proc.returncode == 0 and "week 74%" in proc.stdout.decode()
+    assert len(snapshots(isolated_home)) == 1  # the ledger was opened and written
+    modules = {line.split("|")[-1].strip() for line in proc.stderr.decode().splitlines() if "|" in line}
+    assert "claimback.ledger.schema" in modules
+    for heavy in ("typing", "dataclasses", "inspect", "click"):
+        assert heavy not in modules, heavy

@@ -6,15 +6,23 @@ portable subset both engines read the same way (TEXT, BIGINT, DOUBLE PRECISION).
 
 from __future__ import annotations
 
-from typing import NamedTuple
 
+class Migration:
+    """One schema step. A plain class: a dataclass or a NamedTuple would import dataclasses or typing on
+    the status line's path, which opens the ledger (docs/benchmarks.md)."""
 
-class Migration(NamedTuple):  # not a dataclass: see Ledger in ledger/store.py
-    version: int
-    name: str
-    statements: tuple[str, ...]
-    # The engines whose ledgers run the statements; the others only record the version as applied.
-    dialects: tuple[str, ...] = ("sqlite", "postgresql")
+    __slots__ = ("version", "name", "statements", "dialects")
+
+    def __init__(self, version: int, name: str, statements: tuple[str, ...],
+                 dialects: tuple[str, ...] = ("sqlite", "postgresql")) -> None:
+        self.version = version
+        self.name = name
+        self.statements = statements
+        # The engines whose ledgers run the statements; the others only record the version as applied.
+        self.dialects = dialects
+
+    def __repr__(self) -> str:
+        return f"Migration({self.version}, {self.name!r})"
 
 
 _ROW_ORIGIN = "origin TEXT NOT NULL DEFAULT 'transcript', machine_id TEXT NOT NULL DEFAULT ''"

@@ -14,7 +14,9 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the status line path would import typing (~3 ms)
+if TYPE_CHECKING:
+    from typing import Any
 
 from claimback.core.times import format_epoch, normalize_ts, parse_utc
 
