@@ -182,6 +182,12 @@ DECISIVE: tuple[Rule, ...] = (
           # auth token · …", "Your account is on hold and can't use Claude Code …".
           r"\blogin expired\b|login reached its time limit|invalid auth token|fix external (?:api key|auth token)|"
           r"account is on hold"),
+    # A cloud's quota or throttle answers with its own wording, whatever the body names after it: Vertex's
+    # "Quota exceeded for aiplatform.googleapis.com/…" / RESOURCE_EXHAUSTED (a 429 the `aiplatform.` setting
+    # rule below must not take), Bedrock's ThrottlingException "Too many tokens, please wait …" (public
+    # issues of Claude Code on both, docs/reliability.md "Public error texts").
+    _rule(QUOTA_RATE, text=r"\bRESOURCE_EXHAUSTED\b|quota exceeded for |resource has been exhausted|"
+          r"ThrottlingException|too many (?:tokens|requests), please wait"),
     _rule(DEPLOYMENT_CONFIG, text=r"provided model identifier is invalid|PublisherModelConfig|"
           r"data sharing to be enabled|aiplatform\.|inference.profile|"
           # 2.1.332: "Could not load AWS|Google Cloud|Azure credentials · …" (no credential found on the
@@ -198,7 +204,11 @@ DECISIVE: tuple[Rule, ...] = (
     # Server-side failures, whatever field came with them: a 5xx/overload after output (2.1.199+; the
     # record says only `error: "server_error"`), the auto-mode classifier model overloaded, "high load".
     _rule(OUTAGE, text=r"server error mid-response|temporarily unavailable, so auto mode|"
-          r"is experiencing high load"),
+          r"is experiencing high load|"
+          # "API returned an empty or malformed response (HTTP 200) — check for a proxy or gateway …": an
+          # answer with nothing usable in it, as a stream that ended without events; the advice's "proxy"
+          # must not make it this machine's.
+          r"returned an empty or malformed response"),
     # Claude Code gives every cut stream `error: "server_error"`; these texts say the cause was local.
     _rule(LOCAL_RUNTIME, text=r"check your internet connection|computer went to sleep|host_not_allowed|unable to resize image|"
           r"installation was killed|while downloading the update|--bg and --print conflict|"
@@ -231,7 +241,11 @@ DECISIVE: tuple[Rule, ...] = (
           r"insufficient (?:account |credit )?balance|"
           # 2.1.332's usage-credit texts ("Usage credits ran out before the response was finished", "… requires
           # usage credits", "You're out of usage credits", "You've hit your monthly spend limit").
-          r"usage credits ran out|out of usage credits|requires usage credits|monthly spend limit"),
+          r"usage credits ran out|out of usage credits|requires usage credits|monthly spend limit|"
+          # Relays: new-api/one-api's "the current group's upstream load is saturated" (its 429, the upstream
+          # key's rate: a public one-api issue's maintainer), a token's quota used up, an aggregator's
+          # account without credits (OpenRouter's 402 "Insufficient credits").
+          r"负载已饱和|额度已用尽|额度不足|余额不足|insufficient credits"),
     _rule(MODEL_PROVIDER, text=r"prompt is too long|output token maximum|exceed context limit|"
           r"issue with the selected model|violate (?:our )?usage policy|content filtering policy|"
           r"conversation too long|flagged this message for a cybersecurity|not available with the Claude \w+ plan|"
@@ -239,7 +253,11 @@ DECISIVE: tuple[Rule, ...] = (
           r"auto mode could not evaluate|auto mode classifier transcript exceeded|"
           # A relay that turned a model off answers 500 api_error ("Permission denied, this model has
           # been disabled"): no server failing, the model is not offered.
-          r"model has been disabled"),
+          r"model has been disabled|"
+          # A relay or an aggregator with no route for the model asked (new-api's 503 "No available channel
+          # for model X under group default (distributor)", one-api's "无可用渠道", OpenRouter's 404 "No
+          # allowed providers are available for the selected model"): the model setting, not a failing server.
+          r"no available channel for model|无可用渠道|no allowed providers are available"),
 )
 
 # Claude Code 2.1.199+ hands a subagent's terminal API error to its parent behind this prefix (Server
@@ -259,7 +277,7 @@ RULES: tuple[Rule, ...] = (
           "authentication_failed", "oauth_org_not_allowed", "forbidden", "account_on_hold"),
           text=r"/login|invalid (?:x-)?api[ -]?key|missing api key|oauth token (?:has )?(?:expired|"
           r"been revoked)|oauth token revoked|not logged in|authenticat|not authorized|permission denied|"
-          r"forbidden|request not allowed"),
+          r"forbidden|request not allowed|no api key available"),
     _rule(QUOTA_RATE, statuses=(429, 402), error_types=("rate_limit_error", "rate_limit",
           "billing_error", "quota_exceeded"),
           text=r"usage limit|rate.?limit|limit reached|resets \d|billing|quota|add funds|"
@@ -286,7 +304,8 @@ RULES: tuple[Rule, ...] = (
           # own wordings beside the documented ones).
           r"connection (?:lost|closed) mid-response|response stalled|response stopped arriving|"
           r"part of the response never arrived|response stream was malformed|service unavailable|"
-          r"bad gateway|gateway timeout|upstream connect error|server_error|api_error|"
+          # `\b`: a relay's own error types (`new_api_error`, `one_api_error`) are labels, not a server error.
+          r"bad gateway|gateway timeout|upstream connect error|\bserver_error|\bapi_error|"
           # 2.1.332 after HTTP 200: a stream with no events or a malformed one, a route turned away.
           r"stream ended without receiving any events|content block (?:not found|already closed)|"
           r"stream event unreadable|API is temporarily unavailable|"

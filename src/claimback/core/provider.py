@@ -107,8 +107,38 @@ _RELAY_PHRASES = (
     # published 2.1.76-2.1.81 sample): Anthropic's errors are `{"type":"error","error":{"type","message"}}`.
     '"err_code"',
     '"message_cn"',
+    # one-hub (a one-api fork): its error type, "invalid token", "the token's quota is used up".
+    "one_hub_error",
+    "无效的令牌",
+    "令牌额度",
+    # OpenRouter's wrapper of its upstream's error ("Provider returned error", metadata.provider_name)
+    # and its routing refusal; claude-code-router's wrapper ("Error from provider(…)",
+    # `provider_response_error`): public issues of both, pasted from Claude Code.
+    "provider returned error",
+    '"provider_name"',
+    "no allowed providers are available",
+    "error from provider",
+    "provider_response_error",
+    # Relays in front of Google's Antigravity backend ("Antigravity API error (429): …").
+    "antigravity api",
 )
+# A LiteLLM proxy's own wording around its upstream's answer (`litellm.BadRequestError: AnthropicException
+# - …`, "Received Model Group=…", "LiteLLM Retried: 2 times"): a gateway, whose upstream only the user knows
+# (CLAIMBACK_GATEWAY_UPSTREAM=anthropic says it is Anthropic's API).
+_GATEWAY_PHRASES = ("litellm.", "litellm retried", "received model group")
 _HTML = re.compile(r"<\s*(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>]|title>)", re.IGNORECASE)
+# Cloudflare's error page names the zone it answered for in its title ("api.anthropic.com | 520: Web server
+# is returning an unknown error"), its JSON errors in `zone`: Anthropic's own edge is no relay's page.
+_PAGE_ZONE = re.compile(r"<title>\s*([a-z0-9.-]{3,253})\s*\|", re.IGNORECASE)
+_JSON_ZONE = re.compile(r'"zone"\s*:\s*"([a-z0-9.-]{3,253})"', re.IGNORECASE)
+# Anthropic's API answers every error as `{"type":"error","error":{"type":…,"message":…},"request_id":"req_…"}`
+# (platform.claude.com/docs/en/api/errors, "Error shapes"). A body whose error object opens with `code` or
+# `message` is another server's (OpenAI-style: Zhipu's `{"error":{"code":"1113",…}}`, a gateway's
+# `{"error":{"message":…,"code":…}}`), and a `request_id` of another shape (digits, hex) was minted by
+# whoever answered (Z.ai's and MiniMax's Anthropic-shaped bodies in public issues): a relay's or gateway's
+# own error, unless the user declared the gateway forwards to Anthropic's API.
+_FOREIGN_SHAPE = re.compile(r'"error\\?"\s*:\s*\{\s*\\?"(?:code|message)\\?"\s*:|'
+                            r'"request_id\\?"\s*:\s*\\?"(?!req_)[A-Za-z0-9_-]{6,}')
 
 
 def from_message_id(message_id: str | None) -> str | None:
@@ -190,6 +220,29 @@ _CLOUD_PHRASES = (
 )
 
 
+# What only a cloud writes, whatever it names as failing (public issues of Claude Code on Bedrock and
+# Vertex, and of other clients of the same services): Bedrock's throttling texts ("Too many tokens, please
+# wait before trying again.", ThrottlingException), its validation wordings and its model ids and host
+# in the text; Vertex's quota host, docs and ids. Anthropic's API never answers with these.
+_CLOUD_SHAPES = (
+    ("too many tokens, please wait before trying again", BEDROCK),
+    ("too many requests, please wait before trying again", BEDROCK),
+    ("throttlingexception", BEDROCK),
+    ("provided model identifier is invalid", BEDROCK),
+    ("with on-demand throughput isn", BEDROCK),
+    ("bedrock-runtime.", BEDROCK),
+    ("anthropic.claude-", BEDROCK),
+    ("_bdrk_", BEDROCK),
+    ("aiplatform.googleapis.com", VERTEX),
+    ("cloud.google.com/vertex-ai", VERTEX),
+    ("_vrtx_", VERTEX),
+)
+# A Google API error body (`{"error":{"code":429,…,"status":"RESOURCE_EXHAUSTED"}}`, quotes escaped when
+# nested): the shape of Vertex AI's errors, Claude Code's one Google route; never Anthropic's API's.
+_GOOGLE_STATUS = re.compile(r'"status\\?"\s*:\s*\\?"(?:RESOURCE_EXHAUSTED|PERMISSION_DENIED|INVALID_ARGUMENT|'
+                            r'FAILED_PRECONDITION|UNAVAILABLE|UNAUTHENTICATED|DEADLINE_EXCEEDED|NOT_FOUND)\\?"')
+
+
 # Claude Code's own refusal of a model names it: "There's an issue with the selected model (NAME). It may
 # not exist or you may not have access to it." A session whose only prompt fails that way has no answer to
 # tell its route; the name does when it is no Claude model of Anthropic's API (`moonshotai/kimi-k2.6`,
@@ -201,16 +254,36 @@ _SELECTED_MODEL = re.compile(r"issue with the selected model \(([^()\s]{1,200})\
 _INFERENCE_GATEWAY = re.compile(r"check your inference gateway \(([^()\s]{1,300})\)")
 
 
+_TEXT_BOUND = 65536
+
+
+def _anthropic_zone(zone: str) -> bool:
+    zone = zone.lower().rstrip(".")
+    return zone == "anthropic.com" or zone.endswith(".anthropic.com")
+
+
 def from_error_text(text: str | None) -> str | None:
-    """`other` when an error body is a gateway's HTML page or a relay's own wording, or names a selected
-    model only a relay or a cloud serves; the cloud (`bedrock`, `vertex`, `foundry`) when it names that
-    service as the one failing; else None."""
+    """`other` when an error body is a gateway's HTML page (not Anthropic's own edge's) or a relay's own
+    wording, or names a selected model only a relay or a cloud serves; the cloud (`bedrock`, `vertex`,
+    `foundry`) when it names that service as the one failing or has a shape only that cloud writes; else
+    None."""
     if not text:
         return None
+    # A body quoted inside a record's JSON string (2.1.33x's `error.message: "529 {\"type\":…}"`) reads as
+    # the body itself; a bound keeps a proxy's megabyte page cheap (what identifies it is near its start).
+    text = text[:_TEXT_BOUND]
+    if '\\"' in text:
+        text = text.replace('\\"', '"')
     if _HTML.search(text):
-        return OTHER
+        zone = _PAGE_ZONE.search(text)
+        if zone is None or not _anthropic_zone(zone.group(1)):
+            return OTHER
     low = text.lower()
     if any(phrase in low for phrase in _RELAY_PHRASES):
+        return OTHER
+    if any(phrase in low for phrase in _GATEWAY_PHRASES) and not _gateway_to_anthropic(os.environ):
+        return OTHER
+    if '"cloudflare_error"' in low and (zone := _JSON_ZONE.search(text)) is not None and not _anthropic_zone(zone.group(1)):
         return OTHER
     if "selected model (" in low and (named := _SELECTED_MODEL.search(text)) is not None:
         by_model = from_model(named.group(1))
@@ -220,7 +293,15 @@ def from_error_text(text: str | None) -> str | None:
         by_host = from_endpoint(f"https://{gateway.group(1)}")
         if by_host is not None:
             return by_host
-    return next((route for phrase, route in _CLOUD_PHRASES if phrase in low), None)
+    found = next((route for phrase, route in _CLOUD_PHRASES if phrase in low), None)
+    if found is None:
+        found = next((route for phrase, route in _CLOUD_SHAPES if phrase in low), None)
+    if found is None and '"status' in low and _GOOGLE_STATUS.search(text):
+        found = VERTEX
+    if (found is None and ('"error' in low or '"request_id' in low) and _FOREIGN_SHAPE.search(text)
+            and not _gateway_to_anthropic(os.environ)):
+        found = OTHER
+    return found
 
 
 # Loopback proves nothing: a local proxy may forward to Anthropic's API or to anyone (the settings say

@@ -568,6 +568,10 @@ class TranscriptParser:
         # the ingest gives it its session's route, else Claude Code's default, Anthropic's (SQL_PROVIDER).
         found = None if kind == "interrupt" else _provider.judge(request_id=request_id, text=evidence or text,
                                                                  endpoint=endpoint)
+        if found is None and evidence is not None and text and "\\u" in evidence:
+            # The record's JSON escaped non-ASCII (`\u5f53…`, a writer other than Claude Code's): a relay's
+            # wording ("当前分组上游负载已饱和") is read in the decoded text.
+            found = _provider.from_error_text(text)
         route = found or (self.state.failure_route if kind == "final" else None) or self.state.provider
         if kind == "retry":
             self.state.failure_route = found
