@@ -43,6 +43,11 @@ SHAPES = {
     "html page": lambda n: "API Error: 503 " + (
         "<div class=\"err\">upstream connect error 0x7f3a9c at node-12.example.net ops@example.net</div>"
         * (n // 90 + 1))[:n],
+    # a relay's error body repeated (escaped JSON, foreign request ids, key=value pairs, a page title): the
+    # provider judge's and the secret scrubber's shapes (docs/reliability.md, "Public error texts")
+    "relay body": lambda n: "API Error: 429 " + (
+        '{\\"error\\":{\\"message\\":\\"当前分组上游负载已饱和\\",\\"request_id\\":\\"2025042302014273\\"},'
+        'token=IQoJb3JpZ2luX2Vj <title>relay.example | 524' * (n // 120 + 1))[:n],
 }
 
 

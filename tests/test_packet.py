@@ -251,6 +251,12 @@ PLANTED = {
     "aws_id_error": "AKIAJ7PLANTEDERR0R01",
     "aws_secret": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYPLANTEDKEY",
     "task_key": "sk-ant-api03-TaSkDeScRiPtIoN0123456789abcdefghijklmnopqrstuvwxyzABCDEFG-hijklmnopAA",
+    # Shapes pasted with error texts in public issues (tests/test_classify_public_texts.py): a relay's key, an
+    # Azure AI key, a bare AWS session token, a proxy URL with its password.
+    "relay_key": "cr_" + "5ec7e7" * 10 + "a1b2",
+    "azure_key": "9pLaNtEdAzUrEkEy0123456789abcdefghijklmnopqrstuvwxyzAB" + "JQQJ99" + "BFACplantedAzureKey0123",
+    "aws_session": "IQoJb3JpZ2luX2VjEPlAnTeD" + "A1b2C3d4E5f6G7h8" * 12,
+    "proxy_password": "pr0xyPlAnTeDpw",
 }
 
 
@@ -271,7 +277,8 @@ def build_secret_corpus(root: Path, home: Path) -> Path:
                                                           "is_error": False, "content": env_dump}]},
                 "toolUseResult": {"stdout": env_dump, "stderr": "", "interrupted": False}}
     oauth_retry = retry(t("01:05"), 1, status=529, session=s1)
-    oauth_retry["error"]["error"]["error"]["message"] = f"Overloaded (token {PLANTED['oauth_error']})"
+    oauth_retry["error"]["error"]["error"]["message"] = (
+        f"Overloaded (token {PLANTED['oauth_error']}) key {PLANTED['relay_key']} {PLANTED['azure_key']}")
     main_records = [
         user_prompt(f"Deploy with ANTHROPIC_API_KEY={PLANTED['api_key_prompt']} and {PLANTED['aws_id']}",
                     t("00:50"), session=s1, uuid="p1"),
@@ -293,7 +300,8 @@ def build_secret_corpus(root: Path, home: Path) -> Path:
         assistant("k1a", "rk1a", t("00:53"), cr=20000, session=s1, sidechain=True, agent_id="k1"),
         assistant("k1b", "rk1b", t("00:56"), cr=30000, session=s1, sidechain=True, agent_id="k1"),
         retry(t("01:02"), 1, session=s1, agent_id="k1"),
-        final_error(t("01:08"), "API Error: 500 Internal server error", session=s1, agent_id="k1"),
+        final_error(t("01:08"), f"API Error: 500 Internal server error via http://u:{PLANTED['proxy_password']}@"
+                    f"10.0.0.1:3128 (session {PLANTED['aws_session']})", session=s1, agent_id="k1"),
     ]
     write(projects / slug / s1 / "subagents" / "agent-k1.jsonl", _in(cwd, sub))
     write(projects / slug / f"{s3}.jsonl", _in(cwd, [

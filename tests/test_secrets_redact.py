@@ -35,6 +35,16 @@ SECRETS = [
     "MY_SERVICE_API_KEY: 0123456789abcdef",
     "ya29.a0AfH6SMBx" + "k" * 40,
     "-----BEGIN OPENSSH PRIVATE KEY-----",
+    # Shapes users paste with error texts in public issues that the scrubber did not know (2026-12-01):
+    "sk-ant-admin01-" + "Qw3rTy9_" * 10,
+    "IQoJb3JpZ2luX2VjEJr" + "A1b2C3d4E5f6G7h8" * 20 + "==",  # an AWS session token, bare
+    "Ocp-Apim-Subscription-Key: 0123456789abcdef0123456789abcdef",  # Azure API Management
+    "1ICfm7h6TcUzTTZ9hrJGn8hugqYLBzfAgLXHo5fFkLZnnKf3lXKZJQQJ99BHACHYHv6XJ3w3AAABACOGYH00",  # Azure AI key
+    "abc8Q~" + "aB3dE6gH9.kL1mN2oP3qR4sT5uV6wX7y",  # an Entra ID client secret
+    "xapp-1-A0123ABCDEF-1234567890123-0123456789abcdef0123456789abcdef",  # a Slack app token
+    "cr_" + "0123456789abcdef" * 4,  # claude-relay-service's key
+    "Cookie: session=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "HTTPS_PROXY=http://bob:hunter22@10.0.0.1:3128",
 ]
 
 # What a packet legitimately contains: none of it may trip the scanner.
@@ -58,6 +68,20 @@ def test_every_secret_shape_is_found_and_scrubbed(secret: str):
     cleaned = scrub(text)
     assert not contains_secret(cleaned), cleaned
     assert cleaned.startswith("before ") and "[REDACTED]" in cleaned
+
+
+@pytest.mark.parametrize("text", [
+    "aws_session_token = IQoJb3JpZ2luX2VjEJr" + "A1b2C3d4E5f6G7h8" * 40,
+    '{"aws_session_token":"FwoGZXIvYXdzEJr' + "A1b2C3d4E5f6G7h8" * 40 + '"}',
+    "x-api-key: " + "Zq" * 400,
+    '{"api_key": "sk-zz0123456789',  # cut before its closing quote (an error text cut at 300 characters)
+])
+def test_a_value_is_redacted_to_its_end_however_long(text: str):
+    # The key=value rule's value is bounded (300 characters); a longer one (an AWS session token runs to
+    # 1,000+) left its tail in the text, and a quoted one matched nothing at all.
+    cleaned = scrub(text)
+    assert "[REDACTED]" in cleaned and len(cleaned) < 40, cleaned
+    assert not contains_secret(cleaned)
 
 
 @pytest.mark.parametrize("text", BENIGN)

@@ -62,13 +62,18 @@ def _has_classes(value: str) -> bool:
 # ("password":"x"), HTTP headers (x-api-key: v, Authorization: Basic v), query strings (?token=v).
 # "tokens" (max_tokens, input_tokens) and "key" alone are not here: they name counts and ids.
 _KEYWORDS = (r"pass(?:word|wd|phrase)?|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|"
-             r"private[_\-]?key|credentials?|authorization|auth|cookie")
+             r"private[_\-]?key|subscription[_\-]?key|credentials?|authorization|auth|cookie")
 _ASSIGNMENT = lazy_compile(
     # The key's own prefix (MY_SERVICE_, x-, aws_secret_) is not matched: only the value is redacted, and
     # a pattern starting at the keyword is tried once per keyword, not once per character of an identifier.
     r"(?i)(?:" + _KEYWORDS + r")[\"']?\s{0,4}[:=]\s{0,4}"
     r"(?:(?:basic|bearer|token|digest|negotiate)\s{1,4})?"
-    r"(?:\"(?P<v>[^\"\n\\]{4,300})\"|'(?P<w>[^'\n\\]{4,300})'|(?P<x>[^\s\"'<>,;&)}\]]{4,300}))")
+    # No closing quote is required: an error text cut at 300 characters may have lost it. A value longer than
+    # the bound (an AWS session token runs to 1,000+ characters) is redacted to its end (`_CONTINUE`).
+    r"(?:\"(?P<v>[^\"\n\\]{4,300})|'(?P<w>[^'\n\\]{4,300})|(?P<x>[^\s\"'<>,;&)}\]]{4,300}))")
+# Where each value group of the key=value rule goes on past its bound: the rest of the value is redacted too.
+_CONTINUE = {"v": lazy_compile(r'[^"\n\\]*'), "w": lazy_compile(r"[^'\n\\]*"),
+             "x": lazy_compile(r"[^\s\"'<>,;&)}\]]*")}
 
 _RULES: tuple[_Rule, ...] = (
     # -- vendor token shapes ------------------------------------------------------------------------------
@@ -79,7 +84,7 @@ _RULES: tuple[_Rule, ...] = (
     _Rule("AWS secret access key", min_len=40, pattern=lazy_compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"),
           check=_has_classes),
     _Rule("GitHub token", hints=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), pattern=lazy_compile(_B + r"(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})")),
-    _Rule("Slack token", hints=("xox",), pattern=lazy_compile(_B + r"xox[abposre]-[A-Za-z0-9\-]{10,}")),
+    _Rule("Slack token", hints=("xox", "xapp-"), pattern=lazy_compile(_B + r"(?:xox[abposre]|xapp)-[A-Za-z0-9\-]{10,}")),
     _Rule("Slack or Discord webhook", hints=("hooks.slack.com", "discord"), pattern=lazy_compile(
         r"(?i)https://(?:hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/\-]{8,}|"
         r"(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/[0-9]{5,}/[A-Za-z0-9_\-]{8,})")),
@@ -110,9 +115,21 @@ _RULES: tuple[_Rule, ...] = (
         _B + r"[MNO][A-Za-z0-9_\-]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38}")),
     _Rule("Azure storage key", hints=("accountkey=",), pattern=lazy_compile(r"(?i)AccountKey=[A-Za-z0-9+/=]{40,100}")),
     _Rule("Artifactory token", hints=("akc",), pattern=lazy_compile(_B + r"AKC[A-Za-z0-9]{60,}")),
+    # An AWS STS session token (AWS_SESSION_TOKEN, X-Amz-Security-Token) pasted bare: its base64 opens the
+    # same way for every token of a generation ("IQoJb3JpZ2lu…", older "FwoGZXIvYXdz…").
+    _Rule("AWS session token", hints=("iqojb3jpz2lu", "fwogzxivyxdz"), pattern=lazy_compile(
+        _B + r"(?:IQoJb3JpZ2lu|FwoGZXIvYXdz)[A-Za-z0-9/+=]{40,}")),
+    # Azure AI services keys (84 characters, "JQQJ99" at the same place in every one) and Entra ID client
+    # secrets (a digit, then "Q~", in the fourth and fifth places).
+    _Rule("Azure key", hints=("jqqj99", "q~"), pattern=lazy_compile(
+        _B + r"(?:[A-Za-z0-9]{40,60}JQQJ99[A-Za-z0-9]{20,30}(?![A-Za-z0-9])|"
+        r"[A-Za-z0-9_.]{3}[0-9]Q~[A-Za-z0-9_~.\-]{31,34}(?![A-Za-z0-9_~.\-]))")),
+    # A relay's key users paste with their errors: claude-relay-service's `cr_` + 64 hex (new-api's and
+    # one-api's `sk-…` are the API-key shape above).
+    _Rule("relay API key (cr_...)", hints=("cr_",), min_len=67, pattern=lazy_compile(_B + r"cr_[0-9a-f]{64}(?![A-Za-z0-9])")),
     # -- generic: key=value and header forms ---------------------------------------------------------------
     _Rule("secret in assignment or header", hints=("pass", "pwd", "secret", "token", "key", "credential", "auth", "cookie"), needs=(":", "="), pattern=_ASSIGNMENT, check=lambda v: v.strip(".") != REPLACEMENT.strip(".")
-          and not v.startswith(("[REDACTED", "<secret", "${", "$("))),
+          and not v.startswith(("[REDACTED", "<secret", "${", "$(")) and "[REDACTED" not in v and "<secret" not in v),
     # -- personal identifiers: scrubbed, never a reason to stop a packet -----------------------------------
     _Rule("e-mail address", hints=("@",), pattern=lazy_compile(
         r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@(?:[A-Za-z0-9\-]{1,63}\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9\-])"),
@@ -144,11 +161,16 @@ def _spans(rule: _Rule, text: str) -> list[tuple[int, int]]:
     """Spans to redact for one rule: the value group when the rule has one (the key name stays readable),
     else the whole match; matches the rule's `check` refuses are skipped."""
     spans = []
+    reach = 0  # the end of the last value redacted to its end: a match inside it is already covered
     for match in rule.pattern.finditer(text):
+        if match.start() < reach:
+            continue
         groups = [g for g in _VALUE_GROUPS if g in rule.pattern.groupindex and match.group(g) is not None]
         parts = [(match.start(g), match.end(g)) for g in groups] or [(match.start(), match.end())]
-        for start, end in parts:
+        for group, (start, end) in zip(groups or [None], parts):
             if rule.check is None or rule.check(text[start:end]):
+                if rule.pattern is _ASSIGNMENT and group is not None:
+                    end = reach = _CONTINUE[group].match(text, end).end()
                 spans.append((start, end))
     return spans
 
