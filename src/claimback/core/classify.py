@@ -219,7 +219,10 @@ DECISIVE: tuple[Rule, ...] = (
           # a local mod's fetch hook.
           r"computer was asleep|another Claude Code process is refreshing|"
           r"disk that holds the Claude Code config|save to the Keychain|"
-          r"blocked before it reached Anthropic|hook stopped this request"),
+          r"blocked before it reached Anthropic|hook stopped this request|"
+          # The start-up reachability check answered with a 4xx ("Failed to connect to api.anthropic.com:
+          # ERR_BAD_REQUEST … might not be available in your country"): the network's edge, region or proxy.
+          r"failed to connect to [\w.-]+: ERR_BAD_REQUEST"),
     # A timeout has no HTTP answer: the reference names high load and slow networks or proxies alike
     # (2.1.332's final record says `error: "server_error"` and suggests raising API_TIMEOUT_MS).
     _rule(NETWORK, text=r"connection (?:lost|closed) before a response|due to a network error|"
@@ -412,7 +415,10 @@ def bounded(text: str, limit: int = TEXT_LIMIT) -> str:
 
 # Texts that say "the user stopped it", not "the API failed".
 INTERRUPT_MARKERS = ("[Request interrupted by user", "Request was aborted", "[Request interrupted",
-                     "API Error: Request was aborted")
+                     "API Error: Request was aborted",
+                     # 1.0.x when Esc stops a request between its retries ("… Operation aborted", then
+                     # "Interrupted · What should Claude do instead?": public issue cc#8156)
+                     "API Error: Operation aborted")
 
 # Reading fields out of a pasted or recorded message: `API Error: 529 …`, `API Error (529 {…})`,
 # `API Error (claude-opus-4-6): 400 …`, `Error: 400 {…}`, `"status":529`, `HTTP 503`, `status code 403`.
