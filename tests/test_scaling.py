@@ -124,13 +124,73 @@ def test_the_hourly_scan_reads_the_hour_index_not_a_sort(demo_ledger: Ledger) ->
     assert "COVERING INDEX requests_hour" in plan and "TEMP B-TREE" not in plan, plan
 
 
-def test_a_windows_scope_sum_reads_the_session_index_not_the_table(demo_ledger: Ledger) -> None:
+def test_a_windows_scope_pieces_read_the_session_index_not_the_table(demo_ledger: Ledger) -> None:
     # Migration 110: requests_session holds provider and the token counts beside (session_id, ts).
-    from claimback.analysis.loss import SCOPE_SUM_SQL
+    from claimback.analysis.scope import piece_sql
 
-    plan = " ".join(str(row[-1]) for row in demo_ledger.execute(
-        "EXPLAIN QUERY PLAN " + SCOPE_SUM_SQL.format(marks="?, ?"), ("a", "b", "2026-01-01", "2026-02-01", "anthropic")))
-    assert "COVERING INDEX requests_session" in plan, plan
+    for lower, upper in ((">=", "<="), (">", "<")):
+        plan = " ".join(str(row[-1]) for row in demo_ledger.execute(
+            "EXPLAIN QUERY PLAN " + piece_sql(2, lower, upper),
+            ("a", "2026-01-01", "2026-02-01", "anthropic", "b", "2026-01-01", "2026-02-01", "anthropic")))
+        assert "COVERING INDEX requests_session" in plan, plan
+
+
+def _scope_by_itself(ledger: Ledger, sessions: list[str], lo: str, hi: str, provider: str) -> int:
+    """A scope's total as one statement over its own rows: what the merged pieces must give."""
+    from claimback.core.provider import SQL_PROVIDER
+
+    if not sessions:
+        return 0
+    marks = ", ".join("?" for _ in sessions)
+    return int(ledger.scalar(
+        "SELECT COALESCE(SUM(input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens), 0) "
+        f"FROM requests WHERE session_id IN ({marks}) AND ts >= ? AND ts <= ? AND {SQL_PROVIDER} = ?",
+        (*sessions, lo, hi, provider)))
+
+
+def test_scope_totals_summed_once_for_all_windows_equal_each_scopes_own_sum(ledger_db: str, tmp_path: Path) -> None:
+    # analysis/scope.py cuts each session's time line at every scope's bounds and sums each piece once;
+    # each scope's total must be what its own statement gives: overlapping, nested, disjoint, identical
+    # and one-instant scopes, bounds on a row's own timestamp (inclusive at both ends), an empty range,
+    # sessions with no rows, and rows of other providers (and a NULL provider, read as Anthropic).
+    from claimback.analysis.scope import Scope, scope_totals
+
+    ledger = open_ledger(ledger_db)
+    try:
+        ingest(ledger, [build_demo(tmp_path / "demo").projects_dir], machine="m")
+        keys = [r[0] for r in ledger.execute("SELECT request_key FROM requests ORDER BY ts").fetchall()]
+        with ledger.transaction():
+            for i, key in enumerate(keys):
+                if i % 7 == 3:
+                    ledger.execute("UPDATE requests SET provider = 'bedrock' WHERE request_key = ?", (key,))
+                elif i % 11 == 5:
+                    ledger.execute("UPDATE requests SET provider = NULL WHERE request_key = ?", (key,))
+        rows = ledger.execute("SELECT session_id, ts FROM requests ORDER BY ts").fetchall()
+        sessions = sorted({r[0] for r in rows}) + ["no-such-session"]
+        stamps = [r[1] for r in rows]
+        rng = random.Random(160)
+        scopes: list[Scope] = []
+        for _ in range(80):
+            i, j = sorted(rng.sample(range(len(rows)), 2))
+            if rng.random() < 0.15:
+                j = i  # one instant: the rows at exactly that time
+            lo, hi = stamps[i], stamps[j]
+            chosen = rng.sample(sessions, rng.randint(0, min(3, len(sessions))))
+            if rng.random() < 0.8:
+                chosen.append(rows[rng.randint(i, j)][0])  # mostly a session with rows inside
+            scopes.append(Scope(chosen, lo, hi, rng.choice(["anthropic", "anthropic", "bedrock", "vertex"])))
+        first, last = stamps[0], stamps[-1]
+        scopes += [Scope(sessions, first, last, "anthropic"), Scope(sessions, first, last, "anthropic"),
+                   Scope(sessions[:1], first, last, "bedrock"), Scope(sessions, last, first, "anthropic"),
+                   Scope([], first, last, "anthropic")]
+        expected = [_scope_by_itself(ledger, list(s.sessions), s.lo, s.hi, s.provider) for s in scopes]
+        assert scope_totals(ledger, scopes) == expected
+        assert sum(1 for total in expected if total) > 40
+        assert any(total for s, total in zip(scopes, expected) if s.provider == "bedrock")
+        # One scope at a time gives the same (the single-window path of attribute_window).
+        assert [scope_totals(ledger, [s])[0] for s in scopes[:20]] == expected[:20]
+    finally:
+        ledger.close()
 
 
 def _read_everything() -> type:
@@ -141,8 +201,8 @@ def _read_everything() -> type:
     from claimback.core.times import format_iso
 
     class ReadEverything(loss_module._WindowData):  # type: ignore[misc, valid-type]
-        def __init__(self, ledger: Ledger, window, shared=None) -> None:
-            super().__init__(ledger, window, shared)
+        def __init__(self, ledger: Ledger, window, shared=None, scope=None) -> None:
+            super().__init__(ledger, window, shared, scope)
             lo = format_iso(parse_utc(window.start) - loss_module.ACTIVE_BEFORE - loss_module.CACHE_TTL_1H)
             hi = format_iso(parse_utc(window.end) + loss_module.AFTER_WINDOW)
             marks = ", ".join("?" for _ in self.sessions) or "NULL"

@@ -38,6 +38,7 @@ from typing import Any, Protocol
 from claimback.core.classify import ERROR_REFERENCE, MID_STREAM_MARKERS, NO_OUTPUT_MARKERS, extract_fields
 from claimback.core.times import format_iso, parse_utc
 from claimback.core.provider import ANTHROPIC, CLAIM_DESTINATION, SQL_PROVIDER
+from claimback.analysis.scope import Scope, scope_totals
 from claimback.ledger.store import Ledger
 
 MEASURED = "measured"
@@ -187,16 +188,9 @@ def _add_usd(total: float | None, value: float | None) -> float | None:
     return (total or 0.0) + value
 
 
-_TOKENS_SUM = "input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens"
 # What the attribution and its pricing read of a request (each column costs every row read).
 _REQUEST_COLUMNS = ("request_key, request_id, session_id, agent_id, ts, model, input_tokens, output_tokens, "
                     "cache_creation_tokens, cache_creation_1h_tokens, cache_read_tokens, speed, turn_id")
-
-
-# The tokens of a window's sessions from 2 h before it to 12 h after: read from the index of migration 110
-# (session_id, ts, provider and the token counts), no table read.
-SCOPE_SUM_SQL = (f"SELECT COALESCE(SUM({_TOKENS_SUM}), 0) FROM requests WHERE session_id IN ({{marks}}) "
-                 f"AND ts >= ? AND ts <= ? AND {SQL_PROVIDER} = ?")
 
 
 class ReportRows:
@@ -214,27 +208,53 @@ class ReportRows:
                 "AND failure_class IN ('outage', 'network', 'interrupt') GROUP BY agent_id")}
 
 
-class _WindowData:
-    """The rows one window needs, loaded once."""
+class WindowScope:
+    """Which sessions a window covers (hit by its failures, or active in the hour before it) and the bounds
+    of its scope total: read for every window of a report first, so their scope totals are summed in one
+    pass (analysis/scope.py), then handed to `attribute_window`."""
 
-    def __init__(self, ledger: Ledger, window: WindowLike, shared: ReportRows | None = None) -> None:
-        self.start, self.end = window.start, window.end
-        # When the outage reached your sessions: the start of your error span (a window merged with an
-        # incident can begin earlier, before the session whose cache it later cost even existed).
-        self.hit_from = getattr(window, "logs_start", None) or window.start
+    def __init__(self, ledger: Ledger, window: WindowLike) -> None:
         provider = getattr(window, "provider", None) or ANTHROPIC
-        lo = format_iso(parse_utc(window.start) - ACTIVE_BEFORE - CACHE_TTL_1H)
-        hi = format_iso(parse_utc(window.end) + AFTER_WINDOW)
+        self.provider = provider
+        self.lo = format_iso(parse_utc(window.start) - ACTIVE_BEFORE - CACHE_TTL_1H)
+        self.hi = format_iso(parse_utc(window.end) + AFTER_WINDOW)
         self.failures = ledger.rows(
             "SELECT failure_key, kind, session_id, agent_id, ts, status, error_type, error_code, request_id, "
             "message, failure_class, model, turn_id, origin, attempt, max_attempts FROM failures "
             # inside a window a lost connection (`network`) is outage loss too (core/classify.py)
             "WHERE ts >= ? AND ts <= ? AND failure_class IN ('outage', 'network') "
             f"AND {SQL_PROVIDER} = ? ORDER BY ts", (window.start, window.end, provider))
-        sessions = sorted({f["session_id"] for f in self.failures if f["session_id"]})
+        sessions = {f["session_id"] for f in self.failures if f["session_id"]}
         active = ledger.rows(f"SELECT DISTINCT session_id FROM requests WHERE ts >= ? AND ts <= ? AND {SQL_PROVIDER} = ?",
                              (format_iso(parse_utc(window.start) - ACTIVE_BEFORE), window.end, provider))
-        sessions = sorted(set(sessions) | {r["session_id"] for r in active if r["session_id"]})
+        self.sessions = sorted(sessions | {r["session_id"] for r in active if r["session_id"]})
+        self.total: int | None = None  # the scope total, once summed
+
+    def scope(self) -> Scope:
+        return Scope(self.sessions, self.lo, self.hi, self.provider)
+
+
+def window_scopes(ledger: Ledger, windows: Sequence[WindowLike]) -> list[WindowScope]:
+    """Every window's scope, with the scope totals summed for all of them at once."""
+    scopes = [WindowScope(ledger, window) for window in windows]
+    for scope, total in zip(scopes, scope_totals(ledger, [s.scope() for s in scopes])):
+        scope.total = total
+    return scopes
+
+
+class _WindowData:
+    """The rows one window needs, loaded once."""
+
+    def __init__(self, ledger: Ledger, window: WindowLike, shared: ReportRows | None = None,
+                 scope: WindowScope | None = None) -> None:
+        self.start, self.end = window.start, window.end
+        # When the outage reached your sessions: the start of your error span (a window merged with an
+        # incident can begin earlier, before the session whose cache it later cost even existed).
+        self.hit_from = getattr(window, "logs_start", None) or window.start
+        scope = scope or window_scopes(ledger, [window])[0]
+        provider, lo, hi = scope.provider, scope.lo, scope.hi
+        self.failures = scope.failures
+        sessions = scope.sessions
         self.sessions = sessions
         shared = shared or ReportRows(ledger)
         # launched_ts <= end, as SQL compares text (a NULL launch time never qualifies)
@@ -259,7 +279,8 @@ class _WindowData:
         # windows x sessions (1.2 M rows for 330 windows at 5 GB: 7 of loss's 11 s); reading the hit
         # sessions' 12 hours after still read 165 k rows there for the first one of each stream (0.9 s).
         self.requests: list[dict[str, Any]] = []
-        self.scope_total = 0
+        # The scope's token total is summed for all windows of a report at once (analysis/scope.py).
+        self.scope_total = int(scope.total) if scope.total is not None else scope_totals(ledger, [scope.scope()])[0]
         self.provider, self.hi, self.lo = provider, hi, lo
         self._ledger = ledger
         hit_set = set(hit)
@@ -276,9 +297,6 @@ class _WindowData:
                     f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE agent_id IN ({agent_marks}) AND session_id IN "
                     f"({marks}) AND ts >= ? AND ts <= ? AND {SQL_PROVIDER} = ? ORDER BY ts",
                     (*agents, *chunk, lo, window.end, provider))
-        for chunk in _chunks(sessions, 400):
-            marks = ", ".join("?" for _ in chunk)
-            self.scope_total += int(ledger.scalar(SCOPE_SUM_SQL.format(marks=marks), (*chunk, lo, hi, provider)) or 0)
         # Prompts serve category 3 only: an ended turn's own prompt and the prompts with its text hash.
         self.prompts: list[dict[str, Any]] = []
         if self.ended_turns:
@@ -342,10 +360,11 @@ def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
 
 
 def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = None,
-                     shared: ReportRows | None = None) -> WindowLoss:
+                     shared: ReportRows | None = None, scope: WindowScope | None = None) -> WindowLoss:
     """The loss of one outage window, every figure traceable to request ids or failure records. A
-    report over many windows passes one `ReportRows` to all of them."""
-    data = _WindowData(ledger, window, shared)
+    report over many windows passes one `ReportRows` to all of them, and each its `WindowScope` from
+    `window_scopes` (their scope totals summed at once)."""
+    data = _WindowData(ledger, window, shared, scope)
     price: CostFn = cost or (lambda row: None)
     taken: dict[str, str] = {}  # request_key -> category
     lost: list[LostRequest] = []
@@ -697,8 +716,10 @@ def build_loss_report(ledger: Ledger, windows: Sequence[Any], *, pricing: Any, p
     shared = ReportRows(ledger) if windows else None
     history = history or TokenHistory(ledger)
     snapshots = load_snapshots(ledger) if windows else None
-    for window in windows:
-        loss = attribute_window(ledger, window, cost, shared)
+    # Each window's sessions first, so the scope totals of all windows are one pass over their rows.
+    scopes = window_scopes(ledger, windows)
+    for window, scope in zip(windows, scopes):
+        loss = attribute_window(ledger, window, cost, shared, scope)
         logs_start, logs_end = getattr(window, "logs_start", None), getattr(window, "logs_end", None)
         sp_start, sp_end = getattr(window, "statuspage_start", None), getattr(window, "statuspage_end", None)
         affected_start = logs_start or window.start

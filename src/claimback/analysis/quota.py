@@ -143,10 +143,17 @@ class TokenHistory:
         if i < len(hours) and hours[i] == hour:
             # The rows of [hour, moment) are exactly the rows of that hour before `moment` (they share
             # its 13-character prefix): named so, they are one seek in requests_hour (migration 126:
-            # ts follows the hour, so only the rows before `moment` are read), no table read.
-            total += int(self.ledger.scalar(
-                f"SELECT COALESCE(SUM({_TOKENS_SQL}), 0) FROM requests WHERE SUBSTR(ts, 1, 13) = ? "
-                "AND ts >= ? AND ts < ?", (hour, hour, moment)) or 0)
+            # ts follows the hour, so only the rows on one side of `moment` are read), no table read.
+            # In the hour's second half the rows from `moment` on are fewer: the hour's total less them
+            # (a dense ledger's P90 weeks have ~1,700 such boundaries, each reading up to an hour of rows).
+            if moment[14:16] >= "30":
+                total += self._totals[i] - int(self.ledger.scalar(
+                    f"SELECT COALESCE(SUM({_TOKENS_SQL}), 0) FROM requests WHERE SUBSTR(ts, 1, 13) = ? "
+                    "AND ts >= ?", (hour, moment)) or 0)
+            else:
+                total += int(self.ledger.scalar(
+                    f"SELECT COALESCE(SUM({_TOKENS_SQL}), 0) FROM requests WHERE SUBSTR(ts, 1, 13) = ? "
+                    "AND ts >= ? AND ts < ?", (hour, hour, moment)) or 0)
         return total
 
     def tokens_between(self, lo: str, hi: str) -> int:
