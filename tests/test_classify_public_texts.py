@@ -174,6 +174,12 @@ PUBLIC: list[Public] = [
     P("Error: 400 The provided model identifier is invalid.", DEPLOYMENT_CONFIG, BEDROCK, "cc#12621"),
     P("API Error: 503 Bedrock is unable to process your request. This is a server-side issue, usually temporary — "
       "try\n  again in a moment. If it persists, check your Amazon Bedrock service status", OUTAGE, BEDROCK, "cc#70366"),
+    P("API Error: 403 The security token included in the request is expired · Please run /login", AUTH, BEDROCK,
+      "cc#28032"),
+    P("API Error (403 The security token included in the request is invalid.) · Retrying in 1 seconds… (attempt "
+      "1/10)", DEPLOYMENT_CONFIG, BEDROCK, "cc#5418 (the AWS profile Claude Code was given)"),
+    P("API Error: The SSO session associated with this profile has expired. To refresh this SSO session run aws sso "
+      "login with the corresponding profile.", AUTH, BEDROCK, "cc#849"),
     P("httpx.HTTPStatusError: Server error '503 Service Unavailable' for url 'https://bedrock-runtime.us-west-2."
       "amazonaws.com/model/anthropic.claude-3-5-sonnet-20241022-v2:0/converse'", OUTAGE, BEDROCK,
       "Aider-AI/aider#2530"),
@@ -187,7 +193,21 @@ PUBLIC: list[Public] = [
       'found without `tool_result` blocks immediately after: toolu_vrtx_01Kq7Lm2Nv8Rt4. Each `tool_use` block must '
       'have a corresponding `tool_result` block in the next message."},"request_id":"req_vrtx_011CXD4Lm8Pq2Wr"}',
       MODEL_PROVIDER, VERTEX, "Kilo-Org/kilocode#5163"),
+    P('API Error: 404 {"error":{"code":404,"message":"Publisher Model `projects/p/locations/us-east5/publishers/'
+      'anthropic/models/claude-sonnet-4-5-20250929` not found.","status":"NOT_FOUND"}}', MODEL_PROVIDER, VERTEX,
+      "cc#10419"),
+    P("The model claude-opus-4-6@default is not available on your vertex deployment. Try /model to switch to "
+      "claude-opus-4-1@20250805, or ask your admin to enable this model.", MODEL_PROVIDER, VERTEX,
+      "QuantumNous/new-api#2945"),
     # --- relays and aggregators: never Anthropic's -------------------------------------------------------------
+    P("NotFoundError(\"Error code: 404 - {'error': {'message': 'Publisher Model `projects/p/locations/us-east5/"
+      "publishers/google/models/claude-sonnet-4-20250514` not found.', 'type': 'upstream_error', 'param': '', "
+      "'code': 404}}\")", MODEL_PROVIDER, OTHER, "QuantumNous/new-api#1476"),
+    # bodies in Anthropic's shape from another server: no route in the text (the session's settings decide)
+    P('API Error: 400 {"error":{"type":"invalid_request_error","message":"a max of 128 tools can be \n     '
+      'supported"},"type":"error"}', MODEL_PROVIDER, NONE, "MoonshotAI/Kimi-K2#90"),
+    P("API Error: 529 [1305][The service may be temporarily overloaded, please try again later][2026062418aa0b]",
+      OUTAGE, NONE, "repoprompt/repoprompt-ce#295 (Z.ai)"),
     P('{"type":"error","error":{"type":"overloaded_error","message":"No available accounts: All accounts failed '
       'or unhealthy."}}', OUTAGE, OTHER, "lbjlaq/Antigravity-Manager#2234"),
     P('Antigravity API request failed: Antigravity API error (429): {\n  "error": {\n    "code": 429,\n    '

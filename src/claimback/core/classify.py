@@ -174,6 +174,8 @@ DECISIVE: tuple[Rule, ...] = (
     # "AWS credentials expired or invalid" / "AWS authentication failed" name an expired or refused AWS
     # credential even when the 401/403 body says "security token ... invalid" (Authentication errors).
     _rule(AUTH, text=r"AWS credentials expired or invalid|AWS authentication failed|"
+          # AWS's own wording of an expired credential (ExpiredTokenException, an SSO profile's session).
+          r"security token included in the request is expired|SSO session associated with this profile has expired|"
           r"organization has been disabled|belongs to a disabled organization|"
           r"organization has disabled (?:API key authentication|Claude subscription access)|"
           r"routines are disabled by your organization|does not meet scope requirement|"

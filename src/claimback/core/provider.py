@@ -233,6 +233,12 @@ _CLOUD_SHAPES = (
     ("bedrock-runtime.", BEDROCK),
     ("anthropic.claude-", BEDROCK),
     ("_bdrk_", BEDROCK),
+    # AWS's credential texts (ExpiredTokenException, UnrecognizedClient, an SSO profile's session).
+    ("security token included in the request is", BEDROCK),
+    ("sso session associated with this profile", BEDROCK),
+    # Claude Code's own "The model X is not available on your bedrock|vertex|foundry deployment".
+    ("on your bedrock deployment", BEDROCK),
+    ("on your vertex deployment", VERTEX),
     ("aiplatform.googleapis.com", VERTEX),
     ("cloud.google.com/vertex-ai", VERTEX),
     ("_vrtx_", VERTEX),
