@@ -214,3 +214,72 @@ def test_a_forks_copy_of_an_answer_stays_the_request_of_the_session_that_made_it
         assert ledger.scalar("SELECT COUNT(*) FROM prompts") == 2 and summary.unknown_records == {}
     finally:
         ledger.close()
+
+
+def _session_copy(records: list[dict[str, Any]], session: str, n: int) -> list[dict[str, Any]]:
+    """A session duplicated by a tool outside Claude Code, as a published 2.1.45 tree shows it: every
+    record under the copy's sessionId with a new uuid and parentUuid, and an assistant record's
+    message.id replaced by that new uuid; timestamps, requestId and the rest kept."""
+    out = []
+    for i, r in enumerate(records):
+        uuid = f"c{n}-{i:04d}-0000-4000-8000-000000000000"
+        copy = {**r, "sessionId": session, "uuid": uuid, "parentUuid": out[-1]["uuid"] if out else None}
+        if isinstance(r.get("message"), dict) and r["type"] == "assistant":
+            copy["message"] = {**r["message"], "id": uuid}
+        out.append(copy)
+    return out
+
+
+@pytest.mark.parametrize("original_later", [False, True], ids=["one-run", "copies-ingested-first"])
+def test_a_duplicated_sessions_copies_count_once_even_with_the_message_id_replaced(
+        tmp_path: Path, original_later: bool) -> None:
+    """Two copies of a session whose answer (streamed over two lines of one requestId), 529 attempt,
+    final 529 and prompt keep their timestamps but have new sessionIds, uuids and message ids: one
+    request (Anthropic's, the original's session and size), one failure of each kind, one prompt —
+    also when the copies were ingested before the original's file appeared."""
+    original = [
+        user_prompt("build it", _ts(0), uuid="p-1"),
+        {**assistant("msg_01StreamedAnswerAbCdEfGh", "req_011StreamedAbCdEfGhJk", _ts(1), out=5), "uuid": "a-1"},
+        {**assistant("msg_01StreamedAnswerAbCdEfGh", "req_011StreamedAbCdEfGhJk", _ts(1, 2), out=90), "uuid": "a-2"},
+        user_prompt("and test it", _ts(2), uuid="p-2"),
+        {"type": "system", "subtype": "api_error", "level": "error", "sessionId": SESSION, "timestamp": _ts(2, 5),
+         "uuid": "r-1", "isSidechain": False, "retryAttempt": 1, "maxRetries": 10, "retryInMs": 512.25,
+         "error": {"status": 529, "requestID": "req_011RetryAbCdEfGhJkLm",
+                   "error": {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}}},
+        final_error(_ts(3), 'API Error: 529 {"type":"error","error":{"type":"overloaded_error"}}', status=529),
+    ]
+    copies = {sid: _session_copy(original, sid, n) for n, sid in
+              enumerate(("0a1b2c3d-0000-4000-8000-00000000000a", "0a1b2c3d-0000-4000-8000-00000000000b"))}
+    for sid, records in copies.items():
+        _write(tmp_path / "projects" / SLUG / f"{sid}.jsonl", records)
+    ledger = open_ledger(tmp_path / "ledger.sqlite3")
+    try:
+        if original_later:
+            ingest(ledger, [tmp_path / "projects"], machine="m")
+            assert ledger.scalar("SELECT COUNT(*) FROM requests") == 1  # the copies' lines: one response
+        _write(_main(tmp_path), original)
+        summary = ingest(ledger, [tmp_path / "projects"], machine="m")
+        rows = ledger.rows("SELECT message_id, request_id, session_id, output_tokens, provider FROM requests")
+        assert [tuple(r.values()) for r in rows] == [
+            ("msg_01StreamedAnswerAbCdEfGh", "req_011StreamedAbCdEfGhJk", SESSION, 90, "anthropic")]
+        kinds = ledger.rows("SELECT kind, failure_class, COUNT(*) AS n FROM failures GROUP BY 1, 2 ORDER BY 1")
+        assert [tuple(r.values()) for r in kinds] == [("final", "outage", 1), ("retry", "outage", 1)]
+        assert ledger.scalar("SELECT COUNT(*) FROM prompts") == 2 and summary.unknown_records == {}
+    finally:
+        ledger.close()
+
+
+def test_a_stand_in_answer_without_its_original_is_one_anthropic_request(tmp_path: Path) -> None:
+    """Only copies in the tree (the original session deleted): the response's lines, each under its own
+    uuid as message id, are one request, judged by its requestId (Anthropic's), not a relay's UUID ids."""
+    original = [user_prompt("build it", _ts(0), uuid="p-1"),
+                {**assistant("msg_01StreamedAnswerAbCdEfGh", "req_011StreamedAbCdEfGhJk", _ts(1), out=5), "uuid": "a-1"},
+                {**assistant("msg_01StreamedAnswerAbCdEfGh", "req_011StreamedAbCdEfGhJk", _ts(1, 2), out=90), "uuid": "a-2"}]
+    _write(tmp_path / "projects" / SLUG / "0a1b2c3d-0000-4000-8000-00000000000a.jsonl",
+           _session_copy(original, "0a1b2c3d-0000-4000-8000-00000000000a", 0))
+    ledger, _ = _ingest(tmp_path)
+    try:
+        rows = ledger.rows("SELECT message_id, request_id, output_tokens, provider FROM requests")
+        assert [tuple(r.values()) for r in rows] == [(None, "req_011StreamedAbCdEfGhJk", 90, "anthropic")]
+    finally:
+        ledger.close()

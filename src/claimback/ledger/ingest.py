@@ -168,6 +168,19 @@ _MERGE_UNKEYED_REQUESTS = (
     "AND (other.ts < requests.ts OR (other.ts = requests.ts AND (other.file_offset < requests.file_offset "
     "OR (other.file_offset = requests.file_offset AND other.request_key < requests.request_key)))))))"
 )
+# A line with a requestId but no message id of the API's (a tool that duplicated the session replaced it
+# by the record's uuid: sources/transcripts.py keys it by the request id alone) stands in for its
+# response. One request id is one response: where a row with a real message id has it (the original, in
+# any session), the stand-ins go. Found through the partial index requests_standin (migration 150); the
+# scan for their originals runs only when there are any.
+_HAS_STANDINS = ("SELECT 1 FROM requests WHERE message_id IS NULL AND request_id IS NOT NULL "
+                 "AND origin = 'transcript' LIMIT 1")
+_DROP_STANDIN_COPIES = (
+    "DELETE FROM requests WHERE message_id IS NULL AND request_id IS NOT NULL AND origin = 'transcript' "
+    "AND request_id IN (SELECT other.request_id FROM requests AS other WHERE other.message_id IS NOT NULL "
+    "AND other.origin = 'transcript' AND other.request_id IN (SELECT s.request_id FROM requests AS s "
+    "WHERE s.message_id IS NULL AND s.request_id IS NOT NULL AND s.origin = 'transcript'))"
+)
 # A copy written with a new uuid (seen in 1.0.8x resumed files: the typed prompts and system records of
 # the replayed part keep the original's timestamp and session, the rest of the line byte for byte) is
 # the same event as the original: one failure, one prompt. `copy_hash` is the line without its uuid and
@@ -780,6 +793,8 @@ def ingest(
         with ledger.transaction():
             ledger.execute(_MERGE_UNKEYED_REQUESTS)
             _for_rows(ledger, _DROP_SIDECHAIN_REPLAYS, "requests.message_id", writer.message_ids)
+            if ledger.scalar(_HAS_STANDINS) is not None:
+                ledger.execute(_DROP_STANDIN_COPIES)
             _apply_copy_rule(ledger, _FAILURE_RULE, writer.failure_keys, writer.failure_copies)
             _apply_copy_rule(ledger, _PROMPT_RULE, writer.prompt_keys, writer.prompt_copies)
             ledger.execute(_INHERIT_RETRY_CLASS)

@@ -349,6 +349,21 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        150,
+        "request rows that stand in for a response without its message id",
+        (
+            # Lines whose message.id a session-copying tool replaced (or that have none) but whose
+            # requestId is kept: after every ingest those whose request id has a row with a real
+            # message id are dropped (ledger/ingest._DROP_STANDIN_COPIES). A partial index so the
+            # check finds the few such rows without reading the table.
+            "CREATE INDEX requests_standin ON requests (request_id) "
+            "WHERE message_id IS NULL AND request_id IS NOT NULL AND origin = 'transcript'",
+        ),
+    ),
+)
+
 # Versions are handed out to parallel work, so they may land out of order: the latest is the highest,
 # and a ledger is migrated by the set of versions it lacks, not by "everything above its maximum".
 LATEST_VERSION = max(m.version for m in MIGRATIONS)
@@ -356,3 +371,4 @@ LATEST_VERSION = max(m.version for m in MIGRATIONS)
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL,
     claimback_version TEXT NOT NULL)"""
+

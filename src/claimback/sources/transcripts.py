@@ -190,24 +190,30 @@ _COMMAND_PREFIXES = ("<command-", "<local-command", "<bash-", "<user-memory-inpu
 _NOTIFY_FIELD = re.compile(r"<(task-id|tool-use-id|status)>\s*([^<\s]{1,200})\s*</\1>")
 
 
-# A record's own ids, which a copy (`--resume` in 1.0.8x rewrites earlier records into the new file)
-# changes while the rest stays the same; it may also rewrite a string `message.content` as one text block.
-_OWN_IDS = re.compile(rb'"(?:uuid|parentUuid)":(?:"(?:[^"\\]|\\.)*"|null|true|false|-?[0-9][0-9.eE+-]*),?')
+# A record's own ids, which a copy changes while the rest stays the same: `--resume` in 1.0.8x rewrites
+# earlier records into the new file with new uuids (and may rewrite a string `message.content` as one
+# text block); tools that duplicate a session (seen in a published 2.1.45 tree: six copies of one session)
+# also give each copy its own sessionId and replace `message.id` by the record's new uuid.
+_OWN_IDS = re.compile(rb'"(?:uuid|parentUuid|sessionId)":(?:"(?:[^"\\]|\\.)*"|null|true|false|-?[0-9][0-9.eE+-]*),?')
 
 
 def copy_hash(line: bytes) -> str:
-    """What a copy of this record shares with it: the record without its uuid and parentUuid, a string
-    `message.content` read as one text block."""
+    """What a copy of this record shares with it: the record without its uuid, parentUuid, sessionId
+    and message.id, a string `message.content` read as one text block. (Two distinct events never share
+    everything else: the millisecond timestamp and the whole text.)"""
     try:
         record = _decode_any(line)
     except (msgspec.DecodeError, RecursionError):
         record = None
     if not isinstance(record, dict):
         return hashlib.sha256(_OWN_IDS.sub(b"", line.rstrip(b"\r\n"))).hexdigest()[:24]
-    record = {k: v for k, v in record.items() if k not in ("uuid", "parentUuid")}
+    record = {k: v for k, v in record.items() if k not in ("uuid", "parentUuid", "sessionId")}
     message = record.get("message")
-    if isinstance(message, dict) and isinstance(message.get("content"), str):
-        record["message"] = {**message, "content": [{"type": "text", "text": message["content"]}]}
+    if isinstance(message, dict):
+        message = {k: v for k, v in message.items() if k != "id"}
+        if isinstance(message.get("content"), str):
+            message["content"] = [{"type": "text", "text": message["content"]}]
+        record["message"] = message
     canonical = msgspec.json.encode(record, order="sorted")
     return hashlib.sha256(canonical).hexdigest()[:24]
 
@@ -513,8 +519,17 @@ class TranscriptParser:
             cache_write = _count(cache_5m) + _count(cache_1h)
         else:
             cache_write = cache_total
-        if msg.id and rec.requestId:
-            key = f"{msg.id}:{rec.requestId}"
+        message_id = msg.id
+        if message_id and message_id == rec.uuid and rec.requestId:
+            # A stand-in: a tool that duplicated the session replaced the API's message id by the record's
+            # own uuid (a published 2.1.45 tree: each content-block line of one response under its own
+            # id, in six copies of one session). The request id is what is left of the response: its
+            # lines and copies are one request, and the original's line, when read, stands for it
+            # (ledger/ingest._DROP_STANDIN_COPIES).
+            message_id = None
+            key = f"~{rec.requestId}"
+        elif message_id and rec.requestId:
+            key = f"{message_id}:{rec.requestId}"
         else:
             key = f"@{self.file_key}:{offset}"
         if msg.model:
@@ -529,14 +544,14 @@ class TranscriptParser:
         # request_wins(), inlined: the larger total, and on a tie the earlier line (a copy written later
         # by --resume never moves a request to the copy's time or session)
         if previous is None or total > (kept := _request_total(previous)) or (total == kept and ts < previous[6]):
-            found = _provider.judge_answer(msg.id, rec.requestId, msg.model, rec.version)
+            found = _provider.judge_answer(message_id, rec.requestId, msg.model, rec.version)
             if found is not None:
                 self.state.provider = found
             duration, cost = rec.requestDuration, rec.costUSD
             requests[key] = (
                 # a fork's copy of an answer stays the request of the session that made it (whichever of
                 # the two files is read first: the copies keep the original's timestamps)
-                key, msg.id, rec.requestId, _as_str(rec.requestSessionId) or self.state.session_id,
+                key, message_id, rec.requestId, _as_str(rec.requestSessionId) or self.state.session_id,
                 _as_str(rec.agentId) or self.file_agent_id,
                 1 if rec.isSidechain is True else 0, ts, msg.model, inp, out, cache_write, _count(cache_1h),
                 read, usage.speed, usage.service_tier,
