@@ -328,3 +328,37 @@ def test_a_declared_gateways_own_host_proves_nothing(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("CLAIMBACK_GATEWAY_UPSTREAM", "anthropic")
     assert p.judge(**gateway_url) is None and p.judge(**gateway_text) is None
     assert p.judge(endpoint="https://bedrock-runtime.us-east-1.amazonaws.com/model/x/invoke") == p.BEDROCK
+
+
+def _answered_with_headers(ts: str, uuid: str, status: int, headers: dict[str, object]) -> dict[str, object]:
+    """A failed attempt as Claude Code 2.1.1x writes it: the response's headers kept in `error.headers`,
+    no body, no request id."""
+    return {"type": "system", "subtype": "api_error", "level": "error", "sessionId": SESSION, "timestamp": ts,
+            "uuid": uuid, "isSidechain": False, "version": "2.1.14", "retryAttempt": 1, "maxRetries": 10,
+            "retryInMs": 530.5, "error": {"status": status, "headers": headers, "requestID": None}}
+
+
+def test_a_failed_attempt_answered_by_a_relays_own_server_is_not_anthropics(tmp_path: Path) -> None:
+    """A published 2.1.14 tree behind a relay that passes Anthropic's answers through (`msg_01…`, `req_011…`):
+    its 503s came from the relay's nginx (plain text, no `request-id`) and were filed as Anthropic's, in the
+    answered session's route, making a logs-only window claimable with Anthropic. A server none of the APIs
+    runs, without Anthropic's `request-id` header, is the relay's; Cloudflare's or one with `request-id`
+    proves nothing by itself (the session's route stays)."""
+    nginx = {"date": "Wed, 21 Jan 2026 13:15:59 GMT", "content-type": "text/plain; charset=utf-8",
+             "content-length": "28", "server": "nginx"}
+    rows = _ingest(tmp_path, {SESSION: [
+        user_prompt("go", "2026-01-21T13:15:00.000Z", uuid="p1"),
+        assistant("msg_011sqhJo5GRxAbCdEfGhJkLm", "req_011CXLavZb4tAbCdEfGhJk", "2026-01-21T13:15:56.000Z"),
+        _answered_with_headers("2026-01-21T13:16:00.016Z", "r-nginx", 503, nginx),
+        _answered_with_headers("2026-01-21T13:16:03.000Z", "r-caddy", 401, {"server": "Caddy"}),
+        _answered_with_headers("2026-01-21T13:16:06.000Z", "r-cloudflare", 520,
+                               {"server": "cloudflare", "cf-ray": "9c1d2e3f4a5b6c7d-FRA"}),
+        _answered_with_headers("2026-01-21T13:16:09.000Z", "r-with-request-id", 529,
+                               {"server": "envoy", "request-id": "req_011CXLb1AbCdEfGhJkLmNo"}),
+    ]})
+    assert rows == [("failure", "r-caddy", "other"), ("failure", "r-cloudflare", "anthropic"),
+                    ("failure", "r-nginx", "other"), ("failure", "r-with-request-id", "anthropic"),
+                    ("request", "msg_011sqhJo5GRxAbCdEfGhJkLm", "anthropic")]
+    assert [p.from_response_headers(h) for h in ({}, None, "nginx", {"Server": "NGINX"}, {"Server": "Google Frontend"},
+                                                 {"server": "awselb/2.0"}, {"server": " "})] == \
+        [None, None, None, "other", None, None, None]

@@ -310,6 +310,28 @@ def from_error_text(text: str | None) -> str | None:
     return found
 
 
+# The `server` response header of the APIs Claude Code calls itself: Anthropic's API is behind Cloudflare;
+# Vertex AI answers from Google's front ends, Bedrock and Foundry from AWS's and Azure's. Lowercased
+# prefixes.
+_API_SERVERS = ("cloudflare", "google frontend", "esf", "scaffolding on httpserver2", "gse", "amazon",
+                "awselb", "microsoft-", "azure")
+
+
+def from_response_headers(headers: object) -> str | None:
+    """`other` when a failed attempt's response headers (Claude Code 2.1.x before 2.1.15x writes them in
+    `error.headers`) name a server none of the APIs runs (`nginx`, `Caddy`: a relay's or a proxy's own
+    answer, seen in a published 2.1.14 tree) and carry no `request-id` header, which every answer of
+    Anthropic's API has; else None."""
+    if not isinstance(headers, dict) or not headers:
+        return None
+    named = {str(k).lower(): v for k, v in headers.items()}
+    server = named.get("server")
+    if not isinstance(server, str) or not server.strip() or "request-id" in named:
+        return None
+    low = server.strip().lower()
+    return None if low.startswith(_API_SERVERS) else OTHER
+
+
 # Loopback proves nothing: a local proxy may forward to Anthropic's API or to anyone (the settings say
 # which), and a test's fake API listens there too.
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
@@ -333,10 +355,10 @@ def from_endpoint(url: str | None) -> str | None:
 
 
 def judge(*, message_id: str | None = None, request_id: str | None = None, model: str | None = None,
-          text: str | None = None, endpoint: str | None = None) -> str | None:
+          text: str | None = None, endpoint: str | None = None, headers: object = None) -> str | None:
     """The provider the record's own evidence proves, or None when it proves nothing.
 
-    Order: a non-Claude model, a relay's error body or a foreign endpoint is decisive (`other`: a relay
+    Order: a non-Claude model, a relay's error body, a foreign endpoint or server is decisive (`other`: a relay
     can dress its answers in Anthropic-shaped ids); then the cloud infixes, model ids and endpoints;
     then the first-party shapes.
     """
@@ -347,7 +369,7 @@ def judge(*, message_id: str | None = None, request_id: str | None = None, model
     if by_text == OTHER:
         return OTHER
     by_url = from_endpoint(endpoint)
-    if by_url == OTHER:
+    if by_url == OTHER or from_response_headers(headers) == OTHER:
         return OTHER
     by_msg = from_message_id(message_id)
     by_req = from_request_id(request_id)

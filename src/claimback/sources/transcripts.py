@@ -575,14 +575,15 @@ class TranscriptParser:
                  error_type: str | None, code: str | None, request_id: str | None,
                  text: str | None, attempt: int | None = None, max_attempts: int | None = None,
                  retry_in_ms: float | None = None, failure_class: str | None = None,
-                 own_line: bool = True, evidence: str | None = None, endpoint: str | None = None) -> None:
+                 own_line: bool = True, evidence: str | None = None, endpoint: str | None = None,
+                 headers: object = None) -> None:
         key = rec.uuid or f"@{self.file_key}:{offset}"
         cls = failure_class or classify(status, error_type, code, text)
         # The failure's own evidence first (a relay's page or wording, a cloud request id, the URL), then
         # the route of this file's requests; with neither (a subagent whose first attempt failed), None:
         # the ingest gives it its session's route, else Claude Code's default, Anthropic's (SQL_PROVIDER).
         found = None if kind == "interrupt" else _provider.judge(request_id=request_id, text=evidence or text,
-                                                                 endpoint=endpoint)
+                                                                 endpoint=endpoint, headers=headers)
         if found is None and evidence is not None and text and "\\u" in evidence:
             # The record's JSON escaped non-ASCII (`\u5f53…`, a writer other than Claude Code's): a relay's
             # wording ("当前分组上游负载已饱和") is read in the decoded text.
@@ -606,9 +607,10 @@ class TranscriptParser:
 
     def _retry_failure(self, rec: Record, ts: str, offset: int) -> None:
         error = _decode_any(rec.error) if rec.error is not None else None
-        status = error_type = code = request_id = text = endpoint = failure_class = None
+        status = error_type = code = request_id = text = endpoint = failure_class = headers = None
         if isinstance(error, dict):
             status = _as_int(error.get("status"))
+            headers = error.get("headers")  # who answered (core/provider.from_response_headers)
             request_id = _as_str(error.get("requestID") or error.get("request_id") or error.get("requestId"))
             cause = error.get("cause")
             if isinstance(cause, dict):
@@ -640,7 +642,7 @@ class TranscriptParser:
                       request_id=request_id, text=text or _first_text(rec.content),
                       attempt=_as_int(rec.retryAttempt), max_attempts=_as_int(rec.maxRetries),
                       retry_in_ms=_as_number(rec.retryInMs), evidence=evidence, endpoint=endpoint,
-                      failure_class=failure_class)
+                      failure_class=failure_class, headers=headers)
         self.state.last_failure = [status, error_type, code, text]
         self._account_latest()
 
