@@ -204,8 +204,11 @@ class _CopyRule:
     def smaller(self, alias: str) -> str:
         """Whether a smaller key of the same copy hash is kept or set aside (the union of both tables:
         moving rows between them never changes it)."""
+        # Copies are made on one machine (a resumed or duplicated session): two people's records that
+        # happen to be alike in a team ledger stay two.
         return " OR ".join(
-            f"EXISTS (SELECT 1 FROM {t} AS o WHERE o.copy_hash = {alias}.copy_hash AND o.{self.key} < {alias}.{self.key})"
+            f"EXISTS (SELECT 1 FROM {t} AS o WHERE o.copy_hash = {alias}.copy_hash "
+            f"AND o.machine_id = {alias}.machine_id AND o.{self.key} < {alias}.{self.key})"
             for t in (self.table, self.copies))
 
 
@@ -246,8 +249,9 @@ def _apply_copy_rule(ledger: Ledger, rule: _CopyRule, keys: set[str] | None, has
                       f"WHERE NOT ({rule.smaller(c)})", f"{c}.copy_hash", hashes)
     _for_rows(ledger, f"DELETE FROM {c} WHERE EXISTS (SELECT 1 FROM {t} WHERE {t}.{k} = {c}.{k})",
               f"{c}.copy_hash", hashes)
-    _for_rows(ledger, f"UPDATE {c} SET copy_of = (SELECT MIN(o.{k}) FROM {t} AS o "
-                      f"WHERE o.copy_hash = {c}.copy_hash) WHERE copy_hash IS NOT NULL", f"{c}.copy_hash", hashes)
+    _for_rows(ledger, f"UPDATE {c} SET copy_of = (SELECT MIN(o.{k}) FROM {t} AS o WHERE o.copy_hash = "
+                      f"{c}.copy_hash AND o.machine_id = {c}.machine_id) WHERE copy_hash IS NOT NULL",
+              f"{c}.copy_hash", hashes)
 
 
 # A failed attempt whose record says nothing (2.x writes `error: {cause: {}}` for some lost attempts:
