@@ -73,7 +73,8 @@ def scope_totals(ledger: Ledger, scopes: Sequence[Scope]) -> list[int]:
         for i in range(0, len(pieces), _CHUNK):
             chunk = pieces[i:i + _CHUNK]
             params = [value for piece in chunk for value in piece]
-            for session, a, z, provider, total in ledger.execute(piece_sql(len(chunk), lower, upper), params).fetchall():
+            statement = piece_sql(len(chunk), lower, upper)
+            for session, a, z, provider, total in ledger.execute(statement, params).fetchall():
                 sums[(*kinds, session, a, z, provider)] = int(total or 0)
     # Per line: the tokens before each cut (pieces no scope covers count 0: no scope spans them).
     before: dict[tuple[str, str], dict[tuple[str, int], int]] = {}
