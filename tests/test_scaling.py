@@ -323,3 +323,41 @@ def _charts_equal_their_own_scans(demo_ledger: Ledger, windows: list[_ChartedWin
         assert sum(e["requests"] for e in timeline["bins"]) == demo_ledger.scalar(
             "SELECT COUNT(*) FROM requests WHERE ts >= ? AND ts < ?", (lo, hi))
     return charted
+
+
+def test_request_bins_seek_by_bin_equal_a_grouped_scan_by_prefix(ledger_db: str, tmp_path: Path) -> None:
+    # _request_bins seeks each ten-minute bin on its own (a statement grouping a stretch by prefix sorted
+    # all its rows); on either engine it must give the grouped scan's (requests, tokens) per prefix, for
+    # spans on and off bin boundaries, overlapping, nested and disjoint.
+    from datetime import datetime, timezone
+
+    from claimback.outputs.evidence import _request_bins
+
+    ledger = open_ledger(ledger_db)
+    try:
+        ingest(ledger, [build_demo(tmp_path / "demo").projects_dir], machine="m")
+        ts = [r[0] for r in ledger.execute("SELECT ts FROM requests ORDER BY ts").fetchall()]
+        rng = random.Random(161)
+        first, last = parse_utc(ts[0]).timestamp(), parse_utc(ts[-1]).timestamp()
+        spans = []
+        for _ in range(10):
+            a, b = sorted(rng.uniform(first - 3600, last + 3600) for _ in range(2))
+            spans.append((datetime.fromtimestamp(a, timezone.utc), datetime.fromtimestamp(b, timezone.utc)))
+        spans += [(parse_utc(ts[0]), parse_utc(ts[-1])), (parse_utc(ts[3]), parse_utc(ts[3]) + timedelta(minutes=1))]
+        merged: list[list] = []
+        for lo, hi in sorted(spans):
+            if merged and lo <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        expected: dict[str, tuple[int, int]] = {}
+        for lo, hi in merged:
+            for prefix, n, tokens in ledger.execute(
+                    "SELECT SUBSTR(ts, 1, 15), COUNT(*), SUM(input_tokens + output_tokens + cache_creation_tokens "
+                    "+ cache_read_tokens) FROM requests WHERE ts >= ? AND ts < ? GROUP BY SUBSTR(ts, 1, 15)",
+                    (format_iso(lo), format_iso(hi))).fetchall():
+                expected[prefix] = (int(n), int(tokens or 0))
+        assert len(expected) > 10
+        assert _request_bins(ledger, spans) == expected
+    finally:
+        ledger.close()

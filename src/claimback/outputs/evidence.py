@@ -247,26 +247,50 @@ def _chart_span(window: WindowReport) -> tuple[datetime, datetime]:
     return lo, hi
 
 
+# One bin's rows: those of its 15-character prefix inside its span (one seek in requests_hour, by the
+# hour prefix and ts), counted and summed in one pass (a scalar subquery returns one value: both as text).
+_BIN_SQL = ("SELECT bin.p, (SELECT CAST(COUNT(*) AS TEXT) || ' ' || CAST(COALESCE(SUM({total}), 0) AS TEXT) "
+            "FROM requests WHERE SUBSTR(ts, 1, 13) = SUBSTR(bin.p, 1, 13) AND ts >= bin.a AND ts < bin.z) "
+            "FROM bin")
+_BIN_CHUNK = 300  # bins per statement (3 parameters each)
+
+
 def _request_bins(ledger: Ledger, spans: Sequence[tuple[datetime, datetime]]) -> dict[str, tuple[int, int]]:
     """(requests, tokens) of every ten-minute bin with requests in any of `spans`, keyed by the bin's
     15-character prefix (YYYY-MM-DDTHH:M; bins start on a multiple of ten minutes). Summed in SQL, in the
-    covering index `requests_hour` (hour prefix, ts, token counts: migration 126), once per stretch of overlapping
-    spans: the windows' charts overlap, and summing each chart's three days apart read the same index
-    rows again for every window (7 M of them for 271 windows at 5 GB)."""
+    covering index `requests_hour` (hour prefix, ts, token counts: migration 126), once per stretch of
+    overlapping spans: the windows' charts overlap, and summing each chart's three days apart read the
+    same index rows again for every window (7 M of them for 271 windows at 5 GB). Each bin is its own
+    seek: one statement grouping a stretch by prefix sorted all its rows first (its GROUP BY is not the
+    index's order), 0.3 s of a 5 GB packet whose charts cover every day. The bins are those of the
+    canonical times the ledger holds (`YYYY-MM-DDTHH:MM:SS.mmmZ`)."""
     merged: list[list[datetime]] = []
     for lo, hi in sorted(spans):
         if merged and lo <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], hi)
         else:
             merged.append([lo, hi])
-    bins: dict[str, tuple[int, int]] = {}
+    step = timedelta(minutes=BIN_MINUTES)
+    wanted: list[tuple[str, str, str]] = []  # (prefix, from, to): the bin's rows inside its stretch
     for lo, hi in merged:
         lo_iso, hi_iso = format_iso(lo), format_iso(hi)
-        for prefix, n, tokens in ledger.execute(
-                f"SELECT SUBSTR(ts, 1, 15), COUNT(*), SUM({_TOTAL_SQL}) FROM requests WHERE SUBSTR(ts, 1, 13) >= ? "
-                "AND SUBSTR(ts, 1, 13) <= ? AND ts >= ? AND ts < ? GROUP BY SUBSTR(ts, 1, 15)",
-                (lo_iso[:13], hi_iso[:13], lo_iso, hi_iso)).fetchall():
-            bins[prefix] = (int(n), int(tokens or 0))
+        at = _floor(lo)
+        while at < hi:
+            prefix = format_iso(at)[:15]
+            # P <= ts < P' (P with its last character the next one) is exactly "ts starts with P"
+            after = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+            wanted.append((prefix, max(prefix, lo_iso), min(after, hi_iso)))
+            at += step
+    bins: dict[str, tuple[int, int]] = {}
+    statement = _BIN_SQL.format(total=_TOTAL_SQL)
+    for i in range(0, len(wanted), _BIN_CHUNK):
+        chunk = wanted[i:i + _BIN_CHUNK]
+        values = ", ".join("(?, ?, ?)" for _ in chunk)
+        for prefix, counted in ledger.execute(f"WITH bin(p, a, z) AS (VALUES {values}) " + statement,
+                                              [v for piece in chunk for v in piece]).fetchall():
+            n, tokens = str(counted).split()
+            if int(n):
+                bins[prefix] = (int(n), int(tokens))
     return bins
 
 
