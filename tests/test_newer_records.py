@@ -232,7 +232,7 @@ def _session_copy(records: list[dict[str, Any]], session: str, n: int) -> list[d
 
 @pytest.mark.parametrize("original_later", [False, True], ids=["one-run", "copies-ingested-first"])
 def test_a_duplicated_sessions_copies_count_once_even_with_the_message_id_replaced(
-        tmp_path: Path, original_later: bool) -> None:
+        tmp_path: Path, original_later: bool, ledger_db: str) -> None:
     """Two copies of a session whose answer (streamed over two lines of one requestId), 529 attempt,
     final 529 and prompt keep their timestamps but have new sessionIds, uuids and message ids: one
     request (Anthropic's, the original's session and size), one failure of each kind, one prompt —
@@ -252,7 +252,7 @@ def test_a_duplicated_sessions_copies_count_once_even_with_the_message_id_replac
               enumerate(("0a1b2c3d-0000-4000-8000-00000000000a", "0a1b2c3d-0000-4000-8000-00000000000b"))}
     for sid, records in copies.items():
         _write(tmp_path / "projects" / SLUG / f"{sid}.jsonl", records)
-    ledger = open_ledger(tmp_path / "ledger.sqlite3")
+    ledger = open_ledger(ledger_db)  # both engines: the stand-in rule and the copy rule are SQL
     try:
         if original_later:
             ingest(ledger, [tmp_path / "projects"], machine="m")
