@@ -355,3 +355,30 @@ def test_public_text_through_ingest(public_ledger: dict[str, dict[str, Any]], n:
     assert (got["kind"], got["failure_class"]) == (want_kind, row.expected)
     # A relay's or cloud's error is never claimed from Anthropic; Anthropic's own stays claimable.
     assert got["provider"] == (row.route or ANTHROPIC)
+
+
+def test_a_declared_gateways_own_wording_and_shapes_prove_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A LiteLLM proxy (or any gateway) the user declares as forwarding to Anthropic's API writes its own
+    # wording and OpenAI-shaped errors around Anthropic's answers: then they are no evidence of another
+    # route. A relay's own wording, or a cloud's, still is.
+    litellm = next(r.text for r in PUBLIC if r.source == "BerriAI/litellm#20575")
+    shaped = next(r.text for r in PUBLIC if r.source == "BerriAI/litellm#26112")
+    foreign_id = next(r.text for r in PUBLIC if r.source == "MiniMax-AI/MiniMax-M2#62")
+    relay = next(r.text for r in PUBLIC if r.source == "QuantumNous/new-api#991")
+    bedrock = next(r.text for r in PUBLIC if r.source == "cc#236")
+    assert [provider.judge(text=t) for t in (litellm, shaped, foreign_id)] == [OTHER] * 3
+    monkeypatch.setenv(provider.GATEWAY_UPSTREAM_VAR, "anthropic")
+    assert [provider.judge(text=t) for t in (litellm, shaped, foreign_id)] == [None] * 3
+    assert (provider.judge(text=relay), provider.judge(text=bedrock)) == (OTHER, BEDROCK)
+
+
+@pytest.mark.parametrize(("zone", "route"), [
+    ("api.anthropic.com", NONE), ("API.Anthropic.com", NONE), ("mcp-proxy.anthropic.com", NONE),
+    ("api.anthropic.com.relay.example", OTHER), ("evilanthropic.com", OTHER), ("relay.example", OTHER),
+])
+def test_only_anthropics_own_cloudflare_zone_is_anthropics_edge(zone: str, route: str | None) -> None:
+    page = (f"API Error: 502 <!DOCTYPE html>\n<html><head>\n<title>{zone} | 502: Bad gateway</title></head>"
+            "<body>Cloudflare</body></html>")
+    body = (f'API Error: 522 {{"title":"Error 522: Connection timed out","status":522,"zone":"{zone}",'
+            '"cloudflare_error":true}')
+    assert (provider.judge(text=page), provider.judge(text=body)) == (route, route)
