@@ -199,6 +199,11 @@ PUBLIC: list[Public] = [
     P("The model claude-opus-4-6@default is not available on your vertex deployment. Try /model to switch to "
       "claude-opus-4-1@20250805, or ask your admin to enable this model.", MODEL_PROVIDER, VERTEX,
       "QuantumNous/new-api#2945"),
+    # --- Microsoft Foundry ------------------------------------------------------------------------------------
+    P('Azure AI Foundry rejected model "claude-opus-4-5" (HTTP 404)\nrequestUrl: https://myres.services.ai.azure.com/'
+      'models/chat/completions', MODEL_PROVIDER, provider.FOUNDRY, "cc#67179"),
+    P("API Error: 404 Resource not found", MODEL_PROVIDER, NONE, "anthropics/claude-agent-sdk-python#382 (a Foundry "
+      "base URL without /anthropic)"),
     # --- relays and aggregators: never Anthropic's -------------------------------------------------------------
     P("NotFoundError(\"Error code: 404 - {'error': {'message': 'Publisher Model `projects/p/locations/us-east5/"
       "publishers/google/models/claude-sonnet-4-20250514` not found.', 'type': 'upstream_error', 'param': '', "
@@ -292,7 +297,7 @@ IDS = [f"{n}-{row.source.split()[0]}" for n, row in enumerate(PUBLIC)]
 def test_enough_public_texts_from_many_sources() -> None:
     assert len(PUBLIC) >= 80
     assert len({row.source.split()[0].split("#")[0] for row in PUBLIC}) >= 25  # repositories
-    assert {row.route for row in PUBLIC} >= {NONE, OTHER, BEDROCK, VERTEX}
+    assert {row.route for row in PUBLIC} >= {NONE, OTHER, BEDROCK, VERTEX, provider.FOUNDRY}
 
 
 @pytest.mark.parametrize("row", PUBLIC, ids=IDS)

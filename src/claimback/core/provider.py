@@ -239,6 +239,9 @@ _CLOUD_SHAPES = (
     # Claude Code's own "The model X is not available on your bedrock|vertex|foundry deployment".
     ("on your bedrock deployment", BEDROCK),
     ("on your vertex deployment", VERTEX),
+    # Microsoft Foundry's hosts and Claude's name for it ("Azure AI Foundry rejected model … (HTTP 404)").
+    ("services.ai.azure.com", FOUNDRY),
+    ("azure ai foundry", FOUNDRY),
     ("aiplatform.googleapis.com", VERTEX),
     ("cloud.google.com/vertex-ai", VERTEX),
     ("_vrtx_", VERTEX),
