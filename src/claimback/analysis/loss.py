@@ -618,6 +618,9 @@ class WindowReport:
     # claim for this window goes (core.provider.CLAIM_DESTINATION).
     claimable: bool = True
     claim_to: str = ""
+    # Measured, unattributed usage of the runs that overlap the window (analysis/unattributed.py): the
+    # client's running total beyond its transcript, tied to no failure; beside the loss, never in it.
+    unattributed: dict[str, Any] | None = None
 
 
 @dataclass
@@ -674,6 +677,8 @@ def headline(report: WindowReport) -> str:
         tail = ""
         if not_charged is not None and not_charged.attempts:
             tail = f"; {not_charged.attempts} overloaded (529) attempts {NOT_CHARGED_NOTE}"
+        if report.unattributed:
+            tail += f"; {unattributed_clause(report.unattributed)}"
         return f"No loss recorded in your logs in {where}{tail}."
     parts = [f"{_fmt_tokens(report.measured_tokens)} tokens lost, measured"]
     measured_parts = [f"{k.replace('_', ' ')} {_fmt_tokens(report.loss[k].tokens)}"
@@ -699,7 +704,15 @@ def headline(report: WindowReport) -> str:
         if quota.hours_to_reset is not None:
             text += f", {quota.hours_to_reset:g} h before your weekly reset"
         parts.append(text)
+    if report.unattributed:
+        parts.append(unattributed_clause(report.unattributed))
     return "; ".join(parts) + "."
+
+
+def unattributed_clause(figure: dict[str, Any]) -> str:
+    return (f"besides, {_fmt_tokens(figure['tokens'])} tokens measured but unattributed in the window's "
+            f"sessions (Claude Code's own running total beyond its transcript records, e.g. a /compact; "
+            f"tied to no failure, not in the loss)")
 
 
 def build_loss_report(ledger: Ledger, windows: Sequence[Any], *, pricing: Any, plan: str | None = None,
@@ -716,6 +729,9 @@ def build_loss_report(ledger: Ledger, windows: Sequence[Any], *, pricing: Any, p
     shared = ReportRows(ledger) if windows else None
     history = history or TokenHistory(ledger)
     snapshots = load_snapshots(ledger) if windows else None
+    from claimback.analysis.unattributed import for_window, unattributed_parts
+
+    extra_parts = unattributed_parts(ledger, pricing) if windows else []
     # Each window's sessions first, so the scope totals of all windows are one pass over their rows.
     scopes = window_scopes(ledger, windows)
     for window, scope in zip(windows, scopes):
@@ -741,6 +757,8 @@ def build_loss_report(ledger: Ledger, windows: Sequence[Any], *, pricing: Any, p
             resent_same_session=loss.resent_same_session)
         report.claimable = report.provider == ANTHROPIC
         report.claim_to = CLAIM_DESTINATION.get(report.provider, CLAIM_DESTINATION["other"])
+        extra = for_window(ledger, extra_parts, window.start, window.end, report.provider) if extra_parts else None
+        report.unattributed = extra.as_json() if extra is not None else None
         report.headline = headline(report)
         reports.append(report)
     usd_measured: float | None

@@ -214,6 +214,10 @@ class UsageReport:
     # daily --instances: rows per project (rows then holds every project's rows, in project order)
     projects: dict[str, list[UsageRow]] | None = None
     project_filter: str | None = None
+    # Measured, unattributed: usage the client's cost-state records hold beyond the rows above
+    # (analysis/unattributed.py); never part of them. Per session too, for the session report.
+    unattributed: Any = None
+    unattributed_by_session: dict[str, Any] = field(default_factory=dict)
 
 
 # -- queries ---------------------------------------------------------------------------------------
@@ -652,12 +656,38 @@ def _report(kind: str, rows: list[UsageRow], blocks: list[Block], tz_name: str |
 
 def usage_report(ledger: Ledger, kind: str, **options: Any) -> UsageReport:
     if kind in PERIODS:
-        return period_usage(ledger, kind, **options)
-    if kind == "session":
-        return session_usage(ledger, **options)
-    if kind == "blocks":
-        return block_usage(ledger, **options)
-    raise BadInput(f"unknown usage report {kind!r} (daily, weekly, monthly, session or blocks)")
+        report = period_usage(ledger, kind, **options)
+    elif kind == "session":
+        report = session_usage(ledger, **options)
+    elif kind == "blocks":
+        report = block_usage(ledger, **options)
+    else:
+        raise BadInput(f"unknown usage report {kind!r} (daily, weekly, monthly, session or blocks)")
+    _add_unattributed(ledger, report, options)
+    return report
+
+
+def _add_unattributed(ledger: Ledger, report: UsageReport, options: dict[str, Any]) -> None:
+    """The report's measured, unattributed usage: the runs whose cost-state time falls in its range (and
+    project), apart from its rows."""
+    from claimback.analysis.unattributed import summarize, unattributed_parts
+
+    parts = unattributed_parts(ledger, options.get("pricing"))
+    if not parts:
+        return
+    tz = resolve_timezone(options.get("tz_name"))
+    since, until = options.get("since"), options.get("until")
+    low = _utc_bound(since, tz) if since is not None else None
+    high = _utc_bound(until + timedelta(days=1), tz) if until is not None else None
+    project = options.get("project")
+    projects = _session_projects(ledger) if project else {}
+    chosen = [p for p in parts if (low is None or (p.until or "") >= low) and (high is None or (p.until or "") < high)
+              and (not project or projects.get(p.session_id) == project)]
+    if not chosen:
+        return
+    report.unattributed = summarize(chosen)
+    for session_id in report.unattributed.sessions:
+        report.unattributed_by_session[session_id] = summarize(p for p in chosen if p.session_id == session_id)
 
 
 # -- ccusage-compatible JSON -----------------------------------------------------------------------
@@ -701,7 +731,7 @@ def _plain_dc(value: Any) -> dict[str, Any] | None:
     return None if value is None else dict(value.__dict__)
 
 
-_COST_KEYS = frozenset({"totalCost", "cost", "costUSD"})
+_COST_KEYS = frozenset({"totalCost", "cost", "costUSD", "unattributedCost"})
 
 
 def _without_cost(value: Any) -> Any:
@@ -730,6 +760,8 @@ def _ccusage_json(report: UsageReport, subagents: bool) -> dict[str, Any]:
     meta = {"timezone": report.timezone, "mode": report.mode, "pricing": report.pricing,
             "since": report.since, "until": report.until, "unpricedModels": report.unpriced_models,
             "demo": report.demo}
+    if report.unattributed is not None:
+        meta["unattributed"] = report.unattributed.as_json("cost")
     if report.kind in _PERIOD_KEY:
         if report.projects is not None:
             projects = {name: [_period_row(report, r) for r in rows] for name, rows in report.projects.items()}
@@ -744,6 +776,10 @@ def _ccusage_json(report: UsageReport, subagents: bool) -> dict[str, Any]:
                     "modelsUsed": row.modelsUsed, "modelBreakdowns": _breakdowns(row.modelBreakdowns),
                     "projectPath": row.projectPath or "Unknown Project", "versions": row.versions,
                     "unpricedRequests": row.unpricedRequests}
+            extra = report.unattributed_by_session.get(row.key)
+            if extra is not None:  # claimback's: measured, unattributed, not in the token fields
+                item["unattributedTokens"] = extra.tokens
+                item["unattributedCost"] = extra.usd
             if subagents:
                 item["mainThread"] = _subagent_row(row.mainThread) if row.mainThread else None
                 item["subagents"] = [_subagent_row(r) for r in row.subagents]

@@ -16,7 +16,7 @@ from claimback.ledger.schema import LATEST_VERSION
 from claimback.ledger.store import Ledger
 
 TABLES = ("sessions", "requests", "failures", "agents", "tasks", "prompts", "incidents", "incident_updates",
-          "quota_snapshots", "files", "machines")
+          "quota_snapshots", "files", "machines", "cost_states")
 
 
 @dataclass

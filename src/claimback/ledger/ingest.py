@@ -38,6 +38,7 @@ from claimback.ledger.store import Ledger, defer_indexes, has_team_indexes, rest
 from claimback.ledger.team import drop_otel_duplicates, register_machine
 from claimback.sources.discovery import TranscriptFile
 from claimback.sources.transcripts import (
+    COST_STATE_COLUMNS,
     FAILURE_COLUMNS,
     PROMPT_COLUMNS,
     REQUEST_COLUMNS,
@@ -100,6 +101,8 @@ def _earliest_wins(columns: tuple[str, ...], table: str, key: str) -> str:
 _INSERT_FAILURE = _earliest_wins(FAILURE_COLUMNS, "failures", "failure_key")
 _INSERT_TASK = _insert(TASK_COLUMNS, "tasks", "(tool_use_id) DO NOTHING")
 _INSERT_PROMPT = _earliest_wins(PROMPT_COLUMNS, "prompts", "prompt_key")
+# A cost-state record is its bytes: read again (a re-read file), it is the same row.
+_INSERT_COST_STATE = _insert(COST_STATE_COLUMNS, "cost_states", "(state_key, model) DO NOTHING")
 _UPDATE_RESULT = (
     "UPDATE tasks SET agent_id = COALESCE(?, agent_id), result_ts = ?, result_status = ?, "
     "result_is_error = ?, result_error = ?, result_total_tokens = ? WHERE tool_use_id = ?"
@@ -449,6 +452,7 @@ class _Writer:
             db.executemany(_UPDATE_RESULT, [(r[1], r[2], r[3], r[4], r[5], r[6], r[0])
                                             for b in self.batches for r in b.results])
             db.executemany(_INSERT_PROMPT, [row + m for b in self.batches for row in b.prompts])
+            db.executemany(_INSERT_COST_STATE, [row + m for b in self.batches for row in b.cost_states])
             db.executemany(_UPSERT_SESSION, self.session_rows)
             db.executemany(_UPSERT_AGENT, self.agent_rows)
             db.executemany(_UPSERT_FILE, self.file_rows)

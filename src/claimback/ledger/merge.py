@@ -28,7 +28,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "sessions": ("session_id",), "requests": ("request_key",), "failures": ("failure_key",),
     "agents": ("agent_id",), "tasks": ("tool_use_id",), "prompts": ("prompt_key",),
     "incidents": ("incident_id",), "incident_updates": ("update_id",), "quota_snapshots": ("machine_id", "ts"),
-    "files": ("machine_id", "path"), "machines": ("machine_id",),
+    "files": ("machine_id", "path"), "machines": ("machine_id",), "cost_states": ("state_key", "model"),
 }
 BATCH = 2000
 

@@ -364,6 +364,35 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        141,
+        "the client's running usage per session (cost-state)",
+        (
+            # Claude Code 2.1.33x writes a `cost-state` record when a run ends: the session's cumulative
+            # usage per model, restored on --continue/--resume and carried into a --fork-session fork. It
+            # holds requests no other record shows (a /compact summary request and its failed attempts):
+            # analysis/unattributed.py reports what it holds beyond the session's counted requests. One
+            # row per model of each record; `state_key` names the record (its session and bytes), so a
+            # re-read or an import adds nothing; `start_ms` (the record's startTime) is shared by a
+            # session, its continuations and its forks; `as_of` is the latest time its file showed
+            # before it (the record has none), `since` that of the file's previous cost-state (its
+            # first time for the first): the span in which the run it closes used the API.
+            """CREATE TABLE cost_states (
+                state_key TEXT NOT NULL, model TEXT NOT NULL, session_id TEXT NOT NULL, start_ms BIGINT,
+                since TEXT, as_of TEXT, input_tokens BIGINT NOT NULL DEFAULT 0, output_tokens BIGINT NOT NULL DEFAULT 0,
+                cache_creation_tokens BIGINT NOT NULL DEFAULT 0,
+                cache_creation_1h_tokens BIGINT NOT NULL DEFAULT 0,
+                cache_read_tokens BIGINT NOT NULL DEFAULT 0, cost_usd DOUBLE PRECISION, file_path TEXT,
+                file_offset BIGINT, """
+            + _ROW_ORIGIN
+            + ", PRIMARY KEY (state_key, model))",
+            "CREATE INDEX cost_states_session ON cost_states (session_id)",
+            "CREATE INDEX cost_states_start ON cost_states (start_ms)",
+        ),
+    ),
+)
+
 # Versions are handed out to parallel work, so they may land out of order: the latest is the highest,
 # and a ledger is migrated by the set of versions it lacks, not by "everything above its maximum".
 LATEST_VERSION = max(m.version for m in MIGRATIONS)

@@ -395,6 +395,8 @@ def build_evidence(ledger: Ledger, report: LossReport, *, originals: dict[str, A
             "usd_estimated": _round_usd(window.usd_estimated),
             "unpriced_models": list(window.unpriced_models),
             "scope_total_tokens": int(window.scope_total_tokens),
+            # measured, unattributed (docs/methodology.md): beside the loss, never in its figures
+            "unattributed": dict(window.unattributed) if window.unattributed else None,
             "quota": _quota(window.quota),
             "failure_counts": {
                 "total": len(failures), "outage": len(outage_failures),

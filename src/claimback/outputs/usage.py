@@ -110,6 +110,11 @@ def render_usage(report: UsageReport, *, breakdown: bool = False, subagents: boo
     if report.unpriced_models:
         out.print(f"[yellow]no price for:[/] {', '.join(report.unpriced_models)} "
                   "(their cost is left out of the totals; pass --pricing FILE with these models)")
+    if report.unattributed is not None:
+        extra = report.unattributed
+        if not cost:
+            extra = type(extra)(**{**extra.__dict__, "usd": None})
+        out.print(f"Not in the rows above: {extra.describe()}", markup=False, highlight=False)
 
 
 # -- usage blocks --live ---------------------------------------------------------------------------

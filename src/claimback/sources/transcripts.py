@@ -116,7 +116,33 @@ class Record(msgspec.Struct):
     apiError: Any = None
 
 
+class ModelUsage(msgspec.Struct):
+    """One model's running total in a `cost-state` record (2.1.33x; field names as the client writes them)."""
+
+    inputTokens: Number | None = None
+    outputTokens: Number | None = None
+    cacheReadInputTokens: Number | None = None
+    cacheCreationInputTokens: Number | None = None
+    cacheCreationEphemeral5mInputTokens: Number | None = None
+    cacheCreationEphemeral1hInputTokens: Number | None = None
+    costUSD: Any = None
+
+
+class CostState(msgspec.Struct):
+    """`cost-state`: the session's running usage per model, which the client restores from the file's
+    last such record on `--continue`/`--resume` and carries into a `--fork-session` fork (same
+    `startTime`). Written when a run ends, without a timestamp."""
+
+    sessionId: Any = None
+    session_id: Any = None
+    startTime: Any = None
+    modelUsage: dict[str, ModelUsage] | None = None
+
+
 _decode_record = msgspec.json.Decoder(Record).decode
+_decode_cost_state = msgspec.json.Decoder(CostState).decode
+# Models kept per cost-state record: a real session uses a handful; a hostile file cannot flood the table.
+MAX_COST_STATE_MODELS = 50
 _decode_any = msgspec.json.Decoder().decode
 
 # Which raw lines deserve a decode. Compact JSON (what Claude Code writes) never contains these byte
@@ -165,7 +191,12 @@ KNOWN_SYSTEM_SUBTYPES = frozenset({
     "model_fallback", "model_consent_fallback", "model_refusal_no_fallback", "permission_retry",
     "cloud_session_status", "rewind_stand_in",
 })
-_KNOWN_TYPE = re.compile(rb'"type":"(?:' + b"|".join(re.escape(t.encode()) for t in sorted(KNOWN_TYPES)) + rb')"')
+# Group 1 is `cost-state`: the one kind skipped by the prefilters that is still read (`_cost_state`), told
+# apart by the match the unknown-kind check makes anyway (no second search of every skipped line).
+_COST_STATE_TYPE = "cost-state"
+_KNOWN_TYPE = re.compile(rb'"type":"(?:(' + _COST_STATE_TYPE.encode() + rb')|'
+                         + b"|".join(re.escape(t.encode()) for t in sorted(KNOWN_TYPES - {_COST_STATE_TYPE}))
+                         + rb')"')
 _KNOWN_SUBTYPE = re.compile(rb'"subtype":"(?:' + b"|".join(re.escape(t.encode()) for t in sorted(KNOWN_SYSTEM_SUBTYPES))
                             + rb')"')
 MAX_UNKNOWN_LABELS = 50  # distinct unknown kinds reported per file: a hostile file cannot flood the summary
@@ -272,6 +303,11 @@ class FileState:
     # The route the last failed attempt's own evidence named (a relay's page, a cloud request id): the
     # final error that ends those attempts names none of its own ("API Error: 502 Bad Gateway …").
     failure_route: str | None = None
+    # Since when the run the next `cost-state` record closes may have used the API: the latest time the
+    # file showed before its previous cost-state, else its first time (a cost-state is written when a
+    # run ends and has no time of its own; a run's first requests, a /compact's among them, are written
+    # after they are made or not at all).
+    run_start: str | None = None
 
     def to_json(self) -> str:
         return msgspec.json.encode(self.__dict__).decode()
@@ -316,6 +352,12 @@ PROMPT_COLUMNS = (
     "prompt_key", "session_id", "agent_id", "is_sidechain", "ts", "text_hash", "text_len",
     "file_path", "file_offset", "copy_hash",
 )
+# One row per model of a `cost-state` record; `state_key` names the record (its session and bytes).
+COST_STATE_COLUMNS = (
+    "state_key", "model", "session_id", "start_ms", "since", "as_of", "input_tokens", "output_tokens",
+    "cache_creation_tokens", "cache_creation_1h_tokens", "cache_read_tokens", "cost_usd", "file_path",
+    "file_offset",
+)
 
 
 @dataclass
@@ -325,6 +367,7 @@ class ParseBatch:
     tasks: list[tuple] = field(default_factory=list)
     results: list[tuple] = field(default_factory=list)
     prompts: list[tuple] = field(default_factory=list)
+    cost_states: list[tuple] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
     unknown: Counter = field(default_factory=Counter)  # record kinds we neither read nor skip by name
     lines: int = 0
@@ -379,8 +422,12 @@ class TranscriptParser:
             # Cheap checks said "nothing we need"; still count lines that are not JSON at all.
             if line.lstrip()[:1] != b"{":
                 self.batch.skipped["malformed JSON"] += 1
-            elif _KNOWN_TYPE.search(line) is None or (_SYSTEM in line and _KNOWN_SUBTYPE.search(line) is None):
+                return
+            known = _KNOWN_TYPE.search(line)
+            if known is None or (_SYSTEM in line and _KNOWN_SUBTYPE.search(line) is None):
                 self._unknown_kind(line)
+            elif known.lastindex == 1:
+                self._cost_state(line, offset)
             return
         if not line.isascii():
             # Claude Code writes UTF-8; invalid bytes mean a corrupt line. msgspec checks only the fields
@@ -430,6 +477,37 @@ class TranscriptParser:
         if label in self.batch.unknown or len(self.batch.unknown) < MAX_UNKNOWN_LABELS:
             self.batch.unknown[label] += 1
 
+    def _cost_state(self, line: bytes, offset: int) -> None:
+        """The client's running usage (docs/methodology.md, "Usage no record shows"): one row per model,
+        as of the latest time this file showed before it (the record has no timestamp of its own)."""
+        try:
+            rec = _decode_cost_state(line)
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+            self.batch.skipped["invalid cost-state"] += 1
+            return
+        session = _as_str(rec.sessionId) or _as_str(rec.session_id) or self.state.session_id
+        if not session or not rec.modelUsage:
+            return
+        rows = []
+        try:
+            for model, usage in list(rec.modelUsage.items())[:MAX_COST_STATE_MODELS]:
+                five, hour = usage.cacheCreationEphemeral5mInputTokens, usage.cacheCreationEphemeral1hInputTokens
+                # the requests' own rule (a breakdown when present, else the total): equal sums compare
+                cache_write = (_count(five) + _count(hour) if five is not None or hour is not None
+                               else _count(usage.cacheCreationInputTokens))
+                _count(usage.cacheCreationInputTokens)
+                rows.append((model[:200], _count(usage.inputTokens), _count(usage.outputTokens), cache_write,
+                             _count(hour), _count(usage.cacheReadInputTokens), _as_number(usage.costUSD)))
+        except (ValueError, TypeError, OverflowError):
+            self.batch.skipped["invalid cost-state"] += 1
+            return
+        key = hashlib.sha256(session.encode("utf-8", "surrogatepass") + b"\n" + line.rstrip(b"\r\n")).hexdigest()[:24]
+        start = _as_int(_as_number(rec.startTime)) if rec.startTime is not None else None
+        for model, inp, out, write, hour, read, cost in rows:
+            self.batch.cost_states.append((key, model, session, start, self.state.run_start, self.state.last_ts,
+                                           inp, out, write, hour, read, cost, self.file_path, offset))
+        self.state.run_start = self.state.last_ts
+
     def _mentions_pending(self, line: bytes) -> bool:
         return any(tool_id.encode() in line for tool_id in self._pending)
 
@@ -456,6 +534,8 @@ class TranscriptParser:
                 del self.state.open_attempts[:-MAX_OPEN_ATTEMPTS]
                 if self.state.last_ts is None or ts > self.state.last_ts:
                     self.state.last_ts = ts
+                if self.state.run_start is None:
+                    self.state.run_start = ts
             return
         if kind not in ("assistant", "user", "system") and not (rec.message and rec.message.usage):
             return  # summary, progress, file-history-snapshot, ... never matter
@@ -470,6 +550,8 @@ class TranscriptParser:
             st.first_ts = ts
         if st.last_ts is None or ts > st.last_ts:
             st.last_ts = ts
+        if st.run_start is None:
+            st.run_start = ts
         if isinstance(rec.cwd, str) and rec.cwd:
             st.cwd = rec.cwd
         if isinstance(rec.version, str) and rec.version:
