@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -39,7 +42,11 @@ from realclient import (
     session_ids,
 )
 
-from claimback.analysis.loss import EXPOSURE, NOT_CHARGED, attribute_window
+from claimback.analysis.loss import EXPOSURE, NOT_CHARGED, attribute_window, build_loss_report
+from claimback.analysis.pricing import PricingTable
+from claimback.analysis.unattributed import summarize, unattributed_parts
+from claimback.analysis.usage import usage_report
+from claimback.core.times import utc_now_iso
 from claimback.analysis.outages import find_windows
 from claimback.ledger import open_ledger
 from claimback.ledger.ingest import ingest
@@ -51,6 +58,7 @@ class Scenario:
     sandbox: Sandbox
     served: list[dict[str, Any]]
     runs: list[Run] = field(default_factory=list)
+    otel_db: Path | None = None  # the ledger `claimback otel serve` filled from the runs' telemetry
 
     def messages(self) -> list[dict[str, Any]]:
         return [r for r in self.served if is_messages_path(r["path"])]
@@ -232,17 +240,21 @@ def forked(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Sce
 
 @pytest.fixture(scope="session")
 def compacted(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
-    """A prompt answered, then `-p /compact --continue`, whose summary request meets two 529s first."""
-    sandbox = Sandbox(tmp_path_factory.mktemp("rc-compacted"))
+    """A prompt answered, then `-p /compact --continue`, whose summary request meets two 529s first; the
+    client's OpenTelemetry export goes to `claimback otel serve` (it changes nothing in the transcripts)."""
+    root = tmp_path_factory.mktemp("rc-compacted")
+    sandbox = Sandbox(root)
     rules = [Rule(Reply(text="First answer.", input_tokens=300, output_tokens=6, cache_creation_tokens=2500),
                   when=prompt_has("first question")),
              Rule(error_reply(**OVERLOADED), times=2),
              Rule(Reply(text="<summary>A first question was asked and answered.</summary>", input_tokens=500,
-                        output_tokens=40), times=3)]
-    with FakeAnthropic(rules) as api:
-        first = run_claude(sandbox, api.url, "This is the first question.")
-        second = run_claude(sandbox, api.url, "/compact", "--continue")
-    return Scenario(sandbox, api.served, [first, second])
+                        output_tokens=40, cache_read_tokens=77), times=3)]
+    with otel_receiver(root, sandbox, {}) as (env, db):
+        with FakeAnthropic(rules) as api:
+            first = run_claude(sandbox, api.url, "This is the first question.", env=env)
+            second = run_claude(sandbox, api.url, "/compact", "--continue", env=env)
+        wait_for_rows(db, "SELECT COUNT(*) FROM requests", 2)
+    return Scenario(sandbox, api.served, [first, second], otel_db=db)
 
 
 @pytest.fixture(scope="session")
@@ -394,6 +406,10 @@ def test_a_forked_sessions_copied_failures_and_requests_count_once(forked: Scena
     first_prompt = led.scalar("SELECT session_id FROM prompts ORDER BY ts LIMIT 1")
     assert {row[0] for row in led.execute("SELECT session_id FROM failures").fetchall()} == {first_prompt}
     assert led.scalar("SELECT COUNT(DISTINCT session_id) FROM requests") == 2
+    # The fork's cost-state carries the first session's total (the same startTime): every served token is
+    # a counted request, so nothing is left unattributed, and nothing of the first session counts twice.
+    assert led.scalar("SELECT COUNT(DISTINCT start_ms) FROM cost_states") == 1
+    assert unattributed_parts(led) == []
 
 
 def test_a_compactions_request_and_its_failed_attempts_are_in_no_transcript_record_but_cost_state(
@@ -401,7 +417,7 @@ def test_a_compactions_request_and_its_failed_attempts_are_in_no_transcript_reco
     # What 2.1.332 writes for `/compact`: a compact_boundary and the summary as a user record, but neither
     # the summary request's answer (its usage) nor its failed attempts (no api_error, no api-request
     # record). Only the session's running `cost-state` (cumulative modelUsage, restored across --continue)
-    # holds its tokens. The ledger counts what the records show; this pins the gap (docs/methodology.md).
+    # holds its tokens: the ledger reports them as measured, unattributed usage, beside the requests.
     assert [r.returncode for r in compacted.runs] == [0, 0]
     served = compacted.answered()
     assert len(served) == 2 and len(compacted.failed()) == 2
@@ -414,6 +430,40 @@ def test_a_compactions_request_and_its_failed_attempts_are_in_no_transcript_reco
     usage = states[-1]["modelUsage"]
     assert sum(m["inputTokens"] for m in usage.values()) == sum(r["input_tokens"] for r in served)
     assert sum(m["outputTokens"] for m in usage.values()) == sum(r["output_tokens"] for r in served)
+    # The unattributed figure is exactly what the server served the compaction (its log is the truth).
+    compaction = served[1]
+    figure = summarize(unattributed_parts(led))
+    assert (figure.input_tokens, figure.output_tokens, figure.cache_read_tokens, figure.cache_creation_tokens) == \
+        (compaction["input_tokens"], compaction["output_tokens"], compaction["cache_read_tokens"],
+         compaction["cache_creation_tokens"])
+    assert figure.sessions == session_ids(compacted.sandbox)
+    report = usage_report(led, "daily")
+    assert report.totals.totalTokens == sum(_tokens([served[0]]))  # never inside the usage rows
+    assert report.unattributed.tokens == figure.tokens and report.unattributed.usd > 0
+    # A window over the compaction's run shows it beside its loss, never in it.
+    first = led.scalar("SELECT MIN(ts) FROM requests")
+    window = SimpleNamespace(id="w-compact", start=first, end=utc_now_iso(), provider="anthropic",
+                             confirmed_by="statuspage")
+    loss = build_loss_report(led, [window], pricing=PricingTable.bundled()).windows[0]
+    assert loss.measured_tokens == 0 and loss.estimated_tokens == 0
+    assert loss.unattributed["tokens"] == figure.tokens and "unattributed" in loss.headline
+
+
+def test_a_compactions_telemetry_carries_its_request_but_not_its_recovered_attempts(
+        compacted: Scenario, tmp_path: Path) -> None:
+    # 2.1.332's OpenTelemetry: `api_request` for the compaction too (query_source "compact", its request
+    # id and tokens), but no `api_error` for attempts that a later one recovered (as on the main thread:
+    # api_error comes once, when the client gives up). Telemetry and transcripts together: every served
+    # request once, and nothing left unattributed (the cost-state is all accounted for).
+    served = compacted.answered()
+    led = open_ledger(compacted.otel_db)
+    assert sorted(r["request_id"] for r in led.rows("SELECT request_id FROM requests")) == \
+        sorted(r["request_id"] for r in served)
+    assert led.scalar("SELECT COUNT(*) FROM failures") == 0
+    ingest(led, [compacted.sandbox.config_dir / "projects"], machine="rc-laptop")
+    _assert_requests_match(compacted, led)
+    assert led.scalar("SELECT origin FROM requests WHERE request_id = ?", (served[1]["request_id"],)) == "otel"
+    assert unattributed_parts(led) == []
 
 
 def test_user_interrupt_is_an_interruption_not_a_failed_attempt(interrupted: Scenario, tmp_path: Path) -> None:
@@ -444,17 +494,15 @@ class Telemetry:
     stats: dict[str, Any]
 
 
-@pytest.fixture(scope="session")
-def telemetry(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Telemetry:
-    """`claimback otel serve` on 127.0.0.1 receiving the real client's OTLP/HTTP export: one answered
-    request, then a turn that dies after 1 + RETRIES attempts of 529."""
+@contextmanager
+def otel_receiver(root: Path, sandbox: Sandbox, stats: dict[str, Any]) -> Iterator[tuple[dict[str, str], Path]]:
+    """`claimback otel serve` on 127.0.0.1 for the real client's OTLP/HTTP export: yields the client's
+    environment and the receiver's ledger; its `--json` summary lands in `stats` once it stops."""
     import re
     import signal
     import subprocess
     import sys
 
-    root = tmp_path_factory.mktemp("rc-otel")
-    sandbox = Sandbox(root)
     db = root / "otel.sqlite3"
     server = subprocess.Popen([sys.executable, "-m", "claimback", "otel", "serve", "--port", "0", "--db", str(db),
                                "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -463,31 +511,47 @@ def telemetry(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         line = server.stderr.readline()
         found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
         assert found, line
-        env = {"CLAUDE_CODE_ENABLE_TELEMETRY": "1", "DISABLE_TELEMETRY": "", "OTEL_LOGS_EXPORTER": "otlp",
-               "OTEL_METRICS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-               "OTEL_EXPORTER_OTLP_ENDPOINT": found.group(1), "OTEL_LOGS_EXPORT_INTERVAL": "500",
-               "OTEL_METRIC_EXPORT_INTERVAL": "1000",
-               "OTEL_RESOURCE_ATTRIBUTES": "claimback.machine_id=rc-laptop,claimback.user=dana"}
+        yield ({"CLAUDE_CODE_ENABLE_TELEMETRY": "1", "DISABLE_TELEMETRY": "", "OTEL_LOGS_EXPORTER": "otlp",
+                "OTEL_METRICS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": found.group(1), "OTEL_LOGS_EXPORT_INTERVAL": "500",
+                "OTEL_METRIC_EXPORT_INTERVAL": "1000",
+                "OTEL_RESOURCE_ATTRIBUTES": "claimback.machine_id=rc-laptop,claimback.user=dana"}, db)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, _err = server.communicate(timeout=30)
+        stats.update(json.loads(out) if out.strip() else {})
+
+
+def wait_for_rows(db: Path, sql: str, at_least: int, seconds: float = 20) -> None:
+    """The client flushes its exporter on exit; wait until the receiver has stored what it sent."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        led = open_ledger(db)
+        try:
+            if (led.scalar(sql) or 0) >= at_least:
+                return
+        finally:
+            led.close()
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def telemetry(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Telemetry:
+    """`claimback otel serve` on 127.0.0.1 receiving the real client's OTLP/HTTP export: one answered
+    request, then a turn that dies after 1 + RETRIES attempts of 529."""
+    root = tmp_path_factory.mktemp("rc-otel")
+    sandbox = Sandbox(root)
+    stats: dict[str, Any] = {}
+    with otel_receiver(root, sandbox, stats) as (env, db):
         rules = [Rule(Reply(text="Fine.", input_tokens=222, output_tokens=9, cache_creation_tokens=1800),
                       when=prompt_has("healthy question")),
                  Rule(error_reply(**OVERLOADED), times=RETRIES + 1)]
         with FakeAnthropic(rules) as api:
             runs = [run_claude(sandbox, api.url, "A healthy question.", env=env),
                     run_claude(sandbox, api.url, "A doomed question.", env=env)]
-        # The client flushes its exporter on exit; wait until the receiver has stored both batches' events.
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            led = open_ledger(db)
-            try:
-                if led.scalar("SELECT COUNT(*) FROM failures") >= 1 and led.scalar("SELECT COUNT(*) FROM requests"):
-                    break
-            finally:
-                led.close()
-            time.sleep(0.2)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        out, _err = server.communicate(timeout=30)
-    return Telemetry(Scenario(sandbox, api.served, runs), db, json.loads(out) if out.strip() else {})
+        wait_for_rows(db, "SELECT CASE WHEN (SELECT COUNT(*) FROM failures) >= 1 THEN (SELECT COUNT(*) FROM requests) "
+                      "ELSE 0 END", 1)
+    return Telemetry(Scenario(sandbox, api.served, runs), db, stats)
 
 
 def test_real_client_telemetry_lands_in_the_ledger_one_row_per_failure(telemetry: Telemetry,
