@@ -26,13 +26,13 @@ whose requests name a model no cost-state names is compared by its sums only (US
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from claimback.analysis.pricing import PricingTable, TokenSums
+from claimback.core.lazyre import lazy_compile
 from claimback.ledger.store import Ledger
 
 # Token kinds, in the order of every count vector here (the ledger's column names).
@@ -43,7 +43,7 @@ NOTE = ("what Claude Code's own running total (cost-state) holds beyond the requ
         "(a /compact summary request leaves no other record); tied to no request, failure or outage, "
         "never added to a loss")
 ANY_MODEL = "*"  # a session compared by its sums only
-_SUFFIX = re.compile(r"\[[^\]]*\]$")
+_SUFFIX = lazy_compile(r"\[[^\]]*\]$")
 
 Vec = list[int]
 Usage = dict[str, Vec]
@@ -214,29 +214,34 @@ def unattributed_parts(ledger: Ledger, pricing: PricingTable | None = None) -> l
         def shape(usage: Usage) -> Usage:
             return _collapse(usage) if by_sums else usage
 
-        def counted(until: str | None) -> Usage:
-            out: Usage = {}
-            for ts, model, counts in rows:
-                if until is None or ts <= until:
-                    _add(out, ANY_MODEL if by_sums else model, counts)
-            return out
+        # The counted usage at each record's time and in all, in one walk of the rows (time order).
+        at: list[Usage] = []
+        running: Usage = {}
+        i = 0
+        for rec in recs:
+            while i < len(rows) and (rec.as_of is None or rows[i][0] <= rec.as_of):
+                _add(running, ANY_MODEL if by_sums else rows[i][1], rows[i][2])
+                i += 1
+            at.append({m: list(v) for m, v in running.items()})
+        for ts, model, counts in rows[i:]:
+            _add(running, ANY_MODEL if by_sums else model, counts)
 
         first = shape(recs[0].usage)
-        beyond = _minus(first, counted(recs[0].as_of))
+        beyond = _minus(first, at[0])
         base: Usage = {}
         for other in family.get(recs[0].start_ms, []) if recs[0].start_ms is not None else []:
             if other.session_id != session_id and _fits(shape(other.usage), beyond):
                 base = _max(base, shape(other.usage))
         seen: Usage = {}
         increments = []
-        for rec in recs:
-            excess = _minus(_minus(shape(rec.usage), base), counted(rec.as_of))
+        for rec, counted in zip(recs, at):
+            excess = _minus(_minus(shape(rec.usage), base), counted)
             grown = _minus(excess, seen)
             seen = _max(seen, excess)
             increments.append((rec, grown))
         # The session's total: its last record against every counted request (a killed run's requests
         # are counted, never in a cost-state); the runs' parts are taken from it in time order.
-        remaining = _minus(_minus(shape(recs[-1].usage), base), counted(None))
+        remaining = _minus(_minus(shape(recs[-1].usage), base), running)
         for rec, grown in increments:
             take = {m: [min(x, y) for x, y in zip(v, remaining.get(m, _zero()))] for m, v in grown.items()}
             remaining = _minus(remaining, take)

@@ -670,6 +670,8 @@ def usage_report(ledger: Ledger, kind: str, **options: Any) -> UsageReport:
 def _add_unattributed(ledger: Ledger, report: UsageReport, options: dict[str, Any]) -> None:
     """The report's measured, unattributed usage: the runs whose cost-state time falls in its range (and
     project), apart from its rows."""
+    if ledger.scalar("SELECT 1 FROM cost_states LIMIT 1") is None:
+        return  # no client that writes cost-state: nothing to compare (and nothing more imported)
     from claimback.analysis.unattributed import summarize, unattributed_parts
 
     parts = unattributed_parts(ledger, options.get("pricing"))
