@@ -330,3 +330,47 @@ def test_overloaded_attempts_before_any_answer_are_counted_not_charged(tmp_path)
     assert not_charged.attempts == 4  # S1's three 529s (two retries, the final) and S2's retry
     assert not_charged.tokens == 7005  # sized only where an answer came before (S2's prompt)
     assert loss.loss["failed_attempt_exposure"].attempts == 0 and loss.estimated_tokens == 0
+
+
+def _interrupted_run(tmp_path: Path, outage_elsewhere: bool):
+    """S1 launches a subagent the user interrupts at 01:10, inside the window; with `outage_elsewhere`,
+    S3 meets a 500 in the window too."""
+    projects = tmp_path / "projects"
+    write(projects / "app" / f"{S1}.jsonl", [
+        user_prompt("Audit the dependencies", t("00:50"), session=S1, uuid="q1"),
+        assistant("i0", "ri0", t("00:51"), session=S1),
+        agent_launch("i1", "ri1", t("00:52"), "toolu_i1", "Audit the lock file", session=S1),
+        task_result("toolu_i1", t("01:10"), status="completed", agent_id="i1", is_error=True,
+                    text="[Request interrupted by user for tool use]", session=S1),
+    ])
+    write(projects / "app" / S1 / "subagents" / "agent-i1.jsonl", [
+        user_prompt("Audit the lock file", t("00:52"), session=S1, sidechain=True, agent_id="i1", uuid="i1p"),
+        assistant("i1a", "ri1a", t("00:55"), cr=50000, session=S1, sidechain=True, agent_id="i1"),
+        assistant("i1b", "ri1b", t("01:05"), cr=60000, session=S1, sidechain=True, agent_id="i1"),
+        user_prompt("[Request interrupted by user]", t("01:10"), session=S1, sidechain=True, agent_id="i1",
+                    uuid="i1x"),
+    ])
+    records = [user_prompt("Profile the renderer", t("00:58"), session=S3, uuid="p3"),
+               assistant("r3a", "rr3a", t("00:59"), session=S3)]
+    if outage_elsewhere:
+        records.append(final_error(t("01:06"), "API Error: 500 Internal server error", session=S3))
+    write(projects / "app" / f"{S3}.jsonl", records)
+    ledger = open_ledger(tmp_path / "ledger.db")
+    ingest(ledger, [projects], machine="t")
+    return ledger
+
+
+def test_a_run_the_user_interrupted_is_the_outages_only_where_the_logs_show_the_outage(tmp_path):
+    # An incident on the status page alone (no API failure in the user's logs during it): the interrupt
+    # is the user's own stop, not a run the outage killed.
+    quiet = _interrupted_run(tmp_path / "quiet", outage_elsewhere=False)
+    assert quiet.scalar("SELECT outcome FROM tasks WHERE tool_use_id = 'toolu_i1'") == "interrupted"
+    status_page_only = Window("w-sp", WINDOW.start, WINDOW.end, confirmed_by="statuspage")
+    loss = attribute_window(quiet, status_page_only)
+    assert loss.loss["killed_subagents"].tokens == 0 and not loss.lost_requests
+    # The same interrupt while the logs show the outage (a 500 in another session): the user stopped a
+    # run the outage was holding up, counted as before.
+    shown = _interrupted_run(tmp_path / "shown", outage_elsewhere=True)
+    loss = attribute_window(shown, WINDOW)
+    assert sorted(loss.loss["killed_subagents"].request_ids) == ["ri1a", "ri1b"]
+    assert loss.loss["killed_subagents"].tokens == (3 + 100 + 50000) + (3 + 100 + 60000)

@@ -240,6 +240,32 @@ def test_no_outage_gives_a_plain_packet_without_invented_loss(tmp_path: Path):
     assert subprocess.run(["sha256sum", "-c", MANIFEST], cwd=out, capture_output=True).returncode == 0
 
 
+def test_a_claim_resting_on_lost_connections_names_them_as_the_failed_requests(tmp_path: Path):
+    """During the 2026-05-15 incident a stream dies on connection resets alone (the `network` class, outage
+    loss inside a window): the message and report must name those failures, not "Failed requests: 0"."""
+    projects = tmp_path / "projects"
+    write(projects / "app" / "s-reset.jsonl", [
+        user_prompt("Port the parser", t("00:50"), session="s-reset", uuid="pr1"),
+        assistant("c1", "rc1", t("00:55"), out=300, cr=20000, session="s-reset"),
+        retry(t("01:00"), 1, code="ECONNRESET", session="s-reset"),
+        retry(t("01:01"), 2, code="ECONNRESET", session="s-reset"),
+        final_error(t("01:02"), "API Error: Connection error.", status=None, session="s-reset"),
+    ])
+    out = tmp_path / "packet"
+    result = invoke("claim", "--source", str(projects), "--db", str(tmp_path / "l.db"), "--offline",
+                    "--since", "2026-05-15", "--until", "2026-05-15", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    ev = json.loads((out / "evidence.json").read_text())
+    [window] = ev["windows"]
+    assert window["loss"]["partial_responses"]["tokens"] == 3 + 300 + 20000
+    assert window["failure_counts"]["outage"] == 0 and window["failure_counts"]["network"] == 3
+    assert ev["totals"]["network_failures"] == 3
+    message = (out / "message.txt").read_text()
+    assert "Failed requests: 3 lost connections (reset or timed out)" in message
+    assert "Failed requests: 0" not in message
+    assert "3 lost connections (reset or timed out)" in (out / "report.md").read_text()
+
+
 # -- secrets ----------------------------------------------------------------------------------------
 PLANTED = {
     "api_key_prompt": "sk-ant-api03-PrOmPtKeY0123456789abcdefghijklmnopqrstuvwxyzABCDEFG-hij_klmnopqrstuvAA",

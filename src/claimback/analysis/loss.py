@@ -204,7 +204,9 @@ class ReportRows:
             "ORDER BY t.launched_ts, t.tool_use_id", KILLED_TASK_OUTCOMES)
         self.agent_failures = {
             r["agent_id"]: r for r in ledger.rows(
-                "SELECT agent_id, MAX(ts) AS last_ts FROM failures WHERE agent_id IS NOT NULL "
+                "SELECT agent_id, MAX(ts) AS last_ts, "
+                "MAX(CASE WHEN failure_class IN ('outage', 'network') THEN ts END) AS last_api_ts "
+                "FROM failures WHERE agent_id IS NOT NULL "
                 "AND failure_class IN ('outage', 'network', 'interrupt') GROUP BY agent_id")}
 
 
@@ -265,8 +267,10 @@ class _WindowData:
         self.ended_turns = sorted({f["turn_id"] for f in self.failures
                                    if f["agent_id"] is None and f["kind"] == "final" and f["turn_id"]})
         # Subagents whose killed task ended in the window (category 1), as attribute_window decides it.
-        killed_agents = sorted({t["agent_id"] for t in self.tasks if _task_end(t, self.agent_failures) is not None
-                                and self.start <= _task_end(t, self.agent_failures) <= self.end})
+        self.logs_show_outage = bool(self.failures)
+        killed_agents = sorted({t["agent_id"] for t in self.tasks
+                                if (end := _task_end(t, self.agent_failures, self.logs_show_outage)) is not None
+                                and self.start <= end <= self.end})
         # Rows up to the window's end: every row of the sessions the outage hit (categories 2, 4 and 5
         # read their streams), and of the other sessions around it the rows a killed subagent owns
         # (category 1), each read through an index: (session_id, ts) and agent_id. The rows an ended
@@ -349,9 +353,15 @@ class _WindowData:
         return going_on
 
 
-def _task_end(task: dict[str, Any], agent_failures: dict[str, Any]) -> str | None:
-    """When a killed task's run ended: its agent's last outage-class failure, else its result's time."""
+def _task_end(task: dict[str, Any], agent_failures: dict[str, Any], logs_show_outage: bool) -> str | None:
+    """When a killed task's run ended: its agent's last outage-class failure, else its result's time; None
+    when it is not the outage's. A run the user interrupted, or one that never returned, with no API
+    failure of its own is the outage's only where the user's logs show the outage in the window (an
+    outage or lost-connection failure of any session there): during an incident on the status page alone
+    it is the user's own stop, and a claim resting on it has nothing from the API to show."""
     last_failure = agent_failures.get(task["agent_id"])
+    if task["outcome"] != "killed" and not logs_show_outage and not (last_failure and last_failure["last_api_ts"]):
+        return None
     return last_failure["last_ts"] if last_failure else task["result_ts"]
 
 
@@ -390,7 +400,7 @@ def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = N
 
     # 1. Killed subagent work.
     for task in data.tasks:
-        ended = _task_end(task, data.agent_failures)
+        ended = _task_end(task, data.agent_failures, data.logs_show_outage)
         if ended is None or not (data.start <= ended <= data.end):
             continue
         for row in by_agent.get(task["agent_id"], []):

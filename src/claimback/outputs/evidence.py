@@ -400,6 +400,10 @@ def build_evidence(ledger: Ledger, report: LossReport, *, originals: dict[str, A
             "quota": _quota(window.quota),
             "failure_counts": {
                 "total": len(failures), "outage": len(outage_failures),
+                # lost connections (reset, timed out) in a window are outage loss too (core/classify.py):
+                # the message names them beside the API's errors, or a claim of partial responses they
+                # cut would rest on "0 failed requests"
+                "network": sum(1 for f in failures if f["class"] == "network"),
                 "retries": sum(1 for f in outage_failures if f["kind"] == "retry"),
                 "final": sum(1 for f in outage_failures if f["kind"] == "final"),
                 "not_charged": sum(1 for f in outage_failures if f["charged"] is False),
@@ -427,6 +431,7 @@ def build_evidence(ledger: Ledger, report: LossReport, *, originals: dict[str, A
         "usd_estimated": round(sum(w["usd_estimated"] or 0.0 for w in windows), 4),
         "failures": sum(len(w["failures"]) for w in windows),
         "outage_failures": sum(w["failure_counts"]["outage"] for w in windows),
+        "network_failures": sum(w["failure_counts"]["network"] for w in windows),
         "lost_requests": sum(len(w["lost_requests"]) for w in windows),
         "killed_tasks": sum(len(w["killed_tasks"]) for w in windows),
         "not_charged_attempts": sum(w["loss"][NOT_CHARGED]["attempts"] for w in windows),
