@@ -70,6 +70,15 @@ def test_every_secret_shape_is_found_and_scrubbed(secret: str):
     assert cleaned.startswith("before ") and "[REDACTED]" in cleaned
 
 
+def test_a_redacted_value_is_not_redacted_again_around_its_marker():
+    # A JWT in a cookie is redacted by its own shape; scrubbing the result again (a signature, a print of
+    # stored text) must not take the cookie's name for its value ("Cookie: [REDACTED]<secret>").
+    once = scrub("Cookie: session=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U")
+    assert once == "Cookie: session=[REDACTED]"
+    assert scrub(once) == once
+    assert scrub("Cookie: session=<secret>") == "Cookie: session=<secret>"
+
+
 @pytest.mark.parametrize("text", [
     "aws_session_token = IQoJb3JpZ2luX2VjEJr" + "A1b2C3d4E5f6G7h8" * 40,
     '{"aws_session_token":"FwoGZXIvYXdzEJr' + "A1b2C3d4E5f6G7h8" * 40 + '"}',

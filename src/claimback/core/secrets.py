@@ -148,6 +148,7 @@ _PRIVATE_KEY_BLOCK = lazy_compile(
     r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----.*?"
     r"(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|\Z)", re.DOTALL)
 _VALUE_GROUPS = ("v", "w", "x")
+_PLACEHOLDERS = ("[REDACTED", "<secret")
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,8 @@ def _spans(rule: _Rule, text: str) -> list[tuple[int, int]]:
         for group, (start, end) in zip(groups or [None], parts):
             if rule.check is None or rule.check(text[start:end]):
                 if rule.pattern is _ASSIGNMENT and group is not None:
+                    if text.startswith(_PLACEHOLDERS, end):
+                        continue  # `session=` before a value already redacted: the key's own name
                     end = reach = _CONTINUE[group].match(text, end).end()
                 spans.append((start, end))
     return spans
