@@ -15,7 +15,7 @@ from claimback.ledger import open_ledger
 from claimback.ledger.ingest import ingest
 from claimback.prevent.resume import build_resume
 import pytest
-from records import SESSION, agent_launch, assistant, final_error, line, task_result, user_prompt
+from records import SESSION, agent_launch, assistant, final_error, line, retry, task_result, user_prompt
 
 SLUG = "-home-u-app"
 AGENT = "a1b2c3d4e5f60718"
@@ -281,5 +281,43 @@ def test_a_stand_in_answer_without_its_original_is_one_anthropic_request(tmp_pat
     try:
         rows = ledger.rows("SELECT message_id, request_id, output_tokens, provider FROM requests")
         assert [tuple(r.values()) for r in rows] == [(None, "req_011StreamedAbCdEfGhJk", 90, "anthropic")]
+    finally:
+        ledger.close()
+
+
+@pytest.mark.parametrize("order", ["original first", "fork first"])
+def test_a_forks_copied_failures_prompts_and_launches_stay_the_originals_in_either_read_order(
+        tmp_path: Path, order: str) -> None:
+    """2.1.332's fork copies its original's failed attempts, prompts and launches too (same uuids and
+    timestamps, the fork's sessionId, no requestSessionId); the copied answer in the same file names the
+    original, so every copy up to it is the original's, whichever file is read first (two ingests, in
+    the order given)."""
+    fork_id = "31c137eb-abe6-46f4-b05b-b2fb598a9c64"
+    first = [user_prompt("build it", _ts(0), uuid="p-1"),
+             retry(_ts(0, 10), 1, uuid="r-1"), retry(_ts(0, 20), 2, uuid="r-2"),
+             agent_launch("msg_01FirstAnswerAbCdEfGhJk", "req_011FirstAbCdEfGh", _ts(1), "toolu_01CopiedLaunchAbCd",
+                          "review the notes")]
+    copies = [{**r, "sessionId": fork_id} for r in first]
+    copies[-1]["requestSessionId"] = SESSION
+    fork = [*copies, user_prompt("and test it", _ts(5), session=fork_id, uuid="p-2"),
+            retry(_ts(5, 10), 1, session=fork_id, uuid="r-3"),
+            assistant("msg_01ForkAnswerAbCdEfGhJkL", "req_011ForkAbCdEfGhJ", _ts(6), out=70, session=fork_id)]
+    original, forked = _main(tmp_path), tmp_path / "projects" / SLUG / f"{fork_id}.jsonl"
+    _write(original, first)
+    _write(forked, fork)
+    ledger = open_ledger(tmp_path / "ledger.sqlite3")
+    try:
+        for path in ([original, forked] if order == "original first" else [forked, original]):
+            ingest(ledger, [path], machine="m")
+        assert ledger.rows("SELECT failure_key, session_id FROM failures ORDER BY ts") == [
+            {"failure_key": "r-1", "session_id": SESSION}, {"failure_key": "r-2", "session_id": SESSION},
+            {"failure_key": "r-3", "session_id": fork_id}]
+        assert ledger.rows("SELECT prompt_key, session_id FROM prompts ORDER BY ts") == [
+            {"prompt_key": "p-1", "session_id": SESSION}, {"prompt_key": "p-2", "session_id": fork_id}]
+        assert ledger.rows("SELECT tool_use_id, session_id FROM tasks") == [
+            {"tool_use_id": "toolu_01CopiedLaunchAbCd", "session_id": SESSION}]
+        assert ledger.rows("SELECT message_id, session_id FROM requests ORDER BY ts") == [
+            {"message_id": "msg_01FirstAnswerAbCdEfGhJk", "session_id": SESSION},
+            {"message_id": "msg_01ForkAnswerAbCdEfGhJkL", "session_id": fork_id}]
     finally:
         ledger.close()

@@ -402,9 +402,19 @@ def test_a_forked_sessions_copied_failures_and_requests_count_once(forked: Scena
     assert sorted(r["request_id"] for r in rows) == served_failed and len(served_failed) == 2
     assert {r["failure_class"] for r in rows} == {"outage"}
     assert led.scalar("SELECT COUNT(*) FROM prompts") == 2
-    # The first prompt's failed attempts stay in the first prompt's session (the copies moved nothing).
-    first_prompt = led.scalar("SELECT session_id FROM prompts ORDER BY ts LIMIT 1")
-    assert {row[0] for row in led.execute("SELECT session_id FROM failures").fetchall()} == {first_prompt}
+    # The first prompt and its failed attempts stay in the first session (the copies moved nothing),
+    # whichever file is read first: the copied answer in the fork's file names the session they came from.
+    original = session_ids(forked.sandbox)[0]
+    assert led.scalar("SELECT session_id FROM prompts ORDER BY ts LIMIT 1") == original
+    assert {row[0] for row in led.execute("SELECT session_id FROM failures").fetchall()} == {original}
+    fork_file = next(f for f in files if f.stem != original)
+    reverse = open_ledger(tmp_path / "reverse.sqlite3")
+    ingest(reverse, [fork_file], machine="test")
+    ingest(reverse, [forked.sandbox.config_dir / "projects"], machine="test")
+    for sql in ("SELECT failure_key, session_id FROM failures ORDER BY failure_key",
+                "SELECT prompt_key, session_id FROM prompts ORDER BY prompt_key",
+                "SELECT request_key, session_id FROM requests ORDER BY request_key"):
+        assert reverse.rows(sql) == led.rows(sql)
     assert led.scalar("SELECT COUNT(DISTINCT session_id) FROM requests") == 2
     # The fork's cost-state carries the first session's total (the same startTime): every served token is
     # a counted request, so nothing is left unattributed, and nothing of the first session counts twice.

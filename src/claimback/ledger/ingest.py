@@ -101,6 +101,12 @@ def _earliest_wins(columns: tuple[str, ...], table: str, key: str) -> str:
 _INSERT_FAILURE = _earliest_wins(FAILURE_COLUMNS, "failures", "failure_key")
 _INSERT_TASK = _insert(TASK_COLUMNS, "tasks", "(tool_use_id) DO NOTHING")
 _INSERT_PROMPT = _earliest_wins(PROMPT_COLUMNS, "prompts", "prompt_key")
+# A fork's copies of its original's records belong to the original (sources/transcripts.py, copied_from):
+# rows of the fork's session in the span of its copies, by the (session_id, time) indexes (prompts by ts).
+_COPIED_TO_ORIGINAL = tuple(
+    f"UPDATE {table} SET session_id = ? WHERE session_id = ? AND {ts} >= ? AND {ts} <= ?"
+    for table, ts in (("failures", "ts"), ("failure_copies", "ts"), ("prompts", "ts"), ("prompt_copies", "ts"),
+                      ("tasks", "launched_ts")))
 # A cost-state record is its bytes: read again (a re-read file), it is the same row.
 _INSERT_COST_STATE = _insert(COST_STATE_COLUMNS, "cost_states", "(state_key, model) DO NOTHING")
 _UPDATE_RESULT = (
@@ -453,6 +459,10 @@ class _Writer:
                                             for b in self.batches for r in b.results])
             db.executemany(_INSERT_PROMPT, [row + m for b in self.batches for row in b.prompts])
             db.executemany(_INSERT_COST_STATE, [row + m for b in self.batches for row in b.cost_states])
+            for b in self.batches:
+                for (fork, origin), (first, last) in b.copied_from.items():
+                    for statement in _COPIED_TO_ORIGINAL:
+                        db.execute(statement, (origin, fork, first, last))
             db.executemany(_UPSERT_SESSION, self.session_rows)
             db.executemany(_UPSERT_AGENT, self.agent_rows)
             db.executemany(_UPSERT_FILE, self.file_rows)

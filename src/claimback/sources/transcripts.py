@@ -368,6 +368,12 @@ class ParseBatch:
     results: list[tuple] = field(default_factory=list)
     prompts: list[tuple] = field(default_factory=list)
     cost_states: list[tuple] = field(default_factory=list)
+    # A `--fork-session` fork's file starts with copies of its original's records, timestamps kept; a
+    # copied answer names the original (`requestSessionId`). (this file's session, the original) -> the
+    # span [first, last] of this file's times up to its last such answer: every record of this session in
+    # it is a copy, so its failures, prompts and launches are the original's (ledger/ingest.py), whichever
+    # file is read first.
+    copied_from: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     skipped: Counter = field(default_factory=Counter)
     unknown: Counter = field(default_factory=Counter)  # record kinds we neither read nor skip by name
     lines: int = 0
@@ -620,6 +626,12 @@ class TranscriptParser:
         inp = inp if type(inp) is int and 0 <= inp <= MAX_TOKENS else _count(inp)
         out = out if type(out) is int and 0 <= out <= MAX_TOKENS else _count(out)
         read = read if type(read) is int and 0 <= read <= MAX_TOKENS else _count(read)
+        origin = rec.requestSessionId
+        if origin is not None and isinstance(origin, str) and origin and origin != self.state.session_id \
+                and self.state.session_id:
+            span = self.batch.copied_from.setdefault((self.state.session_id, origin), [ts, ts])
+            span[0] = min(span[0], self.state.first_ts or ts, ts)
+            span[1] = max(span[1], ts)
         requests = self.batch.requests
         previous = requests.get(key)
         total = inp + out + cache_write + read
