@@ -217,8 +217,10 @@ def _kill_at_random(tmp_path: Path, roots: list[Path], clean_seconds: float, see
 
 @pytest.mark.slow
 def test_kill_9_at_random_points_then_reingest_equals_a_clean_run(tmp_path, corpus):
-    # A bigger corpus than the others (~35 MB, several flushes): most of the process's life is ingest.
-    projects, demo = write_corpus(tmp_path / "big", sessions=260, seed=9), corpus[1]
+    # A bigger corpus than the others (~25 MB, several flushes): most of the process's life is ingest.
+    # Five kills at random points: the every-commit test below covers each transaction boundary in turn
+    # (eight kills on ~35 MB were 50 of .ci/run's ~550 s).
+    projects, demo = write_corpus(tmp_path / "big", sessions=180, seed=9), corpus[1]
     roots = [projects, demo]
     clean = dump(clean_run(tmp_path, *roots))
     started = time.perf_counter()
@@ -226,7 +228,7 @@ def test_kill_9_at_random_points_then_reingest_equals_a_clean_run(tmp_path, corp
     proc.communicate(timeout=300)
     clean_seconds = time.perf_counter() - started
     kills = with_rows = 0
-    for seed in range(8):
+    for seed in range(5):
         db, killed = _kill_at_random(tmp_path, roots, clean_seconds, seed)
         kills += killed
         if db.exists():
@@ -237,8 +239,8 @@ def test_kill_9_at_random_points_then_reingest_equals_a_clean_run(tmp_path, corp
         _, err = again.communicate(timeout=300)
         assert again.returncode == 0, err.decode()
         assert dump(db) == clean, f"seed {seed}"
-    assert kills >= 4  # most kills must land while the ingest runs
-    print(f"kill -9 at random: {kills} of 8 runs killed, {with_rows} after some rows were committed "
+    assert kills >= 3  # most kills must land while the ingest runs
+    print(f"kill -9 at random: {kills} of 5 runs killed, {with_rows} after some rows were committed "
           f"({clean_seconds:.2f} s clean run)")
 
 
