@@ -498,10 +498,10 @@ class TranscriptParser:
         try:
             for model, usage in list(rec.modelUsage.items())[:MAX_COST_STATE_MODELS]:
                 five, hour = usage.cacheCreationEphemeral5mInputTokens, usage.cacheCreationEphemeral1hInputTokens
-                # the requests' own rule (a breakdown when present, else the total): equal sums compare
-                cache_write = (_count(five) + _count(hour) if five is not None or hour is not None
-                               else _count(usage.cacheCreationInputTokens))
-                _count(usage.cacheCreationInputTokens)
+                # the requests' own rule (a breakdown when present, else the total): equal sums compare;
+                # the total is checked either way (a negative or implausible one makes the record invalid)
+                total = _count(usage.cacheCreationInputTokens)
+                cache_write = _count(five) + _count(hour) if five is not None or hour is not None else total
                 rows.append((model[:200], _count(usage.inputTokens), _count(usage.outputTokens), cache_write,
                              _count(hour), _count(usage.cacheReadInputTokens), _as_number(usage.costUSD)))
         except (ValueError, TypeError, OverflowError):
@@ -626,9 +626,8 @@ class TranscriptParser:
         inp = inp if type(inp) is int and 0 <= inp <= MAX_TOKENS else _count(inp)
         out = out if type(out) is int and 0 <= out <= MAX_TOKENS else _count(out)
         read = read if type(read) is int and 0 <= read <= MAX_TOKENS else _count(read)
-        origin = rec.requestSessionId
-        if origin is not None and isinstance(origin, str) and origin and origin != self.state.session_id \
-                and self.state.session_id:
+        origin = _as_str(rec.requestSessionId)
+        if origin is not None and self.state.session_id and origin != self.state.session_id:
             span = self.batch.copied_from.setdefault((self.state.session_id, origin), [ts, ts])
             span[0] = min(span[0], self.state.first_ts or ts, ts)
             span[1] = max(span[1], ts)
@@ -645,7 +644,7 @@ class TranscriptParser:
             requests[key] = (
                 # a fork's copy of an answer stays the request of the session that made it (whichever of
                 # the two files is read first: the copies keep the original's timestamps)
-                key, message_id, rec.requestId, _as_str(rec.requestSessionId) or self.state.session_id,
+                key, message_id, rec.requestId, origin or self.state.session_id,
                 _as_str(rec.agentId) or self.file_agent_id,
                 1 if rec.isSidechain is True else 0, ts, msg.model, inp, out, cache_write, _count(cache_1h),
                 read, usage.speed, usage.service_tier,
