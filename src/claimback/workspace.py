@@ -6,16 +6,14 @@ from the generated demo corpus), after ingesting new transcript lines unless tol
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from claimback.errors import BadInput
 from claimback.ledger import Ledger, open_ledger
 from claimback.ledger.changes import IngestSummary, ProgressFn, ingest_changes
-from claimback.sources.discovery import resolve_roots
+from claimback.sources.discovery import report_roots, roots_warning_line
 
 
 @dataclass
@@ -30,9 +28,7 @@ class Workspace:
     roots_warning: str | None = None
 
     def warning_line(self) -> str | None:
-        """The one warning of every command that reads the user's transcript roots, when the configured
-        ones could not be read: the report goes on with the ledger alone, but must not look complete."""
-        return f"warning: {self.roots_warning}; reporting on the ledger as it is" if self.roots_warning else None
+        return roots_warning_line(self.roots_warning)
 
 
 @contextmanager
@@ -68,20 +64,7 @@ def open_workspace(
             shutil.rmtree(tmp, ignore_errors=True)
         return
 
-    roots_warning = None
-    try:
-        roots = resolve_roots(sources)
-    except BadInput as exc:
-        if require_transcripts or sources:
-            raise
-        roots = []  # a reporting command still works on the ledger alone
-        if os.environ.get("CLAUDE_CONFIG_DIR", "").strip():
-            roots_warning = str(exc)
-    if require_transcripts and not roots:
-        raise BadInput(
-            "no Claude Code transcripts found in ~/.config/claude/projects or ~/.claude/projects; "
-            "set CLAUDE_CONFIG_DIR or pass --source PATH"
-        )
+    roots, roots_warning = report_roots(sources, require_transcripts=require_transcripts)
     ledger = open_ledger(db)
     try:
         # Most reports find nothing new: then the parser is not even imported (ledger/changes.py).

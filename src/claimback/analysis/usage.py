@@ -19,8 +19,9 @@ from typing import Any
 
 from claimback.analysis.pricing import PricingTable, TokenSums, choose_cost
 from claimback.core.digest import sha256
-from claimback.core.times import format_iso, parse_utc, utc_now_iso
+from claimback.core.times import format_iso, parse_utc
 from claimback.errors import BadInput
+from claimback.ledger.report_cache import cached, ledger_token, plain, remember
 from claimback.ledger.store import Ledger
 
 BLOCK_HOURS = 5
@@ -248,71 +249,20 @@ def _where(since: date | None, until: date | None, tz: tzinfo | None) -> tuple[s
 
 
 # -- cached grouped sums ---------------------------------------------------------------------------
-_CACHE_VERSION = "1"
-
-
-def _plain(value: Any) -> Any:
-    """PostgreSQL returns SUM(BIGINT) as Decimal: make every value JSON-able and engine-independent."""
-    if value is None or isinstance(value, (int, float, str)):  # SQLite's, without importing decimal
-        return value
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
-
-
-def _ledger_token(ledger: Ledger) -> str:
-    """Changes whenever the requests can have changed: rows were added or deleted (count, latest ts), or
-    an ingest read a file (upserts only happen while reading one): then the files' read offsets, sizes,
-    mtimes or update times moved. Millisecond update times alone can tie in fast test runs."""
-    # Two subqueries, not one SELECT of both: MAX alone is one index seek, while COUNT(*) beside it made
-    # SQLite walk the whole ts index (1 GB: 23 ms -> 0.6 ms, every report).
-    req = ledger.execute("SELECT (SELECT COUNT(*) FROM requests), (SELECT MAX(ts) FROM requests)").fetchone()
-    files = ledger.execute(
-        "SELECT COUNT(*), MAX(updated_at), SUM(byte_offset), SUM(size), SUM(mtime_ns % 1000000007), "
-        "SUM(lines_read) FROM files").fetchone()
-    return "|".join(str(_plain(v)) for v in (_CACHE_VERSION, *req, *files))
-
-
 def grouped_rows(ledger: Ledger, sql: str, params: list[Any]) -> list[list[Any]]:
     """The rows of a grouping query, from `report_cache` when the ledger has not changed since they were
-    computed. The cache is an optimization only: any failure to read or write it falls back to the query."""
-    key = sha256(json.dumps([sql, params]).encode()).hexdigest()[:32]
-    token = _ledger_token(ledger)
-    try:
-        hit = ledger.execute("SELECT token, payload FROM report_cache WHERE cache_key = ?", (key,)).fetchone()
-    except Exception:  # noqa: BLE001 - a damaged cache must never break a report
-        hit = None
-    if hit is not None and hit[0] == token:
+    computed (ledger/report_cache.py). Any failure to read or write the cache falls back to the query."""
+    key = "rows:" + sha256(json.dumps([sql, params]).encode()).hexdigest()[:32]
+    token = ledger_token(ledger)
+    payload = cached(ledger, key, token)
+    if payload is not None:
         try:
-            return json.loads(hit[1])
+            return json.loads(payload)
         except ValueError:
             pass
-    rows = [[_plain(v) for v in row] for row in ledger.execute(sql, params)]
-    _store(ledger, key, token, rows)
+    rows = [[plain(v) for v in row] for row in ledger.execute(sql, params)]
+    remember(ledger, key, token, json.dumps(rows, separators=(",", ":")))
     return rows
-
-
-def _store(ledger: Ledger, key: str, token: str, rows: list[list[Any]]) -> None:
-    sqlite = ledger.dialect == "sqlite"
-    try:
-        if sqlite:  # never wait long for the write lock: the cache is not worth a slow report
-            ledger.execute("PRAGMA busy_timeout = 200")
-        with ledger.transaction():
-            ledger.execute(
-                "INSERT INTO report_cache (cache_key, token, payload, created_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (cache_key) DO UPDATE SET token = excluded.token, payload = excluded.payload, "
-                "created_at = excluded.created_at",
-                (key, token, json.dumps(rows, separators=(",", ":")), utc_now_iso()))
-            # keep the cache small: the reports of the last few range/zone choices
-            ledger.execute("DELETE FROM report_cache WHERE cache_key NOT IN (SELECT cache_key FROM "
-                           "report_cache ORDER BY created_at DESC LIMIT 16)")
-    except Exception:  # noqa: BLE001 - read-only ledger, lock held elsewhere, ...: report without caching
-        pass
-    finally:
-        if sqlite:
-            ledger.execute("PRAGMA busy_timeout = 60000")
 
 
 class _Pricer:

@@ -14,7 +14,6 @@ from claimback.cli._common import (
     demo_option,
     json_option,
     no_ingest_option,
-    print_json,
     progress_bar,
     range_options,
     source_option,
@@ -63,15 +62,15 @@ def usage() -> None:
 
 
 def _run(kind: str, as_json: bool, breakdown: bool, no_cost: bool, **options: Any) -> None:
-    from claimback.analysis.usage import to_ccusage_json
-    from claimback.fastcli import usage_output
+    from claimback.fastcli import json_answer, usage_output
 
     subagents = bool(options.get("subagents"))
-    with progress_bar("ingest", enabled=not as_json) as progress:
-        report = usage_output(kind, progress=progress, warn=lambda line: click.echo(line, err=True), **options)
+    warn = lambda line: click.echo(line, err=True)  # noqa: E731
     if as_json:
-        print_json(to_ccusage_json(report, subagents=subagents, cost=not no_cost))
+        click.echo(json_answer(kind, cost=not no_cost, warn=warn, **options), nl=False)
         return
+    with progress_bar("ingest", enabled=True) as progress:
+        report = usage_output(kind, progress=progress, warn=warn, **options)
     from claimback.outputs.usage import render_usage
 
     render_usage(report, breakdown=breakdown, subagents=subagents, cost=not no_cost)

@@ -1,9 +1,9 @@
-"""Which transcript files changed since the last ingest, found without the parser (DESIGN §3.1).
+"""What an ingest has to do: the transcript files that changed since the last one, found without the
+parser (the per-file check is ledger/filestate.py), and the summary every ingest returns.
 
-Every report starts with an incremental ingest, and most find nothing new: then the answer comes from
-one query of the `files` table and one `stat` (plus one pread of the consumed tail) per file. This
-module is what that costs to import: the transcript parser, the failure classifier and the secret
-patterns (ledger/ingest.py) load only when a file has something to read (`ingest_changes`).
+Every report starts with an incremental ingest, and most find nothing new: the transcript parser, the
+failure classifier and the secret patterns (ledger/ingest.py) load only when a file has something to
+read (`ingest_changes`).
 """
 
 from __future__ import annotations
@@ -14,17 +14,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from claimback.core.digest import sha256
+from claimback.ledger.filestate import LINKS_PENDING, compare_files, stored_files
 from claimback.ledger.store import Ledger, restore_deferred_indexes
-from claimback.sources.discovery import TranscriptFile, classify_path, walk_transcripts
+from claimback.sources.discovery import TranscriptFile, classify_path
 
 ProgressFn = Callable[[int, int, str], None]
-
-# A meta row set while rows are written and cleared once the cross-file steps ran (ledger/ingest.py): a
-# run that finds it (a crashed run's) has those steps to finish even when no file changed.
-LINKS_PENDING = "ingest_links_pending"
-
-TAIL_BYTES = 4096
 
 
 @dataclass
@@ -49,30 +43,6 @@ class IngestSummary:
     roots: list[str] = field(default_factory=list)
 
 
-def tail_hash(path: Path | str, offset: int) -> str:
-    """A hash of the (up to) 4 KiB just before `offset`, the end of what a run consumed: a file rewritten
-    in place with the same inode, size and mtime (or the same first 4 KiB) differs there. One pread."""
-    start = max(0, offset - TAIL_BYTES)
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    try:
-        data = os.pread(fd, offset - start, start)
-    finally:
-        os.close(fd)
-    return f"{offset}:{sha256(data).hexdigest()[:32]}"
-
-
-def same_tail(path: Path | str, stored: str | None, offset: int) -> bool:
-    """Whether the consumed bytes still end as they did (True when nothing was stored: older ledgers)."""
-    return not stored or tail_hash(path, offset) == stored
-
-
-def _unchanged_tail(path: str, stored: str | None, offset: int) -> bool:
-    try:
-        return same_tail(path, stored, offset)
-    except OSError:
-        return True  # unreadable now: the main read reports it when the file changes
-
-
 @dataclass
 class Changes:
     """What an ingest of `roots` has to do: the files to read (with their stat and stored state)."""
@@ -94,27 +64,17 @@ def find_changes(ledger: Ledger, roots: Iterable[Path], machine: str) -> Changes
     started = time.perf_counter()
     roots = list(roots)
     summary = IngestSummary(ledger=ledger.location, roots=[str(r) for r in roots])
-    # Only what the check compares: the parser state (~500 bytes a file) is read below, when a file changed.
-    seen = {row[0]: row[1:] for row in ledger.execute(
-        "SELECT path, size, mtime_ns, inode, device, byte_offset, tail_hash FROM files WHERE machine_id = ?",
-        (machine,))}
+    seen = stored_files(ledger, machine)
     links_pending = ledger.scalar("SELECT value FROM meta WHERE key = ?", (LINKS_PENDING,)) is not None
     changed: list[tuple[str, os.stat_result, Path]] = []
-    for path, st, root in walk_transcripts(roots):
+    for path, st, root, unchanged in compare_files(roots, seen):
         summary.files_seen += 1
         if st is None:
-            try:
-                st = os.stat(path)
-            except OSError:
-                summary.unreadable.append(path)
-                continue
-        previous = seen.get(path)
-        if (previous is not None and previous[0] == st.st_size and previous[1] == st.st_mtime_ns
-                and previous[2] == st.st_ino and previous[3] == st.st_dev
-                and _unchanged_tail(path, previous[5], previous[4])):
+            summary.unreadable.append(path)
+        elif unchanged:
             summary.files_unchanged += 1
-            continue
-        changed.append((path, st, root))
+        else:
+            changed.append((path, st, root))
     known: dict[str, dict] = {}
     if changed:
         known = {row["path"]: row for row in ledger.rows(

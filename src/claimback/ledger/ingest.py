@@ -23,17 +23,12 @@ import msgspec
 from claimback.config import machine_id as local_machine_id
 from claimback.core.files import UnsafeFile, read_regular_bytes
 from claimback.core.times import utc_now_iso
-# The summary, the per-file change check and the tail hash live there, so that a run with nothing to read
-# never imports this module (and the parser below): ledger/changes.py, ingest_changes.
-from claimback.ledger.changes import (
-    LINKS_PENDING as _LINKS_PENDING,
-    Changes,
-    IngestSummary,
-    ProgressFn,
-    find_changes,
-    same_tail as _same_tail,
-    tail_hash as _tail_hash,
-)
+# The summary and the plan live in ledger/changes.py, the per-file check and the tail hash in
+# ledger/filestate.py, so that a run with nothing to read never imports this module (and the parser below).
+from claimback.ledger.changes import Changes, IngestSummary, ProgressFn, find_changes
+from claimback.ledger.filestate import LINKS_PENDING as _LINKS_PENDING
+from claimback.ledger.filestate import same_tail as _same_tail
+from claimback.ledger.filestate import tail_hash as _tail_hash
 from claimback.ledger.store import Ledger, defer_indexes, has_team_indexes, restore_deferred_indexes
 from claimback.ledger.team import drop_otel_duplicates, register_machine
 from claimback.sources.discovery import TranscriptFile

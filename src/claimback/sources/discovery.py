@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 import stat
+from collections import namedtuple
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from claimback.errors import BadInput
 
 
-@dataclass(frozen=True)
-class TranscriptFile:
+# A named tuple, not a frozen dataclass: this module is on the path of the unchanged `usage … --json`
+# re-run (claimback.fastcli), where importing `dataclasses` (and the `inspect` it loads) was ~10 ms.
+class TranscriptFile(namedtuple("TranscriptFile", "path kind project session_id agent_id")):
+    __slots__ = ()
     path: Path
     kind: str  # "session" | "subagent"
     project: str  # the project slug directory under projects/
@@ -70,6 +72,34 @@ def resolve_roots(sources: Iterable[str | os.PathLike[str]] = (), *, include_def
             seen.add(key)
             unique.append(root)
     return unique
+
+
+def report_roots(sources: Iterable[str | os.PathLike[str]] = (), *, require_transcripts: bool = False
+                 ) -> tuple[list[Path], str | None]:
+    """The roots a reporting command reads, and why none were read although some were configured (a
+    CLAUDE_CONFIG_DIR that does not exist): such a command goes on with the ledger alone and warns.
+    `--source` paths that cannot be read, or no transcripts at all with `require_transcripts`, are errors."""
+    warning = None
+    try:
+        roots = resolve_roots(sources)
+    except BadInput as exc:
+        if require_transcripts or sources:
+            raise
+        roots = []
+        if os.environ.get("CLAUDE_CONFIG_DIR", "").strip():
+            warning = str(exc)
+    if require_transcripts and not roots:
+        raise BadInput(
+            "no Claude Code transcripts found in ~/.config/claude/projects or ~/.claude/projects; "
+            "set CLAUDE_CONFIG_DIR or pass --source PATH"
+        )
+    return roots, warning
+
+
+def roots_warning_line(warning: str | None) -> str | None:
+    """The one warning of every command that reads the user's transcript roots, when the configured ones
+    could not be read: the report goes on with the ledger alone, but must not look complete."""
+    return f"warning: {warning}; reporting on the ledger as it is" if warning else None
 
 
 def classify_path(path: Path, root: Path) -> TranscriptFile:
