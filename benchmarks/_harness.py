@@ -173,3 +173,13 @@ def table(cases: Sequence[Case]) -> str:
         lines.append(f"| {c.name}{flag} | {c.median('wall'):.3f} s | {min(walls):.2f}–{max(walls):.2f} | "
                      f"{c.median('cpu'):.3f} s | {c.peak_rss():.0f} MB | {min(loads):.1f}–{max(loads):.1f} |")
     return "\n".join(lines)
+
+
+def forget_kept_text(ledger: Path) -> None:
+    """Delete the `usage … --json` texts a ledger keeps (docs/design.md, "The kept --json text"), so the
+    next report is computed: the grouped sums it reads stay kept, as after any change to the ledger."""
+    import sqlite3
+
+    with sqlite3.connect(ledger) as conn:
+        conn.execute("DELETE FROM report_cache WHERE cache_key LIKE 'json:%'")
+    conn.close()

@@ -34,7 +34,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _harness import BAD_USAGE, Case, corpus_generator, fail, interleave, load_now, table, with_bytecode  # noqa: E402,I001
+from _harness import BAD_USAGE, Case, corpus_generator, fail, forget_kept_text, interleave, load_now, table, with_bytecode  # noqa: E402,I001
 from ledger_dump import digest  # noqa: E402
 
 REPO = HERE.parent
@@ -112,14 +112,6 @@ def totals_of(path: Path) -> dict[str, int]:
     return {k: t.get(k) for k in ("inputTokens", "outputTokens", "cacheCreationTokens", "cacheReadTokens")}
 
 
-def _forget_kept_text(ledger: Path) -> None:
-    import sqlite3
-
-    with sqlite3.connect(ledger) as conn:
-        conn.execute("DELETE FROM report_cache WHERE cache_key LIKE 'json:%'")
-    conn.close()
-
-
 def _fresh(ledger: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{ledger}{suffix}").unlink(missing_ok=True)
@@ -158,7 +150,7 @@ def run_size(work: Path, size_mb: int, seed: int, rounds: int, c20: list[str] | 
     daily = claimback + ["usage", "daily", "--json", "--mode", "calculate", "--db", str(rerun), *source]
     cases.append(Case(RERUN, daily, env, stdout=outs / "claimback-daily.json"))
     cases.append(Case(RECOMPUTED, daily, env, stdout=outs / "claimback-daily-recomputed.json",
-                      before=lambda: _forget_kept_text(rerun)))
+                      before=lambda: forget_kept_text(rerun)))
     # What no change to claimback's own code can go below: the interpreter starting and loading SQLite.
     cases.append(Case(FLOOR, [sys.executable, "-c", "import sqlite3"], env))
     if c20:

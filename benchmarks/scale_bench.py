@@ -9,7 +9,8 @@ corpus of benchmarks/gen_tasks_corpus.py) is ingested once into a ledger (by eac
 --baseline-src gives a second one), then the three reports run over all of its days in interleaved
 rounds (every command of every tree once per round): `loss --no-ingest --offline --json`, `audit
 --no-ingest --offline --out DIR --force` (the claim packet with its charts) and `usage daily --json
---no-ingest`. Medians, CPU time, process-tree RSS and the load average per row (benchmarks/_harness.py);
+--no-ingest` (its kept text deleted before each run, so the report is computed: the unchanged re-run that
+prints the kept text is benchmarks/ingest_bench.py's). Medians, CPU time, process-tree RSS and the load average per row (benchmarks/_harness.py);
 every figure is from the same rounds, so ratios between rows are fair on a busy machine. Every tree runs
 with its bytecode compiled first, as a pip install has it (benchmarks/_harness.py `with_bytecode`).
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _harness import BAD_USAGE, Case, fail, interleave, load_now, run_once, table, transcripts_bytes, with_bytecode  # noqa: E402,I001
+from _harness import BAD_USAGE, Case, fail, forget_kept_text, interleave, load_now, run_once, table, transcripts_bytes, with_bytecode  # noqa: E402,I001
 
 
 def main() -> int:
@@ -92,8 +93,12 @@ def main() -> int:
             for command, cmd in commands.items():
                 if command in args.skip:
                     continue
-                cases.append(Case(f"{command}, {label}", cmd, env,
-                                  before=(lambda o=out: shutil.rmtree(o, ignore_errors=True)) if command == "audit" else None))
+                before = None
+                if command == "audit":
+                    before = lambda o=out: shutil.rmtree(o, ignore_errors=True)  # noqa: E731
+                elif command == "usage":
+                    before = lambda d=db: forget_kept_text(d)  # noqa: E731
+                cases.append(Case(f"{command}, {label}", cmd, env, before=before))
                 grid[(command, tag, name)] = cases[-1]
     print(f"load before: {load_now()}")
     print("\n| ledger built by cold ingest | wall | CPU | peak RSS, process tree | ledger size | load (1 min) |")
