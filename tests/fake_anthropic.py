@@ -29,7 +29,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -66,6 +66,9 @@ class Reply:
     delay_s: float = 0.0  # before the response starts (a slow API)
     cut_after_deltas: int = 1  # "cut": text deltas sent before the connection drops
     after_block: bool = False
+    # "stream_error": text deltas sent before the `error` event (None: the whole text; 0: right after
+    # message_start, before any content block; -1: the error is the stream's first event)
+    error_after_deltas: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
     body: str = ""  # "raw": sent as is, with `content_type` and no request-id (a gateway's own page)
     content_type: str = "text/html"
@@ -373,6 +376,9 @@ class FakeAnthropic:
                          reply.output_tokens, rule)
             return
         sent_output = self._stream(handler, request_id, message_id, model, reply, tool_ids)
+        if reply.kind == "stream_error" and reply.error_after_deltas is not None and reply.error_after_deltas < 0:
+            # The error was the stream's first event: no message_start, so no usage reached the client.
+            reply = replace(reply, input_tokens=0, cache_read_tokens=0, cache_creation_tokens=0)
         self._record(handler, request, request_id, message_id, 200, reply.kind, reply, True, sent_output,
                      rule, tool_ids)
 
@@ -419,9 +425,21 @@ class FakeAnthropic:
             out.flush()
 
         handler.close_connection = True
+        def stream_error() -> None:
+            event("error", {"type": "error", "error": {"type": reply.error_type or "overloaded_error",
+                                                       "message": reply.error_message or "Overloaded"},
+                            "request_id": request_id})
+
+        early = reply.error_after_deltas if reply.kind == "stream_error" else None
         try:  # a client that hangs up mid-stream raises out of here: the caller logs it
+            if early is not None and early < 0:
+                stream_error()
+                return 0
             event("message_start", {"type": "message_start",
                                     "message": self._message(message_id, model, reply, tool_ids, final=False)})
+            if early == 0:
+                stream_error()
+                return 1
             index = 0
             if reply.kind in ("text", "cut", "stream_error") or (reply.kind == "tool_use" and reply.text):
                 event("content_block_start", {"type": "content_block_start", "index": 0,
@@ -432,15 +450,16 @@ class FakeAnthropic:
                     if reply.kind == "cut" and not reply.after_block and i >= reply.cut_after_deltas:
                         # The connection drops mid-response, after HTTP 200 and some output.
                         return 1
+                    if early is not None and i >= early:
+                        stream_error()  # mid-block: no content_block_stop
+                        return 1
                     event("content_block_delta", {"type": "content_block_delta", "index": 0,
                                                   "delta": {"type": "text_delta",
                                                             "text": word + (" " if i < len(words) - 1 else "")}})
                 if reply.after_block and reply.kind in ("cut", "stream_error"):
                     event("content_block_stop", {"type": "content_block_stop", "index": 0})
                 if reply.kind == "stream_error":
-                    event("error", {"type": "error", "error": {"type": reply.error_type or "overloaded_error",
-                                                               "message": reply.error_message or "Overloaded"},
-                                    "request_id": request_id})
+                    stream_error()
                     return 1
                 if reply.kind == "cut":
                     return 1

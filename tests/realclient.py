@@ -9,6 +9,7 @@ key and `CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1`, so the client talks to not
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -28,6 +29,16 @@ INSTALL_DIR = ROOT / ".ci" / "claude-code"
 PINNED_VERSION = (ROOT / ".ci" / "claude-code.version").read_text().strip()
 DUMMY_KEY = "sk-ant-api03-" + "fake" * 20 + "-AAAA"  # the shape of a key; no service accepts it
 MODEL = "claude-sonnet-4-6"
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+# A Claude gateway's bearer token (ANTHROPIC_AUTH_TOKEN, with a base URL that is not Anthropic's): 2.1.332
+# then reads the `anthropic-ratelimit-unified-*` headers as for a subscriber. The client only reads the
+# token's payload to see that it is a gateway's (no signature is checked locally; the fake API checks nothing).
+GATEWAY_TOKEN = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64({'aud': 'claude-gateway'})}.unsigned"
 
 
 def find_claude() -> Path | None:

@@ -141,3 +141,56 @@ def test_other_query_sources_and_interrupts_are_not_failed_attempts(tmp_path: Pa
                                                                     "text": "[Request interrupted by user]"}]}}])
     rows = _failures(tmp_path)
     assert [(r["kind"], r["failure_class"]) for r in rows] == [("retry", "unknown"), ("interrupt", "interrupt")]
+
+
+def compact_boundary(second: float, trigger: str, agent: str | None = None) -> dict[str, Any]:
+    record = {"parentUuid": None, "logicalParentUuid": f"u-{second - 0.1}", "isSidechain": agent is not None,
+              "type": "system", "subtype": "compact_boundary", "content": "Conversation compacted", "isMeta": False,
+              "timestamp": _ts(second), "uuid": f"cb-{second}", "level": "info", "sessionId": SID,
+              "version": "2.1.332", "compactMetadata": {"trigger": trigger, "preTokens": 181000, "durationMs": 900,
+                                                        "postTokens": 2600, "cumulativeDroppedTokens": 0}}
+    if agent:
+        record["agentId"] = agent
+    return record
+
+
+def compact_summary(second: float, agent: str | None = None) -> dict[str, Any]:
+    return {**prompt(second, "This session is being continued from a previous conversation that ran out of "
+                             "context. The summary below covers the earlier portion of the conversation.", agent),
+            "isCompactSummary": True}
+
+
+def test_an_attempt_the_client_answered_by_compacting_was_refused_for_its_size(tmp_path: Path) -> None:
+    # 2.1.332 in a subagent (seen with the real client, tests/test_realclient_shapes.py): the API refuses
+    # the conversation (400 "prompt is too long"); the client writes no error record, compacts (a
+    # compact_boundary, trigger auto) and re-sends. Before: one `unknown` attempt, "no response recorded".
+    from claimback.core.classify import COMPACTED_REFUSAL
+
+    agent_file = tmp_path / "projects" / "-home-u-app" / SID / "subagents" / f"agent-{AGENT}.jsonl"
+    _write(agent_file, [prompt(1, "List the risks", AGENT), api_request("q1", 1.1, SOURCE_AGENT, AGENT),
+                        answer("q1", 1.5, "msg_01Ggg", "req_011CG1", AGENT),
+                        api_request("q2", 2.0, SOURCE_AGENT, AGENT)])
+    assert _failures(tmp_path) == []  # q2 still open: nothing is said about it yet
+    # The boundary in a later ingest: the open attempt was kept in the file's state.
+    _write(agent_file, [compact_boundary(2.3, "auto", AGENT), compact_summary(2.3, AGENT),
+                        api_request("q3", 2.4, SOURCE_AGENT, AGENT),
+                        answer("q3", 2.9, "msg_01Hhh", "req_011CG2", AGENT)])
+    led = open_ledger(tmp_path / "ledger.sqlite3")
+    ingest(led, [tmp_path / "projects"], machine="test")
+    rows = led.rows("SELECT kind, agent_id, status, request_id, failure_class, message, ts FROM failures")
+    assert rows == [{"kind": "retry", "agent_id": AGENT, "status": None, "request_id": None,
+                     "failure_class": "model_provider", "message": COMPACTED_REFUSAL, "ts": _ts(2.0)}]
+    assert led.scalar("SELECT COUNT(*) FROM requests") == 2
+
+
+def test_a_compaction_with_every_attempt_answered_or_by_hand_files_nothing_new(tmp_path: Path) -> None:
+    # A proactive compaction comes before its request (every attempt answered): no failure. `/compact`
+    # (trigger manual) says nothing of an attempt still open; a compaction's own attempts (querySource
+    # compact) are never the thread's.
+    _write(tmp_path / "projects" / "-home-u-app" / f"{SID}.jsonl", [
+        prompt(1, "hello"), api_request("q1", 1.1), answer("q1", 1.5, "msg_01Iii", "req_011CI1"),
+        api_request("c1", 1.8, source="compact"), compact_boundary(2.0, "auto"), compact_summary(2.0),
+        prompt(3, "and then"), api_request("q2", 3.1), compact_boundary(3.5, "manual"), compact_summary(3.5),
+        api_request("q3", 3.6), answer("q3", 4.0, "msg_01Jjj", "req_011CI2")])
+    rows = _failures(tmp_path)
+    assert [(r["kind"], r["failure_class"]) for r in rows] == [("retry", "unknown")]  # q2, as before

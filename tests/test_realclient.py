@@ -734,7 +734,7 @@ def test_background_subagent_killed_by_529s_is_a_killed_task(background_killed: 
 
 
 # What the client does with the API's refusals that no outage causes, and what each must be filed as
-# (2.1.332, seen here: it retries a 401 and a 404, never a 400 or this 403).
+# (2.1.332, seen here: it retries a 401 and a 404, never a 400, a 413 or these 403s).
 REFUSALS = {
     "invalid key": (error_reply(401, "authentication_error", "invalid x-api-key"), "auth", "Invalid API key"),
     "prompt too long": (error_reply(400, "invalid_request_error",
@@ -745,6 +745,11 @@ REFUSALS = {
                   "quota_rate", "Credit balance is too low"),
     "unknown model": (error_reply(404, "not_found_error", "model: claude-sonnet-4-6"), "model_provider",
                       "issue with the selected model"),
+    # Not retried; the final reads "Request too large (max 32MB). Accumulated images …" and "Failed to
+    # authenticate. API Error: 403 Request not allowed" (`error: "authentication_failed"`).
+    "request too large": (error_reply(413, "request_too_large", "Request exceeds the maximum allowed number of "
+                                      "bytes."), "model_provider", "Request too large"),
+    "not allowed": (error_reply(403, "permission_error", "Request not allowed"), "auth", "Failed to authenticate"),
 }
 
 

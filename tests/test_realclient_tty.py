@@ -20,7 +20,6 @@ whitespace removed (the client redraws with cursor moves in place of spaces).
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -38,7 +37,7 @@ import pytest
 import statusline_shape
 import statuspage_payloads as sp
 from fake_anthropic import OVERLOADED, FakeAnthropic, Reply, Rule, error_reply, last_user_has, unified_headers
-from realclient import MODEL, Sandbox, StaticServer, claimback, require_claude
+from realclient import GATEWAY_TOKEN, MODEL, Sandbox, StaticServer, claimback, require_claude
 
 from claimback.ledger import open_ledger
 from claimback.sources.statusline import compact_line
@@ -50,13 +49,6 @@ RETRIES = 1  # CLAUDE_CODE_MAX_RETRIES: the failing turn is two 529s, then the c
 PROMPT_CHAR = "❯".encode()  # the client's input prompt: it is ready for typing
 
 
-def _b64(data: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
-
-
-# The client only reads the token's payload to see that it is a gateway's (no signature is checked
-# locally; the fake API checks nothing).
-GATEWAY_TOKEN = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64({'aud': 'claude-gateway'})}.unsigned"
 _ESCAPES = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78NOM]")
 
 

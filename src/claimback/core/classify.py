@@ -271,6 +271,9 @@ AGENT_TERMINATED = "Agent terminated early due to an API error"
 # 2.1.332 (-p mode, subagents) keeps a partial answer after a failed stream and sends the model this
 # meta message (two wordings, this prefix) instead of writing an error record.
 CUT_OFF_NUDGE = "Your response above was cut off mid-stream"
+# What claimback files for an attempt 2.1.332 answered by compacting the conversation instead of writing
+# an error record (the API refused it as too large: 400 "prompt is too long", 413): the refusal's class.
+COMPACTED_REFUSAL = "refused as too large: the client compacted the conversation and re-sent it"
 
 # Tier 2 (fields) and tier 3 (text). Order matters: specific signals first (deployment settings, auth,
 # quota) so that a generic word such as "error" in the text never wins over a field.

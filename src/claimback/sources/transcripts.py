@@ -20,9 +20,11 @@ from claimback.core import provider as _provider
 from claimback.core.classify import (
     AGENT_TERMINATED,
     CLIENT_ERROR_KINDS,
+    COMPACTED_REFUSAL,
     CUT_OFF_NUDGE,
     INTERRUPT_MARKERS,
     LOCAL_RUNTIME,
+    MODEL_PROVIDER,
     UNKNOWN,
     classify,
     normalize_signature,
@@ -114,6 +116,8 @@ class Record(msgspec.Struct):
     truncatedAfterOutput: Any = None
     # 2.1.33x's machine-readable kind of a final error ("computer_slept", "no_response", …).
     apiError: Any = None
+    # A `compact_boundary`'s {trigger: "auto"|"manual", preTokens, …}.
+    compactMetadata: Any = None
 
 
 class ModelUsage(msgspec.Struct):
@@ -158,6 +162,7 @@ _NOTIFICATION = b"<task-notification>"
 _API_REQUEST = b'"type":"api-request",'
 # `system`/`agents_killed`: the user stopped the background subagents (read only while some are open).
 _AGENTS_KILLED = b'"subtype":"agents_killed"'
+_COMPACT_BOUNDARY = b'"subtype":"compact_boundary"'
 _SYSTEM = b'"type":"system"'
 
 # Record types and system subtypes read or skipped by name (docs/design.md, "Transcript records"). Any
@@ -422,7 +427,8 @@ class TranscriptParser:
                 return
         elif not (_USAGE in line or _API_ERROR_SUBTYPE in line or _API_ERROR_FLAG in line or _USER in line
                   or (_NOTIFICATION in line and self._pending) or _API_REQUEST in line
-                  or (self._pending and _AGENTS_KILLED in line)):
+                  or (self._pending and _AGENTS_KILLED in line)
+                  or (self.state.open_attempts and _COMPACT_BOUNDARY in line)):
             if not line.strip():
                 return
             # Cheap checks said "nothing we need"; still count lines that are not JSON at all.
@@ -567,6 +573,8 @@ class TranscriptParser:
                 self._retry_failure(rec, ts, offset)
             elif rec.subtype == "agents_killed":
                 self._agents_killed(ts)
+            elif rec.subtype == "compact_boundary":
+                self._compacted(rec)
             return
         msg = rec.message
         if msg is None:
@@ -810,6 +818,18 @@ class TranscriptParser:
         for number, attempt in enumerate(silent, start=1):
             self._silent_attempt(attempt, known[0], known[1], known[2],
                                  known[3] or "no response recorded for this attempt", None, number)
+
+    def _compacted(self, rec: Record) -> None:
+        """An automatic compaction right after an attempt nothing answered: 2.1.332 (seen in subagents)
+        answers the API's refusal of a conversation too large for it (400 "prompt is too long", 413) by
+        compacting and re-sending, with no error record. That attempt was the refusal, not an unknown
+        failure. A proactive compaction comes before its request, with every attempt answered."""
+        meta = rec.compactMetadata
+        if isinstance(meta, dict) and meta.get("trigger") == "manual":
+            return
+        last = self._account_latest()
+        if last is not None:
+            self._silent_attempt(last, None, None, None, COMPACTED_REFUSAL, MODEL_PROVIDER, 1)
 
     def _silent_attempt(self, attempt: list, status: int | None, error_type: str | None, code: str | None,
                         text: str | None, failure_class: str | None, number: int) -> None:
