@@ -498,3 +498,68 @@ def test_json_text_is_json_dumps_indented(value: object, large: bool) -> None:
     tree = {"rows": [{"ts": f"2026-05-01T00:{i % 60:02d}:00.000Z", "n": i, "usd": i / 7} for i in range(7000)],
             "value": value} if large else value
     assert json_text(tree) == json.dumps(tree, indent=2, ensure_ascii=False)
+
+
+REPEATED_KEY = "sk-ant-api03-RePeAtEd0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH-ijklmnopqrstuvwxAA"
+
+
+def test_a_key_only_in_a_repeated_evidence_text_is_scrubbed_in_every_file(demo_packet: Path, tmp_path: Path):
+    # Fields a builder passes through unscrubbed (here every failure's error type and every lost request's
+    # model, the same text each time) are cleaned by redact_tree, once per distinct string; the files
+    # rendered from the tree hold no copy. Rendered without that step, the final scan finds the key on
+    # every line of every file that holds it.
+    from claimback.core.secrets import scan_text
+    from claimback.outputs.escape import safe_links
+    from claimback.outputs.packet import render_files, scan_packet
+    from claimback.outputs.redact import redact_tree
+
+    ev = json.loads((demo_packet / "evidence.json").read_text())
+    text = f"overloaded_error (x-api-key: {REPEATED_KEY})"
+    planted = 0
+    for w in ev["windows"]:
+        for f in w["failures"]:
+            f["error_type"] = text
+            planted += 1
+        for r in w["lost_requests"]:
+            r["model"] = text
+            planted += 1
+    assert planted >= 10
+    files = render_files(safe_links(redact_tree(ev)))
+    for name, body in files.items():
+        assert REPEATED_KEY not in body and REPEATED_KEY[:24] not in body, name
+        assert scan_text(body, name) == [], name
+    assert json.loads(files["evidence.json"]) == json.loads(json.dumps(ev).replace(
+        text, "overloaded_error (x-api-key: [REDACTED])"))
+    raw = render_files(ev)
+    for name in FILES:
+        (tmp_path / name).write_text(raw[name], encoding="utf-8")
+    found = {(f.path, f.line) for f in scan_packet(tmp_path, list(FILES))}
+    holding = {(name, n) for name in FILES for n, line in enumerate(raw[name].splitlines(), start=1)
+               if REPEATED_KEY in line}
+    assert {name for name, _ in holding} >= {"report.html", "report.md", "evidence.json", "evidence.csv"}
+    assert holding <= found
+
+
+def test_templates_read_a_dicts_fields_as_jinja_does():
+    # The packet's environment reads `x.name` of a plain dict as its item without Jinja's attribute try
+    # first (outputs/packet.py _environment_class); whatever a template asks, the text is Jinja's own.
+    import jinja2
+
+    from claimback.outputs.packet import _environment_class
+
+    class Row(dict):
+        label = "attribute"
+
+    source = ("{{ d.ts }} {{ d['class'] }} {{ d.items is callable }} {{ d.get('x', 1) }} {{ s.label }} "
+              "{{ s.ts }} {{ o.real }}{% for k, v in d.items() %} {{ k }}={{ v }}{% endfor %}")
+    values = {"d": {"ts": "2026-05-15", "class": "outage", "items": "field named items"},
+              "s": Row(ts="t", label="item"), "o": 3}
+    ours = _environment_class()(undefined=jinja2.StrictUndefined).from_string(source).render(**values)
+    assert ours == jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(source).render(**values)
+    assert ours.startswith("2026-05-15 outage True 1 attribute t 3")
+    for missing in ("{{ d.nope }}", "{{ d.nope.deeper }}"):
+        with pytest.raises(jinja2.UndefinedError) as ours_error:
+            _environment_class()(undefined=jinja2.StrictUndefined).from_string(missing).render(d={})
+        with pytest.raises(jinja2.UndefinedError) as jinja_error:
+            jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(missing).render(d={})
+        assert str(ours_error.value) == str(jinja_error.value)

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from claimback.outputs.redact import Redactor, project_label
-from claimback.core.secrets import contains_secret, scan_file, scrub
+from claimback.outputs.redact import Redactor, project_label, redact_tree
+from claimback.core.secrets import SCRUB_LIMIT, contains_secret, scan_file, scrub
+from claimback.core.untrusted import strip_controls
 
 # Shaped like the real thing (lengths and alphabets), made up.
 SECRETS = [
@@ -176,3 +177,73 @@ def test_a_joined_scan_finds_exactly_what_each_line_scanned_alone_holds(lines: l
     expected = [(number, kind) for number, line in enumerate(text.splitlines(), start=1)
                 for kind, _, _ in find_secrets(line)]
     assert [(f.line, f.kind) for f in scan_text(text, "x")] == expected
+
+
+# scrub_many's cheap tests run over the texts joined: a text's own line breaks, a character whose lower case
+# is longer (positions shift) or is an ASCII letter (Kelvin sign), controls, personal shapes, a private key
+# block and a text over SCRUB_LIMIT are where it could part from scrub() of each text alone.
+_MANY_PIECES = [*_PIECES, "\n", "\u212a", "KEY", "=", "bob@example.com", "arn:aws:iam::123456789012:user/x",
+                "-----BEGIN RSA PRIVATE KEY-----", "\x1b[31m", "Bearer ", "sk-", "ghp_", "AKIA", "Q~",
+                *SECRETS[:6]]
+
+
+@given(st.lists(st.lists(st.sampled_from(_MANY_PIECES), max_size=30).map("".join), max_size=10),
+       st.booleans())
+@example(["x" * (SCRUB_LIMIT + 5), "plain", "x" * SCRUB_LIMIT + " token=abcd1234"], True)
+@example(["token\n", "= hunter22", "\u212aey: abcdef12"], False)
+def test_scrub_many_is_scrub_of_each_text(texts: list[str], personal: bool):
+    from claimback.core.secrets import scrub_many
+
+    assert scrub_many(texts, personal=personal) == [scrub(t, personal=personal) for t in texts]
+
+
+@pytest.mark.parametrize("secret", SECRETS)
+def test_scrub_many_scrubs_every_shape_among_texts_it_leaves_alone(secret: str):
+    from claimback.core.secrets import scrub_many
+
+    texts = [*BENIGN, f"before {secret} after", *BENIGN, f"before {secret} after"]
+    cleaned = scrub_many(texts)
+    assert cleaned == [scrub(t) for t in texts]
+    assert cleaned[:len(BENIGN)] == BENIGN and "[REDACTED]" in cleaned[len(BENIGN)]
+    assert not any(contains_secret(t) for t in cleaned)
+
+
+def _redacted_one_by_one(value, personal: bool = True):
+    """redact_tree's definition, each string on its own: the oracle for the joined cleaning."""
+    if isinstance(value, str):
+        return strip_controls(scrub(value, personal=personal))
+    if isinstance(value, dict):
+        return {_redacted_one_by_one(k, personal) if isinstance(k, str) else k: _redacted_one_by_one(v, personal)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redacted_one_by_one(v, personal) for v in value]
+    return value
+
+
+def test_redact_tree_scrubs_a_text_repeated_across_windows_in_every_copy():
+    # A packet's evidence repeats the same strings across windows; each distinct one is cleaned once
+    # (outputs/redact.py). A key in one repeated error text must be gone from every copy, keys included.
+    key = SECRETS[0]
+    text = f"API Error: 500 via relay (x-api-key: {key})"
+    windows = [{"id": f"w{i}", "failures": [{"message": text, "ts": f"2026-05-15T0{i}:00:00.000Z", "status": 500,
+                                             "charged": None, "class": "outage"}] * 3,
+                "by_message": {text: i}, "spans": ("a", text), "note": "ESC\x1b[31m here\u202e"}
+               for i in range(6)]
+    tree = {"windows": windows, 7: text, "version": "2.1.332", "ratio": 0.5}
+    before = json.dumps(tree, default=str)
+    out = redact_tree(tree)
+    assert out == _redacted_one_by_one(tree)
+    assert json.dumps(tree, default=str) == before  # the input is left as it was
+    dumped = json.dumps(out)
+    assert key not in dumped and key[:20] not in dumped
+    assert dumped.count("[REDACTED]") == 6 * (3 + 1 + 1) + 1  # failures, the key of by_message, spans, tree[7]
+    assert all(w["note"] == "ESC[31m here" for w in out["windows"])
+    assert redact_tree({"a": ["plain", ("b", 1)]}) == {"a": ["plain", ["b", 1]]}
+
+
+@given(st.recursive(st.one_of(st.sampled_from(_MANY_PIECES), st.integers(), st.none()),
+                    lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                            st.dictionaries(st.sampled_from(_MANY_PIECES), inner, max_size=4)),
+                    max_leaves=30), st.booleans())
+def test_redact_tree_equals_each_string_cleaned_alone(tree, personal: bool):
+    assert redact_tree(tree, personal=personal) == _redacted_one_by_one(tree, personal)

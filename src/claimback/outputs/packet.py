@@ -100,7 +100,7 @@ def _environment(markdown: bool = False) -> Any:
     """The templates' environment; `markdown` escapes every {{ value }} for Markdown (report.md)."""
     import jinja2
 
-    env = jinja2.Environment(
+    env = _environment_class()(
         finalize=md_text if markdown else None,
         loader=jinja2.PackageLoader("claimback.outputs", "templates"),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
@@ -127,6 +127,32 @@ def _environment(markdown: bool = False) -> Any:
         "md": (lambda text: text) if markdown else (lambda text: str(text).replace("|", "\\|").replace("\n", " ")),
     })
     return env
+
+
+_ENVIRONMENT: list[Any] = []
+
+
+def _environment_class() -> Any:
+    """jinja2.Environment whose `x.name` on a plain dict is the dict's item without first raising
+    AttributeError: Jinja tries the attribute first, and the packet's ~95 k row fields (f.ts,
+    r.session_id, ...) at 5 GB each paid a raised and caught exception. Names dict has as attributes
+    (items, keys, get, ...) still resolve as Jinja resolves them, so every template renders the same."""
+    if not _ENVIRONMENT:
+        import jinja2
+
+        dict_names = frozenset(dir(dict))
+
+        class Environment(jinja2.Environment):
+            def getattr(self, obj: Any, attribute: str) -> Any:
+                if type(obj) is dict and attribute not in dict_names:
+                    try:
+                        return obj[attribute]
+                    except KeyError:
+                        return self.undefined(obj=obj, name=attribute)
+                return super().getattr(obj, attribute)
+
+        _ENVIRONMENT.append(Environment)
+    return _ENVIRONMENT[0]
 
 
 PLAN_LABELS = {"pro": "Pro", "max5": "Max 5x", "max20": "Max 20x", "api": "API key (billed per token)"}
