@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -184,6 +186,9 @@ def test_a_joined_scan_finds_exactly_what_each_line_scanned_alone_holds(lines: l
 # block and a text over SCRUB_LIMIT are where it could part from scrub() of each text alone.
 _MANY_PIECES = [*_PIECES, "\n", "\u212a", "KEY", "=", "bob@example.com", "arn:aws:iam::123456789012:user/x",
                 "-----BEGIN RSA PRIVATE KEY-----", "\x1b[31m", "Bearer ", "sk-", "ghp_", "AKIA", "Q~",
+                # an AWS key id's run and its neighbours, shared hint strings, white space outside ASCII
+                # (the key=value head over the text's ASCII image), a character outside Latin-1
+                "AKIA" + "Z" * 16, "ASIA", "Z9" * 8, "glpat-", "gl", "sk-ant-", "\u00a0", "\u2003", "\u2013",
                 *SECRETS[:6]]
 
 
@@ -191,17 +196,35 @@ _MANY_PIECES = [*_PIECES, "\n", "\u212a", "KEY", "=", "bob@example.com", "arn:aw
        st.booleans())
 @example(["x" * (SCRUB_LIMIT + 5), "plain", "x" * SCRUB_LIMIT + " token=abcd1234"], True)
 @example(["token\n", "= hunter22", "\u212aey: abcdef12"], False)
+@example(["mail bob@example.com", "arn:aws:iam::123456789012:user/x", "x"], True)
 def test_scrub_many_is_scrub_of_each_text(texts: list[str], personal: bool):
     from claimback.core.secrets import scrub_many
 
-    assert scrub_many(texts, personal=personal) == [scrub(t, personal=personal) for t in texts]
+    expected = [scrub(t, personal=personal) for t in texts]
+    assert scrub_many(texts, personal=personal) == expected
+    with _joined_always():
+        assert scrub_many(texts, personal=personal) == expected
+
+
+@contextmanager
+def _joined_always() -> Iterator[None]:
+    """scrub_many and redact_tree clean even a few short strings joined (they do from JOINED_FROM chars)."""
+    import claimback.core.secrets
+    import claimback.outputs.redact
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(claimback.core.secrets, "JOINED_FROM", 0)
+        patch.setattr(claimback.outputs.redact, "JOINED_FROM", 0)
+        yield
 
 
 @pytest.mark.parametrize("secret", SECRETS)
 def test_scrub_many_scrubs_every_shape_among_texts_it_leaves_alone(secret: str):
-    from claimback.core.secrets import scrub_many
+    from claimback.core.secrets import JOINED_FROM, scrub_many
 
     texts = [*BENIGN, f"before {secret} after", *BENIGN, f"before {secret} after"]
+    texts += [f"{b} {n}" for n in range(JOINED_FROM // 100) for b in BENIGN[:2]]  # joined: over JOINED_FROM
+    assert sum(map(len, texts)) >= JOINED_FROM
     cleaned = scrub_many(texts)
     assert cleaned == [scrub(t) for t in texts]
     assert cleaned[:len(BENIGN)] == BENIGN and "[REDACTED]" in cleaned[len(BENIGN)]
@@ -229,7 +252,9 @@ def test_redact_tree_scrubs_a_text_repeated_across_windows_in_every_copy():
                                              "charged": None, "class": "outage"}] * 3,
                 "by_message": {text: i}, "spans": ("a", text), "note": "ESC\x1b[31m here\u202e"}
                for i in range(6)]
-    tree = {"windows": windows, 7: text, "version": "2.1.332", "ratio": 0.5}
+    tree = {"windows": windows, 7: text, "version": "2.1.332", "ratio": 0.5,
+            # enough distinct text that the strings are cleaned joined (JOINED_FROM)
+            "requests": [f"req_011CW{n:08d} 2026-05-15T01:{n % 60:02d}:00.000Z" for n in range(1200)]}
     before = json.dumps(tree, default=str)
     out = redact_tree(tree)
     assert out == _redacted_one_by_one(tree)
@@ -246,4 +271,19 @@ def test_redact_tree_scrubs_a_text_repeated_across_windows_in_every_copy():
                                             st.dictionaries(st.sampled_from(_MANY_PIECES), inner, max_size=4)),
                     max_leaves=30), st.booleans())
 def test_redact_tree_equals_each_string_cleaned_alone(tree, personal: bool):
-    assert redact_tree(tree, personal=personal) == _redacted_one_by_one(tree, personal)
+    expected = _redacted_one_by_one(tree, personal)
+    assert redact_tree(tree, personal=personal) == expected
+    with _joined_always():
+        assert redact_tree(tree, personal=personal) == expected
+
+
+@given(st.lists(st.lists(st.sampled_from(_MANY_PIECES), max_size=30).map("".join), min_size=1, max_size=10))
+@example(["token\u00a0= abcd1234 \u2013", "x"])
+@example(["x AKIA" + "Q" * 16 + " \u2013", "AKIA" + "Q" * 17, "glpat-" + "a" * 20])
+def test_a_joined_scan_of_any_pieces_finds_exactly_what_each_line_holds(lines: list[str]):
+    from claimback.core.secrets import find_secrets, scan_text
+
+    text = "\n".join(lines)
+    expected = [(number, kind) for number, line in enumerate(text.splitlines(), start=1)
+                for kind, _, _ in find_secrets(line)]
+    assert [(f.line, f.kind) for f in scan_text(text, "x")] == expected

@@ -30,6 +30,11 @@ from claimback.core.lazyre import LazyPattern, lazy_compile
 REPLACEMENT = "[REDACTED]"
 
 _B = r"(?<![A-Za-z0-9])"  # a token starts here (after a dash or underscore too: slugs join words so)
+# What the hint-less shapes (AWS secret, Twilio, Telegram, Discord) are made of; an AWS access key id of
+# upper-case letters and digits only (20 in a run, which a packet's text almost never holds: its 11
+# prefixes were 11 passes over the packet).
+_RUN_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+_.:-"
+_UPPER_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,10 @@ class _Rule:
     # Characters every match holds (case as written): a text with none of them is not tried, and the
     # pattern not even compiled (a --json print's keys name tokens but hold no ':' or '=').
     needs: tuple[str, ...] = ()
+    # Characters (all ASCII) every match is made of, when it never holds a line break: a joined scan finds
+    # the rule's candidates by its pattern over the long runs of these characters (`_candidates`), not by
+    # its hints. For a hint-less rule, and for one whose many hints are rarely all absent from a line.
+    run_chars: str = ""
 
     def may_match(self, text: str, lowered: str) -> bool:
         return (len(text) >= self.min_len and (not self.hints or any(h in lowered for h in self.hints))
@@ -79,9 +88,9 @@ _RULES: tuple[_Rule, ...] = (
     # -- vendor token shapes ------------------------------------------------------------------------------
     _Rule("anthropic key or OAuth token", hints=("sk-ant-",), pattern=lazy_compile(_B + r"sk-ant-[A-Za-z0-9]{2,8}-[A-Za-z0-9_\-]{8,}")),
     _Rule("API key (sk-...)", hints=("sk-",), pattern=lazy_compile(_B + r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}")),
-    _Rule("AWS access key id", hints=("akia", "asia", "agpa", "aida", "aroa", "anpa", "anva", "aipa", "abia", "acca", "a3t"), pattern=lazy_compile(
+    _Rule("AWS access key id", hints=("akia", "asia", "agpa", "aida", "aroa", "anpa", "anva", "aipa", "abia", "acca", "a3t"), min_len=20, run_chars=_UPPER_DIGITS, pattern=lazy_compile(
         r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Z0-9])")),
-    _Rule("AWS secret access key", min_len=40, pattern=lazy_compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"),
+    _Rule("AWS secret access key", min_len=40, run_chars=_RUN_CHARS, pattern=lazy_compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"),
           check=_has_classes),
     _Rule("GitHub token", hints=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), pattern=lazy_compile(_B + r"(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})")),
     _Rule("Slack token", hints=("xox", "xapp-"), pattern=lazy_compile(_B + r"(?:xox[abposre]|xapp)-[A-Za-z0-9\-]{10,}")),
@@ -104,14 +113,14 @@ _RULES: tuple[_Rule, ...] = (
                                           r"GR1348941[A-Za-z0-9_\-]{20,})")),
     _Rule("Hugging Face token", hints=("hf_",), pattern=lazy_compile(_B + r"hf_[A-Za-z0-9]{30,}")),
     _Rule("SendGrid key", hints=("sg.",), pattern=lazy_compile(_B + r"SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}")),
-    _Rule("Twilio key", min_len=34, needs=("SK", "AC"), pattern=lazy_compile(_B + r"(?:SK|AC)[0-9a-f]{32}(?![A-Za-z0-9])")),
+    _Rule("Twilio key", min_len=34, needs=("SK", "AC"), run_chars=_RUN_CHARS, pattern=lazy_compile(_B + r"(?:SK|AC)[0-9a-f]{32}(?![A-Za-z0-9])")),
     _Rule("Mailchimp key", hints=("-us",), pattern=lazy_compile(_B + r"[0-9a-f]{32}-us[0-9]{1,2}(?![A-Za-z0-9])")),
     _Rule("Square token", hints=("sq0",), pattern=lazy_compile(_B + r"sq0(?:csp|atp)-[0-9A-Za-z_\-]{22,}")),
     _Rule("Shopify token", hints=("shp",), pattern=lazy_compile(_B + r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}")),
     _Rule("DigitalOcean token", hints=("_v1_",), pattern=lazy_compile(_B + r"do[opr]_v1_[a-f0-9]{64}")),
     _Rule("Databricks token", hints=("dapi",), pattern=lazy_compile(_B + r"dapi[a-f0-9]{32}(?:-[0-9])?")),
-    _Rule("Telegram bot token", min_len=44, needs=(":",), pattern=lazy_compile(r"(?<![0-9])[0-9]{8,10}:[0-9A-Za-z_\-]{35,40}(?![0-9A-Za-z_\-])")),
-    _Rule("Discord bot token", min_len=59, needs=(".",), pattern=lazy_compile(
+    _Rule("Telegram bot token", min_len=44, needs=(":",), run_chars=_RUN_CHARS, pattern=lazy_compile(r"(?<![0-9])[0-9]{8,10}:[0-9A-Za-z_\-]{35,40}(?![0-9A-Za-z_\-])")),
+    _Rule("Discord bot token", min_len=59, needs=(".",), run_chars=_RUN_CHARS, pattern=lazy_compile(
         _B + r"[MNO][A-Za-z0-9_\-]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38}")),
     _Rule("Azure storage key", hints=("accountkey=",), pattern=lazy_compile(r"(?i)AccountKey=[A-Za-z0-9+/=]{40,100}")),
     _Rule("Artifactory token", hints=("akc",), pattern=lazy_compile(_B + r"AKC[A-Za-z0-9]{60,}")),
@@ -193,6 +202,8 @@ def _hits(text: str, rules: tuple[_Rule, ...]) -> list[tuple[str, int, int]]:
 
 
 _SCANNED = tuple(r for r in _RULES if r.scan)
+# The shortest match of the rules made of each `run_chars`: the runs of those characters worth a look.
+_RUN_MIN = {chars: min(r.min_len for r in _RULES if r.run_chars == chars) for chars in {r.run_chars for r in _RULES} if chars}
 # One search for any rule's hint: a text with none of them, and shorter than every hint-less rule's
 # minimum, holds no secret (timestamps, ids, numbers, most words: ~1 us instead of ~30 rule checks).
 # (Substring tests: a case-insensitive regex alternation of the hints took ~100x longer.)
@@ -268,12 +279,19 @@ def _scrub(text: str, personal: bool) -> str:
     return text
 
 
+JOINED_FROM = 32 * 1024
+
+
 def scrub_many(texts: list[str], *, personal: bool = True) -> list[str]:
     """`[scrub(t, personal=personal) for t in texts]`, the same strings, with each rule's cheap test run
     over the texts joined (`_candidates`) instead of ~30 tests per text: only a text some rule may match
     (or one over SCRUB_LIMIT, which scrub cuts) is scrubbed, every other one is returned as it is, which
     is what scrub returns for it. A packet's evidence holds ~10 k distinct strings at 5 GB, ~1.9 k of them
-    long enough for every rule's test, and none with a secret."""
+    long enough for every rule's test, and none with a secret. Texts of fewer than JOINED_FROM characters
+    in all are scrubbed one by one: there the joined tests cost more than they save, and they would compile
+    patterns (the key=value head) that a small print (`usage daily --json`) never needs."""
+    if sum(map(len, texts)) < JOINED_FROM:
+        return [scrub(text, personal=personal) for text in texts]
     rules = _RULES if personal else _IMPERSONAL
     chosen = _candidates(texts, rules)
     out = list(texts)
@@ -292,10 +310,13 @@ def scan_text(text: str, label: str, memo: dict[str, list[str]] | None = None) -
     findings = []
     memo = {} if memo is None else memo
     lines = text.splitlines()
-    fresh = [line for line in dict.fromkeys(lines) if line not in memo]
-    found = _kinds_by_line(fresh, _SCANNED)
-    for i, line in enumerate(fresh):
-        memo[line] = found.get(i, _NO_KINDS)
+    distinct = dict.fromkeys(lines)
+    fresh = [line for line in distinct if line not in memo]
+    memo.update(dict.fromkeys(fresh, _NO_KINDS))
+    for i, kinds in _kinds_by_line(fresh, _SCANNED).items():
+        memo[fresh[i]] = kinds
+    if not any(map(memo.__getitem__, distinct)):
+        return findings  # a clean file: its lines need no numbers
     for number, line in enumerate(lines, start=1):
         kinds = memo[line]
         if kinds:
@@ -315,22 +336,22 @@ _ASSIGNMENT_RULE = next(r for r in _SCANNED if r.pattern is _ASSIGNMENT)
 _ASSIGNMENT_HEAD = lazy_compile(r"(?:" + _KEYWORDS + r")[\"']?\s{0,4}[:=]")
 _FOLDED_APART = ("\u0131", "\u017f")
 
-# Hint-less rules whose pattern can never match a line break (no \s, no `.`, lookarounds that treat "\n"
-# as a boundary): their matches in texts joined by "\n" are exactly the matches in each text.
-_LINE_BOUND = frozenset({"AWS secret access key", "Twilio key", "Telegram bot token", "Discord bot token"})
-# Every character a line-bound rule's match can hold (all ASCII): each match lies inside one maximal run
-# of them, so each rule runs only over the runs at least as long as its shortest match (a session id's 36
-# characters are a run). The runs are found without a regex: the text as ASCII bytes (any other character,
-# never a run character, as "?": positions stay the same) mapped by one bytes.translate to 1 for a run
-# character and 0 for any other, then bytes.find of the shortest run's ones (~7x faster than a pattern).
-_RUN_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+_.:-"
-_RUN_FLAGS = bytes(1 if chr(b) in _RUN_CHARS else 0 for b in range(256))
-_RUN_MIN = min(r.min_len for r in _RULES if r.kind in _LINE_BOUND)
+# The runs of a rule's `run_chars`: each of its matches lies inside one maximal run of them (its pattern
+# holds no \s or `.`, and its lookarounds treat "\n" as a boundary), so its matches in texts joined by "\n"
+# are its matches in each text, and it runs only over the runs at least as long as its shortest match (a
+# session id's 36 characters are a run). The runs are found without a regex: the text as ASCII bytes (any
+# other character, never a run character, as "?": positions stay the same) mapped by one bytes.translate to
+# 1 for a run character and 0 for any other, then bytes.find of the shortest run's ones (~7x faster than a
+# pattern).
+_RUN_FLAGS: dict[str, bytes] = {}
 
 
-def _long_runs(text: str, min_len: int) -> list[tuple[int, int]]:
-    """(start, end) of every maximal run of _RUN_CHARS in `text` at least `min_len` long, in order."""
-    flags = text.encode("ascii", "replace").translate(_RUN_FLAGS)
+def _long_runs(ascii_text: bytes, chars: str, min_len: int) -> list[tuple[int, int]]:
+    """(start, end) of every maximal run of `chars` in `ascii_text` at least `min_len` long, in order."""
+    table = _RUN_FLAGS.get(chars)
+    if table is None:
+        table = _RUN_FLAGS[chars] = bytes(1 if chr(b) in chars else 0 for b in range(256))
+    flags = ascii_text.translate(table)
     ones = b"\x01" * min_len
     runs = []
     at = flags.find(ones)
@@ -344,46 +365,83 @@ def _long_runs(text: str, min_len: int) -> list[tuple[int, int]]:
     return runs
 
 
+# Hints searched as one shorter string they share: a text holding "sk-ant-" holds "sk-", one holding any
+# of GitLab's seven prefixes holds "gl" (rare in a packet). Each rule's own hints are tested again, per
+# text, for the texts the shared string chose.
+_SHARED_NEEDLES = ("sk-", "gl")
+# Non-ASCII characters whose lower case holds an ASCII letter (Kelvin sign: "k"; dotted capital I: "i" and a
+# combining dot): hints in a text holding one are searched in its own lower case, not its ASCII image.
+_LOWER_TO_ASCII = ("\u0130", "\u212a")
+_ASSIGNMENT_HEAD_ASCII = lazy_compile(r"(?:" + _KEYWORDS + r")[\"']?[\s?]{0,4}[:=]")
+
+
 def _candidates(texts: list[str], rules: tuple[_Rule, ...]) -> dict[int, list[int]] | None:
     """text index -> the indexes into `rules` that may match that text, in order: every (text, rule) for
     which `_spans(rule, text)` can find something when `rule.may_match(text)` holds is in it (a candidate
     test can cost time, never a finding). Each rule's cheap test runs over the texts joined, not per text:
     a hint is found with str.find in the joined text (a packet's 40 k distinct lines x ~30 rules of
-    per-line hint tests cost ~1 s at 5 GB), a hint-less rule's own pattern runs over the long runs. None
-    when positions in the lowered text would not be the text's (a character whose lower case is longer)."""
+    per-line hint tests cost ~1 s at 5 GB), a rule with `run_chars` runs its own pattern over the long runs.
+    None when positions in the lowered text would not be the text's (a character whose lower case is
+    longer).
+
+    The hints are searched in the text's lower-cased ASCII image (every other character as "?", which no
+    hint holds: the same positions, the same hint occurrences, ~10x cheaper to lower than a text with one
+    character outside Latin-1), unless it holds a character whose lower case is ASCII; the key=value head
+    there allows a "?" where the text may have had Unicode white space."""
     if not texts:
         return {}
     joined = "\n".join(texts)
-    lowered = joined.lower()
-    if len(lowered) != len(joined):
-        return None
+    ascii_text = joined.encode("ascii", "replace")
+    head = _ASSIGNMENT_HEAD
+    if joined.isascii():
+        lowered = joined.lower()
+    elif any(c in joined for c in _LOWER_TO_ASCII):
+        lowered = joined.lower()
+        if len(lowered) != len(joined):
+            return None
+    else:
+        lowered = ascii_text.lower().decode("ascii")
+        head = _ASSIGNMENT_HEAD_ASCII
     from bisect import bisect_right
 
     starts, at = [], 0
     for text in texts:
         starts.append(at)
         at += len(text) + 1
+    last = len(starts) - 1
+    by_needle: dict[str, set[int]] = {}
+
+    def holding(needle: str) -> set[int]:
+        found = by_needle.get(needle)
+        if found is None:
+            found = by_needle[needle] = set()
+            at = lowered.find(needle)
+            while at != -1:
+                i = bisect_right(starts, at) - 1
+                found.add(i)
+                # the next text: one occurrence is enough for a text
+                at = lowered.find(needle, starts[i + 1]) if i < last else -1
+        return found
+
     candidates: dict[int, list[int]] = {}
-    runs: list[tuple[int, int]] | None = None
+    runs: dict[str, list[tuple[int, int]]] = {}
     for number, rule in enumerate(rules):
         found: set[int] = set()
         if rule is _ASSIGNMENT_RULE and not any(c in joined for c in _FOLDED_APART):
-            found = {bisect_right(starts, m.start()) - 1 for m in _ASSIGNMENT_HEAD.finditer(lowered)}
-        elif rule.hints:
-            for hint in rule.hints:
-                at = lowered.find(hint)
-                while at != -1:
-                    i = bisect_right(starts, at) - 1
-                    found.add(i)
-                    # the next text: one hint occurrence is enough for a text
-                    at = lowered.find(hint, starts[i + 1]) if i + 1 < len(starts) else -1
-        elif rule.kind in _LINE_BOUND:
-            if runs is None:
-                runs = _long_runs(joined, _RUN_MIN)
+            found = {bisect_right(starts, m.start()) - 1 for m in head.finditer(lowered)}
+        elif rule.run_chars:
+            if rule.run_chars not in runs:
+                runs[rule.run_chars] = _long_runs(ascii_text, rule.run_chars, _RUN_MIN[rule.run_chars])
             # endpos one past the run: the rule's lookahead sees the character that ended it, and its
             # lookbehind sees the text before the run either way (a pattern's pos does not cut the string).
-            found = {bisect_right(starts, m.start()) - 1 for start, end in runs if end - start >= rule.min_len
+            # `needs` are characters of the match itself: a run without one is not tried.
+            found = {bisect_right(starts, m.start()) - 1 for start, end in runs[rule.run_chars]
+                     if end - start >= rule.min_len
+                     and (not rule.needs or any(joined.find(n, start, end) != -1 for n in rule.needs))
                      for m in rule.pattern.finditer(joined, start, end + 1)}
+        elif rule.hints:
+            for hint in rule.hints:
+                found |= holding(next((n for n in _SHARED_NEEDLES if n in hint), hint))
         else:
             found = set(range(len(texts)))
         for i in found:
@@ -402,11 +460,12 @@ def _kinds_by_line(lines: list[str], rules: tuple[_Rule, ...]) -> dict[int, list
         line = lines[i]
         if _nothing_to_find(line):
             continue
-        # `_hits` without its hint test: each chosen rule found its hint (or its match) in this line.
+        # `_hits(line, rules)` over the rules chosen for this line.
         hits: list[tuple[str, int, int]] = []
+        lowered = line.lower()
         for n in sorted(chosen):
             rule = rules[n]
-            if len(line) < rule.min_len or (rule.needs and not any(c in line for c in rule.needs)):
+            if not rule.may_match(line, lowered):
                 continue
             for start, end in _spans(rule, line):
                 if not any(start < e and s < end for _, s, e in hits):

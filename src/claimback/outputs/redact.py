@@ -15,7 +15,7 @@ from typing import Any
 
 from claimback.core.digest import sha256
 from claimback.core.lazyre import lazy_compile
-from claimback.core.secrets import scrub, scrub_many
+from claimback.core.secrets import JOINED_FROM, scrub, scrub_many
 from claimback.core.untrusted import strip_controls
 
 # An absolute POSIX path of two or more parts, or a Windows drive path: how a project path shows up in an
@@ -117,7 +117,8 @@ def redact_tree(value: Any, *, personal: bool = True) -> Any:
     texts = list(seen)
     scrubbed = scrub_many(texts, personal=personal)
     changed: dict[str, str] = {}
-    with_controls = _with_controls(texts)
+    # A small tree (a --json print) is cleaned string by string, as scrub_many scrubs it.
+    with_controls = _with_controls(texts) if sum(map(len, texts)) >= JOINED_FROM else range(len(texts))
     for i, (text, clean) in enumerate(zip(texts, scrubbed)):
         if clean is not text or i in with_controls:
             clean = strip_controls(clean)
