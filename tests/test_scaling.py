@@ -308,13 +308,18 @@ def test_timelines_from_bins_summed_once_equal_each_charts_own_scan(demo_ledger:
 
 
 def _charts_equal_their_own_scans(demo_ledger: Ledger, windows: list[_ChartedWindow]) -> int:
-    from claimback.outputs.evidence import _chart_span, _request_bins, _timeline
+    from claimback.outputs.evidence import _chart_span, _failure_rows, _request_bins, _timeline
 
     bins = _request_bins(demo_ledger, [_chart_span(w) for w in windows])
+    # the failures too are read once over the charts merged: each chart counts what its own span holds
+    failures = _failure_rows(demo_ledger, [_chart_span(w) for w in windows])
     charted = 0
     for window in windows:
         lo, hi = (format_iso(t) for t in _chart_span(window))
-        timeline = _timeline(demo_ledger, window, [], bins)
+        timeline = _timeline(demo_ledger, window, [], bins, failures)
+        assert timeline == _timeline(demo_ledger, window, [], bins)
+        assert sum(e["failures"] for e in timeline["bins"]) == demo_ledger.scalar(
+            "SELECT COUNT(*) FROM failures WHERE ts >= ? AND ts < ? AND kind <> 'interrupt'", (lo, hi))
         for entry in timeline["bins"]:
             end = format_iso(parse_utc(entry["start"]) + timedelta(minutes=timeline["bin_minutes"]))
             n = demo_ledger.scalar("SELECT COUNT(*) FROM requests WHERE ts >= ? AND ts < ?", (entry["start"], end))

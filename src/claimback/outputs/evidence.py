@@ -215,13 +215,26 @@ def _tasks(ledger: Ledger, agent_ids: Iterable[str], redactor: Redactor) -> list
     } for r in rows]
 
 
-def _sessions(ledger: Ledger, session_ids: Iterable[str], redactor: Redactor) -> list[dict[str, Any]]:
+def _session_rows(ledger: Ledger, session_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The sessions rows of `session_ids`, read for all of a packet's windows at once (one statement per 500
+    ids, not one per window)."""
+    ids = sorted({s for s in session_ids if s})
+    rows: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        marks = ", ".join("?" for _ in chunk)
+        rows.update((r["session_id"], r) for r in ledger.rows(
+            f"SELECT session_id, project, cwd, cc_version FROM sessions WHERE session_id IN ({marks})", tuple(chunk)))
+    return rows
+
+
+def _sessions(ledger: Ledger, session_ids: Iterable[str], redactor: Redactor,
+              known: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """`known`: `_session_rows` of (at least) these ids."""
     ids = sorted({s for s in session_ids if s})
     if not ids:
         return []
-    marks = ", ".join("?" for _ in ids)
-    rows = {r["session_id"]: r for r in ledger.rows(
-        f"SELECT session_id, project, cwd, cc_version FROM sessions WHERE session_id IN ({marks})", tuple(ids))}
+    rows = _session_rows(ledger, ids) if known is None else known
     out = []
     for sid in ids:
         row = rows.get(sid, {})
@@ -294,9 +307,28 @@ def _request_bins(ledger: Ledger, spans: Sequence[tuple[datetime, datetime]]) ->
     return bins
 
 
+def _failure_rows(ledger: Ledger, spans: Sequence[tuple[datetime, datetime]]) -> list[tuple[str, str]]:
+    """(ts, failure_class) of the failures a chart counts (every kind but an interrupt) in any of `spans`,
+    in ts order: read once per stretch of overlapping spans, not once per window's chart."""
+    merged: list[list[datetime]] = []
+    for lo, hi in sorted(spans):
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    out: list[tuple[str, str]] = []
+    for lo, hi in merged:
+        out += [(r["ts"], r["failure_class"]) for r in ledger.rows(
+            "SELECT ts, failure_class FROM failures WHERE ts >= ? AND ts < ? AND kind <> ? ORDER BY ts",
+            (format_iso(lo), format_iso(hi), "interrupt"))]
+    return out
+
+
 def _timeline(ledger: Ledger, window: WindowReport, all_windows: Sequence[dict[str, Any]],
-              request_bins: dict[str, tuple[int, int]]) -> dict[str, Any]:
-    """`request_bins`: `_request_bins` over (at least) this window's chart span."""
+              request_bins: dict[str, tuple[int, int]],
+              failure_rows: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """`request_bins`: `_request_bins` over (at least) this window's chart span; `failure_rows`:
+    `_failure_rows` over (at least) it, or None to read this chart's own."""
     lo, hi = _chart_span(window)
     step = timedelta(minutes=BIN_MINUTES)
     count = int((hi - lo) / step)
@@ -317,12 +349,19 @@ def _timeline(ledger: Ledger, window: WindowReport, all_windows: Sequence[dict[s
         if counted is not None:
             entry["requests"], entry["tokens"] = counted
     lo_iso, hi_iso = format_iso(lo), format_iso(hi)
-    for row in ledger.rows("SELECT ts, failure_class FROM failures WHERE ts >= ? AND ts < ? AND kind <> ?",
-                           (lo_iso, hi_iso, "interrupt")):
-        i = index(row["ts"])
+    if failure_rows is None:
+        failures = [(r["ts"], r["failure_class"]) for r in ledger.rows(
+            "SELECT ts, failure_class FROM failures WHERE ts >= ? AND ts < ? AND kind <> ?",
+            (lo_iso, hi_iso, "interrupt"))]
+    else:  # the rows of [lo_iso, hi_iso), as the statement above compares them (text, code point order)
+        from bisect import bisect_left
+
+        failures = failure_rows[bisect_left(failure_rows, (lo_iso,)):bisect_left(failure_rows, (hi_iso,))]
+    for ts, failure_class in failures:
+        i = index(ts)
         if i is not None:
             bins[i]["failures"] += 1
-            if row["failure_class"] == "outage":
+            if failure_class == "outage":
                 bins[i]["outage_failures"] += 1
     quota = [{"ts": r["ts"], "seven_day_pct": r["seven_day_pct"], "five_hour_pct": r["five_hour_pct"]}
              for r in ledger.rows("SELECT ts, seven_day_pct, five_hour_pct FROM quota_snapshots WHERE ts >= ? "
@@ -368,11 +407,13 @@ def build_evidence(ledger: Ledger, report: LossReport, *, originals: dict[str, A
             unaffected.append(base)
 
     bands_source = [b for _, _, b in affected] + unaffected
-    request_bins = _request_bins(ledger, [_chart_span(window) for window, _, _ in affected])
+    spans = [_chart_span(window) for window, _, _ in affected]
+    request_bins = _request_bins(ledger, spans)
+    failure_rows = _failure_rows(ledger, spans)
+    rows = [(_failures(ledger, window, redactor), _lost(window)) for window, _, _ in affected]
+    known_sessions = _session_rows(ledger, (r["session_id"] for failures, lost in rows for r in (*failures, *lost)))
     windows = []
-    for window, original, base in affected:
-        failures = _failures(ledger, window, redactor)
-        lost = _lost(window)
+    for (window, original, base), (failures, lost) in zip(affected, rows, strict=True):
         killed_agents = [r["agent_id"] for r in lost if r["category"] == "killed_subagents" and r["agent_id"]]
         session_ids = [f["session_id"] for f in failures] + [r["session_id"] for r in lost]
         outage_failures = [f for f in failures if f["class"] == "outage"]
@@ -412,12 +453,12 @@ def build_evidence(ledger: Ledger, report: LossReport, *, originals: dict[str, A
             "failures": failures,
             "lost_requests": lost,
             "killed_tasks": _tasks(ledger, killed_agents, redactor),
-            "sessions": _sessions(ledger, session_ids, redactor),
+            "sessions": _sessions(ledger, session_ids, redactor, known_sessions),
             "by_session": [{"session_id": b.key, "measured_tokens": b.measured_tokens,
                             "estimated_tokens": b.estimated_tokens} for b in window.by_session],
             "by_model": [{"model": b.key, "measured_tokens": b.measured_tokens,
                           "estimated_tokens": b.estimated_tokens} for b in window.by_model],
-            "timeline": _timeline(ledger, window, bands_source, request_bins),
+            "timeline": _timeline(ledger, window, bands_source, request_bins, failure_rows),
         })
 
     usd_measured: float | None = sum(w["usd_measured"] or 0.0 for w in windows)

@@ -45,6 +45,9 @@ class Redactor:
     user: str = field(default_factory=lambda: _safe(_user_name))
     host: str = field(default_factory=lambda: _safe(_host_name))
     extra_homes: tuple[str, ...] = ()  # e.g. the home directory recorded in someone else's transcripts
+    # Each distinct text cleaned once: a packet's error texts repeat across its failures and windows (1,187
+    # messages, 4 distinct, at 5 GB). The options above are fixed for a Redactor's life.
+    _texts: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def project(self, value: str | None) -> str | None:
         """A project path (cwd) or Claude Code project slug."""
@@ -56,7 +59,10 @@ class Redactor:
         """Free text we keep (API error messages): secrets scrubbed, paths, user and host replaced."""
         if value is None:
             return None
-        return self._places(scrub(value))
+        clean = self._texts.get(value)
+        if clean is None:
+            clean = self._texts[value] = self._places(scrub(value))
+        return clean
 
     def _places(self, value: str) -> str:
         """Home directory, paths, user name and host name replaced (unless the user opted in to paths)."""
