@@ -254,6 +254,20 @@ CLIENT_TEXTS: list[ClientText] = [
     C("Auto mode doesn't run on Claude Haiku 4.5, and the model policy no longer allows Claude Opus 4.7 · /model "
       "to pick another model", QUOTA_RATE, {"error": None, "apiError": "no_allowed_fallback"},
       text_expected=UNKNOWN),
+    # --- A conversation too large for the API, and the compaction the client recovers it with ------------
+    # Run here (tests/test_realclient_shapes.py): a subagent's 400 "prompt is too long" is compacted and
+    # re-sent; when the compaction's own request fails the final says why, after this prefix. The refusal
+    # was being recovered from: the compaction's error decides (it was `model_provider` by the 400).
+    C("Prompt is too long · automatic compaction failed: API Error: 529 Overloaded. This is a server-side issue, "
+      "usually temporary — try again in a moment." + GATEWAY, OUTAGE,
+      {"error": "invalid_request", "status": 400}),
+    C("Prompt is too long · automatic compaction failed: API Error: Connection dropped (ECONNRESET). Check the "
+      "gateway set in ANTHROPIC_BASE_URL, then try again.", NETWORK, {"error": "invalid_request", "status": 400}),
+    C("Prompt is too long · automatic compaction failed: Conversation too long. Press esc twice to go up a few "
+      "messages and try again.", MODEL_PROVIDER, {"error": "invalid_request", "status": 400}),
+    C("Agent terminated early due to an API error: Prompt is too long · automatic compaction failed: API Error: "
+      "529 Overloaded. This is a server-side issue, usually temporary — try again in a moment." + GATEWAY +
+      " (error type invalid_request, HTTP 400, request id req_011CT2OxHTQi5TMpUFn3NcLSLcwL)", OUTAGE, record=None),
     # --- Capacity ---------------------------------------------------------------------------------------
     C("Opus is experiencing high load. Switch to Sonnet.", OUTAGE, {"error": "rate_limit"}),
     C("Fable is experiencing high load, please use /model to switch to Sonnet", OUTAGE, {"error": "rate_limit"}),

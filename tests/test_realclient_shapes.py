@@ -10,6 +10,10 @@ the server's log of what it answered is the truth that the ledger, `doctor --jso
   `compact_boundary`, trigger `auto`; the summary request is in no transcript record, only in the
   session's `cost-state`) and re-sends, and the run completes. That attempt was filed `unknown` ("no
   response recorded for this attempt"); it is the request refused for its size (`model_provider`);
+- the same refusal when every attempt of that compaction's request meets a 529: the compaction's attempts
+  are in no record, the final says "Prompt is too long · automatic compaction failed: API Error: 529
+  Overloaded. …" with the 400 and the refused request's id. Filed `model_provider` by the 400, the run the
+  outage killed was off `resume`'s list; the compaction's error decides now (`outage`);
 - a 500 whose body is Cloudflare's HTML page for Anthropic's own zone (`api.anthropic.com | 500:
   Internal server error`, no request id): Anthropic's outage, unlike a gateway's page;
 - a subscription's weekly limit (HTTP 429, `anthropic-ratelimit-unified-status: rejected`,
@@ -187,6 +191,54 @@ def test_subagents_no_retry_529_and_a_refusal_answered_by_compacting(subagents: 
     assert _doctor_classes(doctor) == {"outage": 1, "model_provider": 1}
     resume = subagents.cli(tmp_path, db, "resume", "--no-ingest")
     assert [t["description"] for t in resume["tasks"]] == ["Alpha"]
+
+
+@pytest.fixture(scope="module")
+def compaction_fails(tmp_path_factory: pytest.TempPathFactory) -> Shape:
+    """A subagent's conversation refused as too large, and every attempt of the compaction meant to
+    recover it meets a 529: the run ends."""
+    root = tmp_path_factory.mktemp("rc-shapes-compaction-529")
+    notes = root / "home" / "project" / "risks.txt"
+    notes.parent.mkdir(parents=True)
+    notes.write_text("risk: the demo laptop\n")
+    first = lambda r: not r.tool_results  # noqa: E731
+    rules = [
+        Rule(Reply(kind="tool_use", tools=[agent_call(GAMMA, "Gamma")], input_tokens=300, output_tokens=40),
+             when=all_of(main_thread, first, prompt_has("one subagent"))),
+        Rule(error_reply(**OVERLOADED), when=prompt_has(COMPACTION), times=RETRIES + 5),
+        Rule(Reply(kind="tool_use", text="", tools=[{"name": "Read", "input": {"file_path": str(notes)}}],
+                   input_tokens=200, output_tokens=20, cache_creation_tokens=800),
+             when=all_of(prompt_has(GAMMA), first)),
+        Rule(error_reply(400, "invalid_request_error", "prompt is too long: 212000 tokens > 200000 maximum"),
+             when=all_of(prompt_has(GAMMA), answers_tool)),
+        Rule(Reply(text="Gamma failed.", input_tokens=20, output_tokens=5),
+             when=all_of(main_thread, answers_tool, prompt_has("one subagent"))),
+    ]
+    return _run(root, rules, [("Check the risks with one subagent.", ())])
+
+
+def test_a_compaction_that_meets_529s_kills_the_run_by_the_outage(compaction_fails: Shape, tmp_path: Path) -> None:
+    shape = compaction_fails
+    assert shape.runs[0].returncode == 0
+    refused = [r for r in shape.failed() if r["status"] == 400]
+    overloaded = [r for r in shape.failed() if COMPACTION in r["first_user_text"]]
+    assert len(refused) == 1 and [r["status"] for r in overloaded] == [529] * (RETRIES + 1)
+    led, db = shape.ingest(tmp_path)
+    _assert_requests_are_the_answered(shape, led)
+    # 2.1.332's final: "Prompt is too long · automatic compaction failed: API Error: 529 Overloaded …" with
+    # the refused request's status and id; the compaction's own attempts are in no record. The run died of
+    # the 529s (was `model_provider`, by the 400, and off `resume`'s list).
+    rows = _ledger_failures(led)
+    assert [(r["kind"], r["status"], r["failure_class"], r["request_id"]) for r in rows] == [
+        ("final", 400, "outage", refused[0]["request_id"])]
+    assert "automatic compaction failed: API Error: 529 Overloaded" in rows[0]["message"]
+    tasks = led.rows("SELECT outcome, result_error FROM tasks")
+    assert [t["outcome"] for t in tasks] == ["killed"] and "automatic compaction failed" in tasks[0]["result_error"]
+    led.close()
+    resume = shape.cli(tmp_path, db, "resume", "--no-ingest")
+    gamma = [r for r in shape.answered() if r["subagent"]]
+    assert [(t["description"], t["cause_class"], t["tokens_burned"]) for t in resume["tasks"]] == [
+        ("Gamma", "outage", sum(r["input_tokens"] + r["output_tokens"] + r["cache_creation_tokens"] for r in gamma))]
 
 
 # -- Cloudflare's own 500 page for api.anthropic.com -----------------------------------------------------

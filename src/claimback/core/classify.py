@@ -274,6 +274,10 @@ CUT_OFF_NUDGE = "Your response above was cut off mid-stream"
 # What claimback files for an attempt 2.1.332 answered by compacting the conversation instead of writing
 # an error record (the API refused it as too large: 400 "prompt is too long", 413): the refusal's class.
 COMPACTED_REFUSAL = "refused as too large: the client compacted the conversation and re-sent it"
+# 2.1.332's final when that compaction's own request failed: "Prompt is too long · automatic compaction
+# failed: API Error: 529 Overloaded. …" (status 400, the refused request's). The refusal is what the client
+# recovers from; what ended the run is the compaction's error, which decides the class.
+COMPACTION_FAILED = "automatic compaction failed:"
 
 # Tier 2 (fields) and tier 3 (text). Order matters: specific signals first (deployment settings, auth,
 # quota) so that a generic word such as "error" in the text never wins over a field.
@@ -479,6 +483,12 @@ def classify(
             # "…: <detail>" (the final error of the subagent); a \bterminated\b network pattern must
             # not decide it.
             text = text[prefix + len(AGENT_TERMINATED):].lstrip(" :.")
+        failed = text.find(COMPACTION_FAILED)
+        if failed >= 0:
+            detail = text[failed + len(COMPACTION_FAILED):].strip()
+            found = classify(text=detail) if detail else UNKNOWN
+            if found != UNKNOWN:
+                return found
         for rule in DECISIVE:
             if rule.text is not None and rule.text.search(text):
                 return rule.failure_class
