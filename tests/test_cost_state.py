@@ -8,6 +8,7 @@ a `cost-state` line ends each run (no timestamp, no uuid), cumulative per model,
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -197,3 +198,37 @@ def test_cost_state_lines_of_the_wrong_shape_are_skipped_and_counted(tmp_path: P
     assert led.scalar("SELECT COUNT(*) FROM cost_states") == 0
     assert led.scalar("SELECT lines_skipped FROM files WHERE path = ?", (str(path),)) == 2
     assert led.scalar("SELECT COUNT(*) FROM requests") == 1
+
+
+def test_the_figure_is_the_same_from_either_read_of_the_rows_and_from_the_cache(
+        ledger_db: str, tmp_path: Path, monkeypatch: Any) -> None:
+    """The counted usage is summed per cost-state time in SQL, through the session index for a few
+    sessions or in one pass over the table for many; with the bundled prices the parts come from
+    report_cache while the ledger is unchanged. All three agree, and a run appended since is seen."""
+    import claimback.analysis.unattributed as unattributed
+    from claimback.analysis.pricing import PricingTable
+
+    original_file(tmp_path, continued=False)
+    fork_file(tmp_path)
+    led = _led(ledger_db, tmp_path)
+    # the same prices read from their file: another table, so nothing of it is cached
+    uncached = PricingTable.from_file(Path(unattributed.__file__).parent.parent / "data" / "pricing.json")
+
+    def every_way() -> list[Any]:
+        cached = unattributed_parts(led)
+        assert unattributed_parts(led) == cached  # the second from report_cache
+        assert unattributed_parts(led, uncached) == cached
+        monkeypatch.setattr(unattributed, "_FEW_SESSIONS", 0)
+        assert unattributed_parts(led, uncached) == cached
+        monkeypatch.setattr(unattributed, "_FEW_SESSIONS", 200)
+        return cached
+
+    before = every_way()
+    assert _by_session(led) == {ORIGINAL: COMPACTION}
+    # the resumed run appended, then one more whose total holds 100 input tokens no record shows
+    path = original_file(tmp_path, continued=True)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(cost_state(ORIGINAL, 1011, 53, 1077, 2500), separators=(",", ":")) + "\n")
+    ingest(led, [tmp_path / "projects"], machine="m")
+    after = every_way()
+    assert after != before and _by_session(led) == {ORIGINAL: [600, 40, 0, 0, 77]}
