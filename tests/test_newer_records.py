@@ -230,13 +230,16 @@ def _session_copy(records: list[dict[str, Any]], session: str, n: int) -> list[d
     return out
 
 
-@pytest.mark.parametrize("original_later", [False, True], ids=["one-run", "copies-ingested-first"])
+@pytest.mark.parametrize("order", ["one-run", "copies-ingested-first", "copies-ingested-later",
+                                   "copies-later-retimed"])
 def test_a_duplicated_sessions_copies_count_once_even_with_the_message_id_replaced(
-        tmp_path: Path, original_later: bool, ledger_db: str) -> None:
+        tmp_path: Path, order: str, ledger_db: str) -> None:
     """Two copies of a session whose answer (streamed over two lines of one requestId), 529 attempt,
     final 529 and prompt keep their timestamps but have new sessionIds, uuids and message ids: one
     request (Anthropic's, the original's session and size), one failure of each kind, one prompt —
-    also when the copies were ingested before the original's file appeared."""
+    also when the copies were ingested before the original's file appeared, or after it (an
+    incremental run checks its own rows: the original at the copy's time, else anywhere; `retimed`:
+    the copies' answers a millisecond later, so only the second look finds the original)."""
     original = [
         user_prompt("build it", _ts(0), uuid="p-1"),
         {**assistant("msg_01StreamedAnswerAbCdEfGh", "req_011StreamedAbCdEfGhJk", _ts(1), out=5), "uuid": "a-1"},
@@ -250,14 +253,32 @@ def test_a_duplicated_sessions_copies_count_once_even_with_the_message_id_replac
     ]
     copies = {sid: _session_copy(original, sid, n) for n, sid in
               enumerate(("0a1b2c3d-0000-4000-8000-00000000000a", "0a1b2c3d-0000-4000-8000-00000000000b"))}
-    for sid, records in copies.items():
-        _write(tmp_path / "projects" / SLUG / f"{sid}.jsonl", records)
+    if order == "copies-later-retimed":
+        for records in copies.values():
+            for r in records:
+                if r["type"] == "assistant" and not r.get("isApiErrorMessage"):  # the answers, not the final error
+                    r["timestamp"] = r["timestamp"].replace(".000Z", ".001Z")
+        assert sum(r["timestamp"] != o["timestamp"] for r, o in zip(records, original)) == 2
+
+    def write_copies() -> None:
+        for sid, records in copies.items():
+            _write(tmp_path / "projects" / SLUG / f"{sid}.jsonl", records)
+
     ledger = open_ledger(ledger_db)  # both engines: the stand-in rule and the copy rule are SQL
     try:
-        if original_later:
+        if order == "copies-ingested-first":
+            write_copies()
             ingest(ledger, [tmp_path / "projects"], machine="m")
             assert ledger.scalar("SELECT COUNT(*) FROM requests") == 1  # the copies' lines: one response
-        _write(_main(tmp_path), original)
+        elif order != "one-run":
+            _write(_main(tmp_path), original)
+            ingest(ledger, [tmp_path / "projects"], machine="m")
+        if order == "one-run":
+            write_copies()
+        if order in ("one-run", "copies-ingested-first"):
+            _write(_main(tmp_path), original)
+        else:
+            write_copies()
         summary = ingest(ledger, [tmp_path / "projects"], machine="m")
         rows = ledger.rows("SELECT message_id, request_id, session_id, output_tokens, provider FROM requests")
         assert [tuple(r.values()) for r in rows] == [

@@ -75,11 +75,16 @@ def find_changes(ledger: Ledger, roots: Iterable[Path], machine: str) -> Changes
             summary.files_unchanged += 1
         else:
             changed.append((path, st, root))
+    # The stored state of the changed files only, by key (every file's parser state is ~500 bytes: the
+    # whole table was read for one appended line).
     known: dict[str, dict] = {}
-    if changed:
-        known = {row["path"]: row for row in ledger.rows(
+    paths = [path for path, _, _ in changed if path in seen]
+    for start in range(0, len(paths), 500):
+        part = paths[start:start + 500]
+        known.update((row["path"], row) for row in ledger.rows(
             "SELECT path, device, inode, size, mtime_ns, byte_offset, head_hash, lines_read, lines_skipped, "
-            "state, tail_hash FROM files WHERE machine_id = ?", (machine,))}
+            f"state, tail_hash FROM files WHERE machine_id = ? AND path IN ({', '.join('?' for _ in part)})",
+            (machine, *part)))
     work = [(classify_path(Path(path), root), st, known.get(path)) for path, st, root in changed]
     return Changes(summary, work, links_pending, first_load=not seen, started=started)
 

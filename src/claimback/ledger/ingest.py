@@ -185,6 +185,53 @@ _DROP_STANDIN_COPIES = (
     "AND other.origin = 'transcript' AND other.request_id IN (SELECT s.request_id FROM requests AS s "
     "WHERE s.message_id IS NULL AND s.request_id IS NOT NULL AND s.origin = 'transcript'))"
 )
+# The same rule for an incremental run's rows (_drop_standin_copies): only a stand-in or an original this
+# run wrote can break it. The whole-ledger form reads every request row for the originals (no index on
+# request_id: a team index, ledger/schema.py TEAM_INDEXES): 74 ms of each run at 1 GB once a ledger held
+# any stand-in.
+_STANDIN = "message_id IS NULL AND request_id IS NOT NULL AND origin = 'transcript'"
+_ORIGINAL = "message_id IS NOT NULL AND origin = 'transcript'"
+
+
+def _chunks(values: Iterable[str], size: int = 500) -> Iterator[list[str]]:
+    ordered = sorted(values)
+    for start in range(0, len(ordered), size):
+        yield ordered[start:start + size]
+
+
+def _marks(part: list) -> str:
+    return ", ".join("?" for _ in part)
+
+
+def _drop_standin_copies(ledger: Ledger, standins: set[str] | None, originals: set[str] | None) -> None:
+    """`_DROP_STANDIN_COPIES` for the stand-ins (their request ids) and originals (their request keys)
+    this run wrote; None: the whole ledger (a first load, a crashed run's steps)."""
+    if standins is None or originals is None:
+        if ledger.scalar(_HAS_STANDINS) is not None:
+            ledger.execute(_DROP_STANDIN_COPIES)
+        return
+    # The originals this run wrote that are still there (the replay rule may have dropped one), by key.
+    found: set[str] = set()
+    for part in _chunks(originals):
+        found.update(row[0] for row in ledger.execute(
+            f"SELECT request_id FROM requests WHERE request_key IN ({_marks(part)}) AND request_id IS NOT NULL "
+            f"AND {_ORIGINAL}", part).fetchall())
+    # A stand-in this run wrote whose original came earlier: a copy keeps the original's lines and
+    # times, so the original is first looked for at the stand-in's own time (the ts index); only those
+    # not found there are looked for among all rows (a scan, in a run that read new stand-ins only).
+    pending = standins - found
+    for part in _chunks(pending):
+        found.update(row[0] for row in ledger.execute(
+            f"SELECT s.request_id FROM requests AS s WHERE s.request_id IN ({_marks(part)}) AND s.message_id IS NULL "
+            f"AND s.origin = 'transcript' AND EXISTS (SELECT 1 FROM requests AS o "
+            f"WHERE o.ts = s.ts AND o.request_id = s.request_id AND o.message_id IS NOT NULL "
+            f"AND o.origin = 'transcript')", part).fetchall())
+    pending -= found
+    for part in _chunks(pending):
+        found.update(row[0] for row in ledger.execute(
+            f"SELECT request_id FROM requests WHERE request_id IN ({_marks(part)}) AND {_ORIGINAL}", part).fetchall())
+    for part in _chunks(found):
+        ledger.execute(f"DELETE FROM requests WHERE request_id IN ({_marks(part)}) AND {_STANDIN}", part)
 # A copy written with a new uuid (seen in 1.0.8x resumed files: the typed prompts and system records of
 # the replayed part keep the original's timestamp and session, the rest of the line byte for byte) is
 # the same event as the original: one failure, one prompt. `copy_hash` is the line without its uuid and
@@ -321,6 +368,20 @@ _TASK_OUTCOMES = (
 )
 
 
+
+
+def _task_outcomes(ledger: Ledger, tasks: set[str] | None, agents: set[str] | None) -> None:
+    """`_TASK_OUTCOMES` for the tasks whose outcome may have changed: a task's own row (written, given
+    its result or linked in this run) or its run's last event (a run written in this run); None: all.
+    Every task was rewritten on every run before (issue 17)."""
+    if tasks is None or agents is None:
+        ledger.execute(_TASK_OUTCOMES)
+        return
+    for column, values in (("tool_use_id", tasks), ("agent_id", agents)):
+        for part in _chunks(values):
+            ledger.execute(f"{_TASK_OUTCOMES} WHERE {column} IN ({_marks(part)})", part)
+
+
 # Rows are committed in flushes, then the whole-ledger steps (replays, task links, outcomes, the machine
 # row) run in two more transactions. A crash (kill -9, power) in between would leave the files marked
 # read but replays kept and tasks unlinked, and the next run, finding nothing new, would never fix it:
@@ -412,6 +473,12 @@ class _Writer:
         self.prompt_copies: set[str] | None = None
         self.failure_keys: set[str] | None = None
         self.prompt_keys: set[str] | None = None
+        # request ids of the stand-ins written, request keys of the rows with a message id and a request id
+        self.standins: set[str] | None = None
+        self.originals: set[str] | None = None
+        # the launches (and results) and the runs written: the tasks whose outcome may change
+        self.task_ids: set[str] | None = None
+        self.agent_ids: set[str] | None = None
 
     def add(self, batch: ParseBatch, file_row: tuple, session_row: tuple | None,
             agent_row: tuple | None) -> None:
@@ -440,6 +507,14 @@ class _Writer:
                     requests[key] = row
         if self.message_ids is not None:
             self.message_ids.update(row[1] for row in requests.values() if row[1])
+            self.task_ids.update(row[0] for b in self.batches for row in b.tasks)
+            self.task_ids.update(row[0] for b in self.batches for row in b.results)
+            self.agent_ids.update(row[0] for row in self.agent_rows)
+            for key, row in requests.items():
+                if row[1] and row[2]:
+                    self.originals.add(key)
+                elif row[2]:
+                    self.standins.add(row[2])
             self.failure_copies.update(row[_FAILURE_COPY] for b in self.batches for row in b.failures
                                        if row[_FAILURE_COPY])
             self.prompt_copies.update(row[_PROMPT_COPY] for b in self.batches for row in b.prompts
@@ -723,10 +798,8 @@ def _for_rows(ledger: Ledger, sql: str, column: str, values: set[str] | None) ->
     if values is None:
         ledger.execute(sql)
         return
-    ordered = sorted(values)
-    for start in range(0, len(ordered), 500):
-        part = ordered[start:start + 500]
-        ledger.execute(f"{sql} AND {column} IN ({', '.join('?' for _ in part)})", part)
+    for part in _chunks(values):
+        ledger.execute(f"{sql} AND {column} IN ({_marks(part)})", part)
 
 
 def ingest(
@@ -774,6 +847,8 @@ def ingest(
         # an incremental run: the replay and copy rules for its own rows only (_for_rows)
         writer.message_ids, writer.failure_copies, writer.prompt_copies = set(), set(), set()
         writer.failure_keys, writer.prompt_keys = set(), set()
+        writer.standins, writer.originals = set(), set()
+        writer.task_ids, writer.agent_ids = set(), set()
     # The rows are tuples of strings and numbers (no cycles): the cyclic GC only re-walks the growing
     # batches, ~5 % of a cold ingest. Off while reading; objects are freed by reference counting as ever.
     gc_was_on = gc.isenabled()
@@ -804,17 +879,19 @@ def ingest(
 
     if work or links_pending:
         with ledger.transaction():
-            ledger.execute(_MERGE_UNKEYED_REQUESTS)
+            _for_rows(ledger, _MERGE_UNKEYED_REQUESTS, "requests.message_id", writer.message_ids)
             _for_rows(ledger, _DROP_SIDECHAIN_REPLAYS, "requests.message_id", writer.message_ids)
-            if ledger.scalar(_HAS_STANDINS) is not None:
-                ledger.execute(_DROP_STANDIN_COPIES)
+            _drop_standin_copies(ledger, writer.standins, writer.originals)
             _apply_copy_rule(ledger, _FAILURE_RULE, writer.failure_keys, writer.failure_copies)
             _apply_copy_rule(ledger, _PROMPT_RULE, writer.prompt_keys, writer.prompt_copies)
             ledger.execute(_INHERIT_RETRY_CLASS)
             ledger.execute(_SESSION_PROVIDER)
+            # The launches of no run yet (few: tasks_unlinked, migration 181) may be linked now.
+            unlinked = None if writer.task_ids is None else {row[0] for row in ledger.execute(
+                "SELECT tool_use_id FROM tasks WHERE agent_id IS NULL").fetchall()}
             ledger.execute(_LINK_TASKS_BY_META)
             ledger.execute(_LINK_TASKS)
-            ledger.execute(_TASK_OUTCOMES)
+            _task_outcomes(ledger, None if unlinked is None else writer.task_ids | unlinked, writer.agent_ids)
             drop_otel_duplicates(ledger)  # telemetry rows that these transcript rows now record
         with ledger.transaction():
             register_machine(ledger, machine)  # machine id + user label (ledger/team.py)

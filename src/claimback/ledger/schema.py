@@ -408,6 +408,30 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        181,
+        "the rows the cross-file steps of an ingest look at, without reading whole tables",
+        (
+            # Every ingest that read anything ends with steps over the whole ledger (ledger/ingest.py): the
+            # new failures by class, the retries that take their turn's class, failures that take their
+            # session's provider, the launches linked to runs and the tasks' outcomes. Each read a whole
+            # table (issue 17). Partial indexes hold only the rows a step can change (few: a retry of no
+            # known class, a failure of no provider, a launch of no run), the others serve its lookups.
+            "CREATE INDEX failures_class ON failures (machine_id, failure_class)",
+            "CREATE INDEX failures_unknown_retry ON failures (turn_id) WHERE kind = 'retry' "
+            "AND failure_class = 'unknown' AND status IS NULL AND error_code IS NULL AND error_type IS NULL "
+            "AND turn_id IS NOT NULL",
+            "CREATE INDEX failures_final_turn ON failures (turn_id, ts) WHERE kind = 'final'",
+            "CREATE INDEX failures_no_provider ON failures (session_id) WHERE provider IS NULL "
+            "AND origin = 'transcript' AND session_id IS NOT NULL",
+            "CREATE INDEX tasks_unlinked ON tasks (session_id) WHERE agent_id IS NULL",
+            "CREATE INDEX tasks_agent ON tasks (agent_id) WHERE agent_id IS NOT NULL",
+            "CREATE INDEX agents_prompt ON agents (session_id, prompt_hash, first_ts)",
+        ),
+    ),
+)
+
 # Versions are handed out to parallel work, so they may land out of order: the latest is the highest,
 # and a ledger is migrated by the set of versions it lacks, not by "everything above its maximum".
 LATEST_VERSION = max(m.version for m in MIGRATIONS)
