@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import msgspec
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import BAD_USAGE, fail  # noqa: E402
 
 KINDS = ("inputTokens", "outputTokens", "cacheReadInputTokens", "cacheCreationInputTokens")
 
@@ -108,6 +112,10 @@ def main() -> int:
     ap.add_argument("--compact-every", type=int, default=5, help="every Nth run holds a /compact request (0: none)")
     args = ap.parse_args()
     files = sorted((args.src / "projects").glob("*/*.jsonl"))
+    if not files:
+        fail(f"--src {args.src}: no transcripts (projects/*/*.jsonl)", BAD_USAGE)
+    if args.runs_per < 1 or args.compact_every < 0:
+        fail("--runs-per must be at least 1 and --compact-every at least 0", BAD_USAGE)
     records = 0
     for i, src in enumerate(files):
         records += copy_file(src, args.out / src.relative_to(args.src), args.runs_per, args.compact_every,

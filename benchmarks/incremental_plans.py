@@ -23,6 +23,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import BAD_USAGE, fail  # noqa: E402
+
 _LITERAL = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b")
 
 
@@ -87,7 +90,13 @@ def main() -> int:
     ap.add_argument("--append", type=Path, help="a transcript under --source: its last line is appended again")
     ap.add_argument("--pg-url", help="a PostgreSQL ledger holding the same corpus: EXPLAIN there too")
     args = ap.parse_args()
+    if not Path(args.db).is_file():
+        fail(f"--db {args.db}: no such ledger (ingest --source first: the plans are an incremental run's)", BAD_USAGE)
+    if not args.source.is_dir():
+        fail(f"--source {args.source}: not a directory of transcripts", BAD_USAGE)
     if args.append:
+        if not args.append.is_file():
+            fail(f"--append {args.append}: no such transcript", BAD_USAGE)
         append_new_lines(args.append)
     statements, _ = trace_ingest(args.db, args.source)
     import sqlite3

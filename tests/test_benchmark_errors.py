@@ -70,3 +70,14 @@ def test_ledger_dump_on_a_missing_ledger(tmp_path: Path) -> None:
     proc = bench("ledger_dump.py", str(tmp_path / "a.sqlite3"), str(tmp_path / "b.sqlite3"))
     one_line_error(proc, 2, "a.sqlite3")
     one_line_error(bench("ledger_dump.py"), 2, "usage")
+
+
+def test_add_cost_states_on_an_empty_corpus(tmp_path: Path) -> None:
+    one_line_error(bench("add_cost_states.py", "--src", str(tmp_path), "--out", str(tmp_path / "o")), 2,
+                   "no transcripts")
+
+
+def test_incremental_plans_without_a_ledger(tmp_path: Path) -> None:
+    one_line_error(bench("incremental_plans.py", "--db", str(tmp_path / "none.sqlite3"), "--source", str(tmp_path)),
+                   2, "no such ledger")
+    assert not (tmp_path / "none.sqlite3").exists()
