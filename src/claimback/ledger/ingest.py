@@ -199,7 +199,7 @@ def _chunks(values: Iterable[str], size: int = 500) -> Iterator[list[str]]:
         yield ordered[start:start + size]
 
 
-def _marks(part: list) -> str:
+def _marks(part: list[str]) -> str:
     return ", ".join("?" for _ in part)
 
 
@@ -232,6 +232,8 @@ def _drop_standin_copies(ledger: Ledger, standins: set[str] | None, originals: s
             f"SELECT request_id FROM requests WHERE request_id IN ({_marks(part)}) AND {_ORIGINAL}", part).fetchall())
     for part in _chunks(found):
         ledger.execute(f"DELETE FROM requests WHERE request_id IN ({_marks(part)}) AND {_STANDIN}", part)
+
+
 # A copy written with a new uuid (seen in 1.0.8x resumed files: the typed prompts and system records of
 # the replayed part keep the original's timestamp and session, the rest of the line byte for byte) is
 # the same event as the original: one failure, one prompt. `copy_hash` is the line without its uuid and
@@ -366,8 +368,6 @@ _TASK_OUTCOMES = (
     "WHEN result_is_error = 1 OR result_status IN ('failed', 'error', 'killed') THEN 'failed' "
     "ELSE 'completed' END"
 )
-
-
 
 
 def _task_outcomes(ledger: Ledger, tasks: set[str] | None, agents: set[str] | None) -> None:
