@@ -287,3 +287,25 @@ def test_a_joined_scan_of_any_pieces_finds_exactly_what_each_line_holds(lines: l
     expected = [(number, kind) for number, line in enumerate(text.splitlines(), start=1)
                 for kind, _, _ in find_secrets(line)]
     assert [(f.line, f.kind) for f in scan_text(text, "x")] == expected
+
+
+def test_every_shape_of_the_corpus_is_found_joined_as_alone():
+    # Every shape tests/test_secret_corpus.py plants (the vendor shapes, key=value forms, personal ones),
+    # each on its own line among a packet's benign lines and inside one another's neighbourhood: the
+    # joined scan reports per line what each line alone gives, and scrub_many (joined, over JOINED_FROM)
+    # what scrub gives each text.
+    from claimback.core.secrets import JOINED_FROM, find_secrets, scan_text, scrub_many
+    from test_secret_corpus import SECRETS as CORPUS
+
+    lines = []
+    for i, secret in enumerate(CORPUS.values()):
+        for piece in secret.splitlines():
+            lines += [BENIGN[i % len(BENIGN)], f"\u2013 {piece} \u2026", f"{piece}={piece}"]
+    text = "\n".join(lines)
+    expected = [(number, kind) for number, line in enumerate(text.splitlines(), start=1)
+                for kind, _, _ in find_secrets(line)]
+    assert len({kind for _, kind in expected}) >= 25  # 27 kinds: several forms are the key=value rule's
+    assert [(f.line, f.kind) for f in scan_text(text, "x")] == expected
+    texts = [*lines, *CORPUS.values(), *(f"{b} {n}" for n in range(JOINED_FROM // 50) for b in BENIGN[:2])]
+    assert scrub_many(texts) == [scrub(t) for t in texts]
+    assert scrub_many(texts, personal=False) == [scrub(t, personal=False) for t in texts]

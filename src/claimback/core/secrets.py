@@ -53,7 +53,9 @@ class _Rule:
     needs: tuple[str, ...] = ()
     # Characters (all ASCII) every match is made of, when it never holds a line break: a joined scan finds
     # the rule's candidates by its pattern over the long runs of these characters (`_candidates`), not by
-    # its hints. For a hint-less rule, and for one whose many hints are rarely all absent from a line.
+    # its hints (each a pass over the whole text). For a hint-less rule, one with many hints, and one whose
+    # shortest match is longer than the runs a packet is full of (ids and times: 36 characters at most;
+    # a 5 GB packet's text holds 628 runs of 37 or more, and 5.7 k of 34 or more).
     run_chars: str = ""
 
     def may_match(self, text: str, lowered: str) -> bool:
@@ -70,8 +72,9 @@ def _has_classes(value: str) -> bool:
 # Key names whose value is a credential: env (ANTHROPIC_API_KEY=), YAML/INI (password: x), JSON
 # ("password":"x"), HTTP headers (x-api-key: v, Authorization: Basic v), query strings (?token=v).
 # "tokens" (max_tokens, input_tokens) and "key" alone are not here: they name counts and ids.
-_KEYWORDS = (r"pass(?:word|wd|phrase)?|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|"
-             r"private[_\-]?key|subscription[_\-]?key|credentials?|authorization|auth|cookie")
+_KEYWORD_NAMES = (r"pass(?:word|wd|phrase)?", "pwd", "secret", "token", r"api[_\-]?key", "apikey", r"access[_\-]?key",
+                  r"private[_\-]?key", r"subscription[_\-]?key", "credentials?", "authorization", "auth", "cookie")
+_KEYWORDS = "|".join(_KEYWORD_NAMES)
 _ASSIGNMENT = lazy_compile(
     # The key's own prefix (MY_SERVICE_, x-, aws_secret_) is not matched: only the value is redacted, and
     # a pattern starting at the keyword is tried once per keyword, not once per character of an identifier.
@@ -107,8 +110,8 @@ _RULES: tuple[_Rule, ...] = (
     _Rule("private key", hints=("private key", "putty-user-key"), pattern=lazy_compile(
         r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|PuTTY-User-Key-File-[0-9]")),
     _Rule("Stripe key", hints=("_live_", "_test_"), pattern=lazy_compile(_B + r"(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}")),
-    _Rule("npm token", hints=("npm_",), pattern=lazy_compile(_B + r"npm_[A-Za-z0-9]{36}")),
-    _Rule("PyPI token", hints=("pypi-",), pattern=lazy_compile(_B + r"pypi-AgE[A-Za-z0-9_\-]{50,}")),
+    _Rule("npm token", hints=("npm_",), min_len=40, run_chars=_RUN_CHARS, pattern=lazy_compile(_B + r"npm_[A-Za-z0-9]{36}")),
+    _Rule("PyPI token", hints=("pypi-",), min_len=58, run_chars=_RUN_CHARS, pattern=lazy_compile(_B + r"pypi-AgE[A-Za-z0-9_\-]{50,}")),
     _Rule("GitLab token", hints=("glpat-", "gldt-", "glrt-", "glptt-", "glft-", "glsoat-", "glcbt-", "gr1348941"), pattern=lazy_compile(_B + r"(?:gl(?:pat|dt|rt|ptt|ft|soat|cbt)-[A-Za-z0-9_\-]{20,}|"
                                           r"GR1348941[A-Za-z0-9_\-]{20,})")),
     _Rule("Hugging Face token", hints=("hf_",), pattern=lazy_compile(_B + r"hf_[A-Za-z0-9]{30,}")),
@@ -116,14 +119,14 @@ _RULES: tuple[_Rule, ...] = (
     _Rule("Twilio key", min_len=34, needs=("SK", "AC"), run_chars=_RUN_CHARS, pattern=lazy_compile(_B + r"(?:SK|AC)[0-9a-f]{32}(?![A-Za-z0-9])")),
     _Rule("Mailchimp key", hints=("-us",), pattern=lazy_compile(_B + r"[0-9a-f]{32}-us[0-9]{1,2}(?![A-Za-z0-9])")),
     _Rule("Square token", hints=("sq0",), pattern=lazy_compile(_B + r"sq0(?:csp|atp)-[0-9A-Za-z_\-]{22,}")),
-    _Rule("Shopify token", hints=("shp",), pattern=lazy_compile(_B + r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}")),
-    _Rule("DigitalOcean token", hints=("_v1_",), pattern=lazy_compile(_B + r"do[opr]_v1_[a-f0-9]{64}")),
+    _Rule("Shopify token", hints=("shp",), min_len=38, run_chars=_RUN_CHARS, pattern=lazy_compile(_B + r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}")),
+    _Rule("DigitalOcean token", hints=("_v1_",), min_len=71, run_chars=_RUN_CHARS, pattern=lazy_compile(_B + r"do[opr]_v1_[a-f0-9]{64}")),
     _Rule("Databricks token", hints=("dapi",), pattern=lazy_compile(_B + r"dapi[a-f0-9]{32}(?:-[0-9])?")),
     _Rule("Telegram bot token", min_len=44, needs=(":",), run_chars=_RUN_CHARS, pattern=lazy_compile(r"(?<![0-9])[0-9]{8,10}:[0-9A-Za-z_\-]{35,40}(?![0-9A-Za-z_\-])")),
     _Rule("Discord bot token", min_len=59, needs=(".",), run_chars=_RUN_CHARS, pattern=lazy_compile(
         _B + r"[MNO][A-Za-z0-9_\-]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38}")),
     _Rule("Azure storage key", hints=("accountkey=",), pattern=lazy_compile(r"(?i)AccountKey=[A-Za-z0-9+/=]{40,100}")),
-    _Rule("Artifactory token", hints=("akc",), pattern=lazy_compile(_B + r"AKC[A-Za-z0-9]{60,}")),
+    _Rule("Artifactory token", hints=("akc",), min_len=63, run_chars=_RUN_CHARS, pattern=lazy_compile(_B + r"AKC[A-Za-z0-9]{60,}")),
     # An AWS STS session token (AWS_SESSION_TOKEN, X-Amz-Security-Token) pasted bare: its base64 opens the
     # same way for every token of a generation ("IQoJb3JpZ2lu…", older "FwoGZXIvYXdz…").
     _Rule("AWS session token", hints=("iqojb3jpz2lu", "fwogzxivyxdz"), pattern=lazy_compile(
@@ -135,7 +138,7 @@ _RULES: tuple[_Rule, ...] = (
         r"[A-Za-z0-9_.]{3}[0-9]Q~[A-Za-z0-9_~.\-]{31,34}(?![A-Za-z0-9_~.\-]))")),
     # A relay's key users paste with their errors: claude-relay-service's `cr_` + 64 hex (new-api's and
     # one-api's `sk-…` are the API-key shape above).
-    _Rule("relay API key (cr_...)", hints=("cr_",), min_len=67, pattern=lazy_compile(_B + r"cr_[0-9a-f]{64}(?![A-Za-z0-9])")),
+    _Rule("relay API key (cr_...)", hints=("cr_",), min_len=67, run_chars=_RUN_CHARS, pattern=lazy_compile(_B + r"cr_[0-9a-f]{64}(?![A-Za-z0-9])")),
     # -- generic: key=value and header forms ---------------------------------------------------------------
     _Rule("secret in assignment or header", hints=("pass", "pwd", "secret", "token", "key", "credential", "auth", "cookie"), needs=(":", "="), pattern=_ASSIGNMENT, check=lambda v: v.strip(".") != REPLACEMENT.strip(".")
           and not v.startswith(("[REDACTED", "<secret", "${", "$(")) and "[REDACTED" not in v and "<secret" not in v),
@@ -328,12 +331,15 @@ def scan_text(text: str, label: str, memo: dict[str, list[str]] | None = None) -
 _NO_KINDS: list[str] = []  # shared by every clean line of a memo: never appended to
 
 # The key=value rule's hints ("token", "key", ...) are in most lines of a packet ("measured_tokens"), so
-# its candidates are found by the head of its own pattern, the key name and the ":" or "=" after it, in
-# one pass over the lowered text (a case-insensitive pattern is ~10x slower than a plain one). The head
+# its candidates are found by the head of its own pattern, the key name and the ":" or "=" after it, over
+# the lowered text (a case-insensitive pattern is ~10x slower than a plain one). The head
 # matches the lowered text wherever the (?i) pattern matches the text, but for the two characters whose
 # lower case is not the letter (?i) matches them to (dotless i, long s): a text with one takes the hints.
 _ASSIGNMENT_RULE = next(r for r in _SCANNED if r.pattern is _ASSIGNMENT)
-_ASSIGNMENT_HEAD = lazy_compile(r"(?:" + _KEYWORDS + r")[\"']?\s{0,4}[:=]")
+# One head pattern per key name: each starts with a literal, which re finds by its fast literal search
+# (one pattern with all of them tried the alternation at every p, s, t, a and c: 2x slower). No name's
+# text holds its own beginning again further on, so no match of a head hides another one of it.
+_ASSIGNMENT_HEADS = tuple(lazy_compile(name + r"[\"']?\s{0,4}[:=]") for name in _KEYWORD_NAMES)
 _FOLDED_APART = ("\u0131", "\u017f")
 
 # The runs of a rule's `run_chars`: each of its matches lies inside one maximal run of them (its pattern
@@ -372,7 +378,7 @@ _SHARED_NEEDLES = ("sk-", "gl")
 # Non-ASCII characters whose lower case holds an ASCII letter (Kelvin sign: "k"; dotted capital I: "i" and a
 # combining dot): hints in a text holding one are searched in its own lower case, not its ASCII image.
 _LOWER_TO_ASCII = ("\u0130", "\u212a")
-_ASSIGNMENT_HEAD_ASCII = lazy_compile(r"(?:" + _KEYWORDS + r")[\"']?[\s?]{0,4}[:=]")
+_ASSIGNMENT_HEADS_ASCII = tuple(lazy_compile(name + r"[\"']?[\s?]{0,4}[:=]") for name in _KEYWORD_NAMES)
 
 
 def _candidates(texts: list[str], rules: tuple[_Rule, ...]) -> dict[int, list[int]] | None:
@@ -392,7 +398,7 @@ def _candidates(texts: list[str], rules: tuple[_Rule, ...]) -> dict[int, list[in
         return {}
     joined = "\n".join(texts)
     ascii_text = joined.encode("ascii", "replace")
-    head = _ASSIGNMENT_HEAD
+    heads = _ASSIGNMENT_HEADS
     if joined.isascii():
         lowered = joined.lower()
     elif any(c in joined for c in _LOWER_TO_ASCII):
@@ -401,7 +407,7 @@ def _candidates(texts: list[str], rules: tuple[_Rule, ...]) -> dict[int, list[in
             return None
     else:
         lowered = ascii_text.lower().decode("ascii")
-        head = _ASSIGNMENT_HEAD_ASCII
+        heads = _ASSIGNMENT_HEADS_ASCII
     from bisect import bisect_right
 
     starts, at = [], 0
@@ -428,7 +434,7 @@ def _candidates(texts: list[str], rules: tuple[_Rule, ...]) -> dict[int, list[in
     for number, rule in enumerate(rules):
         found: set[int] = set()
         if rule is _ASSIGNMENT_RULE and not any(c in joined for c in _FOLDED_APART):
-            found = {bisect_right(starts, m.start()) - 1 for m in head.finditer(lowered)}
+            found = {bisect_right(starts, m.start()) - 1 for head in heads for m in head.finditer(lowered)}
         elif rule.run_chars:
             if rule.run_chars not in runs:
                 runs[rule.run_chars] = _long_runs(ascii_text, rule.run_chars, _RUN_MIN[rule.run_chars])
