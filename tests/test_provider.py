@@ -319,6 +319,26 @@ def test_a_refused_selected_model_names_the_route_of_a_session_with_no_answer(tm
     assert rows == [("failure", "e-2026-05-18T05:00:02.000Z", "other"), ("failure", "e-2026-05-18T05:01:02.000Z", "NULL")]
 
 
+def test_a_model_refused_for_a_capability_it_lacks_names_the_route(tmp_path: Path) -> None:
+    """A local server's Anthropic-shaped 400 for a model without chat (`"NAME" does not support chat`, an
+    embedding model picked with /model) was Anthropic's: the session has no answer. A name no Claude model
+    has is `other`; a Claude name proves nothing."""
+    body = ('API Error: 400 {"type":"error","error":{"type":"invalid_request_error","message":"\\"acme-embed-'
+            'small\\" does not support chat"},"request_id":"req_0f1e2d3c4b5a69788796a5b4"}')
+    assert p.from_error_text(body) == p.OTHER
+    assert p.from_error_text('{"message":"\\"claude-haiku-4-5\\" does not support tools"}') is None
+    local, first_party = SESSION, "0b1f0000-0000-4000-8000-000000000009"
+    rows = _ingest(tmp_path, {
+        local: [user_prompt("hi", "2026-02-20T09:00:00.000Z", session=local, uuid="u1"),
+                final_error("2026-02-20T09:00:00.070Z", body, error="unknown", status=None, session=local)],
+        first_party: [user_prompt("hi", "2026-02-20T09:01:00.000Z", session=first_party, uuid="u2"),
+                      final_error("2026-02-20T09:01:00.070Z", "API Error: 400 {\"type\":\"error\",\"error\":{"
+                                  "\"type\":\"invalid_request_error\",\"message\":\"prompt is too long\"}}",
+                                  error="unknown", status=None, session=first_party)],
+    })
+    assert rows == [("failure", "e-2026-02-20T09:00:00.070Z", "other"), ("failure", "e-2026-02-20T09:01:00.070Z", "NULL")]
+
+
 def test_a_declared_gateways_own_host_proves_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     # CLAIMBACK_GATEWAY_UPSTREAM=anthropic: the user says their gateway forwards to Anthropic's API, so
     # the URL an attempt went to and the gateway an error text names are no evidence of another route.

@@ -196,6 +196,9 @@ DECISIVE: tuple[Rule, ...] = (
           # provider's chain: `error: "cloud_credential_error"`); a custom header from the environment
           # that is not a valid header.
           r"could not load (?:[\w-]+ ){0,2}credentials|ANTHROPIC_CUSTOM_HEADERS|request header from the environment|"
+          # Bun refusing a header value it cannot send ("Header '14' has invalid value: 'Bearer …'"): the
+          # token or a custom header holds a character no HTTP header may carry, a setting on this machine.
+          r"header '[^']{0,64}' has invalid value|"
           r"security token included in the request is invalid|ANTHROPIC_VERTEX_PROJECT_ID|"
           # ANTHROPIC_BASE_URL names the setting at fault, except in 2.1.332's advice after a dropped
           # connection ("Connection dropped (ECONNRESET). Check the gateway set in ANTHROPIC_BASE_URL").

@@ -257,6 +257,10 @@ _GOOGLE_STATUS = re.compile(r'"status\\?"\s*:\s*\\?"(?:RESOURCE_EXHAUSTED|PERMIS
 # tell its route; the name does when it is no Claude model of Anthropic's API (`moonshotai/kimi-k2.6`,
 # `deepseek-ai/deepseek-v4-pro` behind OpenRouter in a published 2.1.145-2.1.159 sample).
 _SELECTED_MODEL = re.compile(r"issue with the selected model \(([^()\s]{1,200})\)")
+# A server that refuses a model for a capability it lacks names it quoted: `"nomic-embed-text" does not
+# support chat` in an Anthropic-shaped 400 (Ollama's Anthropic-compatible API, a published 2.1.29 tree whose
+# user had picked a local embedding model with /model; the session has no answer to tell its route).
+_UNSUPPORTED_MODEL = re.compile(r'"([^"\s]{1,200})" does not support (?:chat|tools|thinking|completion|generate)')
 # 2.1.332 ends an error's advice with "… check your inference gateway (HOST)." only when ANTHROPIC_BASE_URL
 # names a host that is not Anthropic's API (read from its binary): the host the request went to, judged
 # as a failed attempt's URL is (`from_endpoint`).
@@ -296,6 +300,10 @@ def from_error_text(text: str | None) -> str | None:
         return OTHER
     if "selected model (" in low and (named := _SELECTED_MODEL.search(text)) is not None:
         by_model = from_model(named.group(1))
+        if by_model is not None:
+            return by_model
+    if "does not support " in low and (refused := _UNSUPPORTED_MODEL.search(text)) is not None:
+        by_model = from_model(refused.group(1))
         if by_model is not None:
             return by_model
     if "inference gateway (" in low and (gateway := _INFERENCE_GATEWAY.search(low)) is not None:

@@ -88,6 +88,14 @@ _CONTINUE = {"v": lazy_compile(r'[^"\n\\]*'), "w": lazy_compile(r"[^'\n\\]*"),
              "x": lazy_compile(r"[^\s\"'<>,;&)}\]]*")}
 
 _RULES: tuple[_Rule, ...] = (
+    # -- a header value Claude Code could not send, printed whole ------------------------------------------
+    # Claude Code on Bun refuses a header value holding a character it cannot send (a placeholder left in
+    # ANTHROPIC_AUTH_TOKEN, a key pasted with a stray character) and prints it: "API Error: Header '14'
+    # has invalid value: 'Bearer …'" (a published 2.1.50 tree). The value is the credential whatever its
+    # shape, and the vendor shapes below stop at the character that made it invalid: first, so it goes whole.
+    _Rule("header value Claude Code could not send", hints=("has invalid value",), pattern=lazy_compile(
+        r"(?i)\bheader '[^'\n]{0,64}' has invalid value: '(?P<v>[^'\n]{1,4096})"),
+        check=lambda v: "[REDACTED" not in v and "<secret" not in v),
     # -- vendor token shapes ------------------------------------------------------------------------------
     _Rule("anthropic key or OAuth token", hints=("sk-ant-",), pattern=lazy_compile(_B + r"sk-ant-[A-Za-z0-9]{2,8}-[A-Za-z0-9_\-]{8,}")),
     _Rule("API key (sk-...)", hints=("sk-",), pattern=lazy_compile(_B + r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}")),

@@ -164,6 +164,7 @@ _API_REQUEST = b'"type":"api-request",'
 _AGENTS_KILLED = b'"subtype":"agents_killed"'
 _COMPACT_BOUNDARY = b'"subtype":"compact_boundary"'
 _SYSTEM = b'"type":"system"'
+_PI_SESSION_HEAD = b'{"type":"session",'
 
 # Record types and system subtypes read or skipped by name (docs/design.md, "Transcript records"). Any
 # other is counted in the ingest summary (`unknown_records`) instead of being guessed at.
@@ -313,6 +314,9 @@ class FileState:
     # run ends and has no time of its own; a run's first requests, a /compact's among them, are written
     # after they are made or not at all).
     run_start: str | None = None
+    # Set when the file is another program's session log, not a Claude Code transcript: the reason its
+    # lines are skipped (counted once per line, never read as records of unknown kinds).
+    foreign: str | None = None
 
     def to_json(self) -> str:
         return msgspec.json.encode(self.__dict__).decode()
@@ -420,6 +424,10 @@ class TranscriptParser:
     # -- the hot loop ------------------------------------------------------------------------------
     def feed(self, line: bytes, offset: int) -> None:
         self.batch.lines += 1
+        if self.state.foreign is not None or (offset == 0 and line.startswith(_PI_SESSION_HEAD)
+                                              and self._foreign_head(line)):
+            self.batch.skipped[self.state.foreign] += 1
+            return
         if _TOOL_RESULT in line:
             # A user's tool result (most of a transcript's bytes): only interruptions and subagent
             # results matter. Any other record that merely names "tool_result" is read as usual.
@@ -469,6 +477,21 @@ class TranscriptParser:
         except (ValueError, TypeError, OverflowError, RecursionError, msgspec.DecodeError,
                 msgspec.ValidationError):
             self.batch.skipped["invalid values"] += 1
+
+    def _foreign_head(self, line: bytes) -> bool:
+        """True (and the file marked) when the first line opens another program's session log: the pi
+        coding agent's (OpenClaw's) `{"type":"session","version":3,"id":…,"cwd":…}`, then `message`,
+        `model_change`, `custom`… records (a published 2.1.50 tree kept two under ~/.claude/projects).
+        Claude Code writes no `session` record and names its sessions `sessionId`."""
+        try:
+            head = msgspec.json.decode(line)
+        except (msgspec.DecodeError, RecursionError):
+            return False
+        if (isinstance(head, dict) and head.get("type") == "session" and type(head.get("version")) is int
+                and "sessionId" not in head and "uuid" not in head):
+            self.state.foreign = "another program's session log (pi)"
+            return True
+        return False
 
     def _unknown_kind(self, line: bytes) -> None:
         """Count a record of a kind we do not know (a newer client's): by name, never by guessing."""

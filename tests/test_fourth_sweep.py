@@ -1,0 +1,88 @@
+"""Shapes the fourth sweep of published `~/.claude/projects` trees found claimback wrong on
+(docs/reliability.md, "fourth sweep"). Every record here is our own, in the shape the published files had."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from records import SESSION, assistant, final_error, line, user_prompt, write
+
+from claimback.core.classify import DEPLOYMENT_CONFIG, classify
+from claimback.core.secrets import scrub
+from claimback.ledger import open_ledger
+from claimback.ledger.ingest import ingest
+
+PROJECT = "-home-u-app"
+
+
+def _pi_log(ts: str) -> list[dict]:
+    """The first records of the pi coding agent's session log (OpenClaw), as one published tree kept them
+    beside Claude Code's transcripts: a `session` head, model and thinking settings, custom data, messages
+    (an assistant's usage under its own names)."""
+    return [
+        {"type": "session", "version": 3, "id": "7d3c0000-0000-4000-8000-0000000000aa", "timestamp": ts,
+         "cwd": "/home/u/.agent/workspace"},
+        {"type": "model_change", "id": "a1b2c3d4", "parentId": None, "timestamp": ts, "provider": "acme",
+         "modelId": "acme-m2"},
+        {"type": "thinking_level_change", "id": "b2c3d4e5", "parentId": "a1b2c3d4", "timestamp": ts,
+         "thinkingLevel": "low"},
+        {"type": "custom", "customType": "model-snapshot", "id": "c3d4e5f6", "parentId": "b2c3d4e5",
+         "timestamp": ts, "data": {"provider": "acme", "modelApi": "anthropic-messages", "modelId": "acme-m2"}},
+        {"type": "message", "id": "d4e5f6a7", "parentId": "c3d4e5f6", "timestamp": ts,
+         "message": {"role": "user", "content": [{"type": "text", "text": "check the queue"}]}},
+        {"type": "message", "id": "e5f6a7b8", "parentId": "d4e5f6a7", "timestamp": ts,
+         "message": {"role": "assistant", "content": [], "model": "acme-m2", "stopReason": "stop",
+                     "usage": {"input": 120, "output": 40, "cacheRead": 0, "cacheWrite": 0, "totalTokens": 160}}},
+    ]
+
+
+def test_another_programs_session_log_is_skipped_whole_not_counted_as_unknown_records(tmp_path: Path) -> None:
+    """A published 2.1.50 tree held two pi session logs under ~/.claude/projects: their 40 records were
+    `unknown_records` (session, message, model_change, thinking_level_change, custom), as if a newer Claude
+    Code wrote kinds claimback misses. They are another program's lines: skipped, under one reason, also
+    when the log grows after the first ingest; the Claude Code session beside them is read as before."""
+    projects = tmp_path / "projects"
+    pi = projects / PROJECT / "7d3c0000-0000-4000-8000-0000000000aa.jsonl"
+    write(pi, _pi_log("2026-03-07T10:00:00.000Z"))
+    write(projects / PROJECT / f"{SESSION}.jsonl", [
+        user_prompt("hi", "2026-03-07T10:00:01.000Z", uuid="p1"),
+        assistant("msg_01AbCdEfGhJkLmNoPqRsTuVw", "req_011CAbCdEfGhJkLmNoPqRsTu", "2026-03-07T10:00:03.000Z")])
+    ledger = open_ledger(tmp_path / "ledger.sqlite3")
+    try:
+        first = ingest(ledger, [projects], machine="m")
+        assert first.unknown_records == {}
+        assert first.lines_skipped == {"another program's session log (pi)": 6}
+        with pi.open("a") as f:
+            f.write(line(_pi_log("2026-03-07T10:05:00.000Z")[-1]) + line({"type": "custom", "customType": "x",
+                                                                          "id": "f6a7b8c9", "timestamp": "2026-03-07T10:05:01.000Z"}))
+        again = ingest(ledger, [projects], machine="m")
+        assert again.unknown_records == {}
+        assert again.lines_skipped == {"another program's session log (pi)": 2}
+        assert [tuple(r.values()) for r in ledger.rows("SELECT message_id, session_id FROM requests")] == [
+            ("msg_01AbCdEfGhJkLmNoPqRsTuVw", SESSION)]
+    finally:
+        ledger.close()
+
+
+def test_a_header_value_claude_code_could_not_send_is_a_setting_and_never_kept(tmp_path: Path) -> None:
+    """Claude Code on Bun refuses a header value holding a character no header may carry and prints the
+    value whole ("API Error: Header '14' has invalid value: 'Bearer …'", a published 2.1.50 tree with a
+    placeholder in ANTHROPIC_AUTH_TOKEN). It was `unknown`, and the value, a credential whatever its shape
+    (the vendor shapes stop at the bad character), was kept in the ledger as written."""
+    token = "Bearer cbk-7Hq2Lm9Pz4Rt8Wx1\u00e9Ns5Vb3Kd6"
+    text = f"API Error: Header '14' has invalid value: '{token}'"
+    assert classify(text=text) == DEPLOYMENT_CONFIG
+    assert scrub(text) == "API Error: Header '14' has invalid value: '[REDACTED]'"
+    write(tmp_path / "projects" / PROJECT / f"{SESSION}.jsonl", [
+        user_prompt("hi", "2026-02-23T01:41:18.300Z", uuid="p1"),
+        final_error("2026-02-23T01:41:18.351Z", text, error="unknown", status=None)])
+    ledger = open_ledger(tmp_path / "ledger.sqlite3")
+    try:
+        ingest(ledger, [tmp_path / "projects"], machine="m")
+        rows = [dict(r) for r in ledger.rows("SELECT * FROM failures WHERE kind = 'final'")]
+        assert [r["failure_class"] for r in rows] == [DEPLOYMENT_CONFIG]
+        assert "cbk-" not in json.dumps(rows) and "Ns5Vb3Kd6" not in json.dumps(rows)
+    finally:
+        ledger.close()
+    assert b"Ns5Vb3Kd6" not in (tmp_path / "ledger.sqlite3").read_bytes()
