@@ -86,3 +86,60 @@ def test_a_header_value_claude_code_could_not_send_is_a_setting_and_never_kept(t
     finally:
         ledger.close()
     assert b"Ns5Vb3Kd6" not in (tmp_path / "ledger.sqlite3").read_bytes()
+
+
+def _bare_retry(ts: str, uuid: str, status: int, *, session: str) -> dict:
+    """A 2.1.3x failed attempt that says nothing of who answered: `headers` written empty, no request id."""
+    return {"type": "system", "subtype": "api_error", "level": "error", "sessionId": session, "timestamp": ts,
+            "uuid": uuid, "isSidechain": False, "version": "2.1.31", "cwd": "/home/u/app", "retryAttempt": 1,
+            "maxRetries": 10, "retryInMs": 510.2, "error": {"status": status, "headers": {}, "requestID": None}}
+
+
+def test_failures_of_a_session_that_never_got_an_answer_take_the_route_of_the_nearest_answer(
+        tmp_path: Path, ledger_db: str) -> None:
+    """A published 2.1.31 tree behind a relay: two sessions of 502 attempts with nothing to say who answered,
+    25 minutes before the first of the machine's answers (every one the relay's), were Anthropic's and made a
+    logs-only window claimable with Anthropic. Such failures take the route of the nearest answer in time
+    (the same project first, within 12 hours); with none that near they keep Claude Code's default."""
+    relay_failed, relay_answered = "0c2a0000-0000-4000-8000-000000000001", "0c2a0000-0000-4000-8000-000000000002"
+    first_failed, first_answered = "0c2a0000-0000-4000-8000-000000000003", "0c2a0000-0000-4000-8000-000000000004"
+    alone = "0c2a0000-0000-4000-8000-000000000005"
+    files = {
+        ("-home-u-app", relay_failed): [user_prompt("go", "2026-02-05T11:40:40.000Z", session=relay_failed, uuid="a1")]
+        + [_bare_retry(f"2026-02-05T11:4{i}:49.000Z", f"relay-{i}", 502, session=relay_failed) for i in range(3)],
+        # the relay passes Anthropic-shaped ids with its own request ids: `other` (docs/methodology.md)
+        ("-home-u-app", relay_answered): [
+            user_prompt("go", "2026-02-05T12:06:00.000Z", session=relay_answered, uuid="a2"),
+            assistant("msg_01RelAyPassedThroughAbCd", "2c9e6b1a-0000-4000-8000-00000000abcd", "2026-02-05T12:06:12.000Z",
+                      session=relay_answered)],
+        ("-home-u-site", first_answered): [
+            user_prompt("go", "2026-03-01T08:00:00.000Z", session=first_answered, uuid="a3"),
+            assistant("msg_01FirstPartyAbCdEfGhJk", "req_011CFirstPartyAbCdEfGh", "2026-03-01T08:00:05.000Z",
+                      session=first_answered)],
+        # another project of the same machine an hour later: the machine's nearest answer is first-party
+        ("-home-u-tools", first_failed): [user_prompt("go", "2026-03-01T09:00:00.000Z", session=first_failed, uuid="a4"),
+                                          _bare_retry("2026-03-01T09:00:02.000Z", "first-0", 529, session=first_failed)],
+        ("-home-u-app", alone): [user_prompt("go", "2026-04-10T10:00:00.000Z", session=alone, uuid="a5"),
+                                 _bare_retry("2026-04-10T10:00:02.000Z", "alone-0", 529, session=alone)],
+    }
+    for (project, session), records in files.items():
+        write(tmp_path / "projects" / project / f"{session}.jsonl", records)
+    ledger = open_ledger(ledger_db)
+    try:
+        ingest(ledger, [tmp_path / "projects"], machine="m")
+        rows = {r["failure_key"]: r["provider"] for r in ledger.rows("SELECT failure_key, provider FROM failures")}
+    finally:
+        ledger.close()
+    assert rows == {"relay-0": "other", "relay-1": "other", "relay-2": "other", "first-0": "anthropic",
+                    "alone-0": None}
+
+
+def test_a_relays_refused_pre_charge_is_its_balance_not_a_credential() -> None:
+    """new-api's 403 when the token's balance is below what the request would cost ("预扣费额度失败, 用户剩余额度:
+    …, 需要预扣费额度: …") was `auth` by its status: it is the balance (`quota_rate`), and the relay's."""
+    from claimback.core import provider
+    from claimback.core.classify import QUOTA_RATE
+    text = ('API Error: 403 {"error":{"type":"new_api_error","message":"预扣费额度失败, 用户剩余额度: ＄0.104210, '
+            '需要预扣费额度: ＄0.250000 (request id: 20260301093000123456789AbCdEfGh)"}}')
+    assert classify(403, "new_api_error", None, text) == QUOTA_RATE
+    assert provider.judge(text=text) == provider.OTHER

@@ -253,7 +253,10 @@ DECISIVE: tuple[Rule, ...] = (
           # Relays: new-api/one-api's "the current group's upstream load is saturated" (its 429, the upstream
           # key's rate: a public one-api issue's maintainer), a token's quota used up, an aggregator's
           # account without credits (OpenRouter's 402 "Insufficient credits").
-          r"负载已饱和|额度已用尽|额度不足|余额不足|insufficient credits"),
+          r"负载已饱和|额度已用尽|额度不足|余额不足|insufficient credits|"
+          # new-api's 403 when a request costs more than the token's balance: "预扣费额度失败, 用户剩余额度:
+          # ＄0.32, 需要预扣费额度: ＄0.39" (pre-charging failed, remaining balance, amount needed).
+          r"预扣费额度失败|用户剩余额度"),
     _rule(MODEL_PROVIDER, text=r"prompt is too long|output token maximum|exceed context limit|"
           r"issue with the selected model|violate (?:our )?usage policy|content filtering policy|"
           r"conversation too long|flagged this message for a cybersecurity|not available with the Claude \w+ plan|"

@@ -16,13 +16,14 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import msgspec
 
 from claimback.config import machine_id as local_machine_id
 from claimback.core.files import UnsafeFile, read_regular_bytes
-from claimback.core.times import utc_now_iso
+from claimback.core.times import parse_iso, to_iso, utc_now_iso
 # The summary and the plan live in ledger/changes.py, the per-file check and the tail hash in
 # ledger/filestate.py, so that a run with nothing to read never imports this module (and the parser below).
 from claimback.ledger.changes import Changes, IngestSummary, ProgressFn, find_changes
@@ -332,6 +333,52 @@ _SESSION_PROVIDER = (
     "WHERE provider IS NULL AND origin = 'transcript' AND session_id IS NOT NULL AND EXISTS (SELECT 1 FROM "
     "requests AS r WHERE r.session_id = failures.session_id AND r.provider IS NOT NULL)"
 )
+
+# A failure still without a route (no evidence of its own, no answer in its session: a session that never
+# got one) went where this machine's requests went at the time: the provider of the answer nearest in time
+# within _NEIGHBOUR_HOURS, in the same project folder, else on the same machine. Without one it stays NULL
+# (Anthropic's). A published 2.1.31 tree behind a relay: two sessions of 502 retries with nothing to say
+# who answered, 25 minutes before the first of its 795 answers (every one the relay's), made a logs-only
+# window claimable with Anthropic.
+_NEIGHBOUR_HOURS = 12
+_ORPHAN_FAILURE_SESSIONS = (
+    "SELECT f.session_id AS session_id, MIN(f.ts) AS first_ts, MAX(f.ts) AS last_ts, MAX(s.project) AS project, "
+    "MAX(s.machine_id) AS machine_id FROM failures AS f JOIN sessions AS s ON s.session_id = f.session_id "
+    "WHERE f.provider IS NULL AND f.origin = 'transcript' GROUP BY f.session_id"
+)
+_NEIGHBOUR_ANSWER = (
+    "SELECT r.ts AS ts, r.provider AS provider FROM requests AS r JOIN sessions AS s ON s.session_id = r.session_id "
+    "WHERE r.ts {op} ? AND r.ts {bound} ? AND r.provider IS NOT NULL AND s.machine_id = ? {project} "
+    "ORDER BY r.ts {order} LIMIT 1"
+)
+_SET_ORPHAN_PROVIDER = (
+    "UPDATE failures SET provider = ? WHERE session_id = ? AND provider IS NULL AND origin = 'transcript'"
+)
+
+
+def _neighbour_provider(ledger: Ledger) -> None:
+    """Give each answer-less session's route-less failures the route of the nearest answer in time."""
+    orphans = ledger.rows(_ORPHAN_FAILURE_SESSIONS)
+    if not orphans:
+        return
+    reach = timedelta(hours=_NEIGHBOUR_HOURS)
+    for row in orphans:
+        first, last = parse_iso(row["first_ts"]), parse_iso(row["last_ts"])
+        if first is None or last is None:
+            continue
+        for project in ((row["project"],) if row["project"] else ()) + (None,):
+            where = "AND s.project = ?" if project is not None else ""
+            extra = (project,) if project is not None else ()
+            before = ledger.rows(_NEIGHBOUR_ANSWER.format(op="<=", bound=">=", project=where, order="DESC"),
+                                 (row["first_ts"], to_iso(first - reach), row["machine_id"], *extra))
+            after = ledger.rows(_NEIGHBOUR_ANSWER.format(op=">=", bound="<=", project=where, order="ASC"),
+                                (row["last_ts"], to_iso(last + reach), row["machine_id"], *extra))
+            near = [(first - parse_iso(r["ts"]), r["provider"]) for r in before]
+            near += [(parse_iso(r["ts"]) - last, r["provider"]) for r in after]
+            if near:
+                ledger.execute(_SET_ORPHAN_PROVIDER, (min(near)[1], row["session_id"]))
+                break
+
 
 # Link launches to runs: by the run's meta file (`toolUseId`, the surest), by the agent id the parent's
 # tool_result names, else by the run whose first prompt is the launch's prompt, first started at or
@@ -886,6 +933,7 @@ def ingest(
             _apply_copy_rule(ledger, _PROMPT_RULE, writer.prompt_keys, writer.prompt_copies)
             ledger.execute(_INHERIT_RETRY_CLASS)
             ledger.execute(_SESSION_PROVIDER)
+            _neighbour_provider(ledger)
             # The launches of no run yet (few: tasks_unlinked, migration 181) may be linked now.
             unlinked = None if writer.task_ids is None else {row[0] for row in ledger.execute(
                 "SELECT tool_use_id FROM tasks WHERE agent_id IS NULL").fetchall()}
