@@ -104,6 +104,7 @@ def test_failures_of_a_session_that_never_got_an_answer_take_the_route_of_the_ne
     relay_failed, relay_answered = "0c2a0000-0000-4000-8000-000000000001", "0c2a0000-0000-4000-8000-000000000002"
     first_failed, first_answered = "0c2a0000-0000-4000-8000-000000000003", "0c2a0000-0000-4000-8000-000000000004"
     alone = "0c2a0000-0000-4000-8000-000000000005"
+    cloud_answered, own_id = "0c2a0000-0000-4000-8000-000000000006", "0c2a0000-0000-4000-8000-000000000007"
     files = {
         ("-home-u-app", relay_failed): [user_prompt("go", "2026-02-05T11:40:40.000Z", session=relay_failed, uuid="a1")]
         + [_bare_retry(f"2026-02-05T11:4{i}:49.000Z", f"relay-{i}", 502, session=relay_failed) for i in range(3)],
@@ -121,6 +122,15 @@ def test_failures_of_a_session_that_never_got_an_answer_take_the_route_of_the_ne
                                           _bare_retry("2026-03-01T09:00:02.000Z", "first-0", 529, session=first_failed)],
         ("-home-u-app", alone): [user_prompt("go", "2026-04-10T10:00:00.000Z", session=alone, uuid="a5"),
                                  _bare_retry("2026-04-10T10:00:02.000Z", "alone-0", 529, session=alone)],
+        # Anthropic's own request id in the body rules a cloud out: minutes after a Bedrock answer, it stays
+        ("-home-u-cloud", cloud_answered): [
+            user_prompt("go", "2026-03-30T11:20:00.000Z", session=cloud_answered, uuid="a6"),
+            assistant("msg_bdrk_01AbCdEfGhJkLmNoPqRsTu", None, "2026-03-30T11:23:42.000Z", session=cloud_answered)],
+        ("-home-u-cloud", own_id): [
+            user_prompt("go", "2026-03-30T11:30:00.000Z", session=own_id, uuid="a7"),
+            final_error("2026-03-30T11:30:31.000Z", 'API Error: 401 {"type":"error","error":{"type":"authentication_'
+                        'error","message":"Invalid bearer token"},"request_id":"req_011CAbCdEfGhJkLmNoPqRsTu"}',
+                        error="authentication_failed", status=None, session=own_id)],
     }
     for (project, session), records in files.items():
         write(tmp_path / "projects" / project / f"{session}.jsonl", records)
@@ -131,7 +141,7 @@ def test_failures_of_a_session_that_never_got_an_answer_take_the_route_of_the_ne
     finally:
         ledger.close()
     assert rows == {"relay-0": "other", "relay-1": "other", "relay-2": "other", "first-0": "anthropic",
-                    "alone-0": None}
+                    "alone-0": None, "e-2026-03-30T11:30:31.000Z": None}
 
 
 def test_a_relays_refused_pre_charge_is_its_balance_not_a_credential() -> None:

@@ -339,12 +339,18 @@ _SESSION_PROVIDER = (
 # within _NEIGHBOUR_HOURS, in the same project folder, else on the same machine. Without one it stays NULL
 # (Anthropic's). A published 2.1.31 tree behind a relay: two sessions of 502 retries with nothing to say
 # who answered, 25 minutes before the first of its 795 answers (every one the relay's), made a logs-only
-# window claimable with Anthropic.
+# window claimable with Anthropic. A failure naming Anthropic's own request id (`req_011…` in its body) is
+# left alone: that id proves no relay by itself, but it does rule out a cloud or another API (the same tree
+# had 401s with one, minutes after a Bedrock session).
 _NEIGHBOUR_HOURS = 12
+_NO_FIRST_PARTY_ID = (
+    "(f.request_id IS NULL OR f.request_id NOT LIKE 'req\\_011%' ESCAPE '\\') "
+    "AND (f.message IS NULL OR f.message NOT LIKE '%req\\_011%' ESCAPE '\\')"
+)
 _ORPHAN_FAILURE_SESSIONS = (
     "SELECT f.session_id AS session_id, MIN(f.ts) AS first_ts, MAX(f.ts) AS last_ts, MAX(s.project) AS project, "
     "MAX(s.machine_id) AS machine_id FROM failures AS f JOIN sessions AS s ON s.session_id = f.session_id "
-    "WHERE f.provider IS NULL AND f.origin = 'transcript' GROUP BY f.session_id"
+    f"WHERE f.provider IS NULL AND f.origin = 'transcript' AND {_NO_FIRST_PARTY_ID} GROUP BY f.session_id"
 )
 _NEIGHBOUR_ANSWER = (
     "SELECT r.ts AS ts, r.provider AS provider FROM requests AS r JOIN sessions AS s ON s.session_id = r.session_id "
@@ -352,7 +358,8 @@ _NEIGHBOUR_ANSWER = (
     "ORDER BY r.ts {order} LIMIT 1"
 )
 _SET_ORPHAN_PROVIDER = (
-    "UPDATE failures SET provider = ? WHERE session_id = ? AND provider IS NULL AND origin = 'transcript'"
+    "UPDATE failures AS f SET provider = ? WHERE f.session_id = ? AND f.provider IS NULL AND f.origin = 'transcript' "
+    f"AND {_NO_FIRST_PARTY_ID}"
 )
 
 
