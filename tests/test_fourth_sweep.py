@@ -153,3 +153,30 @@ def test_a_relays_refused_pre_charge_is_its_balance_not_a_credential() -> None:
             '需要预扣费额度: ＄0.250000 (request id: 20260301093000123456789AbCdEfGh)"}}')
     assert classify(403, "new_api_error", None, text) == QUOTA_RATE
     assert provider.judge(text=text) == provider.OTHER
+
+
+def test_a_key_glued_to_a_relays_words_never_reaches_the_ledger(tmp_path: Path) -> None:
+    """A relay answering a refused key with the key glued to its words ("Invalid token<KEY>  tid:…", 401) in a
+    published 2.1.7x tree: the Anthropic OAuth token was kept in the ledger twice, in the failure's message
+    (the key shapes wanted no letter before them) and whole in the file's saved parser state (the last
+    failure's text, never scrubbed)."""
+    oauth = "sk-ant-oat01-" + "Zq7Xw2Vb9Nm4Lk8Jh3Gf6Ds1Pa5Oi0Uy" * 2
+    relay_key = "sk-" + "Rt5Ey8Wq2Ui7Op3As6Df9Gh1Jk4Lz0Xc"
+    write(tmp_path / "projects" / PROJECT / f"{SESSION}.jsonl", [
+        user_prompt("hi", "2026-03-31T13:26:40.000Z", uuid="p1"),
+        *[{"type": "system", "subtype": "api_error", "level": "error", "sessionId": SESSION, "uuid": f"r{i}",
+           "timestamp": f"2026-03-31T13:26:4{i + 1}.000Z", "isSidechain": False, "version": "2.1.76",
+           "retryAttempt": i + 1, "maxRetries": 10, "retryInMs": 600.0,
+           "error": {"status": 401, "headers": {}, "requestID": None,
+                     "error": {"error": {"type": "authentication_error",
+                                         "message": f"Invalid token{key}  tid:1774963603418-00825c31-e243"}}}}
+          for i, key in enumerate((oauth, relay_key))]])
+    ledger = open_ledger(tmp_path / "ledger.sqlite3")
+    try:
+        ingest(ledger, [tmp_path / "projects"], machine="m")
+        messages = [r["message"] for r in ledger.rows("SELECT message FROM failures ORDER BY ts")]
+    finally:
+        ledger.close()
+    assert messages == ["Invalid token[REDACTED]  tid:1774963603418-00825c31-e243"] * 2
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("ledger.sqlite3*"))
+    assert b"Zq7Xw2Vb9Nm4" not in stored and b"Rt5Ey8Wq2Ui7" not in stored

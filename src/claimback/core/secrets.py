@@ -97,7 +97,10 @@ _RULES: tuple[_Rule, ...] = (
         r"(?i)\bheader '[^'\n]{0,64}' has invalid value: '(?P<v>[^'\n]{1,4096})"),
         check=lambda v: "[REDACTED" not in v and "<secret" not in v),
     # -- vendor token shapes ------------------------------------------------------------------------------
-    _Rule("anthropic key or OAuth token", hints=("sk-ant-",), pattern=lazy_compile(_B + r"sk-ant-[A-Za-z0-9]{2,8}-[A-Za-z0-9_\-]{8,}")),
+    # Glued to the word before it ("Invalid tokensk-ant-oat01-…", a relay's 401 in a published 2.1.7x tree)
+    # only with a type Anthropic issues, so a slug like "task-ant-colony-…" stays.
+    _Rule("anthropic key or OAuth token", hints=("sk-ant-",), pattern=lazy_compile(
+        _B + r"sk-ant-[A-Za-z0-9]{2,8}-[A-Za-z0-9_\-]{8,}|sk-ant-(?:api|oat|ort|admin|sid)[0-9]{2}-[A-Za-z0-9_\-]{16,}")),
     _Rule("API key (sk-...)", hints=("sk-",), pattern=lazy_compile(_B + r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}")),
     _Rule("AWS access key id", hints=("akia", "asia", "agpa", "aida", "aroa", "anpa", "anva", "aipa", "abia", "acca", "a3t"), min_len=20, run_chars=_UPPER_DIGITS, pattern=lazy_compile(
         r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Z0-9])")),
@@ -111,6 +114,9 @@ _RULES: tuple[_Rule, ...] = (
     _Rule("Google API key / OAuth token", hints=("aiza", "ya29.", "gocspx-"), pattern=lazy_compile(
         _B + r"(?:AIza[0-9A-Za-z_\-]{35}|ya29\.[A-Za-z0-9_\-]{20,}|GOCSPX-[A-Za-z0-9_\-]{20,})")),
     _Rule("JSON web token", hints=("eyj",), pattern=lazy_compile(_B + r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")),
+    # A relay that answers a refused key with the key glued to its words: "Invalid token<KEY>  tid:…".
+    _Rule("token in an invalid-token error", hints=("invalid token",), pattern=lazy_compile(
+        r"(?i)invalid token(?P<v>[A-Za-z0-9._~+/=\-]{16,})"), check=lambda v: not v.startswith("[REDACTED")),
     _Rule("bearer or basic credential", hints=("bearer", "basic"), pattern=lazy_compile(
         r"(?i)(?<![A-Za-z0-9])(?:bearer|basic)\s{1,4}[A-Za-z0-9._~+/=\-]{16,}")),
     _Rule("password in URL", hints=("://",), pattern=lazy_compile(

@@ -767,7 +767,9 @@ class TranscriptParser:
                       attempt=_as_int(rec.retryAttempt), max_attempts=_as_int(rec.maxRetries),
                       retry_in_ms=_as_number(rec.retryInMs), evidence=evidence, endpoint=endpoint,
                       failure_class=failure_class, headers=headers)
-        self.state.last_failure = [status, error_type, code, text]
+        # Kept in the ledger's file state between runs: scrubbed like any text the ledger keeps (a relay's
+        # "Invalid token<the token> tid:…" was stored whole there), long enough to classify again.
+        self.state.last_failure = [status, error_type, code, _clean(text, 2048)]
         self._account_latest()
 
     def _final_failure(self, rec: Record, msg: Message, ts: str, offset: int) -> None:
