@@ -38,7 +38,8 @@ def _pi_log(ts: str) -> list[dict]:
 
 
 def test_another_programs_session_log_is_skipped_whole_not_counted_as_unknown_records(tmp_path: Path) -> None:
-    """A published 2.1.50 tree held two pi session logs under ~/.claude/projects: their 40 records were
+    """(And 2.1.27's `saved_hook_context`, 42 unknown records of another published tree, is a kind read by name.)
+    A published 2.1.50 tree held two pi session logs under ~/.claude/projects: their 40 records were
     `unknown_records` (session, message, model_change, thinking_level_change, custom), as if a newer Claude
     Code wrote kinds claimback misses. They are another program's lines: skipped, under one reason, also
     when the log grows after the first ingest; the Claude Code session beside them is read as before."""
@@ -46,6 +47,10 @@ def test_another_programs_session_log_is_skipped_whole_not_counted_as_unknown_re
     pi = projects / PROJECT / "7d3c0000-0000-4000-8000-0000000000aa.jsonl"
     write(pi, _pi_log("2026-03-07T10:00:00.000Z"))
     write(projects / PROJECT / f"{SESSION}.jsonl", [
+        # 2.1.27 kept a SessionStart hook's added context for --resume: nothing to count, a kind it knows
+        {"type": "saved_hook_context", "uuid": "h1", "parentUuid": None, "isSidechain": False, "sessionId": SESSION,
+         "version": "2.1.27", "timestamp": "2026-03-07T10:00:00.500Z", "hookEvent": "SessionStart",
+         "hookName": "SessionStart:startup", "toolUseID": "SessionStart", "content": ["Explain as you go."]},
         user_prompt("hi", "2026-03-07T10:00:01.000Z", uuid="p1"),
         assistant("msg_01AbCdEfGhJkLmNoPqRsTuVw", "req_011CAbCdEfGhJkLmNoPqRsTu", "2026-03-07T10:00:03.000Z")])
     ledger = open_ledger(tmp_path / "ledger.sqlite3")

@@ -179,6 +179,7 @@ KNOWN_TYPES = frozenset({
     "bridge-session", "file-history-delta", "frame-link", "fork-context-ref",
     "agent-setting",  # 2.1.177-2.1.178: the session's `--agent` (a name)
     "worktree-state",  # 2.1.140: the git worktree a session runs in (`--worktree`)
+    "saved_hook_context",  # 2.1.27: a SessionStart hook's added context, kept for --resume (a published tree)
     # The rest of the entry types 2.1.332's transcript writer knows (read from its binary): session
     # bookkeeping, file history, request replay and UI state, nothing the ledger counts. A resumed paused
     # request (`api-request-resumed`) names server request ids only; its attempts are `api-request`s.
