@@ -350,7 +350,8 @@ _NO_FIRST_PARTY_ID = (
 _ORPHAN_FAILURE_SESSIONS = (
     "SELECT f.session_id AS session_id, MIN(f.ts) AS first_ts, MAX(f.ts) AS last_ts, MAX(s.project) AS project, "
     "MAX(s.machine_id) AS machine_id FROM failures AS f JOIN sessions AS s ON s.session_id = f.session_id "
-    f"WHERE f.provider IS NULL AND f.origin = 'transcript' AND {_NO_FIRST_PARTY_ID} GROUP BY f.session_id"
+    f"WHERE f.provider IS NULL AND f.origin = 'transcript' AND f.session_id IS NOT NULL AND {_NO_FIRST_PARTY_ID} "
+    "GROUP BY f.session_id"
 )
 _NEIGHBOUR_ANSWER = (
     "SELECT r.ts AS ts, r.provider AS provider FROM requests AS r JOIN sessions AS s ON s.session_id = r.session_id "
