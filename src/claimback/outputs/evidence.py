@@ -268,6 +268,17 @@ _BIN_SQL = ("SELECT bin.p, (SELECT CAST(COUNT(*) AS TEXT) || ' ' || CAST(COALESC
 _BIN_CHUNK = 300  # bins per statement (3 parameters each)
 
 
+def _stretches(spans: Sequence[tuple[datetime, datetime]]) -> list[list[datetime]]:
+    """`spans` sorted, with overlapping ones merged into one [from, to] stretch."""
+    merged: list[list[datetime]] = []
+    for lo, hi in sorted(spans):
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return merged
+
+
 def _request_bins(ledger: Ledger, spans: Sequence[tuple[datetime, datetime]]) -> dict[str, tuple[int, int]]:
     """(requests, tokens) of every ten-minute bin with requests in any of `spans`, keyed by the bin's
     15-character prefix (YYYY-MM-DDTHH:M; bins start on a multiple of ten minutes). Summed in SQL, in the
@@ -277,12 +288,7 @@ def _request_bins(ledger: Ledger, spans: Sequence[tuple[datetime, datetime]]) ->
     seek: one statement grouping a stretch by prefix sorted all its rows first (its GROUP BY is not the
     index's order), 0.3 s of a 5 GB packet whose charts cover every day. The bins are those of the
     canonical times the ledger holds (`YYYY-MM-DDTHH:MM:SS.mmmZ`)."""
-    merged: list[list[datetime]] = []
-    for lo, hi in sorted(spans):
-        if merged and lo <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], hi)
-        else:
-            merged.append([lo, hi])
+    merged = _stretches(spans)
     step = timedelta(minutes=BIN_MINUTES)
     wanted: list[tuple[str, str, str]] = []  # (prefix, from, to): the bin's rows inside its stretch
     for lo, hi in merged:
@@ -310,12 +316,7 @@ def _request_bins(ledger: Ledger, spans: Sequence[tuple[datetime, datetime]]) ->
 def _failure_rows(ledger: Ledger, spans: Sequence[tuple[datetime, datetime]]) -> list[tuple[str, str]]:
     """(ts, failure_class) of the failures a chart counts (every kind but an interrupt) in any of `spans`,
     in ts order: read once per stretch of overlapping spans, not once per window's chart."""
-    merged: list[list[datetime]] = []
-    for lo, hi in sorted(spans):
-        if merged and lo <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], hi)
-        else:
-            merged.append([lo, hi])
+    merged = _stretches(spans)
     out: list[tuple[str, str]] = []
     for lo, hi in merged:
         out += [(r["ts"], r["failure_class"]) for r in ledger.rows(
