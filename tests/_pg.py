@@ -125,6 +125,15 @@ def create_database(server_url: str) -> str:
     return f"{base}/{name}"
 
 
+def drop_database(server_url: str, url: str) -> None:
+    """Drop a database create_database made (closing any connection a test left open)."""
+    import psycopg
+
+    name = url.rpartition("/")[2]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def wait_for(url: str, seconds: float = 30.0) -> None:
     import psycopg
 
