@@ -135,3 +135,47 @@ def ingest_final_errors(root: Path, prefix: str, finals: list[tuple[str, dict[st
         return {r["failure_key"]: r for r in ledger.rows("SELECT failure_key, kind, status, failure_class FROM failures")}
     finally:
         ledger.close()
+
+
+def _error_field(failure_class: str) -> str:
+    """The coarse `error` Claude Code writes beside a final of that class (its own kinds)."""
+    return {"outage": "server_error", "network": "server_error", "local_runtime": "server_error",
+            "quota_rate": "rate_limit", "auth": "authentication_failed"}.get(failure_class, "invalid_request")
+
+
+def ingest_text_rows(root: Path, rows: list[Any]) -> dict[str, dict[str, Any]]:
+    """Error texts (rows with `text`, `expected` class and `attempt`) through the real ingest: each row twice,
+    each in a session of its own (a session's route must not lend itself to another row), as the turn's
+    final API-error record (`final-<n>`) and as a failed attempt in 2.1.33x's shape (`retry-<n>`, the text
+    in `error.message`, the network code it names in `cause`). Failure key -> kind, class, provider."""
+    from claimback.core import provider
+    from claimback.core.classify import extract_fields
+    from claimback.ledger import open_ledger
+    from claimback.ledger.ingest import ingest
+
+    project = root / "projects" / "-home-u-app"
+    for n, row in enumerate(rows):
+        status, _, code = extract_fields(row.text)
+        for kind in ("final", "retry") if row.attempt else ("final",):
+            session = f"5e550000-0000-4000-8000-{n:06d}{0 if kind == 'final' else 1:06d}"
+            lines: list[dict[str, Any]] = [user_prompt(f"prompt {n}", "2026-05-15T01:00:00.000Z", session=session)]
+            if kind == "final":
+                record = final_error("2026-05-15T01:00:30.000Z", row.text, error=_error_field(row.expected),
+                                     status=status, session=session)
+            else:
+                error: dict[str, Any] = {"status": status, "message": row.text, "formatted": row.text}
+                if code:
+                    error["cause"] = {"code": code, "message": row.text}
+                record = {"type": "system", "subtype": "api_error", "level": "error", "sessionId": session,
+                          "timestamp": "2026-05-15T01:00:10.000Z", "error": error, "retryInMs": 1000.0,
+                          "retryAttempt": 1, "maxRetries": 10}
+            record.update({"uuid": f"{kind}-{n}", "version": "2.1.332"})
+            lines.append(record)
+            write(project / f"{session}.jsonl", lines)
+    led = open_ledger(root / "ledger.sqlite3")
+    try:
+        ingest(led, [root / "projects"], machine="test")
+        return {r["failure_key"]: r for r in led.rows(
+            f"SELECT failure_key, kind, failure_class, {provider.SQL_PROVIDER} AS provider FROM failures")}
+    finally:
+        led.close()

@@ -85,7 +85,8 @@ REAL_TEXTS: list[tuple[str, str, str]] = [
     ('API Error: 401 {"type":"error","error":{"type":"authentication_error","message":"Invalid '
      'authentication credentials"},"request_id":"req_011CZqG3x3i7dqsprB5xnir7"}', AUTH,
      "github.com/anthropics/claude-code/issues/44930"),
-    ('API Error: 403 {"error":{"type":"forbidden","message":"Request not allowed"}}', AUTH,
+    # the firewall in front of the API (its own body shape): a region, VPN or proxy, not a credential
+    ('API Error: 403 {"error":{"type":"forbidden","message":"Request not allowed"}}', LOCAL_RUNTIME,
      "github.com/anthropics/claude-code/issues/1613"),
     ("Failed to authenticate. API Error: 403 Your client is not authorized to use this API key", AUTH,
      "github.com/Wei-Shaw/claude-relay-service/issues/1093"),

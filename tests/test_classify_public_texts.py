@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from records import final_error, user_prompt, write
+from records import ingest_text_rows
 
 from claimback.core import provider
 from claimback.core.classify import (
@@ -36,10 +36,7 @@ from claimback.core.classify import (
     OUTAGE,
     QUOTA_RATE,
     classify,
-    extract_fields,
 )
-from claimback.ledger import open_ledger
-from claimback.ledger.ingest import ingest
 
 ANTHROPIC, OTHER, BEDROCK, VERTEX = provider.ANTHROPIC, provider.OTHER, provider.BEDROCK, provider.VERTEX
 NONE = None  # the text proves no route: the session's (here Claude Code's default, Anthropic's) decides
@@ -208,9 +205,10 @@ PUBLIC: list[Public] = [
     P("NotFoundError(\"Error code: 404 - {'error': {'message': 'Publisher Model `projects/p/locations/us-east5/"
       "publishers/google/models/claude-sonnet-4-20250514` not found.', 'type': 'upstream_error', 'param': '', "
       "'code': 404}}\")", MODEL_PROVIDER, OTHER, "QuantumNous/new-api#1476"),
-    # bodies in Anthropic's shape from another server: no route in the text (the session's settings decide)
+    # a body in Anthropic's words from another server: `"type":"error"` after the error object, where
+    # Anthropic's API writes it first (Go relays and Moonshot's endpoint)
     P('API Error: 400 {"error":{"type":"invalid_request_error","message":"a max of 128 tools can be \n     '
-      'supported"},"type":"error"}', MODEL_PROVIDER, NONE, "MoonshotAI/Kimi-K2#90"),
+      'supported"},"type":"error"}', MODEL_PROVIDER, OTHER, "MoonshotAI/Kimi-K2#90"),
     P("API Error: 529 [1305][The service may be temporarily overloaded, please try again later][2026062418aa0b]",
       OUTAGE, NONE, "repoprompt/repoprompt-ce#295 (Z.ai)"),
     P('{"type":"error","error":{"type":"overloaded_error","message":"No available accounts: All accounts failed '
@@ -250,7 +248,8 @@ PUBLIC: list[Public] = [
       'Please recharge."},"request_id":"20251009174412aa55cc77ee99bb11"}', QUOTA_RATE, OTHER, "cc#9201"),
     P('API Error: 429 {"error":{"code":"1113","message":"Insufficient balance or no resource package. Please '
       'recharge."},"request_id":"20260316142054cc33aa11ee77dd99"}', QUOTA_RATE, OTHER, "cc#34851"),
-    P("429 余额不足或无可用资源包,请充值。", QUOTA_RATE, NONE, "continuedev/continue#11823 (GLM)"),
+    # Chinese words in the server's answer: never Anthropic's API's
+    P("429 余额不足或无可用资源包,请充值。", QUOTA_RATE, OTHER, "continuedev/continue#11823 (GLM)"),
     P('API Error: 500 {"type":"error","error":{"type":"api_error","message":"insufficient balance (1008)"},'
       '"request_id":"05997465cd2ee4bd50b24b216c9aa0ff"}', QUOTA_RATE, OTHER, "MiniMax-AI/MiniMax-M2#62"),
     P('API Error: 402 {"error":{"message":"Insufficient credits — top up your balance at https://gateway.example/'
@@ -310,43 +309,9 @@ def test_public_text_route(row: Public) -> None:
     assert provider.judge(text=row.text) == row.route
 
 
-def _error_field(cls: str) -> str:
-    # The coarse `error` Claude Code writes beside such a final (its own kinds).
-    return {OUTAGE: "server_error", NETWORK: "server_error", LOCAL_RUNTIME: "server_error", QUOTA_RATE: "rate_limit",
-            AUTH: "authentication_failed"}.get(cls, "invalid_request")
-
-
 @pytest.fixture(scope="module")
 def public_ledger(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """Every row twice, each in a session of its own (a session's route must not lend itself to another
-    row): as the turn's final API-error record, and as a failed attempt in 2.1.33x's shape."""
-    root = tmp_path_factory.mktemp("public-texts")
-    project = root / "projects" / "-home-u-app"
-    for n, row in enumerate(PUBLIC):
-        status, _, code = extract_fields(row.text)
-        for kind in ("final", "retry") if row.attempt else ("final",):
-            session = f"5e550000-0000-4000-8000-{n:06d}{0 if kind == 'final' else 1:06d}"
-            lines: list[dict[str, Any]] = [user_prompt(f"prompt {n}", "2026-05-15T01:00:00.000Z", session=session)]
-            if kind == "final":
-                record = final_error("2026-05-15T01:00:30.000Z", row.text, error=_error_field(row.expected),
-                                     status=status, session=session)
-            else:
-                error: dict[str, Any] = {"status": status, "message": row.text, "formatted": row.text}
-                if code:
-                    error["cause"] = {"code": code, "message": row.text}
-                record = {"type": "system", "subtype": "api_error", "level": "error", "sessionId": session,
-                          "timestamp": "2026-05-15T01:00:10.000Z", "error": error, "retryInMs": 1000.0,
-                          "retryAttempt": 1, "maxRetries": 10}
-            record.update({"uuid": f"{kind}-{n}", "version": "2.1.332"})
-            lines.append(record)
-            write(project / f"{session}.jsonl", lines)
-    led = open_ledger(root / "ledger.sqlite3")
-    try:
-        ingest(led, [root / "projects"], machine="test")
-        return {r["failure_key"]: r for r in led.rows(
-            f"SELECT failure_key, kind, failure_class, {provider.SQL_PROVIDER} AS provider FROM failures")}
-    finally:
-        led.close()
+    return ingest_text_rows(tmp_path_factory.mktemp("public-texts"), PUBLIC)
 
 
 RECORDS = [(n, kind) for n, row in enumerate(PUBLIC) for kind in ("final", "retry") if row.attempt or kind == "final"]

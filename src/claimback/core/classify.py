@@ -170,7 +170,11 @@ DECISIVE: tuple[Rule, ...] = (
     # 2.1.332 on Bedrock when the account may not call the model: "AWS authentication failed · enable this
     # model for your account and region in the Amazon Bedrock console …" is model access, a cloud console
     # setting, not a refused credential (it must win over the AUTH phrase below).
-    _rule(DEPLOYMENT_CONFIG, text=r"enable this model for your account and region"),
+    _rule(DEPLOYMENT_CONFIG, text=r"enable this model for your account and region|"
+          # Bedrock's own AccessDeniedException for the same cause, which 2.1.332 turns into that text (its
+          # binary files "you don't have access to the model with the specified model id" as model access,
+          # apart from an IAM denial "is not authorized to perform: bedrock:InvokeModel", a credential's).
+          r"have access to the model with the specified model id"),
     # "AWS credentials expired or invalid" / "AWS authentication failed" name an expired or refused AWS
     # credential even when the 401/403 body says "security token ... invalid" (Authentication errors).
     _rule(AUTH, text=r"AWS credentials expired or invalid|AWS authentication failed|"
@@ -183,12 +187,21 @@ DECISIVE: tuple[Rule, ...] = (
           # "Login expired · …", "Login reached its time limit · …", "Invalid auth token · Fix external
           # auth token · …", "Your account is on hold and can't use Claude Code …".
           r"\blogin expired\b|login reached its time limit|invalid auth token|fix external (?:api key|auth token)|"
-          r"account is on hold"),
+          r"account is on hold|"
+          # one-api/new-api's key checks (model/token.go ValidateUserToken, answered with 401 and whatever
+          # code the fork puts beside them, new-api's "invalid_request" too): no key, an unknown key, a failed
+          # check, an expired or disabled key; "认证失败" (authentication failed).
+          r"未提供令牌|无效的令牌|令牌验证失败|令牌已过期|令牌状态不可用|认证失败|"
+          # An OAuth token endpoint's refusal of a stored grant (RFC 6749 `invalid_grant`; Google's session
+          # length control, "reauth related error (invalid_rapt)", on Vertex: cc#726): sign in again.
+          r"\binvalid_grant\b|reauth related error|\binvalid_rapt\b"),
     # A cloud's quota or throttle answers with its own wording, whatever the body names after it: Vertex's
     # "Quota exceeded for aiplatform.googleapis.com/…" / RESOURCE_EXHAUSTED (a 429 the `aiplatform.` setting
-    # rule below must not take), Bedrock's ThrottlingException "Too many tokens, please wait …" (public
-    # issues of Claude Code on both, docs/reliability.md "Public error texts").
-    _rule(QUOTA_RATE, text=r"\bRESOURCE_EXHAUSTED\b|quota exceeded for |resource has been exhausted|"
+    # rule below must not take; its "Resource exhausted. Please try again later. Please refer to …/vertex-ai/…/
+    # error-code-429", whose link the `vertex` setting rule must not take either), Bedrock's ThrottlingException
+    # "Too many tokens, please wait …" (public issues of Claude Code on both, docs/reliability.md "Public
+    # error texts").
+    _rule(QUOTA_RATE, text=r"\bRESOURCE_EXHAUSTED\b|quota exceeded for |resource (?:has been )?exhausted|"
           r"ThrottlingException|too many (?:tokens|requests), please wait"),
     _rule(DEPLOYMENT_CONFIG, text=r"provided model identifier is invalid|PublisherModelConfig|"
           r"data sharing to be enabled|aiplatform\.|inference.profile|"
@@ -205,10 +218,20 @@ DECISIVE: tuple[Rule, ...] = (
           r"CLOUD_ML_REGION|(?<!gateway set in )ANTHROPIC_BASE_URL|"
           # A gateway that drops the anthropic-beta header (Request errors, "Extra inputs are not
           # permitted"), and Remote Control off the Anthropic API (Bedrock, Vertex, a base URL).
-          r"extra inputs are not permitted|anthropic-beta|only available when using Claude via api\.anthropic"),
+          r"extra inputs are not permitted|anthropic-beta|only available when using Claude via api\.anthropic|"
+          # Go's net/http answer for a path it does not serve ("404 page not found", plain text): the base URL
+          # names a server without Anthropic's /v1/messages (cc#50229), not an unknown model.
+          r"\b404 page not found\b|"
+          # Azure's answer for a deployment name the resource does not have (Foundry and Azure OpenAI alike):
+          # the deployment setting, not the model.
+          r"DeploymentNotFound|deployment for this resource does not exist"),
     # Server-side failures, whatever field came with them: a 5xx/overload after output (2.1.199+; the
     # record says only `error: "server_error"`), the auto-mode classifier model overloaded, "high load".
     _rule(OUTAGE, text=r"server error mid-response|temporarily unavailable, so auto mode|"
+          # A relay's report that its upstream's stream broke after it began ("upstream stream disconnected:
+          # unexpected EOF", sub2api's "upstream stream ended without terminal event"): the serving side cut
+          # the response, as "Connection closed mid-response" says of Anthropic's.
+          r"upstream stream (?:disconnected|ended|closed)|"
           r"is experiencing high load|"
           # "API returned an empty or malformed response (HTTP 200) — check for a proxy or gateway …": an
           # answer with nothing usable in it, as a stream that ended without events; the advice's "proxy"
@@ -216,6 +239,24 @@ DECISIVE: tuple[Rule, ...] = (
           r"returned an empty or malformed response"),
     # Claude Code gives every cut stream `error: "server_error"`; these texts say the cause was local.
     _rule(LOCAL_RUNTIME, text=r"check your internet connection|computer went to sleep|host_not_allowed|unable to resize image|"
+          # The firewall in front of Anthropic's API answers a request from an unsupported region, or through
+          # a VPN or proxy routed through one, with HTTP 403 and a body of its own shape, `{"error":{"type":
+          # "forbidden","message":"Request not allowed"}}` with no `"type":"error"` around it (2.1.332 reads
+          # that shape as `network_edge_blocked`; the threads of cc#1613, cc#453, cc#36660 end in a region or
+          # a proxy). Whatever "/login" advice follows, signing in changes nothing.
+          r"\{\s*\\?[\"']error\\?[\"']\s*:\s*\{\s*\\?[\"']type\\?[\"']\s*:\s*\\?[\"']forbidden\\?[\"']|"
+          # The same refusal in words: Bedrock's for a caller in an unsupported region (cc#2656), OpenAI's
+          # `unsupported_country_region_territory` behind a relay, and a corporate proxy's block page.
+          r"not allowed from unsupported countries|country, region, or territory not supported|"
+          r"unsupported_country_region_territory|\bZscaler\b|"
+          # A certificate this machine's trust store could not verify, also when a local relay or proxy
+          # reports it for its own upstream under a 500 (guojinpeng/cli_proxy#17: Python's
+          # "[SSL: CERTIFICATE_VERIFY_FAILED] … unable to get local issuer certificate").
+          r"certificate verify failed|unable to get local\s+issuer certificate|"
+          # Cloudflare's own refusals of the caller (its 1xxx codes: 1006-1008 a banned IP, 1009 a banned
+          # country, 1010 a banned client signature, 1012 access denied, 1020 a firewall rule), whoever's zone
+          # answered: the network the request came from, not a credential.
+          r"\berror code: 10(?:0[6-9]|1[02]|20)\b|"
           r"installation was killed|while downloading the update|--bg and --print conflict|"
           r"workspace has not been trusted|"
           # 2.1.332's texts for failures on this machine: a stream suspended by sleep, the login refresh
@@ -250,13 +291,19 @@ DECISIVE: tuple[Rule, ...] = (
           # 2.1.332's usage-credit texts ("Usage credits ran out before the response was finished", "… requires
           # usage credits", "You're out of usage credits", "You've hit your monthly spend limit").
           r"usage credits ran out|out of usage credits|requires usage credits|monthly spend limit|"
+          # An aggregator's key or account out of credit, whatever status it chose (OpenRouter's 403 "Key
+          # limit exceeded", "create a key with a higher monthly limit"; "You have used all your credits").
+          r"key limit exceeded|higher monthly limit|used all (?:of )?your credits|add more credits|"
           # Relays: new-api/one-api's "the current group's upstream load is saturated" (its 429, the upstream
           # key's rate: a public one-api issue's maintainer), a token's quota used up, an aggregator's
           # account without credits (OpenRouter's 402 "Insufficient credits").
           r"负载已饱和|额度已用尽|额度不足|余额不足|insufficient credits|"
           # new-api's 403 when a request costs more than the token's balance: "预扣费额度失败, 用户剩余额度:
           # ＄0.32, 需要预扣费额度: ＄0.39" (pre-charging failed, remaining balance, amount needed).
-          r"预扣费额度失败|用户剩余额度"),
+          r"预扣费额度失败|用户剩余额度|"
+          # Chinese providers' and relays' rate limits: "您的账户已达到速率限制，请您控制请求频率" (Zhipu's 1302,
+          # zai-org/GLM-5#78), "请求过于频繁", "并发数超限".
+          r"速率限制|请求频率|请求过于频繁|频率限制|限流|并发(?:数)?(?:超|过|已达)"),
     _rule(MODEL_PROVIDER, text=r"prompt is too long|output token maximum|exceed context limit|"
           r"issue with the selected model|violate (?:our )?usage policy|content filtering policy|"
           r"conversation too long|flagged this message for a cybersecurity|not available with the Claude \w+ plan|"
@@ -327,6 +374,11 @@ RULES: tuple[Rule, ...] = (
           # 2.1.332 after HTTP 200: a stream with no events or a malformed one, a route turned away.
           r"stream ended without receiving any events|content block (?:not found|already closed)|"
           r"stream event unreadable|API is temporarily unavailable|"
+          # Bedrock's server-side exceptions, named in its event stream's `:exception-type` or the SDK's error
+          # (InternalServerException "The system encountered an unexpected error during processing",
+          # ServiceUnavailableException, ModelNotReadyException).
+          r"internalServerException|serviceUnavailableException|modelNotReadyException|"
+          r"encountered an unexpected error during processing|"
           r"connection closed before the response finished"),
     # The connection went away with no HTTP answer: no proof of an outage on its own (NETWORK above).
     _rule(NETWORK, codes=("ECONNRESET", "ETIMEDOUT", "EPIPE", "UND_ERR_SOCKET", "ECONNABORTED",
@@ -337,6 +389,10 @@ RULES: tuple[Rule, ...] = (
           text=r"econnreset|socket hang up|connection error|socket connection was closed|"
           r"request timed out|timed? ?out|\bterminated\b|other side closed|fetch failed|"
           r"network (?:error|connection was lost)|"
+          # A relay's words for its upstream's stream cut short (sub2api/claude-relay-service's
+          # `stream_read_error` "upstream stream disconnected: unexpected EOF"; Go's io.ErrUnexpectedEOF),
+          # and Node's "write EOF" on a socket the other side closed.
+          r"stream disconnected|\bunexpected EOF\b|\bwrite EOF\b|"
           # 2.1.332 in -p mode and in subagents: the partial answer is kept and the client asks the
           # model to resume; the nudge does not say why the stream was cut (either side).
           r"cut off mid-stream|waiting for api response|couldn't reconnect"),
@@ -466,6 +522,16 @@ def extract_fields(text: str | None) -> tuple[int | None, str | None, str | None
     return status, (found_type.group(1) if found_type else None), code
 
 
+def decisive_class(text: str | None) -> str | None:
+    """The class a decisive phrase (tier 1) anywhere in `text` names, or None. For a failed attempt whose
+    record keeps the whole answer beside the inner message it is classified by (`error.message` holds the
+    firewall's `{"error":{"type":"forbidden",…}}` body, the inner message only "Request not allowed")."""
+    if not text:
+        return None
+    text = " ".join(bounded(text).split())
+    return next((rule.failure_class for rule in DECISIVE if rule.text is not None and rule.text.search(text)), None)
+
+
 def is_interrupt(text: str | None) -> bool:
     return bool(text) and text.lstrip().startswith(INTERRUPT_MARKERS)
 
@@ -484,6 +550,16 @@ def classify(
         return INTERRUPT
     if text:
         text = bounded(text)
+        if "\\u" in text:
+            # A body written with JSON's \\uXXXX escapes (Python's json.dumps): its words, decoded. Imported
+            # here, not at the top: only such texts pay for the provider module's patterns.
+            from claimback.core.provider import decode_unicode_escapes
+
+            text = decode_unicode_escapes(text)
+        # A terminal wraps a long message at its width, and users paste it so ("… which appears to violate\n
+        # our Usage Policy"): every run of white space reads as one space, so no phrase depends on where the
+        # line broke. One linear pass over at most TEXT_LIMIT characters.
+        text = " ".join(text.split())
         prefix = text.find(AGENT_TERMINATED, 0, len(AGENT_TERMINATED) + 16)  # also behind "Error: "
         if prefix >= 0:
             # "…: <detail>" (the final error of the subagent); a \bterminated\b network pattern must

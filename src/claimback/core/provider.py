@@ -121,7 +121,40 @@ _RELAY_PHRASES = (
     "provider_response_error",
     # Relays in front of Google's Antigravity backend ("Antigravity API error (429): …").
     "antigravity api",
+    # OpenRouter's routing refusals without its name ("No endpoints found that support tool use", "No
+    # endpoints found for vendor/model:free"), and OpenAI's chat-completions vocabulary (`tool_calls`,
+    # `tool_call_id`) in an OpenAI-compatible server's 400: Anthropic's API says `tool_use`/`tool_use_id`.
+    "no endpoints found",
+    # OpenRouter's free-tier limits ("Rate limit exceeded: free-models-per-day", "…-per-min").
+    "free-models-per-",
+    "'tool_call_id'",
+    "'tool_calls'",
+    # Go's net/http default 404 body: Anthropic's API answers JSON (cc#50229, behind a base URL).
+    "404 page not found",
+    # A relay speaking of its own upstream ("upstream stream disconnected", "Upstream error: 429", claude-code-
+    # hub's "… | Upstream: {…}"); Envoy's "upstream connect error" in front of Anthropic's API is not one.
+    "upstream stream",
+    "upstream error:",
+    "| upstream:",
 )
+# one-api and its forks (new-api, one-hub) append their own request id to every error message they relay,
+# "… (request id: 2026031109254418820374619285031)" (common.MessageWithRequestId: a clock and digits, then
+# letters); Anthropic's request ids are `req_…` and never inside the message.
+_ONE_API_REQUEST_ID = re.compile(r"\(request id: \d{14,}[A-Za-z0-9]*\)")
+# Anthropic's API writes its errors in English (platform.claude.com/docs/en/api/errors) and so does Claude
+# Code; Chinese, Japanese or Korean words in the server's part of an error text are another server's (Zhipu's
+# "余额不足或无可用资源包", a relay's "API请求失败 (429)", "您的账户已达到速率限制"). Only a text that carries the
+# server's answer counts (an HTTP status or "API Error"): a local error may quote a path in any script.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_SERVER_ANSWER = re.compile(r"API Error|\b[1-5]\d\d\b|[\"']error")
+# The error types Anthropic's API answers with (platform.claude.com/docs/en/api/errors, "HTTP errors"), and
+# `forbidden`, the body of the firewall in front of it; `error` is the body itself, which Claude Code records
+# under `error` (`"error":{"type":"error","error":{…}}`). An error object of another type (`stream_read_error`,
+# `client_validation_error`, `""`, `<nil>`, a number such as Zhipu's "1113") was written by someone else.
+_ANTHROPIC_ERROR_TYPES = frozenset({
+    "invalid_request_error", "authentication_error", "billing_error", "permission_error", "not_found_error",
+    "request_too_large", "rate_limit_error", "api_error", "timeout_error", "overloaded_error", "forbidden", "error"})
+_ERROR_OBJECT_TYPE = re.compile(r'"error"\s*:\s*\{[^{}]{0,400}?"type"\s*:\s*"([^"]{0,80})"')
 # A LiteLLM proxy's own wording around its upstream's answer (`litellm.BadRequestError: AnthropicException
 # - …`, "Received Model Group=…", "LiteLLM Retried: 2 times"): a gateway, whose upstream only the user knows
 # (CLAIMBACK_GATEWAY_UPSTREAM=anthropic says it is Anthropic's API).
@@ -134,11 +167,18 @@ _JSON_ZONE = re.compile(r'"zone"\s*:\s*"([a-z0-9.-]{3,253})"', re.IGNORECASE)
 # Anthropic's API answers every error as `{"type":"error","error":{"type":…,"message":…},"request_id":"req_…"}`
 # (platform.claude.com/docs/en/api/errors, "Error shapes"). A body whose error object opens with `code` or
 # `message` is another server's (OpenAI-style: Zhipu's `{"error":{"code":"1113",…}}`, a gateway's
-# `{"error":{"message":…,"code":…}}`), and a `request_id` of another shape (digits, hex) was minted by
+# `{"error":{"message":…,"code":…}}`), and a `request_id` of another shape (digits, hex, `req_` and hex:
+# Anthropic's are `req_01…`, `req_011C…` since 2025) was minted by
 # whoever answered (Z.ai's and MiniMax's Anthropic-shaped bodies in public issues): a relay's or gateway's
 # own error, unless the user declared the gateway forwards to Anthropic's API.
-_FOREIGN_SHAPE = re.compile(r'"error\\?"\s*:\s*\{\s*\\?"(?:code|message)\\?"\s*:|'
-                            r'"request_id\\?"\s*:\s*\\?"(?!req_)[A-Za-z0-9_-]{6,}')
+# Bodies of other frameworks are not Anthropic's either: FastAPI's `{"detail": …}` (ModelScope's Anthropic
+# endpoint), `{"error": "Unauthorized"}` with a message for the error (an OAuth token endpoint's code,
+# `{"error":"invalid_grant",…}`, RFC 6749, proves nothing), and Go relays' `{"error":{…},"type":
+# "error"}` (new-api, sub2api, Moonshot): Anthropic's API writes `"type":"error"` first.
+_FOREIGN_SHAPE = re.compile(r'["\']error\\?["\']\s*:\s*\{\s*\\?["\'](?:code|message)\\?["\']\s*:|'
+                            r'"request_id\\?"\s*:\s*\\?"(?!req_01)[A-Za-z0-9_-]{6,}|'
+                            r'(?:^|[\s(:])\{\s*"(?:detail"|error"(?!\s*:\s*"[a-z_]+"))\s*:\s*"|'
+                            r'\}\s*,\s*"type"\s*:\s*"error"\s*\}')
 
 
 def from_message_id(message_id: str | None) -> str | None:
@@ -227,9 +267,17 @@ _CLOUD_PHRASES = (
 _CLOUD_SHAPES = (
     ("too many tokens, please wait before trying again", BEDROCK),
     ("too many requests, please wait before trying again", BEDROCK),
+    ("too many connections, please wait before trying again", BEDROCK),
     ("throttlingexception", BEDROCK),
     ("provided model identifier is invalid", BEDROCK),
     ("with on-demand throughput isn", BEDROCK),
+    # Bedrock's AccessDeniedException for a model the account may not call, its validation wording and its
+    # server-side exceptions (cc#568, cc#93; the event stream's `:exception-type`).
+    ("have access to the model with the specified model id", BEDROCK),
+    ("malformed input request", BEDROCK),
+    ("internalserverexception", BEDROCK),
+    ("modelnotreadyexception", BEDROCK),
+    ("encountered an unexpected error during processing. try your request again", BEDROCK),
     ("bedrock-runtime.", BEDROCK),
     ("anthropic.claude-", BEDROCK),
     ("_bdrk_", BEDROCK),
@@ -243,6 +291,14 @@ _CLOUD_SHAPES = (
     ("services.ai.azure.com", FOUNDRY),
     ("azure ai foundry", FOUNDRY),
     ("aiplatform.googleapis.com", VERTEX),
+    # Google's canonical message for RESOURCE_EXHAUSTED, which a Vertex 429 carries without the status
+    # name when a client prints only the message (google-gemini/gemini-cli#23981).
+    ("resource has been exhausted (e.g. check quota)", VERTEX),
+    # Google's sign-in answers for an expired or refused Application Default Credential (its session length
+    # control's `invalid_rapt`, its 401 wording), Claude Code's one Google route being Vertex (cc#726).
+    ("invalid_rapt", VERTEX),
+    ("support.google.com/a/answer/9368756", VERTEX),
+    ("expected oauth 2 access token", VERTEX),
     ("cloud.google.com/vertex-ai", VERTEX),
     ("_vrtx_", VERTEX),
 )
@@ -269,6 +325,29 @@ _INFERENCE_GATEWAY = re.compile(r"check your inference gateway \(([^()\s]{1,300}
 
 _TEXT_BOUND = 65536
 
+# A body a server wrote with JSON's \\uXXXX escapes for non-ASCII (Python's json.dumps does by default; a
+# relay's `\\u003cnil\\u003e`) reaches the text with the escapes as characters: the words are read decoded.
+_UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+# One level of a JSON string's escapes: quotes and backslashes as themselves, line breaks and tabs as spaces.
+_JSON_ESCAPE = re.compile(r'\\(["\\/nrt])')
+_ESCAPED = {'"': '"', "\\": "\\", "/": "/", "n": " ", "r": " ", "t": " "}
+
+
+def _unescaped(match: re.Match[str]) -> str:
+    return _ESCAPED[match.group(1)]
+
+
+def decode_unicode_escapes(text: str) -> str:
+    """`text` with every `\\uXXXX` escape of a non-surrogate code point read as its character (one pass)."""
+    if "\\u" not in text:
+        return text
+
+    def char(match: re.Match[str]) -> str:
+        point = int(match.group(1), 16)
+        return match.group(0) if 0xD800 <= point <= 0xDFFF else chr(point)
+
+    return _UNICODE_ESCAPE.sub(char, text)
+
 
 def _anthropic_zone(zone: str) -> bool:
     zone = zone.lower().rstrip(".")
@@ -284,15 +363,23 @@ def from_error_text(text: str | None) -> str | None:
         return None
     # A body quoted inside a record's JSON string (2.1.33x's `error.message: "529 {\"type\":…}"`) reads as
     # the body itself; a bound keeps a proxy's megabyte page cheap (what identifies it is near its start).
-    text = text[:_TEXT_BOUND]
-    if '\\"' in text:
-        text = text.replace('\\"', '"')
+    text = decode_unicode_escapes(text[:_TEXT_BOUND])
+    for _ in range(2):  # a body quoted twice (a relay's body in Claude Code's message in the record)
+        if '\\"' not in text:
+            break
+        text = _JSON_ESCAPE.sub(_unescaped, text)
+    # A terminal's line breaks and a pretty-printed body's indents: every run of white space is one space.
+    text = " ".join(text.split())
     if _HTML.search(text):
         zone = _PAGE_ZONE.search(text)
         if zone is None or not _anthropic_zone(zone.group(1)):
             return OTHER
     low = text.lower()
     if any(phrase in low for phrase in _RELAY_PHRASES):
+        return OTHER
+    if "(request id: " in low and _ONE_API_REQUEST_ID.search(text):
+        return OTHER
+    if _CJK.search(text) and _SERVER_ANSWER.search(text) and not _gateway_to_anthropic(os.environ):
         return OTHER
     if any(phrase in low for phrase in _GATEWAY_PHRASES) and not _gateway_to_anthropic(os.environ):
         return OTHER
@@ -315,10 +402,18 @@ def from_error_text(text: str | None) -> str | None:
         found = next((route for phrase, route in _CLOUD_SHAPES if phrase in low), None)
     if found is None and '"status' in low and _GOOGLE_STATUS.search(text):
         found = VERTEX
-    if (found is None and ('"error' in low or '"request_id' in low) and _FOREIGN_SHAPE.search(text)
+    if (found is None and ('"error' in low or "'error" in low or '"request_id' in low or '"detail' in low)
+            and (_FOREIGN_SHAPE.search(text) or _foreign_error_type(text))
             and not _gateway_to_anthropic(os.environ)):
         found = OTHER
     return found
+
+
+def _foreign_error_type(text: str) -> bool:
+    """An error object whose `type` is none Anthropic's API answers with (a terminal's line breaks inside
+    the type, `"api_\n    error"`, are no part of it)."""
+    return any("".join(match.group(1).split()) not in _ANTHROPIC_ERROR_TYPES
+               for match in _ERROR_OBJECT_TYPE.finditer(text))
 
 
 # The `server` response header of the APIs Claude Code calls itself: Anthropic's API is behind Cloudflare;

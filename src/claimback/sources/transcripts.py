@@ -27,6 +27,7 @@ from claimback.core.classify import (
     MODEL_PROVIDER,
     UNKNOWN,
     classify,
+    decisive_class,
     normalize_signature,
 )
 from claimback.core.secrets import scrub
@@ -757,6 +758,10 @@ class TranscriptParser:
             text = inner_text or _as_str(error.get("formatted")) or message or text
             if text is None and code:
                 text = code
+            if message and message != text:
+                # The whole answer can name its cause where the inner message does not (the firewall's 403
+                # body around "Request not allowed", a relay's words around an Anthropic-typed error).
+                failure_class = decisive_class(message)
             if _network_down(error, status):
                 failure_class = LOCAL_RUNTIME
         elif isinstance(error, str):
