@@ -48,6 +48,11 @@ SHAPES = {
     "relay body": lambda n: "API Error: 429 " + (
         '{\\"error\\":{\\"message\\":\\"当前分组上游负载已饱和\\",\\"request_id\\":\\"2025042302014273\\"},'
         'token=IQoJb3JpZ2luX2Vj <title>relay.example | 524' * (n // 120 + 1))[:n],
+    # the shapes of the texts nobody had seen (tests/test_classify_unseen_texts.py): a terminal's line breaks,
+    # JSON \\u escapes, one-api request ids, error objects of foreign types, a body quoted twice
+    "unseen shapes": lambda n: "API Error: 503 " + (
+        '{"error":{"type":"","message":"bad response \\u4f59\\u989d (request id: 2026031109254418820374)"},'
+        '"type":"error"}\n     {\\\"error\\\":{\\\"type\\\":\\\"stream_read_error\\\"}} 令牌sk-x ' * (n // 160 + 1))[:n],
 }
 
 
