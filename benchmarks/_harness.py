@@ -7,7 +7,9 @@ Rules every benchmark here follows (docs/benchmarks.md):
   and peak RSS summed over the whole process tree (sampled from /proc every 10 ms), since parse workers
   and node's helpers are memory the user pays for too;
 - the 1-minute load average is recorded with every run: on a busy machine wall times are not a
-  property of the code alone;
+  property of the code alone; so is how many cores the *other* processes kept busy during the run
+  (`/proc/stat` over the run minus the run's own CPU time): the load average trails the last minute, this
+  says whether a core was free for the run itself (what overlap, threads and parse workers need);
 - children run with bytecode (`with_bytecode`), as an installed package does: pip compiles what it
   installs, so a start-up figure that includes compiling source (PYTHONDONTWRITEBYTECODE=1, as this
   development environment sets) is not what a user waits for.
@@ -21,10 +23,13 @@ import subprocess
 import sys
 import sysconfig
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
+
+from claimback.ledger.ingest import cpu_ticks  # the parse-worker decision's own reading of /proc/stat
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 BAD_USAGE = 2  # exit code of a benchmark given what it cannot measure (as claimback's own CLI)
@@ -95,6 +100,17 @@ def with_bytecode(env: dict[str, str], *trees: Path | str) -> dict[str, str]:
     return env
 
 
+def others_busy(before: tuple[int, int] | None, after: tuple[int, int] | None, own_cpu: float,
+                wall: float) -> float | None:
+    """Cores the other processes kept busy between two `cpu_ticks` samples `wall` seconds apart, in
+    which the measured command used `own_cpu` seconds of CPU; None where it cannot be read."""
+    if before is None or after is None or after[0] <= before[0] or wall <= 0:
+        return None
+    total, idle = after[0] - before[0], after[1] - before[1]
+    busy = (os.cpu_count() or 1) * (total - idle) / total
+    return max(0.0, busy - own_cpu / wall)
+
+
 @dataclass
 class Run:
     wall: float
@@ -102,12 +118,14 @@ class Run:
     tree_rss_mb: float
     rc: int
     load1: float
+    others: float | None = None  # cores other processes kept busy meanwhile (others_busy)
 
 
 def run_once(cmd: Sequence[str], env: dict[str, str] | None = None, *, stdout: Path | None = None,
              stdin: bytes | None = None, sample: bool = True) -> Run:
     out = open(stdout, "wb") if stdout else subprocess.DEVNULL
     load1 = os.getloadavg()[0]
+    ticks = cpu_ticks()
     start = time.perf_counter()
     proc = subprocess.Popen(list(cmd), env=env, stdout=out, stderr=subprocess.DEVNULL,
                             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL)
@@ -124,12 +142,14 @@ def run_once(cmd: Sequence[str], env: dict[str, str] | None = None, *, stdout: P
             peak = max(peak, tree_rss_bytes(proc.pid))
         time.sleep(0.01)
     wall = time.perf_counter() - start
+    ticks_after = cpu_ticks()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if stdout:
         out.close()  # type: ignore[union-attr]
     # A process too short for one sample still had at least its own peak (ru_maxrss, KiB on Linux).
     peak = max(peak, usage.ru_maxrss * 1024)
-    return Run(wall, usage.ru_utime + usage.ru_stime, peak / 2**20, proc.returncode, load1)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(wall, cpu, peak / 2**20, proc.returncode, load1, others_busy(ticks, ticks_after, cpu, wall))
 
 
 @dataclass
@@ -159,19 +179,38 @@ def interleave(cases: Sequence[Case], rounds: int, *, warmup: int = 1, sample: b
                 case.runs.append(run)
 
 
+@contextmanager
+def busy_core(on: bool = True) -> Iterator[None]:
+    """One CPU-bound process (`while True: pass`) running beside the block, as Claude Code is beside
+    claimback's hook and its reports: on a shared machine that is the common case, and where overlap
+    (parse workers) stops paying."""
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if on else None
+    try:
+        if burner:
+            time.sleep(0.2)  # let it reach the CPU
+        yield
+    finally:
+        if burner:
+            burner.kill()
+            burner.wait()
+
+
 def load_now() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
 def table(cases: Sequence[Case]) -> str:
-    lines = ["| command | wall (median) | wall range | CPU (median) | peak RSS, process tree | load (1 min) |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = ["| command | wall (median) | wall range | CPU (median) | peak RSS, process tree | load (1 min) "
+             "| cores others used |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for c in cases:
         walls = [r.wall for r in c.runs]
         loads = [r.load1 for r in c.runs]
+        others = [r.others for r in c.runs if r.others is not None]
         flag = "" if all(r.rc == 0 for r in c.runs) else f" (exit {[r.rc for r in c.runs]})"
         lines.append(f"| {c.name}{flag} | {c.median('wall'):.3f} s | {min(walls):.2f}–{max(walls):.2f} | "
-                     f"{c.median('cpu'):.3f} s | {c.peak_rss():.0f} MB | {min(loads):.1f}–{max(loads):.1f} |")
+                     f"{c.median('cpu'):.3f} s | {c.peak_rss():.0f} MB | {min(loads):.1f}–{max(loads):.1f} | "
+                     + (f"{min(others):.1f}–{max(others):.1f} |" if others else "– |"))
     return "\n".join(lines)
 
 

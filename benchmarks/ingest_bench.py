@@ -16,7 +16,8 @@ benchmarks/.work/; kept and reused), warms the page cache, then runs in alternat
 Every Python child runs with bytecode compiled first (benchmarks/_harness.py `with_bytecode`), as a
 pip install has it. Each row is the median of the rounds, with the range, CPU time and the process tree's peak RSS (see
 benchmarks/_harness.py); ratios are ratios of medians from the same rounds. The load average is
-printed with every row: on this shared 2-core machine it is part of the result. The script also checks
+printed with every row, and the cores other processes kept busy during the runs: on this shared 2-core
+machine they are part of the result. --beside-busy runs every round beside one CPU-bound process. The script also checks
 that claimback's token totals equal ccusage 20's, and (with --baseline-src) that both trees wrote
 ledgers with the same rows (benchmarks/ledger_dump.py).
 """
@@ -34,7 +35,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _harness import BAD_USAGE, Case, corpus_generator, fail, forget_kept_text, interleave, load_now, table, with_bytecode  # noqa: E402,I001
+from _harness import BAD_USAGE, Case, busy_core, corpus_generator, fail, forget_kept_text, interleave, load_now, table, with_bytecode  # noqa: E402,I001
 from ledger_dump import digest  # noqa: E402
 
 REPO = HERE.parent
@@ -118,7 +119,7 @@ def _fresh(ledger: Path) -> None:
 
 
 def run_size(work: Path, size_mb: int, seed: int, rounds: int, c20: list[str] | None, c18: list[str] | None,
-             baseline: Path | None, warmup: int = 1) -> dict:
+             baseline: Path | None, warmup: int = 1, beside_busy: bool = False) -> dict:
     corpus = ensure_corpus(work, size_mb, seed)
     size = corpus_bytes(corpus)
     warm_page_cache(corpus)
@@ -160,7 +161,8 @@ def run_size(work: Path, size_mb: int, seed: int, rounds: int, c20: list[str] | 
         cases.append(Case("ccusage 18 daily --json --offline (node)", c18 + ["daily", "--json", "--offline"], env,
                           stdout=outs / "ccusage18-daily.json"))
     load_before = load_now()
-    interleave(cases, rounds, warmup=warmup)
+    with busy_core(beside_busy):
+        interleave(cases, rounds, warmup=warmup)
     ours = totals_of(outs / "claimback-daily.json")
     kept_is_computed = (outs / "claimback-daily.json").read_bytes() == (
         outs / "claimback-daily-recomputed.json").read_bytes()
@@ -169,7 +171,7 @@ def run_size(work: Path, size_mb: int, seed: int, rounds: int, c20: list[str] | 
     if baseline:
         same_rows = digest(str(cold)) == digest(str(cold_base))
     return {"size_mb": round(size / 2**20, 1), "bytes": size, "rounds": rounds, "cases": cases,
-            "load_before": load_before, "load_after": load_now(),
+            "load_before": load_before, "load_after": load_now(), "beside_busy": beside_busy,
             "tokens_equal_ccusage20": (ours == native) if native else None, "totals": ours,
             "same_rows_as_baseline": same_rows, "kept_is_computed": kept_is_computed}
 
@@ -213,7 +215,8 @@ def render(results: list[dict]) -> str:
     lines = []
     for res in results:
         lines.append(f"\n#### Corpus {res['size_mb']} MiB ({res['bytes']:,} bytes), median of {res['rounds']} "
-                     f"interleaved rounds; load average before {res['load_before']}, after {res['load_after']}\n")
+                     f"interleaved rounds{', beside one busy core' if res.get('beside_busy') else ''}; "
+                     f"load average before {res['load_before']}, after {res['load_after']}\n")
         lines.append(table(res["cases"]))
         lines.append("\n| ratio (of medians) | measured | target | met |")
         lines.append("|---|---:|---:|:-:|")
@@ -239,6 +242,8 @@ def main() -> int:
     ap.add_argument("--ccusage20", help="path to ccusage 20's native binary (default: npm install into --work)")
     ap.add_argument("--ccusage18", action="store_true", help="also run ccusage 18 on Node")
     ap.add_argument("--no-ccusage", action="store_true", help="time claimback only")
+    ap.add_argument("--beside-busy", action="store_true",
+                    help="run every round beside one CPU-bound process (`while True: pass`)")
     ap.add_argument("--json", dest="json_out", help="also write the medians to this JSON file")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -246,7 +251,8 @@ def main() -> int:
     c18 = ccusage18_cmd(args.work) if args.ccusage18 and not args.no_ccusage else None
     host = (f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    results = [run_size(args.work, size, args.seed, max(1, args.rounds), c20, c18, args.baseline_src, args.warmup)
+    results = [run_size(args.work, size, args.seed, max(1, args.rounds), c20, c18, args.baseline_src, args.warmup,
+                        args.beside_busy)
                for size in args.size_mb or [100]]
     print(f"claimback ingest benchmark — {host}")
     print(render(results))

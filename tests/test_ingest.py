@@ -548,7 +548,7 @@ def test_cpu_probe_sees_a_busy_neighbour_but_not_our_own_work() -> None:
     from claimback.ledger import ingest as ingest_module
 
     cores = os.cpu_count() or 1
-    if cores < 2 or ingest_module._cpu_ticks() is None:
+    if cores < 2 or ingest_module.cpu_ticks() is None:
         pytest.skip("needs two cores and /proc/stat")
 
     def sample(spin: bool) -> float:

@@ -691,7 +691,7 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="claimback-parent-watch", daemon=True).start()
 
 
-def _cpu_ticks() -> tuple[int, int] | None:
+def cpu_ticks() -> tuple[int, int] | None:
     """(all, idle) CPU ticks of the machine so far (Linux /proc/stat), None elsewhere."""
     try:
         with open("/proc/stat", "rb") as handle:
@@ -709,7 +709,7 @@ class _CpuProbe:
     and a busy one idle right after a quiet minute."""
 
     def __init__(self) -> None:
-        self.ticks = _cpu_ticks()
+        self.ticks = cpu_ticks()
         self.own = time.process_time()
         self.since = time.monotonic()
 
@@ -723,7 +723,7 @@ class _CpuProbe:
         elapsed = time.monotonic() - self.since
         if elapsed < CPU_PROBE_SECONDS:
             time.sleep(CPU_PROBE_SECONDS - elapsed)
-        now = _cpu_ticks()
+        now = cpu_ticks()
         if now is None or now[0] <= self.ticks[0]:
             return None
         cores = os.cpu_count() or 1
