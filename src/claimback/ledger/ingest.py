@@ -173,6 +173,17 @@ _MERGE_UNKEYED_REQUESTS = (
     "AND (other.ts < requests.ts OR (other.ts = requests.ts AND (other.file_offset < requests.file_offset "
     "OR (other.file_offset = requests.file_offset AND other.request_key < requests.request_key)))))))"
 )
+# A line without requestId whose message.id a line with one has in the same session is a replay of that
+# response, not another request: 2.0.2x (the VS Code extension reopening a session) appended the whole
+# conversation again to the session's file, every answer under its message id with the requestId left
+# out, new uuids and one timestamp, the time of the rewrite (a published 2.0.25 tree: 12 answers counted
+# twice, filed as a relay's). The keyed line is the request, whatever the sizes. ccusage 20 counts both.
+_DROP_UNKEYED_REPLAYS = (
+    "DELETE FROM requests WHERE request_id IS NULL AND message_id IS NOT NULL AND origin = 'transcript' "
+    "AND EXISTS (SELECT 1 FROM requests AS other WHERE other.message_id = requests.message_id "
+    "AND other.session_id = requests.session_id AND other.request_id IS NOT NULL "
+    "AND other.origin = 'transcript')"
+)
 # A line with a requestId but no message id of the API's (a tool that duplicated the session replaced it
 # by the record's uuid: sources/transcripts.py keys it by the request id alone) stands in for its
 # response. One request id is one response: where a row with a real message id has it (the original, in
@@ -935,6 +946,7 @@ def ingest(
     if work or links_pending:
         with ledger.transaction():
             _for_rows(ledger, _MERGE_UNKEYED_REQUESTS, "requests.message_id", writer.message_ids)
+            _for_rows(ledger, _DROP_UNKEYED_REPLAYS, "requests.message_id", writer.message_ids)
             _for_rows(ledger, _DROP_SIDECHAIN_REPLAYS, "requests.message_id", writer.message_ids)
             _drop_standin_copies(ledger, writer.standins, writer.originals)
             _apply_copy_rule(ledger, _FAILURE_RULE, writer.failure_keys, writer.failure_copies)

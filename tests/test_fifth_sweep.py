@@ -1,0 +1,90 @@
+"""Shapes the fifth sweep of published `~/.claude/projects` trees found claimback wrong on
+(docs/reliability.md, "fifth sweep"). Every record here is our own, in the shape the published files had."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from records import SESSION, assistant, user_prompt, write
+
+from claimback.ledger import open_ledger
+from claimback.ledger.ingest import ingest
+
+PROJECT = "c--Users-u-Desktop-app"
+REWRITE_TS = "2025-12-10T07:09:11.947Z"
+
+
+def _conversation() -> list[dict[str, Any]]:
+    """Two turns of a 2.0.25 session: each answer streamed over lines of one message.id and requestId."""
+    return [
+        {**user_prompt("find the caller", "2025-11-26T02:07:30.062Z", uuid="p-1"), "version": "2.0.25"},
+        {**assistant("msg_01ReplayedAnswerOneAbCdE", "req_011ReplayedOneAbCdEfGhJ", "2025-11-26T02:07:36.431Z",
+                     out=7, cw=5324, cr=12222), "uuid": "a-1", "version": "2.0.25"},
+        {**assistant("msg_01ReplayedAnswerOneAbCdE", "req_011ReplayedOneAbCdEfGhJ", "2025-11-26T02:07:37.953Z",
+                     out=818, cw=5324, cr=12222), "uuid": "a-2", "version": "2.0.25"},
+        {**user_prompt("and where is it set", "2025-11-26T02:08:45.136Z", uuid="p-2"), "version": "2.0.25"},
+        {**assistant("msg_01ReplayedAnswerTwoAbCdE", "req_011ReplayedTwoAbCdEfGhJ", "2025-11-26T02:09:30.133Z",
+                     out=2733, cw=900, cr=30000), "uuid": "a-3", "version": "2.0.25"},
+    ]
+
+
+def _rewrite(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the client appended when the session was reopened days later: every record again, new uuids,
+    one timestamp (the time of the rewrite), the answers without their requestId."""
+    out = []
+    for n, record in enumerate(records):
+        copy = {**record, "uuid": f"rw-{n}", "parentUuid": f"rw-{n - 1}" if n else None, "timestamp": REWRITE_TS}
+        copy.pop("requestId", None)
+        out.append(copy)
+    return out
+
+
+@pytest.mark.parametrize("runs", ["one run", "rewrite read later"])
+def test_a_sessions_rewritten_history_is_no_second_request(tmp_path: Path, runs: str, ledger_db: str) -> None:
+    """A published 2.0.25 tree (VS Code, Windows): a reopened session's file got its earlier conversation
+    appended again, the answers without requestId, so each was a second request (filed as a relay's: a
+    first-party id without requestId) at the time of the rewrite. The keyed line is the request; the
+    replay adds nothing, in one run or read by a later run; the new answer after it counts."""
+    path = tmp_path / "projects" / PROJECT / f"{SESSION}.jsonl"
+    conversation = _conversation()
+    after = [{**user_prompt("now fix it", "2025-12-10T07:09:12.266Z", uuid="p-3"), "version": "2.0.25"},
+             {**assistant("msg_01AfterTheRewriteAbCdEfG", "req_011AfterRewriteAbCdEfGhJ", "2025-12-10T07:09:25.697Z",
+                          out=40), "uuid": "a-4", "version": "2.0.25"}]
+    ledger = open_ledger(ledger_db)  # both engines: the rule is SQL
+    try:
+        if runs == "rewrite read later":
+            write(path, conversation)
+            ingest(ledger, [tmp_path / "projects"], machine="m")
+            write(path, _rewrite(conversation) + after, mode="a")
+        else:
+            write(path, conversation + _rewrite(conversation) + after)
+        ingest(ledger, [tmp_path / "projects"], machine="m")
+        rows = ledger.rows("SELECT message_id, request_id, ts, output_tokens, provider FROM requests ORDER BY ts")
+        assert [tuple(r.values()) for r in rows] == [
+            ("msg_01ReplayedAnswerOneAbCdE", "req_011ReplayedOneAbCdEfGhJ", "2025-11-26T02:07:37.953Z", 818, "anthropic"),
+            ("msg_01ReplayedAnswerTwoAbCdE", "req_011ReplayedTwoAbCdEfGhJ", "2025-11-26T02:09:30.133Z", 2733, "anthropic"),
+            ("msg_01AfterTheRewriteAbCdEfG", "req_011AfterRewriteAbCdEfGhJ", "2025-12-10T07:09:25.697Z", 40, "anthropic"),
+        ]
+    finally:
+        ledger.close()
+
+
+def test_an_answer_without_request_id_and_no_keyed_twin_still_counts(tmp_path: Path) -> None:
+    """The rule takes only a message id that a keyed line of the same session has: a relay's answers
+    without requestId (no twin), and a keyed message of another session, stay requests."""
+    other = "58ef7597-0000-4000-8000-0000000000b2"
+    write(tmp_path / "projects" / PROJECT / f"{SESSION}.jsonl", [
+        assistant("msg_01RelayAnswerNoReqAbCdEf", None, "2026-02-01T10:00:00.000Z", out=10),
+        assistant("msg_01SharedAcrossSessionsAb", None, "2026-02-01T10:01:00.000Z", out=20)])
+    write(tmp_path / "projects" / PROJECT / f"{other}.jsonl", [
+        assistant("msg_01SharedAcrossSessionsAb", "req_011SharedAcrossAbCdEfGh", "2026-02-01T09:00:00.000Z",
+                  out=20, session=other)])
+    ledger = open_ledger(tmp_path / "ledger.sqlite3")
+    try:
+        ingest(ledger, [tmp_path / "projects"], machine="m")
+        assert ledger.scalar("SELECT COUNT(*) FROM requests") == 3
+        assert ledger.scalar("SELECT SUM(output_tokens) FROM requests") == 50
+    finally:
+        ledger.close()
