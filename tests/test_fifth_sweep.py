@@ -88,3 +88,47 @@ def test_an_answer_without_request_id_and_no_keyed_twin_still_counts(tmp_path: P
         assert ledger.scalar("SELECT SUM(output_tokens) FROM requests") == 50
     finally:
         ledger.close()
+
+
+def test_a_relays_own_message_ids_without_request_id_are_not_anthropics(tmp_path: Path) -> None:
+    """A published 2.1.16x-2.1.21x tree behind a relay: its answers had ids of the relay's own making
+    (`msg_` + 24 letters and digits, never Anthropic's `msg_01…`) and no requestId; proving nothing, they
+    took the default route, Anthropic's, and so did the 5xx of a session that never got an answer next to
+    them (the nearest answer's route). 2.x writes a requestId for every answer of Anthropic's API."""
+    relay_session = "58ef7597-0000-4000-8000-0000000000c1"
+    failed_session = "58ef7597-0000-4000-8000-0000000000c2"
+    answers = [{**assistant(f"msg_Q{n}xTfRbLmWq8ZkPa3NcVy5Hd", None, f"2026-06-13T03:0{n}:07.146Z",
+                            model="claude-fable-5", session=relay_session), "version": "2.1.212"} for n in range(3)]
+    write(tmp_path / "projects" / PROJECT / f"{relay_session}.jsonl",
+          [{**user_prompt("explain the parser", "2026-06-13T03:00:00.000Z", session=relay_session), "version": "2.1.212"},
+           *answers])
+    final = {"type": "assistant", "timestamp": "2026-06-13T03:20:00.000Z", "sessionId": failed_session,
+             "uuid": "e-1", "isSidechain": False, "isApiErrorMessage": True, "version": "2.1.212",
+             "error": "server_error", "apiErrorStatus": 500,
+             "message": {"id": "9b0e1f2a-0000-4000-8000-0000000000e1", "model": "<synthetic>", "role": "assistant",
+                         "type": "message", "content": [{"type": "text", "text": "API Error: 500 Internal server error"}],
+                         "usage": {"input_tokens": 0, "output_tokens": 0}}}
+    write(tmp_path / "projects" / PROJECT / f"{failed_session}.jsonl",
+          [{**user_prompt("go on", "2026-06-13T03:19:50.000Z", session=failed_session), "version": "2.1.212"}, final])
+    ledger = open_ledger(tmp_path / "ledger.sqlite3")
+    try:
+        ingest(ledger, [tmp_path / "projects"], machine="m")
+        assert [r["provider"] for r in ledger.rows("SELECT provider FROM requests")] == ["other"] * 3
+        assert [tuple(r.values()) for r in ledger.rows("SELECT failure_class, provider FROM failures")] == [
+            ("outage", "other")]
+    finally:
+        ledger.close()
+
+
+def test_a_relays_refusals_and_caps_are_classed_by_what_they_say() -> None:
+    """Texts of the same tree: a relay's daily cap answered as a 403 (Claude Code puts "Please run /login"
+    before every 403) is the cap, not a credential; MiniMax's content check on an answer refuses the
+    content (no server failed); a relay's Chinese "the model name passed is wrong" is the relay's."""
+    from claimback.core import provider
+    from claimback.core.classify import MODEL_PROVIDER, QUOTA_RATE, classify
+    assert classify(403, "authentication_failed", None,
+                    "Please run /login · API Error: 403 daily usage limit exceeded") == QUOTA_RATE
+    assert classify(None, "unknown", None, "API Error: output new_sensitive (1027)") == MODEL_PROVIDER
+    refusal = "API Error: 400 传入的模型名称有误: claude-fable-5"
+    assert classify(400, "unknown", None, refusal) == MODEL_PROVIDER
+    assert provider.judge(text=refusal) == provider.OTHER

@@ -303,7 +303,10 @@ DECISIVE: tuple[Rule, ...] = (
           r"预扣费额度失败|用户剩余额度|"
           # Chinese providers' and relays' rate limits: "您的账户已达到速率限制，请您控制请求频率" (Zhipu's 1302,
           # zai-org/GLM-5#78), "请求过于频繁", "并发数超限".
-          r"速率限制|请求频率|请求过于频繁|频率限制|限流|并发(?:数)?(?:超|过|已达)"),
+          r"速率限制|请求频率|请求过于频繁|频率限制|限流|并发(?:数)?(?:超|过|已达)|"
+          # A relay's daily cap per key, behind Claude Code's "Please run /login" of every 403 ("API Error:
+          # 403 daily usage limit exceeded"; its 429s: `reason="DAILY_LIMIT_EXCEEDED"`).
+          r"usage limit exceeded|daily_limit_exceeded"),
     _rule(MODEL_PROVIDER, text=r"prompt is too long|output token maximum|exceed context limit|"
           r"issue with the selected model|violate (?:our )?usage policy|content filtering policy|"
           r"conversation too long|flagged this message for a cybersecurity|not available with the Claude \w+ plan|"
@@ -315,7 +318,10 @@ DECISIVE: tuple[Rule, ...] = (
           # A relay or an aggregator with no route for the model asked (new-api's 503 "No available channel
           # for model X under group default (distributor)", one-api's "无可用渠道", OpenRouter's 404 "No
           # allowed providers are available for the selected model"): the model setting, not a failing server.
-          r"no available channel for model|无可用渠道|no allowed providers are available"),
+          r"no available channel for model|无可用渠道|no allowed providers are available|"
+          # MiniMax's content check on the prompt or the answer ("API Error: output new_sensitive (1027)",
+          # 1026 for the input): the provider refused the content, no server failed.
+          r"\b(?:input|output) new_sensitive\b"),
 )
 
 # Claude Code 2.1.199+ hands a subagent's terminal API error to its parent behind this prefix (Server
