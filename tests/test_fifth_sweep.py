@@ -132,3 +132,41 @@ def test_a_relays_refusals_and_caps_are_classed_by_what_they_say() -> None:
     refusal = "API Error: 400 传入的模型名称有误: claude-fable-5"
     assert classify(400, "unknown", None, refusal) == MODEL_PROVIDER
     assert provider.judge(text=refusal) == provider.OTHER
+
+
+@pytest.mark.parametrize("head", ["started", "launched"])
+def test_a_workflow_runs_journal_is_skipped_whole_and_its_agents_are_read(tmp_path: Path, head: str) -> None:
+    """A published 2.1.21x tree ran Workflows: beside each run's agent transcripts
+    (`<session>/subagents/workflows/<run>/agent-*.jsonl`) lies the run's journal, its cache of agent()
+    calls (`started`/`result`/`failed` under a call key; 2.1.332 opens it with `launched`). Its records were
+    138 `unknown_records`, as if a newer client wrote kinds claimback misses. The journal is skipped, also
+    when it grows; the agents' answers count."""
+    run = tmp_path / "projects" / PROJECT / SESSION / "subagents" / "workflows" / "wf_5f26cca5-189"
+    journal = run / "journal.jsonl"
+    records: list[dict[str, Any]] = []
+    if head == "launched":
+        records.append({"type": "launched", "hiddenScriptSha256": "3f" * 32})
+    records += [{"type": "started", "key": "v2:" + "a1" * 32, "agentId": "a29f85e2de26c3ca3"},
+                {"type": "result", "key": "v2:" + "a1" * 32, "agentId": "a29f85e2de26c3ca3",
+                 "result": {"modules": ["parser", "core"]}, "sessionId": SESSION}]
+    write(journal, records)
+    agent = "a29f85e2de26c3ca3"
+    write(run / f"agent-{agent}.jsonl", [
+        {**user_prompt("map the modules", "2026-06-06T08:45:28.112Z", sidechain=True, agent_id=agent), "version": "2.1.212"},
+        {**assistant("msg_01WorkflowAgentAbCdEfGhJk", "req_011WorkflowAgentAbCdEfGh", "2026-06-06T08:45:40.000Z",
+                     sidechain=True, agent_id=agent, out=120), "version": "2.1.212"}])
+    write(tmp_path / "projects" / PROJECT / f"{SESSION}.jsonl", [
+        user_prompt("analyse the repository", "2026-06-06T08:45:00.000Z", uuid="p-1"),
+        assistant("msg_01WorkflowParentAbCdEfGhJ", "req_011WorkflowParentAbCdEfG", "2026-06-06T08:45:20.000Z")])
+    ledger = open_ledger(tmp_path / "ledger.sqlite3")
+    try:
+        first = ingest(ledger, [tmp_path / "projects"], machine="m")
+        assert first.unknown_records == {}
+        assert first.lines_skipped == {"a Workflow run's journal": len(records)}
+        write(journal, [{"type": "failed", "key": "v2:" + "b2" * 32, "agentId": "a7a7939bc17883f07"}], mode="a")
+        second = ingest(ledger, [tmp_path / "projects"], machine="m")
+        assert second.unknown_records == {} and second.lines_skipped == {"a Workflow run's journal": 1}
+        assert ledger.scalar("SELECT COUNT(*) FROM requests") == 2
+        assert ledger.scalar("SELECT output_tokens FROM requests WHERE agent_id = ?", (agent,)) == 120
+    finally:
+        ledger.close()

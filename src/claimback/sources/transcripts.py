@@ -165,7 +165,13 @@ _API_REQUEST = b'"type":"api-request",'
 _AGENTS_KILLED = b'"subtype":"agents_killed"'
 _COMPACT_BOUNDARY = b'"subtype":"compact_boundary"'
 _SYSTEM = b'"type":"system"'
-_PI_SESSION_HEAD = b'{"type":"session",'
+# First lines of files under ~/.claude/projects that are no transcript (`_foreign_head`): the pi coding
+# agent's session log, and a Workflow run's journal (`subagents/workflows/<run>/journal.jsonl`).
+_FOREIGN_HEADS = (b'{"type":"session",', b'{"type":"launched",', b'{"type":"started",', b'{"type":"result",',
+                  b'{"type":"failed",')
+# The journal's record kinds (2.1.332's writer: `launched` with the script's hash, then per agent() call
+# `started`, `result` (its return value) or `failed`, each under the call's cache `key`).
+_JOURNAL_KINDS = frozenset({"launched", "started", "result", "failed"})
 
 # Record types and system subtypes read or skipped by name (docs/design.md, "Transcript records"). Any
 # other is counted in the ingest summary (`unknown_records`) instead of being guessed at.
@@ -426,7 +432,7 @@ class TranscriptParser:
     # -- the hot loop ------------------------------------------------------------------------------
     def feed(self, line: bytes, offset: int) -> None:
         self.batch.lines += 1
-        if self.state.foreign is not None or (offset == 0 and line.startswith(_PI_SESSION_HEAD)
+        if self.state.foreign is not None or (offset == 0 and line.startswith(_FOREIGN_HEADS)
                                               and self._foreign_head(line)):
             self.batch.skipped[self.state.foreign] += 1
             return
@@ -484,14 +490,22 @@ class TranscriptParser:
         """True (and the file marked) when the first line opens another program's session log: the pi
         coding agent's (OpenClaw's) `{"type":"session","version":3,"id":…,"cwd":…}`, then `message`,
         `model_change`, `custom`… records (a published 2.1.50 tree kept two under ~/.claude/projects).
-        Claude Code writes no `session` record and names its sessions `sessionId`."""
+        Claude Code writes no `session` record and names its sessions `sessionId`. Or a Workflow run's
+        journal, the run's cache of its agent() calls (`{"type":"started","key":"v2:…","agentId":…}`,
+        `result`, `failed`, 2.1.332's `launched` head): 138 `unknown_records` of a published 2.1.21x tree.
+        Its agents' transcripts are the `agent-*.jsonl` files beside it, read as every subagent's."""
         try:
             head = msgspec.json.decode(line)
         except (msgspec.DecodeError, RecursionError):
             return False
-        if (isinstance(head, dict) and head.get("type") == "session" and type(head.get("version")) is int
-                and "sessionId" not in head and "uuid" not in head):
+        if not isinstance(head, dict) or "uuid" in head:
+            return False
+        kind = head.get("type")
+        if kind == "session" and type(head.get("version")) is int and "sessionId" not in head:
             self.state.foreign = "another program's session log (pi)"
+            return True
+        if kind in _JOURNAL_KINDS and ("key" in head or "hiddenScriptSha256" in head):
+            self.state.foreign = "a Workflow run's journal"
             return True
         return False
 
