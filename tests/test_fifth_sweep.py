@@ -132,6 +132,32 @@ def test_a_relays_refusals_and_caps_are_classed_by_what_they_say() -> None:
     refusal = "API Error: 400 传入的模型名称有误: claude-fable-5"
     assert classify(400, "unknown", None, refusal) == MODEL_PROVIDER
     assert provider.judge(text=refusal) == provider.OTHER
+    throttled = "API Error: 400 官方算力限制，请等待一段时间后再进行使用，如有问题可联系管理员\n"
+    assert classify(400, None, None, throttled) == QUOTA_RATE
+    assert provider.judge(text=throttled) == provider.OTHER
+
+
+def test_an_answer_with_no_message_id_and_no_request_id_is_a_relays(tmp_path: Path) -> None:
+    """A published 2.0.29 tree behind a relay (Bedrock-style `tooluse_` tool ids, clock message ids): some
+    answers had no message id and no requestId at all; in a subagent file with nothing else to go by they
+    were filed as Anthropic's. Anthropic's API names every message, and 2.x writes its requestId."""
+    agent = "52fda5cd"
+    answer = assistant("msg_placeholder", None, "2025-11-01T09:13:12.060Z", model="claude-haiku-4-5-20251001",
+                       sidechain=True, agent_id=agent, out=76,
+                       content=[{"type": "tool_use", "id": "tooluse_iTNH5iOfTZCJ9vPhcK74gQ", "name": "Read",
+                                 "input": {"file_path": "src/app.ts"}}])
+    answer["message"].pop("id")
+    answer["version"] = "2.0.29"
+    write(tmp_path / "projects" / PROJECT / f"agent-{agent}.jsonl", [
+        {**user_prompt("find the upload component", "2025-11-01T09:13:05.000Z", sidechain=True, agent_id=agent),
+         "version": "2.0.29"}, answer])
+    ledger = open_ledger(tmp_path / "ledger.sqlite3")
+    try:
+        ingest(ledger, [tmp_path / "projects"], machine="m")
+        assert [tuple(r.values()) for r in ledger.rows("SELECT output_tokens, provider FROM requests")] == [
+            (76, "other")]
+    finally:
+        ledger.close()
 
 
 @pytest.mark.parametrize("head", ["started", "launched"])

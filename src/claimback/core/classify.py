@@ -306,7 +306,10 @@ DECISIVE: tuple[Rule, ...] = (
           r"速率限制|请求频率|请求过于频繁|频率限制|限流|并发(?:数)?(?:超|过|已达)|"
           # A relay's daily cap per key, behind Claude Code's "Please run /login" of every 403 ("API Error:
           # 403 daily usage limit exceeded"; its 429s: `reason="DAILY_LIMIT_EXCEEDED"`).
-          r"usage limit exceeded|daily_limit_exceeded"),
+          r"usage limit exceeded|daily_limit_exceeded|"
+          # A relay whose upstream (official) accounts are throttled: "官方算力限制，请等待一段时间后再进行使用"
+          # ("official compute limit, wait a while before using it again", its 400s in a 2.0.29 tree).
+          r"官方算力限制"),
     _rule(MODEL_PROVIDER, text=r"prompt is too long|output token maximum|exceed context limit|"
           r"issue with the selected model|violate (?:our )?usage policy|content filtering policy|"
           r"conversation too long|flagged this message for a cybersecurity|not available with the Claude \w+ plan|"

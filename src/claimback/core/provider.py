@@ -99,6 +99,7 @@ _RELAY_PHRASES = (
     "负载已饱和",
     "无可用渠道",
     "模型名称有误",  # a relay refusing a model it does not know: "传入的模型名称有误: <model>" (its 400s)
+    "官方算力限制",  # a relay whose upstream accounts are throttled ("official compute limit, wait a while")
     "请求转发失败",  # a relay's "forwarding the request failed" (its 502s)
     "上游请求失败",  # "the upstream request failed"
     '"proxy_error"',  # an error type Anthropic's API never answers with
@@ -541,12 +542,14 @@ def judge_answer(message_id: str | None, request_id: str | None, model: str | No
     if found == ANTHROPIC and (answer_without_request_id(version) if request_id is None
                                else answer_with_foreign_request_id(request_id)):
         return OTHER
-    if (found is None and request_id is None and type(message_id) is str and message_id.startswith("msg_")
-            and len(message_id) >= 24 and message_id[4:].isascii() and message_id[4:].isalnum()
-            and answer_without_request_id(version)):
-        # A minted id of a shape Anthropic never issues (a relay's own `msg_` + 24 letters and digits, not
-        # `msg_01…`, in a published 2.1.16x-2.1.21x tree) and no `requestId`, which 2.x writes for every
-        # answer of Anthropic's API: a relay's, not the default (Anthropic's). Toy ids keep the default.
+    if (found is None and request_id is None and answer_without_request_id(version)
+            and (not message_id or (type(message_id) is str and message_id.startswith("msg_")
+                                    and len(message_id) >= 24 and message_id[4:].isascii()
+                                    and message_id[4:].isalnum()))):
+        # No `requestId`, which 2.x writes for every answer of Anthropic's API, and an id Anthropic never
+        # issues: a relay's own `msg_` + 24 letters and digits, not `msg_01…` (a published 2.1.16x-2.1.21x
+        # tree), or none at all (a 2.0.29 tree behind a relay answering with Bedrock-style `tooluse_` tool
+        # ids). A relay's, not the default (Anthropic's). Toy ids keep the default.
         return OTHER
     return found
 
