@@ -196,3 +196,22 @@ def test_a_workflow_runs_journal_is_skipped_whole_and_its_agents_are_read(tmp_pa
         assert ledger.scalar("SELECT output_tokens FROM requests WHERE agent_id = ?", (agent,)) == 120
     finally:
         ledger.close()
+
+
+def test_a_teleported_sessions_head_is_a_known_kind(tmp_path: Path) -> None:
+    """A published 2.1.8x-2.1.11x tree (Windows, VS Code and the desktop app): sessions brought over from
+    Claude Code on the web open with `teleported-from` (the remote session id, its branch, a message
+    count): 2 `unknown_records`. Nothing to count; the session after it is read as usual."""
+    write(tmp_path / "projects" / PROJECT / f"{SESSION}.jsonl", [
+        {"type": "teleported-from", "remoteSessionId": "session_01AbCdEfGhJkLmNoPqRsTuVw",
+         "branch": "claude/explain-the-readme-Xy12z", "messageCount": 0},
+        {**user_prompt("go on from the web session", "2026-04-10T17:00:00.000Z", uuid="p-1"), "version": "2.1.100"},
+        {**assistant("msg_01TeleportedAnswerAbCdEfG", "req_011TeleportedAbCdEfGhJk", "2026-04-10T17:00:09.000Z"),
+         "version": "2.1.100"}])
+    ledger = open_ledger(tmp_path / "ledger.sqlite3")
+    try:
+        summary = ingest(ledger, [tmp_path / "projects"], machine="m")
+        assert summary.unknown_records == {} and summary.lines_skipped == {}
+        assert ledger.scalar("SELECT COUNT(*) FROM requests") == 1
+    finally:
+        ledger.close()

@@ -186,6 +186,9 @@ KNOWN_TYPES = frozenset({
     "bridge-session", "file-history-delta", "frame-link", "fork-context-ref",
     "agent-setting",  # 2.1.177-2.1.178: the session's `--agent` (a name)
     "worktree-state",  # 2.1.140: the git worktree a session runs in (`--worktree`)
+    # 2.1.8x-2.1.11x (a published tree; gone from 2.1.332's writer): a session brought over from Claude Code
+    # on the web (`--teleport`): the remote session's id, its branch and how many messages came with it
+    "teleported-from",
     "saved_hook_context",  # 2.1.27: a SessionStart hook's added context, kept for --resume (a published tree)
     # The rest of the entry types 2.1.332's transcript writer knows (read from its binary): session
     # bookkeeping, file history, request replay and UI state, nothing the ledger counts. A resumed paused
