@@ -20,7 +20,7 @@ The rules the reference reader applies:
 6. Requests are keyed by message.id:requestId (both non-empty), else by their line; per key the copy with
    the largest input+output+cache write+cache read is kept (the earliest on ties, then the first). Lines
    with a message.id and no requestId are one request per (session, message.id), kept the same way; and
-   none where a line of that message.id with a requestId is in the same session (a replay of it).
+   none where a line of that message.id with a requestId is in the same session and thread (a replay of it).
 7. Cache writes = ephemeral_5m + ephemeral_1h when either is present (even when they sum to 0 beside a
    positive total, as ccusage 20 counts them), else cache_creation_input_tokens.
 8. A sidechain copy of a message that the main thread (or a larger/earlier sidechain copy) also has is
@@ -286,9 +286,9 @@ def reference_read(data: bytes, session: str = SESSION) -> tuple[dict[str, dict]
             requests[key] = {**row, "key": f"@{start}" if key.startswith(f"{msg_id}@") else key}
     copies = {key for key, (_, content) in failure_ts.items()
               if any(other < key and failure_ts[other][1] == content for other in failure_ts)}
-    keyed = {(row["message_id"], row["session"]) for row in requests.values() if row["keyed"]}
+    keyed = {(row["message_id"], row["session"], row["sidechain"]) for row in requests.values() if row["keyed"]}
     return (_drop_replays({row.pop("key"): row for row in requests.values()
-                           if row.pop("keyed") or (row["message_id"], row["session"]) not in keyed}),
+                           if row.pop("keyed") or (row["message_id"], row["session"], row["sidechain"]) not in keyed}),
             {key: kind for key, kind in failures.items() if key not in copies})
 
 

@@ -178,11 +178,13 @@ _MERGE_UNKEYED_REQUESTS = (
 # conversation again to the session's file, every answer under its message id with the requestId left
 # out, new uuids and one timestamp, the time of the rewrite (a published 2.0.25 tree: 12 answers counted
 # twice, filed as a relay's). The keyed line is the request, whatever the sizes. ccusage 20 counts both.
+# Within one thread (both main-thread rows, or both a subagent's): a subagent's keyed copy of a main-thread
+# message is _DROP_SIDECHAIN_REPLAYS's case (the parent's row counts, ccusage 20's rule).
 _DROP_UNKEYED_REPLAYS = (
     "DELETE FROM requests WHERE request_id IS NULL AND message_id IS NOT NULL AND origin = 'transcript' "
     "AND EXISTS (SELECT 1 FROM requests AS other WHERE other.message_id = requests.message_id "
     "AND other.session_id = requests.session_id AND other.request_id IS NOT NULL "
-    "AND other.origin = 'transcript')"
+    "AND other.is_sidechain = requests.is_sidechain AND other.origin = 'transcript')"
 )
 # A line with a requestId but no message id of the API's (a tool that duplicated the session replaced it
 # by the record's uuid: sources/transcripts.py keys it by the request id alone) stands in for its
