@@ -238,6 +238,13 @@ UNSEEN: list[P] = [
       LOCAL_RUNTIME, NONE, 'cc#36660 (the login, behind a proxy in an unsupported region)'),
     P('Unable to connect to API (ConnectionRefused) · Retrying in 11s · attempt 8/10',
       LOCAL_RUNTIME, NONE, 'cc#71188'),
+    P('API Error: 403 <!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title><meta '
+      'http-equiv="Content-Type" content="text/html; charset=UTF-8"><meta http-equiv="X-UA-Compatible" '
+      'content="IE=Edge"><meta name="robots"\n     content="noindex,nofollow"><meta name="viewport"\n    '
+      ' content="width=device-width,initial-scale=1"><style>*{box-sizing:border-box;margin:0;padding:0}'
+      'body{display:flex;flex-direction:column;height:100vh;min-height:100vh}#challenge-error-text{back'
+      'ground-image:url("data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmci'
+      'IHdpZHRoPSIzMiIg', LOCAL_RUNTIME, NONE, 'cc#30437'),
     # --- a relay's, gateway's, proxy's or another vendor's answer: never Anthropic's -----------------------------
     P('API Error: 503 {"error":{"type":"","message":"bad response status code 503 (request id: '
       '2026031109254418820374619285031) (request id: 20260311012544391208817KxQpLmVz)"},"type":"error"}',
@@ -398,6 +405,11 @@ UNSEEN: list[P] = [
     P('500 {"error":"连接错误","detail":"[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: '
       'unable to get local\n     issuer certificate (_ssl.c:1000)"}',
       LOCAL_RUNTIME, OTHER, 'guojinpeng/cli_proxy#17'),
+    P('Error 403: <div class="data"><form id="challenge-form" class="challenge-form"><div '
+      'id="cf-please-wait"></div><noscript id="cf-captcha-bookmark" class="cf-captcha-info"><h1>Please '
+      'turn JavaScript on and reload the page.</h1></noscript></form><script>(function(){window._cf_chl'
+      '_opt={cvId: \'3\',cZone: "api.relay-example.net",\ncType: \'managed\',cNounce: \'40917\',cRay: '
+      "'9b17c05e3a2d4f61'", LOCAL_RUNTIME, OTHER, "lifan0127/ai-research-assistant#109 (a zone not Anthropic's)"),
     P('API Error: 400 {"error":{"message":"{\\"type\\":\\"error\\",\\"error\\":{\\"type\\":\\"invalid_request_er'
       'ror\\",\\"message\\":\\"Unexpected value(s)\n     `prompt-caching-scope-2026-01-05` for the '
       '`anthropic-beta` header. Please consult our documentation at docs.anthropic.com or try again '

@@ -257,6 +257,10 @@ DECISIVE: tuple[Rule, ...] = (
           # country, 1010 a banned client signature, 1012 access denied, 1020 a firewall rule), whoever's zone
           # answered: the network the request came from, not a credential.
           r"\berror code: 10(?:0[6-9]|1[02]|20)\b|"
+          # Cloudflare's managed challenge ("Just a moment…", `_cf_chl_opt`, `cf-mitigated: challenge`) for
+          # a client that runs no JavaScript: the edge doubts the network (a VPN's or a datacenter's exit,
+          # cc#30437, cc#30901), as 2.1.332's `network_edge_blocked` says of its 403s.
+          r"<title>\s*Just a moment\.\.\.\s*</title>|_cf_chl_opt|cf-mitigated:\s*challenge|"
           r"installation was killed|while downloading the update|--bg and --print conflict|"
           r"workspace has not been trusted|"
           # 2.1.332's texts for failures on this machine: a stream suspended by sleep, the login refresh

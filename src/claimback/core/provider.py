@@ -166,6 +166,11 @@ _HTML = re.compile(r"<\s*(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>]|title>
 # is returning an unknown error"), its JSON errors in `zone`: Anthropic's own edge is no relay's page.
 _PAGE_ZONE = re.compile(r"<title>\s*([a-z0-9.-]{3,253})\s*\|", re.IGNORECASE)
 _JSON_ZONE = re.compile(r'"zone"\s*:\s*"([a-z0-9.-]{3,253})"', re.IGNORECASE)
+# Cloudflare's managed challenge page ("Just a moment…") names no zone in its title; its script does
+# (`_cf_chl_opt={… cZone: "api.anthropic.com" …}`). Without either, the page proves only that Cloudflare
+# answered, which it does for Anthropic's API as for any relay behind it.
+_CHALLENGE_PAGE = re.compile(r"<title>\s*Just a moment\.\.\.\s*</title>|_cf_chl_opt", re.IGNORECASE)
+_CHALLENGE_ZONE = re.compile(r"cZone\s*:\s*[\"']([a-z0-9.-]{3,253})[\"']", re.IGNORECASE)
 # Anthropic's API answers every error as `{"type":"error","error":{"type":…,"message":…},"request_id":"req_…"}`
 # (platform.claude.com/docs/en/api/errors, "Error shapes"). A body whose error object opens with `code` or
 # `message` is another server's (OpenAI-style: Zhipu's `{"error":{"code":"1113",…}}`, a gateway's
@@ -373,8 +378,10 @@ def from_error_text(text: str | None) -> str | None:
     # A terminal's line breaks and a pretty-printed body's indents: every run of white space is one space.
     text = " ".join(text.split())
     if _HTML.search(text):
-        zone = _PAGE_ZONE.search(text)
-        if zone is None or not _anthropic_zone(zone.group(1)):
+        zone = _PAGE_ZONE.search(text) or _CHALLENGE_ZONE.search(text)
+        if zone is not None and not _anthropic_zone(zone.group(1)):
+            return OTHER
+        if zone is None and not _CHALLENGE_PAGE.search(text):
             return OTHER
     low = text.lower()
     if any(phrase in low for phrase in _RELAY_PHRASES):
@@ -387,6 +394,8 @@ def from_error_text(text: str | None) -> str | None:
         return OTHER
     if '"cloudflare_error"' in low and (zone := _JSON_ZONE.search(text)) is not None and not _anthropic_zone(zone.group(1)):
         return OTHER
+    if "czone" in low and (zone := _CHALLENGE_ZONE.search(text)) is not None and not _anthropic_zone(zone.group(1)):
+        return OTHER  # a challenge page cut before its <head>, its script still naming the zone
     if "selected model (" in low and (named := _SELECTED_MODEL.search(text)) is not None:
         by_model = from_model(named.group(1))
         if by_model is not None:
