@@ -215,3 +215,48 @@ def test_a_teleported_sessions_head_is_a_known_kind(tmp_path: Path) -> None:
         assert ledger.scalar("SELECT COUNT(*) FROM requests") == 1
     finally:
         ledger.close()
+
+
+def _plan_limit_final(ts: str, session: str, uuid: str) -> dict[str, Any]:
+    return {"type": "assistant", "timestamp": ts, "sessionId": session, "uuid": uuid, "isSidechain": False,
+            "isApiErrorMessage": True, "version": "2.1.90", "entrypoint": "cli", "error": "rate_limit",
+            "message": {"id": f"9b0e1f2a-0000-4000-8000-{uuid.rjust(12, '0')}", "model": "<synthetic>",
+                        "role": "assistant", "type": "message",
+                        "content": [{"type": "text", "text": "You're out of extra usage · resets 3pm (America/Denver)"}],
+                        "usage": {"input_tokens": 0, "output_tokens": 0}}}
+
+
+@pytest.mark.parametrize("earlier_first_party", [False, True])
+def test_a_plan_limit_never_takes_a_clouds_route_from_a_neighbour(tmp_path: Path, earlier_first_party: bool,
+                                                                  ledger_db: str) -> None:
+    """A published 2.1.8x-2.1.11x tree: an Agent SDK session on Bedrock (`msg_bdrk_…` answers), then minutes
+    later a CLI session with no answer whose two finals were the Claude plan's "You're out of extra usage":
+    the nearest-answer rule gave them Bedrock's route. A plan's limit is no cloud's (they bill by the token):
+    such a session takes the nearest answer of another route, or none (Anthropic's, the default). A 5xx of
+    an answer-less session beside the Bedrock one still takes Bedrock's."""
+    sdk, cli, other = (f"58ef7597-0000-4000-8000-0000000000d{n}" for n in range(1, 4))
+    records = {sdk: [{**assistant("msg_bdrk_01SdkAnswerAbCdEfGhJkLmN", None, "2026-04-02T01:58:00.000Z",
+                                  model="claude-haiku-4-5-20251001", session=sdk), "entrypoint": "sdk-ts",
+                      "version": "2.1.81"}],
+               cli: [_plan_limit_final("2026-04-02T02:03:08.564Z", cli, "e1"),
+                     _plan_limit_final("2026-04-02T02:05:22.820Z", cli, "e2")],
+               other: [{"type": "assistant", "timestamp": "2026-04-02T02:01:00.000Z", "sessionId": other, "uuid": "e3",
+                        "isSidechain": False, "isApiErrorMessage": True, "version": "2.1.81", "error": "server_error",
+                        "apiErrorStatus": 500,
+                        "message": {"id": "9b0e1f2a-0000-4000-8000-0000000000e3", "model": "<synthetic>",
+                                    "role": "assistant", "type": "message",
+                                    "content": [{"type": "text", "text": "API Error: 500 Internal server error"}],
+                                    "usage": {"input_tokens": 0, "output_tokens": 0}}}]}
+    if earlier_first_party:
+        first_party = "58ef7597-0000-4000-8000-0000000000d4"
+        records[first_party] = [{**assistant("msg_01EarlierCliAnswerAbCdEfG", "req_011EarlierCliAbCdEfGhJk",
+                                             "2026-04-01T23:00:00.000Z", session=first_party), "version": "2.1.90"}]
+    for session, lines in records.items():
+        write(tmp_path / "projects" / PROJECT / f"{session}.jsonl", lines)
+    ledger = open_ledger(ledger_db)  # both engines: the rule is SQL
+    try:
+        ingest(ledger, [tmp_path / "projects"], machine="m")
+        routes = {r["session_id"]: r["provider"] for r in ledger.rows("SELECT session_id, provider FROM failures")}
+        assert routes == {cli: "anthropic" if earlier_first_party else None, other: "bedrock"}
+    finally:
+        ledger.close()

@@ -22,6 +22,7 @@ from pathlib import Path
 import msgspec
 
 from claimback.config import machine_id as local_machine_id
+from claimback.core import provider as _provider
 from claimback.core.files import UnsafeFile, read_regular_bytes
 from claimback.core.times import parse_iso, to_iso, utc_now_iso
 # The summary and the plan live in ledger/changes.py, the per-file check and the tail hash in
@@ -360,15 +361,23 @@ _NO_FIRST_PARTY_ID = (
     "(f.request_id IS NULL OR f.request_id NOT LIKE 'req\\_011%' ESCAPE '\\') "
     "AND (f.message IS NULL OR f.message NOT LIKE '%req\\_011%' ESCAPE '\\')"
 )
+# A Claude plan's usage limit ("You're out of extra usage · resets …", "You've hit your limit · …") is no
+# cloud's: Bedrock, Vertex and Foundry bill by the token and have no plan. Such a session does not take a
+# cloud neighbour's route (a published 2.1.9x tree: a CLI session's two plan-limit finals took the route
+# of an Agent SDK session on Bedrock, minutes before); a relay's or Anthropic's may still be the nearest.
+_PLAN_LIMIT_TEXT = ("(f.message LIKE '%out of extra usage%' OR f.message LIKE '%hit your % limit%' "
+                    "OR f.message LIKE '%hit your limit%' OR f.message LIKE '%usage limit reached%')")
+_CLOUDS = (_provider.BEDROCK, _provider.VERTEX, _provider.FOUNDRY)
 _ORPHAN_FAILURE_SESSIONS = (
     "SELECT f.session_id AS session_id, MIN(f.ts) AS first_ts, MAX(f.ts) AS last_ts, MAX(s.project) AS project, "
-    "MAX(s.machine_id) AS machine_id FROM failures AS f JOIN sessions AS s ON s.session_id = f.session_id "
+    f"MAX(s.machine_id) AS machine_id, MAX(CASE WHEN {_PLAN_LIMIT_TEXT} THEN 1 ELSE 0 END) AS plan_limit "
+    "FROM failures AS f JOIN sessions AS s ON s.session_id = f.session_id "
     f"WHERE f.provider IS NULL AND f.origin = 'transcript' AND f.session_id IS NOT NULL AND {_NO_FIRST_PARTY_ID} "
     "GROUP BY f.session_id"
 )
 _NEIGHBOUR_ANSWER = (
     "SELECT r.ts AS ts, r.provider AS provider FROM requests AS r JOIN sessions AS s ON s.session_id = r.session_id "
-    "WHERE r.ts {op} ? AND r.ts {bound} ? AND r.provider IS NOT NULL AND s.machine_id = ? {project} "
+    "WHERE r.ts {op} ? AND r.ts {bound} ? AND r.provider IS NOT NULL AND s.machine_id = ? {project} {clouds} "
     "ORDER BY r.ts {order} LIMIT 1"
 )
 _SET_ORPHAN_PROVIDER = (
@@ -387,12 +396,15 @@ def _neighbour_provider(ledger: Ledger) -> None:
         first, last = parse_iso(row["first_ts"]), parse_iso(row["last_ts"])
         if first is None or last is None:
             continue
+        clouds = "AND r.provider NOT IN (?, ?, ?)" if row["plan_limit"] else ""
         for project in ((row["project"],) if row["project"] else ()) + (None,):
             where = "AND s.project = ?" if project is not None else ""
-            extra = (project,) if project is not None else ()
-            before = ledger.rows(_NEIGHBOUR_ANSWER.format(op="<=", bound=">=", project=where, order="DESC"),
+            extra = ((project,) if project is not None else ()) + (_CLOUDS if clouds else ())
+            before = ledger.rows(_NEIGHBOUR_ANSWER.format(op="<=", bound=">=", project=where, clouds=clouds,
+                                                          order="DESC"),
                                  (row["first_ts"], to_iso(first - reach), row["machine_id"], *extra))
-            after = ledger.rows(_NEIGHBOUR_ANSWER.format(op=">=", bound="<=", project=where, order="ASC"),
+            after = ledger.rows(_NEIGHBOUR_ANSWER.format(op=">=", bound="<=", project=where, clouds=clouds,
+                                                         order="ASC"),
                                 (row["last_ts"], to_iso(last + reach), row["machine_id"], *extra))
             near = [(first - parse_iso(r["ts"]), r["provider"]) for r in before]
             near += [(parse_iso(r["ts"]) - last, r["provider"]) for r in after]
