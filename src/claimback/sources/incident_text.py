@@ -511,10 +511,26 @@ class StatuspageUpdate:
         self.raw, self.body, self.created, self.affected = raw, body, created, affected
 
 
+# Statuspage's scheduled-maintenance statuses; an incident's are investigating / identified / monitoring /
+# resolved / postmortem, so the two sets never meet (https://doers.statuspage.io/api/v1/incidents/).
+MAINTENANCE_STATUSES = frozenset(("scheduled", "in_progress", "in progress", "verifying", "completed"))
+
+
+def is_maintenance(status: str | None, update_statuses: Iterable[str | None] = (),
+                   scheduled_for: Any = None) -> bool:
+    """A scheduled maintenance, whatever its `impact` says: Statuspage lists maintenances among the
+    incidents with `scheduled_for` set and maintenance statuses, and their impact may be "none" or an
+    override such as "minor" rather than "maintenance". A planned window is not an outage."""
+    if isinstance(scheduled_for, str) and scheduled_for.strip():
+        return True
+    return any((s or "").strip().lower() in MAINTENANCE_STATUSES for s in (status, *update_statuses))
+
+
 def statuspage_parts(obj: dict[str, Any]) -> tuple[str | None, str | None, list[str], list[StatuspageUpdate]]:
     """(name, impact, components, updates in the payload's order) of a Statuspage incident object.
 
     Components are the incident's own and then every update's affected ones, deduplicated in that order.
+    The impact of a scheduled maintenance (`is_maintenance`) reads "maintenance", whatever the payload says.
     """
     components: list[str] = []
     _component_names(obj.get("components"), components)
@@ -526,7 +542,12 @@ def statuspage_parts(obj: dict[str, Any]) -> tuple[str | None, str | None, list[
         body = upd.get("body")
         created = to_iso(upd.get("created_at")) or to_iso(upd.get("display_at"))
         updates.append(StatuspageUpdate(upd, body if isinstance(body, str) else "", created, affected))
-    return _text(obj.get("name")), _text(obj.get("impact")), components, updates
+    impact = _text(obj.get("impact"))
+    status = obj.get("status") if isinstance(obj.get("status"), str) else None
+    if is_maintenance(status, (u.raw.get("status") if isinstance(u.raw.get("status"), str) else None
+                               for u in updates), obj.get("scheduled_for")):
+        impact = "maintenance"
+    return _text(obj.get("name")), impact, components, updates
 
 
 def bodies_oldest_first(updates: Iterable[tuple[str | None, str]]) -> list[str]:

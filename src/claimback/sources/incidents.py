@@ -20,7 +20,13 @@ from typing import Any
 
 from claimback.core.times import parse_iso, to_iso
 from claimback.errors import BadInput
-from claimback.sources.incident_text import UpdateText, models_mentioned, parse_impact_window, statuspage_parts
+from claimback.sources.incident_text import (
+    UpdateText,
+    is_maintenance,
+    models_mentioned,
+    parse_impact_window,
+    statuspage_parts,
+)
 
 PAGE_URL = "https://status.claude.com"
 ATOM_NS = "{http://www.w3.org/2005/Atom}"
@@ -253,8 +259,10 @@ def incidents_from_feed(text: str) -> list[Incident]:
         updates = _updates_from_feed_html(iid, content, ref)
         stamps = sorted(u.created_at for u in updates if u.created_at)
         resolved = next((u.created_at for u in updates if u.status == "resolved"), None)
+        status = updates[0].status if updates else None
         out.append(finish_incident(Incident(
-            incident_id=iid, name=_str(title), status=updates[0].status if updates else None,
+            incident_id=iid, name=_str(title), status=status,
+            impact="maintenance" if is_maintenance(status, (u.status for u in updates)) else None,
             created_at=stamps[0] if stamps else to_iso(published), updated_at=to_iso(updated),
             resolved_at=resolved, components=None, url=f"{PAGE_URL}/incidents/{iid}", updates=updates,
         )))
