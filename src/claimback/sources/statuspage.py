@@ -67,13 +67,19 @@ ARCHIVE_RESOURCE = "anthropic-incidents.json"
 _INCIDENT_COLUMNS = ("incident_id", "name", "status", "impact", "created_at", "updated_at", "resolved_at",
                      "impact_start", "impact_end", "components", "models", "shortlink", "url", "source",
                      "fetched_at", "raw")
-_KEEP_IF_NULL = ("name", "status", "impact", "created_at", "updated_at", "resolved_at", "impact_start",
+_KEEP_IF_NULL = ("name", "status", "impact", "created_at", "updated_at", "impact_start",
                  "impact_end", "components", "shortlink", "url", "raw")
+CLOSED_STATUSES = ("resolved", "postmortem", "completed")
 
 
 def _upsert_incident_sql(source: str) -> str:
     weaker_or_equal = ", ".join(f"'{s}'" for s, r in SOURCE_RANK.items() if r <= SOURCE_RANK[source])
     sets = [f"{c} = COALESCE(excluded.{c}, incidents.{c})" for c in _KEEP_IF_NULL]
+    # A copy that says the incident is open again (Statuspage lets a resolved incident be reopened, and
+    # its resolved_at goes back to null) is believed: an old resolved_at would end the outage too early.
+    closed = ", ".join(f"'{s}'" for s in CLOSED_STATUSES)
+    sets.append(f"resolved_at = CASE WHEN excluded.status IS NOT NULL AND excluded.status NOT IN ({closed}) "
+                f"THEN excluded.resolved_at ELSE COALESCE(excluded.resolved_at, incidents.resolved_at) END")
     sets.append("models = CASE WHEN excluded.models = '[]' THEN incidents.models ELSE excluded.models END")
     sets += ["source = excluded.source", "fetched_at = excluded.fetched_at"]
     marks = ", ".join("?" for _ in _INCIDENT_COLUMNS)
@@ -269,7 +275,7 @@ def _store_payloads(ledger: Ledger, payloads: dict[str, Any], fetched_at: str | 
         items = [i for i in (incident_from_statuspage(o) for o in json_list(data.get("incidents"))) if i]
         stored += store_incidents(ledger, items, "live", fetched_at)
         if name == "unresolved" or (name == "summary" and unresolved is None):
-            unresolved = [i for i in items if (i.status or "") not in ("resolved", "postmortem", "completed")]
+            unresolved = [i for i in items if (i.status or "") not in CLOSED_STATUSES]
     return stored, unresolved
 
 
