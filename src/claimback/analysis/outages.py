@@ -64,7 +64,7 @@ from claimback.core.provider import ANTHROPIC, CLAIM_DESTINATION, LABELS, SQL_PR
 from claimback.sources.incident_text import Relevance, bodies_oldest_first, families_overlap, model_family
 from claimback.sources.incident_text import incident_relevance as _relevance
 from claimback.sources.incidents import Incident
-from claimback.sources.status_client import DEFAULT_TIMEOUT, age_seconds, describe_age, read_cache
+from claimback.sources.status_client import CACHE_FRESH_SECONDS, DEFAULT_TIMEOUT, age_seconds, describe_age, read_cache
 from claimback.sources.statuspage import StatusSync, ledger_incidents, sync_status
 
 BURST_MIN_FAILURES = 3
@@ -290,7 +290,13 @@ def incident_interval(incident: Incident, now: datetime | None = None) -> tuple[
         end = parse_iso(incident.resolved_at)
     if end is None:
         if (incident.status or "") in OPEN_STATUSES and incident.source == "live":
-            end, basis = now, "open (ongoing)"
+            # Open is known only up to the fetch that said so: a copy fetched days ago (the cache or the
+            # ledger, offline) must not stretch the outage to now.
+            seen = parse_iso(incident.fetched_at)
+            if seen is None or (now - seen).total_seconds() <= CACHE_FRESH_SECONDS:
+                end, basis = now, "open (ongoing)"
+            else:
+                end, basis = seen, f"open when last fetched ({to_iso(seen)}; end unknown)"
         else:
             end, basis = start + OPEN_END_GUESS, basis.replace("resolved", "unknown end (+1 h assumed)")
     if end < start:
