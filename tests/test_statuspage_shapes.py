@@ -270,3 +270,38 @@ def test_a_generic_title_is_judged_by_the_components_its_updates_name(comps: lis
                                "2026-10-04T08:00:00.000Z", [(c, "partial_outage") for c in comps])])
     assert obj["components"] == []
     assert incident_relevance(incident_from_statuspage(obj)).relevant is relevant
+
+
+def test_impact_none_is_no_reason_to_drop_an_error_incident() -> None:
+    # Anthropic posts real error incidents with impact "none" (32 of the archive's 66 such are relevant).
+    obj = P.incident("f2jx6mc0tv8r", "Elevated errors on Claude Opus 4.6", "resolved", "none",
+                     "2026-10-04T10:00:00.000Z", "2026-10-04T10:20:00.000Z", [P.API, P.CODE],
+                     [P.update("n1", "f2jx6mc0tv8r", "resolved", "This incident has been resolved.",
+                               "2026-10-04T10:20:00.000Z")])
+    rel = incident_relevance(incident_from_statuspage(obj))
+    assert rel.relevant and rel.scope == "models" and rel.model_families == ["opus-4.6"]
+
+
+# -- caching ---------------------------------------------------------------------------------------
+def test_a_304_to_a_request_that_asked_nothing_is_no_answer(httpserver: HTTPServer,
+                                                            monkeypatch: pytest.MonkeyPatch, ledger) -> None:
+    """The cache holds another page's body (the status URL changed since): claimback sends no validator,
+    so a 304 (a confused proxy's) cannot mean "your copy is current" and must not serve that body."""
+    from claimback.sources import status_client
+
+    status_client.write_cache("incidents", P.incidents_json(P.SONNET_INCIDENT).encode(), {
+        "url": "https://mirror.example/api/v2/incidents.json", "fetched_at": datetime.now(timezone.utc).isoformat(),
+        "etag": '"old"', "last_modified": None, "status": 200})
+    monkeypatch.setenv("CLAIMBACK_STATUS_URL", httpserver.url_for("").rstrip("/"))
+    seen: list[str | None] = []
+
+    def handler(request: Any) -> Any:
+        from werkzeug import Response
+
+        seen.append(request.headers.get("If-None-Match"))
+        return Response(status=304)
+
+    httpserver.expect_request("/api/v2/incidents.json").respond_with_handler(handler)
+    outcome = status_client.fetch_all(("incidents",))["incidents"]
+    assert seen == [None]
+    assert not outcome.ok and "HTTP 304" in (outcome.fault or "")

@@ -228,7 +228,10 @@ def _fetch_one(name: str, bases: Sequence[str], deadline: float) -> FetchOutcome
             with httpx.Client(timeout=httpx.Timeout(remaining), follow_redirects=True, max_redirects=5,
                               trust_env=True, event_hooks={"response": [_same_host_redirects]}) as client:
                 with client.stream("GET", url, headers=headers) as resp:
-                    if resp.status_code == 304 and cached is not None:
+                    # A 304 answers a conditional request only: with no validator sent (the cache is
+                    # another URL's), it cannot mean "the cached body is current".
+                    revalidated = "If-None-Match" in headers or "If-Modified-Since" in headers
+                    if resp.status_code == 304 and cached is not None and revalidated:
                         meta = dict(cached.meta, fetched_at=utc_now_iso(), status=304)
                         _touch_cache(name, meta)
                         return FetchOutcome(name, True, shown, cached.data, cached.body, 304, True,
