@@ -305,3 +305,18 @@ def test_a_304_to_a_request_that_asked_nothing_is_no_answer(httpserver: HTTPServ
     outcome = status_client.fetch_all(("incidents",))["incidents"]
     assert seen == [None]
     assert not outcome.ok and "HTTP 304" in (outcome.fault or "")
+
+
+def test_a_resolved_copy_without_resolved_at_ends_at_its_resolve_update() -> None:
+    # Trimmed copies (imports, mirrors) drop fields: the "resolved" update still says when it ended.
+    obj = P.incident("k1dm9zq4rs6w", "Elevated errors on Claude Code", "resolved", None, "2026-10-04T14:00:00.000Z",
+                     None, [P.CODE],
+                     [P.update("z2", "k1dm9zq4rs6w", "resolved", "This incident has been resolved.",
+                               "2026-10-04T14:50:00.000Z"),
+                      P.update("z1", "k1dm9zq4rs6w", "investigating", "We are investigating elevated errors.",
+                               "2026-10-04T14:00:00.000Z")])
+    obj.update(components=None, shortlink=None, started_at=None, monitoring_at=None)
+    inc = incident_from_statuspage(obj)
+    assert inc.resolved_at == "2026-10-04T14:50:00.000Z"
+    start, end, basis = incident_interval(inc)
+    assert end == datetime(2026, 10, 4, 14, 50, tzinfo=timezone.utc) and basis == "created → resolved"

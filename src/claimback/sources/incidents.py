@@ -30,6 +30,7 @@ from claimback.sources.incident_text import (
 
 PAGE_URL = "https://status.claude.com"
 ATOM_NS = "{http://www.w3.org/2005/Atom}"
+CLOSED_STATUSES = ("resolved", "postmortem", "completed")  # an incident's ends, and a maintenance's
 
 
 @dataclass
@@ -113,14 +114,20 @@ def incident_from_statuspage(obj: Any) -> Incident | None:
         update_id = _str(upd.get("id")) or f"{incident_id}:{part.created or i}"
         updates.append(IncidentUpdate(update_id, incident_id, _str(upd.get("status")), part.body, part.created,
                                       to_iso(upd.get("display_at")), part.affected))
+    status = _str(obj.get("status"))
+    resolved_at = to_iso(obj.get("resolved_at"))
+    if resolved_at is None and (status or "").lower() in CLOSED_STATUSES:
+        # A trimmed copy without resolved_at: its first closing update says when it ended.
+        resolved_at = min((u.created_at for u in updates if u.created_at and (u.status or "").lower()
+                           in CLOSED_STATUSES), default=None)
     return finish_incident(Incident(
         incident_id=incident_id,
         name=name,
-        status=_str(obj.get("status")),
+        status=status,
         impact=impact,
         created_at=to_iso(obj.get("created_at")) or to_iso(obj.get("started_at")),
         updated_at=to_iso(obj.get("updated_at")),
-        resolved_at=to_iso(obj.get("resolved_at")),
+        resolved_at=resolved_at,
         components=components,
         shortlink=_str(obj.get("shortlink")),
         url=f"{PAGE_URL}/incidents/{incident_id}",

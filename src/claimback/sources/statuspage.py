@@ -33,6 +33,7 @@ from claimback.core.times import to_iso, utc_now_iso
 from claimback.errors import BadInput
 from claimback.ledger.store import Ledger
 from claimback.sources.incidents import (
+    CLOSED_STATUSES,
     IMPORT_FORMATS,
     Incident,
     IncidentUpdate,
@@ -69,7 +70,6 @@ _INCIDENT_COLUMNS = ("incident_id", "name", "status", "impact", "created_at", "u
                      "fetched_at", "raw")
 _KEEP_IF_NULL = ("name", "status", "impact", "created_at", "updated_at", "impact_start",
                  "impact_end", "components", "shortlink", "url", "raw")
-CLOSED_STATUSES = ("resolved", "postmortem", "completed")
 
 
 def _upsert_incident_sql(source: str) -> str:
