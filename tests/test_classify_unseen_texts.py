@@ -467,7 +467,7 @@ UNSEEN: list[P] = [
       AUTH, VERTEX, "firebase/firebase-tools#1846 (Google's 401)"),
     P('API Error: 400 {"error":{"code":400,"message":"Project `acme-dev-4821` is not allowed to use '
       'Publisher Model `projects/acme-dev-4821/locations/us-east5/publishers/anthropic/models/claude-so'
-      'nnet-4@20250514`","status":"FAILED_PRECONDITION"}}', MODEL_PROVIDER, VERTEX, 'yym68686/uni-api#41'),
+      'nnet-4@20250514`","status":"FAILED_PRECONDITION"}}', DEPLOYMENT_CONFIG, VERTEX, 'yym68686/uni-api#41'),
     P('API Error: 400 {"type":"error","error":{"type":"invalid_request_error","message":"input length '
       'and `max_tokens` exceed context limit: 192408 + 21333 >\n 200000, decrease input \n    length or '
       '`max_tokens` and try again"},"request_id":"req_vrtx_011CWt4Lm8Qw2Rt6Vb9Nk"}',

@@ -174,7 +174,12 @@ DECISIVE: tuple[Rule, ...] = (
           # Bedrock's own AccessDeniedException for the same cause, which 2.1.332 turns into that text (its
           # binary files "you don't have access to the model with the specified model id" as model access,
           # apart from an IAM denial "is not authorized to perform: bedrock:InvokeModel", a credential's).
-          r"have access to the model with the specified model id"),
+          r"have access to the model with the specified model id|"
+          # Vertex's refusal of a model the project has not enabled in Model Garden (FAILED_PRECONDITION
+          # "Project `p` is not allowed to use Publisher Model `…`"): the same console setting as Bedrock's,
+          # and 2.1.332 treats the two clouds' model-access refusals alike. A model Vertex does not know
+          # ("Publisher Model … not found") stays the model's.
+          r"is not allowed to use publisher model"),
     # "AWS credentials expired or invalid" / "AWS authentication failed" name an expired or refused AWS
     # credential even when the 401/403 body says "security token ... invalid" (Authentication errors).
     _rule(AUTH, text=r"AWS credentials expired or invalid|AWS authentication failed|"
