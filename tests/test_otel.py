@@ -22,7 +22,7 @@ pytest.importorskip("opentelemetry.sdk", reason="opentelemetry-sdk not installed
 from claimback.ledger import open_ledger  # noqa: E402
 from claimback.ledger.ingest import ingest  # noqa: E402
 from claimback.sources.otel_server import OtelServer  # noqa: E402
-from records import SESSION, assistant, retry, write  # noqa: E402
+from records import SESSION, assistant, final_error, retry, user_prompt, write  # noqa: E402
 
 TOKEN = "s3cret-team-token"
 
@@ -254,6 +254,80 @@ def test_telemetry_and_transcript_rows_of_one_request_count_once(receiver, tmp_p
                               api_error("req_retry_1", "2026-05-15T01:06:20.000Z", 1)])
     assert rows(receiver, "SELECT COUNT(*) AS n FROM requests")[0]["n"] == 2
     assert rows(receiver, "SELECT COUNT(*) AS n FROM failures")[0]["n"] == 1
+
+
+def _with(event: tuple, **attrs: Any) -> tuple:
+    name, base = event
+    return (name, {**base, **attrs})
+
+
+AGENT = "a5b284838ef8b8d18"  # a subagent's id as 2.1.332 writes it (17 characters, leading "a")
+
+
+def test_telemetry_of_a_compaction_the_transcript_records_under_another_id_counts_once(receiver, tmp_path):
+    """2.1.332 on a subagent refused as too large (400 "prompt is too long"): telemetry has one api_error
+    for the refusal and, when the compaction meant to recover it meets 529s, one more for the compaction's
+    last attempt (query_source "compact", its own request id); the transcript has neither id: the
+    recovered refusal is an attempt of no id, the failed compaction the subagent's final under the refused
+    request's id. Once the transcript is in, each failure counts once, as the transcript says."""
+    recovered, failed = "0b1c2d3e-0000-4000-8000-000000000001", "0b1c2d3e-0000-4000-8000-000000000002"
+    projects = tmp_path / "projects"
+    write(projects / "app" / failed / "subagents" / f"agent-{AGENT}.jsonl", [
+        final_error("2026-05-15T01:10:04.150Z", "Prompt is too long · automatic compaction failed: API Error: "
+                    "529 Overloaded. This is a server-side issue, usually temporary — try again.",
+                    error="invalid_request", status=400, session=failed, agent_id=AGENT)])
+    refusal = dict(status=400, error="prompt is too long: 212000 tokens > 200000 maximum",
+                   query_source="agent:builtin:general-purpose", agent_id=AGENT)
+    sdk_export(receiver.url, [
+        _with(api_error("req_refused_a", "2026-05-15T01:00:00.917Z", 1, session=recovered), **refusal),
+        _with(api_error("req_refused_b", "2026-05-15T01:10:00.025Z", 1, session=failed), **refusal),
+        _with(api_error("req_compact_last", "2026-05-15T01:10:04.132Z", 4, session=failed),
+              query_source="compact", agent_id=AGENT)])
+    assert rows(receiver, "SELECT COUNT(*) AS n FROM failures")[0]["n"] == 3  # telemetry alone: three finals
+    # The recovered subagent's transcript: its tool turn, then the compaction's summary answer (the refused
+    # request has no record; claimback files it as an attempt of no id, the refusal's class).
+    write(projects / "app" / recovered / "subagents" / f"agent-{AGENT}.jsonl", [
+        user_prompt("SUBTASK-GAMMA: list the risks", "2026-05-15T00:59:59.500Z", session=recovered,
+                    sidechain=True, agent_id=AGENT),
+        {**assistant("msg_tool", "req_tool", "2026-05-15T00:59:59.800Z", session=recovered, sidechain=True,
+                     agent_id=AGENT, content=[{"type": "tool_use", "id": "toolu_1", "name": "Read",
+                                               "input": {"file_path": "/home/u/app/risks.txt"}}])},
+        {"type": "user", "isSidechain": True, "agentId": AGENT, "sessionId": recovered, "uuid": "tr-1",
+         "timestamp": "2026-05-15T00:59:59.900Z", "message": {"role": "user", "content": [
+             {"type": "tool_result", "tool_use_id": "toolu_1", "content": "risk: the demo laptop"}]}},
+        {"type": "api-request", "sessionId": recovered, "agentId": AGENT, "id": "ar-1",
+         "timestamp": "2026-05-15T01:00:00.900Z", "version": "2.1.332", "params": {"model": "claude-opus-4-6"}},
+        {"type": "system", "subtype": "compact_boundary", "isSidechain": True, "agentId": AGENT,
+         "sessionId": recovered, "uuid": "cb-1", "timestamp": "2026-05-15T01:00:01.500Z",
+         "content": "Conversation compacted", "compactMetadata": {"trigger": "auto", "preTokens": 212000}},
+        {"type": "api-request", "sessionId": recovered, "agentId": AGENT, "id": "ar-2",
+         "timestamp": "2026-05-15T01:00:01.600Z", "version": "2.1.332", "params": {"model": "claude-opus-4-6"}},
+        assistant("msg_after", "req_after_compact", "2026-05-15T01:00:02.000Z", session=recovered,
+                  sidechain=True, agent_id=AGENT),
+    ])
+    with receiver._write_lock:
+        ingest(receiver.ledger, [projects], machine="laptop")
+    failures = rows(receiver, "SELECT session_id, kind, origin, failure_class FROM failures ORDER BY session_id")
+    assert [(f["session_id"], f["origin"]) for f in failures] == [(recovered, "transcript"), (failed, "transcript")]
+    assert [f["kind"] for f in failures if f["session_id"] == failed] == ["final"]
+
+
+def test_a_failure_without_a_request_id_is_matched_across_a_minute_boundary(receiver, tmp_path):
+    """A subagent's connection lost mid-stream: telemetry's api_error (no request id, no response came) a
+    few milliseconds before the transcript's final, the two readings either side of a minute; and a
+    telemetry failure of the same session minutes away, which the transcript does not record, stays."""
+    projects = tmp_path / "projects"
+    write(projects / "app" / SESSION / "subagents" / f"agent-{AGENT}.jsonl", [
+        final_error("2026-05-15T01:00:00.001Z", "API Error: Connection to the API was lost (ECONNRESET). "
+                    "This is usually temporary — try again.", status=None, agent_id=AGENT)])
+    lost = dict(error="ECONNRESET: The socket connection was closed unexpectedly.", agent_id=AGENT)
+    sdk_export(receiver.url, [_with(api_error(None, "2026-05-15T00:59:59.998Z", 1, status=None), **lost),
+                              _with(api_error(None, "2026-05-15T01:07:30.000Z", 1, status=None), **lost)])
+    with receiver._write_lock:
+        ingest(receiver.ledger, [projects], machine="laptop")
+    assert rows(receiver, "SELECT ts, origin FROM failures ORDER BY ts") == [
+        {"ts": "2026-05-15T01:00:00.001Z", "origin": "transcript"},
+        {"ts": "2026-05-15T01:07:30.000Z", "origin": "otel"}]
 
 
 def test_cli_server_stops_cleanly_on_sigterm(tmp_path):

@@ -16,8 +16,9 @@ import getpass
 import hashlib
 import os
 import socket
+from datetime import datetime, timedelta
 
-from claimback.core.times import utc_now_iso
+from claimback.core.times import parse_iso, utc_now_iso
 from claimback.ledger.store import Ledger, ensure_team_indexes, has_team_indexes
 
 
@@ -73,8 +74,14 @@ def register_machine(ledger: Ledger, machine_id: str, label: str | None = None, 
 
 # Telemetry and transcripts describe the same API calls. The transcript row wins (it has the message id,
 # the turn and the file offset as evidence); an OTel row is dropped once a transcript row with the same
-# Anthropic request id exists. An OTel "retries exhausted" record has no request id: it matches the
-# transcript's final error of the same session within the same minute.
+# Anthropic request id exists. An OTel failure the transcript names by no request id is the transcript's
+# when that session has a transcript failure within `SAME_FAILURE_S` of it: the api_error of an attempt
+# that got no response (no request id on either side), and 2.1.332's errors the transcript records under
+# another id or none: a 400 "prompt is too long" the client answered by compacting (the transcript's
+# compacted-refusal attempt has no id), and that compaction's own exhausted 529s (the transcript's final
+# carries the refused request's id). A tolerance, not "the same minute": the two clocks' readings of one
+# failure are milliseconds apart but can straddle a minute boundary.
+SAME_FAILURE_S = 60.0
 def _in(column: str, values: list[str] | None) -> tuple[str, list[str]]:
     if values is None:
         return "", []
@@ -100,15 +107,40 @@ def drop_otel_duplicates(ledger: Ledger, request_ids: list[str] | None = None,
                 f"DELETE FROM {table} WHERE origin = 'otel' AND request_id IS NOT NULL{clause} AND EXISTS ("
                 f"SELECT 1 FROM {table} AS t WHERE t.request_id = {table}.request_id AND t.origin <> 'otel')",
                 params))
-    if sessions is None or sessions:
-        clause, params = _in("session_id", sessions)
-        statements.append((
-            "DELETE FROM failures WHERE origin = 'otel' AND kind = 'final' AND request_id IS NULL "
-            f"AND session_id IS NOT NULL{clause} AND EXISTS (SELECT 1 FROM failures AS t "
-            "WHERE t.origin <> 'otel' AND t.kind = 'final' AND t.session_id = failures.session_id "
-            "AND SUBSTR(t.ts, 1, 16) = SUBSTR(failures.ts, 1, 16))",
-            params))
     for statement, params in statements:
         cursor = ledger.execute(statement, params)
         removed += max(cursor.rowcount or 0, 0)
+    if sessions is None or sessions:
+        removed += _drop_failures_recorded_near(ledger, sessions)
     return removed
+
+
+def _drop_failures_recorded_near(ledger: Ledger, sessions: list[str] | None) -> int:
+    """OTel failures left after the request-id rule, dropped where their session's transcript has a
+    failure within SAME_FAILURE_S (see above). Few rows: telemetry failures of the given sessions (the
+    failures_otel index), then the transcript failures of only those sessions (failures_session)."""
+    clause, params = _in("session_id", sessions)
+    left = ledger.execute("SELECT failure_key, session_id, ts FROM failures WHERE origin = 'otel' "
+                          f"AND session_id IS NOT NULL{clause}", params).fetchall()
+    if not left:
+        return 0
+    near: dict[str, list[datetime]] = {}
+    wanted = sorted({row[1] for row in left})
+    for start in range(0, len(wanted), 500):
+        part = wanted[start:start + 500]
+        for session, ts in ledger.execute(
+                f"SELECT session_id, ts FROM failures WHERE session_id IN ({', '.join('?' for _ in part)}) "
+                "AND origin <> 'otel'", part).fetchall():
+            moment = parse_iso(ts)
+            if moment is not None:
+                near.setdefault(session, []).append(moment)
+    tolerance = timedelta(seconds=SAME_FAILURE_S)
+    drop = []
+    for key, session, ts in left:
+        moment = parse_iso(ts)
+        if moment is not None and any(abs(moment - other) <= tolerance for other in near.get(session, ())):
+            drop.append(key)
+    for start in range(0, len(drop), 500):
+        part = drop[start:start + 500]
+        ledger.execute(f"DELETE FROM failures WHERE failure_key IN ({', '.join('?' for _ in part)})", part)
+    return len(drop)
