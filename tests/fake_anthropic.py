@@ -65,6 +65,7 @@ class Reply:
     cache_creation_tokens: int = 0
     delay_s: float = 0.0  # before the response starts (a slow API)
     cut_after_deltas: int = 1  # "cut": text deltas sent before the connection drops
+    cut_with_reset: bool = False  # "cut": the drop is a TCP RST (a middlebox killing the flow), not a FIN
     after_block: bool = False
     # "stream_error": text deltas sent before the `error` event (None: the whole text; 0: right after
     # message_start, before any content block; -1: the error is the stream's first event)
@@ -336,9 +337,7 @@ class FakeAnthropic:
                  request_id: str, message_id: str, streamed: bool, body: dict[str, Any]) -> None:
         model = body.get("model") if isinstance(body.get("model"), str) else "claude-sonnet-4-6"
         if reply.kind == "reset":
-            # SO_LINGER 0: close() sends a TCP RST, so the client sees ECONNRESET, not a clean end of file.
-            handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            handler.close_connection = True
+            _reset_on_close(handler)
             self._record(handler, request, request_id, None, 0, "reset", reply, streamed, 0, rule)
             return
         if reply.kind == "raw":
@@ -449,6 +448,8 @@ class FakeAnthropic:
                 for i, word in enumerate(words):
                     if reply.kind == "cut" and not reply.after_block and i >= reply.cut_after_deltas:
                         # The connection drops mid-response, after HTTP 200 and some output.
+                        if reply.cut_with_reset:
+                            _reset_on_close(handler)
                         return 1
                     if early is not None and i >= early:
                         stream_error()  # mid-block: no content_block_stop
@@ -462,6 +463,8 @@ class FakeAnthropic:
                     stream_error()
                     return 1
                 if reply.kind == "cut":
+                    if reply.cut_with_reset:
+                        _reset_on_close(handler)
                     return 1
                 event("content_block_stop", {"type": "content_block_stop", "index": 0})
                 index = 1
@@ -560,6 +563,12 @@ def workflow_call(prompt: str, name: str = "probe") -> dict[str, Any]:
     script = (f"export const meta = {{ name: '{name}', description: 'one agent', phases: [{{ title: 'Run' }}] }}\n"
               f"const result = await agent('{prompt}', {{label: '{name}', phase: 'Run'}})\nreturn result\n")
     return {"name": "Workflow", "input": {"script": script}}
+
+
+def _reset_on_close(handler: BaseHTTPRequestHandler) -> None:
+    """SO_LINGER 0: close() sends a TCP RST, so the client sees ECONNRESET, not a clean end of file."""
+    handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    handler.close_connection = True
 
 
 def _wait_unless_closed(sock: socket.socket, seconds: float) -> bool:
