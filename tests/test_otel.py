@@ -312,6 +312,20 @@ def test_telemetry_of_a_compaction_the_transcript_records_under_another_id_count
     assert [f["kind"] for f in failures if f["session_id"] == failed] == ["final"]
 
 
+def test_a_subagents_events_are_its_runs_rows(receiver):
+    """2.1.332 names the subagent in its events (`agent_id`, query_source `agent:builtin:…`)."""
+    sdk_export(receiver.url, [
+        _with(api_request("req_sub", "2026-05-15T01:00:00.100Z"), agent_id=AGENT,
+              query_source="agent:builtin:general-purpose"),
+        api_request("req_main", "2026-05-15T01:00:01.100Z"),
+        _with(api_error("req_sub_529", "2026-05-15T01:00:05.000Z", 4), agent_id=AGENT)])
+    assert rows(receiver, "SELECT request_id, agent_id, is_sidechain FROM requests ORDER BY request_id") == [
+        {"request_id": "req_main", "agent_id": None, "is_sidechain": 0},
+        {"request_id": "req_sub", "agent_id": AGENT, "is_sidechain": 1}]
+    assert rows(receiver, "SELECT request_id, agent_id, is_sidechain FROM failures") == [
+        {"request_id": "req_sub_529", "agent_id": AGENT, "is_sidechain": 1}]
+
+
 def test_a_failure_without_a_request_id_is_matched_across_a_minute_boundary(receiver, tmp_path):
     """A subagent's connection lost mid-stream: telemetry's api_error (no request id, no response came) a
     few milliseconds before the transcript's final, the two readings either side of a minute; and a

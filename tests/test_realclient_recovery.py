@@ -30,12 +30,15 @@ docs/reliability.md ("The real client") and docs/methodology.md say how each cou
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+import statuspage_payloads as sp
 from fake_anthropic import (
     OVERLOADED,
     FakeAnthropic,
@@ -50,7 +53,7 @@ from fake_anthropic import (
     main_thread,
     prompt_has,
 )
-from realclient import DUMMY_KEY, Run, Sandbox, claimback, require_claude, run_claude, session_ids
+from realclient import DUMMY_KEY, Run, Sandbox, StaticServer, claimback, require_claude, run_claude, session_ids
 from test_realclient import otel_receiver, wait_for_rows
 
 from claimback.analysis.outages import find_windows
@@ -163,6 +166,10 @@ def test_telemetry_of_a_compaction_adds_no_failure_to_the_transcripts(compaction
     sessions = session_ids(shape.sandbox)
     assert _failure_rows(transcripts) == sorted([(sessions[0], "retry", "model_provider", None),
                                                  (sessions[1], "final", "outage", 400)])
+    # Telemetry names each subagent's request by the run the transcript files it under.
+    runs = {r["request_id"]: r["agent_id"] for r in transcripts.rows("SELECT request_id, agent_id FROM requests")}
+    told = {r["request_id"]: r["agent_id"] for r in telemetry.rows("SELECT request_id, agent_id FROM requests")}
+    assert {k: v for k, v in told.items() if k in runs} == runs and any(runs.values())
     # Both: the transcripts' failures and nothing more; every served answer once (the compaction's summary
     # request from telemetry alone: it is in no transcript record), nothing left unattributed.
     ingest(telemetry, [shape.sandbox.config_dir / "projects"], machine="rc-laptop")
@@ -327,3 +334,55 @@ def test_a_subagent_overloaded_mid_stream_is_killed_and_its_sibling_is_not(sibli
     for window in shape.cli(tmp_path, db, "loss")["windows"]:
         for part in window["loss"].values():
             assert beta["request_id"] not in part.get("request_ids", [])
+
+
+# -- the guard with no incident anywhere: a launch runs; the subagent dies of 529s; its relaunch waits --
+GUARDED = "SUBTASK-ALPHA: read the notes carefully"
+
+
+@pytest.fixture(scope="module")
+def guard_without_incident(tmp_path_factory: pytest.TempPathFactory) -> tuple[Recorded, list[dict[str, Any]]]:
+    require_claude()
+    sandbox = Sandbox(tmp_path_factory.mktemp("rc-recovery-guard"))
+    pages = {"/api/v2/incidents/unresolved.json": sp.incidents_json(), "/api/v2/incidents.json": sp.incidents_json(),
+             "/api/v2/summary.json": sp.summary_json([], degraded=False)}
+    first = lambda r: not r.tool_results  # noqa: E731
+    rules = [
+        Rule(Reply(kind="tool_use", text="", tools=[agent_call(GUARDED, "Alpha")], input_tokens=300,
+                   output_tokens=40), when=all_of(main_thread, first)),
+        Rule(error_reply(**OVERLOADED), when=prompt_has(GUARDED), times=RETRIES + 1),
+        Rule(Reply(kind="tool_use", text="", tools=[agent_call(GUARDED, "Alpha again")], input_tokens=30,
+                   output_tokens=40), when=all_of(main_thread, answers_tool)),
+        Rule(Reply(text="Alpha finished.", input_tokens=300, output_tokens=10), when=prompt_has(GUARDED)),
+        Rule(Reply(text="Main thread done.", input_tokens=30, output_tokens=5), when=all_of(main_thread, answers_tool),
+             times=3),
+    ]
+    with StaticServer(pages) as status:
+        env = {"CLAIMBACK_HOME": str(sandbox.root / "cb"), "CLAIMBACK_STATUS_URL": status.url}
+        installed = claimback(sandbox, env, "guard", "install")
+        assert installed.returncode == 0, installed.stderr
+        subprocess.run([sys.executable, "-m", "claimback.prevent.refresh"], env={**sandbox.env("x"), **env},
+                       check=True, timeout=30)
+        with FakeAnthropic(rules) as api:
+            run = run_claude(sandbox, api.url, "Start the helper now.", env=env)
+    decisions = sandbox.root / "cb" / "data" / "guard" / "decisions.jsonl"
+    return Recorded(sandbox, list(api.served), [run]), [json.loads(x) for x in decisions.read_text().splitlines()]
+
+
+def test_with_no_incident_the_guard_lets_a_launch_run_and_holds_the_relaunch_after_its_529s(
+        guard_without_incident: tuple[Recorded, list[dict[str, Any]]], tmp_path: Path) -> None:
+    shape, decisions = guard_without_incident
+    assert shape.runs[0].returncode == 0
+    launches = [(d["event"], d["decision"]) for d in decisions if d["event"] in ("PreToolUse", "StopFailure")]
+    # The first launch: nothing wrong anywhere. The subagent's death is an outage StopFailure (the
+    # subagent writes no retry records: the guard's burst count from its file alone would be one).
+    assert launches == [("PreToolUse", "allow"), ("StopFailure", "record"), ("PreToolUse", "deny")]
+    assert decisions[-1]["why"] == "burst in logs" and decisions[-1]["incidents"] == []
+    alpha = [r for r in shape.messages() if GUARDED in r["first_user_text"]]
+    assert [r["status"] for r in alpha] == [529] * (RETRIES + 1)  # the relaunch sent nothing
+    led, db = shape.ledger(tmp_path)
+    assert _request_rows(led) == _served_rows(shape.answered())
+    assert led.scalar("SELECT COUNT(*) FROM failures") == RETRIES + 1
+    resume = shape.cli(tmp_path, db, "resume")
+    assert [(t["description"], t["outcome"], t["cause_class"]) for t in resume["tasks"]] == \
+        [("Alpha", "killed", "outage")]

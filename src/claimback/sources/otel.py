@@ -13,6 +13,9 @@ Claude Code exports its events as OTLP log records (`CLAUDE_CODE_ENABLE_TELEMETR
   total_attempts, total_retry_duration_ms, no request id): the same failure, so it adds no row; its
   `total_attempts` fills the row's `max_attempts` when both arrive in one batch.
 
+A subagent's events carry `agent_id` (2.1.332; the id its transcript file is named by): the rows take it
+and `is_sidechain`, so usage and failures by run read the same from telemetry as from the transcript.
+
 Every event also carries the standard attributes (`session.id`, `user.id`, `user.email`,
 `user.account_uuid`, `organization.id`, `event.timestamp`, `event.sequence`). The event name is in the
 record's `event_name` field, its `event.name` attribute (without the `claude_code.` prefix) or its body.
@@ -240,13 +243,13 @@ _REQUEST_SQL = (
     "INSERT INTO requests (request_key, message_id, request_id, session_id, agent_id, is_sidechain, ts, "
     "model, input_tokens, output_tokens, cache_creation_tokens, cache_creation_1h_tokens, "
     "cache_read_tokens, speed, service_tier, duration_ms, cost_usd, stop_reason, turn_id, file_path, "
-    "file_offset, origin, machine_id, provider) VALUES (?, NULL, ?, ?, NULL, 0, ?, ?, ?, ?, ?, 0, ?, ?, NULL, ?, ?, "
+    "file_offset, origin, machine_id, provider) VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, NULL, ?, ?, "
     "NULL, NULL, NULL, NULL, 'otel', ?, ?) ON CONFLICT (request_key) DO NOTHING"
 )
 _FAILURE_SQL = (
     "INSERT INTO failures (failure_key, kind, session_id, agent_id, is_sidechain, ts, status, error_type, "
     "error_code, request_id, message, failure_class, signature, attempt, max_attempts, retry_in_ms, "
-    "model, turn_id, file_path, file_offset, origin, machine_id, provider) VALUES (?, ?, ?, NULL, 0, ?, ?, NULL, "
+    "model, turn_id, file_path, file_offset, origin, machine_id, provider) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, "
     "NULL, ?, ?, ?, ?, ?, ?, NULL, ?, NULL, NULL, NULL, 'otel', ?, ?) ON CONFLICT (failure_key) DO NOTHING"
 )
 
@@ -268,6 +271,9 @@ def event_rows(events: list[OtelEvent]) -> tuple[list[tuple], list[tuple]]:
         # The client's own id of the request, where no response (and so no request-id header) came.
         client_id = _str(a.get("client_request_id"))
         session = _str(a.get("session.id"))
+        # A subagent's event names its run (2.1.332: `agent_id`, the id of its transcript file).
+        agent = _str(a.get("agent_id"))
+        sidechain = 1 if agent else 0
         model = _str(a.get("model"))
         if event.name == "api_request":
             key = (f"otel:{request_id}" if request_id else f"otel:client:{client_id}" if client_id
@@ -277,7 +283,7 @@ def event_rows(events: list[OtelEvent]) -> tuple[list[tuple], list[tuple]]:
             if None in counts:
                 continue  # corrupt usage: not a request we can count (the transcript may still have it)
             requests.append((
-                key, request_id, session, event.ts, model, *counts, _str(a.get("speed")),
+                key, request_id, session, agent, sidechain, event.ts, model, *counts, _str(a.get("speed")),
                 _int(a.get("duration_ms")), _float(a.get("cost_usd")), event.machine_id,
                 judge_provider(request_id=request_id, model=model) or ANTHROPIC))
             continue
@@ -290,7 +296,7 @@ def event_rows(events: list[OtelEvent]) -> tuple[list[tuple], list[tuple]]:
         key = (f"otel:final:{request_id}" if request_id else f"otel:final:client:{client_id}" if client_id
                else _fallback_key(event))
         failures.append((
-            key, "final", session, event.ts, status, request_id, scrub((text or "")[:2400])[:300] or None,
+            key, "final", session, agent, sidechain, event.ts, status, request_id, scrub((text or "")[:2400])[:300] or None,
             classify(status, None, None, text), normalize_signature(text, status, None, None), attempt,
             total, model, event.machine_id,
             judge_provider(request_id=request_id, model=model, text=text) or ANTHROPIC))
@@ -307,7 +313,7 @@ def store_events(ledger: Ledger, events: list[OtelEvent]) -> ReceiveResult:
     requests, failures = event_rows(events)
     keys_r = sorted({row[0] for row in requests})
     keys_f = sorted({row[0] for row in failures})
-    request_ids = sorted({row[1] for row in requests if row[1]} | {row[5] for row in failures if row[5]})
+    request_ids = sorted({row[1] for row in requests if row[1]} | {row[7] for row in failures if row[7]})
     sessions = sorted({row[2] for row in failures if row[1] == "final" and row[2]})
     with ledger.transaction():
         ensure_team_indexes(ledger)  # telemetry makes a shared ledger; its dedup needs them
