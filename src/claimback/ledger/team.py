@@ -117,11 +117,14 @@ def drop_otel_duplicates(ledger: Ledger, request_ids: list[str] | None = None,
 
 def _drop_failures_recorded_near(ledger: Ledger, sessions: list[str] | None) -> int:
     """OTel failures left after the request-id rule, dropped where their session's transcript has a
-    failure within SAME_FAILURE_S (see above). Few rows: telemetry failures of the given sessions (the
-    failures_otel index), then the transcript failures of only those sessions (failures_session)."""
-    clause, params = _in("session_id", sessions)
-    left = ledger.execute("SELECT failure_key, session_id, ts FROM failures WHERE origin = 'otel' "
-                          f"AND session_id IS NOT NULL{clause}", params).fetchall()
+    failure within SAME_FAILURE_S (see above). Few rows: only telemetry failures (failures_otel) of
+    sessions with a transcript failure (failures_session) are read, then those sessions' failure times;
+    the rows of machines whose transcripts this ledger never gets stay in the database."""
+    clause, params = _in("o.session_id", sessions)
+    left = ledger.execute(
+        "SELECT o.failure_key, o.session_id, o.ts FROM failures AS o WHERE o.origin = 'otel' "
+        f"AND o.session_id IS NOT NULL{clause} AND EXISTS (SELECT 1 FROM failures AS t "
+        "WHERE t.session_id = o.session_id AND t.origin <> 'otel')", params).fetchall()
     if not left:
         return 0
     near: dict[str, list[datetime]] = {}
