@@ -22,7 +22,10 @@ wrote, seen here:
   interrupted turn (the interruption too); every request, prompt and the interruption count once;
 - a subagent whose stream breaks with an SSE `overloaded_error` after output, whose non-streaming
   fallback and retries meet 529s, beside a sibling that finishes: one failure per attempt, the run killed
-  by the outage on `resume`'s list, the sibling's request neither killed nor in the window's loss.
+  by the outage on `resume`'s list, the sibling's request neither killed nor in the window's loss;
+- the guard with a healthy status page: a subagent launch runs; the subagent dies of 529s (its file has
+  no retry records, one final: alone, one failure toward a burst of three), the client's StopFailure hook
+  records it as an outage, and the relaunch that follows is denied before it sends anything.
 
 docs/reliability.md ("The real client") and docs/methodology.md say how each counts.
 """
