@@ -342,3 +342,42 @@ def test_a_forks_copied_failures_prompts_and_launches_stay_the_originals_in_eith
             {"message_id": "msg_01ForkAnswerAbCdEfGhJkL", "session_id": fork_id}]
     finally:
         ledger.close()
+
+
+def _command(ts: str, name: str) -> dict[str, Any]:
+    """The user record 2.1.332 writes for a slash command (`claude -p /compact --continue`)."""
+    return {"type": "user", "sessionId": SESSION, "timestamp": ts, "uuid": f"c-{name}-{ts}", "isSidechain": False,
+            "message": {"role": "user", "content": f"<command-name>/{name}</command-name>\n"
+                                                   f"            <command-message>{name}</command-message>\n"
+                                                   "            <command-args></command-args>"}}
+
+
+def _stderr(ts: str, text: str) -> dict[str, Any]:
+    return _system("local_command", ts, content=f"<local-command-stderr>{text}</local-command-stderr>",
+                   level="info", version="2.1.332")
+
+
+@pytest.mark.parametrize("detail,failure_class,status", [
+    ("API Error: 529 Overloaded. This is a server-side issue, usually temporary — try again in a moment.",
+     "outage", 529),
+    ("API Error: Request timed out.", "network", None),
+])
+def test_a_compact_command_ended_by_an_api_error_is_one_final_of_no_turn(
+        tmp_path: Path, detail: str, failure_class: str, status: int | None) -> None:
+    # 2.1.332: `/compact` whose summary request failed (its attempts are in no record) writes its error
+    # as the command's stderr; the prompt before it was answered, so no turn is killed.
+    _write(tmp_path / "projects" / SLUG / f"{SESSION}.jsonl", [
+        user_prompt("This is the first question.", _ts(0)),
+        assistant("msg_1", "req_1", _ts(0, 2), inp=300, out=6),
+        _command(_ts(1), "compact"),
+        _stderr(_ts(1, 5), f"Error during compaction: {detail}"),
+        # Not an API error: nothing to file.
+        _command(_ts(2), "compact"),
+        _stderr(_ts(2, 1), "Error during compaction: Error: Not enough messages to compact."),
+    ])
+    ledger, summary = _ingest(tmp_path)
+    assert summary.unknown_records == {}
+    assert ledger.rows("SELECT kind, failure_class, status, turn_id, ts FROM failures") == [
+        {"kind": "final", "failure_class": failure_class, "status": status, "turn_id": None, "ts": _ts(1, 5)}]
+    resume = build_resume(ledger)
+    assert resume.tasks == [] and resume.turns == []

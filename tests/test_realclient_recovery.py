@@ -23,6 +23,11 @@ wrote, seen here:
 - a subagent whose stream breaks with an SSE `overloaded_error` after output, whose non-streaming
   fallback and retries meet 529s, beside a sibling that finishes: one failure per attempt, the run killed
   by the outage on `resume`'s list, the sibling's request neither killed nor in the window's loss;
+- `/compact` whose every attempt meets a 529: no record of the attempts, the error only as the command's
+  stderr (`system`/`local_command`, "Error during compaction: API Error: 529 Overloaded. …"). It was in no
+  row; it is one `outage` final now, of no turn (the prompt before it was answered: the resume list had
+  it as a killed turn until the failure stopped taking the last prompt's turn); telemetry's api_error for
+  the compaction is the same failure;
 - the guard with a healthy status page: a subagent launch runs; the subagent dies of 529s (its file has
   no retry records, one final: alone, one failure toward a burst of three), the client's StopFailure hook
   records it as an outage, and the relaunch that follows is denied before it sends anything.
@@ -389,3 +394,42 @@ def test_with_no_incident_the_guard_lets_a_launch_run_and_holds_the_relaunch_aft
     resume = shape.cli(tmp_path, db, "resume")
     assert [(t["description"], t["outcome"], t["cause_class"]) for t in resume["tasks"]] == \
         [("Alpha", "killed", "outage")]
+
+
+# -- `/compact` whose every attempt meets a 529, with telemetry on -------------------------------------
+@pytest.fixture(scope="module")
+def compact_command_fails(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
+    require_claude()
+    root = tmp_path_factory.mktemp("rc-recovery-compact")
+    sandbox = Sandbox(root)
+    rules = [Rule(Reply(text="First answer.", input_tokens=300, output_tokens=6, cache_creation_tokens=2500),
+                  when=prompt_has("first question")),
+             Rule(error_reply(**OVERLOADED), times=RETRIES + 1)]
+    with otel_receiver(root, sandbox, {}) as (env, db):
+        with FakeAnthropic(rules) as api:
+            runs = [run_claude(sandbox, api.url, "This is the first question.", env=env),
+                    run_claude(sandbox, api.url, "/compact", "--continue", env=env)]
+        wait_for_rows(db, "SELECT COUNT(*) FROM failures", 1)
+    return Recorded(sandbox, list(api.served), runs, otel_db=db)
+
+
+def test_a_compact_command_ended_by_529s_is_one_outage_final_that_kills_no_turn(
+        compact_command_fails: Recorded, tmp_path: Path) -> None:
+    shape = compact_command_fails
+    assert "Error during compaction: API Error: 529" in shape.runs[1].stdout
+    assert [r["status"] for r in shape.failed()] == [529] * (RETRIES + 1)
+    led, db = shape.ledger(tmp_path)
+    assert _request_rows(led) == _served_rows(shape.answered())
+    # The command's stderr record is the only trace of its attempts: one final, the 529's class, of no
+    # turn (it was in no row; the answered prompt before it is no killed turn).
+    rows = led.rows("SELECT kind, status, failure_class, turn_id, request_id FROM failures")
+    assert rows == [{"kind": "final", "status": 529, "failure_class": "outage", "turn_id": None, "request_id": None}]
+    resume = shape.cli(tmp_path, db, "resume")
+    assert resume["tasks"] == [] and resume["turns"] == []
+    # Telemetry's api_error of the compaction (its last request id, every attempt) is the same failure.
+    telemetry = open_ledger(shape.otel_db)
+    assert [(r["status"], r["attempt"], r["request_id"]) for r in telemetry.rows(
+        "SELECT status, attempt, request_id FROM failures")] == [(529, RETRIES + 1, shape.failed()[-1]["request_id"])]
+    ingest(telemetry, [shape.sandbox.config_dir / "projects"], machine="rc-laptop")
+    assert telemetry.rows("SELECT kind, status, failure_class, origin FROM failures") == [
+        {"kind": "final", "status": 529, "failure_class": "outage", "origin": "transcript"}]

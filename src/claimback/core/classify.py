@@ -349,6 +349,10 @@ COMPACTED_REFUSAL = "refused as too large: the client compacted the conversation
 # failed: API Error: 529 Overloaded. …" (status 400, the refused request's). The refusal is what the client
 # recovers from; what ended the run is the compaction's error, which decides the class.
 COMPACTION_FAILED = "automatic compaction failed:"
+# 2.1.332's `/compact` whose summary request failed (every attempt; those are in no record): a `system`
+# / `local_command` record whose content is `<local-command-stderr>Error during compaction: API Error:
+# 529 Overloaded. …</local-command-stderr>`. The command the user ran ended by that error.
+MANUAL_COMPACTION_FAILED = "Error during compaction:"
 
 # Tier 2 (fields) and tier 3 (text). Order matters: specific signals first (deployment settings, auth,
 # quota) so that a generic word such as "error" in the text never wins over a field.

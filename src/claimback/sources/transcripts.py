@@ -24,6 +24,7 @@ from claimback.core.classify import (
     CUT_OFF_NUDGE,
     INTERRUPT_MARKERS,
     LOCAL_RUNTIME,
+    MANUAL_COMPACTION_FAILED,
     MODEL_PROVIDER,
     UNKNOWN,
     classify,
@@ -172,6 +173,8 @@ _FOREIGN_HEADS = (b'{"type":"session",', b'{"type":"launched",', b'{"type":"star
 # The journal's record kinds (2.1.332's writer: `launched` with the script's hash, then per agent() call
 # `started`, `result` (its return value) or `failed`, each under the call's cache `key`).
 _JOURNAL_KINDS = frozenset({"launched", "started", "result", "failed"})
+_MANUAL_COMPACTION_FAILED = MANUAL_COMPACTION_FAILED.encode()
+_LOCAL_COMMAND_STDERR = re.compile(r"<local-command-stderr>\s*(.*?)\s*</local-command-stderr>", re.S)
 
 # Record types and system subtypes read or skipped by name (docs/design.md, "Transcript records"). Any
 # other is counted in the ingest summary (`unknown_records`) instead of being guessed at.
@@ -457,9 +460,13 @@ class TranscriptParser:
             known = _KNOWN_TYPE.search(line)
             if known is None or (_SYSTEM in line and _KNOWN_SUBTYPE.search(line) is None):
                 self._unknown_kind(line)
-            elif known.lastindex == 1:
+                return
+            if known.lastindex == 1:
                 self._cost_state(line, offset)
-            return
+                return
+            # A failed `/compact` (a system record, read below); only system lines pay for the search.
+            if known.group(0) != _SYSTEM or _MANUAL_COMPACTION_FAILED not in line:
+                return
         if not line.isascii():
             # Claude Code writes UTF-8; invalid bytes mean a corrupt line. msgspec checks only the fields
             # it decodes, so check the whole line: one rule, whatever field the bad bytes are in.
@@ -617,6 +624,8 @@ class TranscriptParser:
                 self._agents_killed(ts)
             elif rec.subtype == "compact_boundary":
                 self._compacted(rec)
+            elif rec.subtype == "local_command":
+                self._local_command(rec, ts, offset)
             return
         msg = rec.message
         if msg is None:
@@ -719,7 +728,7 @@ class TranscriptParser:
                  text: str | None, attempt: int | None = None, max_attempts: int | None = None,
                  retry_in_ms: float | None = None, failure_class: str | None = None,
                  own_line: bool = True, evidence: str | None = None, endpoint: str | None = None,
-                 headers: object = None) -> None:
+                 headers: object = None, in_turn: bool = True) -> None:
         key = rec.uuid or f"@{self.file_key}:{offset}"
         cls = failure_class or classify(status, error_type, code, text)
         # The failure's own evidence first (a relay's page or wording, a cloud request id, the URL), then
@@ -742,7 +751,7 @@ class TranscriptParser:
             key, kind, self.state.session_id, self._agent(rec), 1 if rec.isSidechain is True else 0, ts,
             status, error_type, code, request_id, message, cls,
             normalize_signature(text, status, error_type, code), attempt, max_attempts, retry_in_ms,
-            self.state.model, self.state.turn_id, self.file_path, offset,
+            self.state.model, self.state.turn_id if in_turn else None, self.file_path, offset,
             copy_hash(self._line) if own_line else None,  # a failure inferred from other records has no line
             route,
         ))
@@ -878,6 +887,25 @@ class TranscriptParser:
         last = self._account_latest()
         if last is not None:
             self._silent_attempt(last, None, None, None, COMPACTED_REFUSAL, MODEL_PROVIDER, 1)
+
+    def _local_command(self, rec: Record, ts: str, offset: int) -> None:
+        """`/compact` ended by an API error (MANUAL_COMPACTION_FAILED): the command's final failure, classed
+        by the error after the prefix (its attempts are in no record). A compaction that fails for another
+        reason (nothing to compact, cancelled) is no API failure and files nothing."""
+        content = _first_text(rec.content)
+        found = _LOCAL_COMMAND_STDERR.search(content) if content else None
+        text = found.group(1) if found else None
+        if not text or not text.startswith(MANUAL_COMPACTION_FAILED):
+            return
+        detail = text[len(MANUAL_COMPACTION_FAILED):].strip()
+        status_found = _STATUS_IN_TEXT.search(detail)
+        if not detail.startswith("API Error") and status_found is None:
+            return
+        status = int(status_found.group(1)) if status_found else None
+        # The command is no prompt: the failure ends no turn (the prompt before it was answered).
+        self._failure(rec, "final", ts, offset, status=status, error_type=None, code=None, request_id=None,
+                      text=text, failure_class=classify(status, None, None, detail), in_turn=False)
+        self.state.last_failure = None
 
     def _silent_attempt(self, attempt: list, status: int | None, error_type: str | None, code: str | None,
                         text: str | None, failure_class: str | None, number: int) -> None:
