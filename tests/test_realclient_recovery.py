@@ -61,7 +61,16 @@ from fake_anthropic import (
     main_thread,
     prompt_has,
 )
-from realclient import DUMMY_KEY, Run, Sandbox, StaticServer, claimback, require_claude, run_claude, session_ids
+from realclient import (
+    DUMMY_KEY,
+    Run,
+    Sandbox,
+    StaticServer,
+    claimback,
+    require_claude,
+    run_claude,
+    session_ids,
+)
 from test_realclient import otel_receiver, wait_for_rows
 
 from claimback.analysis.outages import find_windows

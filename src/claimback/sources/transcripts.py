@@ -174,7 +174,7 @@ _FOREIGN_HEADS = (b'{"type":"session",', b'{"type":"launched",', b'{"type":"star
 # `started`, `result` (its return value) or `failed`, each under the call's cache `key`).
 _JOURNAL_KINDS = frozenset({"launched", "started", "result", "failed"})
 _MANUAL_COMPACTION_FAILED = MANUAL_COMPACTION_FAILED.encode()
-_LOCAL_COMMAND_STDERR = re.compile(r"<local-command-stderr>\s*(.*?)\s*</local-command-stderr>", re.S)
+_LOCAL_COMMAND_STDERR = re.compile(r"<local-command-stderr>\s*(.*?)\s*</local-command-stderr>", re.DOTALL)
 
 # Record types and system subtypes read or skipped by name (docs/design.md, "Transcript records"). Any
 # other is counted in the ingest summary (`unknown_records`) instead of being guessed at.
