@@ -246,6 +246,51 @@ def test_subagent_failures_count_toward_the_burst(isolated_home: Path, tmp_path:
     assert "4 outage-class" in out["hookSpecificOutput"]["permissionDecisionReason"]
 
 
+def api_request(ts: datetime, source: str = "agent:builtin:general-purpose") -> dict[str, Any]:
+    """2.1.33x's record of one HTTP attempt (`id` is what an answer's `requestRef` names)."""
+    return {"type": "api-request", "sessionId": "s1", "agentId": "a1b2c3d4e5f607182",
+            "id": f"ar-{ts.timestamp()}", "timestamp": iso(ts), "version": "2.1.332", "querySource": source,
+            "params": {"model": "claude-sonnet-4-6"}}
+
+
+def final_529_of_a_subagent(ts: datetime) -> dict[str, Any]:
+    return {**final_500(ts), "isSidechain": True, "apiErrorStatus": 529,
+            "message": {"id": "7e2c", "model": "<synthetic>", "role": "assistant",
+                        "content": [{"type": "text", "text": "API Error: 529 Overloaded. This is a server-side "
+                                     "issue, usually temporary — try again in a moment."}],
+                        "usage": {"input_tokens": 0, "output_tokens": 0}}}
+
+
+def test_a_subagents_unanswered_attempts_before_its_final_are_its_burst(isolated_home: Path, tmp_path: Path) -> None:
+    """2.1.332: a subagent killed after four 529s wrote four api-request records and one final, no retry
+    record. The attempts met the final's error: four failures, a burst, as the ingest counts them. Attempts
+    an answer followed (re-sent silently) and the main thread's, each with its own retry record, are not
+    counted twice."""
+    write_cache(isolated_home, [])
+    transcript = write_transcript(tmp_path / "proj" / "sess.jsonl", [
+        assistant(NOW - timedelta(seconds=30)), api_request(NOW - timedelta(seconds=20), "sdk"),
+        assistant(NOW - timedelta(seconds=19))])
+    sub = tmp_path / "proj" / "sess" / "subagents"
+    killed = [api_request(NOW - timedelta(seconds=10 - n)) for n in range(4)] + \
+        [final_529_of_a_subagent(NOW - timedelta(seconds=5))]
+    write_transcript(sub / "agent-a1b2c3d4e5f607182.jsonl", killed)
+    out, _ = run_hook("PreToolUse", agent_payload(transcript))
+    assert is_deny(out)
+    assert "4 outage-class" in out["hookSpecificOutput"]["permissionDecisionReason"]
+    # A silent re-send then an answer, and a main thread whose attempts each have a retry record.
+    write_transcript(sub / "agent-a1b2c3d4e5f607182.jsonl", [
+        api_request(NOW - timedelta(seconds=9)), api_request(NOW - timedelta(seconds=8)),
+        dict(assistant(NOW - timedelta(seconds=7), sidechain=True))])
+    main = [assistant(NOW - timedelta(seconds=30))]
+    for n in range(2):
+        main += [api_request(NOW - timedelta(seconds=20 - 2 * n), "sdk"), retry(NOW - timedelta(seconds=19 - 2 * n))]
+    main += [api_request(NOW - timedelta(seconds=14), "sdk")]
+    transcript = write_transcript(tmp_path / "proj" / "sess.jsonl", main + [assistant(NOW - timedelta(seconds=13))])
+    out, _ = run_hook("PreToolUse", agent_payload(transcript))
+    assert out is None  # two failures: no burst
+    assert decisions(isolated_home)[-1]["failures"] == 2
+
+
 def test_corrupt_cache_fails_open_and_logs_it(isolated_home: Path) -> None:
     write_cache(isolated_home, None, body=b'{"incidents": [{"name": "trunc')
     out, _ = run_hook("PreToolUse", agent_payload())

@@ -28,9 +28,11 @@ wrote, seen here:
   row; it is one `outage` final now, of no turn (the prompt before it was answered: the resume list had
   it as a killed turn until the failure stopped taking the last prompt's turn); telemetry's api_error for
   the compaction is the same failure;
-- the guard with a healthy status page: a subagent launch runs; the subagent dies of 529s (its file has
-  no retry records, one final: alone, one failure toward a burst of three), the client's StopFailure hook
-  records it as an outage, and the relaunch that follows is denied before it sends anything.
+- the guard with a healthy status page: a subagent launch runs; the subagent dies of 529s and the
+  relaunch that follows is denied before it sends anything. Its file has no retry records (four
+  `api-request`s and one final): the guard counted one failure, and the deny came only when the client's
+  StopFailure hook happened to run before the relaunch (it lost that race under load); the guard counts
+  the attempts as the ingest does now.
 
 docs/reliability.md ("The real client") and docs/methodology.md say how each counts.
 """
@@ -390,11 +392,14 @@ def test_with_no_incident_the_guard_lets_a_launch_run_and_holds_the_relaunch_aft
         guard_without_incident: tuple[Recorded, list[dict[str, Any]]], tmp_path: Path) -> None:
     shape, decisions = guard_without_incident
     assert shape.runs[0].returncode == 0
-    launches = [(d["event"], d["decision"]) for d in decisions if d["event"] in ("PreToolUse", "StopFailure")]
-    # The first launch: nothing wrong anywhere. The subagent's death is an outage StopFailure (the
-    # subagent writes no retry records: the guard's burst count from its file alone would be one).
-    assert launches == [("PreToolUse", "allow"), ("StopFailure", "record"), ("PreToolUse", "deny")]
-    assert decisions[-1]["why"] == "burst in logs" and decisions[-1]["incidents"] == []
+    launches = [d for d in decisions if d["event"] == "PreToolUse"]
+    # The first launch: nothing wrong anywhere. The relaunch: the subagent's four attempts are a burst
+    # (its file has four api-request records and one final error, no retry record: counted as one, the
+    # deny hung on the client's StopFailure hook running before the relaunch, which it need not).
+    assert [d["decision"] for d in launches] == ["allow", "deny"]
+    assert launches[-1]["why"] == "burst in logs" and launches[-1]["incidents"] == []
+    assert launches[-1]["failures"] >= RETRIES + 1
+    assert [d["decision"] for d in decisions if d["event"] == "StopFailure"] == ["record"]
     alpha = [r for r in shape.messages() if GUARDED in r["first_user_text"]]
     assert [r["status"] for r in alpha] == [529] * (RETRIES + 1)  # the relaunch sent nothing
     led, db = shape.ledger(tmp_path)

@@ -90,6 +90,8 @@ MAX_SUBAGENT_LISTED = 2000
 MAX_STATUS_BYTES = 1024 * 1024
 SUBAGENT_TAIL_BYTES = 16 * 1024
 MAX_SUBAGENT_FILES = 8
+_API_REQUEST = b'"api-request"'  # one HTTP attempt's type (2.1.33x); not "api-request-shape" / "-blob"
+MAX_OPEN_ATTEMPTS = 64  # a tail holds a few; a hostile file cannot grow the list
 
 
 # ---------------------------------------------------------------- directories (no platformdirs)
@@ -459,14 +461,21 @@ def scan_lines(lines: list[bytes], since: float, out: dict[str, Any], until: flo
     """Add outage failures (since ≤ epoch ≤ until), successful request times and the last model to `out`.
 
     A record dated after `until` (now plus the clock slack) is not a fact about now: a transcript written
-    under a wrong clock, or forged, must not keep the guard denying until the real clock catches up."""
+    under a wrong clock, or forged, must not keep the guard denying until the real clock catches up.
+
+    2.1.33x writes an `api-request` record per HTTP attempt, and a subagent writes no retry record: a run
+    killed after four 529s is four `api-request`s and one final error. As the ingest does, the attempts no
+    answer or error record accounted for met the final's error (same query source), so they count too:
+    else the founding case's subagent deaths count one failure each, short of a burst."""
     until = float("inf") if until is None else until
+    open_attempts: list[tuple[float | None, Any]] = []  # (time, query source) of unaccounted attempts
     for line in lines:
         if not line:
             continue
         failure = b'"api_error"' in line or b'"isApiErrorMessage":true' in line \
             or b'"isApiErrorMessage": true' in line
-        if not failure and b'"usage"' not in line:
+        attempt = not failure and _API_REQUEST in line
+        if not failure and not attempt and b'"usage"' not in line:
             continue  # cheap prefilter: most lines are tool results and text
         try:
             rec = json.loads(line)
@@ -475,18 +484,28 @@ def scan_lines(lines: list[bytes], since: float, out: dict[str, Any], until: flo
         if not isinstance(rec, dict):
             continue
         ts = parse_ts(rec.get("timestamp"))
+        if attempt and rec.get("type") == "api-request":
+            open_attempts.append((ts, rec.get("querySource")))
+            del open_attempts[:-MAX_OPEN_ATTEMPTS]
+            continue
         if failure and (rec.get("subtype") == "api_error" or rec.get("isApiErrorMessage") is True):
-            if ts is not None and since <= ts <= until:
-                fields = _failure_fields(rec)
-                if is_outage_failure(*fields):
-                    out["failures"].append(ts)
-                elif is_lost_connection(*fields):
-                    out["lost_connections"].append(ts)
+            silent: list[float | None] = []
+            if open_attempts:
+                _, source = open_attempts.pop()  # the attempt this record is about
+                if rec.get("isApiErrorMessage") is True:
+                    silent = [t for t, s in open_attempts if s == source]
+                    open_attempts = [a for a in open_attempts if a[1] != source]
+            fields = _failure_fields(rec)
+            kind = ("failures" if is_outage_failure(*fields)
+                    else "lost_connections" if is_lost_connection(*fields) else None)
+            if kind is not None:
+                out[kind].extend(t for t in (ts, *silent) if t is not None and since <= t <= until)
             continue
         msg = rec.get("message")
         if rec.get("type") == "assistant" and isinstance(msg, dict) and isinstance(msg.get("usage"), dict):
             model = msg.get("model")
             if isinstance(model, str) and model and model != "<synthetic>":
+                open_attempts.clear()  # answered: earlier open attempts were no failure we can name
                 if rec.get("isSidechain") is not True:
                     out["model"] = model
                 if ts is not None and ts <= until:
