@@ -320,3 +320,30 @@ def test_a_resolved_copy_without_resolved_at_ends_at_its_resolve_update() -> Non
     assert inc.resolved_at == "2026-10-04T14:50:00.000Z"
     start, end, basis = incident_interval(inc)
     assert end == datetime(2026, 10, 4, 14, 50, tzinfo=timezone.utc) and basis == "created → resolved"
+
+
+def test_components_under_maintenance_are_a_maintenance_not_an_incident(page: HTTPServer, tmp_path: Path) -> None:
+    """During a running maintenance Statuspage moves its components to under_maintenance: `claimback
+    status` says so, and does not call it an incident affecting Claude Code."""
+    from click.testing import CliRunner
+
+    from claimback.cli import main
+
+    summary = json.loads(P.summary_json([], degraded=False))
+    summary["components"][0]["status"] = "under_maintenance"  # the Claude API component
+    summary["scheduled_maintenances"] = [RUNNING_MAINTENANCE]
+    summary["status"] = {"indicator": "maintenance", "description": "Service Under Maintenance"}
+    page.expect_request("/api/v2/summary.json").respond_with_data(json.dumps(summary), content_type="application/json")
+    page.expect_request("/api/v2/incidents/unresolved.json").respond_with_data(P.incidents_json(),
+                                                                               content_type="application/json")
+    page.expect_request("/api/v2/incidents.json").respond_with_data(P.incidents_json(RUNNING_MAINTENANCE),
+                                                                    content_type="application/json")
+    db = str(tmp_path / "m.sqlite3")
+    res = CliRunner().invoke(main, ["status", "--db", db, "--json", "--refresh"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["affected"] is False and data["incidents"] == [] and data["maintenance"] == [
+        "Claude API (api.anthropic.com)"]
+    res = CliRunner().invoke(main, ["status", "--db", db, "--offline"])
+    assert res.exit_code == 0 and "affected by an incident" not in res.output
+    assert "Scheduled maintenance in progress: Claude API (api.anthropic.com)" in res.output

@@ -674,12 +674,14 @@ class ActiveIncident:
 class CurrentStatus:
     checked_at: str
     affected: bool  # an unresolved incident or a degraded component touches Claude Code now
-    indicator: str | None  # Statuspage's overall indicator: none | minor | major | critical
+    indicator: str | None  # Statuspage's overall indicator: none | minor | major | critical | maintenance
     description: str | None
     components: list[ComponentState]
     incidents: list[ActiveIncident]
     data_source: DataSource
     ignored: int = 0  # unresolved incidents that do not touch Claude Code
+    # Claude Code's components under a scheduled maintenance now: shown, but not an incident.
+    maintenance: list[str] = field(default_factory=list)
 
 
 _STATUS_COMPONENTS = ("claude api", "api.anthropic.com", "claude code", "claude.ai")
@@ -717,10 +719,13 @@ def current_status(ledger: Ledger, offline: bool = False, refresh: bool = False,
     if summary and isinstance(summary.get("status"), dict):
         indicator = summary["status"].get("indicator")
         description = summary["status"].get("description")
-    degraded = any(c.status not in ("operational", "unknown") and not c.name.lower().startswith("claude.ai")
-                   for c in components)
+    # A component under_maintenance is a planned window (Statuspage moves components there while a
+    # scheduled maintenance runs), never an incident affecting Claude Code.
+    degraded = any(c.status not in ("operational", "unknown", "under_maintenance")
+                   and not c.name.lower().startswith("claude.ai") for c in components)
+    maintenance = [c.name for c in components if c.status == "under_maintenance"]
     return CurrentStatus(utc_now_iso(), bool(active) or degraded, indicator, description, components, active,
-                         source, ignored)
+                         source, ignored, maintenance)
 
 
 def status_payload(status: CurrentStatus) -> dict[str, Any]:

@@ -102,6 +102,8 @@ def render_status(status: CurrentStatus) -> None:
         out.print("[yellow]Current status unknown: no live or cached status-page data.[/yellow]")
     else:
         out.print("[green]No open incident affects Claude Code.[/green]")
+    if status.maintenance:
+        out.print(f"[yellow]Scheduled maintenance in progress: {e(', '.join(status.maintenance))}[/yellow]")
     if status.description:
         out.print(f"Status page: {e(status.description)} (indicator: {e(status.indicator)})")
     for c in status.components:
