@@ -3,8 +3,9 @@
     python benchmarks/hook_latency.py [--runs 200] [--json]
 
 Runs the command that `claimback guard install` writes for this interpreter (`<python> -P -c 'from
-claimback.entry import main; main()' hook PreToolUse`) with a PreToolUse payload on stdin, in a temporary CLAIMBACK_HOME
-with a warm status cache (fresh, so no background refresh is started), in two scenarios:
+claimback.entry import main; main()' hook PreToolUse`) with a PreToolUse payload on stdin, in a
+temporary HOME (no CLAIMBACK_HOME: platformdirs finds the cache as on a normal install) with a warm
+status cache (fresh, so no background refresh is started), in two scenarios:
 - quiet: no incident, a 5 MB transcript whose tail holds ordinary successful requests → allow;
 - outage: an active Claude Code incident and a burst of 529s in the transcript tail → deny.
 Reports p50 / p95 / max over `--runs` runs each (after 10 warm-up runs), the interpreter's own
@@ -69,13 +70,19 @@ def install_command(src: str | None = None) -> list[str]:
 def refresh_cache(env: dict[str, str]) -> None:
     """Date the cache "now" again: it stays under the 60 s refresh age (no background refresh is started
     while measuring) and the 15 min trust limit (the deny scenario keeps denying)."""
-    meta = Path(env["CLAIMBACK_HOME"]) / "cache" / "status" / "unresolved.meta.json"
+    meta = Path(env[STATUS_DIR]) / "unresolved.meta.json"
     meta.write_text(json.dumps({"url": "bench", "fetched_at": iso(datetime.now(timezone.utc))}))
 
 
+# Where a scenario's status cache is (the hook ignores this variable; the benchmark re-dates the cache).
+STATUS_DIR = "CLAIMBACK_BENCH_STATUS_DIR"
+
+
 def build_home(root: Path, outage: bool) -> tuple[dict[str, str], str]:
+    """A private HOME as a user's: no CLAIMBACK_HOME, so the hook finds its cache where platformdirs puts
+    it (~/.cache/claimback on Linux) and pays for that lookup, as on a normal install."""
     home = root / ("outage" if outage else "quiet")
-    status = home / "cache" / "status"
+    status = home / ".cache" / "claimback" / "status"
     status.mkdir(parents=True)
     now = datetime.now(timezone.utc)
     incidents = []
@@ -106,12 +113,13 @@ def build_home(root: Path, outage: bool) -> tuple[dict[str, str], str]:
                                    "content": [{"type": "text", "text": "ok " * 50}],
                                    "usage": {"input_tokens": 5, "output_tokens": 100, "cache_read_input_tokens": 50000}}}
             fh.write(json.dumps(rec) + "\n")
-    env = dict(os.environ, CLAIMBACK_HOME=str(home), CLAIMBACK_STATUS_URL="http://127.0.0.1:9",
+    env = dict(os.environ, HOME=str(home), CLAIMBACK_STATUS_URL="http://127.0.0.1:9", **{STATUS_DIR: str(status)},
                # As on a normal install, modules load from cached bytecode (pip compiles it; an editable
                # install writes it on first import). Kept out of the work tree in a temp dir.
                PYTHONPYCACHEPREFIX=str(root / "pycache"))
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env.pop("CLAIMBACK_GUARD", None)
+    for name in ("PYTHONDONTWRITEBYTECODE", "CLAIMBACK_GUARD", "CLAIMBACK_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME",
+                 "XDG_DATA_HOME"):
+        env.pop(name, None)
     payload = json.dumps({"session_id": "bench", "transcript_path": str(transcript), "cwd": str(home),
                           "hook_event_name": "PreToolUse", "tool_name": "Agent", "permission_mode": "default",
                           "tool_input": {"description": "bench", "prompt": "p", "subagent_type": "general-purpose"}})
@@ -165,13 +173,13 @@ def busy_blocks(variants: dict[str, Variant], runs: int, block: int = 10) -> dic
     loads: dict[str, list[float]] = {}
     done = 0
     for cmd, env, payload, _ in variants.values():  # warm-up: bytecode and page cache
-        if "CLAIMBACK_HOME" in env:
+        if STATUS_DIR in env:
             refresh_cache(env)
         time_runs(cmd, env, payload, 3, warmup=2)
     while done < runs:
         for busy in (False, True):
             for _, env, _, _ in variants.values():
-                if "CLAIMBACK_HOME" in env:
+                if STATUS_DIR in env:
                     refresh_cache(env)
             burner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
             try:
