@@ -432,6 +432,51 @@ def test_stop_failure_is_recorded_and_guards_the_next_launch(isolated_home: Path
     assert is_deny(out)
 
 
+SESSION = "8ef3de28-958b-41ca-bf57-e6929386a7a8"
+
+
+def _headless_end(final: dict[str, Any]) -> list[dict[str, Any]]:
+    """A `claude -p` session's closing lines as 2.1.332 writes them: the last message, then bookkeeping."""
+    return [assistant(NOW - timedelta(seconds=30)), final,
+            {"type": "last-prompt", "lastPrompt": "go", "sessionId": SESSION},
+            {"type": "cost-state", "sessionId": SESSION, "totalCostUSD": 0, "modelUsage": {}}]
+
+
+def test_session_end_records_the_final_error_stop_failure_never_reported(isolated_home: Path, tmp_path: Path) -> None:
+    # 2.1.332 `-p` exits without waiting for StopFailure; SessionEnd (reason "other") is awaited.
+    write_cache(isolated_home, [])
+    transcript = write_transcript(tmp_path / "t.jsonl", _headless_end(final_500(NOW - timedelta(seconds=2))))
+    end = {"session_id": SESSION, "transcript_path": str(transcript), "cwd": "/tmp", "reason": "other"}
+    out, _ = run_hook("SessionEnd", end)
+    assert out is None
+    lines = [json.loads(x) for x in (isolated_home / "data" / "guard" / "stop-failures.jsonl").read_text().splitlines()]
+    assert [(x["session"], x["error"], x["class"], x["from"]) for x in lines] == [
+        (SESSION, "server_error", "outage", "SessionEnd")]
+    assert decisions(isolated_home)[-1]["decision"] == "record"
+    # The next headless run (a new session, no transcript yet) hears of it.
+    assert is_deny(run_hook("PreToolUse", agent_payload())[0])
+
+
+def test_session_end_adds_nothing_stop_failure_recorded_or_no_final_error(isolated_home: Path, tmp_path: Path) -> None:
+    write_cache(isolated_home, [])
+    failures = isolated_home / "data" / "guard" / "stop-failures.jsonl"
+    transcript = write_transcript(tmp_path / "t.jsonl", _headless_end(final_500(NOW - timedelta(seconds=2))))
+    run_hook("StopFailure", {"session_id": SESSION, "transcript_path": str(transcript), "error": "server_error",
+                             "last_assistant_message": "API Error: 500 Internal server error."})
+    run_hook("SessionEnd", {"session_id": SESSION, "transcript_path": str(transcript), "reason": "other"})
+    assert len(failures.read_text().splitlines()) == 1
+    assert decisions(isolated_home)[-1]["why"] == "final error already recorded by StopFailure"
+    # Answered last; or a subagent's error after the main thread's answer: not the session's end.
+    sub_error = {**final_500(NOW - timedelta(seconds=1)), "isSidechain": True}
+    for records in ([assistant(NOW - timedelta(seconds=5))],
+                    [final_500(NOW - timedelta(seconds=9)), assistant(NOW - timedelta(seconds=5)), sub_error]):
+        other = write_transcript(tmp_path / "other.jsonl", records)
+        run_hook("SessionEnd", {"session_id": "11111111-2222-4333-8444-555555555555",
+                                "transcript_path": str(other), "reason": "other"})
+        assert decisions(isolated_home)[-1]["why"] == "session did not end in an API error"
+    assert len(failures.read_text().splitlines()) == 1
+
+
 def test_garbage_stdin_fails_open(isolated_home: Path) -> None:
     write_cache(isolated_home, [incident("Elevated errors on Claude Code", components=["Claude Code"])])
     proc = subprocess.run([sys.executable, "-m", "claimback", "hook", "PreToolUse"], input="not json{",

@@ -71,7 +71,7 @@ def test_install_uninstall_round_trip_restores_bytes(isolated_home: Path) -> Non
     proc = cli("guard", "install", "--json")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    assert result["changed"] and result["events"] == ["PreToolUse", "UserPromptSubmit", "SessionStart", "StopFailure"]
+    assert result["changed"] and result["events"] == ["PreToolUse", "UserPromptSubmit", "SessionStart", "StopFailure", "SessionEnd"]
     data = json.loads(path.read_text(encoding="utf-8"))
     original = json.loads(EXISTING)
     assert list(data) == list(original)  # key order kept
@@ -81,7 +81,7 @@ def test_install_uninstall_round_trip_restores_bytes(isolated_home: Path) -> Non
     assert data["hooks"]["PreToolUse"][0] == original["hooks"]["PreToolUse"][0]  # other hooks first, untouched
     ours = data["hooks"]["PreToolUse"][1]
     assert ours["matcher"] == "Agent|Task|Workflow" and ours["hooks"][0]["command"].endswith(" hook PreToolUse")
-    assert set(our_commands(data)) == {"PreToolUse", "UserPromptSubmit", "SessionStart", "StopFailure"}
+    assert set(our_commands(data)) == {"PreToolUse", "UserPromptSubmit", "SessionStart", "StopFailure", "SessionEnd"}
     assert path.read_text(encoding="utf-8").startswith('{\n    "$schema"')  # the file's indent kept
     assert (path.stat().st_mode & 0o777) == 0o640
     backups = list((isolated_home / "data" / "guard" / "backups").iterdir())
@@ -171,7 +171,7 @@ def test_missing_file_is_created_and_removed_again(isolated_home: Path) -> None:
     assert not path.parent.exists()
     result = guard.install("user")
     assert result.created_file and path.exists()
-    assert set(our_commands(json.loads(path.read_text()))) == {"PreToolUse", "UserPromptSubmit", "SessionStart", "StopFailure"}
+    assert set(our_commands(json.loads(path.read_text()))) == {"PreToolUse", "UserPromptSubmit", "SessionStart", "StopFailure", "SessionEnd"}
     result = guard.uninstall("user")
     assert result.removed_file and not path.exists() and not path.parent.exists()
 
@@ -195,7 +195,7 @@ def test_project_and_local_scopes(isolated_home: Path, tmp_path: Path, scope: st
     assert not user_settings().exists()
     status = json.loads(cli("guard", "status", "--json", cwd=project).stdout)
     by_scope = {s["scope"]: s for s in status["scopes"]}
-    assert by_scope[scope]["events"] == ["PreToolUse", "UserPromptSubmit", "SessionStart", "StopFailure"]
+    assert by_scope[scope]["events"] == ["PreToolUse", "UserPromptSubmit", "SessionStart", "StopFailure", "SessionEnd"]
     assert by_scope["user"]["events"] == [] and status["installed"] is True
     proc = cli("guard", "uninstall", "--scope", scope, "--project-dir", str(project))
     assert proc.returncode == 0 and target.read_bytes() == original
@@ -394,7 +394,7 @@ def test_round_trip_property(isolated_home: Path, extra: dict[str, Any], hooks: 
         assert after[key] == value
     for event, groups in (hooks or {}).items():
         assert after["hooks"][event][: len(groups)] == groups
-    assert set(our_commands(after)) == {"PreToolUse", "UserPromptSubmit", "SessionStart", "StopFailure"}
+    assert set(our_commands(after)) == {"PreToolUse", "UserPromptSubmit", "SessionStart", "StopFailure", "SessionEnd"}
     guard.uninstall("user")
     assert path.read_bytes() == raw
     # Edited after install: uninstall keeps the edit and removes exactly claimback's entries.

@@ -211,7 +211,7 @@ def on_cmd(as_json: bool) -> None:
 
 
 @main.command("hook", context_settings={"ignore_unknown_options": True})
-@click.argument("event", type=click.Choice(["PreToolUse", "UserPromptSubmit", "SessionStart", "StopFailure"]))
+@click.argument("event", type=click.Choice(["PreToolUse", "UserPromptSubmit", "SessionStart", "StopFailure", "SessionEnd"]))
 def hook_cmd(event: str) -> None:
     """Run one Claude Code hook (reads the event JSON on stdin; used by `guard install`)."""
     from claimback.prevent.hook import run

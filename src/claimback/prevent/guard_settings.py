@@ -42,6 +42,8 @@ HOOK_EVENTS: tuple[tuple[str, str | None], ...] = (
     ("UserPromptSubmit", None),
     ("SessionStart", None),
     ("StopFailure", None),
+    # `claude -p` exits without waiting for StopFailure; SessionEnd is awaited (hook.py, SessionEnd).
+    ("SessionEnd", None),
 )
 HOOK_TIMEOUT_S = 10  # Claude Code's per-hook timeout (seconds); the hook itself answers in ~30 ms
 # What a hook command runs: this interpreter starting claimback.entry itself (see claimback_command).

@@ -12,7 +12,9 @@ speak through JSON on stdout:
 - UserPromptSubmit: `decision = "block"` with a reason, or a warning (`systemMessage` for the user,
   `additionalContext` for the model);
 - SessionStart: a warning the same way;
-- StopFailure: output is ignored; the failure is recorded at once for the next hook call.
+- StopFailure: output is ignored; the failure is recorded at once for the next hook call;
+- SessionEnd: output is ignored; a final API error that StopFailure did not record (`claude -p` exits
+  without waiting for that hook) is recorded from the transcript's last message.
 It fails open: any error, a missing or corrupt cache, a slow disk → allow (no output), exit 0, and
 the decision log says why.
 """
@@ -32,7 +34,7 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~2 ms 
 if TYPE_CHECKING:
     from typing import Any
 
-EVENTS = ("PreToolUse", "UserPromptSubmit", "SessionStart", "StopFailure")
+EVENTS = ("PreToolUse", "UserPromptSubmit", "SessionStart", "StopFailure", "SessionEnd")
 # Every tool that starts subagents: Agent (Task before 2.1.x), and Workflow, which runs them in the background.
 GUARDED_TOOLS = ("Agent", "Task", "Workflow")
 LOG_NAME = "decisions.jsonl"
@@ -186,11 +188,14 @@ def handle(argv: list[str], record: dict[str, Any], data_dir: str, cache_dir: st
     key = signals.EVENT_KEYS[event]
     mode = str(policy.get(key, "off")).lower()
 
-    if event == "StopFailure":
+    if event in ("StopFailure", "SessionEnd"):
         if mode == "off":
             record.update(decision="off", why="policy")
             return None
-        record_stop_failure(data_dir, payload, now, record)
+        if event == "StopFailure":
+            record_stop_failure(data_dir, payload, now, record)
+        else:
+            record_unreported_final_error(data_dir, payload, now, record)
         return None
 
     if mode not in RANK or mode == "off":
@@ -302,6 +307,41 @@ def record_stop_failure(data_dir: str, payload: dict[str, Any], now: float, reco
             "class": cls}
     _append(signals.stop_failure_path(data_dir), line)
     record.update(decision="record", why=f"StopFailure {line['error'] or 'unknown'} ({cls})")
+
+
+# A StopFailure line dated this long before the final error record still reports it (clock steps, the
+# record written after the hook started).
+_REPORTED_SLACK_S = 5.0
+
+
+def record_unreported_final_error(data_dir: str, payload: dict[str, Any], now: float, record: dict[str, Any]) -> None:
+    """SessionEnd: record the session's final API error unless StopFailure already did.
+
+    `claude -p` (2.1.332) exits without waiting for StopFailure, so in a CI loop of headless runs the next
+    run's guard would never hear of the last one's death; SessionEnd is awaited. One line per failure: a
+    StopFailure line of the same session dated at or after the error (less a few seconds) is the same one."""
+    final = signals.final_api_error(payload.get("transcript_path"))
+    if final is None:
+        record["why"] = "session did not end in an API error"
+        return
+    session = _session(payload.get("session_id"))
+    error_at = signals.parse_ts(final.get("timestamp"))
+    when = error_at if error_at is not None and error_at <= now + 60 else now
+    for line in signals.stop_failure_records(data_dir):
+        ts = signals.parse_ts(line.get("ts"))
+        if session is not None and line.get("session") == session and ts is not None \
+                and ts >= when - _REPORTED_SLACK_S:
+            record["why"] = "final error already recorded by StopFailure"
+            return
+    # The record's `error` is the kind StopFailure carries (server_error for a 529 or a 500, rate_limit,
+    # authentication_failed, ...), so the failure gets the class StopFailure would have given it.
+    error = final.get("error")
+    cls = signals.classify_stop_failure(error, signals.failure_fields(final)[3])
+    line = {"ts": format_epoch(when), "session": session,
+            "error": error if isinstance(error, str) and _error_shape(error) else None,
+            "class": cls, "from": "SessionEnd"}
+    _append(signals.stop_failure_path(data_dir), line)
+    record.update(decision="record", why=f"final error {line['error'] or 'unknown'} ({cls}) at session end")
 
 
 def maybe_refresh(cache_dir: str, cache_age: float | None, policy: dict[str, Any], now: float,

@@ -60,6 +60,7 @@ EVENT_KEYS = {
     "UserPromptSubmit": "user_prompt_submit",
     "SessionStart": "session_start",
     "StopFailure": "stop_failure",
+    "SessionEnd": "stop_failure",  # records a final error StopFailure never reported (see hook.py)
 }
 
 IMPACT_RANK = {"none": 0, "maintenance": 0, "minor": 1, "major": 2, "critical": 3}
@@ -396,7 +397,7 @@ class Judgments:
 
 # ---------------------------------------------------------------- transcript tail
 
-def _failure_fields(rec: dict[str, Any]) -> tuple[int | None, str | None, str | None, str | None]:
+def failure_fields(rec: dict[str, Any]) -> tuple[int | None, str | None, str | None, str | None]:
     """(status, error type, cause code, text) of a failure record (retry or final)."""
     if rec.get("type") == "system":
         err = rec.get("error") if isinstance(rec.get("error"), dict) else {}
@@ -495,7 +496,7 @@ def scan_lines(lines: list[bytes], since: float, out: dict[str, Any], until: flo
                 if rec.get("isApiErrorMessage") is True:
                     silent = [t for t, s in open_attempts if s == source]
                     open_attempts = [a for a in open_attempts if a[1] != source]
-            fields = _failure_fields(rec)
+            fields = failure_fields(rec)
             kind = ("failures" if is_outage_failure(*fields)
                     else "lost_connections" if is_lost_connection(*fields) else None)
             if kind is not None:
@@ -601,8 +602,8 @@ def classify_stop_failure(error: Any, details: Any) -> str:
     return "unknown"
 
 
-def recent_stop_failures(data_dir: str, now: float, window_s: float) -> list[dict[str, Any]]:
-    """Outage-class StopFailure records of any session in the window (newest last)."""
+def stop_failure_records(data_dir: str) -> list[dict[str, Any]]:
+    """The newest StopFailure records (the last 16 KiB of the file), oldest first."""
     out: list[dict[str, Any]] = []
     try:
         lines = read_tail_lines(stop_failure_path(data_dir), 16 * 1024)
@@ -615,11 +616,46 @@ def recent_stop_failures(data_dir: str, now: float, window_s: float) -> list[dic
             rec = json.loads(line)
         except ValueError:
             continue
-        if isinstance(rec, dict) and rec.get("class") == "outage":
+        if isinstance(rec, dict):
+            out.append(rec)
+    return out
+
+
+def recent_stop_failures(data_dir: str, now: float, window_s: float) -> list[dict[str, Any]]:
+    """Outage-class StopFailure records of any session in the window (newest last)."""
+    out: list[dict[str, Any]] = []
+    for rec in stop_failure_records(data_dir):
+        if rec.get("class") == "outage":
             ts = parse_ts(rec.get("ts"))
             if ts is not None and now - window_s <= ts <= now + 60:
                 out.append(rec)
     return out
+
+
+def final_api_error(transcript_path: str | None) -> dict[str, Any] | None:
+    """The session's closing API error record, when its last main-thread message is one (None otherwise).
+
+    Claude Code 2.1.332 in `-p` mode exits without waiting for the StopFailure hook (seen started in 1 of 3
+    runs ended by 500s); the transcript's last message is the final error all the same: an assistant record
+    with `isApiErrorMessage`, `error` (the same kind StopFailure would carry), `apiErrorStatus` and the text.
+    Bookkeeping lines after it (last-prompt, cost-state) and subagents' records do not count."""
+    if not isinstance(transcript_path, str) or not transcript_path:
+        return None
+    try:
+        lines = read_tail_lines(transcript_path, TAIL_BYTES)
+    except (OSError, ValueError):
+        return None
+    for line in reversed(lines):
+        if b'"assistant"' not in line and b'"user"' not in line:
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(rec, dict) or rec.get("type") not in ("assistant", "user") or rec.get("isSidechain") is True:
+            continue
+        return rec if rec.get("type") == "assistant" and rec.get("isApiErrorMessage") is True else None
+    return None
 
 
 # ---------------------------------------------------------------- the assessment
