@@ -6,6 +6,11 @@ same events (it writes each input it gets to a file). Two `claude -p` runs: the 
 client gives up), the second's model asks for a subagent. `-p` exits without waiting for StopFailure (seen
 started in 1 of 3 such runs): the SessionEnd hook claimback installs records the final error from the
 transcript instead, once, so the second run's launch is held whichever hook got there.
+
+Then what the client does with claimback's answers in `-p --output-format json`, with a fresh outage record
+in place (a burst on any provider): `user_prompt_submit = "block"` holds the prompt (no request) and the
+run still exits 0 with `is_error: false`; with the default `warn`, SessionStart's `additionalContext`
+reaches the model as a system reminder and the denied launch is in the result's `permission_denials`.
 """
 
 from __future__ import annotations
@@ -13,13 +18,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import statuspage_payloads as sp
-from fake_anthropic import SERVER_ERROR, FakeAnthropic, Reply, Rule, agent_call, answers_tool, error_reply
+from fake_anthropic import SERVER_ERROR, FakeAnthropic, Reply, Request, Rule, agent_call, answers_tool, error_reply
 from realclient import Sandbox, StaticServer, claimback, require_claude, run_claude
+
+from claimback.core.times import format_epoch
 
 RECORDER = "import os,sys\nopen(os.environ['HOOK_RECORD'],'a').write(sys.argv[1]+'\\t'+sys.stdin.read().replace('\\n',' ')+'\\n')\n"
 RECORDED = ("SessionStart", "UserPromptSubmit", "PreToolUse", "StopFailure", "SessionEnd")
@@ -101,3 +109,56 @@ def test_a_headless_death_is_recorded_once_and_holds_the_next_runs_launch(headle
     launches = [d for d in headless["decisions"] if d["event"] == "PreToolUse"]
     assert [d["decision"] for d in launches] == ["deny"]
     assert not any("HELD-SUBTASK" in r["first_user_text"] for r in headless["served"])
+
+
+@pytest.fixture(scope="module")
+def answered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    require_claude()
+    sandbox = Sandbox(tmp_path_factory.mktemp("rc-answers"))
+    cb = sandbox.root / "cb"
+    pages = {"/api/v2/incidents/unresolved.json": sp.incidents_json(),
+             "/api/v2/incidents.json": sp.incidents_json(), "/api/v2/summary.json": sp.summary_json([], degraded=False)}
+    out: dict[str, Any] = {}
+    with StaticServer(pages) as status:
+        env = {"CLAIMBACK_HOME": str(cb), "CLAIMBACK_STATUS_URL": status.url}
+        assert claimback(sandbox, env, "guard", "install").returncode == 0
+        subprocess.run([sys.executable, "-m", "claimback.prevent.refresh"], env={**sandbox.env("x"), **env},
+                       check=True, timeout=30)
+        (cb / "data" / "guard").mkdir(parents=True, exist_ok=True)
+        for mode in ("block", "warn"):
+            (cb / "config").mkdir(parents=True, exist_ok=True)
+            (cb / "config" / "config.toml").write_text(f'[guard]\nuser_prompt_submit = "{mode}"\n')
+            # A run that just died of an outage (as its StopFailure or SessionEnd hook records it).
+            (cb / "data" / "guard" / "stop-failures.jsonl").write_text(json.dumps(
+                {"ts": format_epoch(time.time() - 5), "session": None, "error": "server_error", "class": "outage"}) + "\n")
+            bodies: list[dict[str, Any]] = []
+
+            def first(request: Request) -> bool:
+                bodies.append(request.body)
+                return not request.tool_results and not request.subagent
+
+            rules = [Rule(Reply(kind="tool_use", text="", tools=[agent_call("HELD-SUBTASK count files")]), when=first),
+                     Rule(Reply(text="Main thread done."), times=3)]
+            with FakeAnthropic(rules) as api:
+                run = run_claude(sandbox, api.url, "Run the job.", "--output-format", "json", env=env)
+            out[mode] = {"run": run, "result": json.loads(run.stdout), "served": list(api.served), "bodies": bodies}
+    return out
+
+
+def test_a_held_prompt_sends_nothing_and_exits_zero(answered: dict[str, Any]) -> None:
+    held = answered["block"]
+    assert held["served"] == [] and held["run"].returncode == 0
+    result = held["result"]
+    assert (result["is_error"], result["subtype"], result["num_turns"]) == (False, "success", 0)
+    assert result["result"].startswith("UserPromptSubmit operation blocked by hook:\nclaimback guard held this prompt: ")
+
+
+def test_warnings_reach_the_model_and_the_denied_launch_is_in_the_result(answered: dict[str, Any]) -> None:
+    warned = answered["warn"]
+    first_message = json.dumps(warned["bodies"][0]["messages"][0])
+    assert "SessionStart hook additional context: Status reported by claimback" in first_message
+    assert not any("HELD-SUBTASK" in r["first_user_text"] for r in warned["served"])
+    (denial,) = warned["result"]["permission_denials"]
+    # The hook saw `Agent`; the result names the tool by its older name.
+    assert denial["tool_name"] == "Task" and denial["tool_input"]["prompt"] == "HELD-SUBTASK count files"
+    assert warned["result"]["is_error"] is False and warned["run"].returncode == 0
