@@ -183,6 +183,11 @@ DECISIVE: tuple[Rule, ...] = (
     # "AWS credentials expired or invalid" / "AWS authentication failed" name an expired or refused AWS
     # credential even when the 401/403 body says "security token ... invalid" (Authentication errors).
     _rule(AUTH, text=r"AWS credentials expired or invalid|AWS authentication failed|"
+          # The same texts on Google Cloud and Foundry (2.1.332's 401/403 with `error: "authentication_failed"`,
+          # advice "refresh your … credentials and retry"): a refused credential, whatever the body or the
+          # advice names after it (Vertex's "Permission 'aiplatform.endpoints.predict' denied", the gateway
+          # token "provided via ANTHROPIC_AUTH_TOKEN/ANTHROPIC_CUSTOM_HEADERS").
+          r"Google Cloud (?:credentials expired or invalid|authentication failed)|Microsoft Foundry authentication failed|"
           # AWS's own wording of an expired credential (ExpiredTokenException, an SSO profile's session).
           r"security token included in the request is expired|SSO session associated with this profile has expired|"
           r"organization has been disabled|belongs to a disabled organization|"
@@ -217,6 +222,10 @@ DECISIVE: tuple[Rule, ...] = (
           # Bun refusing a header value it cannot send ("Header '14' has invalid value: 'Bearer …'"): the
           # token or a custom header holds a character no HTTP header may carry, a setting on this machine.
           r"header '[^']{0,64}' has invalid value|"
+          # 2.1.332 on a desktop-app credential kind background agents and teammates cannot use ("… not
+          # supported for this credential kind. Run this from the main session, or switch the desktop app to a
+          # profile-based or API-key credential"): a setting to change.
+          r"not supported for this credential kind|"
           r"security token included in the request is invalid|ANTHROPIC_VERTEX_PROJECT_ID|"
           # ANTHROPIC_BASE_URL names the setting at fault, except in 2.1.332's advice after a dropped
           # connection ("Connection dropped (ECONNRESET). Check the gateway set in ANTHROPIC_BASE_URL").
@@ -275,6 +284,12 @@ DECISIVE: tuple[Rule, ...] = (
           r"computer was asleep|another Claude Code process is refreshing|"
           r"disk that holds the Claude Code config|save to the Keychain|"
           r"blocked before it reached Anthropic|hook stopped this request|"
+          # A local hook that blocked the step ("Compaction blocked by PreCompact hook", "Blocked by PreToolUse
+          # hook"); cloud credentials the desktop app hosts but did not hand over ("Bedrock credentials are managed
+          # by the desktop app, but none are available. The app may have quit or its credential file is stale —
+          # restart the desktop app."); the client's own attempt budget spent, so nothing was sent ("Not sent:
+          # no API attempts left"): this machine, no request failed on a server.
+          r"blocked by (?:\w+ )?hook\b|app may have quit or its credential file is stale|no API attempts left|"
           # The start-up reachability check answered with a 4xx ("Failed to connect to api.anthropic.com:
           # ERR_BAD_REQUEST … might not be available in your country"): the network's edge, region or proxy.
           r"failed to connect to [\w.-]+: ERR_BAD_REQUEST"),
@@ -300,6 +315,11 @@ DECISIVE: tuple[Rule, ...] = (
           # 2.1.332's usage-credit texts ("Usage credits ran out before the response was finished", "… requires
           # usage credits", "You're out of usage credits", "You've hit your monthly spend limit").
           r"usage credits ran out|out of usage credits|requires usage credits|monthly spend limit|"
+          # 2.1.332's 429 texts when usage credits are off for the org, the seat or the member ("Your org is
+          # out of usage · contact your admin", "Your seat type doesn't include usage credits", "Your usage
+          # allocation has been disabled by your admin", "This service is disabled for your org"): the plan's
+          # limit reached with nothing to continue on, not a failing server.
+          r"\bout of usage\b|doesn't include usage\b|usage allocation has been disabled|service is disabled for your org|"
           # An aggregator's key or account out of credit, whatever status it chose (OpenRouter's 403 "Key
           # limit exceeded", "create a key with a higher monthly limit"; "You have used all your credits").
           r"key limit exceeded|higher monthly limit|used all (?:of )?your credits|add more credits|"
@@ -322,6 +342,15 @@ DECISIVE: tuple[Rule, ...] = (
     _rule(MODEL_PROVIDER, text=r"prompt is too long|output token maximum|exceed context limit|"
           r"issue with the selected model|violate (?:our )?usage policy|content filtering policy|"
           r"conversation too long|flagged this message for a cybersecurity|not available with the Claude \w+ plan|"
+          # 2.1.332's refusals (a 200 answer with `stop_reason: "refusal"`, `error: "invalid_request"`): "<model>'s
+          # safeguards flagged this message …", "Claude can't help with this. Start a new session …", "… can't
+          # respond to this message with <model>".
+          r"safeguards flagged this message|can't help with this\. start a new session|"
+          r"can't respond to (?:this|your last) message with|"
+          # Its 400s for settings the request model refuses: an advisor model it cannot pair with, auto mode
+          # outside the plan; a compaction whose summary came back without its block or whose media are too big.
+          r"cannot be used as an advisor|auto mode is unavailable for your plan|"
+          r"reply has no <summary> block|attached media exceeds size limits|"
           r"is not a recognized model id|restricted by your organization's settings|"
           r"auto mode could not evaluate|auto mode classifier transcript exceeded|"
           # A relay that turned a model off answers 500 api_error ("Permission denied, this model has

@@ -160,7 +160,12 @@ _ERROR_OBJECT_TYPE = re.compile(r'"error"\s*:\s*\{[^{}]{0,400}?"type"\s*:\s*"([^
 # A LiteLLM proxy's own wording around its upstream's answer (`litellm.BadRequestError: AnthropicException
 # - …`, "Received Model Group=…", "LiteLLM Retried: 2 times"): a gateway, whose upstream only the user knows
 # (CLAIMBACK_GATEWAY_UPSTREAM=anthropic says it is Anthropic's API).
-_GATEWAY_PHRASES = ("litellm.", "litellm retried", "received model group")
+# Claude Code 2.1.332's own words for a gateway's refusal, on its "Cloud gateway" provider and behind an
+# organization's gateway on the first-party route ("Gateway refused the request · … check with your gateway
+# administrator", "Your organization's gateway refused the request · …", "Authentication error · The gateway
+# could not authenticate with its upstream provider"): the gateway answered, not Anthropic's API.
+_GATEWAY_PHRASES = ("litellm.", "litellm retried", "received model group", "gateway refused the request",
+                    "gateway could not authenticate with its upstream")
 _HTML = re.compile(r"<\s*(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>]|title>)", re.IGNORECASE)
 # Cloudflare's error page names the zone it answered for in its title ("api.anthropic.com | 520: Web server
 # is returning an unknown error"), its JSON errors in `zone`: Anthropic's own edge is no relay's page.
@@ -264,6 +269,18 @@ _CLOUD_PHRASES = (
     # 2.1.332 on Microsoft Foundry: "… check your Microsoft Foundry service status." and its 401/403 text.
     ("check your microsoft foundry service status", FOUNDRY),
     ("microsoft foundry authentication failed", FOUNDRY),
+    # 2.1.332 says "Could not load Azure credentials" only on Foundry (CLAUDE_CODE_USE_FOUNDRY and an Azure
+    # identity error), and ends a Google Cloud 401/403 with "… check GCP IAM permissions and Vertex AI model
+    # access" only on Vertex (Claude Platform on Google Cloud, Anthropic's, says "… and workspace access").
+    # "Could not load AWS/Google Cloud credentials" and "AWS authentication failed" name no route: Bedrock
+    # and Claude Platform on AWS (or Vertex and Claude Platform on Google Cloud) share them.
+    ("could not load azure credentials", FOUNDRY),
+    ("vertex ai model access", VERTEX),
+    # Cloud credentials the desktop app hosts, named by the provider's label in 2.1.332 ("Bedrock", "Mantle",
+    # "Foundry"; "Anthropic-on-AWS" is Anthropic's): "<label> credentials are managed by the desktop app …".
+    ("bedrock credentials are managed by the desktop app", BEDROCK),
+    ("mantle credentials are managed by the desktop app", BEDROCK),
+    ("foundry credentials are managed by the desktop app", FOUNDRY),
 )
 
 
