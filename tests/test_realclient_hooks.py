@@ -162,3 +162,21 @@ def test_warnings_reach_the_model_and_the_denied_launch_is_in_the_result(answere
     # The hook saw `Agent`; the result names the tool by its older name.
     assert denial["tool_name"] == "Task" and denial["tool_input"]["prompt"] == "HELD-SUBTASK count files"
     assert warned["result"]["is_error"] is False and warned["run"].returncode == 0
+
+
+def test_a_guard_whose_interpreter_is_gone_fails_open(tmp_path: Path) -> None:
+    # `guard install` writes `<this python> -P -c … hook PreToolUse`; with that install deleted the shell
+    # exits 127, which 2.1.332 takes as a non-blocking hook error (only exit 2 blocks): the launch runs.
+    require_claude()
+    sandbox = Sandbox(tmp_path)
+    gone = f"{tmp_path / 'deleted-venv' / 'bin' / 'python'} -P -c 'from claimback.entry import main; main()' hook PreToolUse"
+    hooks = {"PreToolUse": [{"matcher": "Agent|Task|Workflow", "hooks": [{"type": "command", "command": gone}]}]}
+    (sandbox.config_dir / "settings.json").write_text(json.dumps({"hooks": hooks}))
+    first = lambda r: not r.tool_results and not r.subagent  # noqa: E731
+    rules = [Rule(Reply(kind="tool_use", text="", tools=[agent_call("OPEN-SUBTASK count files")]), when=first),
+             Rule(Reply(text="Subagent finished."), when=lambda r: r.subagent, times=3),
+             Rule(Reply(text="Main thread done."), times=3)]
+    with FakeAnthropic(rules) as api:
+        run = run_claude(sandbox, api.url, "Run the job.", "--output-format", "json")
+    assert run.returncode == 0 and json.loads(run.stdout)["permission_denials"] == []
+    assert any("OPEN-SUBTASK" in r["first_user_text"] for r in api.served)
