@@ -400,6 +400,27 @@ BINARY: list[B] = [
     B("API Error: Not signed in to the Cloud gateway — run /login.",
       AUTH, NONE, "the 'Cloud gateway' provider with nobody signed in (gateway_signin_required)",
       {"error": "unknown", "apiError": "gateway_signin_required"}),
+    B("You've hit your fast limit · resets 4:20pm (UTC)",
+      QUOTA_RATE, NONE, "the usage-limit text of a rejected 429 (the fast mode's limit)",
+      {"error": "rate_limit", "status": 429, "apiError": "usage_limit_reached"}),
+    B("You've hit your monthly limit — raise it below, or it resets next month.",
+      QUOTA_RATE, NONE, "the usage-credits dialog's limit text", None),
+    B("You've hit your channel's monthly spend limit. Switch to another model to continue.",
+      QUOTA_RATE, NONE, "model_requires_usage_credits with a channel's spend cap, -p mode",
+      {"error": "rate_limit", "status": 429, "apiError": "model_requires_usage_credits"}),
+    B("You've hit your monthly spend limit · your weekly limit resets Dec 5, 9am (UTC)",
+      QUOTA_RATE, NONE, "the usage-limit text of a rejected 429 (spend cap, the plan's next reset after it)",
+      {"error": "rate_limit", "status": 429}),
+    B("You've hit your org's monthly usage limit · resets Jan 1 (UTC)",
+      QUOTA_RATE, NONE, "the usage-limit text of a rejected 429 (overage rejected, org cap)",
+      {"error": "rate_limit", "status": 429}),
+    B("Fable is experiencing high load. Switch to Sonnet.",
+      OUTAGE, NONE, "the capacity off-switch text for the other model family (error rate_limit)",
+      {"error": "rate_limit"}),
+    B("API Error: Usage credits required for 1M context · an admin can turn on usage credits in admin settings "
+      "on the web (they take effect in a new session), or use --model to switch to standard context",
+      QUOTA_RATE, NONE, "apiError long_context_credits_required, -p mode on a team plan",
+      {"error": "rate_limit", "status": 429, "apiError": "long_context_credits_required"}),
 ]
 
 
