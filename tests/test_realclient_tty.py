@@ -251,6 +251,9 @@ def test_the_hooks_guard_install_wrote_ran_in_the_interactive_session(tty: dict[
     # Interactively (unlike `-p`) 2.1.332 runs StopFailure for a turn its 529s ended; its kind there
     # is `server_error`.
     assert [(f["error"], f["class"]) for f in run.stop_failures()] == [("server_error", "outage")]
+    # `/exit` writes no message: the session still ends on that error, and SessionEnd sees it was recorded.
+    assert [d["why"] for d in run.decisions() if d["event"] == "SessionEnd"] == [
+        "final error already recorded by StopFailure"]
     assert [r["status"] for r in run.served if r["status"] == 529] == [529] * (RETRIES + 1)
 
 
