@@ -231,6 +231,10 @@ _decode_kind = msgspec.json.Decoder(_Kind).decode
 
 _STATUS_IN_TEXT = re.compile(r"API Error:\s*(\d{3})\b")
 _TYPE_IN_TEXT = re.compile(r'"type"\s*:\s*"([a-z_]+_error)"')
+# The API's error body quoted in a final's text (`API Error: 529 {…,"request_id":"req_011C…"}`, its quotes
+# escaped when the body sat inside a JSON string): the failed request's own id, the evidence a claim names.
+# Only the `req_…` shape the APIs mint (first party, `req_vrtx_`, `req_bdrk_`); a relay's id is no evidence.
+_REQUEST_ID_IN_TEXT = re.compile(r'"request_id\\?"\s*:\s*\\?"(req_[A-Za-z0-9_]{8,80})\\?"')
 _COMMAND_PREFIXES = ("<command-", "<local-command", "<bash-", "<user-memory-input", "Caveat: ",
                      "<task-notification>",
                      # a compaction summary from versions before the isCompactSummary flag
@@ -728,7 +732,7 @@ class TranscriptParser:
                  text: str | None, attempt: int | None = None, max_attempts: int | None = None,
                  retry_in_ms: float | None = None, failure_class: str | None = None,
                  own_line: bool = True, evidence: str | None = None, endpoint: str | None = None,
-                 headers: object = None, in_turn: bool = True) -> None:
+                 headers: object = None, in_turn: bool = True, quoted_request_id: str | None = None) -> None:
         key = rec.uuid or f"@{self.file_key}:{offset}"
         cls = failure_class or classify(status, error_type, code, text)
         # The failure's own evidence first (a relay's page or wording, a cloud request id, the URL), then
@@ -749,7 +753,9 @@ class TranscriptParser:
         message = _clean(text)
         self.batch.failures.append((
             key, kind, self.state.session_id, self._agent(rec), 1 if rec.isSidechain is True else 0, ts,
-            status, error_type, code, request_id, message, cls,
+            # The record's own request id judges the route; one quoted in its text is evidence only (a relay
+            # can pass Anthropic's error body through: the route stays the session's).
+            status, error_type, code, request_id or quoted_request_id, message, cls,
             normalize_signature(text, status, error_type, code), attempt, max_attempts, retry_in_ms,
             self.state.model, self.state.turn_id if in_turn else None, self.file_path, offset,
             copy_hash(self._line) if own_line else None,  # a failure inferred from other records has no line
@@ -798,7 +804,8 @@ class TranscriptParser:
                       request_id=request_id, text=text or _first_text(rec.content),
                       attempt=_as_int(rec.retryAttempt), max_attempts=_as_int(rec.maxRetries),
                       retry_in_ms=_as_number(rec.retryInMs), evidence=evidence, endpoint=endpoint,
-                      failure_class=failure_class, headers=headers)
+                      failure_class=failure_class, headers=headers,
+                      quoted_request_id=_quoted_request_id(_as_str(error.get("message"))) if isinstance(error, dict) else None)
         # Kept in the ledger's file state between runs: scrubbed like any text the ledger keeps (a relay's
         # "Invalid token<the token> tid:…" was stored whole there), long enough to classify again.
         self.state.last_failure = [status, error_type, code, _clean(text, 2048)]
@@ -840,7 +847,8 @@ class TranscriptParser:
         if client_kind in CLIENT_ERROR_KINDS:
             cls = CLIENT_ERROR_KINDS[client_kind]
         self._failure(rec, "final", ts, offset, status=status, error_type=error_type or error_field,
-                      code=None, request_id=request_id, text=text, failure_class=cls)
+                      code=None, request_id=request_id, text=text, failure_class=cls,
+                      quoted_request_id=_quoted_request_id(text))
         # The final error is the last attempt's; the thread's other unaccounted attempts met the same
         # error and left no record of their own (a subagent's retries in 2.1.33x).
         last = self._account_latest()
@@ -1147,6 +1155,14 @@ def _api_error_type(body: Any) -> tuple[str | None, str | None]:
     if isinstance(body, str):
         return None, body
     return None, None
+
+
+def _quoted_request_id(text: str | None) -> str | None:
+    """The `req_…` id of an API error body quoted in a failure's text, or None."""
+    if not text or "request_id" not in text:
+        return None
+    found = _REQUEST_ID_IN_TEXT.search(text)
+    return found.group(1) if found else None
 
 
 def _embedded_json(text: str) -> Any:
