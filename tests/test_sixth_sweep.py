@@ -68,3 +68,25 @@ def test_a_final_errors_quoted_request_id_is_its_evidence_and_proves_no_route(tm
         ]
     finally:
         ledger.close()
+
+
+def test_a_final_whose_error_field_is_the_api_error_object_is_read_from_it(tmp_path: Path) -> None:
+    """A final error record whose `error` is the API's error object (status, nested type and message,
+    request id) rather than the client's coarse kind, with no text of its own (a tool's session fixture
+    in the sixth sweep): it was `unknown` with no status; its object names all of it."""
+    record = final_error("2026-01-06T10:00:00.000Z", "", error=None, status=None)
+    record["message"]["content"] = []
+    record["error"] = {"status": 529, "requestID": "req_011CObjectFinalAbCdEfGhJ",
+                       "error": {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}}
+    projects = tmp_path / "projects"
+    write(projects / PROJECT / f"{SESSION}.jsonl", [
+        user_prompt("build it", "2026-01-06T09:59:00.000Z"),
+        record,
+    ])
+    ledger = open_ledger(str(tmp_path / "ledger.sqlite3"))
+    try:
+        ingest(ledger, [projects], machine="m")
+        rows = ledger.execute("SELECT kind, status, error_type, failure_class, request_id FROM failures").fetchall()
+    finally:
+        ledger.close()
+    assert [tuple(r) for r in rows] == [("final", 529, "overloaded_error", "outage", "req_011CObjectFinalAbCdEfGhJ")]

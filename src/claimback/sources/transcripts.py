@@ -813,11 +813,20 @@ class TranscriptParser:
 
     def _final_failure(self, rec: Record, msg: Message, ts: str, offset: int) -> None:
         text = _first_text(msg.content)
-        error_field = None
+        error_field = error_object = object_type = None
         if rec.error is not None:
             value = _decode_any(rec.error)
             error_field = value if isinstance(value, str) else None
+            # Clients write `error` as their coarse kind ("server_error"); a final whose `error` is the
+            # API error object itself (`{"status":529,"error":{"type":"error","error":{…}}}`, as a retry
+            # record's is) names its status, type, message and request there.
+            error_object = value if isinstance(value, dict) else None
         status = _as_int(rec.apiErrorStatus)
+        if status is None and error_object is not None:
+            status = _as_int(error_object.get("status"))
+        if error_object is not None:
+            object_type, object_text = _api_error_type(error_object.get("error"))
+            text = text or object_text or _as_str(error_object.get("message"))
         if status is None and text:
             found = _STATUS_IN_TEXT.search(text)
             status = int(found.group(1)) if found else None
@@ -827,7 +836,7 @@ class TranscriptParser:
             self._failure(rec, "interrupt", ts, offset, status=None, error_type=None, code=None,
                           request_id=None, text=text, failure_class="interrupt")
             return
-        error_type = error_type or _as_str(rec.apiErrorType)
+        error_type = error_type or _as_str(rec.apiErrorType) or object_type
         field_type = error_field if error_field and error_field != "unknown" else None
         # The `error` field is the client's coarse kind ("server_error" for a timeout and for a refused
         # connection alike): the status, the API's type and the text decide first, the field only when
@@ -836,6 +845,9 @@ class TranscriptParser:
         if cls == UNKNOWN and field_type:
             cls = classify(status, field_type, None, text)
         request_id = _as_str(rec.requestId)
+        if request_id is None and error_object is not None:
+            request_id = _as_str(error_object.get("requestID") or error_object.get("request_id")
+                                 or error_object.get("requestId"))
         cut = _decode_any(rec.streamCutError) if rec.truncatedAfterOutput is True else None
         if isinstance(cut, dict):
             # "Server error mid-response" names no request: the cut's error object does (the partial
