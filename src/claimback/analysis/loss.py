@@ -39,7 +39,7 @@ from claimback.core.classify import ERROR_REFERENCE, MID_STREAM_MARKERS, NO_OUTP
 from claimback.core.times import format_iso, parse_utc
 from claimback.core.provider import ANTHROPIC, CLAIM_DESTINATION, SQL_PROVIDER
 from claimback.analysis.scope import Scope, scope_totals
-from claimback.ledger.store import Ledger
+from claimback.ledger.store import Ledger, chunks
 
 MEASURED = "measured"
 ESTIMATED = "estimated"
@@ -289,13 +289,13 @@ class _WindowData:
         self._ledger = ledger
         hit_set = set(hit)
         self._others = [s for s in sessions if s not in hit_set]
-        for chunk in _chunks(hit, 400):
+        for chunk in chunks(hit, 400):
             marks = ", ".join("?" for _ in chunk)
             self.requests += ledger.rows(
                 f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE session_id IN ({marks}) AND ts >= ? AND ts <= ? "
                 f"AND {SQL_PROVIDER} = ? ORDER BY ts", (*chunk, lo, window.end, provider))
-        for agents in _chunks(killed_agents, 400):
-            for chunk in _chunks(self._others, 400):
+        for agents in chunks(killed_agents, 400):
+            for chunk in chunks(self._others, 400):
                 marks, agent_marks = ", ".join("?" for _ in chunk), ", ".join("?" for _ in agents)
                 self.requests += ledger.rows(
                     f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE agent_id IN ({agent_marks}) AND session_id IN "
@@ -306,12 +306,12 @@ class _WindowData:
         if self.ended_turns:
             columns = "prompt_key, session_id, ts, text_hash, text_len"
             hashes: set[str] = set()
-            for turns in _chunks(self.ended_turns, 400):
+            for turns in chunks(self.ended_turns, 400):
                 marks = ", ".join("?" for _ in turns)
                 hashes |= {r["text_hash"] for r in ledger.rows(
                     f"SELECT text_hash FROM prompts WHERE prompt_key IN ({marks}) AND is_sidechain = 0 "
                     "AND ts >= ? AND ts <= ?", (*turns, lo, hi))}
-            for chunk in _chunks(sorted(hashes), 400):
+            for chunk in chunks(sorted(hashes), 400):
                 marks = ", ".join("?" for _ in chunk)
                 self.prompts += ledger.rows(
                     f"SELECT {columns} FROM prompts WHERE text_hash IN ({marks}) AND is_sidechain = 0 "
@@ -331,8 +331,8 @@ class _WindowData:
         """The main-thread rows of `turns` up to the window's end in the sessions around it the outage
         did not hit (the hit sessions' rows are read already)."""
         rows: list[dict[str, Any]] = []
-        for chunk_turns in _chunks(sorted(turns), 200):
-            for chunk in _chunks(self._others, 400):
+        for chunk_turns in chunks(sorted(turns), 200):
+            for chunk in chunks(self._others, 400):
                 marks, turn_marks = ", ".join("?" for _ in chunk), ", ".join("?" for _ in chunk_turns)
                 rows += self._ledger.rows(
                     f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE session_id IN ({marks}) AND turn_id IN "
@@ -343,8 +343,8 @@ class _WindowData:
     def turns_going_on(self, turns: Sequence[str]) -> set[str]:
         """Which of `turns` have a main-thread request after the window, in any session around it."""
         going_on: set[str] = set()
-        for chunk_turns in _chunks(sorted(turns), 200):
-            for chunk in _chunks(self.sessions, 400):
+        for chunk_turns in chunks(sorted(turns), 200):
+            for chunk in chunks(self.sessions, 400):
                 marks, turn_marks = ", ".join("?" for _ in chunk), ", ".join("?" for _ in chunk_turns)
                 going_on |= {r["turn_id"] for r in self._ledger.rows(
                     f"SELECT DISTINCT turn_id FROM requests WHERE session_id IN ({marks}) AND turn_id IN "
@@ -363,10 +363,6 @@ def _task_end(task: dict[str, Any], agent_failures: dict[str, Any], logs_show_ou
     if task["outcome"] != "killed" and not logs_show_outage and not (last_failure and last_failure["last_api_ts"]):
         return None
     return last_failure["last_ts"] if last_failure else task["result_ts"]
-
-
-def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
-    return [items[i:i + size] for i in range(0, len(items), size)] or []
 
 
 def attribute_window(ledger: Ledger, window: WindowLike, cost: CostFn | None = None,

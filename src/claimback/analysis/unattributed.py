@@ -33,7 +33,7 @@ from typing import Any
 
 from claimback.analysis.pricing import PricingTable, TokenSums
 from claimback.core.lazyre import lazy_compile
-from claimback.ledger.store import Ledger
+from claimback.ledger.store import Ledger, chunks, marks
 
 # Token kinds, in the order of every count vector here (the ledger's column names).
 KINDS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_creation_1h_tokens",
@@ -343,11 +343,9 @@ def for_window(ledger: Ledger, parts: Sequence[UnattributedPart], start: str, en
         return None
     sessions = sorted({p.session_id for p in hits})
     served: set[str] = set()
-    for i in range(0, len(sessions), 400):
-        chunk = sessions[i:i + 400]
-        marks = ", ".join("?" for _ in chunk)
+    for chunk in chunks(sessions, 400):
         served |= {r["session_id"] for r in ledger.rows(
-            f"SELECT DISTINCT session_id FROM requests WHERE session_id IN ({marks}) AND {SQL_PROVIDER} = ?",
+            f"SELECT DISTINCT session_id FROM requests WHERE session_id IN ({marks(chunk)}) AND {SQL_PROVIDER} = ?",
             (*chunk, provider))}
     hits = [p for p in hits if p.session_id in served]
     return summarize(hits) if hits else None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from claimback.ledger.filestate import LINKS_PENDING, compare_files, stored_files
-from claimback.ledger.store import Ledger, restore_deferred_indexes
+from claimback.ledger.store import Ledger, chunks, marks, restore_deferred_indexes
 from claimback.sources.discovery import TranscriptFile, classify_path
 
 ProgressFn = Callable[[int, int, str], None]
@@ -79,11 +79,10 @@ def find_changes(ledger: Ledger, roots: Iterable[Path], machine: str) -> Changes
     # whole table was read for one appended line).
     known: dict[str, dict] = {}
     paths = [path for path, _, _ in changed if path in seen]
-    for start in range(0, len(paths), 500):
-        part = paths[start:start + 500]
+    for part in chunks(paths):
         known.update((row["path"], row) for row in ledger.rows(
             "SELECT path, device, inode, size, mtime_ns, byte_offset, head_hash, lines_read, lines_skipped, "
-            f"state, tail_hash FROM files WHERE machine_id = ? AND path IN ({', '.join('?' for _ in part)})",
+            f"state, tail_hash FROM files WHERE machine_id = ? AND path IN ({marks(part)})",
             (machine, *part)))
     work = [(classify_path(Path(path), root), st, known.get(path)) for path, st, root in changed]
     return Changes(summary, work, links_pending, first_load=not seen, started=started)

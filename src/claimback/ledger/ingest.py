@@ -14,7 +14,7 @@ import hashlib
 import os
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -31,7 +31,7 @@ from claimback.ledger.changes import Changes, IngestSummary, ProgressFn, find_ch
 from claimback.ledger.filestate import LINKS_PENDING as _LINKS_PENDING
 from claimback.ledger.filestate import same_tail as _same_tail
 from claimback.ledger.filestate import tail_hash as _tail_hash
-from claimback.ledger.store import Ledger, defer_indexes, has_team_indexes, restore_deferred_indexes
+from claimback.ledger.store import Ledger, chunks, defer_indexes, has_team_indexes, marks, restore_deferred_indexes
 from claimback.ledger.team import drop_otel_duplicates, register_machine
 from claimback.sources.discovery import TranscriptFile
 from claimback.sources.transcripts import (
@@ -70,8 +70,7 @@ CPU_PROBE_SECONDS = 0.05
 
 def _insert(columns: tuple[str, ...], table: str, conflict: str) -> str:
     cols = columns + ("machine_id",)
-    marks = ", ".join("?" for _ in cols)
-    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks}) ON CONFLICT {conflict}"
+    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks(cols)}) ON CONFLICT {conflict}"
 
 
 _REQUEST_TOTAL = "{t}.input_tokens + {t}.output_tokens + {t}.cache_creation_tokens + {t}.cache_read_tokens"
@@ -208,10 +207,8 @@ _STANDIN = "message_id IS NULL AND request_id IS NOT NULL AND origin = 'transcri
 _ORIGINAL = "message_id IS NOT NULL AND origin = 'transcript'"
 
 
-def _chunks(values: Iterable[str], size: int = 500) -> Iterator[list[str]]:
-    ordered = sorted(values)
-    for start in range(0, len(ordered), size):
-        yield ordered[start:start + size]
+def _chunks(values: Iterable[str], size: int = 500) -> Iterator[Sequence[str]]:
+    return chunks(sorted(values), size)
 
 
 def _marks(part: list[str]) -> str:
@@ -301,12 +298,10 @@ def _apply_copy_rule(ledger: Ledger, rule: _CopyRule, keys: set[str] | None, has
               f"{c}.{k}", keys)
     if hashes is not None and keys:
         # The hashes whose smallest key this run may have given another record.
-        ordered = sorted(keys)
         hashes = set(hashes)
-        for start in range(0, len(ordered), 500):
-            part = ordered[start:start + 500]
+        for part in _chunks(keys):
             hashes.update(row[0] for row in ledger.execute(
-                f"SELECT copy_hash FROM {c} WHERE copy_of IN ({', '.join('?' for _ in part)})", part).fetchall())
+                f"SELECT copy_hash FROM {c} WHERE copy_of IN ({marks(part)})", part).fetchall())
     # 2. Of each copy hash the smallest key is kept, the others set aside; the union never changes, so
     # the order of the moves does not matter.
     _for_rows(ledger, f"INSERT INTO {c} ({rule.moved}) SELECT {rule.moved} FROM {t} "
@@ -837,11 +832,11 @@ def _read_all(work: list[tuple[TranscriptFile, os.stat_result, dict | None]], ma
         submit()
         while pending:
             tfile, st, previous, future = pending.popleft()
-            chunks = _read_file(tfile, st, previous, machine) if future is None else future.result()
+            file_chunks = _read_file(tfile, st, previous, machine) if future is None else future.result()
             if future is not None:
                 in_flight -= st.st_size
             submit()  # before writing these rows: the workers go on while this process writes
-            for chunk in chunks:
+            for chunk in file_chunks:
                 yield tfile, st, chunk
     finally:
         pool.shutdown(cancel_futures=True)

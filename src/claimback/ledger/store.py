@@ -26,6 +26,18 @@ from claimback.errors import EXIT_BAD_INPUT, LedgerError
 from claimback.ledger.schema import LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE, TEAM_INDEXES
 
 
+def chunks(values: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
+    """`values` in pieces of at most `size`, for statements with an `IN (?, …)` list: SQLite caps a
+    statement's parameters (32,766 here, 999 in older builds), and long lists plan worse on both engines."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def marks(values: Sequence[Any]) -> str:
+    """The `?, ?, …` of an `IN (…)` list for `values`."""
+    return ", ".join("?" for _ in values)
+
+
 def is_postgres_url(target: str) -> bool:
     return target.startswith(("postgresql://", "postgres://", "postgresql+psycopg://"))
 

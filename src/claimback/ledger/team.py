@@ -19,7 +19,7 @@ import socket
 from datetime import datetime, timedelta
 
 from claimback.core.times import parse_iso, utc_now_iso
-from claimback.ledger.store import Ledger, ensure_team_indexes, has_team_indexes
+from claimback.ledger.store import Ledger, chunks, ensure_team_indexes, has_team_indexes, marks
 
 
 def resolve_user_label(explicit: str | None = None) -> tuple[str, bool]:
@@ -128,11 +128,9 @@ def _drop_failures_recorded_near(ledger: Ledger, sessions: list[str] | None) -> 
     if not left:
         return 0
     near: dict[str, list[datetime]] = {}
-    wanted = sorted({row[1] for row in left})
-    for start in range(0, len(wanted), 500):
-        part = wanted[start:start + 500]
+    for part in chunks(sorted({row[1] for row in left})):
         for session, ts in ledger.execute(
-                f"SELECT session_id, ts FROM failures WHERE session_id IN ({', '.join('?' for _ in part)}) "
+                f"SELECT session_id, ts FROM failures WHERE session_id IN ({marks(part)}) "
                 "AND origin <> 'otel'", part).fetchall():
             moment = parse_iso(ts)
             if moment is not None:
@@ -143,7 +141,6 @@ def _drop_failures_recorded_near(ledger: Ledger, sessions: list[str] | None) -> 
         moment = parse_iso(ts)
         if moment is not None and any(abs(moment - other) <= tolerance for other in near.get(session, ())):
             drop.append(key)
-    for start in range(0, len(drop), 500):
-        part = drop[start:start + 500]
-        ledger.execute(f"DELETE FROM failures WHERE failure_key IN ({', '.join('?' for _ in part)})", part)
+    for part in chunks(drop):
+        ledger.execute(f"DELETE FROM failures WHERE failure_key IN ({marks(part)})", part)
     return len(drop)

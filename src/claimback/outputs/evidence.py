@@ -26,7 +26,7 @@ from claimback.analysis.outages import ERROR_SPAN, INCIDENT_SPAN, coverage_note,
 from claimback.core.provider import LABELS as PROVIDER_LABELS
 from claimback.core.provider import SQL_PROVIDER
 from claimback.core.times import UTC, format_iso, parse_utc, utc_now_iso
-from claimback.ledger.store import Ledger
+from claimback.ledger.store import Ledger, chunks, marks
 from claimback.outputs.redact import Redactor
 
 SCHEMA_VERSION = "2"
@@ -204,10 +204,9 @@ def _tasks(ledger: Ledger, agent_ids: Iterable[str], redactor: Redactor) -> list
     agents = sorted(set(agent_ids))
     if not agents:
         return []
-    marks = ", ".join("?" for _ in agents)
     rows = ledger.rows(
         "SELECT tool_use_id, session_id, agent_id, subagent_type, description, launched_ts, outcome, result_status "
-        f"FROM tasks WHERE agent_id IN ({marks}) ORDER BY launched_ts, tool_use_id", tuple(agents))
+        f"FROM tasks WHERE agent_id IN ({marks(agents)}) ORDER BY launched_ts, tool_use_id", tuple(agents))
     return [{
         "tool_use_id": r["tool_use_id"], "session_id": r["session_id"], "agent_id": r["agent_id"],
         "subagent_type": r["subagent_type"], "launched_at": r["launched_ts"], "outcome": r["outcome"],
@@ -220,11 +219,10 @@ def _session_rows(ledger: Ledger, session_ids: Iterable[str]) -> dict[str, dict[
     ids, not one per window)."""
     ids = sorted({s for s in session_ids if s})
     rows: dict[str, dict[str, Any]] = {}
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        marks = ", ".join("?" for _ in chunk)
+    for chunk in chunks(ids):
         rows.update((r["session_id"], r) for r in ledger.rows(
-            f"SELECT session_id, project, cwd, cc_version FROM sessions WHERE session_id IN ({marks})", tuple(chunk)))
+            f"SELECT session_id, project, cwd, cc_version FROM sessions WHERE session_id IN ({marks(chunk)})",
+            tuple(chunk)))
     return rows
 
 
