@@ -765,7 +765,7 @@ class TranscriptParser:
 
     def _retry_failure(self, rec: Record, ts: str, offset: int) -> None:
         error = _decode_any(rec.error) if rec.error is not None else None
-        status = error_type = code = request_id = text = endpoint = failure_class = headers = None
+        status = error_type = code = request_id = text = endpoint = failure_class = headers = message = None
         if isinstance(error, dict):
             status = _as_int(error.get("status"))
             headers = error.get("headers")  # who answered (core/provider.from_response_headers)
@@ -805,7 +805,7 @@ class TranscriptParser:
                       attempt=_as_int(rec.retryAttempt), max_attempts=_as_int(rec.maxRetries),
                       retry_in_ms=_as_number(rec.retryInMs), evidence=evidence, endpoint=endpoint,
                       failure_class=failure_class, headers=headers,
-                      quoted_request_id=_quoted_request_id(_as_str(error.get("message"))) if isinstance(error, dict) else None)
+                      quoted_request_id=_quoted_request_id(message))
         # Kept in the ledger's file state between runs: scrubbed like any text the ledger keeps (a relay's
         # "Invalid token<the token> tid:…" was stored whole there), long enough to classify again.
         self.state.last_failure = [status, error_type, code, _clean(text, 2048)]
